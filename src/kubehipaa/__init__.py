@@ -1,0 +1,3 @@
+"""kubehipaa: make a Kubernetes cluster HIPAA-ready and prove it."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""The `kubehipaa` (and `kubectl-hipaa`) entry point: registers the command groups, maps errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from kubehipaa import __version__
+from kubehipaa.cli import audit, audit_policy, checks_cmd, etcd, netpol, pss, rbac, scan
+from kubehipaa.cli.common import EXIT_ERROR, err_console
+from kubehipaa.errors import KubehipaaError
+
+app = typer.Typer(
+    name="kubehipaa",
+    help=(
+        "Make a Kubernetes cluster HIPAA-ready and prove it.\n\n"
+        "Example: kubehipaa scan examples/clinic-insecure"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kubehipaa {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Make a Kubernetes cluster HIPAA-ready and prove it."""
+
+
+app.command("scan")(scan.scan)
+app.add_typer(checks_cmd.app, name="checks")
+app.add_typer(pss.app, name="pss")
+app.add_typer(rbac.app, name="rbac")
+app.add_typer(netpol.app, name="netpol")
+app.add_typer(audit.app, name="audit")
+app.add_typer(audit_policy.app, name="audit-policy")
+app.add_typer(etcd.app, name="etcd")
+
+
+def main() -> None:
+    """Run the CLI; user-facing errors become one line on stderr and exit code 2, never a traceback."""
+    try:
+        app()
+    except KubehipaaError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if os.environ.get("KUBEHIPAA_DEBUG"):
+            raise
+        err_console.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+            "(set KUBEHIPAA_DEBUG=1 for a traceback and please report it)",
+            soft_wrap=True,
+        )
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""`kubehipaa netpol` command group (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="netpol commands.", no_args_is_help=True)

@@ -1,0 +1,262 @@
+"""Pure parsing of Kubernetes component command lines (kube-apiserver, kubelet).
+
+Kubernetes components parse their flags with spf13/pflag.  We follow its rules closely enough that a
+flag the component would see is the flag we see:
+
+* ``--name=value`` always assigns ``value``;
+* ``--name value`` consumes the next token as the value, *except* for boolean flags, which never consume
+  the next token (``--anonymous-auth false`` sets the flag to true and leaves ``false`` as a positional
+  argument - a classic misconfiguration we must not "fix" silently);
+* a bare ``--name`` is ``true`` for boolean flags;
+* ``--`` ends flag parsing;
+* a flag given twice keeps every occurrence; scalar flags take the last one (pflag ``Set`` overwrites),
+  list flags (``--enable-admission-plugins`` ...) are reported per occurrence and, in :meth:`ParsedFlags.list`,
+  merged in order.
+
+Flags files (``/etc/default/kubelet``, kubeadm's ``kubeadm-flags.env``, a systemd ``Environment=`` line or a
+plain "one flag per line" file) are tokenised with shell rules by :func:`tokens_from_text`.
+
+No I/O here: callers pass strings and lists, and get plain objects back.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+# Boolean flags of kube-apiserver and kubelet that matter to our checks (and common others).  pflag marks
+# them NoOptDefVal="true", so "--flag" alone means true and "--flag false" does not consume "false".
+BOOL_FLAGS: frozenset[str] = frozenset(
+    {
+        "allow-privileged",
+        "anonymous-auth",
+        "profiling",
+        "service-account-lookup",
+        "enable-bootstrap-token-auth",
+        "enable-aggregator-routing",
+        "enable-garbage-collector",
+        "enable-priority-and-fairness",
+        "encryption-provider-config-automatic-reload",
+        "audit-log-compress",
+        "rotate-certificates",
+        "rotate-server-certificates",
+        "protect-kernel-defaults",
+        "make-iptables-util-chains",
+        "serialize-image-pulls",
+        "fail-swap-on",
+        "authentication-token-webhook",
+        "logtostderr",
+        "alsologtostderr",
+        "v",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One occurrence of a flag; ``source``/``index`` locate it for evidence (e.g. ``args[3]``)."""
+
+    name: str
+    value: str
+    source: str
+    index: int
+
+
+@dataclass(slots=True)
+class ParsedFlags:
+    """Flags of one component invocation; ``binary`` is the executable when it was in the token list."""
+
+    occurrences: dict[str, list[Flag]] = field(default_factory=dict)
+    positional: list[str] = field(default_factory=list)
+    binary: str | None = None
+
+    def has(self, name: str) -> bool:
+        return name in self.occurrences
+
+    def flag(self, name: str) -> Flag | None:
+        """Effective (last) occurrence, as pflag keeps the last ``Set`` for scalar flags."""
+        occ = self.occurrences.get(name)
+        return occ[-1] if occ else None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        f = self.flag(name)
+        return f.value if f is not None else default
+
+    def list(self, name: str) -> list[str]:
+        """Comma-separated list flag, every occurrence merged in order, blanks dropped."""
+        out: list[str] = []
+        for f in self.occurrences.get(name, []):
+            out.extend(p.strip() for p in f.value.split(",") if p.strip())
+        return out
+
+    def bool(self, name: str) -> bool | None:
+        """Value of a boolean flag, or None when absent.  Unparseable values count as None (not true)."""
+        v = self.get(name)
+        if v is None:
+            return None
+        return parse_bool(v)
+
+    def names(self) -> list[str]:
+        return list(self.occurrences)
+
+
+_TRUE = {"1", "t", "true", "TRUE", "True", "T"}
+_FALSE = {"0", "f", "false", "FALSE", "False", "F"}
+
+
+def parse_bool(v: str) -> bool | None:
+    """Go's strconv.ParseBool, which pflag uses for boolean flags."""
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    return None
+
+
+def parse_args(
+    tokens: Sequence[str],
+    *,
+    source: str = "args",
+    start: int = 0,
+    into: ParsedFlags | None = None,
+    bool_flags: Iterable[str] = BOOL_FLAGS,
+) -> ParsedFlags:
+    """Parse a token list.  ``start`` offsets indexes (so ``command[1:]`` keeps ``command[i]`` indexes).
+
+    ``into`` lets ``command`` and ``args`` of one container accumulate into one result, in the order the
+    kubelet concatenates them (command then args).
+    """
+    pf = into if into is not None else ParsedFlags()
+    bools = bool_flags if isinstance(bool_flags, frozenset | set) else frozenset(bool_flags)
+    i = 0
+    n = len(tokens)
+    while i < n:
+        tok = str(tokens[i])
+        idx = start + i
+        if tok == "--":
+            pf.positional.extend(str(t) for t in tokens[i + 1 :])
+            break
+        if tok.startswith("-") and len(tok) > 1 and tok != "-":
+            body = tok.lstrip("-")
+            if not body:
+                pf.positional.append(tok)
+                i += 1
+                continue
+            if "=" in body:
+                name, value = body.split("=", 1)
+            elif name_is_bool(body, bools):
+                name, value = body, "true"
+            elif i + 1 < n and not str(tokens[i + 1]).startswith("-"):
+                name, value = body, str(tokens[i + 1])
+                i += 1
+            else:
+                # A non-boolean flag without value: pflag would error; keep it visible as empty.
+                name, value = body, ""
+            pf.occurrences.setdefault(name, []).append(Flag(name, value, source, idx))
+        else:
+            pf.positional.append(tok)
+        i += 1
+    return pf
+
+
+def name_is_bool(name: str, bools: Iterable[str]) -> bool:
+    return name in bools
+
+
+def container_flags(container: dict, *, bool_flags: Iterable[str] = BOOL_FLAGS) -> ParsedFlags:
+    """Flags of a Pod container: ``command`` (first token is the binary) followed by ``args``.
+
+    When ``command`` is absent the image entrypoint is the binary and every ``args`` token is a flag.
+    A ``command`` written as a shell wrapper (``sh -c "kube-apiserver --a=b"``) is unwrapped.
+    """
+    command = [str(c) for c in (container.get("command") or [])]
+    args = [str(a) for a in (container.get("args") or [])]
+    pf = ParsedFlags()
+    if command:
+        if len(command) >= 3 and command[0].rsplit("/", 1)[-1] in {"sh", "bash"} and command[1] == "-c":
+            inner = tokens_from_text(command[2])
+            if inner:
+                pf.binary = inner[0]
+                parse_args(inner[1:], source="command", start=2, into=pf, bool_flags=bool_flags)
+        else:
+            pf.binary = command[0]
+            parse_args(command[1:], source="command", start=1, into=pf, bool_flags=bool_flags)
+    parse_args(args, source="args", start=0, into=pf, bool_flags=bool_flags)
+    return pf
+
+
+_ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=(.*)$", re.S)
+
+
+def tokens_from_text(text: str) -> list[str]:
+    """Tokenise a flags file or a command line with shell rules.
+
+    ``NAME="--a=b --c=d"`` assignments (env files, systemd ``Environment=``) are expanded into their flags;
+    ``#`` comments and backslash-newline continuations are handled by :mod:`shlex`.  A leading ``ExecStart=``
+    or ``Environment=`` of a systemd unit is dropped.
+    """
+    out: list[str] = []
+    for raw_line in text.replace("\\\n", " ").splitlines():
+        line = raw_line.strip()
+        if not line or line.startswith("#") or (line.startswith("[") and line.endswith("]")):
+            continue
+        for prefix in ("ExecStart=", "Environment="):
+            if line.startswith(prefix):
+                line = line[len(prefix) :]
+        try:
+            parts = shlex.split(line, comments=True)
+        except ValueError:
+            parts = line.split()
+        for part in parts:
+            m = _ENV_ASSIGN.match(part)
+            if m and not part.startswith("-"):
+                out.extend(tokens_from_text(m.group(1)))
+            else:
+                out.append(part)
+    return out
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+
+
+def parse_go_duration(text: str) -> float | None:
+    """Go ``time.ParseDuration`` in seconds ("4h0m0s", "5m", "1.5h", "0"); None when invalid."""
+    s = text.strip()
+    if not s:
+        return None
+    sign = 1.0
+    if s[0] in "+-":
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    pos = 0
+    total = 0.0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if not m:
+            return None
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    return sign * total if pos else None
+
+
+def parse_int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None

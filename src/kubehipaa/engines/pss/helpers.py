@@ -1,0 +1,63 @@
+"""Small formatting helpers that reproduce upstream's message wording byte for byte."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}
+
+
+def join_quote(items: Iterable[str]) -> str:
+    """`"a", "b"` — items wrapped in double quotes without escaping, as upstream's joinQuote."""
+    items = list(items)
+    if not items:
+        return ""
+    return '"' + '", "'.join(items) + '"'
+
+
+def pluralize(singular: str, plural: str, count: int) -> str:
+    return singular if count == 1 else plural
+
+
+def go_quote(text: str) -> str:
+    """Go's `%q` for a string (strconv.Quote): used where upstream formats annotation values."""
+    out = ['"']
+    for ch in text:
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            if code < 0x80:
+                out.append(f"\\x{code:02x}")
+            elif code < 0x10000:
+                out.append(f"\\u{code:04x}")
+            else:
+                out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def containers_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Init containers, then containers, then ephemeral containers: upstream's visiting order."""
+    init = spec.get("initContainers")
+    main = spec.get("containers")
+    eph = spec.get("ephemeralContainers")
+    if not init and not eph:
+        return main if isinstance(main, list) else []
+    return [*(init or ()), *(main or ()), *(eph or ())]
+
+
+def is_windows(spec: dict[str, Any]) -> bool:
+    """`spec.os.name == "windows"`: from policy v1.25 the Linux-only restricted checks skip such pods."""
+    os_ = spec.get("os")
+    return bool(os_) and os_.get("name") == "windows"
+
+
+def user_namespaced(spec: dict[str, Any]) -> bool:
+    """`spec.hostUsers: false` — the pod runs in a user namespace (relaxes some checks from v1.35)."""
+    return spec.get("hostUsers") is False

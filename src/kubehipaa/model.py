@@ -1,0 +1,152 @@
+"""Typed records that flow through the pipeline: objects in, findings out.
+
+Kept deliberately small: `K8sObject` is a thin wrapper over the parsed document that remembers where it
+came from (file and line) so every finding can point an auditor at the exact place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Severity(IntEnum):
+    """Ordered so that `--fail-on` is a simple comparison."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            choices = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {text!r} (choose from {choices})") from None
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """Where a finding points: the object and the file/line it was read from."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    file: str
+    line: int
+
+    @property
+    def display(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "file": self.file,
+            "line": self.line,
+        }
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(slots=True)
+class K8sObject:
+    """One Kubernetes document (or one item of a `List`) with its origin."""
+
+    doc: dict[str, Any]
+    file: str
+    line: int
+    kind: str = ""
+    api_version: str = ""
+    name: str = ""
+    namespace: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Facts a source learned outside the document (e.g. file mode of a control-plane file)."""
+
+    def __post_init__(self) -> None:
+        doc = self.doc
+        self.kind = str(doc.get("kind") or "")
+        self.api_version = str(doc.get("apiVersion") or "")
+        meta = _as_dict(doc.get("metadata"))
+        self.name = str(meta.get("name") or meta.get("generateName") or "")
+        ns = meta.get("namespace")
+        self.namespace = str(ns) if ns else None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return _as_dict(self.doc.get("metadata"))
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return _as_dict(self.metadata.get("labels"))
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return _as_dict(self.metadata.get("annotations"))
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(self.api_version, self.kind, self.namespace, self.name, self.file, self.line)
+
+    @property
+    def display(self) -> str:
+        return self.ref.display
+
+
+@dataclass(slots=True)
+class Evidence:
+    """The offending field and its value; `redacted` is True when the value was masked."""
+
+    path: str
+    value: Any = None
+    redacted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "value": self.value, "redacted": self.redacted}
+
+
+@dataclass(slots=True)
+class Finding:
+    """A check's verdict on one resource, with everything an auditor needs to act on it."""
+
+    check_id: str
+    title: str
+    severity: Severity
+    resource: ResourceRef
+    message: str
+    evidence: list[Evidence]
+    remediation: str
+    hipaa: tuple[str, ...]
+    suppressed: bool = False
+    suppression: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checkId": self.check_id,
+            "title": self.title,
+            "severity": self.severity.label,
+            "resource": self.resource.to_dict(),
+            "message": self.message,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "remediation": self.remediation,
+            "hipaa": list(self.hipaa),
+            "suppressed": self.suppressed,
+            "suppression": self.suppression,
+        }

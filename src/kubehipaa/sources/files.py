@@ -1,0 +1,229 @@
+"""Load Kubernetes objects from files, directories, stdin and Kustomize directories.
+
+Why compose-then-construct instead of `yaml.load_all`: the node tree carries line numbers, which every
+finding needs for evidence, and libyaml's composer costs the same as a plain load.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from kubehipaa.errors import InputError
+from kubehipaa.model import K8sObject
+
+try:  # libyaml is the fast path; fall back so the tool still works where it is missing.
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+CONFIG_FILES = (".kubehipaa.yaml", ".kubehipaa.yml")
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """A document that was skipped, with the reason; shown to the user as one line."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class LoadResult:
+    objects: list[K8sObject] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+    files: int = 0
+
+    def extend(self, other: LoadResult) -> None:
+        self.objects.extend(other.objects)
+        self.problems.extend(other.problems)
+        self.files += other.files
+
+
+def load_paths(paths: Sequence[str], *, strict: bool = False) -> LoadResult:
+    """Load every Kubernetes object under `paths` ("-" is stdin).
+
+    Skipped documents are returned as `problems`; with `strict=True` the first one raises `InputError`.
+    A path that does not exist always raises.
+    """
+    result = LoadResult()
+    for raw in paths:
+        if raw == "-":
+            result.extend(load_text(sys.stdin.read(), "<stdin>"))
+            continue
+        path = Path(raw)
+        if not path.exists():
+            raise InputError("no such file or directory", file=raw)
+        if path.is_dir():
+            for item in _walk(path):
+                result.extend(_load_one(item))
+        else:
+            result.extend(_load_one(path))
+    if strict and result.problems:
+        first = result.problems[0]
+        more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
+        raise InputError(first.message + more, file=first.file, line=first.line)
+    return result
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Manifest files under `root`, sorted; a Kustomize directory is yielded as the directory itself."""
+    if _is_kustomize_dir(root):
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        kustomized = [d for d in dirnames if _is_kustomize_dir(here / d)]
+        for d in kustomized:
+            yield here / d
+        dirnames[:] = [d for d in dirnames if d not in kustomized]
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.endswith(MANIFEST_SUFFIXES):
+                continue
+            yield here / name
+
+
+def _is_kustomize_dir(path: Path) -> bool:
+    return any((path / name).is_file() for name in KUSTOMIZATION_FILES)
+
+
+def _load_one(path: Path) -> LoadResult:
+    if path.is_dir():
+        return _load_kustomize(path)
+    if path.name in CONFIG_FILES:
+        return LoadResult()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return LoadResult(problems=[InputProblem(str(path), None, f"not UTF-8 text ({exc.reason}); skipped")], files=1)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    result = load_text(text, str(path), json_hint=path.suffix == ".json")
+    result.files = 1
+    return result
+
+
+def _load_kustomize(path: Path) -> LoadResult:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise InputError(
+            "is a Kustomize directory, but `kubectl` is not on PATH to render it "
+            "(install kubectl, or render it yourself: kubectl kustomize DIR | kubehipaa scan -)",
+            file=str(path),
+        )
+    proc = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise InputError(f"kubectl kustomize failed: {detail}", file=str(path))
+    result = load_text(proc.stdout, f"{path}/kustomization (rendered)")
+    result.files = 1
+    return result
+
+
+def load_text(text: str, filename: str, *, json_hint: bool = False) -> LoadResult:
+    """Parse one file's text (YAML stream or JSON) into objects, collecting skipped documents."""
+    if json_hint or (text.lstrip()[:1] in ("{", "[") and filename.endswith(".json")):
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            line = text.count("\n", 0, exc.pos) + 1 if exc.pos is not None else None
+            return LoadResult(problems=[InputProblem(filename, line, f"malformed JSON: {exc.msg}; skipped")])
+        result = LoadResult()
+        _add_document(result, data, filename, 1, None)
+        return result
+    return _load_yaml(text, filename)
+
+
+def _load_yaml(text: str, filename: str) -> LoadResult:
+    result = LoadResult()
+    loader = _Loader(text)
+    try:
+        while True:
+            try:
+                if not loader.check_node():
+                    break
+                node = loader.get_node()
+                if node is None:
+                    continue
+                data = loader.construct_document(node)
+            except yaml.MarkedYAMLError as exc:
+                mark = exc.problem_mark or exc.context_mark
+                line = mark.line + 1 if mark is not None else None
+                reason = exc.problem or exc.context or "invalid YAML"
+                result.problems.append(
+                    InputProblem(filename, line, f"malformed YAML: {reason}; rest of the file skipped")
+                )
+                break
+            except yaml.YAMLError as exc:
+                result.problems.append(
+                    InputProblem(filename, None, f"malformed YAML: {exc}; rest of the file skipped")
+                )
+                break
+            _add_document(result, data, filename, node.start_mark.line + 1, node)
+    finally:
+        loader.dispose()
+    return result
+
+
+def _add_document(result: LoadResult, data: Any, filename: str, line: int, node: Any) -> None:
+    if data is None:
+        return  # an empty document (e.g. a trailing `---`) carries nothing
+    if not isinstance(data, dict):
+        result.problems.append(
+            InputProblem(filename, line, f"not a Kubernetes object (a {type(data).__name__}); skipped")
+        )
+        return
+    kind = data.get("kind")
+    if not kind or not isinstance(kind, str):
+        result.problems.append(InputProblem(filename, line, "document has no 'kind'; skipped"))
+        return
+    if not data.get("apiVersion"):
+        result.problems.append(
+            InputProblem(filename, line, f"not a Kubernetes object ({kind} without 'apiVersion'); skipped")
+        )
+        return
+    if kind.endswith("List") and isinstance(data.get("items"), list):
+        item_lines = _item_lines(node, len(data["items"]))
+        for i, item in enumerate(data["items"]):
+            item_line = item_lines[i] if item_lines else line
+            if isinstance(item, dict) and item.get("kind") and not item.get("apiVersion"):
+                item = dict(item)  # kubectl omits nothing, but hand-written Lists sometimes do
+                item["apiVersion"] = _infer_item_api_version(kind, data)
+            _add_document(result, item, filename, item_line, None)
+        return
+    result.objects.append(K8sObject(data, filename, line))
+
+
+def _item_lines(node: Any, count: int) -> list[int]:
+    """1-based start lines of the `items` entries of a List document node, or [] if unknown."""
+    if node is None or not isinstance(node, yaml.MappingNode):
+        return []
+    for key, value in node.value:
+        if getattr(key, "value", None) == "items" and isinstance(value, yaml.SequenceNode):
+            lines = [child.start_mark.line + 1 for child in value.value]
+            return lines if len(lines) == count else []
+    return []
+
+
+def _infer_item_api_version(list_kind: str, data: dict[str, Any]) -> str:
+    """Typed lists (`PodList`) omit item apiVersion; the list's own apiVersion is the item's."""
+    if list_kind != "List":
+        return str(data.get("apiVersion") or "v1")
+    return "v1"
