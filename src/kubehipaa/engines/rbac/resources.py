@@ -77,7 +77,7 @@ def resolve_resource(text: str) -> tuple[str, str]:
     if dot:
         return resource, group
     if resource == "*":
-        return "*", "*"
+        return "*", ""  # as kubectl: `*` alone is the core group; `*.*` means every group
     resource = SHORT_NAMES.get(resource, resource)
     if resource in BUILTIN_GROUPS:
         return resource, BUILTIN_GROUPS[resource]

@@ -61,7 +61,7 @@ class Subject:
     kind: str
     name: str
     namespace: str = ""
-    api_group: str = ""
+    api_group: str = field(default="", compare=False)
 
     @property
     def display(self) -> str:

@@ -1,0 +1,77 @@
+"""RBAC engine: the API server's RBAC authorizer reproduced offline, plus who-can, reviews and escalation.
+
+Public API (stable; other engines and the CLI build on it):
+
+    idx = RbacIndex.from_objects(objects)          # K8sObjects or dicts; ClusterRole aggregation applied
+    user = user_info("jane", ["clinical-app-support"])   # implicit groups added
+    attrs = request_attributes("get", "secrets", namespace="clinical")
+    d = idx.authorize(user, attrs)                 # Decision(allowed, reason, grant, errors)
+    idx.who_can(attrs)                             # [WhoCanEntry(subject, grant)]
+    idx.effective_rules(user, "clinical")          # [(PolicyRule, Grant)]
+    authorize(idx, "jane", ["g"], attrs)           # shorthand
+
+Everything here is pure: no I/O, no printing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kubehipaa.engines.rbac.index import NO_RULE, RbacIndex, WhoCanEntry, role_key_for
+from kubehipaa.engines.rbac.matching import rule_allows, rules_allow
+from kubehipaa.engines.rbac.resources import (
+    RequestSyntaxError,
+    is_cluster_scoped,
+    request_attributes,
+    resolve_resource,
+)
+from kubehipaa.engines.rbac.subjects import (
+    identity_for_subject,
+    implicit_groups,
+    service_account_username,
+    user_info,
+)
+from kubehipaa.engines.rbac.types import (
+    Attributes,
+    Binding,
+    Decision,
+    Grant,
+    PolicyRule,
+    Role,
+    RoleRef,
+    Subject,
+    UserInfo,
+)
+
+
+def authorize(index: RbacIndex, user: str, groups: Iterable[str], attrs: Attributes) -> Decision:
+    """Decision for `user` (with `groups` plus the implicit groups) making the request `attrs`."""
+    return index.authorize(user_info(user, groups), attrs)
+
+
+__all__ = [
+    "NO_RULE",
+    "Attributes",
+    "Binding",
+    "Decision",
+    "Grant",
+    "PolicyRule",
+    "RbacIndex",
+    "RequestSyntaxError",
+    "Role",
+    "RoleRef",
+    "Subject",
+    "UserInfo",
+    "WhoCanEntry",
+    "authorize",
+    "identity_for_subject",
+    "implicit_groups",
+    "is_cluster_scoped",
+    "request_attributes",
+    "resolve_resource",
+    "role_key_for",
+    "rule_allows",
+    "rules_allow",
+    "service_account_username",
+    "user_info",
+]

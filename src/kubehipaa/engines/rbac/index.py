@@ -1,0 +1,238 @@
+"""`RbacIndex`: the authorizer over a fixed set of RBAC objects, plus who-can and effective rules.
+
+Built once, queried many times. Two inverted indexes keep queries fast on large clusters:
+
+- subject -> bindings (by user name, ServiceAccount user name and group) for `authorize` and `effective_rules`;
+- (verb, resource entry) -> role rules for `who_can`, so a query looks at the few rules that could match
+  instead of every rule of every role. Exact matching (`rule_allows`) still decides every candidate.
+
+The visiting order is upstream's: every ClusterRoleBinding, then the RoleBindings of the request namespace
+(only when the request has a namespace), each in input order; the first rule that allows wins.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kubehipaa.engines.rbac.aggregation import aggregate_cluster_roles
+from kubehipaa.engines.rbac.loader import Loaded, load_objects
+from kubehipaa.engines.rbac.matching import combined_resource, rule_allows, rules_allow
+from kubehipaa.engines.rbac.subjects import MASTERS, subject_user_key
+from kubehipaa.engines.rbac.types import (
+    Attributes,
+    Binding,
+    Decision,
+    Grant,
+    PolicyRule,
+    Role,
+    Subject,
+    UserInfo,
+)
+
+NO_RULE = "no RBAC rule allows this"
+MASTERS_NOTE = "group system:masters is allowed everything (privileged-group authorizer, not RBAC)"
+
+RoleKey = tuple[str, str]  # (namespace, name); namespace "" for a ClusterRole
+
+
+@dataclass(frozen=True, slots=True)
+class WhoCanEntry:
+    """One subject allowed a request and the path that allows it."""
+
+    subject: Subject
+    grant: Grant
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject.to_dict(), "grant": self.grant.to_dict(), "path": self.grant.describe()}
+
+
+def role_key_for(binding: Binding) -> RoleKey | None:
+    """Which role a binding refers to: a Role in the binding's namespace, or a ClusterRole; None otherwise."""
+    if binding.role_ref.kind == "ClusterRole":
+        return ("", binding.role_ref.name)
+    if binding.role_ref.kind == "Role" and binding.namespace:
+        return (binding.namespace, binding.role_ref.name)
+    return None
+
+
+def _subject_can_apply(binding: Binding, subject: Subject) -> bool:
+    if subject.kind == "Group":
+        return True
+    return subject_user_key(subject, binding.namespace) is not None
+
+
+class RbacIndex:
+    """Answers what the RBAC authorizer would answer for a given set of Roles, ClusterRoles and bindings."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.problems: list[str] = []
+        cluster_roles = {r.name: r for r in loaded.roles if r.kind == "ClusterRole"}
+        cluster_roles, agg_problems = aggregate_cluster_roles(cluster_roles)
+        self.problems.extend(agg_problems)
+        self.roles: dict[RoleKey, Role] = {("", n): r for n, r in cluster_roles.items()}
+        for r in loaded.roles:
+            if r.kind == "Role":
+                self.roles[r.key] = r
+        self.bindings: list[Binding] = sorted(loaded.bindings, key=lambda b: (b.namespace != "", b.order))
+
+        self._user: dict[str, list[tuple[Binding, int]]] = defaultdict(list)
+        self._group: dict[str, list[tuple[Binding, int]]] = defaultdict(list)
+        self._by_role: dict[RoleKey, list[Binding]] = defaultdict(list)
+        for b in self.bindings:
+            key = role_key_for(b)
+            if key is not None:
+                self._by_role[key].append(b)
+            seen_users: set[str] = set()
+            seen_groups: set[str] = set()
+            for i, s in enumerate(b.subjects):
+                if s.kind == "Group":
+                    if s.name not in seen_groups:
+                        seen_groups.add(s.name)
+                        self._group[s.name].append((b, i))
+                    continue
+                user = subject_user_key(s, b.namespace)
+                if user is not None and user not in seen_users:
+                    seen_users.add(user)
+                    self._user[user].append((b, i))
+
+        # (verb entry, resource entry) -> [(role key, rule index)]
+        self._res_rules: dict[tuple[str, str], list[tuple[RoleKey, int]]] = defaultdict(list)
+        self._url_rules: dict[str, list[tuple[RoleKey, int]]] = defaultdict(list)
+        for key, role in self.roles.items():
+            for i, rule in enumerate(role.rules):
+                for verb in set(rule.verbs):
+                    for res in set(rule.resources):
+                        self._res_rules[(verb, res)].append((key, i))
+                    if rule.non_resource_urls:
+                        self._url_rules[verb].append((key, i))
+        self._allowing_cache: dict[Attributes, dict[RoleKey, int]] = {}
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_objects(cls, objects: Iterable[Any]) -> RbacIndex:
+        """Build from `K8sObject`s or plain dicts; non-RBAC documents are kept for escalation analysis."""
+        return cls(load_objects(objects))
+
+    # ----------------------------------------------------------------- role resolution
+    def role_for(self, binding: Binding) -> Role | None:
+        key = role_key_for(binding)
+        return None if key is None else self.roles.get(key)
+
+    def missing_role_error(self, binding: Binding) -> str:
+        ref = binding.role_ref
+        if ref.kind not in ("Role", "ClusterRole"):
+            return f"{binding.display}: unsupported role reference kind {ref.kind!r}"
+        where = f" in namespace {binding.namespace!r}" if ref.kind == "Role" else ""
+        return f"{binding.display}: {ref.kind} {ref.name!r}{where} not found"
+
+    # ----------------------------------------------------------------- authorize
+    def applicable_bindings(self, user: UserInfo, namespace: str) -> list[tuple[Binding, int]]:
+        """Bindings that apply to `user` for a request in `namespace`, in upstream visiting order, each with
+        the index of its first subject that applies."""
+        found: dict[int, tuple[Binding, int]] = {}
+
+        def add(entries: list[tuple[Binding, int]]) -> None:
+            for b, i in entries:
+                if b.namespace and b.namespace != namespace:
+                    continue
+                prev = found.get(id(b))
+                if prev is None or i < prev[1]:
+                    found[id(b)] = (b, i)
+
+        if user.name:
+            add(self._user.get(user.name, []))
+        for g in user.groups:
+            add(self._group.get(g, []))
+        return sorted(found.values(), key=lambda e: (e[0].namespace != "", e[0].order))
+
+    def authorize(self, user: UserInfo, attrs: Attributes) -> Decision:
+        """Allow or no-opinion, with the granting path, exactly as the RBAC authorizer decides."""
+        if MASTERS in user.groups:
+            return Decision(True, MASTERS_NOTE, Grant(None, Subject("Group", MASTERS), "", "", -1, None, MASTERS_NOTE))
+        errors: list[str] = []
+        namespace = attrs.namespace
+        for b, i in self.applicable_bindings(user, namespace):
+            role = self.role_for(b)
+            if role is None:
+                errors.append(self.missing_role_error(b))
+                continue
+            idx = rules_allow(attrs, role.rules)
+            if idx >= 0:
+                grant = Grant(b, b.effective_subject(b.subjects[i]), b.role_ref.kind, b.role_ref.name, idx, role.rules[idx])
+                return Decision(True, "allowed by " + grant.describe(), grant, tuple(errors))
+        return Decision(False, NO_RULE, None, tuple(errors))
+
+    def effective_rules(self, user: UserInfo, namespace: str = "") -> list[tuple[PolicyRule, Grant]]:
+        """Every rule that applies to `user` for requests in `namespace` ("" = cluster-scoped), with its path.
+        Like upstream RulesFor: cluster-wide rules first, then the namespace's."""
+        out: list[tuple[PolicyRule, Grant]] = []
+        for b, i in self.applicable_bindings(user, namespace):
+            role = self.role_for(b)
+            if role is None:
+                continue
+            subj = b.effective_subject(b.subjects[i])
+            for idx, rule in enumerate(role.rules):
+                out.append((rule, Grant(b, subj, b.role_ref.kind, b.role_ref.name, idx, rule)))
+        return out
+
+    # ----------------------------------------------------------------- who-can
+    def roles_allowing(self, attrs: Attributes) -> dict[RoleKey, int]:
+        """Role key -> index of its first rule that allows `attrs` (ignoring bindings and scope)."""
+        cached = self._allowing_cache.get(attrs)
+        if cached is not None:
+            return cached
+        candidates: set[tuple[RoleKey, int]] = set()
+        if attrs.resource_request:
+            res_keys = [combined_resource(attrs), "*"]
+            if attrs.subresource:
+                res_keys.append("*/" + attrs.subresource)
+            for verb in {attrs.verb, "*"}:
+                for res in res_keys:
+                    candidates.update(self._res_rules.get((verb, res), ()))
+        else:
+            for verb in {attrs.verb, "*"}:
+                candidates.update(self._url_rules.get(verb, ()))
+        result: dict[RoleKey, int] = {}
+        for key, idx in candidates:
+            if (key not in result or idx < result[key]) and rule_allows(attrs, self.roles[key].rules[idx]):
+                result[key] = idx
+        if len(self._allowing_cache) > 50_000:
+            self._allowing_cache.clear()
+        self._allowing_cache[attrs] = result
+        return result
+
+    def who_can(self, attrs: Attributes, *, include_masters: bool = True) -> list[WhoCanEntry]:
+        """Every binding subject allowed `attrs`, one entry per (subject, binding), sorted by subject."""
+        out: list[WhoCanEntry] = []
+        for key, idx in self.roles_allowing(attrs).items():
+            role = self.roles[key]
+            for b in self._by_role.get(key, ()):
+                if b.namespace and b.namespace != attrs.namespace:
+                    continue  # a RoleBinding only grants inside its namespace, never cluster-scoped requests
+                for s in b.subjects:
+                    if s.kind not in ("User", "Group", "ServiceAccount") or not _subject_can_apply(b, s):
+                        continue
+                    grant = Grant(b, b.effective_subject(s), b.role_ref.kind, b.role_ref.name, idx, role.rules[idx])
+                    out.append(WhoCanEntry(b.effective_subject(s), grant))
+        if include_masters:
+            out.append(WhoCanEntry(Subject("Group", MASTERS), Grant(None, None, "", "", -1, None, MASTERS_NOTE)))
+        out.sort(key=lambda e: (e.subject.kind, e.subject.namespace, e.subject.name, e.grant.describe()))
+        return out
+
+    # ----------------------------------------------------------------- inventory of subjects
+    def subjects(self) -> list[Subject]:
+        """Every distinct subject that some binding names (ServiceAccount namespaces defaulted)."""
+        seen: set[Subject] = set()
+        for b in self.bindings:
+            for s in b.subjects:
+                if s.kind in ("User", "Group", "ServiceAccount") and _subject_can_apply(b, s):
+                    seen.add(b.effective_subject(s))
+        return sorted(seen, key=lambda s: (s.kind, s.namespace, s.name))
+
+    def bindings_for_subject(self, subject: Subject) -> list[Binding]:
+        """Bindings that name this subject directly."""
+        return [b for b in self.bindings if any(b.effective_subject(s) == subject for s in b.subjects)]
