@@ -291,7 +291,7 @@ def _requests(
 def event_classes(namespaces: Sequence[str] = ("clinical",)) -> list[EventClass]:
     """The high-value classes, with representative requests in the given (PHI) namespaces."""
     nss = list(namespaces) or ["clinical"]
-    exec_like = []
+    exec_like: list[EventClass] = []
     for sub in ("exec", "attach", "portforward"):
         exec_like.append(
             EventClass(
@@ -303,16 +303,12 @@ def event_classes(namespaces: Sequence[str] = ("clinical",)) -> list[EventClass]
                 requests=_requests(("create", "get"), "pods", namespaces=nss, subresource=sub),
             )
         )
-    rbac = []
+    rbac: list[Request] = []
     for res in ("roles", "rolebindings"):
-        rbac.extend(
-            _requests(_WRITE, res, namespaces=nss, api_group="rbac.authorization.k8s.io")
-        )
+        rbac.extend(_requests(_WRITE, res, namespaces=nss, api_group="rbac.authorization.k8s.io"))
     for res in ("clusterroles", "clusterrolebindings"):
         rbac.extend(
-            _requests(
-                _WRITE, res, namespaces=nss, api_group="rbac.authorization.k8s.io", cluster_scoped=True
-            )
+            _requests(_WRITE, res, namespaces=nss, api_group="rbac.authorization.k8s.io", cluster_scoped=True)
         )
     unauth = (
         Request(verb="list", user=None, groups=(), resource="secrets", namespace=nss[0]),
@@ -343,7 +339,10 @@ def event_classes(namespaces: Sequence[str] = ("clinical",)) -> list[EventClass]
             max_level="Metadata",
             why="TokenReview bodies contain bearer tokens; record the call, never the body",
             requests=_requests(
-                ("create",), "tokenreviews", namespaces=nss, api_group="authentication.k8s.io",
+                ("create",),
+                "tokenreviews",
+                namespaces=nss,
+                api_group="authentication.k8s.io",
                 cluster_scoped=True,
             ),
         ),

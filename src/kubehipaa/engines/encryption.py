@@ -127,7 +127,7 @@ def parse_encryption_config(doc: dict[str, Any]) -> EncryptionConfig:
             pwhere = f"{where}.providers[{j}]"
             if not isinstance(p, dict) or len(p) != 1:
                 raise EncryptionConfigError(f"{pwhere} must name exactly one provider type")
-            (ptype, body), = p.items()
+            ((ptype, body),) = p.items()
             if ptype not in PROVIDER_TYPES:
                 raise EncryptionConfigError(f"{pwhere}: unknown provider type {ptype!r}")
             body = body if isinstance(body, dict) else {}

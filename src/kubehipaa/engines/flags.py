@@ -10,7 +10,7 @@ flag the component would see is the flag we see:
 * a bare ``--name`` is ``true`` for boolean flags;
 * ``--`` ends flag parsing;
 * a flag given twice keeps every occurrence; scalar flags take the last one (pflag ``Set`` overwrites),
-  list flags (``--enable-admission-plugins`` ...) are reported per occurrence and, in :meth:`ParsedFlags.list`,
+  list flags (``--enable-admission-plugins`` ...) are reported per occurrence and, in :meth:`ParsedFlags.values`,
   merged in order.
 
 Flags files (``/etc/default/kubelet``, kubeadm's ``kubeadm-flags.env``, a systemd ``Environment=`` line or a
@@ -84,14 +84,14 @@ class ParsedFlags:
         f = self.flag(name)
         return f.value if f is not None else default
 
-    def list(self, name: str) -> list[str]:
+    def values(self, name: str) -> list[str]:
         """Comma-separated list flag, every occurrence merged in order, blanks dropped."""
         out: list[str] = []
         for f in self.occurrences.get(name, []):
             out.extend(p.strip() for p in f.value.split(",") if p.strip())
         return out
 
-    def bool(self, name: str) -> bool | None:
+    def boolean(self, name: str) -> bool | None:
         """Value of a boolean flag, or None when absent.  Unparseable values count as None (not true)."""
         v = self.get(name)
         if v is None:
