@@ -55,7 +55,7 @@ def containers_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
 def is_windows(spec: dict[str, Any]) -> bool:
     """`spec.os.name == "windows"`: from policy v1.25 the Linux-only restricted checks skip such pods."""
     os_ = spec.get("os")
-    return bool(os_) and os_.get("name") == "windows"
+    return os_ is not None and os_.get("name") == "windows"
 
 
 def user_namespaced(spec: dict[str, Any]) -> bool:

@@ -11,50 +11,11 @@ Lists are compiled once at import so evaluating a pod is a flat loop over plain 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from kubehipaa.engines.pss.api import MAX_MINOR, Level
+from kubehipaa.engines.pss.base import Check, CheckFn, VersionedCheck
+from kubehipaa.engines.pss.checks import ALL_CHECKS
 
-# (podMetadata, podSpec, containers in visiting order) -> None when allowed, else (reason, detail)
-CheckFn = Callable[[dict[str, Any], dict[str, Any], list[dict[str, Any]]], "tuple[str, str] | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class VersionedCheck:
-    """One revision of a check: the first policy minor it governs and its function."""
-
-    min_minor: int
-    fn: CheckFn
-    overrides: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """An upstream check: id, level and its revisions in strictly increasing version order."""
-
-    id: str
-    level: Level
-    versions: tuple[VersionedCheck, ...]
-    summary: str = ""
-
-    @property
-    def min_minor(self) -> int:
-        return self.versions[0].min_minor
-
-    def revision_for(self, minor: int) -> VersionedCheck | None:
-        found = None
-        for rev in self.versions:
-            if rev.min_minor <= minor:
-                found = rev
-        return found
-
-
-def _all_checks() -> list[Check]:
-    from kubehipaa.engines.pss.checks import ALL_CHECKS
-
-    return list(ALL_CHECKS)
+__all__ = ["BY_ID", "CHECKS", "Check", "CheckFn", "VersionedCheck", "checks_for"]
 
 
 def _validate(checks: list[Check]) -> None:
@@ -80,7 +41,7 @@ _COMPILED: dict[Level, list[tuple[tuple[str, CheckFn], ...]]] = {}
 
 def _compile() -> None:
     global CHECKS
-    checks = _all_checks()
+    checks = list(ALL_CHECKS)
     _validate(checks)
     top = max(rev.min_minor for c in checks for rev in c.versions)
     if top != MAX_MINOR:

@@ -7,15 +7,21 @@ return None (allowed) or `(forbidden reason, forbidden detail)` worded exactly l
 
 from __future__ import annotations
 
-from kubehipaa.engines.pss.checks import capabilities, containers, host, profiles, sysctls, users, volumes
-from kubehipaa.engines.pss.registry import Check
+from kubehipaa.engines.pss.base import Check
+from kubehipaa.engines.pss.checks.capabilities import CHECKS as CAPABILITIES
+from kubehipaa.engines.pss.checks.containers import CHECKS as CONTAINERS
+from kubehipaa.engines.pss.checks.host import CHECKS as HOST
+from kubehipaa.engines.pss.checks.profiles import CHECKS as PROFILES
+from kubehipaa.engines.pss.checks.sysctls import CHECKS as SYSCTLS
+from kubehipaa.engines.pss.checks.users import CHECKS as USERS
+from kubehipaa.engines.pss.checks.volumes import CHECKS as VOLUMES
 
 ALL_CHECKS: tuple[Check, ...] = (
-    *host.CHECKS,
-    *containers.CHECKS,
-    *capabilities.CHECKS,
-    *profiles.CHECKS,
-    *sysctls.CHECKS,
-    *users.CHECKS,
-    *volumes.CHECKS,
+    *HOST,
+    *CONTAINERS,
+    *CAPABILITIES,
+    *PROFILES,
+    *SYSCTLS,
+    *USERS,
+    *VOLUMES,
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
+from kubehipaa.engines.pss.base import Check, VersionedCheck
 from kubehipaa.engines.pss.helpers import is_windows, join_quote, pluralize, user_namespaced
-from kubehipaa.engines.pss.registry import Check, VersionedCheck
 
 Result = tuple[str, str] | None
 
@@ -32,7 +32,9 @@ def _host_process(sc: Any) -> bool:
     return bool(wo) and wo.get("hostProcess") is True
 
 
-def windows_host_process_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def windows_host_process_1_0(
+    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
+) -> Result:
     bad = [c.get("name", "") for c in ctrs if _host_process(c.get("securityContext"))]
     setters = []
     if _host_process(spec.get("securityContext")):
@@ -66,7 +68,9 @@ def proc_mount_strict(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dic
     return None
 
 
-def proc_mount_baseline_1_35(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def proc_mount_baseline_1_35(
+    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
+) -> Result:
     """From v1.35 baseline lets a user-namespaced pod (hostUsers: false) pick any procMount."""
     if user_namespaced(spec):
         return None
@@ -126,7 +130,10 @@ CHECKS = (
     Check(
         "allowPrivilegeEscalation",
         Level.RESTRICTED,
-        (VersionedCheck(8, allow_privilege_escalation_1_8), VersionedCheck(25, allow_privilege_escalation_1_25)),
+        (
+            VersionedCheck(8, allow_privilege_escalation_1_8),
+            VersionedCheck(25, allow_privilege_escalation_1_25),
+        ),
         "containers must set securityContext.allowPrivilegeEscalation=false (v1.25+: not Windows pods)",
     ),
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
+from kubehipaa.engines.pss.base import Check, VersionedCheck
 from kubehipaa.engines.pss.helpers import join_quote, pluralize
-from kubehipaa.engines.pss.registry import Check, VersionedCheck
 
 Result = tuple[str, str] | None
 

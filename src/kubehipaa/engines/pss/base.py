@@ -1,0 +1,42 @@
+"""The record types of the check registry: a check, its revisions, and the check function signature."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubehipaa.engines.pss.api import Level
+
+# (podMetadata, podSpec, containers in visiting order) -> None when allowed, else (reason, detail)
+CheckFn = Callable[[dict[str, Any], dict[str, Any], list[dict[str, Any]]], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionedCheck:
+    """One revision of a check: the first policy minor it governs and its function."""
+
+    min_minor: int
+    fn: CheckFn
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """An upstream check: id, level and its revisions in strictly increasing version order."""
+
+    id: str
+    level: Level
+    versions: tuple[VersionedCheck, ...]
+    summary: str = ""
+
+    @property
+    def min_minor(self) -> int:
+        return self.versions[0].min_minor
+
+    def revision_for(self, minor: int) -> VersionedCheck | None:
+        found = None
+        for rev in self.versions:
+            if rev.min_minor <= minor:
+                found = rev
+        return found

@@ -1,0 +1,236 @@
+"""Kernel security profiles: AppArmor, seccomp (baseline and restricted) and SELinux options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubehipaa.engines.pss.api import Level
+from kubehipaa.engines.pss.base import Check, VersionedCheck
+from kubehipaa.engines.pss.helpers import go_quote, is_windows, join_quote, pluralize
+
+Result = tuple[str, str] | None
+
+APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+SECCOMP_CONTAINER_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+_GOOD_PROFILE_TYPES = frozenset({"RuntimeDefault", "Localhost"})
+
+
+def _apparmor_annotation_ok(value: Any) -> bool:
+    value = "" if value is None else str(value)
+    return value == "" or value == "runtime/default" or value.startswith("localhost/")
+
+
+def _profile_type(profile: Any) -> str:
+    return str(profile.get("type") or "")
+
+
+def app_armor_profile_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+    setters: list[str] = []
+    values: set[str] = set()
+    psc = spec.get("securityContext")
+    if psc:
+        prof = psc.get("appArmorProfile")
+        if prof is not None and _profile_type(prof) not in _GOOD_PROFILE_TYPES:
+            setters.append("pod")
+            values.add(_profile_type(prof))
+    bad = []
+    for c in ctrs:
+        sc = c.get("securityContext")
+        if not sc:
+            continue
+        prof = sc.get("appArmorProfile")
+        if prof is not None and _profile_type(prof) not in _GOOD_PROFILE_TYPES:
+            bad.append(c.get("name", ""))
+            values.add(_profile_type(prof))
+    if bad:
+        setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
+    value_list = sorted(values)
+    annotations = meta.get("annotations")
+    if annotations:
+        forbidden = sorted(
+            f"{k}={go_quote('' if v is None else str(v))}"
+            for k, v in annotations.items()
+            if k.startswith(APPARMOR_ANNOTATION_PREFIX) and not _apparmor_annotation_ok(v)
+        )
+        if forbidden:
+            value_list.extend(forbidden)
+            setters.append(pluralize("annotation", "annotations", len(forbidden)))
+    if setters:
+        return pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", len(value_list)), (
+            f"{' and '.join(setters)} must not set AppArmor profile type to {join_quote(value_list)}"
+        )
+    return None
+
+
+def _seccomp_annotation_ok(value: Any) -> bool:
+    value = "" if value is None else str(value)
+    return value in ("runtime/default", "docker/default") or value.startswith("localhost/")
+
+
+def seccomp_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+    """Before v1.19 seccomp was configured through alpha annotations; only those are checked."""
+    annotations = meta.get("annotations")
+    if not annotations:
+        return None
+    forbidden: set[str] = set()
+    if SECCOMP_POD_ANNOTATION in annotations:
+        val = annotations[SECCOMP_POD_ANNOTATION]
+        if not _seccomp_annotation_ok(val):
+            forbidden.add(f"{SECCOMP_POD_ANNOTATION}={go_quote('' if val is None else str(val))}")
+    for c in ctrs:
+        key = SECCOMP_CONTAINER_ANNOTATION_PREFIX + str(c.get("name", ""))
+        if key in annotations:
+            val = annotations[key]
+            if not _seccomp_annotation_ok(val):
+                forbidden.add(f"{key}={go_quote('' if val is None else str(val))}")
+    if forbidden:
+        return "seccompProfile", (
+            f"forbidden {pluralize('annotation', 'annotations', len(forbidden))} {', '.join(sorted(forbidden))}"
+        )
+    return None
+
+
+def _seccomp_fields(spec: dict[str, Any], ctrs: list[dict[str, Any]], require: bool) -> Result:
+    setters: list[str] = []
+    values: set[str] = set()
+    pod_set = False
+    psc = spec.get("securityContext")
+    if psc:
+        prof = psc.get("seccompProfile")
+        if prof is not None:
+            if _profile_type(prof) not in _GOOD_PROFILE_TYPES:
+                setters.append("pod")
+                values.add(_profile_type(prof))
+            else:
+                pod_set = True
+    explicit = []
+    implicit = []
+    for c in ctrs:
+        sc = c.get("securityContext")
+        prof = sc.get("seccompProfile") if sc else None
+        if prof is not None:
+            if _profile_type(prof) not in _GOOD_PROFILE_TYPES:
+                explicit.append(c.get("name", ""))
+                values.add(_profile_type(prof))
+        elif require and not pod_set:
+            implicit.append(c.get("name", ""))
+    if explicit:
+        setters.append(f"{pluralize('container', 'containers', len(explicit))} {join_quote(explicit)}")
+    if setters:
+        return "seccompProfile", (
+            f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to "
+            f"{join_quote(sorted(values))}"
+        )
+    if implicit:
+        return "seccompProfile", (
+            f"pod or {pluralize('container', 'containers', len(implicit))} {join_quote(implicit)} "
+            'must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"'
+        )
+    return None
+
+
+def seccomp_baseline_1_19(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+    return _seccomp_fields(spec, ctrs, require=False)
+
+
+def seccomp_restricted_1_19(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+    return _seccomp_fields(spec, ctrs, require=True)
+
+
+def seccomp_restricted_1_25(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+    """From v1.25 Windows pods are exempt (seccomp is invalid for them)."""
+    if is_windows(spec):
+        return None
+    return _seccomp_fields(spec, ctrs, require=True)
+
+
+SELINUX_TYPES_1_0 = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
+SELINUX_TYPES_1_31 = SELINUX_TYPES_1_0 | {"container_engine_t"}
+
+
+def _selinux(spec: dict[str, Any], ctrs: list[dict[str, Any]], allowed: frozenset[str]) -> Result:
+    setters: list[str] = []
+    bad_types: set[str] = set()
+    flags = {"user": False, "role": False}
+
+    def valid(opts: Any) -> bool:
+        ok = True
+        t = str(opts.get("type") or "")
+        if t not in allowed:
+            ok = False
+            bad_types.add(t)
+        if opts.get("user"):
+            ok = False
+            flags["user"] = True
+        if opts.get("role"):
+            ok = False
+            flags["role"] = True
+        return ok
+
+    psc = spec.get("securityContext")
+    if psc:
+        opts = psc.get("seLinuxOptions")
+        if opts is not None and not valid(opts):
+            setters.append("pod")
+    bad = []
+    for c in ctrs:
+        sc = c.get("securityContext")
+        if not sc:
+            continue
+        opts = sc.get("seLinuxOptions")
+        if opts is not None and not valid(opts):
+            bad.append(c.get("name", ""))
+    if bad:
+        setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
+    if not setters:
+        return None
+    data = []
+    if bad_types:
+        data.append(f"{pluralize('type', 'types', len(bad_types))} {join_quote(sorted(bad_types))}")
+    if flags["user"]:
+        data.append("user may not be set")
+    if flags["role"]:
+        data.append("role may not be set")
+    return "seLinuxOptions", (
+        f"{' and '.join(setters)} set forbidden securityContext.seLinuxOptions: {'; '.join(data)}"
+    )
+
+
+def selinux_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+    return _selinux(spec, ctrs, SELINUX_TYPES_1_0)
+
+
+def selinux_1_31(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+    return _selinux(spec, ctrs, SELINUX_TYPES_1_31)
+
+
+CHECKS = (
+    Check(
+        "appArmorProfile",
+        Level.BASELINE,
+        (VersionedCheck(0, app_armor_profile_1_0),),
+        "AppArmor profile (field or beta annotation) must be RuntimeDefault/Localhost or unset",
+    ),
+    Check(
+        "seccompProfile_baseline",
+        Level.BASELINE,
+        (VersionedCheck(0, seccomp_baseline_1_0), VersionedCheck(19, seccomp_baseline_1_19)),
+        "seccomp profile, if set, must be RuntimeDefault or Localhost (annotations before v1.19)",
+    ),
+    Check(
+        "seccompProfile_restricted",
+        Level.RESTRICTED,
+        (
+            VersionedCheck(19, seccomp_restricted_1_19, overrides=("seccompProfile_baseline",)),
+            VersionedCheck(25, seccomp_restricted_1_25, overrides=("seccompProfile_baseline",)),
+        ),
+        "seccomp profile must be set to RuntimeDefault or Localhost (v1.25+: not Windows pods)",
+    ),
+    Check(
+        "seLinuxOptions",
+        Level.BASELINE,
+        (VersionedCheck(0, selinux_1_0), VersionedCheck(31, selinux_1_31)),
+        "seLinuxOptions.type limited to container types; user and role must be unset",
+    ),
+)
