@@ -1,0 +1,90 @@
+"""`kubehipaa rbac` commands end to end through the real CLI app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from kubehipaa.cli.main import app
+
+RBAC = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: sec, namespace: clinical}
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: sec, namespace: clinical}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: sec}
+subjects:
+- {kind: Group, name: clinical-app-support, apiGroup: rbac.authorization.k8s.io}
+- {kind: ServiceAccount, name: app-sa}
+"""
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def rbac_dir(tmp_path: Path) -> Path:
+    (tmp_path / "rbac.yaml").write_text(RBAC)
+    return tmp_path
+
+
+def test_can_i_yes_exit_0(rbac_dir: Path) -> None:
+    r = runner.invoke(app, ["rbac", "can-i", "get", "secrets", "-n", "clinical", "--as", "jane",
+                            "--as-group", "clinical-app-support", str(rbac_dir)])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("yes")
+    assert 'RoleBinding "clinical/sec" of Role "sec"' in r.output
+    assert "rules[0]" in r.output
+
+
+def test_can_i_no_exit_1(rbac_dir: Path) -> None:
+    r = runner.invoke(app, ["rbac", "can-i", "create", "pods/exec", "-n", "clinical", "--as",
+                            "system:serviceaccount:clinical:app-sa", str(rbac_dir)])
+    assert r.exit_code == 1
+    assert r.output.startswith("no") and "no RBAC rule allows this" in r.output
+
+
+def test_can_i_cluster_scoped_without_namespace(rbac_dir: Path) -> None:
+    r = runner.invoke(app, ["rbac", "can-i", "get", "secrets", "--as", "system:serviceaccount:clinical:app-sa",
+                            str(rbac_dir)])
+    assert r.exit_code == 1
+
+
+def test_can_i_json(rbac_dir: Path) -> None:
+    r = runner.invoke(app, ["rbac", "can-i", "get", "secrets", "-n", "clinical", "--as",
+                            "system:serviceaccount:clinical:app-sa", "--format", "json", str(rbac_dir)])
+    assert r.exit_code == 0
+    data = orjson.loads(r.output)
+    assert data["allowed"] is True
+    assert data["grant"]["subject"] == {"kind": "ServiceAccount", "name": "app-sa", "namespace": "clinical"}
+    assert "system:serviceaccounts:clinical" in data["user"]["groups"]
+
+
+def test_who_can_json(rbac_dir: Path) -> None:
+    r = runner.invoke(app, ["rbac", "who-can", "get", "secrets", "-n", "clinical", "--name", "app-tls",
+                            "--format", "json", str(rbac_dir)])
+    assert r.exit_code == 0, r.output
+    subjects = {(s["subject"]["kind"], s["subject"]["name"]) for s in orjson.loads(r.output)["subjects"]}
+    assert subjects == {("Group", "clinical-app-support"), ("ServiceAccount", "app-sa"), ("Group", "system:masters")}
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: a}\n"
+                   "rules: nope\n")
+    p = subprocess.run([sys.executable, "-m", "kubehipaa.cli.main", "rbac", "can-i", "get", "pods", "--as", "x",
+                        str(bad)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    assert "bad.yaml:1" in p.stderr and "rules must be a list" in p.stderr
