@@ -1,7 +1,328 @@
-"""`kubehipaa pss` command group (being built)."""
+"""`kubehipaa pss`: evaluate workloads against Pod Security Standards, as the API server would.
+
+Thin layer: load manifests, hand pod templates to the pure engine (`kubehipaa.engines.pss`), render.
+"""
 
 from __future__ import annotations
 
-import typer
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
 
-app = typer.Typer(help="pss commands.", no_args_is_help=True)
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, warn, write_output
+from kubehipaa.engines import pss
+from kubehipaa.errors import ConfigError, InputError
+from kubehipaa.model import K8sObject
+
+app = typer.Typer(
+    help="Pod Security Standards: which workloads a PodSecurity level would reject, and why.",
+    no_args_is_help=True,
+)
+
+DEFAULT_NAMESPACE = "default"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """One Pod or workload and its verdict."""
+
+    obj: K8sObject
+    verdict: pss.Verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.obj.file,
+            "line": self.obj.line,
+            "kind": self.obj.kind,
+            "namespace": self.obj.namespace,
+            "name": self.obj.name,
+            "level": str(self.verdict.level),
+            "version": str(self.verdict.version),
+            "allowed": self.verdict.allowed,
+            "violations": [v.to_dict() for v in self.verdict.violations],
+        }
+
+
+def _level(text: str) -> pss.Level:
+    try:
+        return pss.parse_level(text)
+    except pss.PolicyError as exc:
+        raise ConfigError(f"--level: {exc}") from None
+
+
+def _version(text: str) -> pss.Version:
+    try:
+        return pss.parse_version(text)
+    except pss.PolicyError as exc:
+        raise ConfigError(f"--version: {exc}") from None
+
+
+def _template(obj: K8sObject) -> pss.PodTemplate | None:
+    try:
+        return pss.extract(obj.doc)
+    except pss.PodSpecError as exc:
+        raise InputError(f"{obj.display}: {exc}", obj.file, obj.line) from None
+
+
+def evaluate_objects(objects: Sequence[K8sObject], level: pss.Level, version: pss.Version) -> list[Evaluated]:
+    """Verdicts for every Pod and pod-template workload among `objects`; malformed specs are InputErrors."""
+    out = []
+    for obj in objects:
+        tpl = _template(obj)
+        if tpl is None:
+            continue
+        try:
+            verdict = pss.evaluate(tpl.meta, tpl.spec, level, version)
+        except pss.PodSpecError as exc:
+            raise InputError(f"{obj.display}: {tpl.path}: {exc}", obj.file, obj.line) from None
+        out.append(Evaluated(obj, verdict))
+    return out
+
+
+def _json(data: Any) -> str:
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _capture(*renderables: Any) -> str:
+    console = Console(record=True, width=160, highlight=False)
+    with console.capture() as cap:
+        for r in renderables:
+            console.print(r)
+    return cap.get()
+
+
+def _verdict_table(results: Sequence[Evaluated], title: str, extra: dict[int, str] | None = None) -> Table:
+    table = Table(title=title, show_lines=True)
+    table.add_column("workload", overflow="fold")
+    table.add_column("file:line", overflow="fold")
+    table.add_column("allowed")
+    if extra is not None:
+        table.add_column("enforced now")
+    table.add_column("violations (check: reason (detail))", overflow="fold")
+    for i, r in enumerate(results):
+        lines = "\n".join(f"{v.check}: {v.message}" for v in r.verdict.violations)
+        row = [r.obj.display, f"{r.obj.file}:{r.obj.line}", "yes" if r.verdict.allowed else "NO"]
+        if extra is not None:
+            row.append(extra.get(i, ""))
+        table.add_row(*row, lines)
+    return table
+
+
+def _no_workloads(paths: Sequence[str]) -> InputError:
+    return InputError(f"no Pod or workload with a pod template found in {' '.join(paths)}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    paths: list[str] = typer.Argument(..., help="Manifest files or directories; '-' reads stdin."),
+    level: str = typer.Option("restricted", "--level", "-l", help="privileged, baseline or restricted."),
+    version: str = typer.Option("latest", "--version", "-V", help="Policy version: v1.0 … v1.37 or latest."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Treat skipped (non-Kubernetes) documents as errors."
+    ),
+) -> None:
+    """Evaluate Pods and workloads (Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet,
+    ReplicationController, PodTemplate) against a Pod Security Standards level and version.
+
+    Violations carry upstream's check id, forbidden reason and detail — the words `kubectl apply` prints.
+
+    Examples:
+
+      kubehipaa pss evaluate ./k8s --level restricted --version v1.30
+
+      kubehipaa pss evaluate pod.yaml --level baseline --format json
+
+    Exit codes: 0 every object allowed; 1 at least one denied; 2 bad input or options.
+    """
+    lvl, ver = _level(level), _version(version)
+    objects = load_objects(paths, strict=strict).objects
+    results = evaluate_objects(objects, lvl, ver)
+    if not results:
+        raise _no_workloads(paths)
+    denied = sum(1 for r in results if not r.verdict.allowed)
+    if fmt is Format.json:
+        write_output(_json([r.to_dict() for r in results]), output)
+    else:
+        summary = f"{len(results)} evaluated at {lvl}:{ver}, {denied} denied"
+        write_output(
+            _capture(_verdict_table(results, f"Pod Security Standards {lvl}:{ver}"), summary), output
+        )
+    raise typer.Exit(EXIT_FINDINGS if denied else EXIT_OK)
+
+
+def _namespace_policy(objects: Sequence[K8sObject], namespace: str) -> pss.NamespacePolicy:
+    for obj in objects:
+        if obj.kind == "Namespace" and obj.name == namespace:
+            return pss.policy_from_labels({str(k): str(v) for k, v in obj.labels.items()})
+    return pss.policy_from_labels({})
+
+
+@app.command("dry-run")
+def dry_run_cmd(
+    paths: list[str] = typer.Argument(..., help="Manifest files or directories; '-' reads stdin."),
+    namespace: str = typer.Option(..., "--namespace", "-n", help="Namespace whose label would change."),
+    level: str = typer.Option("restricted", "--level", "-l", help="Proposed enforce level."),
+    version: str = typer.Option("latest", "--version", "-V", help="Proposed enforce-version."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Treat skipped (non-Kubernetes) documents as errors."
+    ),
+) -> None:
+    """Which workloads of a namespace would be rejected if it were labelled
+    `pod-security.kubernetes.io/enforce=<level>` (and `enforce-version=<version>`).
+
+    Objects without metadata.namespace count as namespace "default". The namespace's current policy is
+    read from its Namespace manifest when one is among the inputs (otherwise privileged:latest).
+
+    Example:
+
+      kubehipaa pss dry-run ./k8s --namespace clinical --level restricted --version v1.30
+
+    Exit codes: 0 nothing would be rejected; 1 something would; 2 bad input or options.
+    """
+    lvl, ver = _level(level), _version(version)
+    objects = load_objects(paths, strict=strict).objects
+    in_ns = [o for o in objects if (o.namespace or DEFAULT_NAMESPACE) == namespace]
+    results = evaluate_objects(in_ns, lvl, ver)
+    current = _namespace_policy(objects, namespace)
+    for err in current.errors:
+        warn(f"namespace {namespace}: {err}")
+    now = {i: pss.evaluate_lv(*_meta_spec(r.obj), current.enforce) for i, r in enumerate(results)}
+    rejected = [r for r in results if not r.verdict.allowed]
+    if not results:
+        warn(f"no Pod or workload in namespace {namespace!r} among the inputs")
+    if fmt is Format.json:
+        rows = []
+        for i, r in enumerate(results):
+            row = r.to_dict()
+            row["enforcedNow"] = {
+                "level": str(current.enforce.level),
+                "version": str(current.enforce.version),
+                "allowed": now[i].allowed,
+            }
+            rows.append(row)
+        write_output(_json(rows), output)
+    else:
+        extra = {i: f"{current.enforce}: {'allowed' if v.allowed else 'denied'}" for i, v in now.items()}
+        title = f"namespace {namespace}: enforce {current.enforce} → {lvl}:{ver}"
+        summary = (
+            f"{len(rejected)} of {len(results)} workloads in {namespace} would be rejected at {lvl}:{ver}"
+            + ("" if not rejected else " (existing pods keep running; new pods from them are refused)")
+        )
+        write_output(_capture(_verdict_table(results, title, extra), summary), output)
+    raise typer.Exit(EXIT_FINDINGS if rejected else EXIT_OK)
+
+
+def _meta_spec(obj: K8sObject) -> tuple[dict[str, Any], dict[str, Any]]:
+    tpl = _template(obj)
+    assert tpl is not None  # only called for objects that evaluated
+    return tpl.meta, tpl.spec
+
+
+@app.command("namespaces")
+def namespaces_cmd(
+    paths: list[str] = typer.Argument(..., help="Manifest files or directories; '-' reads stdin."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+) -> None:
+    """The effective PodSecurity policy of each namespace (enforce, audit, warn with versions), from its
+    `pod-security.kubernetes.io/*` labels with upstream's defaults and fallbacks, and how many of its
+    workloads the enforce level would reject.
+
+    Example:
+
+      kubehipaa pss namespaces ./k8s
+
+    Exit codes: 0 report written; 2 bad input.
+    """
+    objects = load_objects(paths).objects
+    names = {o.name for o in objects if o.kind == "Namespace"}
+    names |= {(o.namespace or DEFAULT_NAMESPACE) for o in objects if o.kind in pss.POD_KINDS}
+    rows = []
+    for name in sorted(names):
+        policy = _namespace_policy(objects, name)
+        in_ns = [o for o in objects if (o.namespace or DEFAULT_NAMESPACE) == name]
+        results = evaluate_objects(in_ns, policy.enforce.level, policy.enforce.version)
+        rows.append((name, policy, len(results), sum(1 for r in results if not r.verdict.allowed)))
+    if fmt is Format.json:
+        data = []
+        for name, policy, total, denied in rows:
+            entry: dict[str, Any] = {"namespace": name, **policy.to_dict()}
+            entry["workloads"] = total
+            entry["deniedByEnforce"] = denied
+            data.append(entry)
+        write_output(_json(data), output)
+    else:
+        table = Table(title="PodSecurity policy per namespace", show_lines=False)
+        for col in (
+            "namespace",
+            "enforce",
+            "audit",
+            "warn",
+            "workloads",
+            "denied by enforce",
+            "label errors",
+        ):
+            table.add_column(col, overflow="fold")
+        for name, policy, total, denied in rows:
+            table.add_row(
+                name,
+                str(policy.enforce),
+                str(policy.audit),
+                str(policy.warn),
+                str(total),
+                str(denied),
+                "; ".join(policy.errors),
+            )
+        write_output(_capture(table), output)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("checks")
+def checks_cmd(
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+) -> None:
+    """List the upstream checks: id, level, and the policy versions each revision applies from.
+
+    Example:
+
+      kubehipaa pss checks
+    """
+    if fmt is Format.json:
+        data = [
+            {
+                "id": c.id,
+                "level": str(c.level),
+                "versions": [f"v1.{v.min_minor}" for v in c.versions],
+                "overrides": sorted({o for v in c.versions for o in v.overrides}),
+                "summary": c.summary,
+            }
+            for c in pss.CHECKS
+        ]
+        write_output(_json(data), None)
+        raise typer.Exit(EXIT_OK)
+    table = Table(title=f"Pod Security Standards checks (latest = v1.{pss.MAX_MINOR})")
+    for col in ("id", "level", "revisions from", "overrides", "rule"):
+        table.add_column(col, overflow="fold")
+    for c in pss.CHECKS:
+        overrides = ", ".join(sorted({o for v in c.versions for o in v.overrides}))
+        table.add_row(
+            c.id, str(c.level), ", ".join(f"v1.{v.min_minor}" for v in c.versions), overrides, c.summary
+        )
+    write_output(_capture(table), None)
+    raise typer.Exit(EXIT_OK)
