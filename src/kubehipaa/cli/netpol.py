@@ -1,7 +1,292 @@
-"""`kubehipaa netpol` command group (being built)."""
+"""`kubehipaa netpol`: NetworkPolicy connectivity (connlist, can-reach, exposure, diff).
+
+Thin layer: load manifests, build the engine, render. Output of `connlist` is line-compatible with
+np-guard's netpol-analyzer so the two tools can be diffed.
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-app = typer.Typer(help="netpol commands.", no_args_is_help=True)
+import typer
+import yaml
+
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, warn, write_output
+from kubehipaa.config import load_config
+from kubehipaa.engines.netpol import (
+    Engine,
+    NetpolError,
+    build_topology,
+    can_reach,
+    diff,
+    diff_text,
+    exposure,
+    exposure_text,
+    formats,
+    verdict_text,
+)
+from kubehipaa.engines.netpol.exposure import exposure_dict
+from kubehipaa.errors import InputError
+from kubehipaa.inventory import Inventory
+from kubehipaa.model import K8sObject
+from kubehipaa.sources.files import load_paths
+
+app = typer.Typer(
+    help="NetworkPolicy connectivity: every allowed connection, reachability proofs, exposure, diffs.",
+    no_args_is_help=True,
+)
+
+_NO_KIND = "document has no 'kind'"
+
+
+def _typed_list_items(path: str) -> list[K8sObject]:
+    """Items of typed lists (`PodList`, `NamespaceList`...) that omit their own `kind`.
+
+    kubectl infers an item's kind from its typed list; the shared loader currently skips such items, so
+    they are recovered here (no-op once the loader infers them itself).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except (OSError, yaml.YAMLError):
+        return []
+    out: list[K8sObject] = []
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        kind = doc.get("kind")
+        items = doc.get("items")
+        if (
+            not isinstance(kind, str)
+            or not kind.endswith("List")
+            or kind == "List"
+            or not isinstance(items, list)
+        ):
+            continue
+        for item in items:
+            if isinstance(item, dict) and not item.get("kind"):
+                fixed = dict(item)
+                fixed["kind"] = kind[: -len("List")]
+                fixed.setdefault("apiVersion", doc.get("apiVersion") or "v1")
+                out.append(K8sObject(fixed, path, 1))
+    return out
+
+
+def load_netpol_objects(paths: Sequence[str], *, quiet: bool = False) -> list[K8sObject]:
+    """Load manifests for the engine; skipped documents are warned about, as netpol-analyzer does."""
+    if not paths:
+        raise InputError("no input given (pass files, directories, or - for stdin)")
+    result = load_paths(list(paths))
+    objects = list(result.objects)
+    recovered_files: set[str] = set()
+    for f in sorted({p.file for p in result.problems if p.message.startswith(_NO_KIND)}):
+        items = _typed_list_items(f)
+        if items:
+            objects.extend(items)
+            recovered_files.add(f)
+    if not quiet:
+        for problem in result.problems:
+            if problem.file in recovered_files and problem.message.startswith(_NO_KIND):
+                continue
+            warn(str(problem))
+    return objects
+
+
+def build_engine(paths: Sequence[str], *, quiet: bool = False) -> Engine:
+    try:
+        topo = build_topology(load_netpol_objects(paths, quiet=quiet))
+    except NetpolError as exc:
+        raise InputError(str(exc)) from None
+    if not quiet:
+        for w in topo.warnings:
+            warn(w)
+    return Engine(topo)
+
+
+def engine_from_inventory(inv: Inventory) -> Engine:
+    """The engine for an already loaded inventory (used by the scan checks)."""
+    try:
+        return Engine(build_topology(inv.objects))
+    except NetpolError as exc:
+        raise InputError(str(exc)) from None
+
+
+@app.command("connlist")
+def connlist_cmd(
+    paths: list[str] = typer.Argument(..., help="Manifest files or directories ('-' for stdin)."),
+    fmt: str = typer.Option("txt", "--format", "-f", help="txt, json, csv, md or dot."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
+) -> None:
+    """List every allowed connection, `src => dst : conns`, sorted (netpol-analyzer's format).
+
+    Example: kubehipaa netpol connlist ./k8s --format dot -o graph.dot
+    """
+    if fmt not in formats.FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(formats.FORMATS)}")
+    engine = build_engine(paths, quiet=quiet)
+    rows = engine.connections()
+    peers = [w.key for w in engine.topo.workloads]
+    write_output(formats.render(rows, fmt, peers), output)
+
+
+def _parse_port(text: str | None) -> tuple[str | None, int | None]:
+    if not text:
+        return None, None
+    port_s, _, proto = text.partition("/")
+    try:
+        port = int(port_s)
+    except ValueError:
+        raise InputError(f"--port {text!r}: expected PORT[/PROTOCOL], e.g. 5432/TCP") from None
+    if not 1 <= port <= 65535:
+        raise InputError(f"--port {text!r}: port must be in 1-65535")
+    return (proto or "TCP").upper(), port
+
+
+@app.command("can-reach")
+def can_reach_cmd(
+    src: str = typer.Argument(..., help="Source: ns/name, ns/name[Kind] or an IPv4 address/CIDR."),
+    dst: str = typer.Argument(..., help="Destination: ns/name, ns/name[Kind] or an IPv4 address/CIDR."),
+    paths: list[str] = typer.Argument(..., help="Manifest files or directories."),
+    port: str | None = typer.Option(None, "--port", "-p", help="PORT[/PROTOCOL], e.g. 5432/TCP."),
+    fmt: str = typer.Option("txt", "--format", "-f", help="txt or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
+) -> None:
+    """Answer yes/no for one flow and name the policies and rules that decide it (exit 0 yes, 1 no).
+
+    Example: kubehipaa netpol can-reach clinical/frontend clinical/db --port 5432/TCP ./k8s
+    """
+    protocol, number = _parse_port(port)
+    engine = build_engine(paths, quiet=quiet)
+    try:
+        v = can_reach(engine, src, dst, protocol, number)
+    except NetpolError as exc:
+        raise InputError(str(exc)) from None
+    if fmt == "json":
+        from kubehipaa.engines.netpol import conns
+
+        def side(s: Any) -> dict[str, Any]:
+            return {
+                "direction": s.direction,
+                "subject": s.subject,
+                "isolatedBy": s.isolating,
+                "rules": [
+                    {"policy": r.policy, "rule": r.rule, "conn": conns.to_str(r.conn)} for r in s.rules
+                ],
+                "allowed": conns.to_str(s.allowed),
+            }
+
+        text = (
+            json.dumps(
+                {
+                    "src": v.src.name,
+                    "dst": v.dst.name,
+                    "protocol": v.protocol,
+                    "port": v.port,
+                    "reachable": v.reachable,
+                    "allowed": conns.to_str(v.allowed),
+                    "egress": side(v.egress),
+                    "ingress": side(v.ingress),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    elif fmt == "txt":
+        text = verdict_text(v)
+    else:
+        raise InputError(f"--format {fmt!r}: choose txt or json")
+    write_output(text, output)
+    raise typer.Exit(EXIT_OK if v.reachable else EXIT_FINDINGS)
+
+
+@app.command("exposure")
+def exposure_cmd(
+    paths: list[str] = typer.Argument(..., help="Manifest files or directories."),
+    namespace: list[str] = typer.Option(
+        [], "--namespace", "-n", help="Namespace to examine (repeatable); default: the PHI namespaces."
+    ),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml."),
+    fmt: str = typer.Option("txt", "--format", "-f", help="txt or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
+) -> None:
+    """Who can reach workloads in the namespaces, and where those workloads can send.
+
+    Example: kubehipaa netpol exposure ./k8s --namespace clinical
+    """
+    objects = load_netpol_objects(paths, quiet=quiet)
+    nss = list(namespace)
+    if not nss:
+        inv = Inventory(objects, load_config(config, paths))
+        nss = sorted(inv.phi_namespaces)
+        if not nss:
+            raise InputError("no PHI namespace found; pass --namespace or label one kubehipaa.io/phi=true")
+    try:
+        engine = Engine(build_topology(objects))
+    except NetpolError as exc:
+        raise InputError(str(exc)) from None
+    e = exposure(engine, nss)
+    if fmt == "json":
+        text = json.dumps(exposure_dict(e), indent=2) + "\n"
+    elif fmt == "txt":
+        text = exposure_text(e)
+    else:
+        raise InputError(f"--format {fmt!r}: choose txt or json")
+    write_output(text, output)
+
+
+@app.command("diff")
+def diff_cmd(
+    before: str = typer.Argument(..., help="Manifests before the change (file or directory)."),
+    after: str = typer.Argument(..., help="Manifests after the change (file or directory)."),
+    fmt: str = typer.Option("txt", "--format", "-f", help="txt, json or csv."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
+) -> None:
+    """Connections added, removed or changed between two versions (exit 1 when they differ).
+
+    Example: kubehipaa netpol diff ./before ./after
+    """
+    e1 = build_engine([before], quiet=quiet)
+    e2 = build_engine([after], quiet=quiet)
+    rows = diff(
+        e1.connections(),
+        [w.key for w in e1.topo.workloads],
+        e2.connections(),
+        [w.key for w in e2.topo.workloads],
+    )
+    if fmt == "txt":
+        text = diff_text(rows)
+    elif fmt == "json":
+        text = (
+            json.dumps(
+                [
+                    {
+                        "diff-type": r.diff_type,
+                        "src": r.src,
+                        "dst": r.dst,
+                        "ref1": r.ref1,
+                        "ref2": r.ref2,
+                        "workloads-diff-info": r.info,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
+    elif fmt == "csv":
+        lines = ["diff-type,source,destination,ref1,ref2,workloads-diff-info"]
+        for r in rows:
+            vals = [r.diff_type, r.src, r.dst, r.ref1, r.ref2, r.info]
+            lines.append(",".join(f'"{v}"' if "," in v else v for v in vals))
+        text = "\n".join(lines) + "\n"
+    else:
+        raise InputError(f"--format {fmt!r}: choose txt, json or csv")
+    write_output(text, output)
+    raise typer.Exit(EXIT_FINDINGS if rows else EXIT_OK)

@@ -1,0 +1,344 @@
+"""Connectivity computation over equivalence classes.
+
+Pods whose namespace, labels and named container ports are identical cannot be told apart by any
+NetworkPolicy, so the engine evaluates policies once per *class* and only expands classes back into
+workload peers when it writes the result. External addresses are handled the same way through the
+atoms of `ipranges` (one per direction: ingress ipBlocks yield source atoms, egress ipBlocks destination
+atoms, as netpol-analyzer does).
+
+Per direction the upstream semantics apply: a pod is isolated for ingress (egress) iff some policy in its
+namespace selects it and has that policy type; an isolated pod admits the union of what the rules of its
+selecting policies allow; a connection needs both the source's egress and the destination's ingress.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from kubehipaa.engines.netpol import conns
+from kubehipaa.engines.netpol.conns import ConnSet
+from kubehipaa.engines.netpol.ipranges import Interval, atom_name, atoms, atoms_inside
+from kubehipaa.engines.netpol.selectors import Selector
+from kubehipaa.engines.netpol.topology import (
+    INGRESS_CONTROLLER,
+    INGRESS_CONTROLLER_NS,
+    NS_NAME_LABEL,
+    PeerSpec,
+    Policy,
+    Rule,
+    Topology,
+    Workload,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One allowed (src, dst) pair; peers are printed names (`ns/name[Kind]`, `a-b[External]`)."""
+
+    src: str
+    dst: str
+    conn: ConnSet
+
+    @property
+    def conn_str(self) -> str:
+        return conns.to_str(self.conn)
+
+    def line(self) -> str:
+        return f"{self.src} => {self.dst} : {conns.to_str(self.conn)}"
+
+
+@dataclass(slots=True)
+class _Xgress:
+    """What an isolated class may exchange: per peer class and per atom."""
+
+    pods: dict[int, ConnSet]
+    ips: dict[int, ConnSet]
+
+
+class Engine:
+    """Compiled view of a topology: classes, atoms, policy selections and rule members."""
+
+    def __init__(self, topo: Topology) -> None:
+        self.topo = topo
+        self.policies = topo.policies
+        self.namespaces = dict(topo.namespaces)
+        self.class_labels: list[dict[str, str]] = []
+        self.class_ns: list[str] = []
+        self.class_rep: list[Workload | None] = []
+        self.members: list[list[Workload]] = []
+        self.class_of: dict[str, int] = {}
+        index: dict[tuple[Any, ...], int] = {}
+        for w in topo.workloads:
+            named = tuple(sorted((p.name, p.number, p.protocol) for p in w.ports if p.name))
+            key = (w.namespace, tuple(sorted(w.labels.items())), named)
+            ci = index.get(key)
+            if ci is None:
+                ci = index[key] = self._new_class(w.namespace, w.labels, w)
+            self.members[ci].append(w)
+            self.class_of[w.key] = ci
+        self.ic_class: int | None = None
+        if topo.ingress_targets:
+            self.namespaces.setdefault(INGRESS_CONTROLLER_NS, {NS_NAME_LABEL: INGRESS_CONTROLLER_NS})
+            self.ic_class = self._new_class(INGRESS_CONTROLLER_NS, {}, None)
+        self.ns_classes: dict[str, list[int]] = defaultdict(list)
+        for ci, ns in enumerate(self.class_ns):
+            self.ns_classes[ns].append(ci)
+        self.src_atoms = atoms(self._blocks(ingress=True))
+        self.dst_atoms = atoms(self._blocks(ingress=False))
+        # which policies isolate each class, per direction (indices into self.policies)
+        self.in_pols: list[tuple[int, ...]] = []
+        self.eg_pols: list[tuple[int, ...]] = []
+        self._select_policies()
+        self._peer_cache: dict[tuple[Any, ...], list[int]] = {}
+        self._members_cache: dict[tuple[int, bool], tuple[list[int], list[int]]] = {}
+        self._in_cache: dict[tuple[Any, ...], _Xgress] = {}
+        self._eg_cache: dict[tuple[int, ...], _Xgress] = {}
+
+    # -- construction ---------------------------------------------------------------------------------
+
+    def _new_class(self, ns: str, labels: dict[str, str], rep: Workload | None) -> int:
+        self.class_labels.append(labels)
+        self.class_ns.append(ns)
+        self.class_rep.append(rep)
+        self.members.append([])
+        return len(self.class_labels) - 1
+
+    def _blocks(self, ingress: bool) -> list[tuple[Interval, ...]]:
+        out = []
+        for pol in self.policies:
+            for rule in pol.ingress_rules if ingress else pol.egress_rules:
+                for peer in rule.peers or ():
+                    if peer.ipblock is not None:
+                        out.append(peer.ipblock)
+        return out
+
+    def _select_policies(self) -> None:
+        ins: list[list[int]] = [[] for _ in self.class_labels]
+        egs: list[list[int]] = [[] for _ in self.class_labels]
+        for pi, pol in enumerate(self.policies):
+            if not (pol.affects_ingress or pol.affects_egress):
+                continue
+            for ci in self.ns_classes.get(pol.namespace, ()):
+                if ci == self.ic_class or not pol.pod_selector.matches(self.class_labels[ci]):
+                    continue
+                if pol.affects_ingress:
+                    ins[ci].append(pi)
+                if pol.affects_egress:
+                    egs[ci].append(pi)
+        self.in_pols = [tuple(x) for x in ins]
+        self.eg_pols = [tuple(x) for x in egs]
+
+    def selected_classes(self, pol: Policy) -> list[int]:
+        """Classes a policy's podSelector picks in its namespace (regardless of policy types)."""
+        return [
+            ci
+            for ci in self.ns_classes.get(pol.namespace, ())
+            if ci != self.ic_class and pol.pod_selector.matches(self.class_labels[ci])
+        ]
+
+    def _peer_classes(self, peer: PeerSpec, policy_ns: str) -> list[int]:
+        key = (policy_ns if peer.ns_selector is None else None, peer.ns_selector, peer.pod_selector)
+        hit = self._peer_cache.get(key)
+        if hit is not None:
+            return hit
+        if peer.ns_selector is None:
+            nss = [policy_ns]
+        else:
+            sel: Selector = peer.ns_selector
+            nss = [ns for ns, labels in self.namespaces.items() if sel.matches(labels)]
+        out: list[int] = []
+        pod_sel = peer.pod_selector
+        for ns in nss:
+            for ci in self.ns_classes.get(ns, ()):
+                if pod_sel is None or pod_sel.matches(self.class_labels[ci]):
+                    out.append(ci)
+        self._peer_cache[key] = out
+        return out
+
+    def rule_members(self, pol: Policy, rule: Rule, ingress: bool) -> tuple[list[int], list[int]]:
+        """(peer classes, atom indices) a rule's `from`/`to` selects."""
+        key = (id(rule), ingress)
+        hit = self._members_cache.get(key)
+        if hit is not None:
+            return hit
+        atom_list = self.src_atoms if ingress else self.dst_atoms
+        if rule.peers is None:
+            res = (list(range(len(self.class_labels))), list(range(len(atom_list))))
+        else:
+            cls: set[int] = set()
+            ats: set[int] = set()
+            for peer in rule.peers:
+                if peer.ipblock is not None:
+                    ats.update(atoms_inside(atom_list, peer.ipblock))
+                else:
+                    cls.update(self._peer_classes(peer, pol.namespace))
+            res = (sorted(cls), sorted(ats))
+        self._members_cache[key] = res
+        return res
+
+    # -- per-class allowed sets ------------------------------------------------------------------------
+
+    def ingress_of(self, d: int) -> _Xgress | None:
+        """What isolated class `d` admits; None when no policy isolates it for ingress."""
+        pols = self.in_pols[d]
+        if not pols:
+            return None
+        named = any(r.named for pi in pols for r in self.policies[pi].ingress_rules)
+        key = (pols, self.class_of_named(d) if named else None)
+        hit = self._in_cache.get(key)
+        if hit is not None:
+            return hit
+        rep = self.class_rep[d]
+        pods: dict[int, ConnSet] = {}
+        ips: dict[int, ConnSet] = {}
+        union = conns.union
+        for pi in pols:
+            pol = self.policies[pi]
+            for rule in pol.ingress_rules:
+                c = rule.conn_for(rep)
+                if conns.is_empty(c):
+                    continue
+                cls, ats = self.rule_members(pol, rule, True)
+                for s in cls:
+                    prev = pods.get(s)
+                    pods[s] = c if prev is None else union(prev, c)
+                for a in ats:
+                    prev = ips.get(a)
+                    ips[a] = c if prev is None else union(prev, c)
+        res = _Xgress(pods, ips)
+        self._in_cache[key] = res
+        return res
+
+    def class_of_named(self, ci: int) -> tuple[Any, ...]:
+        rep = self.class_rep[ci]
+        if rep is None:
+            return ()
+        return tuple(sorted((p.name, p.number, p.protocol) for p in rep.ports if p.name))
+
+    def egress_of(self, s: int) -> _Xgress | None:
+        """Where isolated class `s` may send; None when no policy isolates it for egress."""
+        pols = self.eg_pols[s]
+        if not pols:
+            return None
+        hit = self._eg_cache.get(pols)
+        if hit is not None:
+            return hit
+        pods: dict[int, ConnSet] = {}
+        ips: dict[int, ConnSet] = {}
+        union = conns.union
+        for pi in pols:
+            pol = self.policies[pi]
+            for rule in pol.egress_rules:
+                cls, ats = self.rule_members(pol, rule, False)
+                if rule.const_conn is not None:
+                    c = rule.const_conn
+                    for d in cls:
+                        prev = pods.get(d)
+                        pods[d] = c if prev is None else union(prev, c)
+                    for a in ats:
+                        prev = ips.get(a)
+                        ips[a] = c if prev is None else union(prev, c)
+                    continue
+                for d in cls:
+                    c = rule.conn_for(self.class_rep[d])
+                    if not conns.is_empty(c):
+                        prev = pods.get(d)
+                        pods[d] = c if prev is None else union(prev, c)
+        res = _Xgress(pods, ips)
+        self._eg_cache[pols] = res
+        return res
+
+    # -- class-level pairs -----------------------------------------------------------------------------
+
+    def class_pairs(self) -> dict[tuple[int, int], ConnSet]:
+        """Allowed connections between classes (the ingress-controller class excluded)."""
+        n = len(self.class_labels)
+        ic = self.ic_class
+        ing = [self.ingress_of(d) for d in range(n)]
+        open_dsts = [d for d in range(n) if ing[d] is None and d != ic]
+        ing_by_src: dict[int, list[tuple[int, ConnSet]]] = defaultdict(list)
+        for d in range(n):
+            x = ing[d]
+            if x is None or d == ic:
+                continue
+            for s, c in x.pods.items():
+                ing_by_src[s].append((d, c))
+        out: dict[tuple[int, int], ConnSet] = {}
+        for s in range(n):
+            if s == ic:
+                continue
+            eg = self.egress_of(s)
+            if eg is None:
+                for d in open_dsts:
+                    out[(s, d)] = conns.ALL
+                for d, c in ing_by_src.get(s, ()):
+                    out[(s, d)] = c
+                continue
+            for d, ce in eg.pods.items():
+                if d == ic:
+                    continue
+                xi = ing[d]
+                if xi is None:
+                    out[(s, d)] = ce
+                    continue
+                ci = xi.pods.get(s)
+                if ci is not None:
+                    c = conns.intersect(ce, ci)
+                    if not conns.is_empty(c):
+                        out[(s, d)] = c
+        return out
+
+    def connections(self) -> list[Connection]:
+        """Every allowed connection between peers, sorted by line (netpol-analyzer's order)."""
+        if not self.topo.workloads:
+            return []
+        res: list[Connection] = []
+        append = res.append
+        members = self.members
+        for (s, d), c in self.class_pairs().items():
+            for p in members[s]:
+                pk = p.key
+                for q in members[d]:
+                    if q is not p:
+                        append(Connection(pk, q.key, c))
+        src_names = [atom_name(a) for a in self.src_atoms]
+        dst_names = [atom_name(a) for a in self.dst_atoms]
+        for ci in range(len(self.class_labels)):
+            if ci == self.ic_class:
+                continue
+            xi = self.ingress_of(ci)
+            incoming = list(enumerate([conns.ALL] * len(src_names))) if xi is None else list(xi.ips.items())
+            xe = self.egress_of(ci)
+            outgoing = list(enumerate([conns.ALL] * len(dst_names))) if xe is None else list(xe.ips.items())
+            for w in members[ci]:
+                for a, c in incoming:
+                    append(Connection(src_names[a], w.key, c))
+                for b, c in outgoing:
+                    append(Connection(w.key, dst_names[b], c))
+        res.extend(self.ingress_controller_connections())
+        res.sort(key=lambda x: (x.src, x.dst))
+        return res
+
+    def ingress_controller_connections(self) -> list[Connection]:
+        out: list[Connection] = []
+        if self.ic_class is None:
+            return out
+        for key, (c_ing, objs) in sorted(self.topo.ingress_targets.items()):
+            d = self.class_of[key]
+            xi = self.ingress_of(d)
+            allowed = conns.ALL if xi is None else xi.pods.get(self.ic_class, conns.NONE)
+            c = conns.intersect(c_ing, allowed)
+            if conns.is_empty(c):
+                self.topo.warnings.append(
+                    f"{objs[0]} routes to {key}, but network policies block the ingress controller"
+                )
+                continue
+            out.append(Connection(INGRESS_CONTROLLER, key, c))
+        return out
+
+
+def connlist(topo: Topology) -> list[Connection]:
+    """Every allowed connection of a topology, sorted."""
+    return Engine(topo).connections()
