@@ -27,6 +27,7 @@ __all__ = [
     "PhiMatch",
     "is_valid_npi",
     "is_valid_ssn",
+    "join_path",
     "redact",
     "scan_text",
     "scan_value",
@@ -216,7 +217,8 @@ def scan_text(text: str, key: str | None = None, *, path: str = "") -> list[PhiM
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
-def _join(path: str, key: str) -> str:
+def join_path(path: str, key: str) -> str:
+    """`path.key`, or `path["key"]` when the key is not an identifier (annotation keys, file names)."""
     if _IDENT.match(key):
         return f"{path}.{key}" if path else key
     return f'{path}["{key}"]'
@@ -238,7 +240,7 @@ def scan_value(obj: Any, path: str = "", *, key: str | None = None) -> list[PhiM
         elif isinstance(node, dict):
             for ck, cv in reversed(list(node.items())):
                 sk = str(ck)
-                stack.append((cv, _join(p, sk), sk))
+                stack.append((cv, join_path(p, sk), sk))
         elif isinstance(node, list):
             for i in range(len(node) - 1, -1, -1):
                 stack.append((node[i], f"{p}[{i}]", k))

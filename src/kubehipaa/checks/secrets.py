@@ -1,0 +1,289 @@
+"""Secrets and PHI in configuration (KH-SEC-NNN): credentials and patient data where they do not belong.
+
+ConfigMaps, literal env values and annotations are stored in etcd without the Secret encryption provider
+that the encryption checks demand, are readable by roles that were never meant to see credentials
+(`get configmaps`, `get pods`), and are copied into every `kubectl get -o yaml`, CI log and backup.
+Credentials there defeat authentication (164.312(d)); PHI there defeats access control and encryption at
+rest (164.312(a)(1), 164.312(a)(2)(iv)).
+
+Every value reported here is sensitive by definition: evidence carries only the redacted shape from
+`kubehipaa.engines.phi.redact`, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from kubehipaa.checks._pods import as_dict, cname, containers, workload_specs
+from kubehipaa.checks.registry import Hit, check
+from kubehipaa.engines.phi import (
+    CONTACT_KINDS,
+    STRONG_KINDS,
+    PhiMatch,
+    join_path,
+    redact,
+    scan_text,
+    scan_value,
+)
+from kubehipaa.inventory import Inventory
+from kubehipaa.model import K8sObject, Severity
+
+AREA = "secrets"
+CREDENTIALS = ("164.312(d)", "164.312(a)(1)", "164.312(a)(2)(iv)")
+PHI_EXPOSURE = ("164.312(a)(1)", "164.312(a)(2)(iv)", "164.308(a)(4)(ii)(B)")
+
+# Names that announce a credential, and words that say the value is only *about* one (a path, a TTL...).
+_SECRET_NAME = re.compile(
+    r"(?i)(passw(or)?d|passphrase|secret|token|api[_-]?key|apikey|private[_-]?key|access[_-]?key|credential"
+    r"|client[_-]?secret|auth[_-]?key|signing[_-]?key|encryption[_-]?key|conn(ection)?[_-]?string)"
+)
+_NOT_A_SECRET = re.compile(
+    r"(?i)(file|path|dir|url|uri|endpoint|host|port|ttl|expir|timeout|length|size|enabled|mode|header|issuer"
+    r"|audience|type|name|algorithm|ref|policy|rotation|lifetime|duration|count|limit)$"
+)
+_PLACEHOLDER = re.compile(r"^(\$\(.*\)|\$\{.*\}|\{\{.*\}\}|<.*>|\*+|x+|changeme-placeholder)$", re.IGNORECASE)
+_URL_CREDS = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s:@]+):([^@\s/]+)@")
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_PATIENT_KEY = re.compile(r"(?i)patient|member|guardian|emergency|subscriber|beneficiar")
+
+
+def secret_like_name(name: str) -> bool:
+    """True for names like DB_PASSWORD or STRIPE_API_KEY, not for DB_PASSWORD_FILE or TOKEN_TTL."""
+    return bool(_SECRET_NAME.search(name)) and not _NOT_A_SECRET.search(name)
+
+
+def literal_secret_value(value: Any) -> bool:
+    """A value that looks like an actual credential, not a path, a placeholder, a flag or a small number."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return False
+    text = str(value).strip()
+    if len(text) < 4 or text.startswith("/") or _PLACEHOLDER.match(text):
+        return False
+    return text.lower() not in ("true", "false", "none", "null", "disabled", "enabled")
+
+
+def _url_credentials(text: str) -> bool:
+    return any(not _PLACEHOLDER.match(m.group(2)) for m in _URL_CREDS.finditer(text))
+
+
+def relevant_phi(matches: list[PhiMatch]) -> dict[str, list[PhiMatch]]:
+    """Group matches by field path; keep contact details (phone, e-mail) only beside patient data.
+
+    On-call numbers and alert addresses are ordinary configuration; a phone number in a field that also
+    holds an SSN, or under a key that names a patient, is not.
+    """
+    by_path: dict[str, list[PhiMatch]] = {}
+    for m in matches:
+        by_path.setdefault(m.path, []).append(m)
+    out: dict[str, list[PhiMatch]] = {}
+    for path, ms in by_path.items():
+        strong = any(m.kind in STRONG_KINDS for m in ms)
+        keep = [m for m in ms if m.kind not in CONTACT_KINDS or strong or _PATIENT_KEY.search(path)]
+        if keep:
+            out[path] = keep
+    return out
+
+
+def _phi_hits(obj: K8sObject, where: str, matches: list[PhiMatch]) -> Iterator[Hit]:
+    for path, ms in relevant_phi(matches).items():
+        kinds = sorted({m.kind for m in ms})
+        shapes = sorted({m.redacted for m in ms})[:3]
+        yield Hit(obj, f"{where} {path} holds PHI-shaped values ({', '.join(kinds)})",
+                  path=path, value=shapes, sensitive=True)
+
+
+def _env_entries(inv: Inventory) -> Iterator[tuple[K8sObject, str, str, dict[str, Any]]]:
+    """(owner, env entry path, container name, env entry) for every env entry of every container."""
+    for ps in workload_specs(inv):
+        for path, c in containers(ps):
+            env = c.get("env")
+            if not isinstance(env, list):
+                continue
+            for i, e in enumerate(env):
+                if isinstance(e, dict):
+                    yield ps.owner, f"{path}.env[{i}]", cname(c), e
+
+
+@check(
+    id="KH-SEC-001",
+    title="Credential passed as a literal environment value",
+    area=AREA,
+    severity=Severity.HIGH,
+    phi_severity=Severity.CRITICAL,
+    hipaa=CREDENTIALS,
+    relation="supports",
+    cis=("5.4.1",),
+    nsa=("Secrets: do not hard-code credentials",),
+    remediation="Move the value into a Secret (ideally synced from a secret manager) and mount it as a file; "
+    "rotate the exposed credential.",
+    description="A literal password or token in a pod spec is readable by anyone who can read the workload, "
+    "is not encrypted at rest as a Secret would be, and ends up in git and CI logs.",
+)
+def literal_env_secret(inv: Inventory) -> Iterator[Hit]:
+    for owner, path, cn, e in _env_entries(inv):
+        name = str(e.get("name") or "")
+        if "value" in e and secret_like_name(name) and literal_secret_value(e.get("value")):
+            yield Hit(owner, f"container {cn} sets {name} to a literal value", path=f"{path}.value",
+                      value=redact(str(e["value"])), sensitive=True)
+
+
+@check(
+    id="KH-SEC-002",
+    title="PHI-shaped values in a ConfigMap",
+    area=AREA,
+    severity=Severity.HIGH,
+    phi_severity=Severity.CRITICAL,
+    hipaa=PHI_EXPOSURE,
+    relation="supports",
+    remediation="Remove patient data from the ConfigMap: keep PHI in the encrypted database it belongs to; "
+    "test fixtures must use synthetic identifiers that fail the SSN/NPI validity rules.",
+    description="ConfigMaps are not encrypted at rest by the Secret encryption provider, are readable by "
+    "broad roles and are copied into backups and logs; SSNs, NPIs, MRNs, birth dates and HL7/FHIR "
+    "payloads there are ePHI outside every safeguard.",
+)
+def phi_in_configmap(inv: Inventory) -> Iterator[Hit]:
+    for obj in inv.of_kind("ConfigMap"):
+        data = obj.doc.get("data")
+        if isinstance(data, dict) and data:
+            yield from _phi_hits(obj, "ConfigMap field", scan_value(data, "data"))
+
+
+@check(
+    id="KH-SEC-003",
+    title="PHI-shaped values in container environment variables",
+    area=AREA,
+    severity=Severity.HIGH,
+    phi_severity=Severity.CRITICAL,
+    hipaa=PHI_EXPOSURE,
+    relation="supports",
+    remediation="Do not put patient data in env: it is visible in the pod spec, in /proc and in crash "
+    "reports. Read it from the application's data store.",
+    description="Environment values are part of the workload object: anyone who can get pods or "
+    "deployments reads them, and they are stored unencrypted in etcd.",
+)
+def phi_in_env(inv: Inventory) -> Iterator[Hit]:
+    for owner, path, cn, e in _env_entries(inv):
+        value = e.get("value")
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            matches = scan_text(str(value), str(e.get("name") or ""), path=f"{path}.value")
+            yield from _phi_hits(owner, f"container {cn} env", matches)
+
+
+@check(
+    id="KH-SEC-004",
+    title="PHI-shaped values in labels or annotations",
+    area=AREA,
+    severity=Severity.MEDIUM,
+    phi_severity=Severity.HIGH,
+    hipaa=PHI_EXPOSURE,
+    relation="supports",
+    remediation="Never identify a patient in metadata: use an opaque, non-derivable id if a workload must be "
+    "tied to a record.",
+    description="Labels and annotations are returned by every list call, indexed by tooling, exported to "
+    "metrics and logs (kube-state-metrics, audit events), so PHI there spreads widely.",
+)
+def phi_in_metadata(inv: Inventory) -> Iterator[Hit]:
+    for obj in inv.objects:
+        meta = obj.doc.get("metadata")
+        if isinstance(meta, dict):
+            yield from _metadata_hits(obj, meta, "metadata")
+    for ps in workload_specs(inv):
+        if ps.template_meta is not ps.owner.doc.get("metadata"):
+            prefix = ps.path[: -len(".spec")] + ".metadata" if ps.path.endswith(".spec") else "metadata"
+            yield from _metadata_hits(ps.owner, ps.template_meta, prefix)
+
+
+def _metadata_hits(obj: K8sObject, meta: dict[str, Any], prefix: str) -> Iterator[Hit]:
+    for field in ("labels", "annotations"):
+        items = meta.get(field)
+        if not isinstance(items, dict) or not items:
+            continue
+        values = {k: v for k, v in items.items() if k != _LAST_APPLIED}
+        matches = scan_value(values, f"{prefix}.{field}")
+        if matches:
+            yield from _phi_hits(obj, field[:-1], matches)
+
+
+@check(
+    id="KH-SEC-005",
+    title="Secret exposed through an environment variable",
+    area=AREA,
+    severity=Severity.LOW,
+    phi_severity=Severity.MEDIUM,
+    hipaa=("164.312(a)(2)(iv)", "164.312(d)"),
+    relation="supports",
+    cis=("5.4.1",),
+    remediation="Mount the Secret as a read-only volume and let the application read the file.",
+    description="Secrets in environment variables leak through /proc/<pid>/environ, child processes, crash "
+    "dumps and debug endpoints; files on a tmpfs volume do not.",
+)
+def secret_env_ref(inv: Inventory) -> Iterator[Hit]:
+    for ps in workload_specs(inv):
+        for path, c in containers(ps):
+            for i, e in enumerate(c.get("env") or ()):
+                ref = as_dict(as_dict(e).get("valueFrom")).get("secretKeyRef")
+                if ref is not None:
+                    yield Hit(ps.owner, f"container {cname(c)} reads Secret {as_dict(ref).get('name', '?')} "
+                              "into env", path=f"{path}.env[{i}].valueFrom.secretKeyRef",
+                              value=as_dict(ref).get("name"))
+            for i, e in enumerate(c.get("envFrom") or ()):
+                ref = as_dict(e).get("secretRef")
+                if ref is not None:
+                    yield Hit(ps.owner, f"container {cname(c)} loads Secret {as_dict(ref).get('name', '?')} "
+                              "with envFrom", path=f"{path}.envFrom[{i}].secretRef",
+                              value=as_dict(ref).get("name"))
+
+
+@check(
+    id="KH-SEC-006",
+    title="Credentials embedded in a connection URL",
+    area=AREA,
+    severity=Severity.HIGH,
+    phi_severity=Severity.CRITICAL,
+    hipaa=CREDENTIALS,
+    relation="supports",
+    cis=("5.4.1",),
+    remediation="Remove the user:password part from the URL; pass the password from a mounted Secret, or "
+    "use workload identity / IAM authentication to the database.",
+    description="scheme://user:password@host URLs in ConfigMaps or env put a database password (often to "
+    "the database that holds ePHI) in plain text in the manifest.",
+)
+def url_credentials(inv: Inventory) -> Iterator[Hit]:
+    for obj in inv.of_kind("ConfigMap"):
+        data = obj.doc.get("data")
+        if not isinstance(data, dict):
+            continue
+        for key, value in data.items():
+            if isinstance(value, str) and "://" in value and _url_credentials(value):
+                yield Hit(obj, f"ConfigMap key {key} embeds credentials in a URL", path=join_path("data", str(key)),
+                          value=redact(value), sensitive=True)
+    for owner, path, cn, e in _env_entries(inv):
+        value = e.get("value")
+        if isinstance(value, str) and "://" in value and _url_credentials(value):
+            yield Hit(owner, f"container {cn} env {e.get('name', '?')} embeds credentials in a URL",
+                      path=f"{path}.value", value=redact(value), sensitive=True)
+
+
+@check(
+    id="KH-SEC-007",
+    title="Credential stored in a ConfigMap",
+    area=AREA,
+    severity=Severity.HIGH,
+    phi_severity=Severity.CRITICAL,
+    hipaa=CREDENTIALS,
+    relation="supports",
+    remediation="Move the value into a Secret (encrypted at rest, narrower RBAC) and rotate it.",
+    description="ConfigMaps are meant for non-confidential data: roles that read them (often everyone in "
+    "the namespace) read the credential, and it is not encrypted at rest.",
+)
+def configmap_credential(inv: Inventory) -> Iterator[Hit]:
+    for obj in inv.of_kind("ConfigMap"):
+        data = obj.doc.get("data")
+        if not isinstance(data, dict):
+            continue
+        for key, value in data.items():
+            if secret_like_name(str(key)) and literal_secret_value(value) and "\n" not in str(value).strip():
+                yield Hit(obj, f"ConfigMap key {key} holds a credential-like value", path=join_path("data", str(key)),
+                          value=redact(str(value)), sensitive=True)
