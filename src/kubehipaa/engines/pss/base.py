@@ -8,8 +8,12 @@ from typing import Any
 
 from kubehipaa.engines.pss.api import Level
 
+# Every container of the pod (init, regular, ephemeral, in that order) paired with its securityContext
+# (or None): fetched once per pod because nearly every check needs it.
+Containers = list[tuple[dict[str, Any], Any]]
+
 # (podMetadata, podSpec, containers in visiting order) -> None when allowed, else (reason, detail)
-CheckFn = Callable[[dict[str, Any], dict[str, Any], list[dict[str, Any]]], "tuple[str, str] | None"]
+CheckFn = Callable[[dict[str, Any], dict[str, Any], Containers], "tuple[str, str] | None"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from kubehipaa.engines.pss.api import Level, LevelVersion, Verdict, Version, Violation
 from kubehipaa.engines.pss.helpers import containers_of
-from kubehipaa.engines.pss.registry import checks_for
+from kubehipaa.engines.pss.registry import checks_for, compiled
 
 
 class PodSpecError(ValueError):
@@ -19,19 +19,17 @@ def violations(meta: dict[str, Any], spec: dict[str, Any], level: Level, version
     `meta` is the pod (or pod template) metadata, `spec` the PodSpec, both as parsed YAML/JSON dicts.
     They are read, never copied or modified.
     """
-    checks = checks_for(level, version.effective_minor)
-    if not checks:
+    ids, fns = compiled(level, version.effective_minor)
+    if not fns:
         return []
     try:
         ctrs = containers_of(spec)
-        out = []
-        for check_id, fn in checks:
-            res = fn(meta, spec, ctrs)
-            if res is not None:
-                out.append(Violation(check_id, res[0], res[1]))
-        return out
+        results = [fn(meta, spec, ctrs) for fn in fns]
     except (AttributeError, TypeError) as exc:
         raise PodSpecError(f"malformed pod spec: {_describe(exc)}") from None
+    if results.count(None) == len(results):
+        return []
+    return [Violation(cid, r[0], r[1]) for cid, r in zip(ids, results, strict=True) if r is not None]
 
 
 def _describe(exc: Exception) -> str:

@@ -42,14 +42,15 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
-def containers_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Init containers, then containers, then ephemeral containers: upstream's visiting order."""
+def containers_of(spec: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+    """(container, securityContext) for init containers, then containers, then ephemeral containers:
+    upstream's visiting order."""
     init = spec.get("initContainers")
-    main = spec.get("containers")
+    main = spec.get("containers") or ()
     eph = spec.get("ephemeralContainers")
-    if not init and not eph:
-        return main if isinstance(main, list) else []
-    return [*(init or ()), *(main or ()), *(eph or ())]
+    if init or eph:
+        main = [*(init or ()), *main, *(eph or ())]
+    return [(c, c.get("securityContext")) for c in main]
 
 
 def is_windows(spec: dict[str, Any]) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
-from kubehipaa.engines.pss.base import Check, VersionedCheck
+from kubehipaa.engines.pss.base import Check, Containers, VersionedCheck
 from kubehipaa.engines.pss.helpers import is_windows, join_quote, pluralize
 
 Result = tuple[str, str] | None
@@ -30,13 +30,10 @@ DEFAULT_CAPABILITIES = frozenset(
 )
 
 
-def capabilities_baseline_1_0(
-    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
-) -> Result:
+def capabilities_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     bad = []
     extra: set[str] = set()
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         if not sc:
             continue
         caps = sc.get("capabilities")
@@ -60,14 +57,11 @@ def capabilities_baseline_1_0(
     return None
 
 
-def capabilities_restricted_1_22(
-    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
-) -> Result:
+def capabilities_restricted_1_22(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     missing_drop = []
     adding = []
     forbidden: set[str] = set()
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         caps = sc.get("capabilities") if sc else None
         if caps is None:
             missing_drop.append(c.get("name", ""))
@@ -99,9 +93,7 @@ def capabilities_restricted_1_22(
     return None
 
 
-def capabilities_restricted_1_25(
-    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
-) -> Result:
+def capabilities_restricted_1_25(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     """From v1.25 Windows pods are exempt (capabilities are invalid for them)."""
     if is_windows(spec):
         return None

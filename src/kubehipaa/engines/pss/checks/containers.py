@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
-from kubehipaa.engines.pss.base import Check, VersionedCheck
+from kubehipaa.engines.pss.base import Check, Containers, VersionedCheck
 from kubehipaa.engines.pss.helpers import is_windows, join_quote, pluralize, user_namespaced
 
 Result = tuple[str, str] | None
 
 
-def privileged_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def privileged_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     bad = []
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         if sc and sc.get("privileged") is True:
             bad.append(c.get("name", ""))
     if bad:
@@ -32,10 +31,11 @@ def _host_process(sc: Any) -> bool:
     return bool(wo) and wo.get("hostProcess") is True
 
 
-def windows_host_process_1_0(
-    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
-) -> Result:
-    bad = [c.get("name", "") for c in ctrs if _host_process(c.get("securityContext"))]
+def windows_host_process_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
+    bad = []
+    for c, sc in ctrs:
+        if sc and _host_process(sc):
+            bad.append(c.get("name", ""))
     setters = []
     if _host_process(spec.get("securityContext")):
         setters.append("pod")
@@ -48,12 +48,11 @@ def windows_host_process_1_0(
     return None
 
 
-def proc_mount_strict(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def proc_mount_strict(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     """Only unset or "Default" is allowed, whatever the pod's user namespace."""
     bad = []
     types: set[str] = set()
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         if not sc:
             continue
         pm = sc.get("procMount")
@@ -68,21 +67,16 @@ def proc_mount_strict(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dic
     return None
 
 
-def proc_mount_baseline_1_35(
-    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
-) -> Result:
+def proc_mount_baseline_1_35(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     """From v1.35 baseline lets a user-namespaced pod (hostUsers: false) pick any procMount."""
     if user_namespaced(spec):
         return None
     return proc_mount_strict(meta, spec, ctrs)
 
 
-def allow_privilege_escalation_1_8(
-    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
-) -> Result:
+def allow_privilege_escalation_1_8(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     bad = []
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         if not sc or sc.get("allowPrivilegeEscalation") is not False:
             bad.append(c.get("name", ""))
     if bad:
@@ -93,9 +87,7 @@ def allow_privilege_escalation_1_8(
     return None
 
 
-def allow_privilege_escalation_1_25(
-    meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]
-) -> Result:
+def allow_privilege_escalation_1_25(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     """From v1.25 Windows pods are exempt (the field is invalid for them)."""
     if is_windows(spec):
         return None

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
-from kubehipaa.engines.pss.base import Check, VersionedCheck
+from kubehipaa.engines.pss.base import Check, Containers, VersionedCheck
 from kubehipaa.engines.pss.helpers import join_quote, pluralize
 
 Result = tuple[str, str] | None
 
 
-def host_namespaces_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def host_namespaces_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     found = []
     if spec.get("hostNetwork") is True:
         found.append("hostNetwork=true")
@@ -24,7 +24,7 @@ def host_namespaces_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[d
     return None
 
 
-def host_path_volumes_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def host_path_volumes_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     volumes = spec.get("volumes")
     if not volumes:
         return None
@@ -34,10 +34,10 @@ def host_path_volumes_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list
     return None
 
 
-def host_ports_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def host_ports_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     bad: list[str] = []
     ports_seen: set[str] = set()
-    for c in ctrs:
+    for c, _sc in ctrs:
         ports = c.get("ports")
         if not ports:
             continue
@@ -58,29 +58,35 @@ def host_ports_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[s
     return None
 
 
-def _handler_hosts(handler: Any, out: list[str]) -> None:
-    if not handler:
-        return
-    for key in ("httpGet", "tcpSocket"):
-        action = handler.get(key)
-        if action:
-            host = action.get("host")
-            if host:
-                out.append(str(host))
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+_HOOKS = ("postStart", "preStop")
 
 
-def host_probes_1_34(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def _hosts(handler: Any, out: list[str]) -> None:
+    """Append the non-empty httpGet.host / tcpSocket.host of a probe or lifecycle handler."""
+    action = handler.get("httpGet")
+    if action and action.get("host"):
+        out.append(str(action["host"]))
+    action = handler.get("tcpSocket")
+    if action and action.get("host"):
+        out.append(str(action["host"]))
+
+
+def host_probes_1_34(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     bad: set[str] = set()
     hosts: set[str] = set()
-    for c in ctrs:
+    for c, _sc in ctrs:
         found: list[str] = []
-        _handler_hosts(c.get("livenessProbe"), found)
-        _handler_hosts(c.get("readinessProbe"), found)
-        _handler_hosts(c.get("startupProbe"), found)
+        for key in _PROBES:
+            probe = c.get(key)
+            if probe:
+                _hosts(probe, found)
         lifecycle = c.get("lifecycle")
         if lifecycle:
-            _handler_hosts(lifecycle.get("postStart"), found)
-            _handler_hosts(lifecycle.get("preStop"), found)
+            for key in _HOOKS:
+                hook = lifecycle.get(key)
+                if hook:
+                    _hosts(hook, found)
         if found:
             bad.add(c.get("name", ""))
             hosts.update(found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
-from kubehipaa.engines.pss.base import Check, VersionedCheck
+from kubehipaa.engines.pss.base import Check, Containers, VersionedCheck
 from kubehipaa.engines.pss.helpers import go_quote, is_windows, join_quote, pluralize
 
 Result = tuple[str, str] | None
@@ -25,7 +25,7 @@ def _profile_type(profile: Any) -> str:
     return str(profile.get("type") or "")
 
 
-def app_armor_profile_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def app_armor_profile_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     setters: list[str] = []
     values: set[str] = set()
     psc = spec.get("securityContext")
@@ -35,8 +35,7 @@ def app_armor_profile_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list
             setters.append("pod")
             values.add(_profile_type(prof))
     bad = []
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         if not sc:
             continue
         prof = sc.get("appArmorProfile")
@@ -45,8 +44,10 @@ def app_armor_profile_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list
             values.add(_profile_type(prof))
     if bad:
         setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
-    value_list = sorted(values)
     annotations = meta.get("annotations")
+    if not setters and not annotations:
+        return None
+    value_list = sorted(values)
     if annotations:
         forbidden = sorted(
             f"{k}={go_quote('' if v is None else str(v))}"
@@ -68,7 +69,7 @@ def _seccomp_annotation_ok(value: Any) -> bool:
     return value in ("runtime/default", "docker/default") or value.startswith("localhost/")
 
 
-def seccomp_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def seccomp_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     """Before v1.19 seccomp was configured through alpha annotations; only those are checked."""
     annotations = meta.get("annotations")
     if not annotations:
@@ -78,7 +79,7 @@ def seccomp_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[
         val = annotations[SECCOMP_POD_ANNOTATION]
         if not _seccomp_annotation_ok(val):
             forbidden.add(f"{SECCOMP_POD_ANNOTATION}={go_quote('' if val is None else str(val))}")
-    for c in ctrs:
+    for c, _sc in ctrs:
         key = SECCOMP_CONTAINER_ANNOTATION_PREFIX + str(c.get("name", ""))
         if key in annotations:
             val = annotations[key]
@@ -91,7 +92,7 @@ def seccomp_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[
     return None
 
 
-def _seccomp_fields(spec: dict[str, Any], ctrs: list[dict[str, Any]], require: bool) -> Result:
+def _seccomp_fields(spec: dict[str, Any], ctrs: Containers, require: bool) -> Result:
     setters: list[str] = []
     values: set[str] = set()
     pod_set = False
@@ -106,8 +107,7 @@ def _seccomp_fields(spec: dict[str, Any], ctrs: list[dict[str, Any]], require: b
                 pod_set = True
     explicit = []
     implicit = []
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         prof = sc.get("seccompProfile") if sc else None
         if prof is not None:
             if _profile_type(prof) not in _GOOD_PROFILE_TYPES:
@@ -130,15 +130,15 @@ def _seccomp_fields(spec: dict[str, Any], ctrs: list[dict[str, Any]], require: b
     return None
 
 
-def seccomp_baseline_1_19(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def seccomp_baseline_1_19(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     return _seccomp_fields(spec, ctrs, require=False)
 
 
-def seccomp_restricted_1_19(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def seccomp_restricted_1_19(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     return _seccomp_fields(spec, ctrs, require=True)
 
 
-def seccomp_restricted_1_25(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def seccomp_restricted_1_25(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     """From v1.25 Windows pods are exempt (seccomp is invalid for them)."""
     if is_windows(spec):
         return None
@@ -149,7 +149,7 @@ SELINUX_TYPES_1_0 = frozenset({"", "container_t", "container_init_t", "container
 SELINUX_TYPES_1_31 = SELINUX_TYPES_1_0 | {"container_engine_t"}
 
 
-def _selinux(spec: dict[str, Any], ctrs: list[dict[str, Any]], allowed: frozenset[str]) -> Result:
+def _selinux(spec: dict[str, Any], ctrs: Containers, allowed: frozenset[str]) -> Result:
     setters: list[str] = []
     bad_types: set[str] = set()
     flags = {"user": False, "role": False}
@@ -174,8 +174,7 @@ def _selinux(spec: dict[str, Any], ctrs: list[dict[str, Any]], allowed: frozense
         if opts is not None and not valid(opts):
             setters.append("pod")
     bad = []
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         if not sc:
             continue
         opts = sc.get("seLinuxOptions")
@@ -197,11 +196,11 @@ def _selinux(spec: dict[str, Any], ctrs: list[dict[str, Any]], allowed: frozense
     )
 
 
-def selinux_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def selinux_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     return _selinux(spec, ctrs, SELINUX_TYPES_1_0)
 
 
-def selinux_1_31(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def selinux_1_31(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     return _selinux(spec, ctrs, SELINUX_TYPES_1_31)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
-from kubehipaa.engines.pss.base import Check, CheckFn, VersionedCheck
+from kubehipaa.engines.pss.base import Check, CheckFn, Containers, VersionedCheck
 
 Result = tuple[str, str] | None
 
@@ -30,7 +30,7 @@ SAFE_1_37 = SAFE_1_32 | {"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_not
 
 
 def _make(allowed: frozenset[str]) -> CheckFn:
-    def check(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+    def check(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
         psc = spec.get("securityContext")
         if not psc:
             return None

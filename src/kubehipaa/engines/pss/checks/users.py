@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
-from kubehipaa.engines.pss.base import Check, VersionedCheck
+from kubehipaa.engines.pss.base import Check, Containers, VersionedCheck
 from kubehipaa.engines.pss.helpers import join_quote, pluralize, user_namespaced
 
 Result = tuple[str, str] | None
 
 
-def run_as_non_root_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def run_as_non_root_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     setters = []
     pod_ok = False
     psc = spec.get("securityContext")
@@ -28,8 +28,7 @@ def run_as_non_root_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[d
                 pod_ok = True
     explicit = []
     implicit = []
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         v = sc.get("runAsNonRoot") if sc else None
         if v is not None:
             if v is False:
@@ -51,7 +50,7 @@ def run_as_non_root_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[d
     return None
 
 
-def run_as_non_root_1_35(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def run_as_non_root_1_35(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     if user_namespaced(spec):
         return None
     return run_as_non_root_1_0(meta, spec, ctrs)
@@ -61,14 +60,13 @@ def _is_root(v: Any) -> bool:
     return v is not None and v is not False and v == 0
 
 
-def run_as_user_1_23(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def run_as_user_1_23(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     setters = []
     psc = spec.get("securityContext")
     if psc and _is_root(psc.get("runAsUser")):
         setters.append("pod")
     bad = []
-    for c in ctrs:
-        sc = c.get("securityContext")
+    for c, sc in ctrs:
         if sc and _is_root(sc.get("runAsUser")):
             bad.append(c.get("name", ""))
     if bad:
@@ -78,7 +76,7 @@ def run_as_user_1_23(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict
     return None
 
 
-def run_as_user_1_35(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def run_as_user_1_35(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     if user_namespaced(spec):
         return None
     return run_as_user_1_23(meta, spec, ctrs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.pss.api import Level
-from kubehipaa.engines.pss.base import Check, VersionedCheck
+from kubehipaa.engines.pss.base import Check, Containers, VersionedCheck
 from kubehipaa.engines.pss.helpers import join_quote, pluralize
 
 Result = tuple[str, str] | None
@@ -22,6 +22,7 @@ ALLOWED_SOURCES = (
     "projected",
     "secret",
 )
+_ALLOWED = frozenset(ALLOWED_SOURCES)
 # Restricted sources in upstream's reporting order: the first one present names the type.
 RESTRICTED_SOURCES = (
     "hostPath",
@@ -54,8 +55,8 @@ def _restricted_type(volume: dict[str, Any]) -> str | None:
     A volume naming no source at all is defaulted to emptyDir by the API server before admission, so
     it is allowed; a source we do not know is reported as "unknown", as upstream does.
     """
-    for key in ALLOWED_SOURCES:
-        if volume.get(key) is not None:
+    for key, value in volume.items():
+        if key in _ALLOWED and value is not None:
             return None
     for key in RESTRICTED_SOURCES:
         if volume.get(key) is not None:
@@ -66,17 +67,21 @@ def _restricted_type(volume: dict[str, Any]) -> str | None:
     return None
 
 
-def restricted_volumes_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: list[dict[str, Any]]) -> Result:
+def restricted_volumes_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     volumes = spec.get("volumes")
     if not volumes:
         return None
     bad = []
     types: set[str] = set()
     for v in volumes:
-        t = _restricted_type(v)
-        if t is not None:
-            bad.append(v.get("name", ""))
-            types.add(t)
+        for key, value in v.items():
+            if key in _ALLOWED and value is not None:
+                break
+        else:
+            t = _restricted_type(v)
+            if t is not None:
+                bad.append(v.get("name", ""))
+                types.add(t)
     if bad:
         n = len(bad)
         return "restricted volume types", (
