@@ -1,0 +1,403 @@
+"""RBAC checks (KH-RBAC-NNN), all decided by the RBAC engine so the scan and `kubehipaa rbac` never disagree.
+
+Objects the API server creates itself (label `kubernetes.io/bootstrapping: rbac-defaults`) are not reported:
+they are the platform's defaults, not the cluster owner's choices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import weakref
+from collections.abc import Iterator
+from dataclasses import replace
+
+from kubehipaa.checks.registry import Hit, check
+from kubehipaa.engines.rbac import RbacIndex, request_attributes
+from kubehipaa.engines.rbac.matching import rule_allows
+from kubehipaa.engines.rbac.resources import CLUSTER_SCOPED
+from kubehipaa.engines.rbac.risk import (
+    binding_grants,
+    builtin_risk_rules,
+    evaluate_risks,
+    is_bootstrap,
+    role_allows_any_name,
+)
+from kubehipaa.engines.rbac.types import Binding, PolicyRule, Role
+from kubehipaa.inventory import Inventory
+from kubehipaa.model import K8sObject, Severity
+
+AREA = "rbac"
+ACCESS = ("164.312(a)(1)", "164.308(a)(4)(ii)(B)")
+ACCESS_MOD = ("164.312(a)(1)", "164.308(a)(4)(ii)(C)")
+EXPIRES_ANNOTATION = "kubehipaa.io/expires"
+BREAK_GLASS_MARK = "kubehipaa.io/break-glass"
+
+_INDEXES: weakref.WeakKeyDictionary[Inventory, RbacIndex] = weakref.WeakKeyDictionary()
+
+
+def rbac_index(inv: Inventory) -> RbacIndex:
+    """The engine's index for this inventory, built once and shared by every check."""
+    idx = _INDEXES.get(inv)
+    if idx is None:
+        idx = RbacIndex.from_objects(inv.of_kind("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+                                                 "ServiceAccount"))
+        _INDEXES[inv] = idx
+    return idx
+
+
+def _obj(x: Role | Binding) -> K8sObject:
+    obj = x.origin.obj
+    assert isinstance(obj, K8sObject)
+    return obj
+
+
+def _roles(inv: Inventory) -> Iterator[Role]:
+    for role in rbac_index(inv).roles.values():
+        if not is_bootstrap(role) and isinstance(role.origin.obj, K8sObject):
+            yield role
+
+
+def _bindings(inv: Inventory) -> Iterator[Binding]:
+    for b in rbac_index(inv).bindings:
+        if not is_bootstrap(b) and isinstance(b.origin.obj, K8sObject):
+            yield b
+
+
+def _scope_ns(b: Binding) -> str | None:
+    return b.namespace or None
+
+
+def _subjects(b: Binding) -> str:
+    return ", ".join(b.effective_subject(s).display for s in b.subjects) or "no subjects"
+
+
+@check(
+    id="KH-RBAC-001", title="RBAC rule uses wildcards", area=AREA, severity=Severity.MEDIUM,
+    phi_severity=Severity.HIGH, hipaa=ACCESS, cis=("5.1.3",),
+    remediation="List the verbs, apiGroups and resources the workload needs instead of '*'.",
+    description="A '*' grants every current and future verb or resource, including ones added by CRDs later; "
+    "minimum necessary access cannot be shown for a wildcard.",
+)
+def wildcard_rules(inv: Inventory) -> Iterator[Hit]:
+    for role in _roles(inv):
+        if role.aggregation_selectors is not None:
+            continue  # rules are computed from other roles, reported there
+        for i, rule in enumerate(role.rules):
+            for field, values in (("verbs", rule.verbs), ("apiGroups", rule.api_groups),
+                                  ("resources", rule.resources)):
+                if "*" in values:
+                    yield Hit(_obj(role), f"{role.display} grants '*' {field}", path=f"rules[{i}].{field}",
+                              value=list(values))
+                    break
+
+
+@check(
+    id="KH-RBAC-002", title="Binding grants cluster-admin or system:masters", area=AREA,
+    severity=Severity.HIGH, phi_severity=Severity.CRITICAL, hipaa=ACCESS, cis=("5.1.1", "5.1.7"),
+    remediation="Bind a narrower role; keep cluster-admin for a break-glass group with an expiry.",
+    description="cluster-admin (and membership of system:masters, which no RBAC rule can restrict) allows "
+    "reading every Secret and all PHI in the cluster.",
+)
+def cluster_admin_bindings(inv: Inventory) -> Iterator[Hit]:
+    for b in _bindings(inv):
+        if b.role_ref.kind == "ClusterRole" and b.role_ref.name == "cluster-admin":
+            yield Hit(_obj(b), f"{b.display} binds cluster-admin to "
+                      + ", ".join(b.effective_subject(s).display for s in b.subjects),
+                      path="roleRef.name", value="cluster-admin", namespace=_scope_ns(b))
+            continue
+        for i, s in enumerate(b.subjects):
+            if s.kind == "Group" and s.name == "system:masters":
+                yield Hit(_obj(b), f"{b.display} names group system:masters", path=f"subjects[{i}]",
+                          value=s.to_dict(), namespace=_scope_ns(b))
+
+
+ANONYMOUS_SUBJECTS = {
+    ("User", "system:anonymous"): Severity.CRITICAL,
+    ("Group", "system:unauthenticated"): Severity.CRITICAL,
+    ("Group", "system:authenticated"): Severity.HIGH,
+}
+
+
+@check(
+    id="KH-RBAC-003", title="Binding grants anonymous or all authenticated users", area=AREA,
+    severity=Severity.HIGH, hipaa=("164.312(a)(1)", "164.312(d)"), cis=("5.1.1",),
+    remediation="Bind named groups or service accounts instead of system:anonymous, system:unauthenticated "
+    "or system:authenticated.",
+    description="system:anonymous and system:unauthenticated reach anyone who can connect; "
+    "system:authenticated includes every service account of every namespace.",
+)
+def anonymous_bindings(inv: Inventory) -> Iterator[Hit]:
+    for b in _bindings(inv):
+        for i, s in enumerate(b.subjects):
+            sev = ANONYMOUS_SUBJECTS.get((s.kind, s.name))
+            if sev is not None:
+                yield Hit(_obj(b), f"{b.display} grants {b.role_ref.kind} {b.role_ref.name} to {s.display}",
+                          path=f"subjects[{i}]", value=s.to_dict(), severity=sev, namespace=_scope_ns(b))
+
+
+@check(
+    id="KH-RBAC-004", title="Binding names individual users instead of a group", area=AREA,
+    severity=Severity.LOW, hipaa=("164.308(a)(4)(ii)(C)", "164.308(a)(3)(ii)(C)"),
+    remediation="Bind a group from your identity provider; manage membership there so leavers lose access.",
+    description="Per-user bindings are missed when people change roles or leave (termination procedures); "
+    "group bindings follow the identity provider.",
+)
+def user_subjects(inv: Inventory) -> Iterator[Hit]:
+    for b in _bindings(inv):
+        users = [(i, s) for i, s in enumerate(b.subjects)
+                 if s.kind == "User" and not s.name.startswith("system:")]
+        if users:
+            names = ", ".join(s.name for _, s in users)
+            yield Hit(_obj(b), f"{b.display} binds user(s) {names} directly", path=f"subjects[{users[0][0]}]",
+                      value=[s.name for _, s in users], namespace=_scope_ns(b))
+
+
+@check(
+    id="KH-RBAC-005", title="Read access to all Secrets of a namespace or the cluster", area=AREA,
+    severity=Severity.MEDIUM, phi_severity=Severity.HIGH, hipaa=(*ACCESS, "164.312(a)(2)(iv)"),
+    cis=("5.1.2",),
+    remediation="Restrict get to named Secrets with resourceNames; avoid list and watch on secrets.",
+    description="list/watch (and unnamed get) on secrets returns every credential in scope, including tokens "
+    "of more privileged service accounts and database passwords for PHI stores.",
+)
+def secret_readers(inv: Inventory) -> Iterator[Hit]:
+    idx = rbac_index(inv)
+    for b in _bindings(inv):
+        role = idx.role_for(b)
+        if role is None:
+            continue
+        verbs = []
+        for verb in ("get", "list", "watch"):
+            attrs = request_attributes(verb, "secrets", b.namespace, as_request=False)
+            if any(rule_allows(attrs, r) for r in role.rules):
+                verbs.append(verb)
+        if verbs:
+            scope = f"namespace {b.namespace}" if b.namespace else "all namespaces"
+            yield Hit(_obj(b), f"{b.display} lets {_subjects(b)} {'/'.join(verbs)} every Secret in {scope}",
+                      path="roleRef", value={"kind": b.role_ref.kind, "name": b.role_ref.name},
+                      severity=None if b.namespace else Severity.HIGH, namespace=_scope_ns(b))
+
+
+ESCALATION_REQUESTS = [
+    request_attributes(verb, target, as_request=False)
+    for verb, target in (
+        ("escalate", "roles"), ("escalate", "clusterroles"), ("bind", "roles"), ("bind", "clusterroles"),
+        ("impersonate", "users"), ("impersonate", "groups"), ("impersonate", "serviceaccounts"),
+        ("impersonate", "uids.authentication.k8s.io"),
+    )
+]
+
+
+@check(
+    id="KH-RBAC-006", title="Role allows escalate, bind or impersonate", area=AREA, severity=Severity.HIGH,
+    phi_severity=Severity.CRITICAL, hipaa=ACCESS_MOD, cis=("5.1.8",),
+    remediation="Remove escalate/bind/impersonate; if a controller needs bind, limit it with resourceNames.",
+    description="escalate and bind let an identity grant itself roles it does not hold; impersonate lets it act "
+    "as any user or group, system:masters included.",
+)
+def escalation_verbs(inv: Inventory) -> Iterator[Hit]:
+    for role in _roles(inv):
+        if role.aggregation_selectors is not None:
+            continue
+        found = [a for a in ESCALATION_REQUESTS if role_allows_any_name(role, a)]
+        if found:
+            what = ", ".join(f"{a.verb} {a.resource}" for a in found)
+            idx = next(i for i, r in enumerate(role.rules)
+                       if any(rule_allows(a, replace(r, resource_names=())) for a in found))
+            yield Hit(_obj(role), f"{role.display} allows {what}", path=f"rules[{idx}]",
+                      value=role.rules[idx].to_dict())
+
+
+INTERACTIVE_REQUESTS = [
+    request_attributes(verb, f"pods/{sub}", as_request=False)
+    for sub in ("exec", "attach", "portforward")
+    for verb in ("create", "get")
+]
+
+
+@check(
+    id="KH-RBAC-007", title="Exec, attach or port-forward allowed in a PHI namespace", area=AREA,
+    severity=Severity.HIGH, hipaa=(*ACCESS, "164.312(b)"), cis=("5.1.4",),
+    remediation="Remove pods/exec, pods/attach and pods/portforward from roles bound in PHI namespaces; use a "
+    "time-boxed break-glass binding for incident work.",
+    description="An interactive session in a PHI workload reads patient data and mounted credentials directly, "
+    "outside the application's own access logging. get on these subresources suffices over websockets.",
+)
+def interactive_access_phi(inv: Inventory) -> Iterator[Hit]:
+    phi = sorted(inv.phi_namespaces)
+    if not phi:
+        return
+    idx = rbac_index(inv)
+    for b in _bindings(inv):
+        if b.namespace and b.namespace not in phi:
+            continue
+        found = sorted({f"{a.verb} pods/{a.subresource}" for a in INTERACTIVE_REQUESTS
+                       if binding_grants(idx, b, a)})
+        if found:
+            where = f"PHI namespace {b.namespace}" if b.namespace else "every namespace, PHI ones included"
+            yield Hit(_obj(b), f"{b.display} lets {_subjects(b)} {', '.join(found)} in {where}",
+                      path="roleRef", value={"kind": b.role_ref.kind, "name": b.role_ref.name},
+                      namespace=b.namespace or phi[0])
+
+
+def _rule_touches_cluster_scope(rule: PolicyRule) -> bool:
+    if rule.non_resource_urls:
+        return True
+    for res in rule.resources:
+        base = res.split("/", 1)[0]
+        if base == "*":
+            return True
+        for group, cluster_res in CLUSTER_SCOPED:
+            if cluster_res == base and (group in rule.api_groups or "*" in rule.api_groups):
+                return True
+    return False
+
+
+@check(
+    id="KH-RBAC-008", title="ClusterRoleBinding where a RoleBinding would do", area=AREA,
+    severity=Severity.MEDIUM, hipaa=ACCESS, cis=("5.1.1",),
+    remediation="Grant the ClusterRole with RoleBindings in the namespaces that need it.",
+    description="The role only covers namespaced resources, yet the ClusterRoleBinding grants it in every "
+    "namespace, PHI namespaces included.",
+)
+def cluster_binding_for_namespaced_role(inv: Inventory) -> Iterator[Hit]:
+    idx = rbac_index(inv)
+    for b in _bindings(inv):
+        if b.namespace or b.role_ref.name == "cluster-admin":
+            continue
+        role = idx.role_for(b)
+        if role is None or not role.rules or any(_rule_touches_cluster_scope(r) for r in role.rules):
+            continue
+        yield Hit(_obj(b), f"{b.display} grants {role.display}, which only covers namespaced resources, in every "
+                  "namespace", path="roleRef", value={"kind": b.role_ref.kind, "name": b.role_ref.name})
+
+
+def parse_expiry(text: str) -> dt.datetime | None:
+    """`2026-12-01` (end of that day, UTC) or an RFC 3339 timestamp; None if unreadable."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def is_break_glass(inv: Inventory, b: Binding) -> bool:
+    marks = dict(b.annotations) | dict(b.labels)
+    if marks.get(BREAK_GLASS_MARK, "").lower() == "true":
+        return True
+    cfg = inv.config.break_glass
+    return any((s.kind == "Group" and s.name in cfg.groups) or (s.kind == "User" and s.name in cfg.users)
+               for s in b.subjects)
+
+
+@check(
+    id="KH-RBAC-009", title="Break-glass or temporary binding without a valid expiry", area=AREA,
+    severity=Severity.HIGH, hipaa=("164.312(a)(2)(ii)", "164.308(a)(4)(ii)(C)"),
+    remediation=f"Annotate emergency bindings with {EXPIRES_ANNOTATION}: <date> and delete them when it passes.",
+    description="Emergency access must be time-boxed; a forgotten break-glass binding is standing privileged "
+    "access to PHI.",
+)
+def break_glass_expiry(inv: Inventory) -> Iterator[Hit]:
+    now = dt.datetime.now(dt.UTC)
+    for b in _bindings(inv):
+        annotations = dict(b.annotations)
+        raw = annotations.get(EXPIRES_ANNOTATION)
+        path = f"metadata.annotations.{EXPIRES_ANNOTATION}"
+        if raw is None:
+            if is_break_glass(inv, b):
+                yield Hit(_obj(b), f"break-glass {b.display} has no {EXPIRES_ANNOTATION} annotation",
+                          path=path, namespace=_scope_ns(b))
+            continue
+        when = parse_expiry(raw)
+        if when is None:
+            yield Hit(_obj(b), f"{b.display}: {EXPIRES_ANNOTATION} {raw!r} is not a date", path=path, value=raw,
+                      namespace=_scope_ns(b))
+        elif when < now:
+            yield Hit(_obj(b), f"{b.display} expired on {raw} and still grants {b.role_ref.kind} "
+                      f"{b.role_ref.name}", path=path, value=raw, namespace=_scope_ns(b))
+
+
+def _automount(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+@check(
+    id="KH-RBAC-010", title="ServiceAccount automounts its API token", area=AREA, severity=Severity.LOW,
+    phi_severity=Severity.MEDIUM, hipaa=("164.312(a)(1)", "164.312(d)"), cis=("5.1.5", "5.1.6"),
+    remediation="Set automountServiceAccountToken: false on the ServiceAccount; mount a token only in pods "
+    "that call the API.",
+    description="Every pod using this account gets an API token on disk; a compromised container can then "
+    "use the account's RBAC permissions.",
+)
+def service_account_automount(inv: Inventory) -> Iterator[Hit]:
+    for sa in inv.of_kind("ServiceAccount"):
+        if _automount(sa.doc.get("automountServiceAccountToken")) is not False:
+            yield Hit(sa, f"ServiceAccount {sa.namespace or 'default'}/{sa.name} automounts API tokens",
+                      path="automountServiceAccountToken", value=sa.doc.get("automountServiceAccountToken"))
+
+
+@check(
+    id="KH-RBAC-011", title="Pod automounts a service-account API token", area=AREA, severity=Severity.LOW,
+    phi_severity=Severity.MEDIUM, hipaa=("164.312(a)(1)", "164.312(d)"), cis=("5.1.6",),
+    remediation="Set automountServiceAccountToken: false in the pod spec (or on its ServiceAccount) unless the "
+    "pod calls the Kubernetes API.",
+    description="The pod-level field wins over the ServiceAccount's; when both are unset the token is mounted.",
+)
+def pod_automount(inv: Inventory) -> Iterator[Hit]:
+    for ref in inv.pod_specs:
+        pod_level = _automount(ref.spec.get("automountServiceAccountToken"))
+        if pod_level is False:
+            continue
+        sa_name = str(ref.spec.get("serviceAccountName") or ref.spec.get("serviceAccount") or "default")
+        if pod_level is None:
+            sa = inv.get("ServiceAccount", ref.owner.namespace, sa_name)
+            if sa is None and not ref.owner.namespace:
+                sa = inv.get("ServiceAccount", "default", sa_name)
+            if sa is not None and _automount(sa.doc.get("automountServiceAccountToken")) is False:
+                continue
+        why = "set to true" if pod_level else f"unset and ServiceAccount {sa_name} does not disable it"
+        yield Hit(ref.owner, f"{ref.owner.kind} {ref.owner.name} mounts an API token ({why})",
+                  path=f"{ref.path}.automountServiceAccountToken", value=pod_level)
+
+
+@check(
+    id="KH-RBAC-012", title="Legacy long-lived service-account token Secret", area=AREA,
+    severity=Severity.MEDIUM, phi_severity=Severity.HIGH, hipaa=("164.312(d)", "164.312(a)(1)"),
+    cis=("5.1.6",),
+    remediation="Delete the Secret and use projected, short-lived tokens (TokenRequest) instead.",
+    description="kubernetes.io/service-account-token Secrets never expire and are readable by anyone who can "
+    "read Secrets in the namespace.",
+)
+def legacy_token_secrets(inv: Inventory) -> Iterator[Hit]:
+    for sec in inv.of_kind("Secret"):
+        if sec.doc.get("type") == "kubernetes.io/service-account-token":
+            owner = sec.annotations.get("kubernetes.io/service-account.name", "?")
+            yield Hit(sec, f"Secret {sec.namespace or 'default'}/{sec.name} is a non-expiring token for "
+                      f"ServiceAccount {owner}", path="type", value="kubernetes.io/service-account-token")
+
+
+@check(
+    id="KH-RBAC-013", title="Risky RBAC grant (risk-rule catalog)", area=AREA, severity=Severity.MEDIUM,
+    hipaa=ACCESS_MOD,
+    cis=("5.1.4", "5.1.9", "5.1.10", "5.1.11", "5.1.12", "5.1.13"),
+    remediation="Remove the grant or limit it with resourceNames to what the subject needs; see "
+    "`kubehipaa rbac escalation` for where it leads.",
+    description="Rules from the RBAC risk catalog (engines/rbac/risk_rules.yaml) not already reported by another "
+    "check: pod and workload creation, nodes/proxy, token creation, CSR approval, admission webhooks, "
+    "binding patches, aggregate-to labels, bindings to missing roles or service accounts. Severity comes "
+    "from the catalog, one level higher where the grant reaches a PHI namespace or kube-system.",
+)
+def risk_catalog(inv: Inventory) -> Iterator[Hit]:
+    idx = rbac_index(inv)
+    rules = [r for r in builtin_risk_rules() if r.covered_by is None]
+    for h in evaluate_risks(idx, inv.phi_namespaces, rules):
+        target = h.binding or h.role
+        if target is None or not isinstance(target.origin.obj, K8sObject):
+            continue
+        ns = target.namespace or None
+        yield Hit(target.origin.obj, f"{h.rule.id} {h.message}", path="roleRef" if h.binding else "metadata.labels",
+                  value=h.rule.id, severity=h.severity, namespace=ns)

@@ -1,0 +1,252 @@
+"""RBAC risk rules: a validated data catalog (`risk_rules.yaml`) and its evaluation over an `RbacIndex`.
+
+The catalog is data so that security teams can read and review it without reading code; it is checked against
+a JSON Schema, duplicate YAML keys and duplicate ids are rejected, and every request string must parse, so a
+typo can never silently disable a rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources as importlib_resources
+from typing import Any
+
+import jsonschema
+import yaml
+
+from kubehipaa.engines.rbac.index import RbacIndex, RoleKey, role_key_for
+from kubehipaa.engines.rbac.matching import rule_allows
+from kubehipaa.engines.rbac.resources import RequestSyntaxError, is_cluster_scoped, request_attributes
+from kubehipaa.engines.rbac.types import Attributes, Binding, Role, Subject
+from kubehipaa.errors import InputError
+from kubehipaa.model import Severity
+
+BUILTIN_CLUSTER_ROLES = frozenset({"cluster-admin", "admin", "edit", "view"})
+AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
+BOOTSTRAP_LABEL = ("kubernetes.io/bootstrapping", "rbac-defaults")
+ELEVATED_NAMESPACES = frozenset({"kube-system"})
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRule:
+    id: str
+    title: str
+    kind: str
+    severity: Severity
+    why: str
+    covered_by: str | None = None
+    any_of: tuple[tuple[Attributes, ...], ...] = ()
+    any_of_text: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RiskHit:
+    """One risk rule firing on one binding (or, for aggregate-label, one ClusterRole)."""
+
+    rule: RiskRule
+    severity: Severity
+    message: str
+    binding: Binding | None = None
+    role: Role | None = None
+    elevated: bool = False
+    """True when the grant reaches a PHI namespace or kube-system, which raised its severity."""
+
+    def to_dict(self) -> dict[str, Any]:
+        target = self.binding or self.role
+        return {
+            "rule": self.rule.id,
+            "title": self.rule.title,
+            "severity": self.severity.label,
+            "message": self.message,
+            "object": None if target is None else {
+                "kind": target.kind, "name": target.name,
+                **({"namespace": target.namespace} if target.namespace else {}),
+                "file": target.origin.file, "line": target.origin.line,
+            },
+            "subjects": [s.to_dict() for s in self.binding.subjects] if self.binding else [],
+            "elevated": self.elevated,
+        }
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise InputError(f"duplicate key {key!r} (first at line {seen[key]})", None, key_node.start_mark.line + 1)
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _schema() -> dict[str, Any]:
+    text = importlib_resources.files(__package__).joinpath("risk_rules.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def parse_request(text: str) -> Attributes:
+    """`"create pods/exec"` -> Attributes (no namespace; scope is decided per binding)."""
+    verb, _, target = text.partition(" ")
+    return request_attributes(verb, target.strip(), as_request=False)
+
+
+def load_risk_rules(text: str | None = None, source: str = "risk_rules.yaml") -> list[RiskRule]:
+    """Parse and validate a risk-rule catalog (the built-in one when `text` is None)."""
+    if text is None:
+        text = importlib_resources.files(__package__).joinpath("risk_rules.yaml").read_text(encoding="utf-8")
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except InputError as exc:
+        raise InputError(exc.message, source, exc.line) from None
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise InputError(f"malformed YAML: {exc.problem}", source, line) from None
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.path) or "<root>"
+        raise InputError(f"{where}: {err.message}", source)
+    out: list[RiskRule] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data["rules"]):
+        if raw["id"] in seen:
+            raise InputError(f"rules/{i}: duplicate rule id {raw['id']}", source)
+        seen.add(raw["id"])
+        alternatives = []
+        for j, alt in enumerate(raw.get("any_of") or ()):
+            try:
+                alternatives.append(tuple(parse_request(r) for r in alt))
+            except RequestSyntaxError as exc:
+                raise InputError(f"rules/{i}/any_of/{j}: {exc}", source) from None
+        out.append(
+            RiskRule(
+                id=raw["id"],
+                title=raw["title"],
+                kind=raw["kind"],
+                severity=Severity.parse(raw["severity"]),
+                why=" ".join(str(raw["why"]).split()),
+                covered_by=raw.get("covered_by"),
+                any_of=tuple(alternatives),
+                any_of_text=tuple(tuple(alt) for alt in raw.get("any_of") or ()),
+            )
+        )
+    return out
+
+
+@cache
+def builtin_risk_rules() -> tuple[RiskRule, ...]:
+    return tuple(load_risk_rules())
+
+
+def is_bootstrap(obj: Role | Binding) -> bool:
+    """Objects the API server creates itself (label kubernetes.io/bootstrapping=rbac-defaults)."""
+    return BOOTSTRAP_LABEL in obj.labels
+
+
+def role_allows_any_name(role: Role, attrs: Attributes) -> bool:
+    """Does the role allow this request for at least one object name (resourceNames ignored)?"""
+    for rule in role.rules:
+        r = replace(rule, resource_names=()) if rule.resource_names else rule
+        if rule_allows(attrs, r):
+            return True
+    return False
+
+
+def binding_grants(idx: RbacIndex, binding: Binding, attrs: Attributes) -> bool:
+    """Does this binding grant `attrs` for some name, in the binding's scope? A RoleBinding grants only inside
+    its namespace: never cluster-scoped resources or non-resource URLs."""
+    role = idx.role_for(binding)
+    if role is None:
+        return False
+    if binding.namespace:
+        if not attrs.resource_request or is_cluster_scoped(attrs.resource, attrs.api_group):
+            return False
+        attrs = replace(attrs, namespace=binding.namespace)
+    return role_allows_any_name(role, attrs)
+
+
+def _bump(sev: Severity) -> Severity:
+    return Severity(min(int(sev) + 1, int(Severity.CRITICAL)))
+
+
+def _subjects_text(binding: Binding) -> str:
+    return ", ".join(binding.effective_subject(s).display for s in binding.subjects) or "no subjects"
+
+
+def evaluate_risks(
+    idx: RbacIndex,
+    phi_namespaces: Iterable[str] = (),
+    rules: Iterable[RiskRule] | None = None,
+) -> list[RiskHit]:
+    """Every risk rule firing on the index, severity raised where the grant reaches PHI or kube-system."""
+    rules = list(builtin_risk_rules() if rules is None else rules)
+    elevated_ns = set(phi_namespaces) | ELEVATED_NAMESPACES
+    defined_sas = {(ns, name) for ns, name, _ in idx.loaded.service_accounts}
+    sa_namespaces = {ns for ns, _ in defined_sas}
+    out: list[RiskHit] = []
+    grant_cache: dict[tuple[RoleKey | None, str, Attributes], bool] = {}
+
+    def grants(b: Binding, attrs: Attributes) -> bool:
+        key = (role_key_for(b), b.namespace, attrs)
+        if key not in grant_cache:
+            grant_cache[key] = binding_grants(idx, b, attrs)
+        return grant_cache[key]
+
+    for rule in rules:
+        if rule.kind == "aggregate-label":
+            for role in idx.roles.values():
+                if role.kind != "ClusterRole" or is_bootstrap(role):
+                    continue
+                labels = [k for k, v in role.labels if k.startswith(AGGREGATE_LABEL_PREFIX) and v == "true"]
+                if labels:
+                    out.append(RiskHit(rule, rule.severity, f"{rule.title}: {', '.join(labels)}", role=role))
+            continue
+        for b in idx.bindings:
+            if is_bootstrap(b):
+                continue
+            elevated = not b.namespace or b.namespace in elevated_ns
+            sev = _bump(rule.severity) if elevated else rule.severity
+            if rule.kind == "missing-role":
+                if idx.role_for(b) is None and not (
+                    b.role_ref.kind == "ClusterRole"
+                    and (b.role_ref.name in BUILTIN_CLUSTER_ROLES or b.role_ref.name.startswith("system:"))
+                ):
+                    out.append(RiskHit(rule, sev, idx.missing_role_error(b), binding=b, elevated=elevated))
+            elif rule.kind == "missing-subject":
+                for s in b.subjects:
+                    e = b.effective_subject(s)
+                    if (e.kind == "ServiceAccount" and e.namespace in sa_namespaces and e.name != "default"
+                            and (e.namespace, e.name) not in defined_sas):
+                        out.append(RiskHit(rule, sev, f"{rule.title}: {e.display} is not defined", binding=b,
+                                           elevated=elevated))
+            else:
+                for alt, text in zip(rule.any_of, rule.any_of_text, strict=True):
+                    if all(grants(b, a) for a in alt):
+                        scope = f"namespace {b.namespace}" if b.namespace else "all namespaces"
+                        out.append(RiskHit(
+                            rule, sev,
+                            f"{rule.title} ({' + '.join(text)}) in {scope} for {_subjects_text(b)}",
+                            binding=b, elevated=elevated,
+                        ))
+                        break
+    return out
+
+
+def subject_risks(hits: Iterable[RiskHit]) -> dict[Subject, list[RiskHit]]:
+    """Risk hits grouped by the (defaulted) subjects that receive them."""
+    out: dict[Subject, list[RiskHit]] = {}
+    for h in hits:
+        if h.binding is None:
+            continue
+        for s in h.binding.subjects:
+            out.setdefault(h.binding.effective_subject(s), []).append(h)
+    return out
