@@ -229,6 +229,7 @@ class ClassCoverage:
     decisions: list[tuple[Request, Decision]]
     ok: bool
     problems: list[str] = field(default_factory=list)
+    bad: list[tuple[Request, Decision]] = field(default_factory=list)
 
     @property
     def levels(self) -> list[str]:
@@ -385,6 +386,7 @@ def coverage(policy: Policy, namespaces: Sequence[str] = ("clinical",)) -> list[
     for cls in event_classes(namespaces):
         decisions = [(req, evaluate(policy, req)) for req in cls.requests]
         problems: list[str] = []
+        bad: list[tuple[Request, Decision]] = []
         lo, hi = LEVEL_RANK[cls.min_level], LEVEL_RANK[cls.max_level]
         for req, d in decisions:
             where = f"rule {d.rule_index}" if d.rule_index is not None else "no rule matched (default None)"
@@ -394,7 +396,10 @@ def coverage(policy: Policy, namespaces: Sequence[str] = ("clinical",)) -> list[
                 problems.append(f"{req.describe}: level {d.level} ({where}), must not exceed {cls.max_level}")
             elif cls.needs_stage in d.omit_stages:
                 problems.append(f"{req.describe}: stage {cls.needs_stage} omitted ({where})")
-        out.append(ClassCoverage(cls=cls, decisions=decisions, ok=not problems, problems=problems))
+            else:
+                continue
+            bad.append((req, d))
+        out.append(ClassCoverage(cls=cls, decisions=decisions, ok=not problems, problems=problems, bad=bad))
     return out
 
 

@@ -130,7 +130,10 @@ def parse_encryption_config(doc: dict[str, Any]) -> EncryptionConfig:
             ((ptype, body),) = p.items()
             if ptype not in PROVIDER_TYPES:
                 raise EncryptionConfigError(f"{pwhere}: unknown provider type {ptype!r}")
-            body = body if isinstance(body, dict) else {}
+            if body is None and ptype == "identity":
+                body = {}
+            if not isinstance(body, dict):
+                raise EncryptionConfigError(f"{pwhere}.{ptype} must be a mapping")
             if ptype == "kms":
                 providers.append(
                     Provider(
