@@ -44,7 +44,7 @@ _NOT_A_SECRET = re.compile(
     r"|audience|type|name|algorithm|ref|policy|rotation|lifetime|duration|count|limit)$"
 )
 _PLACEHOLDER = re.compile(r"^(\$\(.*\)|\$\{.*\}|\{\{.*\}\}|<.*>|\*+|x+|changeme-placeholder)$", re.IGNORECASE)
-_URL_CREDS = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s:@]+):([^@\s/]+)@")
+_URL_CREDS = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s:@]*):([^@\s/]+)@")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _PATIENT_KEY = re.compile(r"(?i)patient|member|guardian|emergency|subscriber|beneficiar")
 
