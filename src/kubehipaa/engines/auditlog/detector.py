@@ -1,0 +1,284 @@
+"""The streaming detector: de-duplicate events by auditID across stages, dispatch to rules, keep windows.
+
+Usage (pure: events in, alerts out; no I/O):
+
+    det = Detector()                       # all built-in rules, default DetectorConfig
+    for ev in iter_events(paths):
+        for alert in det.process(ev):
+            ...
+    for alert in det.flush():              # events still waiting for a later stage at end of stream
+        ...
+
+Stages: the API server may log one request up to four times (RequestReceived, ResponseStarted,
+ResponseComplete, Panic) under one auditID. A request is evaluated once, on the first event that carries a
+response (ResponseStarted for long-running exec/watch, else ResponseComplete/Panic). A RequestReceived
+event is held back until that later stage arrives; if none does (policy `omitStages`, a crash) it is
+evaluated when it ages out of the bounded pending table or at `flush()`. Events without auditID are
+evaluated as they come.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubehipaa.engines.auditlog.catalog import RULES
+from kubehipaa.engines.auditlog.event import AuditEvent
+from kubehipaa.engines.auditlog.phi import _scanner
+from kubehipaa.engines.auditlog.rules import (
+    ANONYMOUS_USER,
+    UNAUTHENTICATED_GROUP,
+    DetectorConfig,
+    Rule,
+)
+from kubehipaa.engines.auditlog.windows import CountWindow, DistinctWindow, FirstSeen, parse_time
+from kubehipaa.model import Severity
+
+MAX_DONE_IDS = 200_000
+"""auditIDs remembered for de-duplication (two generations of half this size)."""
+MAX_PENDING = 20_000
+"""RequestReceived events held waiting for their response stage (two generations)."""
+
+
+@dataclass(slots=True)
+class Alert:
+    """One detection on one event (or on the event that completed a window)."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    hipaa: tuple[str, ...]
+    message: str
+    time: str
+    audit_id: str
+    user: str
+    source_ip: str
+    user_agent: str
+    verb: str
+    object: str
+    namespace: str
+    count: int = 1
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ruleId": self.rule_id,
+            "title": self.title,
+            "severity": self.severity.label,
+            "hipaa": list(self.hipaa),
+            "message": self.message,
+            "time": self.time,
+            "auditID": self.audit_id,
+            "user": self.user,
+            "sourceIP": self.source_ip,
+            "userAgent": self.user_agent,
+            "verb": self.verb,
+            "object": self.object,
+            "namespace": self.namespace,
+            "count": self.count,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(slots=True)
+class DetectorStats:
+    received: int = 0
+    duplicates: int = 0
+    evaluated: int = 0
+    alerts: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"received": self.received, "duplicates": self.duplicates, "evaluated": self.evaluated,
+                "alertsByRule": dict(sorted(self.alerts.items()))}
+
+
+class Detector:
+    """Runs a rule set over a stream of `AuditEvent`s with bounded memory."""
+
+    def __init__(self, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None, *,
+                 dedupe: bool = True) -> None:
+        self.rules = list(RULES if rules is None else rules)
+        self.config = config or DetectorConfig()
+        self.dedupe = dedupe
+        self.stats = DetectorStats()
+        self._index: dict[tuple[str, str], list[Rule]] = {}
+        self._gated: dict[str, list[Rule]] = {g: [] for g in
+                                              ("failure", "anonymous", "impersonation", "breakglass", "body")}
+        for r in self.rules:
+            if r.gate == "resource":
+                for res in r.resources:
+                    for verb in r.verbs:
+                        self._index.setdefault((res, verb), []).append(r)
+            else:
+                self._gated[r.gate].append(r)
+        if _scanner() is None:
+            self._gated["body"] = []  # PHI engine absent: do not pay for decoding bodies
+        self._state: dict[str, Any] = {}
+        cfg = self.config
+        for r in self.rules:
+            w = r.window
+            if w is None:
+                continue
+            seconds = float(getattr(cfg, w.seconds_attr))
+            threshold = int(getattr(cfg, w.threshold_attr))
+            if w.mode == "first_seen":
+                self._state[r.id] = FirstSeen(seconds, cfg.max_keys)
+            elif w.mode == "distinct":
+                self._state[r.id] = DistinctWindow(seconds, threshold, cfg.max_keys)
+            else:
+                self._state[r.id] = CountWindow(seconds, threshold, cfg.max_keys)
+        self._bg_groups = cfg.break_glass_groups
+        self._bg_users = cfg.break_glass_users
+        self._done_new: set[str] = set()
+        self._done_old: set[str] = set()
+        self._pending_new: dict[str, AuditEvent] = {}
+        self._pending_old: dict[str, AuditEvent] = {}
+
+    # -- stream ---------------------------------------------------------------------------------------
+    def process(self, ev: AuditEvent) -> list[Alert]:
+        """Alerts raised by this event (possibly also by older events that aged out waiting for a stage)."""
+        self.stats.received += 1
+        aid = ev.auditID
+        if aid is None or not self.dedupe:
+            return self._evaluate(ev)
+        if aid in self._done_new or aid in self._done_old:
+            self.stats.duplicates += 1
+            return []
+        if ev.stage == "RequestReceived":
+            if aid in self._pending_new or aid in self._pending_old:
+                self.stats.duplicates += 1
+                return []
+            self._pending_new[aid] = ev
+            if len(self._pending_new) >= MAX_PENDING // 2:
+                return self._age_pending()
+            return []
+        done = self._done_new
+        done.add(aid)
+        if len(done) >= MAX_DONE_IDS // 2:
+            self._done_old = done
+            self._done_new = set()
+        if (self._pending_new or self._pending_old) and (
+            self._pending_new.pop(aid, None) is not None or self._pending_old.pop(aid, None) is not None
+        ):
+            self.stats.duplicates += 1  # its RequestReceived stage was held back and is now superseded
+        return self._evaluate(ev)
+
+    def process_all(self, events: Iterable[AuditEvent]) -> list[Alert]:
+        """Convenience for tests and small inputs: every alert of `events`, including the final flush."""
+        out: list[Alert] = []
+        for ev in events:
+            out.extend(self.process(ev))
+        out.extend(self.flush())
+        return out
+
+    def flush(self) -> list[Alert]:
+        """Evaluate RequestReceived events whose later stage never came (end of a file or of a batch)."""
+        out: list[Alert] = []
+        for table in (self._pending_old, self._pending_new):
+            for aid, ev in table.items():
+                self._done_new.add(aid)
+                out.extend(self._evaluate(ev))
+            table.clear()
+        return out
+
+    def _age_pending(self) -> list[Alert]:
+        out: list[Alert] = []
+        for aid, ev in self._pending_old.items():
+            self._done_new.add(aid)
+            out.extend(self._evaluate(ev))
+        self._pending_old = self._pending_new
+        self._pending_new = {}
+        return out
+
+    # -- evaluation -----------------------------------------------------------------------------------
+    def candidates(self, ev: AuditEvent) -> list[Rule]:
+        """The rules whose dispatch key or gate selects this event (before any predicate runs)."""
+        out: list[Rule] = []
+        o = ev.objectRef
+        if o is not None:
+            res = o.resource
+            if res is not None:
+                sub = o.subresource
+                rules = self._index.get((res + "/" + sub if sub else res, ev.verb or ""))
+                if rules:
+                    out.extend(rules)
+        gated = self._gated
+        rs = ev.responseStatus
+        code = rs.code if rs is not None else None
+        ann = ev.annotations
+        if (code is not None and code >= 400) or (ann is not None and ann.decision == "forbid"):
+            out.extend(gated["failure"])
+        u = ev.user
+        if u is not None:
+            groups = u.groups
+            if u.username == ANONYMOUS_USER or (groups and UNAUTHENTICATED_GROUP in groups):
+                out.extend(gated["anonymous"])
+            if (u.username in self._bg_users) or (groups and not self._bg_groups.isdisjoint(groups)):
+                out.extend(gated["breakglass"])
+        if ev.impersonatedUser is not None:
+            out.extend(gated["impersonation"])
+        if gated["body"] and (ev.requestObject or ev.responseObject):
+            out.extend(gated["body"])
+        return out
+
+    def explain(self, ev: AuditEvent) -> list[tuple[Rule, str]]:
+        """(rule, message) for every rule whose per-event predicate matches, windows and state ignored.
+
+        This is the single-event semantics (what Panther's rule tests check); `process` is the streaming one.
+        """
+        out: list[tuple[Rule, str]] = []
+        for r in self.candidates(ev):
+            msg = r.match(ev, self.config)
+            if msg is not None:
+                out.append((r, msg))
+        return out
+
+    def _evaluate(self, ev: AuditEvent) -> list[Alert]:
+        self.stats.evaluated += 1
+        out: list[Alert] = []
+        for r in self.candidates(ev):
+            self._run(r, ev, out)
+        return out
+
+    def _run(self, rule: Rule, ev: AuditEvent, out: list[Alert]) -> None:
+        message = rule.match(ev, self.config)
+        if message is None:
+            return
+        count = 1
+        w = rule.window
+        if w is not None:
+            state = self._state[rule.id]
+            t = parse_time(ev.time)
+            key = w.key(ev)
+            if w.mode == "first_seen":
+                assert w.distinct is not None
+                novelty = state.add(key, w.distinct(ev), t)
+                if not novelty:
+                    return
+                if novelty == "identity":
+                    message = f"{key or '?'} read secrets for the first time ({ev.verb} {ev.object_display})"
+                else:
+                    message = (f"{key or '?'} read secrets from a new source {ev.source_ip or '?'} / "
+                               f"{ev.user_agent or '?'} ({ev.verb} {ev.object_display})")
+            elif w.mode == "distinct":
+                assert w.distinct is not None
+                count = state.add(key, w.distinct(ev), t)
+                if not count:
+                    return
+                message = (f"{count} distinct within {int(state.seconds)}s for {w.key_label} {key or '?'}; "
+                           f"last: {message}")
+            else:
+                count = state.add(key, t)
+                if not count:
+                    return
+                message = (f"{count} within {int(state.seconds)}s for {w.key_label} {key or '?'}; "
+                           f"last: {message}")
+        self.stats.alerts[rule.id] += 1
+        out.append(Alert(
+            rule_id=rule.id, title=rule.title, severity=rule.severity, hipaa=rule.hipaa, message=message,
+            time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
+            user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
+            count=count,
+        ))

@@ -1,0 +1,256 @@
+"""The normalized view of one API-server audit Event (audit.k8s.io/v1 and v1beta1).
+
+Why msgspec Structs and not dicts: an audit log is millions of ~1 KB lines, and a generic JSON parse builds
+every nested dict (user.extra, annotations, request bodies) that almost no rule reads. Decoding straight into
+these Structs keeps only the fields the detections use, skips everything else inside the C decoder, and keeps
+request/response bodies as undecoded `msgspec.Raw` bytes until a rule actually asks for them.
+
+All fields are optional: upstream producers omit empty fields (Go `omitempty`), v1beta1 events add
+`timestamp`, and third-party exports (EKS, AKS) drop `kind`/`apiVersion`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+import orjson
+
+DECISION_KEY = "authorization.k8s.io/decision"
+REASON_KEY = "authorization.k8s.io/reason"
+
+
+class UserInfo(msgspec.Struct, gc=False, omit_defaults=True):
+    """`user` / `impersonatedUser` (authentication.k8s.io UserInfo)."""
+
+    username: str | None = None
+    uid: str | None = None
+    groups: list[str] | None = None
+
+
+class ObjectRef(msgspec.Struct, gc=False, omit_defaults=True):
+    """`objectRef`: what the request was about."""
+
+    resource: str | None = None
+    subresource: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    apiGroup: str | None = None
+    apiVersion: str | None = None
+
+
+class ResponseStatus(msgspec.Struct, gc=False, omit_defaults=True):
+    """`responseStatus` (a metav1.Status; only the fields a reviewer needs)."""
+
+    code: int | None = None
+    status: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class Annotations(msgspec.Struct, gc=False, omit_defaults=True):
+    """The two annotations the authorizer adds; other annotations are skipped by the decoder."""
+
+    decision: str | None = msgspec.field(default=None, name=DECISION_KEY)
+    reason: str | None = msgspec.field(default=None, name=REASON_KEY)
+
+
+_NO_BODY = msgspec.Raw(b"")
+"""An empty Raw: the event carries no body (Metadata level, or the field was omitted)."""
+
+
+class AuditEvent(msgspec.Struct, gc=False, omit_defaults=True):
+    """One audit Event. Field names are the upstream JSON names; properties give the derived views.
+
+    Derived views (all cheap, none cached): `username`, `groups`, `source_ip` (the LAST entry of `sourceIPs`,
+    i.e. the address closest to the API server, as the issue asks), `resource`, `subresource`, `namespace`,
+    `name`, `code`, `decision`, `allowed`, `failed`, `time`, `exec_command`, `request_object`,
+    `response_object`.
+    """
+
+    kind: str | None = None
+    apiVersion: str | None = None
+    level: str | None = None
+    auditID: str | None = None
+    stage: str | None = None
+    requestURI: str | None = None
+    verb: str | None = None
+    user: UserInfo | None = None
+    impersonatedUser: UserInfo | None = None
+    sourceIPs: list[str] | None = None
+    userAgent: str | None = None
+    objectRef: ObjectRef | None = None
+    responseStatus: ResponseStatus | None = None
+    requestObject: msgspec.Raw = _NO_BODY
+    responseObject: msgspec.Raw = _NO_BODY
+    requestReceivedTimestamp: str | None = None
+    stageTimestamp: str | None = None
+    timestamp: str | None = None
+    annotations: Annotations | None = None
+
+    # -- identity -------------------------------------------------------------------------------------
+    @property
+    def username(self) -> str:
+        u = self.user
+        return (u.username or "") if u is not None else ""
+
+    @property
+    def groups(self) -> list[str]:
+        u = self.user
+        return (u.groups or []) if u is not None else []
+
+    @property
+    def impersonated_username(self) -> str:
+        u = self.impersonatedUser
+        return (u.username or "") if u is not None else ""
+
+    @property
+    def source_ip(self) -> str:
+        ips = self.sourceIPs
+        return ips[-1] if ips else ""
+
+    @property
+    def user_agent(self) -> str:
+        return self.userAgent or ""
+
+    # -- target ---------------------------------------------------------------------------------------
+    @property
+    def resource(self) -> str:
+        o = self.objectRef
+        return (o.resource or "") if o is not None else ""
+
+    @property
+    def subresource(self) -> str:
+        o = self.objectRef
+        return (o.subresource or "") if o is not None else ""
+
+    @property
+    def namespace(self) -> str:
+        o = self.objectRef
+        return (o.namespace or "") if o is not None else ""
+
+    @property
+    def name(self) -> str:
+        o = self.objectRef
+        return (o.name or "") if o is not None else ""
+
+    @property
+    def api_group(self) -> str:
+        o = self.objectRef
+        return (o.apiGroup or "") if o is not None else ""
+
+    @property
+    def object_display(self) -> str:
+        """`pods/exec clinical/ehr-0` style: resource[/sub] [ns/]name, or the URI for non-resource requests."""
+        o = self.objectRef
+        if o is None:
+            return self.requestURI or ""
+        res = (o.resource or "") + (f"/{o.subresource}" if o.subresource else "")
+        target = "/".join(p for p in (o.namespace, o.name) if p)
+        return f"{res} {target}".strip()
+
+    # -- outcome --------------------------------------------------------------------------------------
+    @property
+    def code(self) -> int:
+        r = self.responseStatus
+        return (r.code or 0) if r is not None else 0
+
+    @property
+    def decision(self) -> str:
+        a = self.annotations
+        return (a.decision or "") if a is not None else ""
+
+    @property
+    def allowed(self) -> bool:
+        """Authorized and not failed: the decision annotation when present, else a 1xx-3xx response code."""
+        dec = self.decision
+        if dec and dec != "allow":
+            return False
+        code = self.code
+        return code == 0 or code < 400 if dec else 100 <= code < 400
+
+    @property
+    def outcome(self) -> str:
+        """`allowed`, `forbidden` (403 / decision forbid), `unauthorized` (401), `failed` (other >= 400)."""
+        code = self.code
+        if code == 401:
+            return "unauthorized"
+        if code == 403 or self.decision == "forbid":
+            return "forbidden"
+        if code >= 400:
+            return "failed"
+        return "allowed"
+
+    @property
+    def time(self) -> str:
+        """When the request was received (RFC 3339), falling back to later stage timestamps."""
+        return self.requestReceivedTimestamp or self.stageTimestamp or self.timestamp or ""
+
+    # -- bodies ---------------------------------------------------------------------------------------
+    @property
+    def request_object(self) -> Any:
+        """The decoded `requestObject` (None when the policy level did not record it or it is not JSON)."""
+        return _decode_raw(self.requestObject)
+
+    @property
+    def response_object(self) -> Any:
+        return _decode_raw(self.responseObject)
+
+    @property
+    def exec_command(self) -> list[str]:
+        """The command of a pods/exec request: `command=` query parameters, else a PodExecOptions body."""
+        uri = self.requestURI or ""
+        if "command=" in uri:
+            query = urlsplit(uri).query
+            cmd = parse_qs(query, keep_blank_values=True).get("command")
+            if cmd:
+                return cmd
+        body = self.request_object
+        if isinstance(body, dict):
+            cmd = body.get("command")
+            if isinstance(cmd, list):
+                return [str(c) for c in cmd]
+            if isinstance(cmd, str):
+                return [cmd]
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain JSON-able data (bodies decoded)."""
+        out: dict[str, Any] = {}
+        for fname in self.__struct_fields__:
+            if fname in ("requestObject", "responseObject"):
+                continue
+            value = getattr(self, fname)
+            if value is not None:
+                out[fname] = msgspec.to_builtins(value)
+        if self.requestObject:
+            out["requestObject"] = self.request_object
+        if self.responseObject:
+            out["responseObject"] = self.response_object
+        return out
+
+
+def _decode_raw(raw: msgspec.Raw) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(bytes(raw))
+    except orjson.JSONDecodeError:
+        return None
+
+
+EVENT_DECODER = msgspec.json.Decoder(AuditEvent)
+"""Decodes one Event JSON document (bytes) into an `AuditEvent`; raises msgspec errors on bad input."""
+
+
+def event_from_dict(doc: dict[str, Any]) -> AuditEvent:
+    """Build an `AuditEvent` from an already-parsed dict (EventList items, webhook bodies, tests)."""
+    return EVENT_DECODER.decode(orjson.dumps(doc))
+
+
+def is_event_shaped(ev: AuditEvent) -> bool:
+    """Whether a decoded document looks like an audit Event at all (FAL-01-003: `{"kind": 0}` must not)."""
+    if ev.kind not in (None, "Event"):
+        return False
+    return bool(ev.auditID or ev.verb or ev.requestURI or ev.user is not None or ev.objectRef is not None)

@@ -1,0 +1,140 @@
+"""Facts about Pods and RBAC rules read from audit request bodies (requestObject).
+
+Only what the detections need, tolerant of partial bodies (hand-written test events, trimmed exports):
+every accessor returns an empty answer rather than raising on an unexpected shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+SENSITIVE_HOST_PATHS = (
+    "/",
+    "/proc",
+    "/sys",
+    "/etc",
+    "/root",
+    "/home",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/run/crio/crio.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/var/lib/kubelet",
+    "/var/lib/kubelet/pki",
+    "/etc/kubernetes",
+    "/etc/kubernetes/manifests",
+    "/var/lib/etcd",
+    "/var/log",
+)
+"""Host paths whose mount gives node-level credentials or control (Falco's list plus etcd data and logs)."""
+
+DANGEROUS_CAPABILITIES = frozenset(
+    {"ALL", "SYS_ADMIN", "NET_ADMIN", "BPF", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH",
+     "SYS_BOOT", "PERFMON", "MAC_ADMIN", "MAC_OVERRIDE"}
+)
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def pod_spec(body: Any) -> dict[str, Any]:
+    """`spec` of a Pod body (or `spec.template.spec` of a workload body)."""
+    spec = _d(_d(body).get("spec"))
+    template = _d(spec.get("template"))
+    if template:
+        return _d(template.get("spec"))
+    job_template = _d(spec.get("jobTemplate"))
+    if job_template:
+        return _d(_d(_d(_d(job_template.get("spec")).get("template"))).get("spec"))
+    return spec
+
+
+def containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, container) for containers, initContainers and ephemeralContainers."""
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for i, c in enumerate(_l(spec.get(key))):
+            if isinstance(c, dict):
+                yield f"spec.{key}[{i}]", c
+
+
+def privileged_containers(spec: dict[str, Any]) -> list[str]:
+    return [f"{p}.securityContext.privileged" for p, c in containers(spec)
+            if _d(c.get("securityContext")).get("privileged") is True]
+
+
+def root_settings(spec: dict[str, Any]) -> list[str]:
+    """Explicit requests to run as root: runAsUser 0 or runAsNonRoot false (pod or container level)."""
+    found: list[str] = []
+    psc = _d(spec.get("securityContext"))
+    if psc.get("runAsUser") == 0:
+        found.append("spec.securityContext.runAsUser")
+    if psc.get("runAsNonRoot") is False:
+        found.append("spec.securityContext.runAsNonRoot")
+    for p, c in containers(spec):
+        sc = _d(c.get("securityContext"))
+        if sc.get("runAsUser") == 0:
+            found.append(f"{p}.securityContext.runAsUser")
+        if sc.get("runAsNonRoot") is False:
+            found.append(f"{p}.securityContext.runAsNonRoot")
+    return found
+
+
+def host_namespaces(spec: dict[str, Any]) -> list[str]:
+    return [f"spec.{k}" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k) is True]
+
+
+def host_paths(spec: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for v in _l(spec.get("volumes")):
+        hp = _d(_d(v).get("hostPath"))
+        if hp:
+            out.append(str(hp.get("path") or ""))
+    return out
+
+
+def is_sensitive_host_path(path: str) -> bool:
+    norm = path.rstrip("/") or "/"
+    return any(norm == s or (s != "/" and norm.startswith(s + "/")) for s in SENSITIVE_HOST_PATHS)
+
+
+def added_capabilities(spec: dict[str, Any]) -> list[str]:
+    caps: list[str] = []
+    for _p, c in containers(spec):
+        for cap in _l(_d(_d(c.get("securityContext")).get("capabilities")).get("add")):
+            name = str(cap).upper()
+            caps.append(name[4:] if name.startswith("CAP_") else name)
+    return caps
+
+
+def images(spec: dict[str, Any]) -> list[str]:
+    return [str(c.get("image") or "") for _p, c in containers(spec)]
+
+
+# -- RBAC bodies -------------------------------------------------------------------------------------------
+
+
+def role_rules(body: Any) -> list[dict[str, Any]]:
+    return [r for r in _l(_d(body).get("rules")) if isinstance(r, dict)]
+
+
+def rule_grants(rules: list[dict[str, Any]], resource: str, verbs: set[str]) -> bool:
+    """Whether any rule grants one of `verbs` on `resource` (wildcards honoured, API group not checked)."""
+    for r in rules:
+        res = {str(x) for x in _l(r.get("resources"))}
+        vs = {str(x) for x in _l(r.get("verbs"))}
+        base = resource.split("/")[0]
+        res_ok = "*" in res or resource in res or (("/" in resource) and f"{base}/*" in res)
+        if res_ok and ("*" in vs or vs & verbs):
+            return True
+    return False
+
+
+def role_ref_name(body: Any) -> str:
+    return str(_d(_d(body).get("roleRef")).get("name") or "")

@@ -1,0 +1,165 @@
+"""Bounded state for windowed rules, keyed by identity or source IP.
+
+Every table is an LRU of at most `max_keys` keys and every per-key list is capped, so a month of logs uses
+the same memory as an hour. Time is the events' own time (requestReceivedTimestamp), not the wall clock,
+so replaying an old log gives the same alerts as watching it live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict, deque
+
+_EPOCH_CACHE: dict[str, float] = {}
+
+
+def parse_time(text: str) -> float:
+    """RFC 3339 (Go RFC3339Nano included) → seconds since the epoch; 0.0 when absent or unparseable."""
+    if not text or len(text) < 19:
+        return 0.0
+    head = text[:19]
+    base = _EPOCH_CACHE.get(head)
+    if base is None:
+        try:
+            base = dt.datetime.fromisoformat(head).replace(tzinfo=dt.UTC).timestamp()
+        except ValueError:
+            return 0.0
+        if len(_EPOCH_CACHE) > 4096:
+            _EPOCH_CACHE.clear()
+        _EPOCH_CACHE[head] = base
+    frac = 0.0
+    if len(text) > 20 and text[19] == ".":
+        digits = text[20:].rstrip("Z").split("+")[0].split("-")[0]
+        if digits.isdigit():
+            frac = int(digits) / (10 ** len(digits))
+    offset = 0.0
+    tail = text[19:]
+    for sign in ("+", "-"):
+        if sign in tail:
+            hh_mm = tail.rsplit(sign, 1)[1]
+            try:
+                hours, minutes = int(hh_mm[:2]), int(hh_mm[3:5] or 0)
+            except ValueError:
+                break
+            offset = (hours * 3600 + minutes * 60) * (1 if sign == "+" else -1)
+            break
+    return base + frac - offset
+
+
+class _Lru(OrderedDict):  # type: ignore[type-arg]
+    def __init__(self, max_keys: int) -> None:
+        super().__init__()
+        self.max_keys = max_keys
+
+    def touch(self, key: str, default_factory: type) -> object:
+        value = self.get(key)
+        if value is None:
+            value = default_factory()
+            self[key] = value
+            if len(self) > self.max_keys:
+                self.popitem(last=False)
+        else:
+            self.move_to_end(key)
+        return value
+
+
+class CountWindow:
+    """`threshold` hits for one key within `seconds` → one alert, then quiet for a window."""
+
+    def __init__(self, seconds: float, threshold: int, max_keys: int) -> None:
+        self.seconds = seconds
+        self.threshold = max(1, threshold)
+        self.hits: _Lru = _Lru(max_keys)
+        self.quiet_until: _Lru = _Lru(max_keys)
+
+    def add(self, key: str, t: float) -> int:
+        """Record a hit; return the number of hits in the window when this hit triggers an alert, else 0."""
+        quiet = self.quiet_until.get(key)
+        if quiet is not None and t < quiet:
+            return 0
+        dq = self.hits.get(key)
+        if dq is None:
+            dq = deque(maxlen=self.threshold)
+            self.hits[key] = dq
+            if len(self.hits) > self.hits.max_keys:
+                self.hits.popitem(last=False)
+        else:
+            self.hits.move_to_end(key)
+        dq.append(t)
+        if len(dq) >= self.threshold and t - dq[0] <= self.seconds:
+            n = len(dq)
+            dq.clear()
+            self.quiet_until[key] = t + self.seconds
+            if len(self.quiet_until) > self.quiet_until.max_keys:
+                self.quiet_until.popitem(last=False)
+            return n
+        return 0
+
+
+class DistinctWindow:
+    """`threshold` distinct values for one key within `seconds` → one alert, then quiet for a window."""
+
+    def __init__(self, seconds: float, threshold: int, max_keys: int) -> None:
+        self.seconds = seconds
+        self.threshold = max(1, threshold)
+        self.values: _Lru = _Lru(max_keys)
+        self.quiet_until: dict[str, float] = {}
+
+    def add(self, key: str, value: str, t: float) -> int:
+        quiet = self.quiet_until.get(key)
+        if quiet is not None:
+            if t < quiet:
+                return 0
+            del self.quiet_until[key]
+        seen = self.values.get(key)
+        if seen is None:
+            seen = {}
+            self.values[key] = seen
+            if len(self.values) > self.values.max_keys:
+                self.values.popitem(last=False)
+        else:
+            self.values.move_to_end(key)
+        seen[value] = t
+        if len(seen) >= self.threshold:
+            horizon = t - self.seconds
+            for v in [v for v, ts in seen.items() if ts < horizon]:
+                del seen[v]
+            if len(seen) >= self.threshold:
+                n = len(seen)
+                seen.clear()
+                self.quiet_until[key] = t + self.seconds
+                if len(self.quiet_until) > self.values.max_keys:
+                    self.quiet_until.pop(next(iter(self.quiet_until)))
+                return n
+        return 0
+
+
+class FirstSeen:
+    """New key, or new (key, value) pair, after a learning period of `learning_s` seconds of log time."""
+
+    def __init__(self, learning_s: float, max_keys: int) -> None:
+        self.learning_s = learning_s
+        self.start: float | None = None
+        self.keys: _Lru = _Lru(max_keys)
+
+    def add(self, key: str, value: str, t: float) -> str:
+        """'' when nothing is new (or still learning), else 'identity' or 'source'."""
+        if self.start is None:
+            self.start = t
+        learning = t - self.start < self.learning_s
+        values = self.keys.get(key)
+        if values is None:
+            values = _Lru(64)
+            values[value] = True
+            self.keys[key] = values
+            if len(self.keys) > self.keys.max_keys:
+                self.keys.popitem(last=False)
+            return "" if learning else "identity"
+        self.keys.move_to_end(key)
+        if value in values:
+            values.move_to_end(value)
+            return ""
+        values[value] = True
+        if len(values) > values.max_keys:
+            values.popitem(last=False)
+        return "" if learning else "source"
