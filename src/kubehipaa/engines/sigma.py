@@ -204,14 +204,34 @@ VIRTUAL_FIELDS: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
 
 
 def _getter(field_name: str) -> Getter:
+    """A cached accessor for one field: a direct dict walk first, the dotted-key/list walk as fallback."""
     virtual = VIRTUAL_FIELDS.get(field_name)
     parts = tuple(field_name.split("."))
 
     def get(event: dict[str, Any], cache: FieldCache) -> list[Any]:
         hit = cache.get(field_name)
-        if hit is None:
-            hit = virtual(event) if virtual is not None else _flatten(_walk(event, parts))
-            cache[field_name] = hit
+        if hit is not None:
+            return hit
+        if virtual is not None:
+            hit = virtual(event)
+        else:
+            node: Any = event
+            for part in parts:
+                if type(node) is dict and part in node:
+                    node = node[part]
+                    continue
+                # A list to fan out, or a key that itself holds dots: take the general walk.
+                if type(node) is list or (type(node) is dict and any("." in k for k in node)):
+                    node = _MISSING
+                else:
+                    node = None
+                break
+            else:
+                if type(node) is not list:
+                    hit = [node]
+            if hit is None:
+                hit = [] if node is None else _flatten(_walk(event, parts))
+        cache[field_name] = hit
         return hit
 
     return get
@@ -246,6 +266,14 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
+def _wildcard_regex(value: SigmaString) -> str:
+    """Sigma wildcards (`*`, `?`) as a Python regex for fullmatch; everything else literal."""
+    return "".join(
+        ".*" if p is SpecialChars.WILDCARD_MULTI else "." if p is SpecialChars.WILDCARD_SINGLE
+        else re.escape(str(p)) for p in value.s
+    )
+
+
 def _string_pred(value: SigmaString) -> ValuePred:
     """Sigma strings: case-insensitive (unless `|cased`), `*`/`?` wildcards, whole-value match."""
     cased = isinstance(value, SigmaCasedString)
@@ -270,10 +298,7 @@ def _string_pred(value: SigmaString) -> ValuePred:
     if len(parts) == 3 and parts[0] is star and parts[2] is star and isinstance(parts[1], str):
         inner = norm(parts[1])
         return lambda v: (t := _as_text(v)) is not None and inner in norm(t)
-    pattern = "".join(
-        ".*" if p is star else "." if p is SpecialChars.WILDCARD_SINGLE else re.escape(str(p)) for p in parts
-    )
-    rx = re.compile(pattern, re.DOTALL | (0 if cased else re.IGNORECASE))
+    rx = re.compile(_wildcard_regex(value), re.DOTALL | (0 if cased else re.IGNORECASE))
     return lambda v: (t := _as_text(v)) is not None and rx.fullmatch(t) is not None
 
 
@@ -368,8 +393,50 @@ def _field_pred(node: ConditionFieldEqualsValueExpression) -> EventPred:
             return False
 
         return same
+    plain = _set_candidate(node)
+    if plain is not None:
+        return _set_pred(node.field, frozenset((plain[1],)))
     pred = _value_pred(value)
-    return lambda e, c: any(pred(v) for v in get(e, c))
+
+    def field_matches(e: dict[str, Any], c: FieldCache) -> bool:
+        for v in get(e, c):  # noqa: SIM110 - a plain loop avoids a generator per event
+            if pred(v):
+                return True
+        return False
+
+    return field_matches
+
+
+def _plain_key(value: SigmaType) -> str | None:
+    """The lower-cased text a plain (wildcard-free, case-insensitive) string or number must equal."""
+    if isinstance(value, SigmaNumber):
+        return str(value.number)
+    if (isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
+            and all(isinstance(p, str) for p in value.s)):
+        return "".join(str(p) for p in value.s).lower()
+    return None
+
+
+def _set_pred(field_name: str, keys: frozenset[str]) -> EventPred:
+    """OR of plain equalities on one field (a value list in the rule) as one set lookup."""
+    get = _getter(field_name)
+
+    def in_set(e: dict[str, Any], c: FieldCache) -> bool:
+        for v in get(e, c):
+            t = _as_text(v)
+            if t is not None and t.lower() in keys:
+                return True
+        return False
+
+    return in_set
+
+
+def _set_candidate(node: Any) -> tuple[str, str] | None:
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        key = _plain_key(node.value)
+        if key is not None and not (isinstance(node.value, SigmaNumber) and isinstance(node.value.number, float)):
+            return node.field, key
+    return None
 
 
 def _keyword_pred(node: ConditionValueExpression) -> EventPred:
@@ -378,14 +445,68 @@ def _keyword_pred(node: ConditionValueExpression) -> EventPred:
     return lambda e, c: any(pred(s) for s in _all_strings(e))
 
 
+def _alternation_pred(args: list[Any]) -> EventPred | None:
+    """OR of case-insensitive wildcard strings on one field (a `|contains` list) as one regex."""
+    if len(args) < 2 or not all(
+        isinstance(a, ConditionFieldEqualsValueExpression) and type(a.value) is SigmaString
+        and not any(isinstance(p, Placeholder) for p in a.value.s) for a in args
+    ):
+        return None
+    if len({a.field for a in args}) != 1:
+        return None
+    rx = re.compile("|".join(f"(?:{_wildcard_regex(a.value)})" for a in args), re.DOTALL | re.IGNORECASE)
+    get = _getter(args[0].field)
+
+    def matches_any(e: dict[str, Any], c: FieldCache) -> bool:
+        for v in get(e, c):
+            t = _as_text(v)
+            if t is not None and rx.fullmatch(t) is not None:
+                return True
+        return False
+
+    return matches_any
+
+
+def _cost(node: Any) -> int:
+    """Rough evaluation cost, so AND/OR try cheap, selective checks (verb, resource) first."""
+    if isinstance(node, ConditionValueExpression):
+        return 100
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return 10 if node.field in VIRTUAL_FIELDS else 1
+    if isinstance(node, ConditionItem):
+        return sum(_cost(a) for a in node.args) + 1
+    return 1
+
+
 def compile_condition(node: Any) -> EventPred:
     """Turn pySigma's post-processed condition tree into one predicate over (event, field cache)."""
     if isinstance(node, ConditionAND):
-        preds = [compile_condition(a) for a in node.args]
-        return lambda e, c: all(p(e, c) for p in preds)
+        preds = [compile_condition(a) for a in sorted(node.args, key=_cost)]
+
+        def all_of(e: dict[str, Any], c: FieldCache) -> bool:
+            for p in preds:  # noqa: SIM110 - a plain loop avoids a generator per event
+                if not p(e, c):
+                    return False
+            return True
+
+        return preds[0] if len(preds) == 1 else all_of
     if isinstance(node, ConditionOR):
-        preds = [compile_condition(a) for a in node.args]
-        return lambda e, c: any(p(e, c) for p in preds)
+        plain = [_set_candidate(a) for a in node.args]
+        fields = {pc[0] for pc in plain if pc is not None}
+        if all(pc is not None for pc in plain) and len(fields) == 1:
+            return _set_pred(fields.pop(), frozenset(pc[1] for pc in plain if pc is not None))
+        combined = _alternation_pred(node.args)
+        if combined is not None:
+            return combined
+        ors = [compile_condition(a) for a in sorted(node.args, key=_cost)]
+
+        def any_of(e: dict[str, Any], c: FieldCache) -> bool:
+            for p in ors:  # noqa: SIM110 - a plain loop avoids a generator per event
+                if p(e, c):
+                    return True
+            return False
+
+        return ors[0] if len(ors) == 1 else any_of
     if isinstance(node, ConditionNOT):
         inner = compile_condition(node.args[0])
         return lambda e, c: not inner(e, c)
@@ -458,6 +579,7 @@ class SigmaRuleSet:
 
     rules: list[CompiledSigmaRule] = field(default_factory=list)
     skipped: list[SkippedRule] = field(default_factory=list)
+    _index: _RuleIndex | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_paths(cls, paths: Sequence[str | Path]) -> SigmaRuleSet:
@@ -499,14 +621,74 @@ class SigmaRuleSet:
         return out
 
     def match(self, event: dict[str, Any]) -> list[SigmaMatch]:
-        """Every rule that matches this audit event (a dict as read from the log)."""
+        """Every rule that matches this audit event (a dict as read from the log), in rule order."""
         if not isinstance(event, dict):
             return []
+        index = self._index
+        if index is None or index.size != len(self.rules):
+            index = self._index = _RuleIndex.build(self.rules)
         cache: FieldCache = {}
-        return [r.match_info for r in self.rules if r.matches(event, cache)]
+        candidates = index.candidates(event, cache)
+        return [self.rules[i].match_info for i in candidates if self.rules[i].matches(event, cache)]
 
     def __len__(self) -> int:
         return len(self.rules)
+
+
+# Fields a rule is most often pinned to; a rule that requires one of a few values there is only tried on
+# events carrying one of them.
+INDEX_FIELDS = ("objectRef.resource", "verb")
+
+
+def required_values(node: Any, field_name: str) -> frozenset[str] | None:
+    """Lower-cased values `field_name` must equal for `node` to be true, or None when unconstrained."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        cand = _set_candidate(node)
+        return frozenset((cand[1],)) if cand is not None and cand[0] == field_name else None
+    if isinstance(node, ConditionAND):
+        found = [r for a in node.args if (r := required_values(a, field_name)) is not None]
+        return frozenset.intersection(*found) if found else None
+    if isinstance(node, ConditionOR):
+        parts = [required_values(a, field_name) for a in node.args]
+        if parts and all(p is not None for p in parts):
+            return frozenset().union(*(p for p in parts if p is not None))
+        return None
+    return None
+
+
+@dataclass(slots=True)
+class _RuleIndex:
+    """Rules bucketed by a value they require on an index field, so most rules are never tried."""
+
+    size: int
+    always: list[int]
+    buckets: list[tuple[Getter, dict[str, list[int]]]]
+
+    @classmethod
+    def build(cls, rules: list[CompiledSigmaRule]) -> _RuleIndex:
+        always: list[int] = []
+        by_field: dict[str, dict[str, list[int]]] = {f: {} for f in INDEX_FIELDS}
+        for i, rule in enumerate(rules):
+            for f in INDEX_FIELDS:
+                needs = [required_values(c.parsed, f) for c in rule.rule.detection.parsed_condition]
+                if needs and all(n is not None for n in needs):
+                    for key in frozenset().union(*(n for n in needs if n is not None)):
+                        by_field[f].setdefault(key, []).append(i)
+                    break
+            else:
+                always.append(i)
+        return cls(len(rules), always, [(_getter(f), b) for f, b in by_field.items() if b])
+
+    def candidates(self, event: dict[str, Any], cache: FieldCache) -> list[int]:
+        out = list(self.always)
+        for get, bucket in self.buckets:
+            for v in get(event, cache):
+                t = _as_text(v)
+                if t is not None:
+                    out.extend(bucket.get(t.lower(), ()))
+        if len(self.buckets) > 0:
+            out = sorted(set(out))
+        return out
 
 
 def _one_line(err: BaseException) -> str:
