@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,13 @@ class ScanResult:
     expired_exceptions: list[ExceptionRule] = field(default_factory=list)
     unused_exceptions: list[ExceptionRule] = field(default_factory=list)
     errors: list[CheckError] = field(default_factory=list)
+    phi_namespaces: list[str] = field(default_factory=list)
+    skipped: list[Any] = field(default_factory=list)
+    """Input documents that were skipped (`sources.files.InputProblem`), set by the caller that loaded them."""
+
+    @property
+    def suppressed(self) -> list[Finding]:
+        return [f for f in self.findings if f.suppressed]
 
     @property
     def active(self) -> list[Finding]:
@@ -48,7 +55,12 @@ def run_scan(
     *,
     checks: Sequence[Check] | None = None,
     today: dt.date | None = None,
+    progress: Callable[[Check], None] | None = None,
 ) -> ScanResult:
+    """Run `checks` (default: every registered check) over `inv` and apply the config's exceptions.
+
+    `progress` is called after each check, so a CLI can show progress without this module printing.
+    """
     config = config or inv.config
     selected = list(checks) if checks is not None else all_checks()
     findings: list[Finding] = []
@@ -58,10 +70,14 @@ def run_scan(
             findings.extend(chk.run(inv))
         except Exception as exc:  # a check bug must not hide the other checks' findings
             errors.append(CheckError(chk.meta.id, f"{type(exc).__name__}: {exc}"))
+        if progress is not None:
+            progress(chk)
     findings.sort(key=lambda f: (-f.severity, f.check_id, f.resource.file, f.resource.line, f.resource.name))
     today = today or dt.date.today()
     expired, unused = apply_exceptions(findings, config.exceptions, today)
-    return ScanResult(findings, selected, len(inv.objects), expired, unused, errors)
+    return ScanResult(
+        findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces)
+    )
 
 
 def exception_matches(rule: ExceptionRule, finding: Finding) -> bool:

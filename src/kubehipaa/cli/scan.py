@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import fnmatch
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Group
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kubehipaa.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, load_objects, warn, write_output
+from kubehipaa.checks.registry import Check, all_checks
+from kubehipaa.cli.common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    console,
+    err_console,
+    load_objects,
+    warn,
+    write_output,
+)
 from kubehipaa.config import load_config
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
-from kubehipaa.model import Severity
-from kubehipaa.pipeline import run_scan
+from kubehipaa.model import K8sObject, Severity
+from kubehipaa.pipeline import ScanResult, run_scan
 
 
 class ReportFormat(str, Enum):
@@ -46,6 +63,9 @@ def scan(
     only: list[str] = typer.Option(
         None, "--check", help="Run only these check ids (repeatable; a trailing * matches a prefix)."
     ),
+    max_rows: int = typer.Option(
+        100, "--max-rows", min=0, help="Table format: at most this many rows per HIPAA safeguard (0 = all)."
+    ),
     control_plane: Path | None = typer.Option(
         None, "--control-plane", help="Control-plane config dir, e.g. /etc/kubernetes (reads manifests/kube-apiserver.yaml)."
     ),
@@ -78,40 +98,90 @@ def scan(
     if not paths and not cp_requested:
         raise typer.BadParameter("give at least one path (or '-' for stdin, or --control-plane DIR)")
     cfg = load_config(config, paths)
-    objects = load_objects(paths, strict=strict).objects if paths else []
+    checks = _select_checks(only) if only else None
+    with _status("Loading manifests…"):
+        loaded = load_objects(paths, strict=strict) if paths else None
+    objects: list[K8sObject] = loaded.objects if loaded is not None else []
     if cp_requested:
         objects.extend(
             _control_plane_objects(control_plane, apiserver_manifest, encryption_config, audit_policy,
                                    kubelet_config, managed)
         )
     inv = Inventory(objects, cfg)
-    checks = None
-    if only:
-        import fnmatch
-
-        from kubehipaa.checks.registry import all_checks
-
-        checks = [c for c in all_checks() if any(fnmatch.fnmatchcase(c.meta.id, p) for p in only)]
-        if not checks:
-            raise KubehipaaError(f"--check {' '.join(only)} matches no registered check (see `kubehipaa checks list`)")
-    result = run_scan(inv, cfg, checks=checks)
+    result = _run_with_progress(inv, cfg, checks)
+    if loaded is not None:
+        result.skipped = list(loaded.problems)
     for err in result.errors:
         warn(f"check {err.check_id} could not run on this input: {err.message}")
     for rule in result.expired_exceptions:
         warn(f"exception for {rule.check} (owner {rule.owner}) expired on {rule.expires}; it no longer suppresses")
 
+    _emit(result, fmt, cfg, output, max_rows or None)
+    raise typer.Exit(exit_code(result, fail_on))
+
+
+def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
+    """2 if a check could not run, 1 if an unsuppressed finding is at or above `fail_on`, else 0."""
+    if result.errors:
+        return EXIT_ERROR
+    threshold = FailOn(fail_on)
+    if threshold is not FailOn.never and result.at_or_above(Severity.parse(threshold.value)):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _select_checks(only: list[str]) -> list[Check]:
+    checks = [c for c in all_checks() if any(fnmatch.fnmatchcase(c.meta.id, p) for p in only)]
+    if not checks:
+        raise KubehipaaError(f"--check {' '.join(only)} matches no registered check (see `kubehipaa checks list`)")
+    return checks
+
+
+def _emit(result: ScanResult, fmt: ReportFormat, cfg: Any, output: Path | None, max_rows: int | None) -> None:
+    if fmt is ReportFormat.table and (output is None or str(output) == "-") and console.is_terminal:
+        # Straight to the console so a terminal gets colours; rich drops them when stdout is piped.
+        from kubehipaa.reports.table import table_renderables
+
+        console.print(Group(*table_renderables(result, cfg, max_rows=max_rows)))
+        return
     from kubehipaa.reports import render
 
-    write_output(render(result, fmt.value, cfg), output)
-    if result.errors:
-        raise typer.Exit(EXIT_ERROR)
-    if fail_on is not FailOn.never and result.at_or_above(Severity.parse(fail_on.value)):
-        raise typer.Exit(EXIT_FINDINGS)
-    raise typer.Exit(EXIT_OK)
+    # Files and pipes get plain text at a width that keeps file:line on one line.
+    write_output(render(result, fmt.value, cfg, max_rows=max_rows), output)
 
 
-def _control_plane_objects(control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config,
-                           managed):  # type: ignore[no-untyped-def]
+def _interactive() -> bool:
+    return err_console.is_terminal and sys.stderr.isatty()
+
+
+@contextmanager
+def _status(message: str) -> Iterator[None]:
+    """A spinner on stderr, only when stderr is a terminal (never in CI logs or captured output)."""
+    if not _interactive():
+        yield
+        return
+    with err_console.status(message):
+        yield
+
+
+def _run_with_progress(inv: Inventory, cfg: Any, checks: list[Check] | None) -> ScanResult:
+    if not _interactive():
+        return run_scan(inv, cfg, checks=checks)
+    selected = checks if checks is not None else all_checks()
+    columns = (TextColumn("Checking {task.fields[check]:<12}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("checks", total=len(selected), check="")
+
+        def advance(chk: Check) -> None:
+            progress.update(task, advance=1, check=chk.meta.id)
+
+        return run_scan(inv, cfg, checks=selected, progress=advance)
+
+
+def _control_plane_objects(control_plane: Path | None, apiserver_manifest: Path | None,
+                           encryption_config: Path | None, audit_policy: Path | None,
+                           kubelet_config: Path | None, managed: str | None) -> list[K8sObject]:
     """Control-plane files as objects (kube-apiserver flags, EncryptionConfiguration, audit Policy, kubelet)."""
     from kubehipaa.sources import controlplane
 

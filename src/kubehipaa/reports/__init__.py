@@ -9,8 +9,8 @@ if TYPE_CHECKING:
     from kubehipaa.pipeline import ScanResult
 
 
-def render(result: ScanResult, fmt: str, config: Config) -> str:
-    """Render a scan result in `fmt` (table, json, sarif, junit)."""
+def render(result: ScanResult, fmt: str, config: Config, *, max_rows: int | None = None) -> str:
+    """Render a scan result in `fmt` (table, json, sarif, junit); `max_rows` caps each table group."""
     if fmt == "json":
         from kubehipaa.reports.json_report import render_json
 
@@ -25,4 +25,4 @@ def render(result: ScanResult, fmt: str, config: Config) -> str:
         return render_junit(result, config)
     from kubehipaa.reports.table import render_table
 
-    return render_table(result, config)
+    return render_table(result, config, max_rows=max_rows)

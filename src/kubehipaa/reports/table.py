@@ -1,22 +1,110 @@
-"""Terminal table (minimal; grouped-by-safeguard version in progress)."""
+"""Terminal report: findings grouped by HIPAA standard, severity-coloured, each with file:line.
+
+Built as rich renderables so the CLI can print them straight to a colour terminal, and rendered to
+plain text for files and tests. Long groups are cut at `max_rows` with a count of what was left out,
+because a table of 40,000 rows helps nobody; JSON and SARIF always carry everything.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from kubehipaa.config import Config
+from kubehipaa.frameworks import load_hipaa
+from kubehipaa.model import Finding, Severity
 from kubehipaa.pipeline import ScanResult
+from kubehipaa.reports.common import exception_record, group_by_safeguard, summary_line
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+}
 
 
-def render_table(result: ScanResult, config: Config) -> str:
-    table = Table(title="kubehipaa findings")
-    for col in ("severity", "check", "resource", "message"):
-        table.add_column(col, overflow="fold")
-    for f in result.active:
-        table.add_row(f.severity.label, f.check_id, f"{f.resource.display} ({f.resource.file}:{f.resource.line})", f.message)
-    console = Console(record=True, width=160)
+def _resource_cell(finding: Finding, phi: set[str]) -> Text:
+    r = finding.resource
+    text = Text(r.display)
+    if r.namespace and r.namespace in phi:
+        text.append(" PHI", style="bold magenta")
+    text.append(f"\n{r.file}:{r.line}", style="dim")
+    return text
+
+
+def _message_cell(finding: Finding) -> Text:
+    text = Text(finding.message)
+    for ev in finding.evidence:
+        if ev.path:
+            text.append(f"\n{ev.path}", style="dim")
+    return text
+
+
+def table_renderables(result: ScanResult, config: Config, max_rows: int | None = None) -> list[RenderableType]:
+    """The report as rich renderables: one table per HIPAA standard, then exceptions, errors, summary."""
+    catalog = load_hipaa()
+    phi = set(result.phi_namespaces)
+    out: list[RenderableType] = []
+    for group in group_by_safeguard(result.active, catalog):
+        para = catalog.get(group.standard)
+        count = f"{len(group.findings)} finding{'s' if len(group.findings) != 1 else ''}"
+        title = Text(group.title, style="bold")
+        title.append(f"  ({para.safeguard} safeguard, {count})" if para else f"  ({count})", style="dim")
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+        table.add_column("Severity", no_wrap=True)
+        table.add_column("Check", no_wrap=True)
+        table.add_column("Resource", overflow="fold", ratio=2)
+        table.add_column("Finding", overflow="fold", ratio=3)
+        shown = group.findings if max_rows is None else group.findings[:max_rows]
+        for f in shown:
+            table.add_row(
+                Text(f.severity.label.upper(), style=SEVERITY_STYLE[f.severity]),
+                f.check_id,
+                _resource_cell(f, phi),
+                _message_cell(f),
+            )
+        if len(shown) < len(group.findings):
+            table.add_row("", "", Text(f"… {len(group.findings) - len(shown)} more (see --format json)", "dim"), "")
+        out.append(table)
+    suppressed = result.suppressed
+    if suppressed:
+        sup = Table(title=Text("Suppressed by exceptions", style="bold"), title_justify="left",
+                    box=box.SIMPLE_HEAD, expand=True)
+        for col in ("Check", "Resource", "Owner", "Expires", "Justification"):
+            sup.add_column(col, overflow="fold")
+        rows = suppressed if max_rows is None else suppressed[:max_rows]
+        for f in rows:
+            rec = f.suppression or {}
+            sup.add_row(f.check_id, f"{f.resource.display}\n{f.resource.file}:{f.resource.line}",
+                        str(rec.get("owner", "")), str(rec.get("expires", "")), str(rec.get("justification", "")))
+        if len(rows) < len(suppressed):
+            sup.add_row("", Text(f"… {len(suppressed) - len(rows)} more", "dim"), "", "", "")
+        out.append(sup)
+    for rule in result.expired_exceptions:
+        rec = exception_record(rule)
+        out.append(Text(
+            f"expired exception: {rec['check']} (owner {rec['owner']}) expired on {rec['expires']} "
+            "and no longer suppresses findings; renew or remove it in .kubehipaa.yaml",
+            style="yellow",
+        ))
+    for err in result.errors:
+        out.append(Text(f"check {err.check_id} could not run: {err.message}", style="red"))
+    if not result.active:
+        out.append(Text("No unsuppressed findings.", style="green"))
+    worst = max((f.severity for f in result.active), default=None)
+    style = SEVERITY_STYLE.get(worst, "green") if worst is not None else "bold green"
+    out.append(Text(summary_line(result), style=style))
+    return out
+
+
+def render_table(result: ScanResult, config: Config, *, width: int = 140, color: bool = False,
+                 max_rows: int | None = None) -> str:
+    """The table report as text (ANSI colours only when `color`)."""
+    console = Console(width=width, force_terminal=color, no_color=not color, highlight=False,
+                      color_system="standard" if color else None)
     with console.capture() as cap:
-        console.print(table)
-        console.print(f"{len(result.active)} findings in {result.objects} objects")
+        console.print(Group(*table_renderables(result, config, max_rows=max_rows)))
     return cap.get()

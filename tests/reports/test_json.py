@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from kubehipaa.reports import render
+from kubehipaa.reports.json_report import render_json
+from tests.conftest import ROOT
+from tests.reports.fixtures import SECRET_VALUE, make_result
+
+SCHEMA_PATH = ROOT / "schemas" / "kubehipaa-report.schema.json"
+PACKAGED_SCHEMA = ROOT / "src" / "kubehipaa" / "reports" / "schemas" / "kubehipaa-report.schema.json"
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def test_published_schema_is_the_packaged_one() -> None:
+    assert SCHEMA_PATH.read_bytes() == PACKAGED_SCHEMA.read_bytes()
+
+
+def test_report_validates_and_keeps_suppressed_findings_visible(tmp_path: Path, validator) -> None:
+    result, config = make_result(tmp_path)
+    doc = json.loads(render_json(result, config))
+    validator.validate(doc)
+
+    by_key = {(f["checkId"], f["resource"]["name"]): f for f in doc["findings"]}
+    suppressed = by_key[("KH-TST-002", "billing")]
+    assert suppressed["suppressed"] is True
+    assert suppressed["suppression"] == {
+        "check": "KH-TST-002", "owner": "platform-team",
+        "justification": "vendor image, digest pinning tracked in TICKET-12", "expires": "2999-01-01",
+    }
+    # The expired exception does not suppress, and it is reported.
+    assert by_key[("KH-TST-004", "ehr-nodeport")]["suppressed"] is False
+    assert [e["owner"] for e in doc["exceptions"]["expired"]] == ["alice"]
+    assert [e["owner"] for e in doc["exceptions"]["unused"]] == ["bob"]
+
+    summary = doc["summary"]
+    assert summary["findings"] == 4 and summary["suppressed"] == 1
+    assert summary["bySeverity"] == {"critical": 1, "high": 1, "medium": 2, "low": 0}
+    assert summary["text"] == "4 findings (1 critical, 1 high, 2 medium, 0 low) in 4 objects, 1 suppressed"
+    assert doc["config"]["phiNamespaces"] == ["clinical"]
+
+
+def test_finding_fields_point_at_file_line_and_hipaa(tmp_path: Path, validator) -> None:
+    result, config = make_result(tmp_path)
+    doc = json.loads(render_json(result, config))
+    priv = next(f for f in doc["findings"] if f["checkId"] == "KH-TST-001")
+    assert priv["severity"] == "critical"  # PHI namespace raises HIGH to CRITICAL
+    assert priv["resource"]["file"].endswith("workloads.yaml")
+    assert priv["resource"]["line"] == 8
+    assert priv["resource"]["namespace"] == "clinical"
+    assert priv["hipaa"] == ["164.312(a)(1)", "164.310(a)(2)(iii)"]
+    assert priv["safeguard"] == "164.312(a)(1)"
+    assert priv["evidence"] == [
+        {"path": "spec.template.spec.containers[0].securityContext.privileged", "value": True, "redacted": False}
+    ]
+
+
+def test_sensitive_values_are_redacted_in_every_format(tmp_path: Path) -> None:
+    result, config = make_result(tmp_path)
+    for fmt in ("json", "sarif", "junit", "table"):
+        assert SECRET_VALUE not in render(result, fmt, config), fmt
+    doc = json.loads(render_json(result, config))
+    literal = next(f for f in doc["findings"] if f["checkId"] == "KH-TST-003")
+    assert literal["evidence"][0]["redacted"] is True
+    assert literal["evidence"][0]["value"] == "<redacted>"
+
+
+def test_skipped_documents_are_reported(tmp_path: Path, validator) -> None:
+    result, config = make_result(tmp_path)
+    doc = json.loads(render_json(result, config))
+    assert len(doc["skipped"]) == 1
+    skipped = doc["skipped"][0]
+    assert skipped["file"].endswith("junk.yaml") and skipped["line"] == 1
+    assert "no 'kind'" in skipped["message"]
+
+
+def test_schema_rejects_a_suppressed_finding_without_justification(tmp_path: Path, validator) -> None:
+    result, config = make_result(tmp_path)
+    doc = json.loads(render_json(result, config))
+    bad = next(f for f in doc["findings"] if f["suppressed"])
+    bad["suppression"] = None
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(doc)
+
+
+def test_reproducible_with_source_date_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    result, config = make_result(tmp_path)
+    first = render_json(result, config)
+    assert json.loads(first)["generatedAt"] == "2026-01-01T00:00:00Z"
+    assert render_json(result, config) == first
