@@ -307,7 +307,15 @@ def _parse_peers(raw: Any, where: str) -> tuple[PeerSpec, ...] | None:
     return tuple(out)
 
 
-def _parse_rule(raw: Any, index: int, peers_key: str, where: str, egress: bool) -> Rule:
+def _parse_rule(
+    raw: Any,
+    index: int,
+    peers_key: str,
+    where: str,
+    egress: bool,
+    strict: bool = True,
+    warnings: list[str] | None = None,
+) -> Rule:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -316,16 +324,23 @@ def _parse_rule(raw: Any, index: int, peers_key: str, where: str, egress: bool) 
     ports = _parse_ports(raw.get("ports"), where)
     named = any(p.name for p in ports or ())
     if egress and named and (peers is None or any(p.is_ip for p in peers)):
-        # netpol-analyzer refuses this: a named port cannot be resolved for an IP destination
-        raise NetpolError(f"{where}: named port error: cannot convert named port for an IP destination")
+        # netpol-analyzer refuses this: a named port cannot be resolved for an IP destination. The API
+        # server accepts it and the port then matches no external address, which is what non-strict does.
+        message = f"{where}: named port error: cannot convert named port for an IP destination"
+        if strict:
+            raise NetpolError(message)
+        if warnings is not None:
+            warnings.append(message + " (it matches no external address)")
     rule = Rule(index, peers, ports, named=named)
     if not named:
         rule.const_conn = rule.conn_for(None) if ports is not None else conns.ALL
     return rule
 
 
-def parse_policy(doc: dict[str, Any], source: str = "") -> Policy:
-    """Validate and compile one NetworkPolicy."""
+def parse_policy(
+    doc: dict[str, Any], source: str = "", strict: bool = True, warnings: list[str] | None = None
+) -> Policy:
+    """Validate and compile one NetworkPolicy (strict: refuse what netpol-analyzer refuses)."""
     meta = _meta(doc)
     ns = str(meta.get("namespace") or DEFAULT_NS)
     name = str(meta.get("name") or "")
@@ -354,7 +369,8 @@ def parse_policy(doc: dict[str, Any], source: str = "") -> Policy:
         _parse_rule(r, i, "from", f"{label} Ingress rule #{i + 1}", False) for i, r in enumerate(ingress_raw)
     ]
     egress = [
-        _parse_rule(r, i, "to", f"{label} Egress rule #{i + 1}", True) for i, r in enumerate(egress_raw)
+        _parse_rule(r, i, "to", f"{label} Egress rule #{i + 1}", True, strict, warnings)
+        for i, r in enumerate(egress_raw)
     ]
     return Policy(ns, name, pod_sel, affects_in, affects_eg, ingress, egress, source, doc)
 
@@ -369,11 +385,12 @@ def _as_docs(objects: Iterable[Any]) -> Iterable[Doc]:
             yield obj.doc, f"{obj.file}:{obj.line}", obj
 
 
-def build_topology(objects: Iterable[Any]) -> Topology:
+def build_topology(objects: Iterable[Any], *, strict: bool = True) -> Topology:
     """Build the engine's view from object dicts, (dict, source) pairs or K8sObjects.
 
     Kinds that play no part in connectivity are ignored. Raises NetpolError on an invalid policy or a
-    duplicate policy name.
+    duplicate policy name. `strict=False` accepts a named port towards IP peers (valid for the API
+    server, refused by netpol-analyzer) and records a warning instead.
     """
     namespaces: dict[str, dict[str, str]] = {}
     workloads: dict[str, Workload] = {}
@@ -395,7 +412,7 @@ def build_topology(objects: Iterable[Any]) -> Topology:
             labels.setdefault(NS_NAME_LABEL, name)
             namespaces[name] = labels
         elif kind == "NetworkPolicy":
-            pol = parse_policy(doc, source)
+            pol = parse_policy(doc, source, strict, warnings)
             pol.obj = kobj
             if pol.key in policies:
                 raise NetpolError(
