@@ -1,8 +1,10 @@
-"""Shared helpers for the PSS tests: where the upstream conformance fixtures live."""
+"""Shared helpers for the PSS tests: where the upstream conformance fixtures and our own data live."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PSS_TESTDATA = ROOT.parent / "shared" / "conformance" / "pss" / "testdata"
+from tests.conftest import CONFORMANCE
+
+PSS_TESTDATA = CONFORMANCE / "pss" / "testdata"
+DATA = Path(__file__).resolve().parent / "data"
