@@ -6,10 +6,12 @@ finding needs for evidence, and libyaml's composer costs the same as a plain loa
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,7 +122,18 @@ def _load_one(path: Path) -> LoadResult:
     return result
 
 
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+
+
 def _load_kustomize(path: Path) -> LoadResult:
+    """Render a Kustomize directory with `kubectl kustomize`, pointing each object back at its source file.
+
+    Kustomize's output has no file or line, which would leave findings without evidence. So the directory
+    is rendered through a throw-away overlay that sets `buildMetadata: [originAnnotations]`: every object
+    then carries the file it came from, and we find its line there. The annotation is removed again so
+    checks see exactly what `kubectl kustomize DIR` produces. If the overlay cannot be built (unusual
+    layouts), the plain rendering is used and objects point at the kustomization directory.
+    """
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise InputError(
@@ -128,13 +141,73 @@ def _load_kustomize(path: Path) -> LoadResult:
             "(install kubectl, or render it yourself: kubectl kustomize DIR | kubehipaa scan -)",
             file=str(path),
         )
-    proc = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, check=False)
+    rendered_name = f"{path}/kustomization (rendered)"
+    with tempfile.TemporaryDirectory(prefix="kubehipaa-kustomize-") as tmp:
+        overlay = Path(tmp)
+        target = os.path.relpath(path.resolve(), overlay)
+        (overlay / "kustomization.yaml").write_text(
+            f"resources:\n- {json.dumps(target)}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
+        )
+        proc = _kustomize(kubectl, overlay)
+        if proc.returncode == 0:
+            result = load_text(proc.stdout, rendered_name)
+            _attach_origins(result, overlay, path)
+            result.files = 1
+            return result
+    proc = _kustomize(kubectl, path)
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise InputError(f"kubectl kustomize failed: {detail}", file=str(path))
-    result = load_text(proc.stdout, f"{path}/kustomization (rendered)")
+    result = load_text(proc.stdout, rendered_name)
     result.files = 1
     return result
+
+
+def _kustomize(kubectl: str, path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, check=False)
+
+
+def _attach_origins(result: LoadResult, overlay: Path, scanned: Path) -> None:
+    """Replace the rendered file/line of each object by its origin file and the line of its document there."""
+    cache: dict[Path, list[K8sObject]] = {}
+    for i, obj in enumerate(result.objects):
+        meta = obj.doc.get("metadata")
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
+            continue
+        raw = annotations.pop(ORIGIN_ANNOTATION)
+        if not annotations:
+            del meta["annotations"]  # type: ignore[union-attr]
+        try:
+            origin = yaml.load(str(raw), Loader=_Loader)
+        except yaml.YAMLError:
+            continue
+        if not isinstance(origin, dict):
+            continue
+        rel = origin.get("path") or origin.get("configuredIn")
+        if not isinstance(rel, str) or origin.get("repo"):
+            continue  # remote bases have no local file to point at
+        source = (overlay / rel).resolve()
+        # Name the file the way the user named the directory (relative stays relative).
+        file = os.path.normpath(os.path.join(str(scanned), os.path.relpath(source, scanned.resolve())))
+        line = 1
+        if "path" in origin and source.is_file():
+            if source not in cache:
+                cache[source] = _load_one(source).objects
+            line = _line_in(cache[source], obj)
+        result.objects[i] = K8sObject(obj.doc, file, line, extra=obj.extra)
+
+
+def _line_in(candidates: list[K8sObject], obj: K8sObject) -> int:
+    """The line of the source document `obj` was rendered from (same kind; name may carry prefix/suffix)."""
+    same_kind = [c for c in candidates if c.kind == obj.kind]
+    for c in same_kind:
+        if c.name == obj.name:
+            return c.line
+    for c in same_kind:
+        if c.name and c.name in obj.name:
+            return c.line
+    return same_kind[0].line if len(same_kind) == 1 else 1
 
 
 def load_text(text: str, filename: str, *, json_hint: bool = False) -> LoadResult:
