@@ -12,13 +12,29 @@ from typing import Any
 import orjson
 import typer
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, fail, load_objects, warn, write_output
+from kubehipaa.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    fail,
+    load_inventory,
+    load_objects,
+    warn,
+    write_output,
+)
 from kubehipaa.engines.rbac import (
     Attributes,
     RbacIndex,
     RequestSyntaxError,
     request_attributes,
     user_info,
+)
+from kubehipaa.engines.rbac.review import (
+    build_review,
+    diff_csv,
+    diff_reviews,
+    load_review,
+    review_csv,
+    review_html,
 )
 
 app = typer.Typer(help="RBAC: can-i, who-can, access reviews, escalation paths.", no_args_is_help=True)
@@ -140,3 +156,61 @@ def who_can(
         ident = f"{s.kind:<15} {s.namespace + '/' if s.namespace else ''}{s.name}"
         lines.append(f"  {ident}\n      via {e.grant.describe()}")
     write_output("\n".join(lines) + "\n", output)
+
+
+class ReviewFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+    html = "html"
+
+
+@app.command("review")
+def review(
+    paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests (and Namespaces)."),
+    namespaces: list[str] = typer.Option([], "--namespace", "-n", help="Namespace to review (repeatable); "
+                                         "default: the PHI namespaces."),
+    fmt: ReviewFormat = typer.Option(ReviewFormat.csv, "--format", "-f", help="Output format."),
+    since: Path | None = typer.Option(None, "--since", help="A previous review (--format json) to diff against."),
+    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+) -> None:
+    """Access-review matrix: every subject's permissions on sensitive resources, with the granting path.
+
+    Keep the JSON of each review; `--since` compares with it and lists added and removed grants.
+
+    Examples:
+
+      kubehipaa rbac review ./rbac --namespace clinical --format csv -o review.csv
+
+      kubehipaa rbac review ./rbac --format json -o review-2026q4.json
+
+      kubehipaa rbac review ./rbac --since review-2026q3.json --format html -o changes.html
+    """
+    inv = load_inventory(paths, config_path)
+    idx = RbacIndex.from_objects(inv.objects)
+    for problem in idx.problems:
+        warn(problem)
+    chosen = list(namespaces) or sorted(inv.phi_namespaces)
+    if not chosen:
+        raise fail("no PHI namespaces found in the input or config; name the namespaces with --namespace")
+    result = build_review(idx, chosen)
+    diff = None
+    if since is not None:
+        try:
+            previous = load_review(orjson.loads(since.read_bytes()), str(since))
+        except OSError as exc:
+            raise fail(f"{since}: cannot read: {exc.strerror}") from None
+        except orjson.JSONDecodeError as exc:
+            raise fail(f"{since}: not JSON ({exc})") from None
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        diff = diff_reviews(previous, result.grants)
+    if fmt is ReviewFormat.json:
+        data = result.to_dict()
+        if diff is not None:
+            data["changes"] = diff.to_dict()
+        write_output(_dumps(data), output)
+    elif fmt is ReviewFormat.csv:
+        write_output(diff_csv(diff) if diff is not None else review_csv(result), output)
+    else:
+        write_output(review_html(result, diff, title="Access review: " + ", ".join(chosen)), output)

@@ -35,6 +35,15 @@ from kubehipaa.engines.rbac.types import (
 NO_RULE = "no RBAC rule allows this"
 MASTERS_NOTE = "group system:masters is allowed everything (privileged-group authorizer, not RBAC)"
 
+CLUSTER_ADMIN = Role(
+    kind="ClusterRole",
+    name="cluster-admin",
+    namespace="",
+    rules=(PolicyRule(verbs=("*",), api_groups=("*",), resources=("*",)),
+           PolicyRule(verbs=("*",), non_resource_urls=("*",))),
+    labels=(("kubernetes.io/bootstrapping", "rbac-defaults"),),
+)
+
 RoleKey = tuple[str, str]  # (namespace, name); namespace "" for a ClusterRole
 
 
@@ -67,10 +76,14 @@ def _subject_can_apply(binding: Binding, subject: Subject) -> bool:
 class RbacIndex:
     """Answers what the RBAC authorizer would answer for a given set of Roles, ClusterRoles and bindings."""
 
-    def __init__(self, loaded: Loaded) -> None:
+    def __init__(self, loaded: Loaded, *, builtin_cluster_admin: bool = True) -> None:
         self.loaded = loaded
         self.problems: list[str] = []
         cluster_roles = {r.name: r for r in loaded.roles if r.kind == "ClusterRole"}
+        if builtin_cluster_admin and "cluster-admin" not in cluster_roles:
+            # The API server reconciles this role at every start, so it exists in every cluster even when the
+            # scanned files do not define it; its rules are fixed upstream.
+            cluster_roles["cluster-admin"] = CLUSTER_ADMIN
         cluster_roles, agg_problems = aggregate_cluster_roles(cluster_roles)
         self.problems.extend(agg_problems)
         self.roles: dict[RoleKey, Role] = {("", n): r for n, r in cluster_roles.items()}
@@ -113,9 +126,12 @@ class RbacIndex:
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def from_objects(cls, objects: Iterable[Any]) -> RbacIndex:
-        """Build from `K8sObject`s or plain dicts; non-RBAC documents are kept for escalation analysis."""
-        return cls(load_objects(objects))
+    def from_objects(cls, objects: Iterable[Any], *, builtin_cluster_admin: bool = True) -> RbacIndex:
+        """Build from `K8sObject`s or plain dicts; non-RBAC documents are kept for escalation analysis.
+
+        With `builtin_cluster_admin` the bootstrap `cluster-admin` ClusterRole is assumed when the input does
+        not define it, as the API server always recreates it."""
+        return cls(load_objects(objects), builtin_cluster_admin=builtin_cluster_admin)
 
     # ----------------------------------------------------------------- role resolution
     def role_for(self, binding: Binding) -> Role | None:
