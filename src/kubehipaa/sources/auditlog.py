@@ -24,6 +24,7 @@ import orjson
 
 from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, event_from_dict
 from kubehipaa.errors import InputError
+from kubehipaa.sources.gke import gke_to_event, is_gke_entry
 
 MAX_SAMPLES = 1000
 """How many malformed lines are kept with their location; all of them are counted."""
@@ -153,11 +154,13 @@ def _iter_stream(fh: Iterable[bytes], path: str, st: ReadStats) -> Iterator[Audi
                 st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
             continue
         if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
+            if b'"protoPayload"' in line:
+                yield from _document_events(line, path, lineno, st)
+                continue
             st.add_malformed(path, lineno, "not an audit Event (no auditID, verb, user or requestURI)")
             continue
         st.events += 1
         yield ev
-    st.lines += 0
 
 
 def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStats) -> Iterator[AuditEvent]:
@@ -202,6 +205,8 @@ def _document_events(data: bytes, path: str, lineno: int, st: ReadStats) -> Iter
 def _item_event(item: Any) -> AuditEvent | None:
     if not isinstance(item, dict):
         return None
+    if is_gke_entry(item):
+        item = gke_to_event(item)
     try:
         ev = event_from_dict(item)
     except (msgspec.DecodeError, msgspec.ValidationError):

@@ -27,6 +27,7 @@ from kubehipaa.engines.auditlog.rules import (
     Rule,
     Window,
     expected_platform_action,
+    is_cloud_health_checker,
     is_control_plane,
     is_human,
     is_public_ip,
@@ -326,6 +327,8 @@ def _anonymous_remote(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     public = is_public_ip(ip)
     if _health(ev.requestURI or "") and not public:
         return None  # load-balancer and kubelet probes from inside the VPC
+    if is_cloud_health_checker(ip):
+        return None
     return f"anonymous request {ev.requestURI or ev.object_display} from {ip} ({ev.outcome})"
 
 
@@ -337,8 +340,9 @@ _add(Rule(
 ))
 _add(Rule(
     "KH-AUDLOG-016", "Anonymous request reached the API server", Severity.MEDIUM, (AUTHN, LOGIN),
-    "Any anonymous request (allowed or not) except from loopback, and except health endpoints probed from a "
-    "private address (load balancers, kubelet).",
+    "Any anonymous request (allowed or not) except from loopback, from the documented Google Cloud "
+    "load-balancer health-check ranges (35.191.0.0/16, 130.211.0.0/22), and health endpoints probed from "
+    "a private address (load balancers, kubelet).",
     _anonymous_remote, gate="anonymous",
     refs=("panther:Kubernetes.API.AnonymousAccess", "panther:Amazon.EKS.AnonymousAPIAccess"),
 ))

@@ -183,3 +183,16 @@ def is_public_ip(text: str) -> bool:
 
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+_HEALTH_CHECK_NETS = (ipaddress.ip_network("35.191.0.0/16"), ipaddress.ip_network("130.211.0.0/22"))
+"""Google Cloud load-balancer health checkers (published source ranges)."""
+
+
+@lru_cache(maxsize=4096)
+def is_cloud_health_checker(text: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return any(ip in net for net in _HEALTH_CHECK_NETS)
