@@ -140,7 +140,7 @@ def _parse_port(text: str | None) -> tuple[str | None, int | None]:
     try:
         port = int(port_s)
     except ValueError:
-        raise InputError(f"--port {text!r}: expected PORT[/PROTOCOL], e.g. 5432/TCP") from None
+        raise InputError(f"--port {text!r}: expected PORT or PORT/PROTOCOL, e.g. 5432/TCP") from None
     if not 1 <= port <= 65535:
         raise InputError(f"--port {text!r}: port must be in 1-65535")
     return (proto or "TCP").upper(), port

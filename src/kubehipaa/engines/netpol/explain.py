@@ -74,7 +74,9 @@ def resolve(engine: Engine, text: str) -> Endpoint:
         return Endpoint(atom_name(iv), ip=iv)
     matches = [w for w in engine.topo.workloads if w.key == text or f"{w.namespace}/{w.name}" == text]
     if not matches:
-        raise NetpolError(f"{text}: no such workload in the input (use ns/name or ns/name[Kind])")
+        raise NetpolError(
+            f"{text}: no such workload in the input (use ns/name, optionally followed by the kind in brackets)"
+        )
     if len(matches) > 1:
         raise NetpolError(f"{text}: ambiguous, matches {', '.join(w.key for w in matches)}")
     return Endpoint(matches[0].key, workload=matches[0])
