@@ -16,6 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kubehipaa.errors import ConfigError
 
+try:  # libyaml when available, like the manifest loader
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
 CONFIG_NAMES = (".kubehipaa.yaml", ".kubehipaa.yml")
 DEFAULT_PHI_LABEL = {"kubehipaa.io/phi": "true"}
 
@@ -110,25 +115,83 @@ def load_config(path: str | None = None, scan_paths: Sequence[str] = ()) -> Conf
     config_path = Path(path) if path else find_config(scan_paths)
     if config_path is None:
         return Config()
+    node: yaml.Node | None = None
     try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        text = config_path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=_Loader)
+        data = _Loader(text).get_single_data() if node is not None else None
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{config_path}: config is not UTF-8 text") from None
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise ConfigError(f"{config_path}:{line}: malformed YAML: {exc.problem}") from None
-    return parse_config(data or {}, str(config_path))
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else "?"
+        raise ConfigError(f"{config_path}:{line}: malformed YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: malformed YAML: {exc}") from None
+    except ValueError as exc:  # e.g. a date such as 2026-13-01 that YAML parses as a timestamp
+        bad_line = _bad_scalar_line(node) if node is not None else None
+        where = f"{config_path}:{bad_line}" if bad_line else str(config_path)
+        raise ConfigError(f"{where}: invalid value: {exc}") from None
+    return parse_config(data if data is not None else {}, str(config_path), node=node)
 
 
-def parse_config(data: Any, source: str = "<config>") -> Config:
+def parse_config(data: Any, source: str = "<config>", *, node: yaml.Node | None = None) -> Config:
+    """Validate config data; the first problem becomes one line naming the key (and its line, given `node`)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: config must be a mapping")
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "<root>"
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc) or "<root>"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{source}: {where}: {err['msg']}{more}") from None
+        line = _line_of(node, loc) if node is not None else None
+        prefix = f"{source}:{line}" if line else source
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not a kubehipaa setting; check the spelling)"
+        raise ConfigError(f"{prefix}: {where}: {msg}{more}") from None
     config.source = source
     return config
+
+
+def _bad_scalar_line(node: yaml.Node) -> int | None:
+    """Line of the first scalar that libyaml resolved to a type but that cannot be constructed."""
+    stack = [node]
+    constructor = _Loader("")
+    while stack:
+        current = stack.pop(0)
+        if isinstance(current, yaml.ScalarNode):
+            try:
+                constructor.construct_object(current)
+            except ValueError:
+                return current.start_mark.line + 1
+        elif isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                stack.extend((key, value))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return None
+
+
+def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at `loc` (keys and list indexes), or of its deepest existing parent."""
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part or key.value == str(part):
+                    line = key.start_mark.line + 1
+                    node = value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
