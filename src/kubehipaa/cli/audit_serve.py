@@ -1,0 +1,107 @@
+"""`kubehipaa audit serve`: run the audit webhook receiver over HTTPS (uvicorn).
+
+The coordinator registers `serve` as `kubehipaa audit serve` (plain function with typer options).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import IO
+
+import typer
+
+from kubehipaa.cli.common import EXIT_ERROR, err_console, warn
+from kubehipaa.config import load_config
+from kubehipaa.engines.auditlog import DetectorConfig
+from kubehipaa.errors import KubehipaaError
+from kubehipaa.server.audit_webhook import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_QUEUE_EVENTS,
+    AuditReceiver,
+    JsonLinesSink,
+    WebhookSettings,
+    create_app,
+)
+
+
+def serve(
+    port: int = typer.Option(8443, "--port", "-p", help="Port to listen on."),
+    host: str = typer.Option("0.0.0.0", "--host", help="Address to bind (0.0.0.0 = all interfaces)."),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate the API server will verify."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
+    alerts_out: Path | None = typer.Option(
+        None, "--alerts-out", "-o", help="Append alerts as JSON lines to this file (default: stdout)."
+    ),
+    queue_size: int = typer.Option(
+        DEFAULT_QUEUE_EVENTS, "--queue-size", min=1, help="Max events waiting for detection; beyond, drop+count."
+    ),
+    max_body_bytes: int = typer.Option(
+        DEFAULT_MAX_BODY_BYTES, "--max-body-bytes", min=1024, help="Larger batches are rejected (413)."
+    ),
+    sigma: list[Path] | None = typer.Option(
+        None, "--sigma", help="Also run the Sigma rules (kubernetes/audit) in this file or directory."
+    ),
+    config_path: str | None = typer.Option(None, "--config", "-c", help=".kubehipaa.yaml (break-glass identities)."),
+    no_tls: bool = typer.Option(
+        False, "--no-tls", help="Serve plain HTTP (only behind a TLS-terminating proxy on the same host)."
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn/receiver log level."),
+) -> None:
+    """Receive the API server's audit webhook batches and raise alerts as they happen.
+
+    Point the API server at it with `--audit-webhook-config-file` (a kubeconfig whose cluster server is
+    https://<host>:<port>/audit). Metrics: GET /metrics (Prometheus); liveness: GET /healthz.
+
+    Example: kubehipaa audit serve --port 8443 --tls-cert tls.crt --tls-key tls.key --alerts-out alerts.jsonl
+    """
+    import uvicorn
+
+    if not no_tls and (tls_cert is None or tls_key is None):
+        err_console.print("[red]error:[/red] --tls-cert and --tls-key are required (or --no-tls behind a proxy)")
+        raise typer.Exit(EXIT_ERROR)
+    for p in (tls_cert, tls_key):
+        if p is not None and not p.is_file():
+            raise KubehipaaError(f"{p}: no such file")
+    config = load_config(config_path, [])
+    rules = None
+    if sigma:
+        from kubehipaa.engines.sigma import SigmaRuleSet
+
+        rules = SigmaRuleSet.from_paths(list(sigma))
+        for skipped in rules.skipped:
+            warn(f"{skipped.file}: Sigma rule {skipped.title!r} skipped: {skipped.reason}")
+    settings = WebhookSettings(
+        queue_events=queue_size,
+        max_body_bytes=max_body_bytes,
+        detector_config=DetectorConfig.from_config(config),
+        sigma=rules,
+    )
+    stream: IO[bytes]
+    if alerts_out is None or str(alerts_out) == "-":
+        stream = sys.stdout.buffer
+    else:
+        try:
+            alerts_out.parent.mkdir(parents=True, exist_ok=True)
+            stream = open(alerts_out, "ab")  # noqa: SIM115 - lives as long as the server
+        except OSError as exc:
+            raise KubehipaaError(f"{alerts_out}: cannot open: {exc.strerror}") from None
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if no_tls:
+        warn("serving plain HTTP: the API server's audit stream is sensitive, keep it on a trusted hop")
+    app = create_app(AuditReceiver(settings, JsonLinesSink(stream)))
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            ssl_certfile=str(tls_cert) if tls_cert and not no_tls else None,
+            ssl_keyfile=str(tls_key) if tls_key and not no_tls else None,
+            log_level=log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        if stream is not sys.stdout.buffer:
+            stream.close()

@@ -1,0 +1,1 @@
+"""Long-running receivers (the API server's audit webhook backend)."""

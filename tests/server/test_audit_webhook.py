@@ -1,0 +1,238 @@
+"""`audit serve`: a real uvicorn HTTPS server on loopback receiving the API server's EventList batches."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from kubehipaa.server.audit_webhook import (
+    AuditReceiver,
+    JsonLinesSink,
+    WebhookSettings,
+    create_app,
+)
+
+cryptography = pytest.importorskip("cryptography", reason="the loopback TLS test needs the cryptography package")
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubehipaa-audit-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "tls.crt", tmp / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def _trace_events(traces: Path) -> list[dict[str, Any]]:
+    out = []
+    for f in sorted(traces.glob("*.json")):
+        for line in f.read_text().splitlines():
+            if line.strip():
+                doc = json.loads(line)
+                if isinstance(doc, dict) and doc.get("kind") != 0:  # fal_01_003 is a deliberately broken event
+                    out.append(doc)
+    return out
+
+
+def _event_list(items: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items})
+
+
+def _metric(text: str, name: str, labels: str = "") -> float:
+    prefix = f"{name}{{{labels}}} " if labels else f"{name} "
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[-1])
+    raise AssertionError(f"metric {prefix!r} not found")
+
+
+class LoopbackServer:
+    """uvicorn on 127.0.0.1:<free port> with TLS, in a thread; stopped by `close()`."""
+
+    def __init__(self, app: Any, cert: Path, key: Path) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning",
+                                access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.sock.close()
+
+
+@pytest.fixture
+def traces(shared_dir: Callable[[str], Path]) -> Path:
+    return shared_dir("conformance/audit/falco/trace_files")
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> tuple[Path, Path]:
+    return _self_signed(tmp_path)
+
+
+@pytest.fixture
+def served(tmp_path: Path, tls: tuple[Path, Path],
+           shared_dir: Callable[[str], Path]) -> Iterator[tuple[LoopbackServer, AuditReceiver, Path]]:
+    from kubehipaa.engines.sigma import SigmaRuleSet
+
+    alerts_path = tmp_path / "alerts.jsonl"
+    stream = open(alerts_path, "ab")  # noqa: SIM115 - closed below
+    settings = WebhookSettings(max_body_bytes=256 * 1024, flush_idle_s=0.2,
+                               sigma=SigmaRuleSet.from_paths([shared_dir("conformance/audit/sigma")]))
+    receiver = AuditReceiver(settings, JsonLinesSink(stream))
+    server = LoopbackServer(create_app(receiver), *tls)
+    try:
+        yield server, receiver, alerts_path
+    finally:
+        server.close()
+        stream.close()
+
+
+def test_loopback_tls_batches_malformed_oversized_and_burst(
+    served: tuple[LoopbackServer, AuditReceiver, Path], tls: tuple[Path, Path], traces: Path
+) -> None:
+    server, receiver, alerts_path = served
+    events = _trace_events(traces)
+    assert len(events) == 51
+    with httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=str(tls[0])),
+                      timeout=10) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+
+        # real batches: the Falco traces, in EventLists of 10 like the API server's batching backend
+        for i in range(0, len(events), 10):
+            r = client.post("/audit", content=_event_list(events[i:i + 10]),
+                            headers={"Content-Type": "application/json"})
+            assert r.status_code == 200, r.text
+            assert r.json()["accepted"] == len(events[i:i + 10])
+
+        # malformed: not JSON, and an EventList holding a non-Event → 400, nothing enqueued
+        assert client.post("/audit", content=b'{"kind": "EventList", "items": [').status_code == 400
+        assert client.post("/audit", content=_event_list([{"kind": 0}])).status_code == 400
+        # oversized: above max_body_bytes → 413, before the body is parsed
+        big = _event_list([events[0] | {"auditID": f"big-{i}"} for i in range(400)])
+        assert len(big) > 256 * 1024
+        assert client.post("/audit", content=big).status_code == 413
+
+        # burst: 200 small batches back to back; every one answered at once
+        slowest = 0.0
+        for i in range(200):
+            ev = dict(events[0], auditID=f"burst-{i}")
+            t0 = time.perf_counter()
+            r = client.post("/audit", content=_event_list([ev]))
+            slowest = max(slowest, time.perf_counter() - t0)
+            assert r.status_code == 200
+        print(f"burst: slowest answer {slowest * 1000:.1f} ms")
+
+        assert receiver.wait_idle(20)
+        metrics = client.get("/metrics").text
+
+    sent = len(events) + 200
+    assert _metric(metrics, "kubehipaa_audit_events_received_total") == sent
+    assert _metric(metrics, "kubehipaa_audit_events_processed_total") == sent
+    assert _metric(metrics, "kubehipaa_audit_events_dropped_total") == 0
+    assert _metric(metrics, "kubehipaa_audit_batches_malformed_total", 'reason="invalid"') == 2
+    assert _metric(metrics, "kubehipaa_audit_batches_malformed_total", 'reason="oversized"') == 1
+
+    alerts = [json.loads(line) for line in alerts_path.read_text().splitlines()]
+    by_rule: dict[str, int] = {}
+    for a in alerts:
+        by_rule[a["ruleId"]] = by_rule.get(a["ruleId"], 0) + 1
+    # built-in detections on the Falco traces
+    assert by_rule.get("KH-AUDLOG-030", 0) >= 2  # exec_pod + attach_pod
+    assert by_rule.get("KH-AUDLOG-002", 0) >= 1  # attach_cluster_admin_role
+    assert by_rule.get("KH-AUDLOG-015", 0) >= 1  # anonymous_creates_namespace_foo
+    # Sigma rules run too, with the same alert shape
+    assert any(r.startswith("sigma:") for r in by_rule)
+    # metrics agree with the alerts written
+    for rule_id, n in by_rule.items():
+        sev = next(a["severity"] for a in alerts if a["ruleId"] == rule_id)
+        assert _metric(metrics, "kubehipaa_audit_alerts_total", f'rule_id="{rule_id}",severity="{sev}"') == n
+    # the burst repeated one event 200 times under distinct auditIDs: it was evaluated every time
+    first = events[0]
+    assert first["objectRef"]["resource"] == "namespaces"  # anonymous_creates_namespace_foo
+    assert by_rule["KH-AUDLOG-015"] >= 201
+
+
+def test_full_queue_drops_and_counts_without_blocking() -> None:
+    """No worker running (no lifespan): the bounded queue fills, further batches are dropped, still 200."""
+    receiver = AuditReceiver(WebhookSettings(queue_events=5))
+    client = TestClient(create_app(receiver))  # not used as a context manager: lifespan (worker) not started
+    ev = {"kind": "Event", "auditID": "a", "verb": "get", "user": {"username": "jane"}}
+    r1 = client.post("/audit", content=_event_list([ev] * 3))
+    r2 = client.post("/audit", content=_event_list([ev] * 3))
+    assert r1.json() == r1.json() | {"accepted": 3, "dropped": 0}
+    assert r2.status_code == 200 and r2.json()["dropped"] == 3
+    text = client.get("/metrics").text
+    assert _metric(text, "kubehipaa_audit_events_dropped_total") == 3
+    assert _metric(text, "kubehipaa_audit_events_received_total") == 3
+    assert client.get("/healthz").status_code == 503  # worker not running is visible to probes
+
+
+def test_single_event_body_and_chunked_oversize() -> None:
+    sink: list[dict[str, Any]] = []
+    receiver = AuditReceiver(WebhookSettings(max_body_bytes=2048, flush_idle_s=0.1), sink.append)
+    with TestClient(create_app(receiver)) as client:
+        ev = {"kind": "Event", "auditID": "x1", "stage": "ResponseComplete", "verb": "create",
+              "user": {"username": "system:anonymous", "groups": ["system:unauthenticated"]},
+              "objectRef": {"resource": "namespaces", "name": "foo"}, "responseStatus": {"code": 201},
+              "annotations": {"authorization.k8s.io/decision": "allow"}, "sourceIPs": ["192.0.2.1"]}
+        assert client.post("/audit", content=orjson.dumps(ev)).json()["accepted"] == 1
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(10):
+                yield b" " * 1024
+
+        r = client.post("/audit", content=chunks())  # no Content-Length: the limit is enforced while reading
+        assert r.status_code == 413
+        assert receiver.wait_idle(5)
+    assert any(a["ruleId"] == "KH-AUDLOG-015" for a in sink)
