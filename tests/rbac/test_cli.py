@@ -35,8 +35,10 @@ runner = CliRunner()
 
 @pytest.fixture
 def rbac_dir(tmp_path: Path) -> Path:
-    (tmp_path / "rbac.yaml").write_text(RBAC)
-    return tmp_path
+    d = tmp_path / "rbac"
+    d.mkdir()
+    (d / "rbac.yaml").write_text(RBAC)
+    return d
 
 
 def test_can_i_yes_exit_0(rbac_dir: Path) -> None:
@@ -88,3 +90,31 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
     assert "bad.yaml:1" in p.stderr and "rules must be a list" in p.stderr
+
+
+def test_review_csv_json_since_and_html(rbac_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "review.json"
+    r = runner.invoke(app, ["rbac", "review", str(rbac_dir), "-n", "clinical", "--format", "json", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    data = orjson.loads(out.read_bytes())
+    assert any(g["resource"] == "secrets" and g["verb"] == "get" for g in data["grants"])
+    r = runner.invoke(app, ["rbac", "review", str(rbac_dir), "-n", "clinical"])
+    assert r.exit_code == 0 and r.output.splitlines()[0].startswith("namespace,subject_kind")
+    (rbac_dir / "rbac.yaml").write_text(RBAC.replace("verbs: [get]", "verbs: [get, list]"))
+    r = runner.invoke(app, ["rbac", "review", str(rbac_dir), "-n", "clinical", "--since", str(out)])
+    assert r.exit_code == 0
+    assert "added,clinical,Group,,clinical-app-support,secrets,list" in r.output
+    r = runner.invoke(app, ["rbac", "review", str(rbac_dir), "-n", "clinical", "--since", str(out), "-f", "html"])
+    assert r.exit_code == 0 and "<table" in r.output and "added" in r.output
+
+
+def test_review_without_phi_namespaces_is_an_error(rbac_dir: Path) -> None:
+    r = runner.invoke(app, ["rbac", "review", str(rbac_dir)])
+    assert r.exit_code == 2
+
+
+def test_escalation_exit_and_json(rbac_dir: Path) -> None:
+    r = runner.invoke(app, ["rbac", "escalation", str(rbac_dir), "--format", "json"])
+    assert r.exit_code in (0, 1), r.output
+    data = orjson.loads(r.output)
+    assert "paths" in data and data["identities"] >= 2

@@ -28,6 +28,7 @@ from kubehipaa.engines.rbac import (
     request_attributes,
     user_info,
 )
+from kubehipaa.engines.rbac.escalation import build_escalation_graph
 from kubehipaa.engines.rbac.review import (
     build_review,
     diff_csv,
@@ -214,3 +215,47 @@ def review(
         write_output(diff_csv(diff) if diff is not None else review_csv(result), output)
     else:
         write_output(review_html(result, diff, title="Access review: " + ", ".join(chosen)), output)
+
+
+@app.command("escalation")
+def escalation(
+    paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests, ServiceAccounts, "
+                                      "workloads and Namespaces."),
+    fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
+    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+) -> None:
+    """Identities that can become more powerful ones: the shortest path from each non-admin identity to
+    cluster-admin-equivalent power or to reading all Secrets of a PHI namespace. Exit 1 if any path exists.
+
+    Examples:
+
+      kubehipaa rbac escalation ./rbac
+
+      kubehipaa rbac escalation ./manifests --format json -o escalation.json
+    """
+    inv = load_inventory(paths, config_path)
+    idx = RbacIndex.from_objects(inv.objects)
+    for problem in idx.problems:
+        warn(problem)
+    graph = build_escalation_graph(idx, inv.phi_namespaces)
+    found = graph.shortest_paths()
+    if fmt is TextOrJson.json:
+        write_output(_dumps({
+            "phiNamespaces": sorted(inv.phi_namespaces),
+            "admins": sorted(graph.admins),
+            "identities": len(graph.nodes),
+            "edges": [e.to_dict() for e in graph.edges],
+            "paths": [p.to_dict() for p in found],
+        }), output)
+    else:
+        lines = [f"{len(graph.nodes)} identities, {len(graph.edges)} escalation edges; already cluster-admin: "
+                 + (", ".join(sorted(graph.admins)) or "none")]
+        if not inv.phi_namespaces:
+            lines.append("note: no PHI namespaces found, only paths to cluster-admin are searched")
+        for p in found:
+            lines.append(f"[{len(p.edges)} hop{'s' if len(p.edges) != 1 else ''}] {p.describe()}")
+        if not found:
+            lines.append("no escalation paths found")
+        write_output("\n".join(lines) + "\n", output)
+    raise typer.Exit(EXIT_FINDINGS if found else EXIT_OK)

@@ -37,13 +37,13 @@ def _unwrap(obj: Any) -> tuple[dict[str, Any], Origin]:
     raise InputError(f"not a Kubernetes object: {type(obj).__name__}")
 
 
-def _meta(doc: dict[str, Any]) -> dict[str, Any]:
+def metadata_of(doc: dict[str, Any]) -> dict[str, Any]:
     meta = doc.get("metadata")
     return meta if isinstance(meta, dict) else {}
 
 
 def _where(doc: dict[str, Any]) -> str:
-    meta = _meta(doc)
+    meta = metadata_of(doc)
     ns = meta.get("namespace")
     name = meta.get("name", "<unnamed>")
     return f"{doc.get('kind')} {ns + '/' if ns else ''}{name}"
@@ -90,7 +90,7 @@ def parse_rules(doc: dict[str, Any], origin: Origin) -> tuple[PolicyRule, ...]:
 
 
 def parse_role(doc: dict[str, Any], origin: Origin) -> Role:
-    meta = _meta(doc)
+    meta = metadata_of(doc)
     name = str(meta.get("name") or "")
     if not name:
         raise _fail(doc, origin, "metadata.name is required")
@@ -120,7 +120,7 @@ def parse_role(doc: dict[str, Any], origin: Origin) -> Role:
 
 
 def parse_binding(doc: dict[str, Any], origin: Origin, order: int) -> Binding:
-    meta = _meta(doc)
+    meta = metadata_of(doc)
     name = str(meta.get("name") or "")
     if not name:
         raise _fail(doc, origin, "metadata.name is required")
@@ -172,7 +172,7 @@ def load_objects(objects: Iterable[Any]) -> Loaded:
             out.bindings.append(parse_binding(doc, origin, order))
             order += 1
         elif kind == "ServiceAccount":
-            meta = _meta(doc)
+            meta = metadata_of(doc)
             if meta.get("name"):
                 out.service_accounts.append((str(meta.get("namespace") or "default"), str(meta["name"]), origin))
         else:

@@ -1,0 +1,245 @@
+"""Escalation graph: which identities can obtain the credentials or powers of which others.
+
+An edge A -> B means "A can act as B" by one of:
+
+- pod creation: A may create pods (or a workload that creates them) in namespace N, so it can run a pod as
+  any service account B of N and read B's token from inside it;
+- token creation: A may `create serviceaccounts/token` for B;
+- secret read: A may get the legacy token Secret of B;
+- impersonation: A may `impersonate` user, group or service account B (impersonating group system:masters
+  is cluster-admin);
+- bind/escalate: A may create ClusterRoleBindings and bind (or escalate) ClusterRoles, so it can grant itself
+  cluster-admin;
+- nodes/proxy: A may reach the kubelet API of nodes, which runs commands in any pod, so any service account.
+
+Two targets: cluster-admin-equivalent power (every verb on every resource cluster-wide, or system:masters),
+and read access to all Secrets of a PHI namespace. Shortest paths are found with one breadth-first search per
+target over the reversed graph, so every identity's path comes out of a single pass.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from kubehipaa.engines.rbac.index import RbacIndex
+from kubehipaa.engines.rbac.loader import metadata_of
+from kubehipaa.engines.rbac.resources import request_attributes
+from kubehipaa.engines.rbac.subjects import MASTERS, identity_for_subject, service_account_username
+from kubehipaa.engines.rbac.types import Attributes, Subject, UserInfo
+
+ADMIN = "target:cluster-admin"
+PHI_PREFIX = "target:phi-secrets:"
+WORKLOAD_TARGETS = ("pods", "deployments.apps", "replicasets.apps", "statefulsets.apps", "daemonsets.apps",
+                    "jobs.batch", "cronjobs.batch", "replicationcontrollers")
+
+
+def node_key(s: Subject) -> str:
+    if s.kind == "ServiceAccount":
+        return f"ServiceAccount:{s.namespace}/{s.name}"
+    return f"{s.kind}:{s.name}"
+
+
+def node_label(key: str) -> str:
+    if key == ADMIN:
+        return "cluster-admin-equivalent"
+    if key.startswith(PHI_PREFIX):
+        return f"read all Secrets in PHI namespace {key[len(PHI_PREFIX):]}"
+    kind, _, name = key.partition(":")
+    return f"{kind} {name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    src: str
+    dst: str
+    how: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"from": node_label(self.src), "to": node_label(self.dst), "how": self.how}
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPath:
+    identity: str
+    target: str
+    edges: tuple[Edge, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"identity": node_label(self.identity), "target": node_label(self.target),
+                "hops": len(self.edges), "path": [e.to_dict() for e in self.edges]}
+
+    def describe(self) -> str:
+        parts = [node_label(self.identity)]
+        for e in self.edges:
+            parts.append(f"--[{e.how}]--> {node_label(e.dst)}")
+        return " ".join(parts)
+
+
+@dataclass(slots=True)
+class EscalationGraph:
+    nodes: dict[str, Subject]
+    edges: list[Edge]
+    admins: set[str]
+
+    def shortest_paths(self) -> list[EscalationPath]:
+        """For every non-admin identity: its shortest path to cluster-admin and to PHI Secrets (if any)."""
+        reverse: dict[str, list[Edge]] = {}
+        for e in self.edges:
+            reverse.setdefault(e.dst, []).append(e)
+        out: list[EscalationPath] = []
+        phi_targets = sorted({e.dst for e in self.edges if e.dst.startswith(PHI_PREFIX)})
+        for targets in ([ADMIN], phi_targets):
+            if not targets:
+                continue
+            nxt: dict[str, Edge] = {}
+            seen = set(targets)
+            queue = deque(targets)
+            while queue:
+                cur = queue.popleft()
+                for e in reverse.get(cur, ()):
+                    if e.src not in seen:
+                        seen.add(e.src)
+                        nxt[e.src] = e
+                        queue.append(e.src)
+            for key in sorted(self.nodes):
+                if key in self.admins or key not in nxt:
+                    continue
+                path = []
+                cur = key
+                while cur in nxt:
+                    path.append(nxt[cur])
+                    cur = nxt[cur].dst
+                out.append(EscalationPath(key, cur, tuple(path)))
+        out.sort(key=lambda p: (p.target != ADMIN, len(p.edges), p.identity))
+        return out
+
+
+def _namespaces(idx: RbacIndex, phi: set[str]) -> set[str]:
+    names = set(phi)
+    names.update(b.namespace for b in idx.bindings if b.namespace)
+    names.update(ns for ns, _, _ in idx.loaded.service_accounts)
+    for doc, _ in idx.loaded.others:
+        meta = metadata_of(doc)
+        if meta.get("namespace"):
+            names.add(str(meta["namespace"]))
+        if doc.get("kind") == "Namespace" and meta.get("name"):
+            names.add(str(meta["name"]))
+    return names
+
+
+POD_SPEC_PATHS = {
+    "Pod": ("spec",),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    **{k: ("spec", "template", "spec") for k in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
+                                                 "ReplicationController")},
+}
+
+
+def _pod_service_accounts(idx: RbacIndex) -> set[tuple[str, str]]:
+    """(namespace, service account) of every pod and workload template in the input."""
+    out = set()
+    for doc, _ in idx.loaded.others:
+        path = POD_SPEC_PATHS.get(str(doc.get("kind")))
+        meta = metadata_of(doc)
+        if path is None or not meta.get("namespace"):
+            continue
+        node: Any = doc
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            sa = node.get("serviceAccountName") or node.get("serviceAccount") or "default"
+            out.add((str(meta["namespace"]), str(sa)))
+    return out
+
+
+def _token_secrets(idx: RbacIndex) -> list[tuple[str, str, str]]:
+    """(namespace, secret name, service account) of legacy token Secrets."""
+    out = []
+    for doc, _ in idx.loaded.others:
+        if doc.get("kind") == "Secret" and doc.get("type") == "kubernetes.io/service-account-token":
+            meta = metadata_of(doc)
+            ann = meta.get("annotations")
+            ann = ann if isinstance(ann, dict) else {}
+            sa = ann.get("kubernetes.io/service-account.name")
+            if sa and meta.get("name"):
+                out.append((str(meta.get("namespace") or "default"), str(meta["name"]), str(sa)))
+    return out
+
+
+def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[str] = frozenset()) -> EscalationGraph:
+    """Identities (binding subjects, defined and used service accounts) and the edges between them."""
+    phi = set(phi_namespaces)
+    namespaces = sorted(_namespaces(idx, phi))
+    nodes: dict[str, Subject] = {}
+    for s in idx.subjects():
+        nodes[node_key(s)] = s
+    sas = {(ns, name) for ns, name, _ in idx.loaded.service_accounts} | _pod_service_accounts(idx)
+    sas |= {(ns, "default") for ns in namespaces}
+    for ns, name in sas:
+        s = Subject("ServiceAccount", name, ns)
+        nodes.setdefault(node_key(s), s)
+    sa_by_ns: dict[str, list[str]] = {}
+    for ns, name in sorted(sas):
+        sa_by_ns.setdefault(ns, []).append(name)
+    users = sorted(s.name for s in nodes.values() if s.kind == "User")
+    tokens = _token_secrets(idx)
+
+    edges: list[Edge] = []
+    admins: set[str] = set()
+
+    def can(user: UserInfo, a: Attributes) -> bool:
+        return idx.authorize(user, a).allowed
+
+    everything = request_attributes("*", "*.*", as_request=False)
+    for key, subj in sorted(nodes.items()):
+        if subj.kind == "Group" and subj.name == MASTERS:
+            admins.add(key)
+            continue
+        user = identity_for_subject(subj)
+        if user is None:
+            continue
+        if MASTERS in user.groups or can(user, everything):
+            admins.add(key)
+            continue
+        # cluster-wide powers
+        if can(user, request_attributes("impersonate", "groups", name=MASTERS, as_request=False)):
+            edges.append(Edge(key, ADMIN, "impersonate group system:masters"))
+        if can(user, request_attributes("create", "clusterrolebindings.rbac.authorization.k8s.io")) and (
+            can(user, request_attributes("bind", "clusterroles.rbac.authorization.k8s.io", name="cluster-admin",
+                                         as_request=False))
+            or can(user, request_attributes("escalate", "clusterroles.rbac.authorization.k8s.io",
+                                            name="cluster-admin", as_request=False))
+        ):
+            edges.append(Edge(key, ADMIN, "create a ClusterRoleBinding to cluster-admin (bind/escalate)"))
+        for other in users:
+            if other != subj.name and can(user, request_attributes("impersonate", "users", name=other,
+                                                                    as_request=False)):
+                edges.append(Edge(key, f"User:{other}", f"impersonate user {other}"))
+        node_proxy = can(user, request_attributes("create", "nodes/proxy", name="any", as_request=False)) or can(
+            user, request_attributes("get", "nodes/proxy", name="any", as_request=False))
+        for ns in namespaces:
+            ns_sas = sa_by_ns.get(ns, [])
+            if ns in phi and (can(user, request_attributes("list", "secrets", ns))
+                              or can(user, request_attributes("get", "secrets", ns, as_request=False))):
+                edges.append(Edge(key, PHI_PREFIX + ns, f"read all Secrets in {ns}"))
+            creator = next((t for t in WORKLOAD_TARGETS if can(user, request_attributes("create", t, ns))), None)
+            for sa in ns_sas:
+                dst = f"ServiceAccount:{ns}/{sa}"
+                if dst == key:
+                    continue
+                if creator is not None:
+                    edges.append(Edge(key, dst, f"create {creator} in {ns} running as {sa}"))
+                elif node_proxy:
+                    edges.append(Edge(key, dst, "exec via nodes/proxy into a pod running as it"))
+                elif can(user, request_attributes("create", "serviceaccounts/token", ns, sa)):
+                    edges.append(Edge(key, dst, f"create serviceaccounts/token for {sa}"))
+                elif can(user, request_attributes("impersonate", "serviceaccounts", ns, sa, as_request=False)):
+                    edges.append(Edge(key, dst, f"impersonate {service_account_username(ns, sa)}"))
+            for tns, secret, sa in tokens:
+                dst = f"ServiceAccount:{tns}/{sa}"
+                if tns == ns and dst != key and dst in nodes and can(
+                        user, request_attributes("get", "secrets", ns, secret)):
+                    edges.append(Edge(key, dst, f"read legacy token Secret {secret}"))
+    return EscalationGraph(nodes, edges, admins)

@@ -1,0 +1,92 @@
+"""Escalation graph: each edge kind, admin detection, and shortest paths."""
+
+from __future__ import annotations
+
+from kubehipaa.engines.rbac import RbacIndex
+from kubehipaa.engines.rbac.escalation import ADMIN, PHI_PREFIX, build_escalation_graph
+from tests.rbac.helpers import crb, crole, group, rb, role, rule, sa, user
+
+
+def sa_obj(name: str, ns: str) -> dict:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}}
+
+
+def paths(objs, phi=("clinical",)):  # type: ignore[no-untyped-def]
+    g = build_escalation_graph(RbacIndex.from_objects(objs), set(phi))
+    return g, {(p.identity, p.target): p for p in g.shortest_paths()}
+
+
+BASE = [
+    sa_obj("app", "clinical"),
+    role("reader", "clinical", rule(["get", "list"], ["secrets"])),
+    rb("reader", "clinical", "Role", "reader", sa("app")),
+]
+
+
+def test_direct_secret_read_is_one_hop() -> None:
+    _, ps = paths(BASE)
+    p = ps[("ServiceAccount:clinical/app", PHI_PREFIX + "clinical")]
+    assert len(p.edges) == 1
+
+
+def test_pod_creation_reaches_the_namespace_service_accounts() -> None:
+    objs = [*BASE, role("deploy", "clinical", rule(["create"], ["deployments"], ["apps"])),
+            rb("deploy", "clinical", "Role", "deploy", user("ci"))]
+    _, ps = paths(objs)
+    p = ps[("User:ci", PHI_PREFIX + "clinical")]
+    assert [e.dst for e in p.edges] == ["ServiceAccount:clinical/app", PHI_PREFIX + "clinical"]
+    assert "deployments.apps" in p.edges[0].how
+
+
+def test_token_creation_edge() -> None:
+    objs = [*BASE, role("tok", "clinical", rule(["create"], ["serviceaccounts/token"], names=["app"])),
+            rb("tok", "clinical", "Role", "tok", user("t"))]
+    _, ps = paths(objs)
+    assert "serviceaccounts/token" in ps[("User:t", PHI_PREFIX + "clinical")].edges[0].how
+
+
+def test_legacy_token_secret_read_edge() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+              "metadata": {"name": "app-token", "namespace": "clinical",
+                           "annotations": {"kubernetes.io/service-account.name": "app"}}}
+    objs = [*BASE, secret, role("one", "clinical", rule(["get"], ["secrets"], names=["app-token"])),
+            rb("one", "clinical", "Role", "one", user("r"))]
+    _, ps = paths(objs)
+    assert "legacy token Secret app-token" in ps[("User:r", PHI_PREFIX + "clinical")].edges[0].how
+
+
+def test_impersonating_system_masters_is_admin() -> None:
+    objs = [crole("imp", rule(["impersonate"], ["groups"])), crb("imp", "imp", user("i"))]
+    _, ps = paths(objs)
+    assert ps[("User:i", ADMIN)].edges[0].how == "impersonate group system:masters"
+
+
+def test_bind_cluster_admin_is_admin_and_admins_are_not_sources() -> None:
+    objs = [crole("binder", rule(["create"], ["clusterrolebindings"], ["rbac.authorization.k8s.io"]),
+                  rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"], names=["cluster-admin"])),
+            crb("binder", "binder", group("platform")), crb("root", "cluster-admin", group("ops"))]
+    g, ps = paths(objs)
+    assert ("Group:platform", ADMIN) in ps
+    assert "Group:ops" in g.admins and ("Group:ops", ADMIN) not in ps
+
+
+def test_bind_without_create_bindings_is_no_edge() -> None:
+    objs = [crole("binder", rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"])),
+            crb("binder", "binder", group("platform"))]
+    _, ps = paths(objs)
+    assert ("Group:platform", ADMIN) not in ps
+
+
+def test_shortest_path_through_impersonated_user() -> None:
+    objs = [*BASE, crole("imp", rule(["impersonate"], ["users"], names=["jane"])), crb("imp", "imp", user("eve")),
+            role("deploy", "clinical", rule(["create"], ["pods"])), rb("deploy", "clinical", "Role", "deploy",
+                                                                       user("jane"))]
+    _, ps = paths(objs)
+    hops = [e.dst for e in ps[("User:eve", PHI_PREFIX + "clinical")].edges]
+    assert hops == ["User:jane", "ServiceAccount:clinical/app", PHI_PREFIX + "clinical"]
+
+
+def test_rolebinding_pod_creation_does_not_cross_namespaces() -> None:
+    objs = [*BASE, role("deploy", "web", rule(["create"], ["pods"])), rb("deploy", "web", "Role", "deploy", user("w"))]
+    _, ps = paths(objs)
+    assert ("User:w", PHI_PREFIX + "clinical") not in ps
