@@ -1,7 +1,214 @@
-"""`kubehipaa audit` command group (being built)."""
+"""`kubehipaa audit`: analyze API-server audit logs, build who-did-what timelines, list the detections.
+
+The webhook receiver (`audit serve`) lives in cli/audit_serve.py and registers itself on `app`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
 import typer
 
-app = typer.Typer(help="audit commands.", no_args_is_help=True)
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, write_output
+from kubehipaa.config import load_config
+from kubehipaa.engines.auditlog import RULES, Detector, DetectorConfig
+from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
+from kubehipaa.errors import KubehipaaError
+from kubehipaa.model import Severity
+from kubehipaa.reports import audit_alerts
+from kubehipaa.sources.auditlog import ReadStats, iter_events
+
+app = typer.Typer(
+    help="Audit-log analysis: detections, timelines (who did what, when, from where), the rule catalog.",
+    no_args_is_help=True,
+)
+rules_app = typer.Typer(help="The built-in audit-log detections.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+class AnalyzeFormat(str, Enum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+class TimelineFormat(str, Enum):
+    table = "table"
+    json = "json"
+    html = "html"
+
+
+class RulesFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+    never = "never"
+
+
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str | None, now: dt.datetime | None = None) -> str | None:
+    """`24h`, `30m`, `7d` (before now) or an RFC 3339 time/date → 'YYYY-MM-DDTHH:MM:SS' (UTC) lower bound.
+
+    Audit timestamps are UTC RFC 3339 strings, so the bound is compared as a string: no per-event parsing.
+    """
+    if not text:
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    m = _DURATION.match(text.strip())
+    if m:
+        moment = now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise KubehipaaError(f"--since {text!r}: expected a duration like 24h, 30m, 7d or an RFC 3339 "
+                                 "time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.AlertCollector,
+                 stats: ReadStats, since: str | None = None) -> None:
+    """The hot loop: stream every event through the detector; only alerts are kept (bounded)."""
+    process = detector.process
+    add = collector.add
+    for ev in iter_events(paths, stats):
+        if since is not None:
+            t = ev.requestReceivedTimestamp or ev.stageTimestamp or ev.timestamp
+            if t is not None and t < since:
+                continue
+        alerts = process(ev)
+        if alerts:
+            for a in alerts:
+                add(a)
+    for a in detector.flush():
+        add(a)
+
+
+@app.command("analyze")
+def analyze(
+    paths: list[str] = typer.Argument(..., help="Audit log files (plain, gzip, rotated), directories, or '-'."),
+    since: str | None = typer.Option(None, "--since", help="Only events after this: 24h, 30m, 7d or RFC 3339."),
+    fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.table, "--format", "-f", help="Report format."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids)."),
+    fail_on: FailOn = typer.Option(FailOn.high, "--fail-on", help="Exit 1 when an alert is at or above this."),
+    min_severity: str = typer.Option("low", "--min-severity", help="Report only alerts at or above this."),
+    only: list[str] = typer.Option(None, "--rule", help="Run only these rule ids (repeatable)."),
+    max_rows: int = typer.Option(20, "--max-rows", min=1, help="Table format: alerts shown per rule."),
+    keep: int = typer.Option(1000, "--keep", min=1, help="Alerts kept per rule in the report (all are counted)."),
+) -> None:
+    """Run the built-in detections over audit logs; alerts are grouped by rule.
+
+    Examples:
+
+      kubehipaa audit analyze /var/log/kubernetes/audit*.log* --since 24h
+
+      kubehipaa audit analyze audit.log --format sarif -o audit.sarif
+
+      zcat audit.log.1.gz | kubehipaa audit analyze - --format json
+
+    Exit codes: 0 no alert at or above --fail-on; 1 there is one; 2 usage or input error.
+    """
+    try:
+        floor = Severity.parse(min_severity)
+    except ValueError as exc:
+        raise KubehipaaError(f"--min-severity: {exc}") from None
+    rules = [r for r in RULES if r.severity >= floor and (not only or r.id in only)]
+    unknown = sorted(set(only or []) - {r.id for r in RULES})
+    if unknown:
+        raise KubehipaaError(f"--rule: unknown rule id(s) {', '.join(unknown)} (see `kubehipaa audit rules list`)")
+    cfg = load_config(config, [p for p in paths if p != "-"])
+    detector = Detector(rules, DetectorConfig.from_config(cfg))
+    collector = audit_alerts.AlertCollector(keep=keep)
+    stats = ReadStats()
+    cutoff = parse_since(since)
+    run_analysis(paths, detector, collector, stats, cutoff)
+    meta: dict[str, Any] = {"generatedAt": _now(), "since": cutoff, "inputs": stats.to_dict(),
+                            "detector": detector.stats.to_dict()}
+    if fmt == AnalyzeFormat.json:
+        text = audit_alerts.render_json(collector, meta)
+    elif fmt == AnalyzeFormat.sarif:
+        text = audit_alerts.render_sarif(collector, meta)
+    else:
+        text = audit_alerts.render_table(collector, meta, max_rows=max_rows)
+    write_output(text, output)
+    worst = collector.max_severity()
+    if fail_on != FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value):
+        raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("timeline")
+def timeline(
+    paths: list[str] = typer.Argument(..., help="Audit log files (plain, gzip, rotated), directories, or '-'."),
+    user: str | None = typer.Option(None, "--user", help="Only this user (glob; also matches impersonation)."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
+    resource: str | None = typer.Option(None, "--resource", help="Only this resource, e.g. secrets, pods/exec."),
+    verb: str | None = typer.Option(None, "--verb", help="Only this verb."),
+    since: str | None = typer.Option(None, "--since", help="Only events after this: 24h, 30m, 7d or RFC 3339."),
+    fmt: TimelineFormat = typer.Option(TimelineFormat.table, "--format", "-f", help="Report format."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    limit: int = typer.Option(10_000, "--limit", min=1, help="At most this many requests in the report."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids)."),
+) -> None:
+    """Who did what, when, from where: requests in time order with verb, object, outcome, source IP and
+    user agent, and the detections each request raised.
+
+    Examples:
+
+      kubehipaa audit timeline --user jane@hospital.org audit.log
+
+      kubehipaa audit timeline --namespace clinical --resource secrets audit.log --format html -o secrets.html
+    """
+    flt = TimelineFilter(user=user, namespace=namespace, resource=resource, verb=verb, since=parse_since(since))
+    tl = Timeline(flt, limit=limit)
+    cfg = load_config(config, [p for p in paths if p != "-"])
+    detector = Detector(config=DetectorConfig.from_config(cfg))
+    stats = ReadStats()
+    for ev in iter_events(paths, stats):
+        tl.add(ev)
+        for a in detector.process(ev):
+            tl.note_alert(a.audit_id, a.rule_id)
+    for a in detector.flush():
+        tl.note_alert(a.audit_id, a.rule_id)
+    from kubehipaa.reports import timeline as render
+
+    inputs = stats.to_dict()
+    if fmt == TimelineFormat.json:
+        text = render.render_timeline_json(tl, inputs, _now())
+    elif fmt == TimelineFormat.html:
+        text = render.render_timeline_html(tl, inputs, _now())
+    else:
+        text = render.render_timeline_table(tl, inputs)
+    write_output(text, output)
+
+
+@rules_app.command("list")
+def rules_list(
+    fmt: RulesFormat = typer.Option(RulesFormat.table, "--format", "-f", help="Output format."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the list to FILE instead of stdout."),
+) -> None:
+    """List the built-in detections with severity, HIPAA paragraphs and matching logic.
+
+    Example: kubehipaa audit rules list --format json
+    """
+    write_output(audit_alerts.render_rules(list(RULES), fmt.value), output)

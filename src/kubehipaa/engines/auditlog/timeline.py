@@ -1,0 +1,136 @@
+"""Who did what, when, from where: a filtered, chronological view of audit events.
+
+Pure: events in, entries out. One entry per request (auditID): a later stage of the same request replaces
+the earlier one, so the entry shows the final outcome. The number of entries kept is bounded by `limit`
+(oldest kept; `truncated` says when more matched).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubehipaa.engines.auditlog.event import AuditEvent
+from kubehipaa.engines.auditlog.redact import redact_command
+
+
+@dataclass(slots=True)
+class TimelineFilter:
+    """Empty fields match everything; `user` may be a glob and also matches the impersonated user."""
+
+    user: str | None = None
+    namespace: str | None = None
+    resource: str | None = None
+    verb: str | None = None
+    since: str | None = None
+    """RFC 3339 lower bound on the event time (string comparison of UTC timestamps)."""
+
+    def matches(self, ev: AuditEvent) -> bool:
+        if self.since and ev.time and ev.time < self.since:
+            return False
+        if self.user is not None:
+            names = (ev.username, ev.impersonated_username)
+            if "*" in self.user or "?" in self.user:
+                if not any(n and fnmatch.fnmatchcase(n, self.user) for n in names):
+                    return False
+            elif self.user not in names:
+                return False
+        if self.namespace is not None and ev.namespace != self.namespace:
+            return False
+        if self.resource is not None:
+            res = ev.resource
+            full = f"{res}/{ev.subresource}" if ev.subresource else res
+            if self.resource not in (res, full):
+                return False
+        return not (self.verb is not None and ev.verb != self.verb)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("user", "namespace", "resource", "verb", "since")
+                if getattr(self, k) is not None}
+
+
+@dataclass(slots=True)
+class TimelineEntry:
+    time: str
+    user: str
+    impersonated: str
+    verb: str
+    resource: str
+    namespace: str
+    name: str
+    outcome: str
+    code: int
+    source_ip: str
+    user_agent: str
+    audit_id: str
+    request_uri: str
+    command: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+    @property
+    def object(self) -> str:
+        target = "/".join(p for p in (self.namespace, self.name) if p)
+        return f"{self.resource} {target}".strip() if self.resource else self.request_uri
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time, "user": self.user, "impersonatedUser": self.impersonated or None,
+            "verb": self.verb, "resource": self.resource, "namespace": self.namespace, "name": self.name,
+            "object": self.object, "outcome": self.outcome, "code": self.code, "sourceIP": self.source_ip,
+            "userAgent": self.user_agent, "auditID": self.audit_id, "requestURI": self.request_uri,
+            "command": self.command or None, "alerts": self.alerts,
+        }
+
+
+class Timeline:
+    def __init__(self, flt: TimelineFilter, limit: int = 10_000) -> None:
+        self.filter = flt
+        self.limit = limit
+        self.truncated = False
+        self.matched = 0
+        self._by_id: dict[str, TimelineEntry] = {}
+        self._anon: list[TimelineEntry] = []
+
+    def add(self, ev: AuditEvent) -> None:
+        if not self.filter.matches(ev):
+            return
+        aid = ev.auditID
+        if aid and aid in self._by_id:
+            prior = self._by_id[aid]
+            if ev.stage != "RequestReceived":
+                self._by_id[aid] = _entry(ev, prior.alerts)
+            return
+        self.matched += 1
+        if len(self._by_id) + len(self._anon) >= self.limit:
+            self.truncated = True
+            return
+        entry = _entry(ev, [])
+        if aid:
+            self._by_id[aid] = entry
+        else:
+            self._anon.append(entry)
+
+    def note_alert(self, audit_id: str, rule_id: str) -> None:
+        entry = self._by_id.get(audit_id)
+        if entry is not None and rule_id not in entry.alerts:
+            entry.alerts.append(rule_id)
+
+    def entries(self) -> list[TimelineEntry]:
+        out = list(self._by_id.values()) + self._anon
+        out.sort(key=lambda e: e.time)
+        return out
+
+
+def _entry(ev: AuditEvent, alerts: list[str]) -> TimelineEntry:
+    res = ev.resource
+    if ev.subresource:
+        res = f"{res}/{ev.subresource}"
+    cmd = redact_command(ev.exec_command) if ev.subresource in ("exec", "attach") else []
+    uri = (ev.requestURI or "").split("?", 1)[0]
+    return TimelineEntry(
+        time=ev.time, user=ev.username, impersonated=ev.impersonated_username, verb=ev.verb or "",
+        resource=res, namespace=ev.namespace, name=ev.name, outcome=ev.outcome, code=ev.code,
+        source_ip=ev.source_ip, user_agent=ev.user_agent, audit_id=ev.auditID or "", request_uri=uri,
+        command=cmd, alerts=alerts,
+    )
