@@ -91,7 +91,20 @@ def scan(
 
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
-    paths = list(paths or [])
+    try:
+        code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
+                     (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config), managed)
+    except KubehipaaError as exc:
+        # Handled here, not only in main(), so the exit code is 2 however the app is invoked (tests, plugins).
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        code = EXIT_ERROR
+    raise typer.Exit(code)
+
+
+def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
+          strict: bool, only: list[str], max_rows: int, cp_files: tuple[Path | None, ...],
+          managed: str | None) -> int:
+    control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
     cp_requested = any(
         x is not None for x in (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config)
     ) or managed is not None
@@ -117,7 +130,7 @@ def scan(
         warn(f"exception for {rule.check} (owner {rule.owner}) expired on {rule.expires}; it no longer suppresses")
 
     _emit(result, fmt, cfg, output, max_rows or None)
-    raise typer.Exit(exit_code(result, fail_on))
+    return exit_code(result, fail_on)
 
 
 def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
