@@ -8,7 +8,18 @@ import sys
 import typer
 
 from kubehipaa import __version__
-from kubehipaa.cli import audit, audit_policy, checks_cmd, etcd, netpol, pss, rbac, scan
+from kubehipaa.cli import (
+    audit,
+    audit_policy,
+    audit_serve,
+    checks_cmd,
+    etcd,
+    netpol,
+    pss,
+    rbac,
+    rbac_usage,
+    scan,
+)
 from kubehipaa.cli.common import EXIT_ERROR, err_console
 from kubehipaa.errors import KubehipaaError
 
@@ -42,8 +53,11 @@ def _root(
 app.command("scan")(scan.scan)
 app.add_typer(checks_cmd.app, name="checks")
 app.add_typer(pss.app, name="pss")
+rbac.app.command("unused")(rbac_usage.unused)
+rbac.app.command("suggest")(rbac_usage.suggest)
 app.add_typer(rbac.app, name="rbac")
 app.add_typer(netpol.app, name="netpol")
+audit.app.command("serve")(audit_serve.serve)
 app.add_typer(audit.app, name="audit")
 app.add_typer(audit_policy.app, name="audit-policy")
 app.add_typer(etcd.app, name="etcd")
