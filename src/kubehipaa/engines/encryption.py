@@ -192,21 +192,44 @@ class ValueClass:
         return f"{self.provider} {self.version} key {self.key}"
 
 
+_PLAIN_PROTOBUF = ValueClass("plaintext", encoding="protobuf")
+_PLAIN_JSON = ValueClass("plaintext", encoding="json")
+_PLAIN_UNKNOWN = ValueClass("plaintext", encoding="unknown")
+_ENC_UNKNOWN = ValueClass("encrypted", provider="unknown")
+_HEADER_CACHE: dict[bytes, ValueClass] = {}
+_HEADER_CACHE_MAX = 4096
+
+
 def classify_value(value: bytes) -> ValueClass:
-    """Classify a raw etcd value by prefix only (the rest is never inspected)."""
+    """Classify a raw etcd value by prefix only (the rest is never inspected).
+
+    A cluster has a handful of distinct ``k8s:enc:<provider>:<version>:<key>:`` headers, so parsed headers
+    are memoised; classifying a value is then two ``find`` calls and a dict lookup.
+    """
     if value.startswith(ENC_PREFIX):
-        rest = value[len(ENC_PREFIX) :]
-        parts = rest.split(b":", 3)
-        if len(parts) >= 4:
-            provider, version, key = (p.decode("utf-8", "replace") for p in parts[:3])
-            return ValueClass("encrypted", provider=provider, version=version, key=key)
-        return ValueClass("encrypted", provider="unknown", version="", key="")
+        a = value.find(b":", 8)
+        b = value.find(b":", a + 1) if a >= 0 else -1
+        c = value.find(b":", b + 1) if b >= 0 else -1
+        if c < 0:
+            return _ENC_UNKNOWN
+        header = value[: c + 1]
+        vc = _HEADER_CACHE.get(header)
+        if vc is None:
+            vc = ValueClass(
+                "encrypted",
+                provider=value[8:a].decode("utf-8", "replace"),
+                version=value[a + 1 : b].decode("utf-8", "replace"),
+                key=value[b + 1 : c].decode("utf-8", "replace"),
+            )
+            if len(_HEADER_CACHE) < _HEADER_CACHE_MAX:
+                _HEADER_CACHE[header] = vc
+        return vc
     if value.startswith(PROTOBUF_MAGIC):
-        return ValueClass("plaintext", encoding="protobuf")
+        return _PLAIN_PROTOBUF
     stripped = value.lstrip()
-    if stripped.startswith(b"{") or stripped.startswith(b"["):
-        return ValueClass("plaintext", encoding="json")
-    return ValueClass("plaintext", encoding="unknown")
+    if stripped.startswith((b"{", b"[")):
+        return _PLAIN_JSON
+    return _PLAIN_UNKNOWN
 
 
 STATUS_PLAINTEXT = "plaintext"
