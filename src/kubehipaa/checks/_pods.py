@@ -1,23 +1,53 @@
-"""Shared walking of pod specs for the workload, image and secret checks.
+"""Shared, precomputed view of pod specs and containers for the workload, image and secret checks.
 
 Why a helper: every container-level check needs the same three container lists, the same index-exact
 evidence path (`spec.template.spec.containers[0]...`) and the same exemption for control-plane static
-Pods, which the control-plane checks (KH-API/KH-KUB) judge by their own rules.
+Pods, which the control-plane checks (KH-API/KH-KUB) judge by their own rules. Walking the specs once per
+inventory, instead of once per check, keeps twenty container checks at one pass over 85k objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from kubehipaa.inventory import Inventory, PodSpecRef
+from kubehipaa.model import K8sObject
 
 CONTAINER_FIELDS = ("containers", "initContainers", "ephemeralContainers")
 CONTROL_PLANE_COMPONENTS = frozenset({"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"})
+_EMPTY: dict[str, Any] = {}
 
 
 def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) else _EMPTY
+
+
+@dataclass(slots=True)
+class Container:
+    """One container of one pod spec, with what nearly every check reads already looked up."""
+
+    owner: K8sObject
+    spec: PodSpecRef
+    field: str  # containers | initContainers | ephemeralContainers
+    path: str  # evidence path of the container, e.g. spec.template.spec.containers[0]
+    c: dict[str, Any]
+    sc: dict[str, Any]  # the container's securityContext ({} when unset)
+    pod_sc: dict[str, Any]  # the pod's securityContext ({} when unset)
+
+    @property
+    def name(self) -> str:
+        return str(self.c.get("name") or "?")
+
+
+@dataclass(slots=True)
+class PodView:
+    specs: list[PodSpecRef]
+    containers: list[Container]
+
+
+_VIEWS: weakref.WeakKeyDictionary[Inventory, PodView] = weakref.WeakKeyDictionary()
 
 
 def is_control_plane_pod(ps: PodSpecRef) -> bool:
@@ -37,30 +67,36 @@ def is_control_plane_pod(ps: PodSpecRef) -> bool:
     return False
 
 
-def workload_specs(inv: Inventory) -> Iterator[PodSpecRef]:
-    """Pod specs the workload checks judge: every Pod and template except control-plane static Pods."""
+def view(inv: Inventory) -> PodView:
+    """The judged pod specs (control-plane static Pods excluded) and all their containers, built once."""
+    cached = _VIEWS.get(inv)
+    if cached is not None:
+        return cached
+    specs: list[PodSpecRef] = []
+    ctrs: list[Container] = []
     for ps in inv.pod_specs:
-        if not is_control_plane_pod(ps):
-            yield ps
-
-
-def containers(
-    ps: PodSpecRef, fields: tuple[str, ...] = CONTAINER_FIELDS
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(evidence path of the container, container) for every container in `fields`."""
-    spec = ps.spec
-    for name in fields:
-        items = spec.get(name)
-        if not isinstance(items, list):
+        if ps.owner.kind == "Pod" and ps.owner.namespace == "kube-system" and is_control_plane_pod(ps):
             continue
-        for i, c in enumerate(items):
-            if isinstance(c, dict):
-                yield f"{ps.path}.{name}[{i}]", c
+        specs.append(ps)
+        spec = ps.spec
+        pod_sc = as_dict(spec.get("securityContext"))
+        for field in CONTAINER_FIELDS:
+            items = spec.get(field)
+            if not isinstance(items, list):
+                continue
+            for i, c in enumerate(items):
+                if isinstance(c, dict):
+                    ctrs.append(Container(ps.owner, ps, field, f"{ps.path}.{field}[{i}]", c,
+                                          as_dict(c.get("securityContext")), pod_sc))
+    result = PodView(specs, ctrs)
+    _VIEWS[inv] = result
+    return result
 
 
-def security_context(c: dict[str, Any]) -> dict[str, Any]:
-    return as_dict(c.get("securityContext"))
+def workload_specs(inv: Inventory) -> list[PodSpecRef]:
+    """Pod specs the workload checks judge: every Pod and template except control-plane static Pods."""
+    return view(inv).specs
 
 
-def cname(c: dict[str, Any]) -> str:
-    return str(c.get("name") or "?")
+def all_containers(inv: Inventory) -> list[Container]:
+    return view(inv).containers

@@ -11,16 +11,20 @@ registry port (`registry:5000/app`) is not mistaken for a tag.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kubehipaa.checks._pods import cname, containers, workload_specs
+from kubehipaa.checks._pods import all_containers
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
 
 AREA = "images"
 PROVENANCE = ("164.308(a)(5)(ii)(B)", "164.312(c)(1)")
+_PARSED: weakref.WeakKeyDictionary[Inventory, list[tuple[K8sObject, str, str, str, ImageRef]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +44,21 @@ def parse_image(image: str) -> ImageRef:
     return ImageRef(name, None, digest or None)
 
 
-def _images(inv: Inventory) -> Iterator[tuple[K8sObject, str, str, str, ImageRef]]:
-    for ps in workload_specs(inv):
-        for path, c in containers(ps):
-            image = c.get("image")
+def _images(inv: Inventory) -> list[tuple[K8sObject, str, str, str, ImageRef]]:
+    """(owner, evidence path, container name, image, parsed ref) for every container; parsed once."""
+    cached = _PARSED.get(inv)
+    if cached is None:
+        cached = []
+        refs: dict[str, ImageRef] = {}
+        for ct in all_containers(inv):
+            image = ct.c.get("image")
             if isinstance(image, str) and image:
-                yield ps.owner, f"{path}.image", cname(c), image, parse_image(image)
+                ref = refs.get(image)
+                if ref is None:
+                    ref = refs[image] = parse_image(image)
+                cached.append((ct.owner, f"{ct.path}.image", ct.name, image, ref))
+        _PARSED[inv] = cached
+    return cached
 
 
 @check(

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from kubehipaa.checks._pods import as_dict, cname, containers, workload_specs
+from kubehipaa.checks._pods import all_containers, as_dict, workload_specs
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.phi import (
     CONTACT_KINDS,
@@ -96,14 +96,13 @@ def _phi_hits(obj: K8sObject, where: str, matches: list[PhiMatch]) -> Iterator[H
 
 def _env_entries(inv: Inventory) -> Iterator[tuple[K8sObject, str, str, dict[str, Any]]]:
     """(owner, env entry path, container name, env entry) for every env entry of every container."""
-    for ps in workload_specs(inv):
-        for path, c in containers(ps):
-            env = c.get("env")
-            if not isinstance(env, list):
-                continue
-            for i, e in enumerate(env):
-                if isinstance(e, dict):
-                    yield ps.owner, f"{path}.env[{i}]", cname(c), e
+    for ct in all_containers(inv):
+        env = ct.c.get("env")
+        if not isinstance(env, list):
+            continue
+        for i, e in enumerate(env):
+            if isinstance(e, dict):
+                yield ct.owner, f"{ct.path}.env[{i}]", ct.name, e
 
 
 @check(
@@ -220,19 +219,24 @@ def _metadata_hits(obj: K8sObject, meta: dict[str, Any], prefix: str) -> Iterato
     "dumps and debug endpoints; files on a tmpfs volume do not.",
 )
 def secret_env_ref(inv: Inventory) -> Iterator[Hit]:
-    for ps in workload_specs(inv):
-        for path, c in containers(ps):
-            for i, e in enumerate(c.get("env") or ()):
-                ref = as_dict(as_dict(e).get("valueFrom")).get("secretKeyRef")
+    for ct in all_containers(inv):
+        c = ct.c
+        env = c.get("env")
+        if isinstance(env, list):
+            for i, e in enumerate(env):
+                vf = e.get("valueFrom") if isinstance(e, dict) else None
+                ref = vf.get("secretKeyRef") if isinstance(vf, dict) else None
                 if ref is not None:
-                    yield Hit(ps.owner, f"container {cname(c)} reads Secret {as_dict(ref).get('name', '?')} "
-                              "into env", path=f"{path}.env[{i}].valueFrom.secretKeyRef",
+                    yield Hit(ct.owner, f"container {ct.name} reads Secret {as_dict(ref).get('name', '?')} "
+                              "into env", path=f"{ct.path}.env[{i}].valueFrom.secretKeyRef",
                               value=as_dict(ref).get("name"))
-            for i, e in enumerate(c.get("envFrom") or ()):
+        env_from = c.get("envFrom")
+        if isinstance(env_from, list):
+            for i, e in enumerate(env_from):
                 ref = as_dict(e).get("secretRef")
                 if ref is not None:
-                    yield Hit(ps.owner, f"container {cname(c)} loads Secret {as_dict(ref).get('name', '?')} "
-                              "with envFrom", path=f"{path}.envFrom[{i}].secretRef",
+                    yield Hit(ct.owner, f"container {ct.name} loads Secret {as_dict(ref).get('name', '?')} "
+                              "with envFrom", path=f"{ct.path}.envFrom[{i}].secretRef",
                               value=as_dict(ref).get("name"))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubehipaa.checks._pods import as_dict, cname, containers, security_context, workload_specs
+from kubehipaa.checks._pods import all_containers, as_dict, workload_specs
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.inventory import WORKLOAD_KINDS, Inventory
 from kubehipaa.model import Severity
@@ -42,11 +42,10 @@ SECCOMP_OK = frozenset({"RuntimeDefault", "Localhost"})
     "volumes and tokens on the node, so access control to ePHI no longer holds.",
 )
 def privileged(inv: Inventory) -> Iterator[Hit]:
-    for ps in workload_specs(inv):
-        for path, c in containers(ps):
-            if security_context(c).get("privileged") is True:
-                yield Hit(ps.owner, f"container {cname(c)} runs privileged",
-                          path=f"{path}.securityContext.privileged", value=True)
+    for ct in all_containers(inv):
+        if ct.sc.get("privileged") is True:
+            yield Hit(ct.owner, f"container {ct.name} runs privileged",
+                      path=f"{ct.path}.securityContext.privileged", value=True)
 
 
 @check(
@@ -111,15 +110,15 @@ def host_path(inv: Inventory) -> Iterator[Hit]:
     "or inspect other processes.",
 )
 def added_capabilities(inv: Inventory) -> Iterator[Hit]:
-    for ps in workload_specs(inv):
-        for path, c in containers(ps):
-            add = as_dict(security_context(c).get("capabilities")).get("add")
-            if not isinstance(add, list):
-                continue
-            extra = [str(a) for a in add if str(a) not in ALLOWED_ADD_CAPS]
-            if extra:
-                yield Hit(ps.owner, f"container {cname(c)} adds capabilities {', '.join(extra)}",
-                          path=f"{path}.securityContext.capabilities.add", value=extra)
+    for ct in all_containers(inv):
+        caps = ct.sc.get("capabilities")
+        add = caps.get("add") if isinstance(caps, dict) else None
+        if not isinstance(add, list):
+            continue
+        extra = [str(a) for a in add if str(a) not in ALLOWED_ADD_CAPS]
+        if extra:
+            yield Hit(ct.owner, f"container {ct.name} adds capabilities {', '.join(extra)}",
+                      path=f"{ct.path}.securityContext.capabilities.add", value=extra)
 
 
 @check(
@@ -137,12 +136,12 @@ def added_capabilities(inv: Inventory) -> Iterator[Hit]:
     "needs; dropping ALL is the restricted Pod Security Standard.",
 )
 def drop_all(inv: Inventory) -> Iterator[Hit]:
-    for ps in workload_specs(inv):
-        for path, c in containers(ps):
-            drop = as_dict(security_context(c).get("capabilities")).get("drop")
-            if not (isinstance(drop, list) and "ALL" in drop):
-                yield Hit(ps.owner, f"container {cname(c)} does not drop ALL capabilities",
-                          path=f"{path}.securityContext.capabilities.drop", value=drop)
+    for ct in all_containers(inv):
+        caps = ct.sc.get("capabilities")
+        drop = caps.get("drop") if isinstance(caps, dict) else None
+        if not (isinstance(drop, list) and "ALL" in drop):
+            yield Hit(ct.owner, f"container {ct.name} does not drop ALL capabilities",
+                      path=f"{ct.path}.securityContext.capabilities.drop", value=drop)
 
 
 @check(
@@ -162,17 +161,13 @@ def drop_all(inv: Inventory) -> Iterator[Hit]:
     "node; runAsNonRoot makes the kubelet refuse to start a root process.",
 )
 def run_as_non_root(inv: Inventory) -> Iterator[Hit]:
-    for ps in workload_specs(inv):
-        pod_sc = as_dict(ps.spec.get("securityContext"))
-        pod_true = pod_sc.get("runAsNonRoot") is True
-        for path, c in containers(ps):
-            value = security_context(c).get("runAsNonRoot")
-            if value is False or (value is not True and not pod_true):
-                where = f"{path}.securityContext.runAsNonRoot"
-                msg = f"container {cname(c)} may run as root (runAsNonRoot unset here and not true on the pod)"
-                if value is False:
-                    msg = f"container {cname(c)} sets runAsNonRoot: false"
-                yield Hit(ps.owner, msg, path=where, value=value)
+    for ct in all_containers(inv):
+        value = ct.sc.get("runAsNonRoot")
+        if value is False or (value is not True and ct.pod_sc.get("runAsNonRoot") is not True):
+            msg = f"container {ct.name} may run as root (runAsNonRoot unset here and not true on the pod)"
+            if value is False:
+                msg = f"container {ct.name} sets runAsNonRoot: false"
+            yield Hit(ct.owner, msg, path=f"{ct.path}.securityContext.runAsNonRoot", value=value)
 
 
 @check(
@@ -193,11 +188,11 @@ def run_as_uid0(inv: Inventory) -> Iterator[Hit]:
         pod_sc = as_dict(ps.spec.get("securityContext"))
         if pod_sc.get("runAsUser") == 0 and not isinstance(pod_sc.get("runAsUser"), bool):
             yield Hit(ps.owner, "pod sets runAsUser: 0", path=f"{ps.path}.securityContext.runAsUser", value=0)
-        for path, c in containers(ps):
-            uid = security_context(c).get("runAsUser")
-            if uid == 0 and not isinstance(uid, bool):
-                yield Hit(ps.owner, f"container {cname(c)} sets runAsUser: 0",
-                          path=f"{path}.securityContext.runAsUser", value=0)
+    for ct in all_containers(inv):
+        uid = ct.sc.get("runAsUser")
+        if uid == 0 and not isinstance(uid, bool):
+            yield Hit(ct.owner, f"container {ct.name} sets runAsUser: 0",
+                      path=f"{ct.path}.securityContext.runAsUser", value=0)
 
 
 @check(
@@ -216,12 +211,11 @@ def run_as_uid0(inv: Inventory) -> Iterator[Hit]:
     "the container started with (no_new_privs is not set).",
 )
 def privilege_escalation(inv: Inventory) -> Iterator[Hit]:
-    for ps in workload_specs(inv):
-        for path, c in containers(ps):
-            value = security_context(c).get("allowPrivilegeEscalation")
-            if value is not False:
-                yield Hit(ps.owner, f"container {cname(c)} allows privilege escalation",
-                          path=f"{path}.securityContext.allowPrivilegeEscalation", value=value)
+    for ct in all_containers(inv):
+        value = ct.sc.get("allowPrivilegeEscalation")
+        if value is not False:
+            yield Hit(ct.owner, f"container {ct.name} allows privilege escalation",
+                      path=f"{ct.path}.securityContext.allowPrivilegeEscalation", value=value)
 
 
 @check(
@@ -239,12 +233,13 @@ def privilege_escalation(inv: Inventory) -> Iterator[Hit]:
     "and lets the app write ePHI to ephemeral, unencrypted container layers.",
 )
 def read_only_root(inv: Inventory) -> Iterator[Hit]:
-    for ps in workload_specs(inv):
-        for path, c in containers(ps, ("containers",)):
-            value = security_context(c).get("readOnlyRootFilesystem")
-            if value is not True:
-                yield Hit(ps.owner, f"container {cname(c)} has a writable root filesystem",
-                          path=f"{path}.securityContext.readOnlyRootFilesystem", value=value)
+    for ct in all_containers(inv):
+        if ct.field != "containers":
+            continue
+        value = ct.sc.get("readOnlyRootFilesystem")
+        if value is not True:
+            yield Hit(ct.owner, f"container {ct.name} has a writable root filesystem",
+                      path=f"{ct.path}.securityContext.readOnlyRootFilesystem", value=value)
 
 
 @check(
@@ -269,16 +264,15 @@ def seccomp(inv: Inventory) -> Iterator[Hit]:
         if pod_type is not None and pod_type not in SECCOMP_OK:
             yield Hit(ps.owner, f"pod seccomp profile is {pod_type}",
                       path=f"{ps.path}.securityContext.seccompProfile.type", value=pod_type)
-        pod_ok = pod_type in SECCOMP_OK
-        for path, c in containers(ps):
-            profile = security_context(c).get("seccompProfile")
-            ctype = as_dict(profile).get("type") if profile is not None else None
-            if ctype is not None and ctype not in SECCOMP_OK:
-                yield Hit(ps.owner, f"container {cname(c)} seccomp profile is {ctype}",
-                          path=f"{path}.securityContext.seccompProfile.type", value=ctype)
-            elif ctype is None and not pod_ok and pod_type is None:
-                yield Hit(ps.owner, f"container {cname(c)} has no seccomp profile (none on the pod either)",
-                          path=f"{path}.securityContext.seccompProfile", value=None)
+    for ct in all_containers(inv):
+        pod_type = as_dict(ct.pod_sc.get("seccompProfile")).get("type")
+        ctype = as_dict(ct.sc.get("seccompProfile")).get("type")
+        if ctype is not None and ctype not in SECCOMP_OK:
+            yield Hit(ct.owner, f"container {ct.name} seccomp profile is {ctype}",
+                      path=f"{ct.path}.securityContext.seccompProfile.type", value=ctype)
+        elif ctype is None and pod_type is None:
+            yield Hit(ct.owner, f"container {ct.name} has no seccomp profile (none on the pod either)",
+                      path=f"{ct.path}.securityContext.seccompProfile", value=None)
 
 
 @check(
@@ -296,16 +290,17 @@ def seccomp(inv: Inventory) -> Iterator[Hit]:
     "systems unavailable; availability of ePHI is part of the contingency safeguards.",
 )
 def resources(inv: Inventory) -> Iterator[Hit]:
-    for ps in workload_specs(inv):
-        for path, c in containers(ps, ("containers", "initContainers")):
-            res = as_dict(c.get("resources"))
-            req, lim = as_dict(res.get("requests")), as_dict(res.get("limits"))
-            missing = [f"requests.{k}" for k in ("cpu", "memory") if req.get(k) in (None, "")]
-            if lim.get("memory") in (None, ""):
-                missing.append("limits.memory")
-            if missing:
-                yield Hit(ps.owner, f"container {cname(c)} has no {', '.join(missing)}",
-                          path=f"{path}.resources", value=missing)
+    for ct in all_containers(inv):
+        if ct.field == "ephemeralContainers":  # the API does not allow resources on ephemeral containers
+            continue
+        res = as_dict(ct.c.get("resources"))
+        req, lim = as_dict(res.get("requests")), as_dict(res.get("limits"))
+        missing = [f"requests.{k}" for k in ("cpu", "memory") if req.get(k) in (None, "")]
+        if lim.get("memory") in (None, ""):
+            missing.append("limits.memory")
+        if missing:
+            yield Hit(ct.owner, f"container {ct.name} has no {', '.join(missing)}",
+                      path=f"{ct.path}.resources", value=missing)
 
 
 @check(

@@ -16,6 +16,7 @@ prefix, dates by calendar ranges; MRNs and bare dates count only when labelled (
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,27 +52,32 @@ class PhiMatch:
     path: str
 
 
+_MASK = str.maketrans(
+    {**{c: "#" for c in string.digits}, **{c: "*" for c in string.ascii_letters},
+     **{c: " " for c in string.whitespace}}
+)
+
+
 def redact(value: str) -> str:
     """Mask a value so that only its shape survives: digits → ``#``, letters → ``*``, punctuation kept.
 
     The output contains no letter or digit at all, so it can never contain a raw value that has one.
     Long values are cut to 40 characters plus an ellipsis.
     """
-    out = []
-    for ch in value[: _MAX_REDACTED + 1]:
-        if ch.isdigit():
-            out.append("#")
-        elif ch.isalpha():
-            out.append("*")
-        elif ch.isspace():
-            out.append(" ")
-        elif ch.isalnum():  # numeric-like characters that are neither digit nor alpha (e.g. '½', 'Ⅻ')
-            out.append("*")
-        else:
-            out.append(ch)
+    out = value[: _MAX_REDACTED + 1].translate(_MASK)
+    if not out.isascii():  # rare: non-ASCII letters and digits (e.g. 'é', '٣') are masked one by one
+        out = "".join(_mask_char(ch) for ch in out)
     if len(value) > _MAX_REDACTED:
-        return "".join(out[:_MAX_REDACTED]) + "…"
-    return "".join(out)
+        return out[:_MAX_REDACTED] + "…"
+    return out
+
+
+def _mask_char(ch: str) -> str:
+    if ch.isdigit():
+        return "#"
+    if ch.isalnum():
+        return "*"
+    return " " if ch.isspace() else ch
 
 
 # --- validators -------------------------------------------------------------------------------------------
@@ -111,8 +117,10 @@ def _valid_date(year: int, month: int, day: int) -> bool:
 
 # --- patterns ---------------------------------------------------------------------------------------------
 
-# Anything PHI-shaped has a digit, an '@', or one of the two message markers; most config values do not.
-_PREFILTER = re.compile(r"[0-9@]|MSH|resourceType")
+# Every digit-based kind contains a run of at least four digits (SSN serial, NPI, MRN, a year, a phone
+# line number); e-mail needs '@'; HL7 and FHIR have their markers. Most config values have none of these.
+_PREFILTER = re.compile(r"\d{4}|@|MSH\||resourceType")
+_DIGITS4 = re.compile(r"\d{4}")
 
 _SSN_DASHED = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
 _SSN_BARE = re.compile(r"(?<!\d)(\d{3})(\d{2})(\d{4})(?!\d)")
@@ -159,41 +167,53 @@ def _dates(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _candidates(text: str, nkey: str) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end) for every detector, in priority order (earlier wins on overlap)."""
-    for m in _HL7.finditer(text):
-        yield "hl7", m.start(), m.end()
-    for m in _FHIR.finditer(text):
-        yield "fhir", m.start(), m.end()
-    for m in _SSN_DASHED.finditer(text):
-        if is_valid_ssn(*m.groups()):
-            yield "ssn", m.start(), m.end()
-    for m in _SSN_INLINE.finditer(text):
-        d = m.group(1)
-        if is_valid_ssn(d[:3], d[3:5], d[5:]):
-            yield "ssn", m.start(1), m.end(1)
-    if nkey and _KEY_SSN.search(nkey):
-        for m in _SSN_BARE.finditer(text):
+    """(kind, start, end) for every detector, in priority order (earlier wins on overlap).
+
+    Each detector runs only when the cheap substring test it needs passes: most values are skipped
+    after one or two `in` tests.
+    """
+    if "MSH|" in text:
+        for m in _HL7.finditer(text):
+            yield "hl7", m.start(), m.end()
+    if "resourceType" in text:
+        for m in _FHIR.finditer(text):
+            yield "fhir", m.start(), m.end()
+    if _DIGITS4.search(text) is not None:
+        lower = text.lower()
+        for m in _SSN_DASHED.finditer(text):
             if is_valid_ssn(*m.groups()):
                 yield "ssn", m.start(), m.end()
-    if not (nkey and _KEY_NOT_ID.search(nkey) and not _KEY_NPI.search(nkey)):
-        for m in _NPI.finditer(text):
-            if is_valid_npi(m.group(1)):
-                yield "npi", m.start(1), m.end(1)
-    for m in _MRN_INLINE.finditer(text):
-        yield "mrn", m.start(1), m.end(1)
-    if nkey and _KEY_MRN.search(nkey):
-        for m in _MRN_LABELLED.finditer(text):
-            yield "mrn", m.start(1), m.end(1)
-    for m in _DOB_INLINE.finditer(text):
-        for s, e in _dates(m.group(1)):
-            yield "dob", m.start(1) + s, m.start(1) + e
-    if nkey and _KEY_DOB.search(nkey):
-        for s, e in _dates(text):
-            yield "dob", s, e
-    for m in _PHONE.finditer(text):
-        yield "phone", m.start(), m.end()
-    for m in _EMAIL.finditer(text):
-        yield "email", m.start(), m.end()
+        if "ssn" in lower or "social" in lower:
+            for m in _SSN_INLINE.finditer(text):
+                d = m.group(1)
+                if is_valid_ssn(d[:3], d[3:5], d[5:]):
+                    yield "ssn", m.start(1), m.end(1)
+        if nkey and _KEY_SSN.search(nkey):
+            for m in _SSN_BARE.finditer(text):
+                if is_valid_ssn(*m.groups()):
+                    yield "ssn", m.start(), m.end()
+        if not (nkey and _KEY_NOT_ID.search(nkey) and not _KEY_NPI.search(nkey)):
+            for m in _NPI.finditer(text):
+                if is_valid_npi(m.group(1)):
+                    yield "npi", m.start(1), m.end(1)
+        if "MRN" in text:
+            for m in _MRN_INLINE.finditer(text):
+                yield "mrn", m.start(1), m.end(1)
+        if nkey and _KEY_MRN.search(nkey):
+            for m in _MRN_LABELLED.finditer(text):
+                yield "mrn", m.start(1), m.end(1)
+        if "dob" in lower or "birth" in lower or "d.o.b" in lower:
+            for m in _DOB_INLINE.finditer(text):
+                for s, e in _dates(m.group(1)):
+                    yield "dob", m.start(1) + s, m.start(1) + e
+        if nkey and _KEY_DOB.search(nkey):
+            for s, e in _dates(text):
+                yield "dob", s, e
+        for m in _PHONE.finditer(text):
+            yield "phone", m.start(), m.end()
+    if "@" in text:
+        for m in _EMAIL.finditer(text):
+            yield "email", m.start(), m.end()
 
 
 def scan_text(text: str, key: str | None = None, *, path: str = "") -> list[PhiMatch]:
@@ -228,22 +248,30 @@ def scan_value(obj: Any, path: str = "", *, key: str | None = None) -> list[PhiM
     """Walk dicts, lists and scalars; match strings (and integers, which YAML makes of bare digits).
 
     Paths use the evidence convention of the checks: `data.patient`, `env[0].value`,
-    `metadata.annotations["example.com/dob"]`.
+    `metadata.annotations["example.com/dob"]`. A path is only built for a value that passes the prefilter.
     """
     out: list[PhiMatch] = []
-    stack: list[tuple[Any, str, str | None]] = [(obj, path, key)]
-    while stack:
-        node, p, k = stack.pop()
-        if isinstance(node, str):
-            if node:
-                out.extend(scan_text(node, k, path=p))
-        elif isinstance(node, dict):
-            for ck, cv in reversed(list(node.items())):
-                sk = str(ck)
-                stack.append((cv, join_path(p, sk), sk))
-        elif isinstance(node, list):
-            for i in range(len(node) - 1, -1, -1):
-                stack.append((node[i], f"{p}[{i}]", k))
-        elif isinstance(node, int) and not isinstance(node, bool):
-            out.extend(scan_text(str(node), k, path=p))
+    _walk(obj, path, key, out)
     return out
+
+
+def _walk(node: Any, path: str, key: str | None, out: list[PhiMatch]) -> None:
+    if isinstance(node, dict):
+        for ck, cv in node.items():
+            sk = str(ck)
+            if isinstance(cv, str):
+                if cv and _PREFILTER.search(cv) is not None:
+                    out.extend(scan_text(cv, sk, path=join_path(path, sk)))
+            elif isinstance(cv, dict | list | int):
+                _walk(cv, join_path(path, sk), sk, out)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            if isinstance(item, str):
+                if item and _PREFILTER.search(item) is not None:
+                    out.extend(scan_text(item, key, path=f"{path}[{i}]"))
+            elif isinstance(item, dict | list | int):
+                _walk(item, f"{path}[{i}]", key, out)
+    elif isinstance(node, str):
+        out.extend(scan_text(node, key, path=path))
+    elif isinstance(node, int) and not isinstance(node, bool):
+        out.extend(scan_text(str(node), key, path=path))
