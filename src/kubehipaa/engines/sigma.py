@@ -756,3 +756,47 @@ def _compile_rule(rule: SigmaRule, file: str) -> CompiledSigmaRule:
         tags=tuple(str(t) for t in rule.tags),
     )
     return CompiledSigmaRule(rule=rule, file=file, predicates=predicates, match_info=info)
+
+
+# --------------------------------------------------------------------------------------------------
+# Running Sigma next to the built-in detections
+
+SIGMA_SEVERITY = {"informational": 1, "low": 1, "medium": 2, "high": 3, "critical": 4}
+"""Sigma level → kubehipaa Severity value (informational has no counterpart and reads as low)."""
+
+
+def sigma_alert(match: SigmaMatch, ev: Any) -> Any:
+    """A Sigma match on an `AuditEvent` as the audit core's `Alert`, so reports and sinks treat both alike."""
+    from kubehipaa.engines.auditlog import Alert
+    from kubehipaa.model import Severity
+
+    return Alert(
+        rule_id=f"sigma:{match.rule_id}", title=match.title,
+        severity=Severity(SIGMA_SEVERITY.get(match.level, 2)), hipaa=(),
+        message=f"Sigma rule {match.title!r} matched ({ev.verb or '?'} {ev.object_display})",
+        time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
+        user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
+        evidence={"sigmaFile": match.file, "level": match.level, "tags": list(match.tags)},
+    )
+
+
+def with_sigma(detector: Any, ruleset: SigmaRuleSet) -> Any:
+    """Make `detector` (an audit-core `Detector`) also run `ruleset` on every event it evaluates.
+
+    Hooks the detector's per-event evaluation, so Sigma sees each request once (after the auditID
+    de-duplication across stages) and its alerts flow wherever the built-in ones go. Each evaluated event is
+    turned back into a dict for Sigma (bodies decoded), which costs time only when Sigma rules are given.
+    """
+    evaluate = detector._evaluate
+
+    def evaluate_with_sigma(ev: Any) -> list[Any]:
+        alerts: list[Any] = evaluate(ev)
+        matches = ruleset.match(ev.to_dict())
+        for m in matches:
+            alert = sigma_alert(m, ev)
+            detector.stats.alerts[alert.rule_id] += 1
+            alerts.append(alert)
+        return alerts
+
+    detector._evaluate = evaluate_with_sigma
+    return detector

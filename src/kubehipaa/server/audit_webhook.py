@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from kubehipaa.engines.auditlog import AuditEvent, Detector, DetectorConfig
+from kubehipaa.engines.sigma import with_sigma
 from kubehipaa.errors import InputError
 from kubehipaa.sources.auditlog import events_from_document
 
@@ -52,7 +53,7 @@ class WebhookSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     detector_config: DetectorConfig | None = None
     sigma: Any = None
-    """An optional `kubehipaa.engines.sigma.SigmaRuleSet` run on every event as well."""
+    """An optional `kubehipaa.engines.sigma.SigmaRuleSet` run on every event the detector evaluates."""
     flush_idle_s: float = 5.0
     """After this long without batches, evaluate RequestReceived events still waiting for a later stage."""
 
@@ -60,7 +61,6 @@ class WebhookSettings:
 @dataclass(slots=True)
 class _Batch:
     events: list[AuditEvent]
-    raw: list[dict[str, Any]] | None = None
 
 
 class WebhookMetrics:
@@ -91,6 +91,8 @@ class AuditReceiver:
         self.settings = settings or WebhookSettings()
         self.metrics = WebhookMetrics()
         self.detector = Detector(config=self.settings.detector_config)
+        if self.settings.sigma is not None:
+            with_sigma(self.detector, self.settings.sigma)
         self._sink: AlertSink = sink or (lambda alert: None)
         self._queue: queue.Queue[_Batch | None] = queue.Queue()
         self._queued = 0
@@ -166,12 +168,8 @@ class AuditReceiver:
             self.metrics.queue.set(self._queued)
 
     def _process(self, batch: _Batch) -> None:
-        sigma = self.settings.sigma
-        for i, ev in enumerate(batch.events):
+        for ev in batch.events:
             self._emit_all(self.detector.process(ev))
-            if sigma is not None and batch.raw is not None:
-                for m in sigma.match(batch.raw[i]):
-                    self._emit(sigma_alert(m, ev))
         self.metrics.processed.inc(len(batch.events))
 
     def _emit_all(self, alerts: list[Any]) -> None:
@@ -181,27 +179,6 @@ class AuditReceiver:
     def _emit(self, alert: dict[str, Any]) -> None:
         self.metrics.alerts.labels(alert.get("ruleId", "?"), alert.get("severity", "?")).inc()
         self._sink(alert)
-
-
-def sigma_alert(match: Any, ev: AuditEvent) -> dict[str, Any]:
-    """A Sigma match in the same JSON shape as a built-in `Alert.to_dict()`."""
-    return {
-        "ruleId": f"sigma:{match.rule_id}",
-        "title": match.title,
-        "severity": match.level,
-        "hipaa": [],
-        "message": f"Sigma rule {match.title!r} matched ({ev.verb or '?'} {ev.object_display})",
-        "time": ev.time,
-        "auditID": ev.auditID or "",
-        "user": ev.username,
-        "sourceIP": ev.source_ip,
-        "userAgent": ev.user_agent,
-        "verb": ev.verb or "",
-        "object": ev.object_display,
-        "namespace": ev.namespace,
-        "count": 1,
-        "evidence": {"sigmaFile": match.file, "tags": list(match.tags)},
-    }
 
 
 class JsonLinesSink:
@@ -270,8 +247,7 @@ def create_app(receiver: AuditReceiver | None = None, settings: WebhookSettings 
             rec.metrics.malformed.labels("invalid").inc()
             log.error("rejected audit batch from %s: %s", client, exc)
             return JSONResponse({"error": str(exc)}, status_code=400)
-        raw = _raw_items(body) if rec.settings.sigma is not None else None
-        accepted = rec.offer(_Batch(events, raw))
+        accepted = rec.offer(_Batch(events))
         if accepted:
             rec.metrics.batches.inc()
             rec.metrics.events.inc(len(events))
@@ -298,15 +274,6 @@ def create_app(receiver: AuditReceiver | None = None, settings: WebhookSettings 
     return app
 
 
-def _raw_items(body: bytes) -> list[dict[str, Any]]:
-    """The batch's items as dicts, for Sigma (which reads arbitrary paths, e.g. request bodies)."""
-    doc = orjson.loads(body)
-    if isinstance(doc, dict) and doc.get("kind") == "EventList":
-        items = doc.get("items") or []
-        return [i for i in items if isinstance(i, dict)]
-    return [doc] if isinstance(doc, dict) else []
-
-
 __all__ = [
     "WEBHOOK_PATH",
     "AuditReceiver",
@@ -314,6 +281,5 @@ __all__ = [
     "WebhookMetrics",
     "WebhookSettings",
     "create_app",
-    "sigma_alert",
 ]
 
