@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from kubehipaa.engines.rbac.aggregation import aggregate_cluster_roles
 from kubehipaa.engines.rbac.loader import Loaded, load_objects
@@ -47,15 +47,27 @@ CLUSTER_ADMIN = Role(
 RoleKey = tuple[str, str]  # (namespace, name); namespace "" for a ClusterRole
 
 
-@dataclass(frozen=True, slots=True)
-class WhoCanEntry:
-    """One subject allowed a request and the path that allows it."""
+class WhoCanEntry(NamedTuple):
+    """One subject allowed a request and the path that allows it.
+
+    A named tuple rather than a dataclass because who-can answers can list thousands of entries and must stay
+    within a few milliseconds; the `Grant` is built only when asked for."""
 
     subject: Subject
-    grant: Grant
+    binding: Binding | None
+    rule_index: int
+    rule: PolicyRule | None
+
+    @property
+    def grant(self) -> Grant:
+        b = self.binding
+        if b is None:
+            return Grant(None, None, "", "", -1, None, MASTERS_NOTE)
+        return Grant(b, self.subject, b.role_ref.kind, b.role_ref.name, self.rule_index, self.rule)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject.to_dict(), "grant": self.grant.to_dict(), "path": self.grant.describe()}
+        grant = self.grant
+        return {"subject": self.subject.to_dict(), "grant": grant.to_dict(), "path": grant.describe()}
 
 
 def role_key_for(binding: Binding) -> RoleKey | None:
@@ -94,11 +106,7 @@ class RbacIndex:
 
         self._user: dict[str, list[tuple[Binding, int]]] = defaultdict(list)
         self._group: dict[str, list[tuple[Binding, int]]] = defaultdict(list)
-        self._by_role: dict[RoleKey, list[Binding]] = defaultdict(list)
         for b in self.bindings:
-            key = role_key_for(b)
-            if key is not None:
-                self._by_role[key].append(b)
             seen_users: set[str] = set()
             seen_groups: set[str] = set()
             for i, s in enumerate(b.subjects):
@@ -112,14 +120,35 @@ class RbacIndex:
                     seen_users.add(user)
                     self._user[user].append((b, i))
 
-        # (verb entry, resource entry) -> [(role key, rule index)]
-        self._res_rules: dict[tuple[str, str], list[tuple[RoleKey, int]]] = defaultdict(list)
+        # Bindings per role, split by scope so who-can never scans other namespaces' RoleBindings, each with
+        # the subjects that can ever apply (defaulted), computed once.
+        self._cluster_by_role: dict[RoleKey, list[Binding]] = defaultdict(list)
+        self._ns_by_role: dict[tuple[RoleKey, str], list[Binding]] = defaultdict(list)
+        self._applicable: dict[int, tuple[tuple[tuple[str, str, str, bool, int], Subject], ...]] = {}
+        for b in self.bindings:
+            key = role_key_for(b)
+            if key is not None:
+                if b.namespace:
+                    self._ns_by_role[(key, b.namespace)].append(b)
+                else:
+                    self._cluster_by_role[key].append(b)
+            self._applicable[id(b)] = tuple(
+                ((e.kind, e.namespace, e.name, b.namespace != "", b.order), e)
+                for e in (b.effective_subject(s) for s in b.subjects
+                          if s.kind in ("User", "Group", "ServiceAccount") and _subject_can_apply(b, s))
+            )
+
+        # (verb entry, apiGroup entry, resource entry) -> [(role key, rule index, resourceNames)]. A hit on the
+        # key already proves verb, group and resource match; only resourceNames remain to check.
+        self._res_rules: dict[tuple[str, str, str], list[tuple[RoleKey, int, frozenset[str]]]] = defaultdict(list)
         self._url_rules: dict[str, list[tuple[RoleKey, int]]] = defaultdict(list)
         for key, role in self.roles.items():
             for i, rule in enumerate(role.rules):
+                names = frozenset(rule.resource_names)
                 for verb in set(rule.verbs):
-                    for res in set(rule.resources):
-                        self._res_rules[(verb, res)].append((key, i))
+                    for group in set(rule.api_groups):
+                        for res in set(rule.resources):
+                            self._res_rules[(verb, group, res)].append((key, i, names))
                     if rule.non_resource_urls:
                         self._url_rules[verb].append((key, i))
         self._allowing_cache: dict[Attributes, dict[RoleKey, int]] = {}
@@ -201,42 +230,54 @@ class RbacIndex:
         cached = self._allowing_cache.get(attrs)
         if cached is not None:
             return cached
-        candidates: set[tuple[RoleKey, int]] = set()
+        result: dict[RoleKey, int] = {}
         if attrs.resource_request:
             res_keys = [combined_resource(attrs), "*"]
             if attrs.subresource:
                 res_keys.append("*/" + attrs.subresource)
+            name = attrs.name
             for verb in {attrs.verb, "*"}:
-                for res in res_keys:
-                    candidates.update(self._res_rules.get((verb, res), ()))
+                for group in {attrs.api_group, "*"}:
+                    for res in res_keys:
+                        for key, idx, names in self._res_rules.get((verb, group, res), ()):
+                            if names and name not in names:
+                                continue
+                            prev = result.get(key)
+                            if prev is None or idx < prev:
+                                result[key] = idx
         else:
             for verb in {attrs.verb, "*"}:
-                candidates.update(self._url_rules.get(verb, ()))
-        result: dict[RoleKey, int] = {}
-        for key, idx in candidates:
-            if (key not in result or idx < result[key]) and rule_allows(attrs, self.roles[key].rules[idx]):
-                result[key] = idx
+                for key, idx in self._url_rules.get(verb, ()):
+                    prev = result.get(key)
+                    if (prev is None or idx < prev) and rule_allows(attrs, self.roles[key].rules[idx]):
+                        result[key] = idx
         if len(self._allowing_cache) > 50_000:
             self._allowing_cache.clear()
         self._allowing_cache[attrs] = result
         return result
 
+    def clear_query_cache(self) -> None:
+        """Forget memoised who-can role matches (benchmarks use this to measure cold queries)."""
+        self._allowing_cache.clear()
+
     def who_can(self, attrs: Attributes, *, include_masters: bool = True) -> list[WhoCanEntry]:
-        """Every binding subject allowed `attrs`, one entry per (subject, binding), sorted by subject."""
-        out: list[WhoCanEntry] = []
+        """Every binding subject allowed `attrs`, one entry per (subject, binding), sorted by subject.
+
+        A RoleBinding only counts for a request in its own namespace, never for cluster-scoped requests."""
+        rows: list[tuple[tuple[str, str, str, bool, int], Subject, Binding, PolicyRule, int]] = []
+        ns = attrs.namespace
         for key, idx in self.roles_allowing(attrs).items():
-            role = self.roles[key]
-            for b in self._by_role.get(key, ()):
-                if b.namespace and b.namespace != attrs.namespace:
-                    continue  # a RoleBinding only grants inside its namespace, never cluster-scoped requests
-                for s in b.subjects:
-                    if s.kind not in ("User", "Group", "ServiceAccount") or not _subject_can_apply(b, s):
-                        continue
-                    grant = Grant(b, b.effective_subject(s), b.role_ref.kind, b.role_ref.name, idx, role.rules[idx])
-                    out.append(WhoCanEntry(b.effective_subject(s), grant))
+            rule = self.roles[key].rules[idx]
+            bindings = self._cluster_by_role.get(key, [])
+            if ns:
+                bindings = bindings + self._ns_by_role.get((key, ns), [])
+            for b in bindings:
+                for sort_key, s in self._applicable[id(b)]:
+                    rows.append((sort_key, s, b, rule, idx))
+        rows.sort(key=itemgetter(0))
+        out = [WhoCanEntry(s, b, idx, rule) for _, s, b, rule, idx in rows]
         if include_masters:
-            out.append(WhoCanEntry(Subject("Group", MASTERS), Grant(None, None, "", "", -1, None, MASTERS_NOTE)))
-        out.sort(key=lambda e: (e.subject.kind, e.subject.namespace, e.subject.name, e.grant.describe()))
+            out.insert(0, WhoCanEntry(Subject("Group", MASTERS), None, -1, None))
         return out
 
     # ----------------------------------------------------------------- inventory of subjects
