@@ -1,0 +1,98 @@
+"""Pod Security Standards admission (KH-PSS-NNN): would the API server admit these pods?
+
+Why this is a HIPAA matter: the hardening practice for ePHI workloads is to enforce Pod Security Admission at
+`restricted` in every PHI namespace. These checks run the same evaluation the API server runs
+(`kubehipaa.engines.pss`, upstream check ids and wording), so a finding reads exactly like the rejection
+`kubectl apply` would print. They complement the per-control workload checks (KH-WL-*), which point at
+individual fields; here the verdict is the admission decision as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kubehipaa.checks.registry import Hit, check
+from kubehipaa.engines import pss
+from kubehipaa.inventory import Inventory, PodSpecRef
+from kubehipaa.model import Severity
+
+AREA = "pod_security"
+RESTRICTED_LATEST = pss.LevelVersion(pss.Level.RESTRICTED, pss.LATEST)
+
+
+def _policy(inv: Inventory, namespace: str | None) -> pss.NamespacePolicy:
+    return pss.policy_from_labels(inv.namespace_labels(namespace) if namespace else {})
+
+
+def _verdict(ref: PodSpecRef, lv: pss.LevelVersion) -> pss.Verdict | None:
+    try:
+        return pss.evaluate_lv(ref.template_meta, ref.spec, lv)
+    except pss.PodSpecError:
+        return None  # malformed specs are reported by the loader and the workload checks
+
+
+def _summary(verdict: pss.Verdict) -> str:
+    return verdict.forbidden_message()
+
+
+@check(
+    id="KH-PSS-001",
+    title="Workload in a PHI namespace is not admissible under the restricted Pod Security Standard",
+    area=AREA,
+    severity=Severity.HIGH,
+    phi_severity=Severity.HIGH,
+    hipaa=("164.312(a)(1)", "164.312(c)(1)", "164.308(a)(1)(ii)(B)"),
+    relation="supports",
+    cis=("5.2.1",),
+    nsa=("Pod security: Pod Security Admission",),
+    pss=("restricted",),
+    remediation="Fix the securityContext so the pod passes `restricted` (run `kubehipaa pss evaluate FILE "
+    "--level restricted` for the exact fields): runAsNonRoot: true, allowPrivilegeEscalation: false, "
+    'capabilities.drop: ["ALL"], seccompProfile.type: RuntimeDefault, no host namespaces, hostPath or host '
+    "ports. Then label the namespace pod-security.kubernetes.io/enforce=restricted.",
+    description="Every workload next to ePHI should pass the restricted Pod Security Standard, so that the "
+    "namespace can enforce it. Evaluated at the namespace's pinned enforce-version when it enforces "
+    "restricted, else at latest; the message is the API server's own rejection text.",
+)
+def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
+    for ref in inv.pod_specs:
+        ns = ref.namespace
+        if not inv.is_phi(ns):
+            continue
+        policy = _policy(inv, ns)
+        lv = policy.enforce if policy.enforce.level is pss.Level.RESTRICTED else RESTRICTED_LATEST
+        verdict = _verdict(ref, lv)
+        if verdict is None or verdict.allowed:
+            continue
+        yield Hit(ref.owner, _summary(verdict), path=ref.path, value=list(verdict.checks))
+
+
+@check(
+    id="KH-PSS-002",
+    title="Workload would be rejected by its namespace's Pod Security enforce level",
+    area=AREA,
+    severity=Severity.MEDIUM,
+    phi_severity=Severity.HIGH,
+    hipaa=("164.308(a)(1)(ii)(B)", "164.308(a)(8)"),
+    relation="supports",
+    pss=("baseline", "restricted"),
+    remediation="Bring the pod template in line with the namespace's pod-security.kubernetes.io/enforce level "
+    "(see `kubehipaa pss dry-run PATH --namespace NS --level LEVEL`); never lower the label to fit the workload.",
+    description="The namespace declares a Pod Security enforce level that this manifest does not meet: a "
+    "Pod is refused at creation, and a controller's pods are refused when it (re)creates them, so the "
+    "declared policy and what is running drift apart — an evaluation gap an auditor will ask about.",
+)
+def workload_violates_namespace_enforce(inv: Inventory) -> Iterator[Hit]:
+    for ref in inv.pod_specs:
+        ns = ref.namespace
+        if not ns:
+            continue
+        policy = _policy(inv, ns)
+        if "enforce" not in policy.labelled or policy.enforce.level is pss.Level.PRIVILEGED:
+            continue
+        if policy.enforce.level is pss.Level.RESTRICTED and inv.is_phi(ns):
+            continue  # KH-PSS-001 reports exactly this, at higher severity
+        verdict = _verdict(ref, policy.enforce)
+        if verdict is None or verdict.allowed:
+            continue
+        yield Hit(ref.owner, _summary(verdict), path=ref.path, value=list(verdict.checks))
