@@ -222,3 +222,80 @@ def test_kustomize_without_kubectl_is_a_clear_error(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(files.shutil, "which", lambda name: None)
     with pytest.raises(InputError, match="`kubectl` is not on PATH"):
         load_paths([str(tmp_path / "k")])
+
+
+VARIED = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: varied
+  annotations:
+    kubehipaa.io/expires: 2026-12-31
+    quoted: "2026-12-31"
+  labels: &labels {app: x, tier: "1"}
+data:
+  ints: [1, 0x1f, -3, 1_000]
+  floats: [1.5, .inf, -.Inf, .nan]
+  bools: [true, false, yes, no, on, off, True]
+  nulls: [~, null, ]
+  strs: ["1", '2', plain text, "yes"]
+  binary: !!binary aGVsbG8=
+  base: &base {a: 1, b: 2}
+  merged:
+    <<: *base
+    b: 3
+  again: *labels
+  nested: [[1, [2, {deep: [3]}]]]
+  ? plain complex key
+  : value
+  empty_map: {}
+  empty_list: []
+  multiline: |
+    line one
+    line two
+"""
+
+
+def _normalise(value):
+    """PyYAML's data with timestamps written back as the text our loader keeps (and NaN made comparable)."""
+    import datetime as dt
+    import math
+
+    if isinstance(value, dict):
+        return {_normalise(k): _normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
+
+
+def test_fast_loader_agrees_with_pyyaml_except_timestamps() -> None:
+    import yaml
+
+    expected = yaml.load(VARIED, Loader=yaml.CSafeLoader)
+    expected["metadata"]["annotations"]["kubehipaa.io/expires"] = "2026-12-31"
+    (obj,) = load_text(VARIED, "varied.yaml").objects
+    assert _normalise(obj.doc) == _normalise(expected)
+    assert obj.doc["metadata"]["annotations"]["kubehipaa.io/expires"] == "2026-12-31"
+    assert obj.doc["data"]["again"] is obj.doc["metadata"]["labels"]  # aliases share one object
+    assert obj.doc["data"]["merged"] == {"a": 1, "b": 3}
+    assert obj.doc["data"]["bools"] == [True, False, True, False, True, False, True]
+
+
+def test_alias_bomb_is_linear() -> None:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: bomb}", "data:", "  a0: &a0 [x, x, x, x]"]
+    for i in range(1, 40):
+        prev = f"*a{i - 1}"
+        lines.append(f"  a{i}: &a{i} [{', '.join([prev] * 4)}]")
+    result = load_text("\n".join(lines) + "\n", "bomb.yaml")
+    assert len(result.objects) == 1
+
+
+def test_unknown_tags_and_unhashable_keys_are_problems() -> None:
+    result = load_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !Ref x}\n", "cfn.yaml")
+    assert result.problems and "malformed YAML" in result.problems[0].message
+    result = load_text("apiVersion: v1\nkind: ConfigMap\n? {a: 1}\n: x\n", "k.yaml")
+    assert result.problems and "unhashable" in result.problems[0].message
