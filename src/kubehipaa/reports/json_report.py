@@ -32,10 +32,29 @@ def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
     """The report as plain data (what `render_json` serialises)."""
     catalog = load_hipaa()
     findings = []
+    # Tens of thousands of findings share a few hundred resources and checks: convert each once.
+    resources: dict[Any, dict[str, Any]] = {}
+    safeguards: dict[tuple[str, ...], str] = {}
     for f in result.findings:
-        item = f.to_dict()
-        item["safeguard"] = safeguard_of(f, catalog)
-        findings.append(item)
+        res = resources.get(f.resource)
+        if res is None:
+            res = resources[f.resource] = f.resource.to_dict()
+        guard = safeguards.get(f.hipaa)
+        if guard is None:
+            guard = safeguards[f.hipaa] = safeguard_of(f, catalog)
+        findings.append({
+            "checkId": f.check_id,
+            "title": f.title,
+            "severity": f.severity.label,
+            "resource": res,
+            "message": f.message,
+            "evidence": [{"path": e.path, "value": e.value, "redacted": e.redacted} for e in f.evidence],
+            "remediation": f.remediation,
+            "hipaa": list(f.hipaa),
+            "safeguard": guard,
+            "suppressed": f.suppressed,
+            "suppression": f.suppression,
+        })
     return {
         "$schema": SCHEMA_ID,
         "schemaVersion": SCHEMA_VERSION,

@@ -1,0 +1,388 @@
+"""Scan benchmark: a deterministic corpus of N workloads (≈9 objects each), scanned end to end.
+
+For N = 1,000 and 10,000 it prints objects/second, peak RSS and, in the same run, the time PyYAML's
+CSafeLoader alone needs to parse the same files: the floor for YAML input. Targets (issue 2): the whole
+scan within 1.5x that floor, 10,000 workloads in under 15 s, under 1.5 GB.
+
+Each measurement runs in a fresh child process so `ru_maxrss` is that measurement's own peak.
+
+    .venv/bin/python bench/scan_bench.py                 # N = 1000 and 10000
+    .venv/bin/python bench/scan_bench.py --sizes 1000 --profile   # + per-check times and cProfile top 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NAMESPACES = 40
+PHI_EVERY = 4  # every 4th namespace holds PHI
+
+GOOD_DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: {ns}
+  labels: {{app: {name}}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      serviceAccountName: {name}
+      automountServiceAccountToken: false
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile: {{type: RuntimeDefault}}
+      containers:
+        - name: app
+          image: registry.example.org/{name}@sha256:{digest}
+          ports: [{{containerPort: 8080, name: http}}]
+          env:
+            - name: DB_PASSWORD
+              valueFrom: {{secretKeyRef: {{name: {name}-db, key: password}}}}
+          resources:
+            requests: {{cpu: 100m, memory: 128Mi}}
+            limits: {{cpu: 500m, memory: 256Mi}}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            runAsNonRoot: true
+            capabilities: {{drop: [ALL]}}
+"""
+
+BAD_DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      hostNetwork: true
+      volumes:
+        - name: host
+          hostPath: {{path: /var/log}}
+      containers:
+        - name: app
+          image: registry.example.org/{name}:latest
+          env:
+            - name: DB_PASSWORD
+              value: "plaintext-{i}"
+            - name: PATIENT_SSN
+              value: "123-45-{ssn:04d}"
+          securityContext:
+            privileged: true
+            capabilities: {{add: [NET_ADMIN, SYS_ADMIN]}}
+          volumeMounts: [{{name: host, mountPath: /host}}]
+"""
+
+COMMON = """\
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+  type: {svc_type}
+  selector: {{app: {name}}}
+  ports: [{{port: 80, targetPort: http}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}-config
+  namespace: {ns}
+data:
+  LOG_LEVEL: info
+  FEATURE_FLAGS: "a,b,c"
+  note: "{note}"
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {name}-db
+  namespace: {ns}
+type: Opaque
+data:
+  password: cGFzc3dvcmQ=
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {name}
+  namespace: {ns}
+automountServiceAccountToken: {automount}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {name}
+  namespace: {ns}
+rules:
+  - apiGroups: [{api_group}]
+    resources: [{resources}]
+    verbs: [{verbs}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {name}
+  namespace: {ns}
+subjects:
+  - kind: {subject_kind}
+    name: {subject}
+    {subject_ns}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {name}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+  podSelector: {{matchLabels: {{app: {name}}}}}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from: [{{podSelector: {{matchLabels: {{role: frontend}}}}}}]
+      ports: [{{port: 8080}}]
+  egress:
+    - to: [{{ipBlock: {{cidr: {cidr}}}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+{tls}  rules:
+    - host: {name}.example.org
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend: {{service: {{name: {name}, port: {{number: 80}}}}}}
+"""
+
+
+def workload_yaml(i: int) -> str:
+    """Workload i: 9 objects; every third one is misconfigured in many ways at once."""
+    ns = f"team-{i % NAMESPACES:02d}"
+    name = f"svc-{i:05d}"
+    bad = i % 3 == 0
+    digest = f"{(i * 2654435761) % (1 << 64):016x}" * 4
+    deploy = (BAD_DEPLOY if bad else GOOD_DEPLOY).format(name=name, ns=ns, digest=digest, i=i, ssn=i % 10000)
+    common = COMMON.format(
+        name=name, ns=ns,
+        svc_type="NodePort" if bad else "ClusterIP",
+        note="patient DOB 1980-02-29" if bad else "plain settings",
+        automount="true" if bad else "false",
+        api_group='"*"' if bad else '""',
+        resources='"*"' if bad else "configmaps",
+        verbs='"*"' if bad else "get, list",
+        subject_kind="User" if bad else "ServiceAccount",
+        subject=f"dev{i}@example.org" if bad else name,
+        subject_ns="" if bad else f"namespace: {ns}",
+        cidr="0.0.0.0/0" if bad else "10.0.0.0/8",
+        tls="" if bad else f"  tls: [{{hosts: [{name}.example.org], secretName: {name}-tls}}]\n",
+    )
+    return deploy + common
+
+
+def namespaces_yaml() -> str:
+    docs = []
+    for n in range(NAMESPACES):
+        phi = n % PHI_EVERY == 0
+        labels = ['kubehipaa.io/phi: "true"'] if phi else []
+        if phi and n % 8 == 0:
+            labels += ["pod-security.kubernetes.io/enforce: restricted",
+                       "pod-security.kubernetes.io/enforce-version: v1.30"]
+        lab = "".join(f"\n    {x}" for x in labels)
+        docs.append(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-{n:02d}\n  labels:{lab or ' {}'}\n")
+    return "---\n".join(docs)
+
+
+def generate(root: Path, n: int) -> int:
+    """Write the corpus (one file per workload, one directory per namespace); return the file count."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "namespaces.yaml").write_text(namespaces_yaml())
+    for i in range(n):
+        folder = root / f"team-{i % NAMESPACES:02d}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"svc-{i:05d}.yaml").write_text(workload_yaml(i))
+    return n + 1
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def child_floor(root: str) -> dict:
+    """PyYAML CSafeLoader alone: read every file, load_all, nothing else."""
+    import yaml
+
+    files = sorted(p for p in Path(root).rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+    start, cpu = time.perf_counter(), time.process_time()
+    docs = 0
+    for path in files:
+        for _doc in yaml.load_all(path.read_bytes().decode(), Loader=yaml.CSafeLoader):
+            docs += 1
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "documents": docs,
+            "rss_mb": _peak_rss_mb()}
+
+
+def child_scan(root: str, profile: bool) -> dict:
+    """The whole scan as the CLI runs it: sources → inventory → every registered check → JSON report."""
+    from kubehipaa.checks.registry import all_checks
+    from kubehipaa.config import load_config
+    from kubehipaa.inventory import Inventory
+    from kubehipaa.pipeline import run_scan
+    from kubehipaa.reports import render
+    from kubehipaa.sources.files import load_paths
+
+    checks = all_checks()  # import cost of the catalog is not part of the scan
+    times: dict[str, float] = {}
+    per_check: dict[str, float] = {}
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    config = load_config(None, [root])
+    loaded = load_paths([root])
+    t1, cpu1 = time.perf_counter(), time.process_time()
+    inv = Inventory(loaded.objects, config)
+    last = [time.perf_counter()]
+
+    def tick(chk) -> None:  # type: ignore[no-untyped-def]
+        now = time.perf_counter()
+        per_check[chk.meta.id] = now - last[0]
+        last[0] = now
+
+    result = run_scan(inv, config, checks=checks, progress=tick)
+    t2 = time.perf_counter()
+    text = render(result, "json", config)
+    t3, cpu3 = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.disable()
+    times = {"load": t1 - t0, "inventory_and_checks": t2 - t1, "report": t3 - t2, "total": t3 - t0,
+             "cpu": cpu3 - cpu0, "cpu_load": cpu1 - cpu0, "cpu_rest": cpu3 - cpu1}
+    out = {
+        "times": times,
+        "objects": len(loaded.objects),
+        "findings": len(result.findings),
+        "report_bytes": len(text),
+        "errors": [f"{e.check_id}: {e.message}" for e in result.errors],
+        "rss_mb": _peak_rss_mb(),
+        "slowest_checks": sorted(per_check.items(), key=lambda kv: -kv[1])[:10],
+        "checks": len(checks),
+    }
+    if profiler is not None:
+        import io
+        import pstats
+
+        buf = io.StringIO()
+        pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(25)
+        out["profile"] = buf.getvalue()
+    return out
+
+
+def _child(kind: str, root: Path, profile: bool = False) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, str(root)] + (["--profile"] if profile else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"child {kind} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_checkov(root: Path) -> float | None:
+    checkov = shutil.which("checkov")
+    if checkov is None:
+        return None
+    start = time.perf_counter()
+    subprocess.run([checkov, "-d", str(root), "--framework", "kubernetes", "--quiet", "--compact", "-o", "json"],
+                   capture_output=True, check=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--profile", action="store_true", help="print per-check times and a cProfile summary")
+    parser.add_argument("--keep", type=Path, help="write the corpus here and keep it (default: a temp dir)")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "ROOT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, root = args.child
+        data = child_floor(root) if kind == "floor" else child_scan(root, args.profile)
+        print(json.dumps(data))
+        return
+
+    print(f"kubehipaa scan benchmark · python {sys.version.split()[0]} · {os.cpu_count()} CPUs")
+    for n in args.sizes:
+        base = args.keep or Path(tempfile.mkdtemp(prefix="kubehipaa-bench-"))
+        root = base / f"corpus-{n}"
+        try:
+            t = time.perf_counter()
+            files = generate(root, n)
+            gen = time.perf_counter() - t
+            floor = _child("floor", root)
+            scan = _child("scan", root, args.profile)
+            total = scan["times"]["total"]
+            objs = scan["objects"]
+            print(f"\nN = {n:,} workloads: {objs:,} objects in {files:,} files (generated in {gen:.1f} s)")
+            cpu = scan["times"]["cpu"]
+            print(f"  CSafeLoader parse floor : {floor['seconds']:7.2f} s wall, {floor['cpu']:6.2f} s CPU   "
+                  f"({floor['documents']:,} documents, peak RSS {floor['rss_mb']:.0f} MB)")
+            print(f"  kubehipaa scan (total)  : {total:7.2f} s wall, {cpu:6.2f} s CPU   = "
+                  f"{total / floor['seconds']:.2f}x floor wall, {cpu / floor['cpu']:.2f}x floor CPU; "
+                  f"{objs / total:,.0f} objects/s; peak RSS {scan['rss_mb']:.0f} MB")
+            ts = scan["times"]
+            print(f"    load {ts['load']:.2f} s · inventory+{scan['checks']} checks {ts['inventory_and_checks']:.2f} s"
+                  f" · JSON report {ts['report']:.2f} s ({scan['findings']:,} findings, "
+                  f"{scan['report_bytes'] / 1e6:.1f} MB)")
+            beyond = ts["inventory_and_checks"] + ts["report"]
+            print(f"    checks+inventory+report = {beyond / floor['seconds']:.2f}x floor wall, "
+                  f"{ts['cpu_rest'] / floor['cpu']:.2f}x floor CPU (target <= 0.5x); "
+                  f"loading = {ts['cpu_load'] / floor['cpu']:.2f}x floor CPU")
+            if scan["errors"]:
+                print(f"    check errors: {scan['errors']}")
+            if args.profile:
+                print("    slowest checks: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in scan["slowest_checks"]))
+                print(scan.get("profile", ""))
+            if n == 1000:
+                ck = run_checkov(root)
+                if ck is None:
+                    print("  checkov: not on PATH, skipped (issue 2 measured 68 s / 1.2 GB on this corpus size)")
+                else:
+                    print(f"  checkov: {ck:.1f} s = {ck / total:.0f}x slower than kubehipaa")
+        finally:
+            if args.keep is None:
+                shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
