@@ -28,6 +28,7 @@ API = load("kube-apiserver.yaml")
 ENC = load("encryption-config.yaml")
 AUD = load("audit-policy.yaml")
 KUB = load("kubelet-config.yaml")
+ETCD = load("etcd.yaml")
 MARKER: Doc = {
     "apiVersion": "kubehipaa.io/v1alpha1",
     "kind": "ControlPlaneScan",
@@ -55,6 +56,12 @@ def setf(flag: str, value: str) -> Callable[[list[str]], None]:
         cmd.append(f"--{flag}={value}")
 
     return f
+
+
+def etcd(mutate: Callable[[list[str]], None]) -> Doc:
+    doc = copy.deepcopy(ETCD)
+    mutate(doc["spec"]["containers"][0]["command"])
+    return doc
 
 
 def enc(resources: list[Doc], **meta: Any) -> Doc:
@@ -211,6 +218,21 @@ CASESET: dict[str, dict[str, tuple[str, list[Doc]]]] = {
             [{**MARKER, "spec": {"managed": "eks", "requested": {}}}],
         ),
         "pass": ("apiserver evidence present", [MARKER, API]),
+    },
+    "KH-API-021": {
+        "fire": ("client certificates not required", [etcd(drop("--client-cert-auth"))]),
+        "fire-http": (
+            "plain HTTP on all interfaces, auto-TLS peers",
+            [
+                etcd(
+                    lambda c: (
+                        setf("listen-client-urls", "http://0.0.0.0:2379")(c),
+                        c.append("--peer-auto-tls"),
+                    )
+                )
+            ],
+        ),
+        "pass": ("hardened etcd", [ETCD]),
     },
     "KH-ENC-001": {
         "fire": ("configmaps not covered", [enc([{"resources": ["secrets"], "providers": [KMS2]}])]),

@@ -32,6 +32,7 @@ def etc_k8s(tmp_path: Path) -> Path:
     root = tmp_path / "etc-kubernetes"
     (root / "manifests").mkdir(parents=True)
     shutil.copy(HARDENED / "kube-apiserver.yaml", root / "manifests" / "kube-apiserver.yaml")
+    shutil.copy(HARDENED / "etcd.yaml", root / "manifests" / "etcd.yaml")
     for name in ("encryption-config.yaml", "audit-policy.yaml"):
         shutil.copy(HARDENED / name, root / name)
     (root / "kubelet").mkdir()
@@ -54,7 +55,7 @@ def test_kubeadm_layout_is_found_and_clean(etc_k8s: Path) -> None:
     objs = collect_control_plane(control_plane_dir=etc_k8s)
     kinds = [o.kind for o in objs]
     assert kinds[0] == "ControlPlaneScan"
-    assert sorted(kinds[1:]) == ["EncryptionConfiguration", "KubeletConfiguration", "Pod", "Policy"]
+    assert sorted(kinds[1:]) == ["EncryptionConfiguration", "KubeletConfiguration", "Pod", "Pod", "Policy"]
     assert "Config" not in kinds  # kubeconfigs (with key data) are never pulled in
     enc = next(o for o in objs if o.kind == "EncryptionConfiguration")
     assert enc.extra["file_mode"] == 0o600

@@ -24,7 +24,12 @@ from kubehipaa.engines.flags import (
 )
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.sources.controlplane import ENCRYPTION_KINDS, apiserver_containers, is_audit_policy
+from kubehipaa.sources.controlplane import (
+    ENCRYPTION_KINDS,
+    apiserver_containers,
+    etcd_containers,
+    is_audit_policy,
+)
 
 AREA = "apiserver"
 
@@ -618,3 +623,50 @@ def client_ca(inv: Inventory) -> Iterator[Hit]:
 )
 def apiserver_not_assessed(inv: Inventory) -> Iterator[Hit]:
     yield from not_assessed(inv, "apiserver", "kube-apiserver flags")
+
+
+@check(
+    id="KH-API-021",
+    title="etcd server does not enforce TLS with client certificates",
+    area=AREA,
+    severity=Severity.HIGH,
+    hipaa=("164.312(e)(1)", "164.312(e)(2)(ii)", "164.312(d)", "164.312(a)(2)(iv)"),
+    cis=("2.1", "2.2", "2.3", "2.4", "2.5", "2.6"),
+    scope="control-plane",
+    remediation="Run etcd with --cert-file/--key-file, --client-cert-auth=true, --trusted-ca-file, "
+    "--peer-cert-file/--peer-key-file, --peer-client-cert-auth=true, and without --auto-tls/--peer-auto-tls.",
+    description="etcd holds every Secret; anyone who can reach its client port without a certificate reads "
+    "the whole cluster state (ciphertext or not) and can rewrite it. Checked on the etcd static Pod.",
+)
+def etcd_server_tls(inv: Inventory) -> Iterator[Hit]:
+    for obj in inv.of_kind("Pod"):
+        for i, c in etcd_containers(obj):
+            srv = ApiServer(obj, container_flags(c), f"spec.containers[{i}]")
+            plain = [u for u in srv.flags.values("listen-client-urls") if u.startswith("http://")]
+            non_local = [
+                u for u in plain if not u.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+            ]
+            if non_local:
+                yield srv.hit(
+                    "listen-client-urls", f"etcd serves clients over plain HTTP: {', '.join(non_local)}"
+                )
+            for name in ("cert-file", "key-file", "trusted-ca-file"):
+                if not srv.flags.get(name):
+                    yield srv.hit(name, f"--{name} is not set")
+            if srv.flags.boolean("client-cert-auth") is not True:
+                yield srv.hit("client-cert-auth", "client certificate authentication is off")
+            if srv.flags.boolean("auto-tls") is True:
+                yield srv.hit("auto-tls", "--auto-tls uses self-signed certificates")
+            for name in ("peer-cert-file", "peer-key-file"):
+                if not srv.flags.get(name):
+                    yield srv.hit(name, f"--{name} is not set", severity=Severity.MEDIUM)
+            if srv.flags.boolean("peer-client-cert-auth") is not True:
+                yield srv.hit(
+                    "peer-client-cert-auth",
+                    "peer client certificate authentication is off",
+                    severity=Severity.MEDIUM,
+                )
+            if srv.flags.boolean("peer-auto-tls") is True:
+                yield srv.hit(
+                    "peer-auto-tls", "--peer-auto-tls uses self-signed certificates", severity=Severity.MEDIUM
+                )

@@ -1,7 +1,7 @@
 """Control-plane files as Inventory objects: kube-apiserver, EncryptionConfiguration, audit Policy, kubelet.
 
-YAML documents (the kube-apiserver static Pod, ``EncryptionConfiguration``/``EncryptionConfig``, the audit
-``Policy``, ``KubeletConfiguration``) are loaded with :func:`kubehipaa.sources.files.load_paths` and are
+YAML documents (the kube-apiserver and etcd static Pods, ``EncryptionConfiguration``/``EncryptionConfig``, the
+audit ``Policy``, ``KubeletConfiguration``) are loaded with :func:`kubehipaa.sources.files.load_paths` and are
 ordinary objects.  Non-YAML inputs become synthetic objects (``apiVersion: kubehipaa.io/v1alpha1``):
 
 * ``KubeAPIServerFlags`` / ``KubeletFlags`` - ``spec.args`` holds the tokens of a flags file
@@ -36,6 +36,7 @@ MANAGED_PROVIDERS = ("eks", "gke", "aks")
 ENCRYPTION_KINDS = ("EncryptionConfiguration", "EncryptionConfig")
 CONTROL_PLANE_KINDS = (*ENCRYPTION_KINDS, "Policy", "KubeletConfiguration")
 APISERVER_MANIFESTS = ("manifests/kube-apiserver.yaml", "manifests/kube-apiserver.yml", "kube-apiserver.yaml")
+ETCD_MANIFESTS = ("manifests/etcd.yaml", "manifests/etcd.yml", "etcd.yaml")
 KUBELET_FLAG_FILES = ("kubeadm-flags.env", "kubelet.env", "kubelet-flags.env", "default/kubelet")
 NODE_KUBELET_FILES = (
     "/var/lib/kubelet/config.yaml",
@@ -66,13 +67,29 @@ def is_apiserver_container(container: dict[str, Any]) -> bool:
 
 def apiserver_containers(obj: K8sObject) -> list[tuple[int, dict[str, Any]]]:
     """(index, container) of kube-apiserver containers in a Pod manifest."""
+    return [(i, c) for i, c in _containers(obj) if is_apiserver_container(c)]
+
+
+def is_etcd_container(container: dict[str, Any]) -> bool:
+    command = container.get("command") or []
+    if command and isinstance(command, list):
+        return str(command[0]).rsplit("/", 1)[-1] == "etcd"
+    return False
+
+
+def etcd_containers(obj: K8sObject) -> list[tuple[int, dict[str, Any]]]:
+    """(index, container) of etcd server containers in a static Pod manifest (command ``etcd``)."""
+    return [(i, c) for i, c in _containers(obj) if is_etcd_container(c)]
+
+
+def _containers(obj: K8sObject) -> list[tuple[int, dict[str, Any]]]:
     if obj.kind != "Pod":
         return []
     spec = obj.doc.get("spec")
     containers = spec.get("containers") if isinstance(spec, dict) else None
     if not isinstance(containers, list):
         return []
-    return [(i, c) for i, c in enumerate(containers) if isinstance(c, dict) and is_apiserver_container(c)]
+    return [(i, c) for i, c in enumerate(containers) if isinstance(c, dict)]
 
 
 def flags_object(tokens: list[str], file: str, kind: str, name: str) -> K8sObject:
@@ -133,7 +150,7 @@ class _Collector:
         mode = _mode(path)
         for obj in loaded.objects:
             keep = (obj.kind in wanted and (obj.kind != "Policy" or is_audit_policy(obj))) or (
-                pods and apiserver_containers(obj)
+                pods and bool(apiserver_containers(obj) or etcd_containers(obj))
             )
             if keep:
                 if mode is not None:
@@ -262,6 +279,11 @@ def collect_control_plane(
             cand = root / rel
             if cand.is_file():
                 _load_apiserver(col, cand)
+                break
+        for rel in ETCD_MANIFESTS:
+            cand = root / rel
+            if cand.is_file():
+                col.add_yaml(cand, kinds=())
                 break
         # Other control-plane documents anywhere under the directory (kubeconfigs and the like are ignored).
         for obj in load_paths([str(root)]).objects:
