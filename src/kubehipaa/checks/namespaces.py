@@ -22,7 +22,9 @@ AREA = "namespaces"
 
 
 def _phi_namespaces(inv: Inventory) -> Iterator[tuple[K8sObject, pss.NamespacePolicy]]:
-    for ns in inv.of_kind("Namespace"):
+    """PHI namespaces with their effective policy. When a namespace is declared more than once, the last
+    declaration is the one `kubectl apply` leaves in place (it removes labels the later one omits)."""
+    for ns in inv.namespaces.values():
         if inv.is_phi(ns.name):
             yield ns, pss.policy_from_labels({str(k): str(v) for k, v in ns.labels.items()})
 
@@ -60,6 +62,7 @@ def phi_namespace_not_enforcing_restricted(inv: Inventory) -> Iterator[Hit]:
             f"PHI namespace {ns.name} {what} (pods are admitted at {policy.enforce})",
             path=f"metadata.labels.{key}",
             value=current,
+            namespace=ns.name,
         )
 
 
@@ -86,7 +89,13 @@ def phi_namespace_without_audit_warn(inv: Inventory) -> Iterator[Hit]:
             key = f"{PREFIX}{mode}"
             current = _label(ns, key)
             what = f"has no {mode} label" if current is None else f"{mode}s at {lv.level}"
-            yield Hit(ns, f"PHI namespace {ns.name} {what}", path=f"metadata.labels.{key}", value=current)
+            yield Hit(
+                ns,
+                f"PHI namespace {ns.name} {what}",
+                path=f"metadata.labels.{key}",
+                value=current,
+                namespace=ns.name,
+            )
 
 
 @check(
@@ -118,6 +127,7 @@ def phi_namespace_unpinned_version(inv: Inventory) -> Iterator[Hit]:
                 f"{'missing' if current is None else '= ' + current})",
                 path=f"metadata.labels.{key}",
                 value=current,
+                namespace=ns.name,
             )
 
 
@@ -149,6 +159,7 @@ def invalid_pod_security_label(inv: Inventory) -> Iterator[Hit]:
                     f"unknown Pod Security label {key} (ignored by the API server)",
                     path=f"metadata.labels.{key}",
                     value=value,
+                    namespace=ns.name,
                 )
                 continue
             try:
@@ -163,4 +174,5 @@ def invalid_pod_security_label(inv: Inventory) -> Iterator[Hit]:
                     f"{key}: {exc}; the API server falls back to {fallback}",
                     path=f"metadata.labels.{key}",
                     value=value,
+                    namespace=ns.name,
                 )

@@ -165,10 +165,12 @@ def evaluate_cmd(
 
 
 def _namespace_policy(objects: Sequence[K8sObject], namespace: str) -> pss.NamespacePolicy:
+    """Policy from the namespace's labels; with several declarations the last one applied wins."""
+    labels: dict[str, str] = {}
     for obj in objects:
         if obj.kind == "Namespace" and obj.name == namespace:
-            return pss.policy_from_labels({str(k): str(v) for k, v in obj.labels.items()})
-    return pss.policy_from_labels({})
+            labels = {str(k): str(v) for k, v in obj.labels.items()}
+    return pss.policy_from_labels(labels)
 
 
 @app.command("dry-run")
