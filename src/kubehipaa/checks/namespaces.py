@@ -29,6 +29,21 @@ def _phi_namespaces(inv: Inventory) -> Iterator[tuple[K8sObject, pss.NamespacePo
             yield ns, pss.policy_from_labels({str(k): str(v) for k, v in ns.labels.items()})
 
 
+def _shadow_note(inv: Inventory, ns: K8sObject) -> str:
+    """Explain a lost label: an earlier declaration of the same namespace sets pod-security labels that
+    the last one (the one `kubectl apply` leaves in place) omits."""
+    for other in inv.of_kind("Namespace"):
+        if other is ns or other.name != ns.name:
+            continue
+        lost = sorted(k for k in other.labels if str(k).startswith(PREFIX) and k not in ns.labels)
+        if lost:
+            return (
+                f"; {other.file}:{other.line} sets {', '.join(lost)} but {ns.file}:{ns.line} declares the "
+                "namespace again without them, and applying both keeps only the last declaration's labels"
+            )
+    return ""
+
+
 def _label(ns: K8sObject, key: str) -> str | None:
     value = ns.labels.get(key)
     return None if value is None else str(value)
@@ -59,7 +74,7 @@ def phi_namespace_not_enforcing_restricted(inv: Inventory) -> Iterator[Hit]:
         what = "has no enforce label" if current is None else f"enforces {policy.enforce.level}"
         yield Hit(
             ns,
-            f"PHI namespace {ns.name} {what} (pods are admitted at {policy.enforce})",
+            f"PHI namespace {ns.name} {what} (pods are admitted at {policy.enforce}){_shadow_note(inv, ns)}",
             path=f"metadata.labels.{key}",
             value=current,
             namespace=ns.name,
@@ -91,7 +106,7 @@ def phi_namespace_without_audit_warn(inv: Inventory) -> Iterator[Hit]:
             what = f"has no {mode} label" if current is None else f"{mode}s at {lv.level}"
             yield Hit(
                 ns,
-                f"PHI namespace {ns.name} {what}",
+                f"PHI namespace {ns.name} {what}{_shadow_note(inv, ns)}",
                 path=f"metadata.labels.{key}",
                 value=current,
                 namespace=ns.name,
