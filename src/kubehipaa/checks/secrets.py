@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from kubehipaa.checks._pods import all_containers, as_dict, workload_specs
+from kubehipaa.checks._pods import Container, all_containers, as_dict, workload_specs
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.phi import (
     CONTACT_KINDS,
@@ -94,15 +94,14 @@ def _phi_hits(obj: K8sObject, where: str, matches: list[PhiMatch]) -> Iterator[H
                   path=path, value=shapes, sensitive=True)
 
 
-def _env_entries(inv: Inventory) -> Iterator[tuple[K8sObject, str, str, dict[str, Any]]]:
-    """(owner, env entry path, container name, env entry) for every env entry of every container."""
+def _env_entries(inv: Inventory) -> Iterator[tuple[Container, int, dict[str, Any]]]:
+    """(container, index, env entry) for every env entry of every container."""
     for ct in all_containers(inv):
         env = ct.c.get("env")
-        if not isinstance(env, list):
-            continue
-        for i, e in enumerate(env):
-            if isinstance(e, dict):
-                yield ct.owner, f"{ct.path}.env[{i}]", ct.name, e
+        if isinstance(env, list):
+            for i, e in enumerate(env):
+                if isinstance(e, dict):
+                    yield ct, i, e
 
 
 @check(
@@ -121,11 +120,13 @@ def _env_entries(inv: Inventory) -> Iterator[tuple[K8sObject, str, str, dict[str
     "is not encrypted at rest as a Secret would be, and ends up in git and CI logs.",
 )
 def literal_env_secret(inv: Inventory) -> Iterator[Hit]:
-    for owner, path, cn, e in _env_entries(inv):
+    for ct, i, e in _env_entries(inv):
+        if "value" not in e:
+            continue
         name = str(e.get("name") or "")
-        if "value" in e and secret_like_name(name) and literal_secret_value(e.get("value")):
-            yield Hit(owner, f"container {cn} sets {name} to a literal value", path=f"{path}.value",
-                      value=redact(str(e["value"])), sensitive=True)
+        if secret_like_name(name) and literal_secret_value(e.get("value")):
+            yield Hit(ct.owner, f"container {ct.name} sets {name} to a literal value",
+                      path=f"{ct.path}.env[{i}].value", value=redact(str(e["value"])), sensitive=True)
 
 
 @check(
@@ -163,11 +164,12 @@ def phi_in_configmap(inv: Inventory) -> Iterator[Hit]:
     "deployments reads them, and they are stored unencrypted in etcd.",
 )
 def phi_in_env(inv: Inventory) -> Iterator[Hit]:
-    for owner, path, cn, e in _env_entries(inv):
+    for ct, i, e in _env_entries(inv):
         value = e.get("value")
         if isinstance(value, str | int) and not isinstance(value, bool):
-            matches = scan_text(str(value), str(e.get("name") or ""), path=f"{path}.value")
-            yield from _phi_hits(owner, f"container {cn} env", matches)
+            matches = scan_text(str(value), str(e.get("name") or ""), path=f"{ct.path}.env[{i}].value")
+            if matches:
+                yield from _phi_hits(ct.owner, f"container {ct.name} env", matches)
 
 
 @check(
@@ -263,11 +265,11 @@ def url_credentials(inv: Inventory) -> Iterator[Hit]:
             if isinstance(value, str) and "://" in value and _url_credentials(value):
                 yield Hit(obj, f"ConfigMap key {key} embeds credentials in a URL", path=join_path("data", str(key)),
                           value=redact(value), sensitive=True)
-    for owner, path, cn, e in _env_entries(inv):
+    for ct, i, e in _env_entries(inv):
         value = e.get("value")
         if isinstance(value, str) and "://" in value and _url_credentials(value):
-            yield Hit(owner, f"container {cn} env {e.get('name', '?')} embeds credentials in a URL",
-                      path=f"{path}.value", value=redact(value), sensitive=True)
+            yield Hit(ct.owner, f"container {ct.name} env {e.get('name', '?')} embeds credentials in a URL",
+                      path=f"{ct.path}.env[{i}].value", value=redact(value), sensitive=True)
 
 
 @check(

@@ -222,7 +222,7 @@ def scan_text(text: str, key: str | None = None, *, path: str = "") -> list[PhiM
     Overlapping detections keep the most specific kind (e.g. an SSN is not also reported as a phone).
     `path` is copied into every match so callers can point at the field.
     """
-    if not text or not _PREFILTER.search(text):
+    if len(text) < 5 or _PREFILTER.search(text) is None:  # every kind needs >= 5 characters (5 MRN digits)
         return []
     taken: list[tuple[int, int]] = []
     out: list[PhiMatch] = []
