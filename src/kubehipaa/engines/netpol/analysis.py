@@ -95,6 +95,8 @@ class Engine:
         self._members_cache: dict[tuple[int, bool], tuple[list[int], list[int]]] = {}
         self._in_cache: dict[tuple[Any, ...], _Xgress] = {}
         self._eg_cache: dict[tuple[int, ...], _Xgress] = {}
+        self._in_of: dict[int, _Xgress | None] = {}
+        self._eg_of: dict[int, _Xgress | None] = {}
 
     # -- construction ---------------------------------------------------------------------------------
 
@@ -174,7 +176,7 @@ class Engine:
                     ats.update(atoms_inside(atom_list, peer.ipblock))
                 else:
                     cls.update(self._peer_classes(peer, pol.namespace))
-            res = (sorted(cls), sorted(ats))
+            res = (list(cls), sorted(ats))
         self._members_cache[key] = res
         return res
 
@@ -182,6 +184,13 @@ class Engine:
 
     def ingress_of(self, d: int) -> _Xgress | None:
         """What isolated class `d` admits; None when no policy isolates it for ingress."""
+        if d in self._in_of:
+            return self._in_of[d]
+        res = self._ingress_of(d)
+        self._in_of[d] = res
+        return res
+
+    def _ingress_of(self, d: int) -> _Xgress | None:
         pols = self.in_pols[d]
         if not pols:
             return None
@@ -219,6 +228,13 @@ class Engine:
 
     def egress_of(self, s: int) -> _Xgress | None:
         """Where isolated class `s` may send; None when no policy isolates it for egress."""
+        if s in self._eg_of:
+            return self._eg_of[s]
+        res = self._egress_of(s)
+        self._eg_of[s] = res
+        return res
+
+    def _egress_of(self, s: int) -> _Xgress | None:
         pols = self.eg_pols[s]
         if not pols:
             return None
@@ -253,41 +269,43 @@ class Engine:
     # -- class-level pairs -----------------------------------------------------------------------------
 
     def class_pairs(self) -> dict[tuple[int, int], ConnSet]:
-        """Allowed connections between classes (the ingress-controller class excluded)."""
+        """Allowed connections between classes (the ingress-controller class excluded).
+
+        Output-sensitive: for a source isolated for egress only the destinations that both its egress
+        allows and whose ingress admits it (or that are not isolated) are visited, found by a C-level
+        intersection of dict key views instead of a Python loop over every destination.
+        """
         n = len(self.class_labels)
         ic = self.ic_class
         ing = [self.ingress_of(d) for d in range(n)]
-        open_dsts = [d for d in range(n) if ing[d] is None and d != ic]
-        ing_by_src: dict[int, list[tuple[int, ConnSet]]] = defaultdict(list)
+        open_dsts = {d: conns.ALL for d in range(n) if ing[d] is None and d != ic}
+        ing_by_src: dict[int, dict[int, ConnSet]] = defaultdict(dict)
         for d in range(n):
             x = ing[d]
             if x is None or d == ic:
                 continue
             for s, c in x.pods.items():
-                ing_by_src[s].append((d, c))
+                ing_by_src[s][d] = c
         out: dict[tuple[int, int], ConnSet] = {}
+        intersect, is_empty = conns.intersect, conns.is_empty
         for s in range(n):
             if s == ic:
                 continue
+            admitted = ing_by_src.get(s, {})
             eg = self.egress_of(s)
             if eg is None:
                 for d in open_dsts:
                     out[(s, d)] = conns.ALL
-                for d, c in ing_by_src.get(s, ()):
+                for d, c in admitted.items():
                     out[(s, d)] = c
                 continue
-            for d, ce in eg.pods.items():
-                if d == ic:
-                    continue
-                xi = ing[d]
-                if xi is None:
-                    out[(s, d)] = ce
-                    continue
-                ci = xi.pods.get(s)
-                if ci is not None:
-                    c = conns.intersect(ce, ci)
-                    if not conns.is_empty(c):
-                        out[(s, d)] = c
+            egp = eg.pods
+            for d in egp.keys() & open_dsts.keys():
+                out[(s, d)] = egp[d]
+            for d in egp.keys() & admitted.keys():
+                c = intersect(egp[d], admitted[d])
+                if not is_empty(c):
+                    out[(s, d)] = c
         return out
 
     def connections(self) -> list[Connection]:
