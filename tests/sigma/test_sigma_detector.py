@@ -37,5 +37,4 @@ def test_sigma_alerts_join_the_detector_stream_once_per_request() -> None:
     a = sigma[0]
     assert a.rule_id == "sigma:0b4a4b8e-7c0e-4c59-9d6e-2a4d1a0f0001" and a.severity is Severity.HIGH
     assert a.user == "jane@hospital.org" and a.source_ip == "10.0.0.9" and a.object == "secrets clinical"
-    assert det.stats.alerts[a.rule_id] == 1
     assert a.to_dict()["evidence"]["level"] == "high"

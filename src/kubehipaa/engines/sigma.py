@@ -207,31 +207,30 @@ def _getter(field_name: str) -> Getter:
     """A cached accessor for one field: a direct dict walk first, the dotted-key/list walk as fallback."""
     virtual = VIRTUAL_FIELDS.get(field_name)
     parts = tuple(field_name.split("."))
+    rests = tuple(".".join(parts[i:]) for i in range(len(parts)))
+
+    def direct(event: dict[str, Any]) -> list[Any]:
+        node: Any = event
+        for i, part in enumerate(parts):
+            if type(node) is dict:
+                if part in node:
+                    node = node[part]
+                    continue
+                if rests[i] in node:  # annotation-style key that holds the remaining dots
+                    node = node[rests[i]]
+                    break
+                if any("." in k for k in node):  # some other split of the dotted keys
+                    return _flatten(_walk(event, parts))
+                return []
+            if type(node) is list:  # fan out over list elements
+                return _flatten(_walk(event, parts))
+            return []
+        return _flatten(node) if type(node) is list else [node]
 
     def get(event: dict[str, Any], cache: FieldCache) -> list[Any]:
         hit = cache.get(field_name)
-        if hit is not None:
-            return hit
-        if virtual is not None:
-            hit = virtual(event)
-        else:
-            node: Any = event
-            for part in parts:
-                if type(node) is dict and part in node:
-                    node = node[part]
-                    continue
-                # A list to fan out, or a key that itself holds dots: take the general walk.
-                if type(node) is list or (type(node) is dict and any("." in k for k in node)):
-                    node = _MISSING
-                else:
-                    node = None
-                break
-            else:
-                if type(node) is not list:
-                    hit = [node]
-            if hit is None:
-                hit = [] if node is None else _flatten(_walk(event, parts))
-        cache[field_name] = hit
+        if hit is None:
+            hit = cache[field_name] = virtual(event) if virtual is not None else direct(event)
         return hit
 
     return get
@@ -454,13 +453,20 @@ def _alternation_pred(args: list[Any]) -> EventPred | None:
         return None
     if len({a.field for a in args}) != 1:
         return None
-    rx = re.compile("|".join(f"(?:{_wildcard_regex(a.value)})" for a in args), re.DOTALL | re.IGNORECASE)
     get = _getter(args[0].field)
+    star = SpecialChars.WILDCARD_MULTI
+    inners = [a.value.s[1] for a in args if len(a.value.s) == 3 and a.value.s[0] is star
+              and a.value.s[2] is star and isinstance(a.value.s[1], str)]
+    if len(inners) == len(args):  # a `|contains` list: one unanchored search for any of the substrings
+        finder = re.compile("|".join(re.escape(str(i)) for i in inners), re.DOTALL | re.IGNORECASE).search
+    else:
+        finder = re.compile("|".join(f"(?:{_wildcard_regex(a.value)})" for a in args),
+                            re.DOTALL | re.IGNORECASE).fullmatch
 
     def matches_any(e: dict[str, Any], c: FieldCache) -> bool:
         for v in get(e, c):
             t = _as_text(v)
-            if t is not None and rx.fullmatch(t) is not None:
+            if t is not None and finder(t) is not None:
                 return True
         return False
 
@@ -563,7 +569,10 @@ class CompiledSigmaRule:
 
     def matches(self, event: dict[str, Any], cache: FieldCache | None = None) -> bool:
         c: FieldCache = {} if cache is None else cache
-        return any(p(event, c) for p in self.predicates)
+        for p in self.predicates:  # noqa: SIM110 - a plain loop avoids a generator per event
+            if p(event, c):
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -786,16 +795,16 @@ def with_sigma(detector: Any, ruleset: SigmaRuleSet) -> Any:
     Hooks the detector's per-event evaluation, so Sigma sees each request once (after the auditID
     de-duplication across stages) and its alerts flow wherever the built-in ones go. Each evaluated event is
     turned back into a dict for Sigma (bodies decoded), which costs time only when Sigma rules are given.
+    `detector.stats` keeps counting the built-in rules only; Sigma alerts are counted where alerts are collected.
     """
-    evaluate = detector._evaluate
+    evaluate = getattr(detector, "_evaluate", None)
+    if evaluate is None:  # pragma: no cover - guards against a change of the audit core's detector
+        raise TypeError("with_sigma needs the audit-core Detector (no per-event evaluation hook found)")
 
     def evaluate_with_sigma(ev: Any) -> list[Any]:
         alerts: list[Any] = evaluate(ev)
-        matches = ruleset.match(ev.to_dict())
-        for m in matches:
-            alert = sigma_alert(m, ev)
-            detector.stats.alerts[alert.rule_id] += 1
-            alerts.append(alert)
+        for m in ruleset.match(ev.to_dict()):
+            alerts.append(sigma_alert(m, ev))
         return alerts
 
     detector._evaluate = evaluate_with_sigma
