@@ -16,6 +16,7 @@ from kubehipaa.engines.rbac import RbacIndex, request_attributes
 from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import CLUSTER_SCOPED
 from kubehipaa.engines.rbac.risk import (
+    RiskHit,
     binding_grants,
     builtin_risk_rules,
     evaluate_risks,
@@ -63,6 +64,13 @@ def _bindings(inv: Inventory) -> Iterator[Binding]:
             yield b
 
 
+def is_full_wildcard(role: Role | None) -> bool:
+    """Every verb on every resource of every group: reported once by KH-RBAC-001/002, not again per power."""
+    return role is not None and any(
+        "*" in r.verbs and "*" in r.api_groups and "*" in r.resources for r in role.rules
+    )
+
+
 def _scope_ns(b: Binding) -> str | None:
     return b.namespace or None
 
@@ -83,6 +91,11 @@ def wildcard_rules(inv: Inventory) -> Iterator[Hit]:
         if role.aggregation_selectors is not None:
             continue  # rules are computed from other roles, reported there
         for i, rule in enumerate(role.rules):
+            if "*" in rule.verbs and "*" in rule.api_groups and "*" in rule.resources:
+                scope = f"namespace {role.namespace}" if role.namespace else "its scope"
+                yield Hit(_obj(role), f"{role.display} grants every verb on every resource: admin of {scope}, "
+                          "including escalate, bind and impersonate", path=f"rules[{i}]", value=rule.to_dict())
+                continue
             for field, values in (("verbs", rule.verbs), ("apiGroups", rule.api_groups),
                                   ("resources", rule.resources)):
                 if "*" in values:
@@ -164,7 +177,7 @@ def secret_readers(inv: Inventory) -> Iterator[Hit]:
     idx = rbac_index(inv)
     for b in _bindings(inv):
         role = idx.role_for(b)
-        if role is None:
+        if role is None or is_full_wildcard(role):
             continue
         verbs = []
         for verb in ("get", "list", "watch"):
@@ -197,7 +210,7 @@ ESCALATION_REQUESTS = [
 )
 def escalation_verbs(inv: Inventory) -> Iterator[Hit]:
     for role in _roles(inv):
-        if role.aggregation_selectors is not None:
+        if role.aggregation_selectors is not None or is_full_wildcard(role):
             continue
         found = [a for a in ESCALATION_REQUESTS if role_allows_any_name(role, a)]
         if found:
@@ -229,7 +242,7 @@ def interactive_access_phi(inv: Inventory) -> Iterator[Hit]:
         return
     idx = rbac_index(inv)
     for b in _bindings(inv):
-        if b.namespace and b.namespace not in phi:
+        if (b.namespace and b.namespace not in phi) or is_full_wildcard(idx.role_for(b)):
             continue
         found = sorted({f"{a.verb} pods/{a.subresource}" for a in INTERACTIVE_REQUESTS
                        if binding_grants(idx, b, a)})
@@ -349,6 +362,11 @@ def service_account_automount(inv: Inventory) -> Iterator[Hit]:
 )
 def pod_automount(inv: Inventory) -> Iterator[Hit]:
     for ref in inv.pod_specs:
+        if ref.owner.kind == "Pod" and (
+            ref.owner.labels.get("tier") == "control-plane"
+            or any(k.startswith("kubernetes.io/config.") for k in ref.owner.annotations)
+        ):
+            continue  # static pods never get service-account tokens
         pod_level = _automount(ref.spec.get("automountServiceAccountToken"))
         if pod_level is False:
             continue
@@ -394,10 +412,19 @@ def legacy_token_secrets(inv: Inventory) -> Iterator[Hit]:
 def risk_catalog(inv: Inventory) -> Iterator[Hit]:
     idx = rbac_index(inv)
     rules = [r for r in builtin_risk_rules() if r.covered_by is None]
+    grouped: dict[int, list[RiskHit]] = {}
     for h in evaluate_risks(idx, inv.phi_namespaces, rules):
         target = h.binding or h.role
         if target is None or not isinstance(target.origin.obj, K8sObject):
             continue
-        ns = target.namespace or None
-        yield Hit(target.origin.obj, f"{h.rule.id} {h.message}", path="roleRef" if h.binding else "metadata.labels",
-                  value=h.rule.id, severity=h.severity, namespace=ns)
+        if h.binding is not None and h.rule.kind == "permission" and is_full_wildcard(idx.role_for(h.binding)):
+            continue  # admin-equivalent grants are reported by KH-RBAC-001/002
+        grouped.setdefault(id(target), []).append(h)
+    for hits in grouped.values():
+        target = hits[0].binding or hits[0].role
+        assert target is not None
+        parts = [f"{h.rule.id} {h.message}" for h in hits]
+        yield Hit(target.origin.obj, "; ".join(parts),
+                  path="roleRef" if hits[0].binding else "metadata.labels",
+                  value=[h.rule.id for h in hits], severity=max(h.severity for h in hits),
+                  namespace=target.namespace or None)
