@@ -23,6 +23,7 @@ from kubehipaa.engines.phi import (
     STRONG_KINDS,
     PhiMatch,
     join_path,
+    might_contain_phi,
     redact,
     scan_text,
     scan_value,
@@ -201,8 +202,11 @@ def _metadata_hits(obj: K8sObject, meta: dict[str, Any], prefix: str) -> Iterato
         items = meta.get(field)
         if not isinstance(items, dict) or not items:
             continue
-        values = {k: v for k, v in items.items() if k != _LAST_APPLIED}
-        matches = scan_value(values, f"{prefix}.{field}")
+        matches: list[PhiMatch] = []
+        for key, value in items.items():
+            # values are strings in valid manifests; the prefilter rejects nearly all of them cheaply
+            if isinstance(value, str) and might_contain_phi(value) and key != _LAST_APPLIED:
+                matches += scan_text(value, str(key), path=join_path(f"{prefix}.{field}", str(key)))
         if matches:
             yield from _phi_hits(obj, field[:-1], matches)
 

@@ -29,6 +29,7 @@ __all__ = [
     "is_valid_npi",
     "is_valid_ssn",
     "join_path",
+    "might_contain_phi",
     "redact",
     "scan_text",
     "scan_value",
@@ -214,6 +215,11 @@ def _candidates(text: str, nkey: str) -> Iterator[tuple[str, int, int]]:
     if "@" in text:
         for m in _EMAIL.finditer(text):
             yield "email", m.start(), m.end()
+
+
+def might_contain_phi(text: str) -> bool:
+    """The cheap prefilter alone: False means `scan_text` is certain to find nothing."""
+    return len(text) >= 5 and _PREFILTER.search(text) is not None
 
 
 def scan_text(text: str, key: str | None = None, *, path: str = "") -> list[PhiMatch]:
