@@ -236,3 +236,25 @@ def test_single_event_body_and_chunked_oversize() -> None:
         assert r.status_code == 413
         assert receiver.wait_idle(5)
     assert any(a["ruleId"] == "KH-AUDLOG-015" for a in sink)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"[]", b'{"kind": "Pod"}', b'{"kind": "EventList", "items": [{}]}', b'{"kind": "EventList", "items": 3}',
+     b'{"kind": "EventList", "items": [{"kind": "Event", "verb": 7}]}'],
+)
+def test_decode_batch_rejects_whole_batches(body: bytes) -> None:
+    from kubehipaa.errors import InputError
+    from kubehipaa.server.audit_webhook import decode_batch
+
+    with pytest.raises(InputError, match="request body"):
+        decode_batch(body)
+
+
+def test_decode_batch_accepts_eventlist_and_single_event() -> None:
+    from kubehipaa.server.audit_webhook import decode_batch
+
+    ev = {"kind": "Event", "auditID": "a", "verb": "get", "objectRef": {"resource": "pods"}}
+    assert [e.auditID for e in decode_batch(_event_list([ev, ev | {"auditID": "b"}]))] == ["a", "b"]
+    assert decode_batch(orjson.dumps(ev))[0].verb == "get"
+    assert decode_batch(b'{"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": null}') == []
