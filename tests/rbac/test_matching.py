@@ -107,3 +107,11 @@ def test_non_resource_request() -> None:
 def test_namespace_object_is_requested_in_its_own_namespace() -> None:
     a = request_attributes("get", "namespaces", name="clinical")
     assert a.namespace == "clinical"
+
+
+def test_cluster_scoped_requests_carry_no_namespace() -> None:
+    assert request_attributes("get", "nodes", "clinical").namespace == ""
+    assert request_attributes("list", "clusterroles", "clinical").namespace == ""
+    assert request_attributes("list", "namespaces", "clinical").namespace == ""
+    assert request_attributes("get", "nodes", "clinical", as_request=False).namespace == "clinical"
+    assert request_attributes("get", "pods", "clinical").namespace == "clinical"

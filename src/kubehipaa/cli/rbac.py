@@ -61,9 +61,14 @@ def build_index(paths: list[str]) -> RbacIndex:
 
 def _attrs(verb: str, target: str, namespace: str | None, name: str | None, subresource: str | None) -> Attributes:
     try:
-        return request_attributes(verb, target, namespace or "", name or "", subresource or "")
+        attrs = request_attributes(verb, target, namespace or "", name or "", subresource or "")
     except RequestSyntaxError as exc:
         raise fail(f"cannot read request {verb} {target}: {exc}") from None
+    if namespace and attrs.namespace != namespace:
+        what = "a non-resource URL" if not attrs.resource_request else f"{attrs.resource} is cluster-scoped"
+        warn(f"{what}: the request has {'namespace ' + attrs.namespace if attrs.namespace else 'no namespace'}, "
+             f"-n {namespace} is ignored")
+    return attrs
 
 
 def _attrs_dict(a: Attributes) -> dict[str, Any]:

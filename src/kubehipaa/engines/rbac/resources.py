@@ -106,8 +106,9 @@ def request_attributes(
 
     `target` is `resource[.group][/subresource]` or a non-resource path starting with `/`. With `as_request`
     the attributes are shaped the way the API server's request-info parser shapes a real request: a create on
-    a collection or a deletecollection carries no name, and `namespaces/<name>` is a request *in* that
-    namespace (so a RoleBinding there can grant it).
+    a collection or a deletecollection carries no name, `namespaces/<name>` is a request *in* that namespace
+    (so a RoleBinding there can grant it), and a request for another built-in cluster-scoped resource carries
+    no namespace (its URL has none).
     """
     if not verb:
         raise RequestSyntaxError("empty verb")
@@ -123,8 +124,10 @@ def request_attributes(
     if as_request:
         if verb == "deletecollection" or (verb == "create" and not sub):
             name = ""
-        if resource == "namespaces" and group == "" and name:
+        if resource == "namespaces" and group == "":
             namespace = name
+        elif is_cluster_scoped(resource, group):
+            namespace = ""
     return Attributes(
         verb=verb,
         resource=resource,
