@@ -252,13 +252,13 @@ def _forbidden(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 def _auth_failure(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     code = ev.code
     if code in (401, 403) or ev.decision == "forbid":
-        return f"{code or 'forbid'} for {ev.username or ev.source_ip or '?'}"
+        return "denied"
     return None
 
 
 def _public_forbidden(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     if ev.code == 403 and is_public_ip(ev.source_ip):
-        return f"403 from public address {ev.source_ip}"
+        return "403 from a public address"
     return None
 
 
@@ -403,7 +403,7 @@ def _cluster_wide_secrets(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 def _secret_read_any(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     if expected_platform_action(ev):
         return None
-    return f"{ev.username or '?'} {ev.verb} secret {_secret_ref(ev)}"
+    return "secret read"
 
 
 def _first_seen_candidate(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
@@ -415,7 +415,7 @@ def _first_seen_candidate(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 def _secret_denied(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     if ev.code not in (401, 403, 404) or expected_platform_action(ev):
         return None
-    return f"{ev.username or '?'} failed to get secret {_secret_ref(ev)} ({ev.code})"
+    return "secret read denied"
 
 
 def _secret_lifecycle(ev: AuditEvent, cfg: DetectorConfig) -> str | None:

@@ -190,8 +190,19 @@ class AuditEvent(msgspec.Struct, gc=False, omit_defaults=True):
     # -- bodies ---------------------------------------------------------------------------------------
     @property
     def request_object(self) -> Any:
-        """The decoded `requestObject` (None when the policy level did not record it or it is not JSON)."""
-        return _decode_raw(self.requestObject)
+        """The decoded `requestObject` (None when the policy level did not record it or it is not JSON).
+
+        Several rules read the same body; the last decoded body is remembered (one slot, keyed by the event's
+        identity, swapped as one tuple so concurrent readers never see another event's body).
+        """
+        if not self.requestObject:
+            return None
+        last = _LAST_REQUEST
+        if last[0] is self:
+            return last[1]
+        body = _decode_raw(self.requestObject)
+        _remember(self, body)
+        return body
 
     @property
     def response_object(self) -> Any:
@@ -229,6 +240,14 @@ class AuditEvent(msgspec.Struct, gc=False, omit_defaults=True):
         if self.responseObject:
             out["responseObject"] = self.response_object
         return out
+
+
+_LAST_REQUEST: tuple[object, Any] = (None, None)
+
+
+def _remember(ev: AuditEvent, body: Any) -> None:
+    global _LAST_REQUEST
+    _LAST_REQUEST = (ev, body)
 
 
 def _decode_raw(raw: msgspec.Raw) -> Any:

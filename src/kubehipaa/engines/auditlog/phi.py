@@ -24,18 +24,44 @@ def _scanner() -> Any:
     return getattr(phi, "scan_value", None)
 
 
+WRITE_VERBS = frozenset({"create", "update", "patch"})
+READ_VERBS = frozenset({"get", "list", "watch"})
+
+
+def _trim(body: Any) -> Any:
+    """Drop server-maintained subtrees (managedFields, status) that never carry user-written PHI."""
+    if not isinstance(body, dict):
+        return body
+    out = {k: v for k, v in body.items() if k != "status"}
+    meta = out.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        out["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return out
+
+
 def scan_bodies(ev: AuditEvent) -> list[str]:
-    """`kind at path: redacted` for each PHI-shaped value in the event's bodies (never the raw value)."""
+    """`kind at path: redacted` for each PHI-shaped value in the event's bodies (never the raw value).
+
+    What is written is in the requestObject of create/update/patch; what is read is in the responseObject
+    of get/list/watch (a write's response echoes its request, so it is not scanned twice). Only the kinds
+    that identify a patient on their own are reported (SSN, NPI, MRN, DOB, HL7, FHIR), not phone numbers
+    or e-mail addresses, which are common in ordinary configuration.
+    """
     scan_value = _scanner()
     if scan_value is None:
         return []
+    from kubehipaa.engines.phi import STRONG_KINDS
+
+    verb = ev.verb or ""
     out: list[str] = []
-    for label, raw in (("requestObject", ev.requestObject), ("responseObject", ev.responseObject)):
-        if not raw or len(raw) > MAX_BODY_BYTES:
-            continue
-        body = ev.request_object if label == "requestObject" else ev.response_object
-        if body is None:
-            continue
-        for m in scan_value(body, label):
-            out.append(f"{m.kind} at {m.path}: {m.redacted}")
+    if verb in WRITE_VERBS and ev.requestObject and len(ev.requestObject) <= MAX_BODY_BYTES:
+        body = ev.request_object
+        if body is not None:
+            out.extend(f"{m.kind} at {m.path}: {m.redacted}" for m in scan_value(_trim(body), "requestObject")
+                       if m.kind in STRONG_KINDS)
+    if verb in READ_VERBS and ev.responseObject and len(ev.responseObject) <= MAX_BODY_BYTES:
+        body = ev.response_object
+        if body is not None:
+            out.extend(f"{m.kind} at {m.path}: {m.redacted}" for m in scan_value(_trim(body), "responseObject")
+                       if m.kind in STRONG_KINDS)
     return out

@@ -131,6 +131,7 @@ def sa_namespace(username: str) -> str:
     return parts[2] if len(parts) >= 4 else ""
 
 
+@lru_cache(maxsize=16384)
 def is_control_plane(username: str) -> bool:
     """Kubernetes and cloud-provider components: `system:` users (nodes, controller-manager, scheduler),
     `eks:`/`aks:` users, and service accounts of the system namespaces. Never the anonymous user."""
@@ -143,6 +144,7 @@ def is_control_plane(username: str) -> bool:
     return username.startswith(("system:", "eks:", "aks:"))
 
 
+@lru_cache(maxsize=16384)
 def is_human(username: str) -> bool:
     """Not a service account, not a `system:`/`eks:`/`aks:` component, not anonymous."""
     return bool(username) and not username.startswith(("system:", "eks:", "aks:"))
