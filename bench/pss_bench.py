@@ -72,17 +72,22 @@ def main() -> None:
     pods = generate(n)
     level, version = Level.RESTRICTED, parse_version("latest")
     violations(*pods[0], level, version)  # warm up
-    best = float("inf")
+    best_wall = best_cpu = float("inf")
     denied = 0
     for _ in range(3):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         denied = 0
         for meta, spec in pods:
             if violations(meta, spec, level, version):
                 denied += 1
-        best = min(best, time.perf_counter() - start)
-    print(f"pss: {n} pod specs at restricted/latest in {best:.3f} s (best of 3, one core)")
-    print(f"pss: {n / best:,.0f} pod specs/s; {denied} denied ({denied / n:.0%})")
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+    print(
+        f"pss: {n} pod specs at restricted/latest, best of 3 on one core: "
+        f"{best_cpu:.3f} s CPU, {best_wall:.3f} s wall"
+    )
+    print(f"pss: {n / best_cpu:,.0f} pod specs/s (CPU time); {n / best_wall:,.0f} pod specs/s (wall clock)")
+    print(f"pss: {denied} denied ({denied / n:.0%})")
 
 
 if __name__ == "__main__":
