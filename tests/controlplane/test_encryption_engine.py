@@ -81,3 +81,30 @@ def test_invalid_config() -> None:
         parse_encryption_config({"resources": [{"resources": ["secrets"], "providers": [{"aesxts": {}}]}]})
     with pytest.raises(EncryptionConfigError, match="must be a mapping"):
         parse_encryption_config({"resources": [{"resources": ["secrets"], "providers": [{"aescbc": 1}]}]})
+
+
+@pytest.mark.parametrize(
+    ("resources", "masked"),
+    [
+        ([["configmaps", "*.", "secrets"]], "'secrets' is masked by earlier rule '*.'"),
+        ([["*.*"], ["secrets"]], "'secrets' is masked by earlier rule '*.*'"),
+        ([["*.apps"], ["deployments.apps"]], "'deployments.apps' is masked by earlier rule '*.apps'"),
+    ],
+)
+def test_masked_rules_are_rejected(resources: list[list[str]], masked: str) -> None:
+    doc = {"resources": [{"resources": r, "providers": [{"identity": {}}]} for r in resources]}
+    with pytest.raises(EncryptionConfigError, match=masked.replace("*", r"\*").replace(".", r"\.")):
+        parse_encryption_config(doc)
+
+
+def test_specific_before_wildcard_is_fine() -> None:
+    cfg = parse_encryption_config(
+        {
+            "resources": [
+                {"resources": ["secrets"], "providers": [{"identity": {}}]},
+                {"resources": ["*.apps", "*.*"], "providers": [{"identity": {}}]},
+            ]
+        }
+    )
+    assert cfg.entry_for("secrets").index == 0  # type: ignore[union-attr]
+    assert cfg.entry_for("widgets", "example.com").index == 1  # type: ignore[union-attr]

@@ -5,7 +5,8 @@ EncryptionConfiguration (``apiserver.config.k8s.io/v1`` ``EncryptionConfiguratio
 ``deployments.apps``, ``*.apps``, ``*.`` for every core resource, ``*.*`` for everything) and an ordered
 provider list.  The API server *writes* with the first provider (for key-based providers: its first key) and
 *reads* with whichever provider recognises the stored prefix.  A resource matches the first entry naming it
-exactly, then ``*.<group>``, then ``*.*`` (upstream rejects a specific entry masked by an earlier wildcard).
+exactly, then ``*.<group>``, then ``*.*``; like the API server we reject a resource listed after a wildcard
+that already covers it ("masked by earlier rule").
 
 Stored values in etcd (the transformer prefixes of k8s.io/apiserver ``storage/value``):
 
@@ -112,6 +113,7 @@ def parse_encryption_config(doc: dict[str, Any]) -> EncryptionConfig:
     if not isinstance(raw, list):
         raise EncryptionConfigError("resources must be a list")
     entries: list[ResourceEntry] = []
+    seen: set[tuple[str, str]] = set()  # (group, resource) already configured, in file order
     for i, item in enumerate(raw):
         where = f"resources[{i}]"
         if not isinstance(item, dict):
@@ -119,6 +121,18 @@ def parse_encryption_config(doc: dict[str, Any]) -> EncryptionConfig:
         names = item.get("resources") or []
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise EncryptionConfigError(f"{where}.resources must be a list of strings")
+        if not names:
+            raise EncryptionConfigError(f"{where}.resources must name at least one resource")
+        for name in names:
+            resource, _, group = name.partition(".")
+            # The API server refuses a rule hidden behind an earlier '*.<group>' or '*.*' (even in one entry).
+            for mask in ((group, "*"), ("*", "*")):
+                if mask in seen:
+                    shown = f"*.{mask[0]}" if mask[0] != "*" else "*.*"
+                    raise EncryptionConfigError(
+                        f"{where}: resource {name!r} is masked by earlier rule {shown!r}"
+                    )
+            seen.add((group, resource))
         provs_raw = item.get("providers") or []
         if not isinstance(provs_raw, list):
             raise EncryptionConfigError(f"{where}.providers must be a list")

@@ -155,6 +155,9 @@ class _Collector:
             if keep:
                 if mode is not None:
                     obj.extra["file_mode"] = mode
+                if not obj.name:
+                    # Config files have no metadata.name; the file name is what an operator recognises.
+                    obj.name = path.name
                 kept.append(obj)
         self.objects.extend(kept)
         return kept
