@@ -8,9 +8,19 @@ from typing import Any
 
 from kubehipaa.engines.pss.api import Level
 
+
 # Every container of the pod (init, regular, ephemeral, in that order) paired with its securityContext
 # (or None): fetched once per pod because nearly every check needs it.
-Containers = list[tuple[dict[str, Any], Any]]
+class Containers(list[tuple[dict[str, Any], Any]]):
+    """The (container, securityContext) pairs, plus `sc_keys`: every key set in any container's
+    securityContext, so a check about a field nobody sets returns without walking the containers."""
+
+    __slots__ = ("sc_keys",)
+
+    def __init__(self, pairs: list[tuple[dict[str, Any], Any]], sc_keys: set[str]) -> None:
+        super().__init__(pairs)
+        self.sc_keys = sc_keys
+
 
 # (podMetadata, podSpec, containers in visiting order) -> None when allowed, else (reason, detail)
 CheckFn = Callable[[dict[str, Any], dict[str, Any], Containers], "tuple[str, str] | None"]

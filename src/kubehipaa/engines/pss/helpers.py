@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from kubehipaa.engines.pss.base import Containers
+
 _ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}
 
 
@@ -42,15 +44,24 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
-def containers_of(spec: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+def containers_of(spec: dict[str, Any]) -> Containers:
     """(container, securityContext) for init containers, then containers, then ephemeral containers:
-    upstream's visiting order."""
+    upstream's visiting order. Raises TypeError when a securityContext is not a mapping."""
     init = spec.get("initContainers")
     main = spec.get("containers") or ()
     eph = spec.get("ephemeralContainers")
     if init or eph:
         main = [*(init or ()), *main, *(eph or ())]
-    return [(c, c.get("securityContext")) for c in main]
+    pairs = []
+    keys: set[str] = set()
+    for c in main:
+        sc = c.get("securityContext")
+        if sc is not None:
+            if not isinstance(sc, dict):
+                raise TypeError(f"container securityContext must be a mapping, not {type(sc).__name__}")
+            keys.update(sc)
+        pairs.append((c, sc))
+    return Containers(pairs, keys)
 
 
 def is_windows(spec: dict[str, Any]) -> bool:

@@ -31,6 +31,8 @@ DEFAULT_CAPABILITIES = frozenset(
 
 
 def capabilities_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
+    if "capabilities" not in ctrs.sc_keys:
+        return None
     bad = []
     extra: set[str] = set()
     for c, sc in ctrs:

@@ -12,6 +12,8 @@ Result = tuple[str, str] | None
 
 
 def privileged_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
+    if "privileged" not in ctrs.sc_keys:
+        return None
     bad = []
     for c, sc in ctrs:
         if sc and sc.get("privileged") is True:
@@ -33,9 +35,10 @@ def _host_process(sc: Any) -> bool:
 
 def windows_host_process_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     bad = []
-    for c, sc in ctrs:
-        if sc and _host_process(sc):
-            bad.append(c.get("name", ""))
+    if "windowsOptions" in ctrs.sc_keys:
+        for c, sc in ctrs:
+            if sc and _host_process(sc):
+                bad.append(c.get("name", ""))
     setters = []
     if _host_process(spec.get("securityContext")):
         setters.append("pod")
@@ -50,6 +53,8 @@ def windows_host_process_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: C
 
 def proc_mount_strict(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     """Only unset or "Default" is allowed, whatever the pod's user namespace."""
+    if "procMount" not in ctrs.sc_keys:
+        return None
     bad = []
     types: set[str] = set()
     for c, sc in ctrs:

@@ -35,13 +35,14 @@ def app_armor_profile_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Cont
             setters.append("pod")
             values.add(_profile_type(prof))
     bad = []
-    for c, sc in ctrs:
-        if not sc:
-            continue
-        prof = sc.get("appArmorProfile")
-        if prof is not None and _profile_type(prof) not in _GOOD_PROFILE_TYPES:
-            bad.append(c.get("name", ""))
-            values.add(_profile_type(prof))
+    if "appArmorProfile" in ctrs.sc_keys:
+        for c, sc in ctrs:
+            if not sc:
+                continue
+            prof = sc.get("appArmorProfile")
+            if prof is not None and _profile_type(prof) not in _GOOD_PROFILE_TYPES:
+                bad.append(c.get("name", ""))
+                values.add(_profile_type(prof))
     if bad:
         setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
     annotations = meta.get("annotations")
@@ -107,6 +108,8 @@ def _seccomp_fields(spec: dict[str, Any], ctrs: Containers, require: bool) -> Re
                 pod_set = True
     explicit = []
     implicit = []
+    if "seccompProfile" not in ctrs.sc_keys and (pod_set or not require):
+        ctrs = _NONE  # no container sets a profile and none needs one
     for c, sc in ctrs:
         prof = sc.get("seccompProfile") if sc else None
         if prof is not None:
@@ -145,6 +148,8 @@ def seccomp_restricted_1_25(meta: dict[str, Any], spec: dict[str, Any], ctrs: Co
     return _seccomp_fields(spec, ctrs, require=True)
 
 
+_NONE = Containers([], set())
+
 SELINUX_TYPES_1_0 = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
 SELINUX_TYPES_1_31 = SELINUX_TYPES_1_0 | {"container_engine_t"}
 
@@ -174,12 +179,13 @@ def _selinux(spec: dict[str, Any], ctrs: Containers, allowed: frozenset[str]) ->
         if opts is not None and not valid(opts):
             setters.append("pod")
     bad = []
-    for c, sc in ctrs:
-        if not sc:
-            continue
-        opts = sc.get("seLinuxOptions")
-        if opts is not None and not valid(opts):
-            bad.append(c.get("name", ""))
+    if "seLinuxOptions" in ctrs.sc_keys:
+        for c, sc in ctrs:
+            if not sc:
+                continue
+            opts = sc.get("seLinuxOptions")
+            if opts is not None and not valid(opts):
+                bad.append(c.get("name", ""))
     if bad:
         setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
     if not setters:

@@ -13,6 +13,7 @@ from kubehipaa.engines.pss.base import Check, Containers, VersionedCheck
 from kubehipaa.engines.pss.helpers import join_quote, pluralize, user_namespaced
 
 Result = tuple[str, str] | None
+_NONE = Containers([], set())
 
 
 def run_as_non_root_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
@@ -28,6 +29,8 @@ def run_as_non_root_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Contai
                 pod_ok = True
     explicit = []
     implicit = []
+    if pod_ok and "runAsNonRoot" not in ctrs.sc_keys:
+        ctrs = _NONE  # the pod-level true covers every container and none overrides it
     for c, sc in ctrs:
         v = sc.get("runAsNonRoot") if sc else None
         if v is not None:
@@ -66,9 +69,10 @@ def run_as_user_1_23(meta: dict[str, Any], spec: dict[str, Any], ctrs: Container
     if psc and _is_root(psc.get("runAsUser")):
         setters.append("pod")
     bad = []
-    for c, sc in ctrs:
-        if sc and _is_root(sc.get("runAsUser")):
-            bad.append(c.get("name", ""))
+    if "runAsUser" in ctrs.sc_keys:
+        for c, sc in ctrs:
+            if sc and _is_root(sc.get("runAsUser")):
+                bad.append(c.get("name", ""))
     if bad:
         setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
     if setters:
