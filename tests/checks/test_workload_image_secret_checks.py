@@ -91,7 +91,7 @@ def test_control_plane_static_pods_are_left_to_control_plane_checks() -> None:
         ({"runAsNonRoot": True}, {}, False),
         ({"runAsNonRoot": True}, {"runAsNonRoot": False}, True),
         ({}, {"runAsNonRoot": True}, False),
-        ({"runAsNonRoot": False}, {"runAsNonRoot": True}, False),
+        ({"runAsNonRoot": False}, {"runAsNonRoot": True}, True),  # upstream PSS: the pod must not set false
         ({}, {}, True),
     ],
 )

@@ -161,6 +161,11 @@ def drop_all(inv: Inventory) -> Iterator[Hit]:
     "node; runAsNonRoot makes the kubelet refuse to start a root process.",
 )
 def run_as_non_root(inv: Inventory) -> Iterator[Hit]:
+    # As upstream PSS: an explicit false on the pod is a violation even when every container sets true.
+    for ps in workload_specs(inv):
+        if as_dict(ps.spec.get("securityContext")).get("runAsNonRoot") is False:
+            yield Hit(ps.owner, "pod sets runAsNonRoot: false", path=f"{ps.path}.securityContext.runAsNonRoot",
+                      value=False)
     for ct in all_containers(inv):
         value = ct.sc.get("runAsNonRoot")
         if value is False or (value is not True and ct.pod_sc.get("runAsNonRoot") is not True):
