@@ -125,3 +125,18 @@ def test_bad_rule_files_name_the_file(tmp_path: Path) -> None:
 def test_non_dict_events_never_match() -> None:
     rs = SigmaRuleSet.from_yaml(HEAD + "detection:\n  s:\n    verb|exists: false\n  condition: s")
     assert rs.match({"kind": 0}) and not rs.match([])  # type: ignore[arg-type]
+
+
+def test_sigma_filters_in_another_file_apply(tmp_path: Path) -> None:
+    (tmp_path / "rule.yml").write_text(
+        "title: exec\nid: 5d9a1f3e-0000-4000-8000-000000000010\nname: exec_rule\n"
+        "logsource: {product: kubernetes, service: audit}\n"
+        "detection:\n  sel: {verb: create, objectRef.subresource: exec}\n  condition: sel\nlevel: medium\n")
+    (tmp_path / "filter.yml").write_text(
+        "title: admins may exec\nid: 5d9a1f3e-0000-4000-8000-000000000011\n"
+        "logsource: {product: kubernetes, service: audit}\n"
+        "filter:\n  rules: [exec_rule]\n  selection:\n    user.username: admin\n  condition: not selection\n")
+    rs = SigmaRuleSet.from_paths([tmp_path])
+    event = {"verb": "create", "objectRef": {"subresource": "exec"}, "user": {"username": "admin"}}
+    assert rs.match(event) == []
+    assert [m.title for m in rs.match(event | {"user": {"username": "eve"}})] == ["exec"]
