@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -222,24 +221,30 @@ def write_corpus(docs: list[dict[str, Any]], folder: Path, pods_as_yaml: bool = 
     (folder / "cluster.yaml").write_text(yaml.dump_all(other, Dumper=dumper))
 
 
+_SELF_RSS = (
+    "import resource, sys\n"
+    "from kubehipaa.cli.main import main\n"
+    "sys.argv = ['kubehipaa', *sys.argv[1:]]\n"
+    "try:\n"
+    "    main()\n"
+    "finally:\n"
+    "    print('MAXRSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+)
+
+
 def run_timed(cmd: list[str], timeout: float, cwd: Path | None = None) -> tuple[float, float, int, str]:
-    """(seconds, peak RSS MiB of the child, return code, tail of stderr)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(seconds, peak RSS MiB reported by the child itself or NaN, return code, tail of stderr)."""
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
         return time.perf_counter() - start, float("nan"), -1, f"timed out after {timeout:.0f}s"
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the max over all children so far; report the larger of the two readings
-    rss = max(peak, before) / 1024
-    return (
-        elapsed,
-        rss,
-        proc.returncode,
-        (proc.stderr or "").strip()[-300:] + f"|{len(proc.stdout.splitlines())}",
-    )
+    rss = float("nan")
+    for line in (proc.stderr or "").splitlines():
+        if line.startswith("MAXRSS_KIB "):
+            rss = int(line.split()[1]) / 1024
+    return elapsed, rss, proc.returncode, (proc.stderr or "").strip()[-300:]
 
 
 def main() -> None:
@@ -247,11 +252,14 @@ def main() -> None:
     ap.add_argument("--sizes", default="small,large")
     ap.add_argument("--nca-timeout", type=float, default=600)
     ap.add_argument("--keep", help="keep the generated corpora in this directory")
+    ap.add_argument("--no-nca", action="store_true", help="do not run network-config-analyzer")
     ap.add_argument("--yaml", action="store_true", help="write pods as multi-doc YAML instead of a JSON List")
     args = ap.parse_args()
     nca = os.environ.get("NCA_PYTHON", "/tmp/nca-venv/bin/python")
     nca_ok = (
-        Path(nca).exists() and subprocess.run([nca, "-c", "import nca"], capture_output=True).returncode == 0
+        not args.no_nca
+        and Path(nca).exists()
+        and subprocess.run([nca, "-c", "import nca"], capture_output=True).returncode == 0
     )
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="netpol-bench-"))
     print(f"{'corpus':<42} {'peers':>6} {'lines':>8} {'kubehipaa s':>11} {'peak MiB':>9} {'nca s':>10}")
@@ -270,8 +278,8 @@ def main() -> None:
             t, rss, rc, info = run_timed(
                 [
                     sys.executable,
-                    "-m",
-                    "kubehipaa.cli.main",
+                    "-c",
+                    _SELF_RSS,
                     "netpol",
                     "connlist",
                     str(folder),
@@ -306,7 +314,7 @@ def main() -> None:
                 f"{label:<42} {len(owners):>6} {lines:>8} {t:>11.2f} {rss:>9.0f} {nca_txt:>10}"
                 + ("" if rc == 0 else f"  kubehipaa failed: {info}")
             )
-        if not nca_ok:
+        if not nca_ok and not args.no_nca:
             print(
                 f"network-config-analyzer not run: no working interpreter at {nca} "
                 "(pip install network-config-analyzer into a separate venv and set NCA_PYTHON)"
