@@ -49,7 +49,9 @@ class ResourceRef:
     @property
     def display(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{ns}{self.name}"
+        # Config files (audit Policy, EncryptionConfiguration) often have no metadata.name: name them by file.
+        name = self.name or f"({self.file.rsplit('/', 1)[-1]})"
+        return f"{self.kind}/{ns}{name}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
