@@ -6,6 +6,7 @@ The coordinator registers `serve` as `kubehipaa audit serve` (plain function wit
 from __future__ import annotations
 
 import logging
+import ssl
 import sys
 from pathlib import Path
 from typing import IO
@@ -31,6 +32,9 @@ def serve(
     host: str = typer.Option("0.0.0.0", "--host", help="Address to bind (0.0.0.0 = all interfaces)."),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate the API server will verify."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
+    client_ca: Path | None = typer.Option(
+        None, "--client-ca", help="Require client certificates signed by this CA (the API server's webhook client)."
+    ),
     alerts_out: Path | None = typer.Option(
         None, "--alerts-out", "-o", help="Append alerts as JSON lines to this file (default: stdout)."
     ),
@@ -61,7 +65,9 @@ def serve(
     if not no_tls and (tls_cert is None or tls_key is None):
         err_console.print("[red]error:[/red] --tls-cert and --tls-key are required (or --no-tls behind a proxy)")
         raise typer.Exit(EXIT_ERROR)
-    for p in (tls_cert, tls_key):
+    if client_ca is not None and no_tls:
+        raise KubehipaaError("--client-ca needs TLS (drop --no-tls)")
+    for p in (tls_cert, tls_key, client_ca):
         if p is not None and not p.is_file():
             raise KubehipaaError(f"{p}: no such file")
     config = load_config(config_path, [])
@@ -99,6 +105,8 @@ def serve(
             port=port,
             ssl_certfile=str(tls_cert) if tls_cert and not no_tls else None,
             ssl_keyfile=str(tls_key) if tls_key and not no_tls else None,
+            ssl_ca_certs=str(client_ca) if client_ca else None,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
             log_level=log_level.lower(),
             access_log=False,
         )
