@@ -245,3 +245,11 @@ def test_rules_catalog_documents_logic() -> None:
     for r in RULES:
         d = r.to_dict()
         assert d["logic"] and d["hipaa"] and d["severity"] in ("low", "medium", "high", "critical")
+
+
+def test_docs_list_every_rule() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "audit-log.md").read_text()
+    missing = [r.id for r in RULES if f"| {r.id} |" not in doc]
+    assert not missing, f"docs/audit-log.md lacks {missing}"

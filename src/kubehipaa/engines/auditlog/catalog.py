@@ -790,7 +790,7 @@ _add(Rule(
 
 def _token_request(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     user = ev.username
-    if not succeeded(ev) or expected_platform_action(ev) or user.startswith("system:node:"):
+    if user.startswith("system:node:") or not succeeded(ev) or expected_platform_action(ev):
         return None  # kubelets request projected tokens for every pod they run
     return f"{user or '?'} created a token for service account {ev.namespace}/{ev.name}"
 
@@ -894,8 +894,9 @@ _add(Rule(
 
 
 def _phi(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
-    if ev.resource == "secrets":
-        return None
+    if ev.resource == "secrets" or is_control_plane(ev.username):
+        return None  # controllers copy templates (a pod of a Deployment) and post status: PHI is found where
+        # a person or pipeline wrote it (the Deployment, the ConfigMap), not in every machine-made copy
     found = scan_bodies(ev)
     if not found:
         return None
@@ -906,8 +907,10 @@ _add(Rule(
     "KH-AUDLOG-080", "PHI-shaped values in audited request or response bodies", Severity.HIGH,
     (AUDIT, MIN_NECESSARY, "164.312(a)(2)(iv)"),
     "requestObject/responseObject (Request/RequestResponse level) contain values shaped like an SSN, NPI, "
-    "MRN, date of birth or a FHIR Patient resource (kubehipaa.engines.phi); output shows redacted values "
-    "and JSON paths only. Secrets bodies are not scanned.",
+    "MRN, date of birth, HL7 or a FHIR Patient resource (kubehipaa.engines.phi): requestObject of "
+    "create/update/patch, responseObject of get/list/watch. Output shows redacted values and JSON paths only. "
+    "Secrets bodies, managedFields/status, bodies over 1 MiB, and requests by control-plane identities "
+    "(controllers copying templates, kubelets posting status) are not scanned.",
     _phi, gate="body",
 ))
 
