@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import string
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubehipaa.checks.images import parse_image
 from kubehipaa.checks.registry import REGISTRY, all_checks
@@ -206,3 +209,21 @@ def test_contact_details_only_count_next_to_patient_data() -> None:
 def test_last_applied_annotation_is_not_scanned_twice() -> None:
     p = pod(annotations={"kubectl.kubernetes.io/last-applied-configuration": '{"ssn": "219-09-9999"}'})
     assert scan(p, check="KH-SEC-004") == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=string.ascii_letters + string.digits + "!#%+-_.~", min_size=6, max_size=30).filter(literal_secret_value))
+def test_random_credentials_are_never_echoed(secret: str) -> None:
+    p = pod()
+    p["spec"]["containers"][0]["env"] = [
+        {"name": "DB_PASSWORD", "value": secret},
+        {"name": "DATABASE_URL", "value": f"postgres://app:{secret}@db:5432/ehr"},
+    ]
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"},
+          "data": {"API_TOKEN": secret}}
+    objs = [K8sObject(d, "t.yaml", 1) for d in (p, cm)]
+    ids = ("KH-SEC-001", "KH-SEC-006", "KH-SEC-007")
+    findings = run_scan(Inventory(objs, Config()), Config(), checks=[REGISTRY[i] for i in ids]).findings
+    assert {f.check_id for f in findings} == set(ids)
+    for f in findings:
+        assert secret not in repr(f.to_dict())

@@ -91,7 +91,7 @@ def _phi_hits(obj: K8sObject, where: str, matches: list[PhiMatch]) -> Iterator[H
     for path, ms in relevant_phi(matches).items():
         kinds = sorted({m.kind for m in ms})
         shapes = sorted({m.redacted for m in ms})[:3]
-        yield Hit(obj, f"{where} {path} holds PHI-shaped values ({', '.join(kinds)})",
+        yield Hit(obj, f"PHI-shaped values ({', '.join(kinds)}) in {where}",
                   path=path, value=shapes, sensitive=True)
 
 
@@ -148,7 +148,7 @@ def phi_in_configmap(inv: Inventory) -> Iterator[Hit]:
     for obj in inv.of_kind("ConfigMap"):
         data = obj.doc.get("data")
         if isinstance(data, dict) and data:
-            yield from _phi_hits(obj, "ConfigMap field", scan_value(data, "data"))
+            yield from _phi_hits(obj, "ConfigMap data", scan_value(data, "data"))
 
 
 @check(
@@ -170,7 +170,7 @@ def phi_in_env(inv: Inventory) -> Iterator[Hit]:
         if isinstance(value, str | int) and not isinstance(value, bool):
             matches = scan_text(str(value), str(e.get("name") or ""), path=f"{ct.path}.env[{i}].value")
             if matches:
-                yield from _phi_hits(ct.owner, f"container {ct.name} env", matches)
+                yield from _phi_hits(ct.owner, f"env {e.get('name', '?')} of container {ct.name}", matches)
 
 
 @check(
@@ -190,14 +190,14 @@ def phi_in_metadata(inv: Inventory) -> Iterator[Hit]:
     for obj in inv.objects:
         meta = obj.doc.get("metadata")
         if isinstance(meta, dict):
-            yield from _metadata_hits(obj, meta, "metadata")
+            yield from _metadata_hits(obj, meta, "metadata", "")
     for ps in workload_specs(inv):
         if ps.template_meta is not ps.owner.doc.get("metadata"):
             prefix = ps.path[: -len(".spec")] + ".metadata" if ps.path.endswith(".spec") else "metadata"
-            yield from _metadata_hits(ps.owner, ps.template_meta, prefix)
+            yield from _metadata_hits(ps.owner, ps.template_meta, prefix, " of the pod template")
 
 
-def _metadata_hits(obj: K8sObject, meta: dict[str, Any], prefix: str) -> Iterator[Hit]:
+def _metadata_hits(obj: K8sObject, meta: dict[str, Any], prefix: str, where: str) -> Iterator[Hit]:
     for field in ("labels", "annotations"):
         items = meta.get(field)
         if not isinstance(items, dict) or not items:
@@ -208,7 +208,7 @@ def _metadata_hits(obj: K8sObject, meta: dict[str, Any], prefix: str) -> Iterato
             if isinstance(value, str) and might_contain_phi(value) and key != _LAST_APPLIED:
                 matches += scan_text(value, str(key), path=join_path(f"{prefix}.{field}", str(key)))
         if matches:
-            yield from _phi_hits(obj, field[:-1], matches)
+            yield from _phi_hits(obj, f"{field}{where}", matches)
 
 
 @check(
