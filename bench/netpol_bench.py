@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -228,23 +229,32 @@ _SELF_RSS = (
     "try:\n"
     "    main()\n"
     "finally:\n"
-    "    print('MAXRSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    print('MAXRSS_KIB', r.ru_maxrss, file=sys.stderr)\n"
 )
 
 
-def run_timed(cmd: list[str], timeout: float, cwd: Path | None = None) -> tuple[float, float, int, str]:
-    """(seconds, peak RSS MiB reported by the child itself or NaN, return code, tail of stderr)."""
+def run_timed(
+    cmd: list[str], timeout: float, cwd: Path | None = None
+) -> tuple[float, float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS MiB reported by the child or NaN, return code, stderr tail).
+
+    CPU time is reported beside wall time because on a loaded machine wall time mostly measures waiting.
+    """
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
-        return time.perf_counter() - start, float("nan"), -1, f"timed out after {timeout:.0f}s"
+        return time.perf_counter() - start, float("nan"), float("nan"), -1, f"timed out after {timeout:.0f}s"
     elapsed = time.perf_counter() - start
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     rss = float("nan")
     for line in (proc.stderr or "").splitlines():
         if line.startswith("MAXRSS_KIB "):
             rss = int(line.split()[1]) / 1024
-    return elapsed, rss, proc.returncode, (proc.stderr or "").strip()[-300:]
+    return elapsed, cpu, rss, proc.returncode, (proc.stderr or "").strip()[-300:]
 
 
 def main() -> None:
@@ -262,7 +272,8 @@ def main() -> None:
         and subprocess.run([nca, "-c", "import nca"], capture_output=True).returncode == 0
     )
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="netpol-bench-"))
-    print(f"{'corpus':<42} {'peers':>6} {'lines':>8} {'kubehipaa s':>11} {'peak MiB':>9} {'nca s':>10}")
+    print("times: wall seconds (CPU seconds); peak MiB is kubehipaa's peak RSS")
+    print(f"{'corpus':<38} {'peers':>6} {'lines':>6} {'kubehipaa s':>15} {'peak MiB':>8}  {'nca s':<16}")
     try:
         for size in args.sizes.split(","):
             spec = SIZES[size]
@@ -275,7 +286,7 @@ def main() -> None:
                 if d["kind"] == "Pod"
             }
             label = f"{spec['pods']} pods/{spec['namespaces']} ns/{spec['policies']} policies"
-            t, rss, rc, info = run_timed(
+            t, cpu, rss, rc, info = run_timed(
                 [
                     sys.executable,
                     "-c",
@@ -293,7 +304,7 @@ def main() -> None:
             lines = len((base / f"{size}.txt").read_text().splitlines()) if rc == 0 else -1
             nca_txt = "n/a"
             if nca_ok:
-                nt, _, nrc, ninfo = run_timed(
+                nt, ncpu, _, nrc, ninfo = run_timed(
                     [
                         nca,
                         "-m",
@@ -307,11 +318,11 @@ def main() -> None:
                     ],
                     args.nca_timeout,
                 )
-                nca_txt = f"{nt:.1f}" if nrc == 0 else f"fail({nt:.0f}s)"
+                nca_txt = f"{nt:.1f} ({ncpu:.1f})" if nrc == 0 else f"fail: {ninfo[-60:]}"
                 if nrc != 0:
                     print(f"  nca: {ninfo.split('|')[0][-200:]}", file=sys.stderr)
             print(
-                f"{label:<42} {len(owners):>6} {lines:>8} {t:>11.2f} {rss:>9.0f} {nca_txt:>10}"
+                f"{label:<38} {len(owners):>6} {lines:>6} {f'{t:.1f} ({cpu:.1f})':>15} {rss:>8.0f}  {nca_txt:<16}"
                 + ("" if rc == 0 else f"  kubehipaa failed: {info}")
             )
         if not nca_ok and not args.no_nca:
