@@ -38,8 +38,8 @@ def _shadow_note(inv: Inventory, ns: K8sObject) -> str:
         lost = sorted(k for k in other.labels if str(k).startswith(PREFIX) and k not in ns.labels)
         if lost:
             return (
-                f"; {other.file}:{other.line} sets {', '.join(lost)} but {ns.file}:{ns.line} declares the "
-                "namespace again without them, and applying both keeps only the last declaration's labels"
+                f"; {other.file}:{other.line} sets {len(lost)} pod-security label(s) that this later "
+                "declaration omits, and kubectl apply keeps only the last declaration's labels"
             )
     return ""
 
