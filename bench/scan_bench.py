@@ -370,8 +370,8 @@ def main() -> None:
                   f"loading = {ts['cpu_load'] / floor['cpu']:.2f}x floor CPU")
             if scan["errors"]:
                 print(f"    check errors: {scan['errors']}")
+            print("    slowest checks: " + ", ".join(f"{k} {v:.2f} s" for k, v in scan["slowest_checks"][:6]))
             if args.profile:
-                print("    slowest checks: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in scan["slowest_checks"]))
                 print(scan.get("profile", ""))
             if n == 1000:
                 ck = run_checkov(root)

@@ -99,3 +99,18 @@ def test_reproducible_with_source_date_epoch(tmp_path: Path, monkeypatch: pytest
     first = render_json(result, config)
     assert json.loads(first)["generatedAt"] == "2026-01-01T00:00:00Z"
     assert render_json(result, config) == first
+
+
+@pytest.mark.parametrize("example", ["clinic-insecure", "clinic-hardened"])
+def test_example_reports_validate(example: str, tmp_path: Path, validator) -> None:
+    from typer.testing import CliRunner
+
+    from kubehipaa.cli.main import app
+
+    out = tmp_path / "report.json"
+    res = CliRunner().invoke(app, ["scan", str(ROOT / "examples" / example), "-f", "json", "-o", str(out),
+                                   "--fail-on", "never"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    validator.validate(doc)
+    assert doc["summary"]["checks"] == len(doc["checks"]) > 0

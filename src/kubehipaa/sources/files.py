@@ -260,6 +260,7 @@ class _FastLoader(_Loader):  # type: ignore[misc,valid-type]
 
 
 _SCALAR_CONSTRUCTORS = yaml.SafeLoader.yaml_constructors
+_intern = sys.intern  # mapping keys repeat in every object: one string each saves memory on large corpora
 
 
 def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
@@ -272,7 +273,8 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     tag = node.tag
     if cls is yaml.ScalarNode:
         if tag == _STR or tag == _TIMESTAMP:
-            return node.value
+            value = node.value
+            return _intern(value) if len(value) < 40 else value
         fn = _SCALAR_CONSTRUCTORS.get(tag)
         return fn(loader, node) if fn is not None else loader.construct_object(node, deep=True)
     key = id(node)
@@ -283,7 +285,7 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
         memo[key] = out
         for k, v in node.value:
             if k.tag == _STR:
-                out[k.value] = _build(loader, v, memo)
+                out[_intern(k.value)] = _build(loader, v, memo)
             elif k.tag == _MERGE:
                 del memo[key]
                 return loader.construct_object(node, deep=True)  # `<<` merge keys: PyYAML's semantics
