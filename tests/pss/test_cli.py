@@ -174,3 +174,20 @@ def test_checks_lists_registry() -> None:
     data = {c["id"]: c for c in json.loads(result.stdout)}
     assert data["sysctls"]["versions"] == ["v1.0", "v1.27", "v1.29", "v1.32", "v1.37"]
     assert data["restrictedVolumes"]["overrides"] == ["hostPathVolumes"]
+
+
+def test_dry_run_warnings_format_mirrors_kubectl_label_dry_run() -> None:
+    result = runner.invoke(
+        app, ["pss", "dry-run", WORKLOADS, "-n", "clinical", "--format", "warnings", "--version", "v1.30"]
+    )
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        'Warning: existing pods in namespace "clinical" violate the new PodSecurity enforce level '
+        '"restricted:v1.30"'
+    )
+    assert (
+        "Warning: job/migrate: allowPrivilegeEscalation != false, unrestricted capabilities, "
+        "runAsNonRoot != true, runAsUser=0, seccompProfile"
+    ) in lines
+    assert all(line.startswith("Warning: ") for line in lines)

@@ -341,3 +341,29 @@ def test_extract_templates_and_errors() -> None:
         extract({"kind": "Deployment", "spec": {}})
     with pytest.raises(PodSpecError):
         evaluate({}, {"containers": [{"name": "a", "securityContext": "yes"}]}, R, v(37))
+
+
+def test_label_change_warnings_group_like_the_api_server() -> None:
+    from kubehipaa.engines.pss import LevelVersion, label_change_warnings
+
+    root = {"containers": [ctr("a", privileged=True)]}
+    host = {"hostPID": True, "containers": [ctr("a")]}
+    lv = LevelVersion(B, parse_version("latest"))
+    verdicts = [
+        (name, evaluate({}, spec, B, lv.version))
+        for name, spec in [
+            ("web-2", root),
+            ("web-1", root),
+            ("agent", host),
+            ("ok", {"containers": [ctr("a")]}),
+            ("web-3", root),
+        ]
+    ]
+    assert label_change_warnings("clinical", lv, verdicts) == [
+        'existing pods in namespace "clinical" violate the new PodSecurity enforce level "baseline:latest"',
+        "agent: host namespaces",
+        "web-1 (and 2 other pods): privileged",
+    ]
+    assert label_change_warnings("clinical", lv, verdicts[:2])[1] == "web-1 (and 1 other pod): privileged"
+    assert label_change_warnings("clinical", LevelVersion(Level.PRIVILEGED, lv.version), verdicts) == []
+    assert label_change_warnings("clinical", lv, verdicts[3:4]) == []

@@ -34,6 +34,12 @@ class Format(str, Enum):
     json = "json"
 
 
+class DryRunFormat(str, Enum):
+    table = "table"
+    json = "json"
+    warnings = "warnings"
+
+
 @dataclass(frozen=True, slots=True)
 class Evaluated:
     """One Pod or workload and its verdict."""
@@ -179,7 +185,12 @@ def dry_run_cmd(
     namespace: str = typer.Option(..., "--namespace", "-n", help="Namespace whose label would change."),
     level: str = typer.Option("restricted", "--level", "-l", help="Proposed enforce level."),
     version: str = typer.Option("latest", "--version", "-V", help="Proposed enforce-version."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: DryRunFormat = typer.Option(
+        DryRunFormat.table,
+        "--format",
+        "-f",
+        help="table, json, or warnings (the API server's own warning lines).",
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
     strict: bool = typer.Option(
         False, "--strict", help="Treat skipped (non-Kubernetes) documents as errors."
@@ -190,10 +201,14 @@ def dry_run_cmd(
 
     Objects without metadata.namespace count as namespace "default". The namespace's current policy is
     read from its Namespace manifest when one is among the inputs (otherwise privileged:latest).
+    `--format warnings` prints what `kubectl label --dry-run=server` would warn (pods are named by their
+    workload, e.g. deployment/ehr-api, since manifests have no pod names yet).
 
-    Example:
+    Examples:
 
       kubehipaa pss dry-run ./k8s --namespace clinical --level restricted --version v1.30
+
+      kubehipaa pss dry-run ./k8s -n clinical --format warnings
 
     Exit codes: 0 nothing would be rejected; 1 something would; 2 bad input or options.
     """
@@ -208,7 +223,13 @@ def dry_run_cmd(
     rejected = [r for r in results if not r.verdict.allowed]
     if not results:
         warn(f"no Pod or workload in namespace {namespace!r} among the inputs")
-    if fmt is Format.json:
+    if fmt is DryRunFormat.warnings:
+        named = [(_pod_name(r.obj), r.verdict) for r in results]
+        lines = [
+            f"Warning: {w}" for w in pss.label_change_warnings(namespace, pss.LevelVersion(lvl, ver), named)
+        ]
+        write_output("\n".join(lines) + "\n" if lines else "", output)
+    elif fmt is DryRunFormat.json:
         rows = []
         for i, r in enumerate(results):
             row = r.to_dict()
@@ -228,6 +249,10 @@ def dry_run_cmd(
         )
         write_output(_capture(_verdict_table(results, title, extra), summary), output)
     raise typer.Exit(EXIT_FINDINGS if rejected else EXIT_OK)
+
+
+def _pod_name(obj: K8sObject) -> str:
+    return obj.name if obj.kind == "Pod" else f"{obj.kind.lower()}/{obj.name}"
 
 
 def _meta_spec(obj: K8sObject) -> tuple[dict[str, Any], dict[str, Any]]:

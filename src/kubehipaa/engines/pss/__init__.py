@@ -24,7 +24,7 @@ from kubehipaa.engines.pss.api import (
     parse_version,
 )
 from kubehipaa.engines.pss.evaluate import PodSpecError, evaluate, evaluate_lv, is_allowed, violations
-from kubehipaa.engines.pss.namespaces import NamespacePolicy, policy_from_labels
+from kubehipaa.engines.pss.namespaces import NamespacePolicy, label_change_warnings, policy_from_labels
 from kubehipaa.engines.pss.registry import BY_ID, CHECKS, Check, checks_for
 from kubehipaa.engines.pss.workloads import POD_KINDS, PodTemplate, extract
 
@@ -50,6 +50,7 @@ __all__ = [
     "evaluate_lv",
     "extract",
     "is_allowed",
+    "label_change_warnings",
     "parse_level",
     "parse_version",
     "policy_from_labels",

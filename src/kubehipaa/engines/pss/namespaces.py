@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kubehipaa.engines.pss.api import LATEST, Level, LevelVersion, PolicyError, parse_level, parse_version
+from kubehipaa.engines.pss.api import (
+    LATEST,
+    Level,
+    LevelVersion,
+    PolicyError,
+    Verdict,
+    parse_level,
+    parse_version,
+)
 
 LABEL_PREFIX = "pod-security.kubernetes.io/"
 MODES = ("enforce", "audit", "warn")
@@ -69,3 +77,31 @@ def policy_from_labels(
     return NamespacePolicy(
         resolved["enforce"], resolved["audit"], resolved["warn"], frozenset(labelled), tuple(errors)
     )
+
+
+def label_change_warnings(
+    namespace: str, enforce: LevelVersion, verdicts: list[tuple[str, Verdict]]
+) -> list[str]:
+    """The warnings the API server returns when a namespace's enforce label is changed (as printed by
+    `kubectl label --dry-run=server ns NS pod-security.kubernetes.io/enforce=...`), without "Warning: ".
+
+    Pods with the same list of forbidden reasons are grouped under the alphabetically first pod name:
+    `name (and 2 other pods): reason, reason`. No warnings when nothing would be rejected or the new level is
+    privileged.
+    """
+    if enforce.level is Level.PRIVILEGED:
+        return []
+    groups: dict[str, list[str]] = {}
+    for name, verdict in sorted(verdicts, key=lambda nv: nv[0]):
+        if verdict.allowed:
+            continue
+        reasons = ", ".join(v.reason for v in verdict.violations)
+        groups.setdefault(reasons, []).append(name)
+    if not groups:
+        return []
+    out = [f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level "{enforce}"']
+    for reasons, names in groups.items():
+        others = len(names) - 1
+        suffix = "" if others == 0 else f" (and {others} other pod{'s' if others > 1 else ''})"
+        out.append(f"{names[0]}{suffix}: {reasons}")
+    return out
