@@ -101,8 +101,7 @@ def test_json_files_and_json_lists(tmp_path: Path) -> None:
     ]}
     path = _write(tmp_path, "all.json", json.dumps(doc, indent=2))
     result = load_paths([str(path)])
-    assert [(o.kind, o.name) for o in result.objects] == [("Secret", "s"), ("Service", "svc")]
-    assert all(o.line >= 1 for o in result.objects)
+    assert [(o.kind, o.name, o.line) for o in result.objects] == [("Secret", "s", 5), ("Service", "svc", 13)]
 
 
 def test_directories_recurse_and_filter(tmp_path: Path) -> None:

@@ -225,9 +225,23 @@ def load_text(text: str, filename: str, *, json_hint: bool = False) -> LoadResul
             line = text.count("\n", 0, exc.pos) + 1 if exc.pos is not None else None
             return LoadResult(problems=[InputProblem(filename, line, f"malformed JSON: {exc.msg}; skipped")])
         result = LoadResult()
-        _add_document(result, data, filename, 1, None)
+        _add_document(result, data, filename, 1, _json_list_node(text, data))
         return result
     return _load_yaml(text, filename)
+
+
+def _json_list_node(text: str, data: Any) -> Any:
+    """For a JSON List (`kubectl get -o json`), the composed node tree so each item gets its own line.
+
+    JSON is YAML, so libyaml's composer finds the item lines; orjson still builds the data. Anything the
+    composer rejects just leaves the items at the list's line.
+    """
+    if not (isinstance(data, dict) and isinstance(data.get("items"), list) and data["items"]):
+        return None
+    try:
+        return yaml.compose(text, Loader=_FastLoader)
+    except (yaml.YAMLError, ValueError):
+        return None
 
 
 _STR = "tag:yaml.org,2002:str"
