@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from kubehipaa.engines.auditlog import AuditEvent
 from kubehipaa.engines.auditlog.windows import parse_time
@@ -59,7 +58,7 @@ def event_attributes(ev: AuditEvent) -> Attributes | None:
         uri = ev.requestURI or ""
         if not uri.startswith("/"):
             return None
-        return Attributes(verb=verb, path=urlsplit(uri).path, resource_request=False)
+        return Attributes(verb=verb, path=uri.split("?", 1)[0], resource_request=False)
     sub = o.subresource or ""
     name = o.name or ""
     if verb == "deletecollection" or (verb == "create" and not sub):
@@ -84,6 +83,22 @@ def event_identity(ev: AuditEvent) -> tuple[str, tuple[str, ...]]:
     if u is None:
         return "", ()
     return u.username or "", tuple(u.groups or ())
+
+
+def _request_key(ev: AuditEvent, allowed: bool) -> RequestKey | None:
+    """A cheap hashable key with exactly the information of `event_attributes` (plus the outcome)."""
+    verb = ev.verb or ""
+    if not verb:
+        return None
+    o = ev.objectRef
+    if o is None or not o.resource:
+        uri = ev.requestURI or ""
+        if not uri.startswith("/"):
+            return None
+        return (verb, "", "", "", "", "", uri.split("?", 1)[0], allowed)
+    sub = o.subresource or ""
+    name = "" if verb == "deletecollection" or (verb == "create" and not sub) else (o.name or "")
+    return (verb, o.resource, o.apiGroup or "", sub, name, o.namespace or "", "", allowed)
 
 
 def authorization_outcome(ev: AuditEvent) -> str | None:
@@ -112,64 +127,75 @@ class Observed:
     count: int = 0
     first: str = ""
     last: str = ""
-    last_t: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"request": attrs_dict(self.attrs), "outcome": "allowed" if self.allowed else "denied",
                 "count": self.count, "first": self.first, "last": self.last}
 
 
+RequestKey = tuple[str, str, str, str, str, str, str, bool]
+
+
 @dataclass(slots=True)
 class Usage:
-    """Distinct observed requests per identity, from a stream of audit events."""
+    """Distinct observed requests per identity, from a stream of audit events.
 
-    requests: dict[str, dict[tuple[Attributes, bool], Observed]] = field(default_factory=dict)
+    Timestamps are compared as RFC 3339 strings (audit logs write UTC), which is exact to the second and
+    saves parsing every event; only the window cut-off parses them.
+    """
+
+    requests: dict[str, dict[RequestKey, Observed]] = field(default_factory=dict)
     groups: dict[str, set[str]] = field(default_factory=dict)
     events: int = 0
     attributed: int = 0
     start: str = ""
     end: str = ""
-    end_t: float = 0.0
 
     def add(self, ev: AuditEvent) -> None:
         self.events += 1
         outcome = authorization_outcome(ev)
         if outcome is None:
             return
-        attrs = event_attributes(ev)
         user, groups = event_identity(ev)
-        if attrs is None or not user:
+        if not user:
+            return
+        key = _request_key(ev, outcome == "allowed")
+        if key is None:
             return
         self.attributed += 1
-        t_text = ev.time
-        t = parse_time(t_text)
-        if t_text and (not self.start or t < parse_time(self.start)):
-            self.start = t_text
-        if t >= self.end_t and t_text:
-            self.end, self.end_t = t_text, t
-        per = self.requests.setdefault(user, {})
-        key = (attrs, outcome == "allowed")
+        t = ev.time
+        if t:
+            if not self.start or t < self.start:
+                self.start = t
+            if t > self.end:
+                self.end = t
+        per = self.requests.get(user)
+        if per is None:
+            per = self.requests[user] = {}
+            self.groups[user] = set()
         obs = per.get(key)
         if obs is None:
-            obs = per[key] = Observed(attrs, outcome == "allowed", first=t_text)
+            attrs = event_attributes(ev)
+            assert attrs is not None  # same conditions as _request_key
+            obs = per[key] = Observed(attrs, key[-1], first=t)
         obs.count += 1
-        if t >= obs.last_t:
-            obs.last, obs.last_t = t_text, t
-        self.groups.setdefault(user, set()).update(groups)
+        if t > obs.last:
+            obs.last = t
+        if groups:
+            self.groups[user].update(groups)
 
     def within(self, window_s: float | None) -> Usage:
         """Only requests last seen within `window_s` seconds of the newest event (None = everything)."""
-        if window_s is None or not self.end_t:
+        end_t = parse_time(self.end)
+        if window_s is None or not end_t:
             return self
-        cutoff = self.end_t - window_s
-        out = Usage(groups=self.groups, events=self.events, attributed=self.attributed, end=self.end,
-                    end_t=self.end_t)
+        cutoff = end_t - window_s
+        out = Usage(groups=self.groups, events=self.events, attributed=self.attributed, end=self.end)
         for user, per in self.requests.items():
-            kept = {k: o for k, o in per.items() if o.last_t == 0.0 or o.last_t >= cutoff}
+            kept = {k: o for k, o in per.items() if not o.last or parse_time(o.last) >= cutoff}
             if kept:
                 out.requests[user] = kept
-        out.start = min((o.first for per in out.requests.values() for o in per.values() if o.first),
-                        default="", key=parse_time)
+        out.start = min((o.first for per in out.requests.values() for o in per.values() if o.first), default="")
         return out
 
     def identity(self, user: str) -> tuple[str, tuple[str, ...]]:
