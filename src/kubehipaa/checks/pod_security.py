@@ -20,8 +20,14 @@ AREA = "pod_security"
 RESTRICTED_LATEST = pss.LevelVersion(pss.Level.RESTRICTED, pss.LATEST)
 
 
-def _policy(inv: Inventory, namespace: str | None) -> pss.NamespacePolicy:
-    return pss.policy_from_labels(inv.namespace_labels(namespace) if namespace else {})
+def _policies(inv: Inventory) -> dict[str | None, pss.NamespacePolicy]:
+    """Each namespace's label policy, parsed once per scan rather than once per pod spec."""
+    out: dict[str | None, pss.NamespacePolicy] = {}
+    for ref in inv.pod_specs:
+        ns = ref.namespace
+        if ns not in out:
+            out[ns] = pss.policy_from_labels(inv.namespace_labels(ns) if ns else {})
+    return out
 
 
 def _verdict(ref: PodSpecRef, lv: pss.LevelVersion) -> pss.Verdict | None:
@@ -55,11 +61,12 @@ def _summary(verdict: pss.Verdict) -> str:
     "restricted, else at latest; the message is the API server's own rejection text.",
 )
 def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
+    policies = _policies(inv)
     for ref in inv.pod_specs:
         ns = ref.namespace
         if not inv.is_phi(ns):
             continue
-        policy = _policy(inv, ns)
+        policy = policies[ns]
         lv = policy.enforce if policy.enforce.level is pss.Level.RESTRICTED else RESTRICTED_LATEST
         verdict = _verdict(ref, lv)
         if verdict is None or verdict.allowed:
@@ -83,11 +90,12 @@ def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
     "declared policy and what is running drift apart — an evaluation gap an auditor will ask about.",
 )
 def workload_violates_namespace_enforce(inv: Inventory) -> Iterator[Hit]:
+    policies = _policies(inv)
     for ref in inv.pod_specs:
         ns = ref.namespace
         if not ns:
             continue
-        policy = _policy(inv, ns)
+        policy = policies[ns]
         if "enforce" not in policy.labelled or policy.enforce.level is pss.Level.PRIVILEGED:
             continue
         if policy.enforce.level is pss.Level.RESTRICTED and inv.is_phi(ns):
