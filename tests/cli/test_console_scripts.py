@@ -52,4 +52,3 @@ def test_kubectl_plugin_is_the_same_program() -> None:
     assert plugin.returncode == ours.returncode == 0
     strip = lambda out: {k: v for k, v in json.loads(out).items() if k != "generatedAt"}  # noqa: E731
     assert strip(plugin.stdout) == strip(ours.stdout)
-    assert _run("kubectl-hipaa", "--version").stdout == _run("kubehipaa", "--version").stdout
