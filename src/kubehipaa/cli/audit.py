@@ -100,7 +100,7 @@ def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.A
     try:
         for ev in iter_events(paths, stats):
             if since is not None:
-                t = ev.requestReceivedTimestamp or ev.stageTimestamp or ev.timestamp
+                t = ev.requestReceivedTimestamp or ev.timestamp
                 if t is not None and t < since:
                     continue
             alerts = process(ev)

@@ -596,30 +596,58 @@ _add(Rule(
 # ---------------------------------------------------------------------------------------------- workloads
 
 
+class _PodFacts:
+    """What the pod rules need from one pod body, computed once per event (four rules share it)."""
+
+    __slots__ = ("caps", "host_namespaces", "host_paths", "privileged", "where")
+
+    def __init__(self, ev: AuditEvent, spec: dict[str, Any]) -> None:
+        self.where = f"pod {ev.namespace}/{ev.name or _body_name(ev)}"
+        self.privileged = ps.privileged_containers(spec) + ps.root_settings(spec)
+        self.host_namespaces = ps.host_namespaces(spec)
+        self.host_paths = ps.host_paths(spec)
+        self.caps = sorted({c for c in ps.added_capabilities(spec) if c in ps.DANGEROUS_CAPABILITIES})
+
+
+_LAST_POD: tuple[object, _PodFacts | None] = (None, None)
+
+
+def _pod_facts(ev: AuditEvent) -> _PodFacts | None:
+    global _LAST_POD
+    last = _LAST_POD
+    if last[0] is ev:
+        return last[1]
+    spec = ps.pod_spec(_body(ev))
+    facts = _PodFacts(ev, spec) if spec else None
+    _LAST_POD = (ev, facts)
+    return facts
+
+
 def _pod_check(kind: str) -> Any:
     def match(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
         if not succeeded(ev) or expected_platform_action(ev):
             return None
-        spec = ps.pod_spec(_body(ev))
-        if not spec:
+        f = _pod_facts(ev)
+        if f is None:
             return None
-        where = f"pod {ev.namespace}/{ev.name or _body_name(ev)}"
         if kind == "privileged":
-            found = ps.privileged_containers(spec) + ps.root_settings(spec)
-            return f"{where} runs privileged or as root: {', '.join(found)}" if found else None
+            return (
+                f"{f.where} runs privileged or as root: {', '.join(f.privileged)}" if f.privileged else None
+            )
         if kind == "hostns":
-            found = ps.host_namespaces(spec)
-            return f"{where} shares host namespaces: {', '.join(found)}" if found else None
+            return (
+                f"{f.where} shares host namespaces: {', '.join(f.host_namespaces)}"
+                if f.host_namespaces
+                else None
+            )
         if kind == "hostpath":
-            paths = ps.host_paths(spec)
-            if not paths:
+            if not f.host_paths:
                 return None
-            sensitive = [p for p in paths if ps.is_sensitive_host_path(p)]
+            sensitive = [p for p in f.host_paths if ps.is_sensitive_host_path(p)]
             label = "sensitive hostPath" if sensitive else "hostPath"
-            return f"{where} mounts {label} {', '.join(sensitive or paths)}"
+            return f"{f.where} mounts {label} {', '.join(sensitive or f.host_paths)}"
         if kind == "caps":
-            caps = sorted({c for c in ps.added_capabilities(spec) if c in ps.DANGEROUS_CAPABILITIES})
-            return f"{where} adds capabilities {', '.join(caps)}" if caps else None
+            return f"{f.where} adds capabilities {', '.join(f.caps)}" if f.caps else None
         return None
 
     return match

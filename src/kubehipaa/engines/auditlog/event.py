@@ -6,7 +6,10 @@ these Structs keeps only the fields the detections use, skips everything else in
 request/response bodies as undecoded `msgspec.Raw` bytes until a rule actually asks for them.
 
 All fields are optional: upstream producers omit empty fields (Go `omitempty`), v1beta1 events add
-`timestamp`, and third-party exports (EKS, AKS) drop `kind`/`apiVersion`.
+`timestamp`, and third-party exports (EKS, AKS) drop `kind`/`apiVersion`. Fields no detection, timeline or
+RBAC-usage consumer reads (`apiVersion`, `level`, `stageTimestamp`, `user.uid`/`extra`, the RBAC reason,
+`responseStatus.message`) are deliberately not declared: the decoder skips them without allocating, which
+is about a fifth of the decoding time.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ class UserInfo(msgspec.Struct, gc=False, omit_defaults=True):
     """`user` / `impersonatedUser` (authentication.k8s.io UserInfo)."""
 
     username: str | None = None
-    uid: str | None = None
     groups: list[str] | None = None
 
 
@@ -37,23 +39,18 @@ class ObjectRef(msgspec.Struct, gc=False, omit_defaults=True):
     namespace: str | None = None
     name: str | None = None
     apiGroup: str | None = None
-    apiVersion: str | None = None
 
 
 class ResponseStatus(msgspec.Struct, gc=False, omit_defaults=True):
-    """`responseStatus` (a metav1.Status; only the fields a reviewer needs)."""
+    """`responseStatus` (a metav1.Status): only the HTTP code; the message may quote request data."""
 
     code: int | None = None
-    status: str | None = None
-    reason: str | None = None
-    message: str | None = None
 
 
 class Annotations(msgspec.Struct, gc=False, omit_defaults=True):
-    """The two annotations the authorizer adds; other annotations are skipped by the decoder."""
+    """The authorizer's decision annotation; other annotations (and the long RBAC reason) are skipped."""
 
     decision: str | None = msgspec.field(default=None, name=DECISION_KEY)
-    reason: str | None = msgspec.field(default=None, name=REASON_KEY)
 
 
 _NO_BODY = msgspec.Raw(b"")
@@ -70,8 +67,6 @@ class AuditEvent(msgspec.Struct, gc=False, omit_defaults=True):
     """
 
     kind: str | None = None
-    apiVersion: str | None = None
-    level: str | None = None
     auditID: str | None = None
     stage: str | None = None
     requestURI: str | None = None
@@ -85,7 +80,6 @@ class AuditEvent(msgspec.Struct, gc=False, omit_defaults=True):
     requestObject: msgspec.Raw = _NO_BODY
     responseObject: msgspec.Raw = _NO_BODY
     requestReceivedTimestamp: str | None = None
-    stageTimestamp: str | None = None
     timestamp: str | None = None
     annotations: Annotations | None = None
 
@@ -184,8 +178,8 @@ class AuditEvent(msgspec.Struct, gc=False, omit_defaults=True):
 
     @property
     def time(self) -> str:
-        """When the request was received (RFC 3339), falling back to later stage timestamps."""
-        return self.requestReceivedTimestamp or self.stageTimestamp or self.timestamp or ""
+        """When the request was received (RFC 3339); v1beta1's `timestamp` when that is absent."""
+        return self.requestReceivedTimestamp or self.timestamp or ""
 
     # -- bodies ---------------------------------------------------------------------------------------
     @property
@@ -210,7 +204,18 @@ class AuditEvent(msgspec.Struct, gc=False, omit_defaults=True):
 
     @property
     def exec_command(self) -> list[str]:
-        """The command of a pods/exec request: `command=` query parameters, else a PodExecOptions body."""
+        """The command of a pods/exec request: `command=` query parameters, else a PodExecOptions body.
+
+        Remembered for the last event asked (several exec rules read it), like `request_object`.
+        """
+        last = _LAST_COMMAND
+        if last[0] is self:
+            return list(last[1])
+        cmd = self._parse_command()
+        _remember_command(self, cmd)
+        return list(cmd)
+
+    def _parse_command(self) -> list[str]:
         uri = self.requestURI or ""
         if "command=" in uri:
             query = urlsplit(uri).query
@@ -248,6 +253,14 @@ _LAST_REQUEST: tuple[object, Any] = (None, None)
 def _remember(ev: AuditEvent, body: Any) -> None:
     global _LAST_REQUEST
     _LAST_REQUEST = (ev, body)
+
+
+_LAST_COMMAND: tuple[object, list[str]] = (None, [])
+
+
+def _remember_command(ev: AuditEvent, cmd: list[str]) -> None:
+    global _LAST_COMMAND
+    _LAST_COMMAND = (ev, cmd)
 
 
 def _decode_raw(raw: msgspec.Raw) -> Any:
