@@ -307,3 +307,20 @@ def test_can_reach_explains_the_deciding_policy_and_rule() -> None:
     assert conns.to_str(can_reach(engine, "a/db", "8.8.8.8").allowed) == "All Connections"
     with pytest.raises(NetpolError):
         can_reach(engine, "a/nope", "a/db")
+
+
+@pytest.mark.parametrize(
+    "case", ["acs-security-demos", "ipblockstest", "test_with_named_ports_changed_netpol_2"]
+)
+def test_namespace_filtered_connections_equal_filtered_full_list(case: str, shared_dir: Any) -> None:
+    from kubehipaa.cli.netpol import load_netpol_objects
+    from kubehipaa.engines.netpol.exposure import peer_namespace
+
+    folder = shared_dir("conformance/netpol") / "tests" / case
+    engine = Engine(build_topology(load_netpol_objects([str(folder)], quiet=True)))
+    full = engine.connections()
+    for name in sorted({w.namespace for w in engine.topo.workloads}):
+        into = [c for c in full if peer_namespace(c.dst) == name]
+        out_of = [c for c in full if peer_namespace(c.src) == name]
+        assert engine.connections(dst_namespaces={name}) == into
+        assert engine.connections(src_namespaces={name}) == out_of

@@ -34,18 +34,26 @@ MAX_LISTED = 5
 @dataclass(slots=True)
 class _NetView:
     engine: Engine
-    connections: list[Connection]
+    inbound_phi: list[Connection]  # connections into PHI namespaces
+    outbound_phi: list[Connection]  # connections out of PHI namespaces
 
 
 _CACHE: weakref.WeakKeyDictionary[Inventory, _NetView] = weakref.WeakKeyDictionary()
 
 
 def _view(inv: Inventory) -> _NetView:
-    """The engine and its connection list for this inventory, computed once for all checks."""
+    """The engine and the PHI-related connections for this inventory, computed once for all checks.
+
+    Only connections touching PHI namespaces are expanded: a cluster without policies has a quadratic
+    number of connections, which the checks never need.
+    """
     view = _CACHE.get(inv)
     if view is None:
         engine = Engine(build_topology(inv.objects, strict=False))
-        view = _NetView(engine, engine.connections())
+        phi = set(inv.phi_namespaces)
+        inbound = engine.connections(dst_namespaces=phi) if phi else []
+        outbound = engine.connections(src_namespaces=phi) if phi else []
+        view = _NetView(engine, inbound, outbound)
         _CACHE[inv] = view
     return view
 
@@ -152,7 +160,7 @@ def phi_reachable_from_outside(inv: Inventory) -> Iterator[Hit]:
         return
     view = _view(inv)
     by_dst: dict[str, list[Connection]] = defaultdict(list)
-    for c in view.connections:
+    for c in view.inbound_phi:
         dst_ns = peer_namespace(c.dst)
         if dst_ns in phi and peer_namespace(c.src) != dst_ns:
             by_dst[c.dst].append(c)
@@ -209,7 +217,7 @@ def phi_open_egress(inv: Inventory) -> Iterator[Hit]:
     allowed = _allowed_egress_ranges(inv)
     view = _view(inv)
     by_src: dict[str, list[Connection]] = defaultdict(list)
-    for c in view.connections:
+    for c in view.outbound_phi:
         if peer_namespace(c.src) in phi and c.dst.endswith("[External]"):
             lo, hi = _range_of(c.dst)
             if any(a <= lo and hi <= b for a, b in allowed):

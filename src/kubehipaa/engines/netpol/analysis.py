@@ -268,8 +268,13 @@ class Engine:
 
     # -- class-level pairs -----------------------------------------------------------------------------
 
-    def class_pairs(self) -> dict[tuple[int, int], ConnSet]:
+    def class_pairs(
+        self, src_ok: list[bool] | None = None, dst_ok: list[bool] | None = None
+    ) -> dict[tuple[int, int], ConnSet]:
         """Allowed connections between classes (the ingress-controller class excluded).
+
+        `src_ok`/`dst_ok` (one flag per class) restrict the pairs computed, so a question about a few
+        namespaces does not pay for the whole cluster.
 
         Output-sensitive: for a source isolated for egress only the destinations that both its egress
         allows and whose ingress admits it (or that are not isolated) are visited, found by a C-level
@@ -278,18 +283,20 @@ class Engine:
         n = len(self.class_labels)
         ic = self.ic_class
         ing = [self.ingress_of(d) for d in range(n)]
-        open_dsts = {d: conns.ALL for d in range(n) if ing[d] is None and d != ic}
+        open_dsts = {
+            d: conns.ALL for d in range(n) if ing[d] is None and d != ic and (dst_ok is None or dst_ok[d])
+        }
         ing_by_src: dict[int, dict[int, ConnSet]] = defaultdict(dict)
         for d in range(n):
             x = ing[d]
-            if x is None or d == ic:
+            if x is None or d == ic or (dst_ok is not None and not dst_ok[d]):
                 continue
             for s, c in x.pods.items():
                 ing_by_src[s][d] = c
         out: dict[tuple[int, int], ConnSet] = {}
         intersect, is_empty = conns.intersect, conns.is_empty
         for s in range(n):
-            if s == ic:
+            if s == ic or (src_ok is not None and not src_ok[s]):
                 continue
             admitted = ing_by_src.get(s, {})
             eg = self.egress_of(s)
@@ -300,6 +307,8 @@ class Engine:
                     out[(s, d)] = c
                 continue
             egp = eg.pods
+            if dst_ok is not None:
+                egp = {d: c for d, c in egp.items() if dst_ok[d]}
             for d in egp.keys() & open_dsts.keys():
                 out[(s, d)] = egp[d]
             for d in egp.keys() & admitted.keys():
@@ -308,14 +317,22 @@ class Engine:
                     out[(s, d)] = c
         return out
 
-    def connections(self) -> list[Connection]:
-        """Every allowed connection between peers, sorted by line (netpol-analyzer's order)."""
+    def connections(
+        self, src_namespaces: set[str] | None = None, dst_namespaces: set[str] | None = None
+    ) -> list[Connection]:
+        """Every allowed connection between peers, sorted by line (netpol-analyzer's order).
+
+        With `src_namespaces` (`dst_namespaces`) only connections whose source (destination) is a workload
+        in those namespaces are returned; External and ingress-controller peers belong to no namespace.
+        """
         if not self.topo.workloads:
             return []
         res: list[Connection] = []
         append = res.append
         members = self.members
-        for (s, d), c in self.class_pairs().items():
+        src_ok = None if src_namespaces is None else [ns in src_namespaces for ns in self.class_ns]
+        dst_ok = None if dst_namespaces is None else [ns in dst_namespaces for ns in self.class_ns]
+        for (s, d), c in self.class_pairs(src_ok, dst_ok).items():
             for p in members[s]:
                 pk = p.key
                 for q in members[d]:
@@ -326,16 +343,29 @@ class Engine:
         for ci in range(len(self.class_labels)):
             if ci == self.ic_class:
                 continue
-            xi = self.ingress_of(ci)
-            incoming = list(enumerate([conns.ALL] * len(src_names))) if xi is None else list(xi.ips.items())
-            xe = self.egress_of(ci)
-            outgoing = list(enumerate([conns.ALL] * len(dst_names))) if xe is None else list(xe.ips.items())
+            incoming: list[tuple[int, ConnSet]] = []
+            outgoing: list[tuple[int, ConnSet]] = []
+            if src_ok is None and (dst_ok is None or dst_ok[ci]):
+                xi = self.ingress_of(ci)
+                incoming = (
+                    list(enumerate([conns.ALL] * len(src_names))) if xi is None else list(xi.ips.items())
+                )
+            if dst_ok is None and (src_ok is None or src_ok[ci]):
+                xe = self.egress_of(ci)
+                outgoing = (
+                    list(enumerate([conns.ALL] * len(dst_names))) if xe is None else list(xe.ips.items())
+                )
             for w in members[ci]:
                 for a, c in incoming:
                     append(Connection(src_names[a], w.key, c))
                 for b, c in outgoing:
                     append(Connection(w.key, dst_names[b], c))
-        res.extend(self.ingress_controller_connections())
+        if src_ok is None:
+            res.extend(
+                c
+                for c in self.ingress_controller_connections()
+                if dst_ok is None or dst_ok[self.class_of[c.dst]]
+            )
         res.sort(key=lambda x: (x.src, x.dst))
         return res
 
