@@ -63,7 +63,9 @@ def test_truncated_gzip_is_reported_not_fatal(tmp_path: Path) -> None:
     stats = ReadStats()
     ids = [e.auditID for e in iter_events([str(bad), str(good)], stats)]
     assert ids[-1] == "after" and stats.malformed == 1
-    assert "cannot read further" in stats.malformed_samples[0].message
+    bad_line = stats.malformed_samples[0]
+    assert "cannot read further" in bad_line.message and bad_line.file == str(bad)
+    assert bad_line.line == len(ids) - 1 + 1  # the line after the last complete one of that file
 
 
 def test_eventlist_per_line_pretty_document_and_array(tmp_path: Path) -> None:

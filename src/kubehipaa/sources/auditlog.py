@@ -47,7 +47,8 @@ class Malformed:
 
 @dataclass(slots=True)
 class ReadStats:
-    """What was read: files, lines, events, malformed lines (count and the first `MAX_SAMPLES` locations)."""
+    """What was read: files, lines (as counted by the newline-split reader; a pretty-printed document counts
+    its first line), events, malformed lines (count and the first `MAX_SAMPLES` locations)."""
 
     files: list[str] = field(default_factory=list)
     lines: int = 0
@@ -111,70 +112,71 @@ def iter_events(paths: Sequence[str], stats: ReadStats | None = None) -> Iterato
     for path in expand_paths(paths):
         st.files.append(path)
         fh = _open(path)
+        before = st.lines
         try:
             yield from _iter_stream(fh, path, st)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             # A truncated or corrupt gzip member: report it where it happened and go on with the next file.
-            st.add_malformed(path, st.lines, f"cannot read further: {exc}")
+            st.add_malformed(path, st.lines - before + 1, f"cannot read further: {exc}")
         finally:
             if path != "-":
                 fh.close()
 
 
 def _iter_stream(fh: Iterable[bytes], path: str, st: ReadStats) -> Iterator[AuditEvent]:
+    # The hot loop of every command: counters live in locals and are added to `st` once, at the end (or
+    # when the consumer stops early).
     decode = EVENT_DECODER.decode
     lineno = 0
+    events = 0
     it = iter(fh)
-    for line in it:
-        lineno += 1
-        try:
-            ev = decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            stripped = line.strip()
-            if not stripped:
+    try:
+        for line in it:
+            lineno += 1
+            try:
+                ev = decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                stripped = line.strip()
+                if not stripped:
+                    continue
+                if lineno == 1 and stripped in (b"{", b"["):
+                    # A pretty-printed document (kubectl-style EventList, or one Event): parse the whole file.
+                    yield from _whole_document(line, it, path, st)
+                    return
+                if stripped[:1] == b"[":
+                    yield from _document_events(stripped, path, lineno, st)
+                    continue
+                st.add_malformed(path, lineno, _describe(exc))
                 continue
-            if lineno == 1 and stripped in (b"{", b"["):
-                # A pretty-printed document (kubectl-style EventList, or one Event): parse the whole file.
-                st.lines += 1
-                yield from _whole_document(line, it, path, st)
-                return
-            if stripped[:1] == b"[":
-                st.lines += 1
-                yield from _document_events(stripped, path, lineno, st)
+            kind = ev.kind
+            if kind is not None and kind != "Event":
+                if kind == "EventList":
+                    yield from _document_events(line, path, lineno, st)
+                else:
+                    st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
                 continue
-            st.lines += 1
-            st.add_malformed(path, lineno, _describe(exc))
-            continue
-        st.lines += 1
-        kind = ev.kind
-        if kind is not None and kind != "Event":
-            if kind == "EventList":
-                yield from _document_events(line, path, lineno, st)
-            else:
-                st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
-            continue
-        if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
-            if b'"protoPayload"' in line:
-                yield from _document_events(line, path, lineno, st)
+            if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
+                if b'"protoPayload"' in line:
+                    yield from _document_events(line, path, lineno, st)
+                    continue
+                st.add_malformed(path, lineno, "not an audit Event (no auditID, verb, user or requestURI)")
                 continue
-            st.add_malformed(path, lineno, "not an audit Event (no auditID, verb, user or requestURI)")
-            continue
-        st.events += 1
-        yield ev
+            events += 1
+            yield ev
+    finally:
+        st.lines += lineno
+        st.events += events
 
 
 def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStats) -> Iterator[AuditEvent]:
     chunks = [first]
     size = len(first)
-    extra_lines = 0
     for line in rest:
         chunks.append(line)
         size += len(line)
-        extra_lines += 1
         if size > MAX_DOCUMENT_BYTES:
             st.add_malformed(path, 1, f"multi-line JSON document larger than {MAX_DOCUMENT_BYTES} bytes")
             return
-    st.lines += extra_lines
     yield from _document_events(b"".join(chunks), path, 1, st)
 
 
