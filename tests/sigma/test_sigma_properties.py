@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sigma.types import SigmaString
 
-from kubehipaa.engines.sigma import _string_pred
+from kubehipaa.engines.sigma import SigmaRuleSet, _string_pred
+from tests.conftest import SHARED
 
 ALPHABET = "aAbB.-/%*?\\"
 patterns = st.text(alphabet=ALPHABET, min_size=0, max_size=8)
@@ -33,3 +35,32 @@ def test_contains_startswith_endswith_shapes(core: str, value: str) -> None:
         (f"*{core}", value.lower().endswith(core.lower())),
     ):
         assert _string_pred(SigmaString(pattern))(value) is expected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["verb", "objectRef", "resource", "requestObject", "spec", "containers", "volumes",
+                         "hostPath", "securityContext", "capabilities", "add", "privileged", "annotations",
+                         "authorization.k8s.io/decision", "responseStatus", "code", "requestURI", "x.y"]),
+        children, max_size=4),
+    max_leaves=12,
+)
+
+
+@functools.cache
+def _rules() -> SigmaRuleSet:
+    path = SHARED / "conformance/audit/sigma"
+    if path.exists():
+        return SigmaRuleSet.from_paths([path])
+    return SigmaRuleSet.from_yaml(  # the pseudo-field rules, when the shared data is absent
+        "title: t\nlogsource: {product: kubernetes, service: audit}\n"
+        "detection:\n  s:\n    capabilities: '*'\n    hostPath|contains: etc\n  condition: s\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["verb", "objectRef", "requestObject", "annotations", "responseStatus",
+                                        "requestURI", "userAgent", "user", "apiGroup"]), json_values, max_size=6))
+def test_arbitrary_json_never_breaks_matching(event: dict) -> None:
+    for m in _rules().match(event):
+        assert m.rule_id
