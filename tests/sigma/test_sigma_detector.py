@@ -38,3 +38,19 @@ def test_sigma_alerts_join_the_detector_stream_once_per_request() -> None:
     assert a.rule_id == "sigma:0b4a4b8e-7c0e-4c59-9d6e-2a4d1a0f0001" and a.severity is Severity.HIGH
     assert a.user == "jane@hospital.org" and a.source_ip == "10.0.0.9" and a.object == "secrets clinical"
     assert a.to_dict()["evidence"]["level"] == "high"
+
+
+def test_sigma_alerts_appear_in_alert_reports() -> None:
+    import json
+
+    from kubehipaa.reports import audit_alerts
+
+    det = with_sigma(Detector(), SigmaRuleSet.from_yaml(RULE))
+    col = audit_alerts.AlertCollector()
+    for a in det.process_all([event_from_dict(_event("ResponseComplete"))]):
+        col.add(a)
+    report = json.loads(audit_alerts.render_json(col, {}))
+    sigma_groups = [r for r in report["rules"] if r["id"].startswith("sigma:")]
+    assert [(r["title"], r["severity"], r["count"]) for r in sigma_groups] == [("Secrets listed", "high", 1)]
+    assert col.max_severity() is not None and col.max_severity() >= Severity.HIGH
+    assert "Secrets listed" in audit_alerts.render_table(col, {})

@@ -789,14 +789,44 @@ def sigma_alert(match: SigmaMatch, ev: Any) -> Any:
     )
 
 
-def with_sigma(detector: Any, ruleset: SigmaRuleSet) -> Any:
+def catalog_rules(ruleset: SigmaRuleSet) -> list[Any]:
+    """The Sigma rules as audit-core `Rule` records (id `sigma:<uuid>`), for reports that group alerts by rule.
+
+    Their `match` never fires: Sigma rules are evaluated by `SigmaRuleSet.match`, not by the Detector."""
+    from kubehipaa.engines.auditlog import Rule
+    from kubehipaa.model import Severity
+
+    out = []
+    for r in ruleset.rules:
+        refs = tuple(str(x) for x in (r.rule.references or ()))
+        out.append(Rule(
+            id=f"sigma:{r.rule_id}", title=r.title, severity=Severity(SIGMA_SEVERITY.get(r.level, 2)), hipaa=(),
+            logic=f"Sigma rule {Path(r.file).name} (level {r.level}), evaluated through pySigma",
+            match=lambda ev, cfg: None, gate="sigma", refs=refs,
+        ))
+    return out
+
+
+def register_sigma_rules(ruleset: SigmaRuleSet) -> None:
+    """Add the Sigma rules to the audit core's `RULES_BY_ID`, so alert reports (which group and rank alerts
+    by that catalog) show Sigma alerts like built-in ones. Idempotent; built-in ids are never replaced."""
+    from kubehipaa.engines.auditlog import RULES_BY_ID
+
+    for rule in catalog_rules(ruleset):
+        RULES_BY_ID.setdefault(rule.id, rule)
+
+
+def with_sigma(detector: Any, ruleset: SigmaRuleSet, *, register: bool = True) -> Any:
     """Make `detector` (an audit-core `Detector`) also run `ruleset` on every event it evaluates.
 
     Hooks the detector's per-event evaluation, so Sigma sees each request once (after the auditID
     de-duplication across stages) and its alerts flow wherever the built-in ones go. Each evaluated event is
     turned back into a dict for Sigma (bodies decoded), which costs time only when Sigma rules are given.
     `detector.stats` keeps counting the built-in rules only; Sigma alerts are counted where alerts are collected.
+    With `register`, the rules are also added to the audit core's rule catalog (see `register_sigma_rules`).
     """
+    if register:
+        register_sigma_rules(ruleset)
     evaluate = getattr(detector, "_evaluate", None)
     if evaluate is None:  # pragma: no cover - guards against a change of the audit core's detector
         raise TypeError("with_sigma needs the audit-core Detector (no per-event evaluation hook found)")
