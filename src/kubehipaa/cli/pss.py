@@ -267,9 +267,11 @@ def namespaces_cmd(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
 ) -> None:
-    """The effective PodSecurity policy of each namespace (enforce, audit, warn with versions), from its
-    `pod-security.kubernetes.io/*` labels with upstream's defaults and fallbacks, and how many of its
-    workloads the enforce level would reject.
+    """The effective PodSecurity policy of each namespace, and how many workloads it would reject.
+
+    Reads the `pod-security.kubernetes.io/{enforce,audit,warn}[-version]` labels with upstream's defaults
+    (privileged:latest) and fallbacks for unparsable values, then evaluates each namespace's workloads
+    against its enforce level.
 
     Example:
 
@@ -323,6 +325,7 @@ def namespaces_cmd(
 @app.command("checks")
 def checks_cmd(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
 ) -> None:
     """List the upstream checks: id, level, and the policy versions each revision applies from.
 
@@ -341,7 +344,7 @@ def checks_cmd(
             }
             for c in pss.CHECKS
         ]
-        write_output(_json(data), None)
+        write_output(_json(data), output)
         raise typer.Exit(EXIT_OK)
     table = Table(title=f"Pod Security Standards checks (latest = v1.{pss.MAX_MINOR})")
     for col in ("id", "level", "revisions from", "overrides", "rule"):
@@ -351,5 +354,5 @@ def checks_cmd(
         table.add_row(
             c.id, str(c.level), ", ".join(f"v1.{v.min_minor}" for v in c.versions), overrides, c.summary
         )
-    write_output(_capture(table), None)
+    write_output(_capture(table), output)
     raise typer.Exit(EXIT_OK)
