@@ -73,7 +73,8 @@ spec = st.builds(
     st.lists(container, max_size=1),
     pod_sc,
     st.fixed_dictionaries({}, optional={"hostNetwork": st.booleans(), "hostPID": st.booleans(),
-                                        "hostIPC": st.booleans()}),
+                                        "hostIPC": st.booleans(), "hostUsers": st.booleans(),
+                                        "os": st.sampled_from([{"name": "linux"}, {"name": "windows"}])}),
     st.lists(st.sampled_from([{"name": "h", "hostPath": {"path": "/var/log"}}, {"name": "e", "emptyDir": {}}]),
              max_size=2),
 )

@@ -35,6 +35,8 @@ class Container:
     c: dict[str, Any]
     sc: dict[str, Any]  # the container's securityContext ({} when unset)
     pod_sc: dict[str, Any]  # the pod's securityContext ({} when unset)
+    windows: bool  # spec.os.name == windows: Linux-only fields are invalid, PSS skips their checks
+    user_ns: bool  # spec.hostUsers == false: UID 0 maps to an unprivileged host UID (PSS >= v1.35)
 
     @property
     def name(self) -> str:
@@ -80,6 +82,8 @@ def view(inv: Inventory) -> PodView:
         specs.append(ps)
         spec = ps.spec
         pod_sc = as_dict(spec.get("securityContext"))
+        windows = as_dict(spec.get("os")).get("name") == "windows"
+        user_ns = spec.get("hostUsers") is False
         for field in CONTAINER_FIELDS:
             items = spec.get(field)
             if not isinstance(items, list):
@@ -87,7 +91,7 @@ def view(inv: Inventory) -> PodView:
             for i, c in enumerate(items):
                 if isinstance(c, dict):
                     ctrs.append(Container(ps.owner, ps, field, f"{ps.path}.{field}[{i}]", c,
-                                          as_dict(c.get("securityContext")), pod_sc))
+                                          as_dict(c.get("securityContext")), pod_sc, windows, user_ns))
     result = PodView(specs, ctrs)
     _VIEWS[inv] = result
     return result

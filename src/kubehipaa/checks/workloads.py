@@ -6,7 +6,10 @@ can read every other pod's memory, volumes and service-account tokens, so namesp
 follow the Pod Security Standards field semantics exactly (pod-level defaults, container overrides, all
 three container lists), so a finding here agrees with what PSS admission would reject.
 
-Severity is raised in PHI namespaces: the same mistake next to patient data is a bigger risk.
+Severity is raised in PHI namespaces: the same mistake next to patient data is a bigger risk. As in PSS,
+Windows pods (`spec.os.name: windows`) skip the Linux-only fields (capabilities, privilege escalation,
+seccomp, read-only root filesystem, runAsUser), and pods in a user namespace (`hostUsers: false`) skip the
+run-as-root checks, since UID 0 there maps to an unprivileged UID on the node.
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ def host_path(inv: Inventory) -> Iterator[Hit]:
 )
 def added_capabilities(inv: Inventory) -> Iterator[Hit]:
     for ct in all_containers(inv):
+        if ct.windows:
+            continue
         caps = ct.sc.get("capabilities")
         add = caps.get("add") if isinstance(caps, dict) else None
         if not isinstance(add, list):
@@ -137,6 +142,8 @@ def added_capabilities(inv: Inventory) -> Iterator[Hit]:
 )
 def drop_all(inv: Inventory) -> Iterator[Hit]:
     for ct in all_containers(inv):
+        if ct.windows:
+            continue
         caps = ct.sc.get("capabilities")
         drop = caps.get("drop") if isinstance(caps, dict) else None
         if not (isinstance(drop, list) and "ALL" in drop):
@@ -163,10 +170,14 @@ def drop_all(inv: Inventory) -> Iterator[Hit]:
 def run_as_non_root(inv: Inventory) -> Iterator[Hit]:
     # As upstream PSS: an explicit false on the pod is a violation even when every container sets true.
     for ps in workload_specs(inv):
+        if ps.spec.get("hostUsers") is False:
+            continue
         if as_dict(ps.spec.get("securityContext")).get("runAsNonRoot") is False:
             yield Hit(ps.owner, "pod sets runAsNonRoot: false", path=f"{ps.path}.securityContext.runAsNonRoot",
                       value=False)
     for ct in all_containers(inv):
+        if ct.user_ns:
+            continue
         value = ct.sc.get("runAsNonRoot")
         if value is False or (value is not True and ct.pod_sc.get("runAsNonRoot") is not True):
             msg = f"container {ct.name} may run as root (runAsNonRoot unset here and not true on the pod)"
@@ -190,10 +201,14 @@ def run_as_non_root(inv: Inventory) -> Iterator[Hit]:
 )
 def run_as_uid0(inv: Inventory) -> Iterator[Hit]:
     for ps in workload_specs(inv):
+        if ps.spec.get("hostUsers") is False:
+            continue
         pod_sc = as_dict(ps.spec.get("securityContext"))
         if pod_sc.get("runAsUser") == 0 and not isinstance(pod_sc.get("runAsUser"), bool):
             yield Hit(ps.owner, "pod sets runAsUser: 0", path=f"{ps.path}.securityContext.runAsUser", value=0)
     for ct in all_containers(inv):
+        if ct.user_ns:
+            continue
         uid = ct.sc.get("runAsUser")
         if uid == 0 and not isinstance(uid, bool):
             yield Hit(ct.owner, f"container {ct.name} sets runAsUser: 0",
@@ -217,6 +232,8 @@ def run_as_uid0(inv: Inventory) -> Iterator[Hit]:
 )
 def privilege_escalation(inv: Inventory) -> Iterator[Hit]:
     for ct in all_containers(inv):
+        if ct.windows:
+            continue
         value = ct.sc.get("allowPrivilegeEscalation")
         if value is not False:
             yield Hit(ct.owner, f"container {ct.name} allows privilege escalation",
@@ -239,7 +256,7 @@ def privilege_escalation(inv: Inventory) -> Iterator[Hit]:
 )
 def read_only_root(inv: Inventory) -> Iterator[Hit]:
     for ct in all_containers(inv):
-        if ct.field != "containers":
+        if ct.field != "containers" or ct.windows:
             continue
         value = ct.sc.get("readOnlyRootFilesystem")
         if value is not True:
@@ -264,12 +281,16 @@ def read_only_root(inv: Inventory) -> Iterator[Hit]:
 )
 def seccomp(inv: Inventory) -> Iterator[Hit]:
     for ps in workload_specs(inv):
+        if as_dict(ps.spec.get("os")).get("name") == "windows":
+            continue
         pod_profile = as_dict(as_dict(ps.spec.get("securityContext")).get("seccompProfile"))
         pod_type = pod_profile.get("type")
         if pod_type is not None and pod_type not in SECCOMP_OK:
             yield Hit(ps.owner, f"pod seccomp profile is {pod_type}",
                       path=f"{ps.path}.securityContext.seccompProfile.type", value=pod_type)
     for ct in all_containers(inv):
+        if ct.windows:
+            continue
         pod_type = as_dict(ct.pod_sc.get("seccompProfile")).get("type")
         ctype = as_dict(ct.sc.get("seccompProfile")).get("type")
         if ctype is not None and ctype not in SECCOMP_OK:
