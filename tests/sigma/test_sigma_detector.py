@@ -54,3 +54,20 @@ def test_sigma_alerts_appear_in_alert_reports() -> None:
     assert [(r["title"], r["severity"], r["count"]) for r in sigma_groups] == [("Secrets listed", "high", 1)]
     assert col.max_severity() is not None and col.max_severity() >= Severity.HIGH
     assert "Secrets listed" in audit_alerts.render_table(col, {})
+
+
+def test_event_dict_round_trip_equals_to_dict(shared_dir) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from kubehipaa.engines.sigma import event_dict
+
+    traces = shared_dir("conformance/audit/falco/trace_files")
+    n = 0
+    for f in sorted(traces.glob("*.json")):
+        for line in f.read_text().splitlines():
+            doc = json.loads(line) if line.strip() else None
+            if isinstance(doc, dict) and doc.get("kind") == "Event":
+                ev = event_from_dict(doc)
+                assert event_dict(ev) == ev.to_dict()
+                n += 1
+    assert n >= 50

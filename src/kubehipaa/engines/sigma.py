@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.conditions import (
@@ -789,6 +790,22 @@ def sigma_alert(match: SigmaMatch, ev: Any) -> Any:
     )
 
 
+_JSON_ENCODER = msgspec.json.Encoder()
+_JSON_DECODER = msgspec.json.Decoder()
+
+
+def event_dict(ev: Any) -> dict[str, Any]:
+    """An audit-core `AuditEvent` back as the plain dict Sigma reads (upstream field names, bodies decoded).
+
+    One msgspec encode + decode in C (the undecoded bodies are embedded verbatim): about twice as fast as
+    `AuditEvent.to_dict()`, with the same result; falls back to it if the round trip fails."""
+    try:
+        doc = _JSON_DECODER.decode(_JSON_ENCODER.encode(ev))
+    except (msgspec.DecodeError, msgspec.EncodeError, TypeError):
+        return dict(ev.to_dict())
+    return doc if isinstance(doc, dict) else dict(ev.to_dict())
+
+
 def catalog_rules(ruleset: SigmaRuleSet) -> list[Any]:
     """The Sigma rules as audit-core `Rule` records (id `sigma:<uuid>`), for reports that group alerts by rule.
 
@@ -833,7 +850,7 @@ def with_sigma(detector: Any, ruleset: SigmaRuleSet, *, register: bool = True) -
 
     def evaluate_with_sigma(ev: Any) -> list[Any]:
         alerts: list[Any] = evaluate(ev)
-        for m in ruleset.match(ev.to_dict()):
+        for m in ruleset.match(event_dict(ev)):
             alerts.append(sigma_alert(m, ev))
         return alerts
 
