@@ -50,12 +50,14 @@ def app_armor_profile_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Cont
         return None
     value_list = sorted(values)
     if annotations:
-        forbidden = sorted(
-            f"{k}={go_quote('' if v is None else str(v))}"
-            for k, v in annotations.items()
-            if k.startswith(APPARMOR_ANNOTATION_PREFIX) and not _apparmor_annotation_ok(v)
-        )
+        forbidden = []
+        for k in annotations:
+            if k.startswith(APPARMOR_ANNOTATION_PREFIX):
+                v = annotations[k]
+                if not _apparmor_annotation_ok(v):
+                    forbidden.append(f"{k}={go_quote('' if v is None else str(v))}")
         if forbidden:
+            forbidden.sort()
             value_list.extend(forbidden)
             setters.append(pluralize("annotation", "annotations", len(forbidden)))
     if setters:
@@ -154,48 +156,44 @@ SELINUX_TYPES_1_0 = frozenset({"", "container_t", "container_init_t", "container
 SELINUX_TYPES_1_31 = SELINUX_TYPES_1_0 | {"container_engine_t"}
 
 
+def _selinux_problems(opts: Any, allowed: frozenset[str], found: list[Any]) -> bool:
+    """True when `opts` is valid; otherwise records (bad type or None, user set, role set) in `found`."""
+    t = str(opts.get("type") or "")
+    user = bool(opts.get("user"))
+    role = bool(opts.get("role"))
+    if t in allowed and not user and not role:
+        return True
+    found.append((None if t in allowed else t, user, role))
+    return False
+
+
 def _selinux(spec: dict[str, Any], ctrs: Containers, allowed: frozenset[str]) -> Result:
     setters: list[str] = []
-    bad_types: set[str] = set()
-    flags = {"user": False, "role": False}
-
-    def valid(opts: Any) -> bool:
-        ok = True
-        t = str(opts.get("type") or "")
-        if t not in allowed:
-            ok = False
-            bad_types.add(t)
-        if opts.get("user"):
-            ok = False
-            flags["user"] = True
-        if opts.get("role"):
-            ok = False
-            flags["role"] = True
-        return ok
-
+    found: list[Any] = []
     psc = spec.get("securityContext")
     if psc:
         opts = psc.get("seLinuxOptions")
-        if opts is not None and not valid(opts):
+        if opts is not None and not _selinux_problems(opts, allowed, found):
             setters.append("pod")
-    bad = []
     if "seLinuxOptions" in ctrs.sc_keys:
+        bad = []
         for c, sc in ctrs:
             if not sc:
                 continue
             opts = sc.get("seLinuxOptions")
-            if opts is not None and not valid(opts):
+            if opts is not None and not _selinux_problems(opts, allowed, found):
                 bad.append(c.get("name", ""))
-    if bad:
-        setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
+        if bad:
+            setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
     if not setters:
         return None
+    bad_types = sorted({t for t, _, _ in found if t is not None})
     data = []
     if bad_types:
-        data.append(f"{pluralize('type', 'types', len(bad_types))} {join_quote(sorted(bad_types))}")
-    if flags["user"]:
+        data.append(f"{pluralize('type', 'types', len(bad_types))} {join_quote(bad_types)}")
+    if any(user for _, user, _ in found):
         data.append("user may not be set")
-    if flags["role"]:
+    if any(role for _, _, role in found):
         data.append("role may not be set")
     return "seLinuxOptions", (
         f"{' and '.join(setters)} set forbidden securityContext.seLinuxOptions: {'; '.join(data)}"
