@@ -91,3 +91,17 @@ def test_bad_window_is_a_user_error(files: tuple[Path, Path]) -> None:
     _, log = files
     r = CliRunner().invoke(_app(), ["suggest", "-u", SA, str(log), "--window", "soon"])
     assert isinstance(r.exception, KubehipaaError) and "--window" in str(r.exception)
+
+
+def test_unused_csv_for_reviewers(files: tuple[Path, Path]) -> None:
+    import csv
+    import io
+
+    rbac, log = files
+    r = CliRunner().invoke(_app(), ["unused", str(rbac), str(log), "--format", "csv"])
+    assert r.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert {(row["verb"], row["resource"]) for row in rows} == {
+        ("list", "configmaps"), ("watch", "configmaps"), ("delete", "deployments")}
+    assert all(row["subject"] == "clinical/app-sa" and row["scope"] == "clinical" for row in rows)
+    assert rows[0]["file"].endswith("app.yaml") and rows[0]["line"] == "13"

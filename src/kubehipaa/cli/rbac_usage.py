@@ -5,6 +5,8 @@ Plain functions with typer options; the coordinator registers them on the `rbac`
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from enum import Enum
 from pathlib import Path
@@ -24,6 +26,7 @@ from kubehipaa.sources.auditlog import ReadStats, iter_events
 class UnusedFormat(str, Enum):
     text = "text"
     json = "json"
+    csv = "csv"
 
 
 class SuggestFormat(str, Enum):
@@ -60,6 +63,30 @@ def read_usage(logs: list[str]) -> Usage:
 
 def _dumps(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+CSV_COLUMNS = ("subject_kind", "subject", "active", "binding_kind", "binding", "binding_namespace", "role_kind",
+               "role", "rule", "scope", "verb", "api_group", "resource", "resource_names", "non_resource_url",
+               "file", "line")
+
+
+def render_unused_csv(report: UnusedReport) -> str:
+    """One row per unused permission: the sheet an access reviewer signs off (keep / revoke)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for s in report.subjects:
+        who = f"{s.subject.namespace}/{s.subject.name}" if s.subject.namespace else s.subject.name
+        for p in s.unused:
+            r = p.rule
+            w.writerow((
+                s.subject.kind, who, "yes" if s.identities else "no", p.binding.kind, p.binding.name,
+                p.binding.namespace, p.role_kind, p.role_name, p.rule_index, p.scope or "cluster-wide",
+                r.verbs[0] if r.verbs else "", r.api_groups[0] if r.api_groups else "",
+                r.resources[0] if r.resources else "", " ".join(r.resource_names),
+                r.non_resource_urls[0] if r.non_resource_urls else "", p.binding.origin.file, p.binding.origin.line,
+            ))
+    return buf.getvalue()
 
 
 def render_unused_text(report: UnusedReport, *, show_all: bool = False) -> str:
@@ -103,7 +130,12 @@ def unused(
     for problem in index.problems:
         warn(problem)
     report = unused_permissions(index, read_usage(logs), seconds)
-    text = _dumps(report.to_dict()) if fmt == UnusedFormat.json else render_unused_text(report, show_all=show_all)
+    if fmt == UnusedFormat.json:
+        text = _dumps(report.to_dict())
+    elif fmt == UnusedFormat.csv:
+        text = render_unused_csv(report)
+    else:
+        text = render_unused_text(report, show_all=show_all)
     write_output(text, output)
     raise typer.Exit(EXIT_OK)
 
