@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import ssl
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +26,14 @@ from kubehipaa.server.audit_webhook import (
     WebhookSettings,
     create_app,
 )
+
+
+class LogLevel(str, Enum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
 
 
 def serve(
@@ -51,7 +60,7 @@ def serve(
     no_tls: bool = typer.Option(
         False, "--no-tls", help="Serve plain HTTP (only behind a TLS-terminating proxy on the same host)."
     ),
-    log_level: str = typer.Option("info", "--log-level", help="uvicorn/receiver log level."),
+    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="uvicorn/receiver log level."),
 ) -> None:
     """Receive the API server's audit webhook batches and raise alerts as they happen.
 
@@ -93,7 +102,7 @@ def serve(
             stream = open(alerts_out, "ab")  # noqa: SIM115 - lives as long as the server
         except OSError as exc:
             raise KubehipaaError(f"{alerts_out}: cannot open: {exc.strerror}") from None
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+    logging.basicConfig(level=log_level.value.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if no_tls:
         warn("serving plain HTTP: the API server's audit stream is sensitive, keep it on a trusted hop")
@@ -107,7 +116,7 @@ def serve(
             ssl_keyfile=str(tls_key) if tls_key and not no_tls else None,
             ssl_ca_certs=str(client_ca) if client_ca else None,
             ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
-            log_level=log_level.lower(),
+            log_level=log_level.value,
             access_log=False,
         )
     finally:
