@@ -114,3 +114,13 @@ def test_serve_command_with_mutual_tls_writes_alerts_and_stops_cleanly(tmp_path:
         proc.wait(20)
     lines = [json.loads(x) for x in alerts.read_text().splitlines()]
     assert any(a["ruleId"] == "KH-AUDLOG-030" and a["user"] == "jane@hospital.org" for a in lines)
+
+
+def test_unusable_certificate_is_a_one_line_error(tmp_path: Path) -> None:
+    from kubehipaa.errors import KubehipaaError
+
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_text("not a certificate\n")
+    key.write_text("not a key\n")
+    r = CliRunner().invoke(_app(), ["--tls-cert", str(cert), "--tls-key", str(key)])
+    assert isinstance(r.exception, KubehipaaError) and "tls.crt" in str(r.exception)

@@ -28,6 +28,20 @@ from kubehipaa.server.audit_webhook import (
 )
 
 
+def _check_tls(cert: Path, key: Path, client_ca: Path | None) -> None:
+    """Fail early with one line instead of a TLS traceback from inside uvicorn."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+    except (ssl.SSLError, OSError) as exc:
+        raise KubehipaaError(f"{cert}: cannot use certificate/key {key}: {exc}") from None
+    if client_ca is not None:
+        try:
+            ctx.load_verify_locations(str(client_ca))
+        except (ssl.SSLError, OSError) as exc:
+            raise KubehipaaError(f"{client_ca}: cannot use as client CA: {exc}") from None
+
+
 class LogLevel(str, Enum):
     critical = "critical"
     error = "error"
@@ -79,6 +93,8 @@ def serve(
     for p in (tls_cert, tls_key, client_ca):
         if p is not None and not p.is_file():
             raise KubehipaaError(f"{p}: no such file")
+    if tls_cert is not None and tls_key is not None and not no_tls:
+        _check_tls(tls_cert, tls_key, client_ca)
     config = load_config(config_path, [])
     rules = None
     if sigma:
