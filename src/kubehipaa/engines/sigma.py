@@ -104,7 +104,6 @@ def kubernetes_audit_pipeline() -> ProcessingPipeline:
 # --------------------------------------------------------------------------------------------------
 # Field resolution
 
-_MISSING: list[Any] = []
 FieldCache = dict[str, list[Any]]
 Getter = Callable[[dict[str, Any], FieldCache], list[Any]]
 
