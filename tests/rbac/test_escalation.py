@@ -34,7 +34,7 @@ def test_pod_creation_reaches_the_namespace_service_accounts() -> None:
             rb("deploy", "clinical", "Role", "deploy", user("ci"))]
     _, ps = paths(objs)
     p = ps[("User:ci", PHI_PREFIX + "clinical")]
-    assert [e.dst for e in p.edges] == ["ServiceAccount:clinical/app", PHI_PREFIX + "clinical"]
+    assert [e.dst for e in p.edges] == ["via:pods:clinical", "ServiceAccount:clinical/app", PHI_PREFIX + "clinical"]
     assert "deployments.apps" in p.edges[0].how
 
 
@@ -83,10 +83,24 @@ def test_shortest_path_through_impersonated_user() -> None:
                                                                        user("jane"))]
     _, ps = paths(objs)
     hops = [e.dst for e in ps[("User:eve", PHI_PREFIX + "clinical")].edges]
-    assert hops == ["User:jane", "ServiceAccount:clinical/app", PHI_PREFIX + "clinical"]
+    assert hops == ["User:jane", "via:pods:clinical", "ServiceAccount:clinical/app", PHI_PREFIX + "clinical"]
 
 
 def test_rolebinding_pod_creation_does_not_cross_namespaces() -> None:
     objs = [*BASE, role("deploy", "web", rule(["create"], ["pods"])), rb("deploy", "web", "Role", "deploy", user("w"))]
     _, ps = paths(objs)
     assert ("User:w", PHI_PREFIX + "clinical") not in ps
+
+
+def test_nodes_proxy_reaches_any_service_account() -> None:
+    objs = [*BASE, crole("np", rule(["get"], ["nodes/proxy"])), crb("np", "np", user("m"))]
+    _, ps = paths(objs)
+    hops = [e.dst for e in ps[("User:m", PHI_PREFIX + "clinical")].edges]
+    assert hops == ["via:any-pod", "ServiceAccount:clinical/app", PHI_PREFIX + "clinical"]
+
+
+def test_impersonating_any_user_reaches_every_known_user() -> None:
+    objs = [crole("imp", rule(["impersonate"], ["users"])), crb("imp", "imp", user("eve")),
+            rb("x", "a", "ClusterRole", "view", user("bob"), user("carol"))]
+    g, _ = paths(objs, phi=())
+    assert {e.dst for e in g.edges if e.src == "User:eve"} == {"User:bob", "User:carol"}

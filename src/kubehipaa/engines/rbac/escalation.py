@@ -20,19 +20,53 @@ target over the reversed graph, so every identity's path comes out of a single p
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubehipaa.engines.rbac.index import RbacIndex
 from kubehipaa.engines.rbac.loader import metadata_of
+from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import request_attributes
 from kubehipaa.engines.rbac.subjects import MASTERS, identity_for_subject, service_account_username
 from kubehipaa.engines.rbac.types import Attributes, Subject, UserInfo
 
 ADMIN = "target:cluster-admin"
 PHI_PREFIX = "target:phi-secrets:"
-WORKLOAD_TARGETS = ("pods", "deployments.apps", "replicasets.apps", "statefulsets.apps", "daemonsets.apps",
-                    "jobs.batch", "cronjobs.batch", "replicationcontrollers")
+POD_PREFIX = "via:pods:"
+ANY_POD = "via:any-pod"
+WORKLOAD_TARGETS = (
+    "pods",
+    "deployments.apps",
+    "replicasets.apps",
+    "statefulsets.apps",
+    "daemonsets.apps",
+    "jobs.batch",
+    "cronjobs.batch",
+    "replicationcontrollers",
+)
+
+
+LIST_SECRETS = request_attributes("list", "secrets", as_request=False)
+GET_SECRETS = request_attributes("get", "secrets", as_request=False)
+CREATE_WORKLOADS = [(t, request_attributes("create", t, as_request=False)) for t in WORKLOAD_TARGETS]
+CREATE_TOKEN = request_attributes("create", "serviceaccounts/token", as_request=False)
+IMPERSONATE_SA = request_attributes("impersonate", "serviceaccounts", as_request=False)
+
+
+def _impersonable_users(idx: RbacIndex, user: UserInfo, users: list[str]) -> list[str]:
+    """Known users this identity may impersonate. Candidates come from its cluster-wide rules (users are
+    cluster-scoped), each then confirmed by the authorizer, so thousands of users cost one pass."""
+    names: set[str] = set()
+    every = False
+    probe = request_attributes("impersonate", "users", as_request=False)
+    for rule, _ in idx.effective_rules(user, ""):
+        if rule_allows(probe, replace(rule, resource_names=())):
+            if not rule.resource_names:
+                every = True
+                break
+            names.update(rule.resource_names)
+    candidates = users if every else sorted(n for n in names if n in set(users))
+    return [u for u in candidates if idx.authorize(user, replace(probe, name=u)).allowed]
 
 
 def node_key(s: Subject) -> str:
@@ -46,6 +80,10 @@ def node_label(key: str) -> str:
         return "cluster-admin-equivalent"
     if key.startswith(PHI_PREFIX):
         return f"read all Secrets in PHI namespace {key[len(PHI_PREFIX):]}"
+    if key.startswith(POD_PREFIX):
+        return f"a pod in {key[len(POD_PREFIX):]}"
+    if key == ANY_POD:
+        return "any pod on any node"
     kind, _, name = key.partition(":")
     return f"{kind} {name}"
 
@@ -193,6 +231,19 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
         return idx.authorize(user, a).allowed
 
     everything = request_attributes("*", "*.*", as_request=False)
+    generic = "\x00any-namespace-without-rolebindings"
+    tokens_by_ns: dict[str, list[tuple[str, str]]] = {}
+    for tns, secret, sa in tokens:
+        if f"ServiceAccount:{tns}/{sa}" in nodes:
+            tokens_by_ns.setdefault(tns, []).append((secret, sa))
+    # Intermediate nodes keep the graph linear in size: "run a pod in N" fans out to N's service accounts once,
+    # instead of one edge per (identity, service account).
+    for ns in namespaces:
+        for sa in sa_by_ns.get(ns, []):
+            edges.append(Edge(POD_PREFIX + ns, f"ServiceAccount:{ns}/{sa}", f"run the pod as {sa}"))
+    for ns, name in sorted(sas):
+        edges.append(Edge(ANY_POD, f"ServiceAccount:{ns}/{name}", f"exec into a pod running as {ns}/{name}"))
+
     for key, subj in sorted(nodes.items()):
         if subj.kind == "Group" and subj.name == MASTERS:
             admins.add(key)
@@ -203,6 +254,21 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
         if MASTERS in user.groups or can(user, everything):
             admins.add(key)
             continue
+        bound = idx.bound_namespaces(user)
+        memo: dict[tuple[str, int, str, bool], bool] = {}
+
+        def ask(ns: str, a: Attributes, name: str = "", some: bool = False, user: UserInfo = user,
+                bound: set[str] = bound, memo: dict[tuple[str, int, str, bool], bool] = memo) -> bool:
+            """Memoised question in namespace `ns`. Answers in namespaces without RoleBindings for this
+            identity are all the same, so they share one entry. `some`: for at least one name."""
+            eff = ns if ns in bound else generic
+            k = (eff, id(a), name, some)
+            answer = memo.get(k)
+            if answer is None:
+                q = Attributes(a.verb, a.resource, a.api_group, a.subresource, name, eff)
+                answer = memo[k] = idx.allows_some_name(user, q) if some else can(user, q)
+            return answer
+
         # cluster-wide powers
         if can(user, request_attributes("impersonate", "groups", name=MASTERS, as_request=False)):
             edges.append(Edge(key, ADMIN, "impersonate group system:masters"))
@@ -213,33 +279,40 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
                                             name="cluster-admin", as_request=False))
         ):
             edges.append(Edge(key, ADMIN, "create a ClusterRoleBinding to cluster-admin (bind/escalate)"))
-        for other in users:
-            if other != subj.name and can(user, request_attributes("impersonate", "users", name=other,
-                                                                    as_request=False)):
+        for other in _impersonable_users(idx, user, users):
+            if other != subj.name:
                 edges.append(Edge(key, f"User:{other}", f"impersonate user {other}"))
-        node_proxy = can(user, request_attributes("create", "nodes/proxy", name="any", as_request=False)) or can(
-            user, request_attributes("get", "nodes/proxy", name="any", as_request=False))
+        if can(user, request_attributes("create", "nodes/proxy", name="any", as_request=False)) or can(
+                user, request_attributes("get", "nodes/proxy", name="any", as_request=False)):
+            edges.append(Edge(key, ANY_POD, "nodes/proxy (kubelet API)"))
+        profiles: dict[str, tuple[bool, str | None, bool, bool, bool]] = {}
         for ns in namespaces:
-            ns_sas = sa_by_ns.get(ns, [])
-            if ns in phi and (can(user, request_attributes("list", "secrets", ns))
-                              or can(user, request_attributes("get", "secrets", ns, as_request=False))):
+            eff = ns if ns in bound else generic
+            profile = profiles.get(eff)
+            if profile is None:
+                profile = profiles[eff] = (
+                    ask(ns, LIST_SECRETS) or ask(ns, GET_SECRETS),
+                    next((t for t, a in CREATE_WORKLOADS if ask(ns, a)), None),
+                    ask(ns, CREATE_TOKEN, some=True),
+                    ask(ns, IMPERSONATE_SA, some=True),
+                    ask(ns, GET_SECRETS, some=True),
+                )
+            reads_all, creator, token_some, imp_some, secret_some = profile
+            if reads_all and ns in phi:
                 edges.append(Edge(key, PHI_PREFIX + ns, f"read all Secrets in {ns}"))
-            creator = next((t for t in WORKLOAD_TARGETS if can(user, request_attributes("create", t, ns))), None)
-            for sa in ns_sas:
+            if creator is not None:
+                edges.append(Edge(key, POD_PREFIX + ns, f"create {creator} in {ns}"))
+                continue  # every service account of the namespace is reached through the pod node
+            for sa in sa_by_ns.get(ns, []) if (token_some or imp_some) else ():
                 dst = f"ServiceAccount:{ns}/{sa}"
                 if dst == key:
                     continue
-                if creator is not None:
-                    edges.append(Edge(key, dst, f"create {creator} in {ns} running as {sa}"))
-                elif node_proxy:
-                    edges.append(Edge(key, dst, "exec via nodes/proxy into a pod running as it"))
-                elif can(user, request_attributes("create", "serviceaccounts/token", ns, sa)):
+                if token_some and ask(ns, CREATE_TOKEN, sa):
                     edges.append(Edge(key, dst, f"create serviceaccounts/token for {sa}"))
-                elif can(user, request_attributes("impersonate", "serviceaccounts", ns, sa, as_request=False)):
+                elif imp_some and ask(ns, IMPERSONATE_SA, sa):
                     edges.append(Edge(key, dst, f"impersonate {service_account_username(ns, sa)}"))
-            for tns, secret, sa in tokens:
-                dst = f"ServiceAccount:{tns}/{sa}"
-                if tns == ns and dst != key and dst in nodes and can(
-                        user, request_attributes("get", "secrets", ns, secret)):
+            for secret, sa in tokens_by_ns.get(ns, ()) if secret_some else ():
+                dst = f"ServiceAccount:{ns}/{sa}"
+                if dst != key and ask(ns, GET_SECRETS, secret):
                     edges.append(Edge(key, dst, f"read legacy token Secret {secret}"))
     return EscalationGraph(nodes, edges, admins)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -142,14 +143,20 @@ class RbacIndex:
         # key already proves verb, group and resource match; only resourceNames remain to check.
         self._res_rules: dict[tuple[str, str, str], list[tuple[RoleKey, int, frozenset[str]]]] = defaultdict(list)
         self._url_rules: dict[str, list[tuple[RoleKey, int]]] = defaultdict(list)
+        res_rules = self._res_rules
+        no_names: frozenset[str] = frozenset()
         for key, role in self.roles.items():
             for i, rule in enumerate(role.rules):
-                names = frozenset(rule.resource_names)
-                for verb in set(rule.verbs):
-                    for group in set(rule.api_groups):
-                        for res in set(rule.resources):
-                            self._res_rules[(verb, group, res)].append((key, i, names))
-                    if rule.non_resource_urls:
+                entry = (key, i, frozenset(rule.resource_names) if rule.resource_names else no_names)
+                verbs = set(rule.verbs)
+                if rule.resources:
+                    groups, resources = set(rule.api_groups), set(rule.resources)
+                    for verb in verbs:
+                        for group in groups:
+                            for res in resources:
+                                res_rules[(verb, group, res)].append(entry)
+                if rule.non_resource_urls:
+                    for verb in verbs:
                         self._url_rules[verb].append((key, i))
         self._allowing_cache: dict[Attributes, dict[RoleKey, int]] = {}
 
@@ -194,6 +201,17 @@ class RbacIndex:
             add(self._group.get(g, []))
         return sorted(found.values(), key=lambda e: (e[0].namespace != "", e[0].order))
 
+    def bound_namespaces(self, user: UserInfo) -> set[str]:
+        """Namespaces where some RoleBinding applies to `user`; in every other namespace only its
+        ClusterRoleBindings count, so answers there are all the same."""
+        out: set[str] = set()
+        for entries in [
+            self._user.get(user.name, []) if user.name else [],
+            *(self._group.get(g, []) for g in user.groups),
+        ]:
+            out.update(b.namespace for b, _ in entries if b.namespace)
+        return out
+
     def authorize(self, user: UserInfo, attrs: Attributes) -> Decision:
         """Allow or no-opinion, with the granting path, exactly as the RBAC authorizer decides."""
         if MASTERS in user.groups:
@@ -210,6 +228,20 @@ class RbacIndex:
                 grant = Grant(b, b.effective_subject(b.subjects[i]), b.role_ref.kind, b.role_ref.name, idx, role.rules[idx])
                 return Decision(True, "allowed by " + grant.describe(), grant, tuple(errors))
         return Decision(False, NO_RULE, None, tuple(errors))
+
+    def allows_some_name(self, user: UserInfo, attrs: Attributes) -> bool:
+        """Would `attrs` be allowed for at least one object name? (resourceNames limits ignored). A cheap
+        pre-filter before asking about many names one by one."""
+        if MASTERS in user.groups:
+            return True
+        for b, _ in self.applicable_bindings(user, attrs.namespace):
+            role = self.role_for(b)
+            if role is None:
+                continue
+            for rule in role.rules:
+                if rule_allows(attrs, replace(rule, resource_names=()) if rule.resource_names else rule):
+                    return True
+        return False
 
     def effective_rules(self, user: UserInfo, namespace: str = "") -> list[tuple[PolicyRule, Grant]]:
         """Every rule that applies to `user` for requests in `namespace` ("" = cluster-scoped), with its path.
