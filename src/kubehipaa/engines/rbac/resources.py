@@ -7,6 +7,8 @@ built-in resources (and their kubectl short names); anything unknown is taken as
 
 from __future__ import annotations
 
+import re
+
 from kubehipaa.engines.rbac.types import Attributes
 
 # resource -> API group for built-in kinds
@@ -65,6 +67,9 @@ CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+VERSION = re.compile(r"^v\d+((alpha|beta)\d+)?$")
+
+
 class RequestSyntaxError(ValueError):
     """A resource argument that cannot be read."""
 
@@ -75,6 +80,9 @@ def resolve_resource(text: str) -> tuple[str, str]:
         raise RequestSyntaxError("empty resource")
     resource, dot, group = text.partition(".")
     if dot:
+        version, dot2, rest = group.partition(".")
+        if dot2 and VERSION.match(version):
+            group = rest  # `deployments.v1.apps`, as kubectl reads resource.version.group
         return resource, group
     if resource == "*":
         return "*", ""  # as kubectl: `*` alone is the core group; `*.*` means every group
