@@ -258,3 +258,17 @@ def test_decode_batch_accepts_eventlist_and_single_event() -> None:
     assert [e.auditID for e in decode_batch(_event_list([ev, ev | {"auditID": "b"}]))] == ["a", "b"]
     assert decode_batch(orjson.dumps(ev))[0].verb == "get"
     assert decode_batch(b'{"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": null}') == []
+
+
+def test_rejections_are_logged_as_one_line_without_content(caplog: pytest.LogCaptureFixture) -> None:
+    secret = "s3cr3t-bearer-token-value"
+    with TestClient(create_app(AuditReceiver(WebhookSettings(max_body_bytes=4096)))) as client, \
+            caplog.at_level("ERROR", logger="kubehipaa.audit_webhook"):
+        r = client.post("/audit", content=b'{"kind": "EventList", "items": [{"verb": "' + secret.encode() + b'", ')
+        assert r.status_code == 400
+        r = client.post("/audit", content=_event_list([{"kind": "Event", "verb": 1, "requestURI": secret}]))
+        assert r.status_code == 400
+        assert client.post("/audit", content=b"x" * 5000).status_code == 413
+    records = [rec.getMessage() for rec in caplog.records if rec.name == "kubehipaa.audit_webhook"]
+    assert len(records) == 3
+    assert all("\n" not in m and secret not in m and m.startswith("rejected audit batch from") for m in records)
