@@ -104,3 +104,14 @@ def test_impersonating_any_user_reaches_every_known_user() -> None:
             rb("x", "a", "ClusterRole", "view", user("bob"), user("carol"))]
     g, _ = paths(objs, phi=())
     assert {e.dst for e in g.edges if e.src == "User:eve"} == {"User:bob", "User:carol"}
+
+
+def test_rolebinding_bind_in_phi_namespace_reads_its_secrets() -> None:
+    objs = [role("rbac", "clinical", rule(["create"], ["rolebindings"], ["rbac.authorization.k8s.io"]),
+                 rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"])),
+            rb("rbac", "clinical", "Role", "rbac", user("lead"))]
+    _, ps = paths(objs)
+    assert "bind cluster-admin in clinical" in ps[("User:lead", PHI_PREFIX + "clinical")].edges[0].how
+    objs[0]["rules"] = objs[0]["rules"][:1]
+    _, ps = paths(objs)
+    assert ("User:lead", PHI_PREFIX + "clinical") not in ps

@@ -9,7 +9,7 @@ An edge A -> B means "A can act as B" by one of:
 - impersonation: A may `impersonate` user, group or service account B (impersonating group system:masters
   is cluster-admin);
 - bind/escalate: A may create ClusterRoleBindings and bind (or escalate) ClusterRoles, so it can grant itself
-  cluster-admin;
+  cluster-admin; or create RoleBindings and bind cluster-admin in a PHI namespace, so it can read its Secrets;
 - nodes/proxy: A may reach the kubelet API of nodes, which runs commands in any pod, so any service account.
 
 Two targets: cluster-admin-equivalent power (every verb on every resource cluster-wide, or system:masters),
@@ -51,6 +51,8 @@ GET_SECRETS = request_attributes("get", "secrets", as_request=False)
 CREATE_WORKLOADS = [(t, request_attributes("create", t, as_request=False)) for t in WORKLOAD_TARGETS]
 CREATE_TOKEN = request_attributes("create", "serviceaccounts/token", as_request=False)
 IMPERSONATE_SA = request_attributes("impersonate", "serviceaccounts", as_request=False)
+CREATE_ROLEBINDING = request_attributes("create", "rolebindings.rbac.authorization.k8s.io", as_request=False)
+BIND_CLUSTERROLE = request_attributes("bind", "clusterroles.rbac.authorization.k8s.io", as_request=False)
 
 
 def _impersonable_users(idx: RbacIndex, user: UserInfo, users: list[str]) -> list[str]:
@@ -285,7 +287,7 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
         if can(user, request_attributes("create", "nodes/proxy", name="any", as_request=False)) or can(
                 user, request_attributes("get", "nodes/proxy", name="any", as_request=False)):
             edges.append(Edge(key, ANY_POD, "nodes/proxy (kubelet API)"))
-        profiles: dict[str, tuple[bool, str | None, bool, bool, bool]] = {}
+        profiles: dict[str, tuple[bool, str | None, bool, bool, bool, bool]] = {}
         for ns in namespaces:
             eff = ns if ns in bound else generic
             profile = profiles.get(eff)
@@ -296,10 +298,14 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
                     ask(ns, CREATE_TOKEN, some=True),
                     ask(ns, IMPERSONATE_SA, some=True),
                     ask(ns, GET_SECRETS, some=True),
+                    ask(ns, CREATE_ROLEBINDING) and ask(ns, BIND_CLUSTERROLE, "cluster-admin"),
                 )
-            reads_all, creator, token_some, imp_some, secret_some = profile
-            if reads_all and ns in phi:
-                edges.append(Edge(key, PHI_PREFIX + ns, f"read all Secrets in {ns}"))
+            reads_all, creator, token_some, imp_some, secret_some, binds_admin = profile
+            if ns in phi:
+                if reads_all:
+                    edges.append(Edge(key, PHI_PREFIX + ns, f"read all Secrets in {ns}"))
+                elif binds_admin:
+                    edges.append(Edge(key, PHI_PREFIX + ns, f"bind cluster-admin in {ns} with a RoleBinding"))
             if creator is not None:
                 edges.append(Edge(key, POD_PREFIX + ns, f"create {creator} in {ns}"))
                 continue  # every service account of the namespace is reached through the pod node
