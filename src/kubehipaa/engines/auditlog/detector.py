@@ -120,6 +120,10 @@ class Detector:
                         self._index.setdefault((res, verb), []).append(r)
             else:
                 self._gated[r.gate].append(r)
+        self._index2: dict[str, dict[str, list[Rule]]] = {}
+        for (key, verb), rules in self._index.items():
+            self._index2.setdefault(key, {})[verb] = rules
+        self._resources = frozenset(key.split("/", 1)[0] for key in self._index2)
         if _scanner() is None:
             self._gated["body"] = []  # PHI engine absent: do not pay for decoding bodies
         self._state: dict[str, Any] = {}
@@ -254,46 +258,46 @@ class Detector:
         return out
 
     def _evaluate(self, ev: AuditEvent) -> list[Alert]:
-        # The hot path: same selection as `candidates`, inlined, and no list built for the common event
-        # that no rule is interested in.
+        # The hot path: the same selection as `candidates`, inlined. Most events (lease renewals, node
+        # status, controller list/watch) stop after one set lookup and a few attribute reads, and allocate
+        # nothing.
         self._evaluated += 1
-        out: list[Alert] = []
-        run = self._run
+        hits: list[Rule] | None = None
         o = ev.objectRef
         if o is not None:
             res = o.resource
-            if res is not None:
+            if res in self._resources:
                 sub = o.subresource
-                rules = self._index.get((res + "/" + sub if sub else res, ev.verb or ""))
-                if rules:
-                    for r in rules:
-                        run(r, ev, out)
+                by_verb = self._index2.get(res + "/" + sub if sub else res)
+                if by_verb is not None:
+                    rules = by_verb.get(ev.verb or "")
+                    if rules is not None:
+                        hits = list(rules)
         rs = ev.responseStatus
-        if rs is not None and rs.code is not None and rs.code >= 400:
-            for r in self._failure:
-                run(r, ev, out)
-        else:
-            ann = ev.annotations
-            if ann is not None and ann.decision == "forbid":
-                for r in self._failure:
-                    run(r, ev, out)
+        ann = ev.annotations
+        if (rs is not None and rs.code is not None and rs.code >= 400) or (
+            ann is not None and ann.decision == "forbid"
+        ):
+            hits = hits + self._failure if hits else list(self._failure)
         u = ev.user
         if u is not None:
-            groups = u.groups
             name = u.username
+            groups = u.groups
             if name == ANONYMOUS_USER or (not name and groups and UNAUTHENTICATED_GROUP in groups):
-                for r in self._anonymous:
-                    run(r, ev, out)
+                hits = hits + self._anonymous if hits else list(self._anonymous)
             if self._bg_any and ((name in self._bg_users) or
                                  (groups and not self._bg_groups.isdisjoint(groups))):
-                for r in self._breakglass:
-                    run(r, ev, out)
+                hits = hits + self._breakglass if hits else list(self._breakglass)
         if ev.impersonatedUser is not None:
-            for r in self._impersonation:
-                run(r, ev, out)
+            hits = hits + self._impersonation if hits else list(self._impersonation)
         if self._body and (ev.requestObject or ev.responseObject):
-            for r in self._body:
-                run(r, ev, out)
+            hits = hits + self._body if hits else list(self._body)
+        if not hits:
+            return _NONE
+        out: list[Alert] = []
+        run = self._run
+        for r in hits:
+            run(r, ev, out)
         return out
 
     def _run(self, rule: Rule, ev: AuditEvent, out: list[Alert]) -> None:

@@ -14,12 +14,16 @@ _EPOCH_CACHE: dict[str, float] = {}
 
 
 def parse_time(text: str) -> float:
-    """RFC 3339 (Go RFC3339Nano included) → seconds since the epoch; 0.0 when absent or unparseable."""
-    if not text or len(text) < 19:
-        return 0.0
+    """RFC 3339 (Go RFC3339Nano included) → whole seconds since the epoch; 0.0 when absent or unparseable.
+
+    Windows are minutes long, so the fraction is dropped; the seconds part is looked up in a small cache
+    because consecutive events share it.
+    """
     head = text[:19]
     base = _EPOCH_CACHE.get(head)
     if base is None:
+        if len(text) < 19:
+            return 0.0
         try:
             base = dt.datetime.fromisoformat(head).replace(tzinfo=dt.UTC).timestamp()
         except ValueError:
@@ -27,23 +31,18 @@ def parse_time(text: str) -> float:
         if len(_EPOCH_CACHE) > 4096:
             _EPOCH_CACHE.clear()
         _EPOCH_CACHE[head] = base
-    frac = 0.0
-    if len(text) > 20 and text[19] == ".":
-        digits = text[20:].rstrip("Z").split("+")[0].split("-")[0]
-        if digits.isdigit():
-            frac = int(digits) / (10 ** len(digits))
-    offset = 0.0
+    if text[-1:] in ("Z", "z") or len(text) == 19:
+        return base
     tail = text[19:]
     for sign in ("+", "-"):
         if sign in tail:
             hh_mm = tail.rsplit(sign, 1)[1]
             try:
-                hours, minutes = int(hh_mm[:2]), int(hh_mm[3:5] or 0)
+                offset = int(hh_mm[:2]) * 3600 + int(hh_mm[3:5] or 0) * 60
             except ValueError:
-                break
-            offset = (hours * 3600 + minutes * 60) * (1 if sign == "+" else -1)
-            break
-    return base + frac - offset
+                return base
+            return base - offset if sign == "+" else base + offset
+    return base
 
 
 class _Lru(OrderedDict):  # type: ignore[type-arg]
