@@ -158,7 +158,7 @@ class RbacIndex:
                 if rule.non_resource_urls:
                     for verb in verbs:
                         self._url_rules[verb].append((key, i))
-        self._allowing_cache: dict[Attributes, dict[RoleKey, int]] = {}
+        self._allowing_cache: dict[tuple[Attributes, bool], dict[RoleKey, int]] = {}
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -257,12 +257,18 @@ class RbacIndex:
         return out
 
     # ----------------------------------------------------------------- who-can
-    def roles_allowing(self, attrs: Attributes) -> dict[RoleKey, int]:
-        """Role key -> index of its first rule that allows `attrs` (ignoring bindings and scope)."""
-        cached = self._allowing_cache.get(attrs)
+    def roles_allowing(self, attrs: Attributes, *, any_name: bool = False) -> dict[RoleKey, int]:
+        """Role key -> index of its first rule that allows `attrs` (ignoring bindings and scope).
+
+        With `any_name`, resourceNames limits are ignored: a role counts if it allows the request for some name,
+        and the index is that of its first rule without a limit when it has one (so callers can tell "all
+        names" from "only these names")."""
+        cache_key = (attrs, any_name)
+        cached = self._allowing_cache.get(cache_key)
         if cached is not None:
             return cached
         result: dict[RoleKey, int] = {}
+        limited: dict[RoleKey, int] = {}
         if attrs.resource_request:
             res_keys = [combined_resource(attrs), "*"]
             if attrs.subresource:
@@ -272,7 +278,11 @@ class RbacIndex:
                 for group in {attrs.api_group, "*"}:
                     for res in res_keys:
                         for key, idx, names in self._res_rules.get((verb, group, res), ()):
-                            if names and name not in names:
+                            if names and (any_name or name not in names):
+                                if any_name:
+                                    prev = limited.get(key)
+                                    if prev is None or idx < prev:
+                                        limited[key] = idx
                                 continue
                             prev = result.get(key)
                             if prev is None or idx < prev:
@@ -283,22 +293,26 @@ class RbacIndex:
                     prev = result.get(key)
                     if (prev is None or idx < prev) and rule_allows(attrs, self.roles[key].rules[idx]):
                         result[key] = idx
+        for key, idx in limited.items():
+            result.setdefault(key, idx)
         if len(self._allowing_cache) > 50_000:
             self._allowing_cache.clear()
-        self._allowing_cache[attrs] = result
+        self._allowing_cache[cache_key] = result
         return result
 
     def clear_query_cache(self) -> None:
         """Forget memoised who-can role matches (benchmarks use this to measure cold queries)."""
         self._allowing_cache.clear()
 
-    def who_can(self, attrs: Attributes, *, include_masters: bool = True) -> list[WhoCanEntry]:
+    def who_can(self, attrs: Attributes, *, include_masters: bool = True, any_name: bool = False
+                ) -> list[WhoCanEntry]:
         """Every binding subject allowed `attrs`, one entry per (subject, binding), sorted by subject.
 
-        A RoleBinding only counts for a request in its own namespace, never for cluster-scoped requests."""
+        A RoleBinding only counts for a request in its own namespace, never for cluster-scoped requests.
+        With `any_name`, grants limited by resourceNames count too (the entry's rule shows the limit)."""
         rows: list[tuple[tuple[str, str, str, bool, int], Subject, Binding, PolicyRule, int]] = []
         ns = attrs.namespace
-        for key, idx in self.roles_allowing(attrs).items():
+        for key, idx in self.roles_allowing(attrs, any_name=any_name).items():
             rule = self.roles[key].rules[idx]
             bindings = self._cluster_by_role.get(key, [])
             if ns:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kubehipaa.engines.rbac.index import RbacIndex
-from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import is_cluster_scoped, request_attributes
 from kubehipaa.engines.rbac.types import Subject
 
@@ -127,31 +126,17 @@ def build_review(idx: RbacIndex, namespaces: Sequence[str],
             requests.append((target, attrs))
     grants: set[ReviewGrant] = set()
     scopes = [*sorted(set(namespaces)), ""]
-    for b in idx.bindings:
-        role = idx.role_for(b)
-        if role is None:
-            continue
-        for scope in scopes:
-            if b.namespace and b.namespace != scope:
+    for scope in scopes:
+        for target, attrs in requests:
+            if is_cluster_scoped(attrs.resource, attrs.api_group) != (scope == ""):
                 continue
-            for target, attrs in requests:
-                cluster = is_cluster_scoped(attrs.resource, attrs.api_group)
-                if cluster != (scope == ""):
+            for e in idx.who_can(replace(attrs, namespace=scope), include_masters=False, any_name=True):
+                b, s, rule = e.binding, e.subject, e.rule
+                if b is None or rule is None:
                     continue
-                a = replace(attrs, namespace=scope)
-                for i, rule in enumerate(role.rules):
-                    open_rule = replace(rule, resource_names=()) if rule.resource_names else rule
-                    if not rule_allows(a, open_rule):
-                        continue
-                    via = (f"{b.display} -> {b.role_ref.kind} {b.role_ref.name} rules[{i}] {rule.compact()}")
-                    for s in b.subjects:
-                        e = b.effective_subject(s)
-                        if e.kind not in ("User", "Group", "ServiceAccount") or (
-                                e.kind == "ServiceAccount" and not e.namespace):
-                            continue
-                        grants.add(ReviewGrant(scope or CLUSTER_SCOPE, e.kind, e.namespace, e.name, target,
-                                               attrs.verb, tuple(rule.resource_names), via, b.origin.file,
-                                               b.origin.line))
+                via = f"{b.display} -> {b.role_ref.kind} {b.role_ref.name} rules[{e.rule_index}] {rule.compact()}"
+                grants.add(ReviewGrant(scope or CLUSTER_SCOPE, s.kind, s.namespace, s.name, target, attrs.verb,
+                                       tuple(rule.resource_names), via, b.origin.file, b.origin.line))
     notes = [MASTERS_NOTE]
     for b in idx.bindings:
         if idx.role_for(b) is None and (not b.namespace or b.namespace in scopes):
