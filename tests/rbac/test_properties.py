@@ -129,3 +129,15 @@ def test_full_wildcard_rule_allows_every_resource_request(attrs) -> None:  # typ
 
     rule = PolicyRule(verbs=("*",), api_groups=("*",), resources=("*",))
     assert rule_allows(attrs, rule) is attrs.resource_request
+
+
+@SETTINGS
+@given(objects_st(), attrs_st)
+def test_any_name_who_can_is_a_superset_and_exact_for_unlimited_rules(objs, attrs) -> None:  # type: ignore[no-untyped-def]
+    idx = RbacIndex.from_objects(objs, builtin_cluster_admin=False)
+    exact = {(e.subject, e.binding.name if e.binding else "") for e in idx.who_can(attrs, include_masters=False)}
+    loose = idx.who_can(attrs, include_masters=False, any_name=True)
+    assert exact <= {(e.subject, e.binding.name if e.binding else "") for e in loose}
+    for e in loose:
+        if e.rule is not None and not e.rule.resource_names:
+            assert (e.subject, e.binding.name if e.binding else "") in exact
