@@ -53,6 +53,13 @@ def test_hardened_has_no_finding_at_or_above_medium() -> None:
     assert not offenders, "examples/clinic-hardened has findings >= medium:\n" + "\n".join(offenders)
 
 
+def test_hardened_workloads_have_no_workload_image_or_secret_finding_at_all() -> None:
+    # the hardened workloads are the remediation advice made concrete: not even a low finding remains
+    mine = [f"{f.check_id} {f.resource.display}: {f.message}" for f in scan_example(HARDENED).findings
+            if f.check_id.startswith(("KH-WL-", "KH-IMG-", "KH-SEC-"))]
+    assert not mine, "\n".join(mine)
+
+
 def test_both_examples_mark_clinical_as_phi() -> None:
     for path in (INSECURE, HARDENED):
         loaded = load_paths([str(path)])
