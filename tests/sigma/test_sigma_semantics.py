@@ -96,17 +96,21 @@ def test_pseudo_fields_use_the_pipeline_mapping() -> None:
     assert not fires("detection:\n  s:\n    capabilities: '*'\n  condition: s", dropped)
 
 
-def test_other_logsources_and_correlations_are_skipped() -> None:
+def test_other_logsources_are_skipped_and_correlations_compiled() -> None:
     text = (
         "title: win\nid: 5d9a1f3e-0000-4000-8000-000000000002\nlogsource:\n  product: windows\n"
         "detection:\n  s:\n    EventID: 1\n  condition: s\n---\n"
         "title: many\nid: 5d9a1f3e-0000-4000-8000-000000000003\nname: many\ncorrelation:\n  type: event_count\n"
         "  rules: [k]\n  group-by: [user.username]\n  timespan: 1m\n  condition:\n    gte: 5\n---\n"
+        "title: temporal\nid: 5d9a1f3e-0000-4000-8000-000000000004\ncorrelation:\n  type: temporal\n"
+        "  rules: [k]\n  group-by: [user.username]\n  timespan: 1m\n---\n"
         + HEAD.replace("title: t", "title: k\nname: k") + "detection:\n  s:\n    verb: list\n  condition: s\n"
     )
     rs = SigmaRuleSet.from_yaml(text)
     assert [r.title for r in rs.rules] == ["k"]
-    assert sorted(s.title for s in rs.skipped) == ["many", "win"]
+    assert [c.title for c in rs.correlations] == ["many"]
+    assert sorted(s.title for s in rs.skipped) == ["temporal", "win"]
+    assert "temporal" in next(s.reason for s in rs.skipped if s.title == "temporal")
 
 
 def test_bad_rule_files_name_the_file(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from sigma.conditions import (
     ConditionOR,
     ConditionValueExpression,
 )
-from sigma.correlations import SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.processing.conditions import IncludeFieldCondition, MatchStringCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
@@ -56,6 +57,7 @@ from sigma.types import (
     SpecialChars,
 )
 
+from kubehipaa.engines.auditlog.windows import parse_time
 from kubehipaa.errors import InputError
 
 PRODUCT = "kubernetes"
@@ -540,10 +542,15 @@ class SigmaMatch:
     level: str
     file: str
     tags: tuple[str, ...] = ()
+    detail: str = ""
+    """For a correlation rule: the group and the count that crossed the threshold."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule_id": self.rule_id, "title": self.title, "level": self.level, "file": self.file,
-                "tags": list(self.tags)}
+        out: dict[str, Any] = {"rule_id": self.rule_id, "title": self.title, "level": self.level,
+                               "file": self.file, "tags": list(self.tags)}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
 
 
 @dataclass(slots=True)
@@ -554,6 +561,8 @@ class CompiledSigmaRule:
     file: str
     predicates: list[EventPred]
     match_info: SigmaMatch
+    output: bool = True
+    """False for a rule only used by a correlation with `generate: false`: evaluated, never reported alone."""
 
     @property
     def rule_id(self) -> str:
@@ -587,6 +596,7 @@ class SigmaRuleSet:
     """Compiled Sigma rules for the kubernetes/audit log source; `match(event)` runs all of them."""
 
     rules: list[CompiledSigmaRule] = field(default_factory=list)
+    correlations: list[Correlation] = field(default_factory=list)
     skipped: list[SkippedRule] = field(default_factory=list)
     _index: _RuleIndex | None = field(default=None, repr=False, compare=False)
 
@@ -600,21 +610,22 @@ class SigmaRuleSet:
         collections = []
         for path in _rule_files(paths):
             collections.append(_load_file(path))
-        merged = SigmaCollection.merge(collections, resolve_references=True)
-        return cls.from_collection(merged)
+        return cls.from_collection(_resolve(collections))
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "<string>") -> SigmaRuleSet:
         """Compile rules from YAML text (one or more documents); mainly for tests and embedding."""
-        return cls.from_collection(_parse(text, source))
+        return cls.from_collection(_resolve([_parse(text, source)]))
 
     @classmethod
     def from_collection(cls, collection: SigmaCollection) -> SigmaRuleSet:
         out = cls()
+        by_rule: dict[int, int] = {}  # id(pySigma rule) -> index in out.rules
+        pending: list[SigmaCorrelationRule] = []
         for rule in collection.rules:
             file = _rule_file(rule)
             if isinstance(rule, SigmaCorrelationRule):
-                out.skipped.append(SkippedRule(file, rule.title, "correlation rules are not evaluated"))
+                pending.append(rule)
                 continue
             if not isinstance(rule, SigmaRule):  # pragma: no cover - collections hold rules only
                 continue
@@ -626,22 +637,163 @@ class SigmaRuleSet:
                     file, rule.title, f"log source product={ls.product} service={ls.service} is not kubernetes/audit"
                 ))
                 continue
+            by_rule[id(rule)] = len(out.rules)
             out.rules.append(_compile_rule(rule, file))
+        for corr in pending:
+            file = _rule_file(corr)
+            if corr.errors:
+                raise InputError(f"invalid Sigma correlation {corr.title!r}: {_one_line(corr.errors[0])}", file=file)
+            compiled, reason = _compile_correlation(corr, file, by_rule)
+            if compiled is None:
+                out.skipped.append(SkippedRule(file, corr.title, reason))
+            else:
+                out.correlations.append(compiled)
         return out
 
     def match(self, event: dict[str, Any]) -> list[SigmaMatch]:
-        """Every rule that matches this audit event (a dict as read from the log), in rule order."""
+        """Every rule that matches this audit event (a dict as read from the log), in rule order, then the
+        correlation rules whose threshold this event crossed (stateful: windows per group, bounded)."""
         if not isinstance(event, dict):
             return []
         index = self._index
         if index is None or index.size != len(self.rules):
             index = self._index = _RuleIndex.build(self.rules)
         cache: FieldCache = {}
-        candidates = index.candidates(event, cache)
-        return [self.rules[i].match_info for i in candidates if self.rules[i].matches(event, cache)]
+        hits = [i for i in index.candidates(event, cache) if self.rules[i].matches(event, cache)]
+        out = [self.rules[i].match_info for i in hits if self.rules[i].output]
+        if self.correlations and hits:
+            t = parse_time(_event_time(event))
+            for corr in self.correlations:
+                fired = corr.observe(event, cache, hits, t)
+                if fired is not None:
+                    out.append(fired)
+        return out
 
     def __len__(self) -> int:
-        return len(self.rules)
+        return len(self.rules) + len(self.correlations)
+
+
+# --------------------------------------------------------------------------------------------------
+# Correlation rules (Sigma 2.0): event_count and value_count over a sliding window per group
+
+MAX_CORRELATION_GROUPS = 50_000
+"""Bound on the groups one correlation rule tracks; the least recently seen group is evicted."""
+
+_CORRELATION_OPS: dict[str, Callable[[float, float], bool]] = {
+    "GT": lambda n, c: n > c,
+    "GTE": lambda n, c: n >= c,
+}
+
+
+def _event_time(event: dict[str, Any]) -> str:
+    for key in ("requestReceivedTimestamp", "stageTimestamp", "timestamp"):
+        v = event.get(key)
+        if isinstance(v, str) and v:
+            return v
+    return ""
+
+
+@dataclass(slots=True)
+class Correlation:
+    """One compiled correlation rule and its bounded per-group windows."""
+
+    match_info: SigmaMatch
+    kind: str
+    seconds: float
+    threshold: float
+    op: Callable[[float, float], bool]
+    group_getters: dict[int, list[Getter]]
+    """Compiled base-rule index -> getters of the group-by fields (aliases resolved for that rule)."""
+    value_getters: dict[int, Getter]
+    """value_count only: compiled base-rule index -> getter of the counted field."""
+    groups: OrderedDict[tuple[Any, ...], deque[tuple[float, str]]] = field(default_factory=OrderedDict)
+
+    @property
+    def rule_id(self) -> str:
+        return self.match_info.rule_id
+
+    @property
+    def title(self) -> str:
+        return self.match_info.title
+
+    def observe(self, event: dict[str, Any], cache: FieldCache, hits: list[int], t: float) -> SigmaMatch | None:
+        member = next((i for i in hits if i in self.group_getters), None)
+        if member is None:
+            return None
+        key = tuple(tuple(sorted({str(v) for v in g(event, cache) if v is not None}))
+                    for g in self.group_getters[member])
+        value = ""
+        if self.kind == "value_count":
+            vals = [v for v in self.value_getters[member](event, cache) if v is not None]
+            if not vals:
+                return None
+            value = str(vals[0])
+        window = self.groups.get(key)
+        if window is None:
+            window = self.groups[key] = deque()
+            if len(self.groups) > MAX_CORRELATION_GROUPS:
+                self.groups.popitem(last=False)
+        else:
+            self.groups.move_to_end(key)
+        window.append((t, value))
+        horizon = t - self.seconds
+        while window and window[0][0] < horizon:
+            window.popleft()
+        n = len(window) if self.kind == "event_count" else len({v for _, v in window})
+        if not self.op(n, self.threshold):
+            return None
+        window.clear()  # re-arm: the next alert for this group needs a fresh window
+        group = ", ".join("/".join(k) or "-" for k in key) or "all events"
+        what = "events" if self.kind == "event_count" else "distinct values"
+        detail = f"{n} {what} within {int(self.seconds)}s for {group}"
+        info = self.match_info
+        return SigmaMatch(info.rule_id, info.title, info.level, info.file, info.tags, detail)
+
+
+def _compile_correlation(corr: SigmaCorrelationRule, file: str,
+                         by_rule: dict[int, int]) -> tuple[Correlation | None, str]:
+    """A correlation rule over compiled base rules, or (None, why it is not evaluated)."""
+    kind = str(corr.type.name).lower()
+    if kind not in ("event_count", "value_count"):
+        return None, f"correlation type {kind} is not evaluated (only event_count and value_count)"
+    cond = corr.condition
+    if not isinstance(cond, SigmaCorrelationCondition):
+        return None, "extended correlation conditions are not evaluated"
+    op = _CORRELATION_OPS.get(cond.op.name)
+    if op is None:
+        return None, f"condition {cond.op.name.lower()} needs end-of-window timers (only gt/gte are evaluated)"
+    members: dict[int, list[Getter]] = {}
+    values: dict[int, Getter] = {}
+    fieldref = cond.fieldref
+    if kind == "value_count" and not isinstance(fieldref, str):
+        return None, "value_count needs exactly one condition field"
+    for ref in corr.rules or []:
+        base = getattr(ref, "rule", None)
+        idx = by_rule.get(id(base)) if base is not None else None
+        if idx is None:
+            return None, f"referenced rule {ref.reference!r} is not a kubernetes/audit rule (or is a correlation)"
+
+        def field_for(name: str, ref: Any = ref) -> str:
+            alias = corr.aliases.aliases.get(name)
+            if alias is not None:
+                for r, mapped in alias.mapping.items():
+                    if getattr(r, "rule", None) is getattr(ref, "rule", None):
+                        name = mapped
+                        break
+            mapped_field = FIELD_MAPPING.get(name, name)
+            return mapped_field if isinstance(mapped_field, str) else name
+
+        members[idx] = [_getter(field_for(g)) for g in (corr.group_by or [])]
+        if kind == "value_count" and isinstance(fieldref, str):
+            values[idx] = _getter(field_for(fieldref))
+    if not members:
+        return None, "no referenced rules"
+    level = corr.level.name.lower() if corr.level is not None else "medium"
+    info = SigmaMatch(
+        rule_id=str(corr.id) if corr.id is not None else (corr.name or corr.title), title=corr.title,
+        level=level, file=file, tags=tuple(str(t) for t in corr.tags),
+    )
+    return Correlation(info, kind, float(corr.timespan.seconds), float(cond.count), op, members, values), ""
 
 
 # Fields a rule is most often pinned to; a rule that requires one of a few values there is only tried on
@@ -723,6 +875,16 @@ def _rule_files(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
+def _resolve(collections: list[SigmaCollection]) -> SigmaCollection:
+    """Merge per-file collections: applies Sigma filters and resolves correlation references across files."""
+    try:
+        return SigmaCollection.merge(collections, resolve_references=True)
+    except SigmaError as exc:
+        src = getattr(exc, "source", None)
+        where = str(getattr(src, "path", "")) or None
+        raise InputError(f"Sigma rules: {_one_line(exc)}", file=where) from None
+
+
 def _parse(text: str, source: str | Path) -> SigmaCollection:
     src = SigmaRuleLocation(Path(source)) if not isinstance(source, str) or source != "<string>" else None
     try:
@@ -764,7 +926,8 @@ def _compile_rule(rule: SigmaRule, file: str) -> CompiledSigmaRule:
         file=file,
         tags=tuple(str(t) for t in rule.tags),
     )
-    return CompiledSigmaRule(rule=rule, file=file, predicates=predicates, match_info=info)
+    return CompiledSigmaRule(rule=rule, file=file, predicates=predicates, match_info=info,
+                             output=bool(getattr(rule, "_output", True)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -782,7 +945,8 @@ def sigma_alert(match: SigmaMatch, ev: Any) -> Any:
     return Alert(
         rule_id=f"sigma:{match.rule_id}", title=match.title,
         severity=Severity(SIGMA_SEVERITY.get(match.level, 2)), hipaa=(),
-        message=f"Sigma rule {match.title!r} matched ({ev.verb or '?'} {ev.object_display})",
+        message=(f"Sigma correlation {match.title!r}: {match.detail} (last: {ev.verb or '?'} {ev.object_display})"
+                 if match.detail else f"Sigma rule {match.title!r} matched ({ev.verb or '?'} {ev.object_display})"),
         time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
         user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
         evidence={"sigmaFile": match.file, "level": match.level, "tags": list(match.tags)},
@@ -813,11 +977,13 @@ def catalog_rules(ruleset: SigmaRuleSet) -> list[Any]:
     from kubehipaa.model import Severity
 
     out = []
-    for r in ruleset.rules:
-        refs = tuple(str(x) for x in (r.rule.references or ()))
+    entries = [(r.match_info, "rule", tuple(str(x) for x in (r.rule.references or ()))) for r in ruleset.rules
+               if r.output]
+    entries += [(c.match_info, "correlation", ()) for c in ruleset.correlations]
+    for info, what, refs in entries:
         out.append(Rule(
-            id=f"sigma:{r.rule_id}", title=r.title, severity=Severity(SIGMA_SEVERITY.get(r.level, 2)), hipaa=(),
-            logic=f"Sigma rule {Path(r.file).name} (level {r.level}), evaluated through pySigma",
+            id=f"sigma:{info.rule_id}", title=info.title, severity=Severity(SIGMA_SEVERITY.get(info.level, 2)),
+            hipaa=(), logic=f"Sigma {what} {Path(info.file).name} (level {info.level}), evaluated through pySigma",
             match=lambda ev, cfg: None, gate="sigma", refs=refs,
         ))
     return out
