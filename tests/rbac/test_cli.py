@@ -118,3 +118,15 @@ def test_escalation_exit_and_json(rbac_dir: Path) -> None:
     assert r.exit_code in (0, 1), r.output
     data = orjson.loads(r.output)
     assert "paths" in data and data["identities"] >= 2
+
+
+def test_risks_command(rbac_dir: Path, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["rbac", "risks", str(rbac_dir), "--format", "json"])
+    assert r.exit_code == 1, r.output
+    data = orjson.loads(r.output)
+    assert any(f["rule"] == "RR-002" for f in data["findings"])
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("version: 1\nrules: []\n")
+    p = subprocess.run([sys.executable, "-m", "kubehipaa.cli.main", "rbac", "risks", str(rbac_dir), "--rules",
+                        str(bad)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "rules.yaml" in p.stderr and "Traceback" not in p.stderr

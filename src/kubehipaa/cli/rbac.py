@@ -37,6 +37,7 @@ from kubehipaa.engines.rbac.review import (
     review_csv,
     review_html,
 )
+from kubehipaa.engines.rbac.risk import builtin_risk_rules, evaluate_risks, load_risk_rules
 
 app = typer.Typer(help="RBAC: can-i, who-can, access reviews, escalation paths.", no_args_is_help=True)
 
@@ -264,3 +265,47 @@ def escalation(
             lines.append("no escalation paths found")
         write_output("\n".join(lines) + "\n", output)
     raise typer.Exit(EXIT_FINDINGS if found else EXIT_OK)
+
+
+@app.command("risks")
+def risks(
+    paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests."),
+    rules_file: Path | None = typer.Option(None, "--rules", help="A risk-rule catalog to use instead of the "
+                                           "built-in one (same schema)."),
+    fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
+    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+) -> None:
+    """Evaluate the RBAC risk-rule catalog: every risky grant, severity raised in PHI namespaces and
+    kube-system. Exit 1 if any rule fires.
+
+    Examples:
+
+      kubehipaa rbac risks ./rbac
+
+      kubehipaa rbac risks ./rbac --rules my-risk-rules.yaml --format json
+    """
+    if rules_file is not None:
+        try:
+            text = rules_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"{rules_file}: cannot read: {exc.strerror}") from None
+        rules = load_risk_rules(text, str(rules_file))
+    else:
+        rules = list(builtin_risk_rules())
+    inv = load_inventory(paths, config_path)
+    idx = RbacIndex.from_objects(inv.objects)
+    for problem in idx.problems:
+        warn(problem)
+    hits = sorted(evaluate_risks(idx, inv.phi_namespaces, rules), key=lambda h: (-h.severity, h.rule.id))
+    if fmt is TextOrJson.json:
+        write_output(_dumps({"rules": [r.id for r in rules], "findings": [h.to_dict() for h in hits]}), output)
+    else:
+        lines = []
+        for h in hits:
+            target = h.binding or h.role
+            where = f" ({target.origin.file}:{target.origin.line})" if target and target.origin.file else ""
+            lines.append(f"{h.severity.label.upper():<8} {h.rule.id} {h.message}{where}")
+        lines.append(f"{len(hits)} risky grant(s) from {len(rules)} rules")
+        write_output("\n".join(lines) + "\n", output)
+    raise typer.Exit(EXIT_FINDINGS if hits else EXIT_OK)
