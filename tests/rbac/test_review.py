@@ -113,3 +113,10 @@ def test_html_is_escaped_and_lists_changes() -> None:
     parser = _Cells()
     parser.feed(html)
     assert "added" in parser.cells and "app-tls" in parser.cells
+
+
+def test_csv_neutralises_formulas() -> None:
+    objs = [*OBJS, rb("evil", "clinical", "ClusterRole", "debug", group("=HYPERLINK(\"http://x\")"))]
+    rows = list(csv.DictReader(io.StringIO(review_csv(build_review(RbacIndex.from_objects(objs), ["clinical"])))))
+    names = {r["subject_name"] for r in rows}
+    assert "'=HYPERLINK(\"http://x\")" in names and not any(n.startswith("=") for n in names)

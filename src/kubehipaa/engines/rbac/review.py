@@ -173,6 +173,12 @@ def diff_reviews(previous: Iterable[ReviewGrant], current: Iterable[ReviewGrant]
                       removed=sorted(prev[k] for k in prev.keys() - cur.keys()))
 
 
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas: names come from manifests, and a subject called `=HYPERLINK(...)` must
+    not execute when an auditor opens the review."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 CSV_COLUMNS = ("namespace", "subject_kind", "subject_namespace", "subject_name", "resource", "verbs",
                "resource_names", "granted_by")
 
@@ -183,9 +189,9 @@ def review_csv(review: Review) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for row in review.matrix():
-        w.writerow([row["namespace"], row["subject_kind"], row["subject_namespace"], row["subject_name"],
-                    row["resource"], " ".join(row["verbs"]), " ".join(row["resource_names"]),
-                    " | ".join(row["via"])])
+        w.writerow([_cell(str(v)) for v in (
+            row["namespace"], row["subject_kind"], row["subject_namespace"], row["subject_name"], row["resource"],
+            " ".join(row["verbs"]), " ".join(row["resource_names"]), " | ".join(row["via"]))])
     return buf.getvalue()
 
 
@@ -196,8 +202,8 @@ def diff_csv(diff: ReviewDiff) -> str:
                 "resource_names", "granted_by"))
     for change, grants in (("added", diff.added), ("removed", diff.removed)):
         for g in grants:
-            w.writerow((change, g.namespace, g.subject_kind, g.subject_namespace, g.subject_name, g.resource,
-                        g.verb, " ".join(g.names), g.via))
+            w.writerow([_cell(v) for v in (change, g.namespace, g.subject_kind, g.subject_namespace,
+                                           g.subject_name, g.resource, g.verb, " ".join(g.names), g.via)])
     return buf.getvalue()
 
 
