@@ -272,3 +272,26 @@ def test_rejections_are_logged_as_one_line_without_content(caplog: pytest.LogCap
     records = [rec.getMessage() for rec in caplog.records if rec.name == "kubehipaa.audit_webhook"]
     assert len(records) == 3
     assert all("\n" not in m and secret not in m and m.startswith("rejected audit batch from") for m in records)
+
+
+def test_a_failing_sink_does_not_stop_detection() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def flaky(alert: dict[str, Any]) -> None:
+        if not seen:
+            seen.append({})
+            raise OSError("disk full")
+        seen.append(alert)
+
+    receiver = AuditReceiver(WebhookSettings(flush_idle_s=0.1), flaky)
+    ev = {"kind": "Event", "stage": "ResponseComplete", "verb": "create",
+          "user": {"username": "system:anonymous", "groups": ["system:unauthenticated"]},
+          "objectRef": {"resource": "namespaces", "name": "foo"}, "responseStatus": {"code": 201},
+          "annotations": {"authorization.k8s.io/decision": "allow"}}
+    with TestClient(create_app(receiver)) as client:
+        for i in range(2):
+            assert client.post("/audit", content=_event_list([ev | {"auditID": f"f-{i}"}])).status_code == 200
+            assert receiver.wait_idle(5)
+        assert client.get("/healthz").status_code == 200
+        assert _metric(client.get("/metrics").text, "kubehipaa_audit_worker_errors_total") == 1
+    assert len(seen) > 1  # the second batch's alerts arrived after the first write failed

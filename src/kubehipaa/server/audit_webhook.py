@@ -148,11 +148,11 @@ class AuditReceiver:
                 batch = self._queue.get(timeout=self.settings.flush_idle_s)
             except queue.Empty:
                 if not flushed:
-                    self._emit_all(self.detector.flush())
+                    self._flush()
                     flushed = True
                 continue
             if batch is None:
-                self._emit_all(self.detector.flush())
+                self._flush()
                 self._idle.set()
                 return
             try:
@@ -166,6 +166,13 @@ class AuditReceiver:
                 if self._queued == 0 and self._queue.empty():
                     self._idle.set()
             self.metrics.queue.set(self._queued)
+
+    def _flush(self) -> None:
+        try:
+            self._emit_all(self.detector.flush())
+        except Exception:  # e.g. the alerts file became unwritable: keep the worker alive, say so
+            self.metrics.worker_errors.inc()
+            log.exception("audit worker failed while flushing held-back events")
 
     def _process(self, batch: _Batch) -> None:
         for ev in batch.events:
