@@ -82,6 +82,8 @@ class WebhookMetrics:
                               registry=r)
         self.queue = Gauge("kubehipaa_audit_queue_events", "Audit events waiting for the worker", registry=r)
         self.worker_errors = Counter("kubehipaa_audit_worker_errors", "Batches the worker failed on", registry=r)
+        self.sink_errors = Counter("kubehipaa_audit_alert_write_errors", "Alerts that could not be written",
+                                   registry=r)
 
 
 class AuditReceiver:
@@ -100,6 +102,7 @@ class AuditReceiver:
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
         self._idle.set()
+        self._last_sink_error = -1e9
 
     # -- request side (event loop) ----------------------------------------------------------------------
     def offer(self, batch: _Batch) -> bool:
@@ -185,7 +188,15 @@ class AuditReceiver:
 
     def _emit(self, alert: dict[str, Any]) -> None:
         self.metrics.alerts.labels(alert.get("ruleId", "?"), alert.get("severity", "?")).inc()
-        self._sink(alert)
+        try:
+            self._sink(alert)
+        except Exception as exc:  # e.g. disk full: keep detecting (metrics still count), log once a minute
+            self.metrics.sink_errors.inc()
+            now = time.monotonic()
+            if now - self._last_sink_error >= 60:
+                self._last_sink_error = now
+                log.error("cannot write alert %s: %s (further errors this minute not logged)",
+                          alert.get("ruleId", "?"), exc)
 
 
 class JsonLinesSink:
