@@ -209,3 +209,9 @@ def test_roundtrip_on_real_falco_events(shared_dir: Callable[[str], Path]) -> No
 def test_empty_or_unknown_identity_gives_an_empty_list(user: str) -> None:
     out = suggest_role([] if user == SA else app_log(), user)
     assert out["manifest"]["items"] == [] and out["allowed"] == [] and out["denied"] == []
+
+
+def test_window_reports_its_own_bounds() -> None:
+    usage = collect_usage(app_log()).within(1800)
+    assert (usage.start, usage.end) == ("2026-11-20T10:30:00Z", "2026-11-20T11:00:00Z")
+    assert collect_usage(app_log()).within(None).start == "2026-11-20T10:00:00.000000Z"

@@ -22,6 +22,7 @@ Semantics (see docs/least-privilege.md):
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,7 +196,8 @@ class Usage:
             kept = {k: o for k, o in per.items() if not o.last or parse_time(o.last) >= cutoff}
             if kept:
                 out.requests[user] = kept
-        out.start = min((o.first for per in out.requests.values() for o in per.values() if o.first), default="")
+        since = dt.datetime.fromtimestamp(cutoff, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.start = max(self.start, since)
         return out
 
     def identity(self, user: str) -> tuple[str, tuple[str, ...]]:
