@@ -105,3 +105,17 @@ def test_unused_csv_for_reviewers(files: tuple[Path, Path]) -> None:
         ("list", "configmaps"), ("watch", "configmaps"), ("delete", "deployments")}
     assert all(row["subject"] == "clinical/app-sa" and row["scope"] == "clinical" for row in rows)
     assert rows[0]["file"].endswith("app.yaml") and rows[0]["line"] == "13"
+
+
+def test_unused_csv_neutralises_formulas(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    rbac = tmp_path / "rbac.yaml"
+    rbac.write_text(RBAC.replace("name: app-sa}", "name: app-sa}\n- {kind: User, name: '=HYPERLINK(\"http://x\")'}"))
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"\n".join(orjson.dumps(e.to_dict()) for e in app_log()) + b"\n")
+    r = CliRunner().invoke(_app(), ["unused", str(rbac), str(log), "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    subjects = {row["subject"] for row in csv.DictReader(io.StringIO(r.stdout))}
+    assert "'=HYPERLINK(\"http://x\")" in subjects and not any(s.startswith("=") for s in subjects)

@@ -70,6 +70,14 @@ CSV_COLUMNS = ("subject_kind", "subject", "active", "binding_kind", "binding", "
                "file", "line")
 
 
+def _cell(value: object) -> object:
+    """Neutralise spreadsheet formulas: names come from manifests and logs, and a subject called
+    `=HYPERLINK(...)` must not execute when a reviewer opens the sheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def render_unused_csv(report: UnusedReport) -> str:
     """One row per unused permission: the sheet an access reviewer signs off (keep / revoke)."""
     buf = io.StringIO()
@@ -79,7 +87,7 @@ def render_unused_csv(report: UnusedReport) -> str:
         who = f"{s.subject.namespace}/{s.subject.name}" if s.subject.namespace else s.subject.name
         for p in s.unused:
             r = p.rule
-            w.writerow((
+            w.writerow(_cell(v) for v in (
                 s.subject.kind, who, "yes" if s.identities else "no", p.binding.kind, p.binding.name,
                 p.binding.namespace, p.role_kind, p.role_name, p.rule_index, p.scope or "cluster-wide",
                 r.verbs[0] if r.verbs else "", r.api_groups[0] if r.api_groups else "",
