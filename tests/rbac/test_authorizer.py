@@ -193,3 +193,14 @@ def test_who_can_agrees_with_authorize() -> None:
         for u, g in [("jane", []), ("bob", ["ops"]), ("eve", [])]:
             allowed = idx.authorize(user_info(u, g), attrs).allowed
             assert allowed == (u in who or bool(set(g) & who)), (verb, target, name, u)
+
+
+def test_later_declaration_of_the_same_object_wins() -> None:
+    idx = RbacIndex.from_objects([
+        crole("r", SECRETS_GET), crole("r", rule(["get"], ["pods"])),
+        crb("b", "r", user("jane")), crb("b", "r", user("john")),
+    ])
+    assert not idx.authorize(user_info("jane"), request_attributes("get", "pods", "a")).allowed
+    assert idx.authorize(user_info("john"), request_attributes("get", "pods", "a")).allowed
+    assert not idx.authorize(user_info("john"), request_attributes("get", "secrets", "a")).allowed
+    assert len(idx.problems) == 2 and all("more than once" in p for p in idx.problems)

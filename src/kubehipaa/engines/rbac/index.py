@@ -103,7 +103,23 @@ class RbacIndex:
         for r in loaded.roles:
             if r.kind == "Role":
                 self.roles[r.key] = r
-        self.bindings: list[Binding] = sorted(loaded.bindings, key=lambda b: (b.namespace != "", b.order))
+        # A name identifies one object: when the input declares it twice, the later declaration wins, as a later
+        # `kubectl apply` would.
+        latest: dict[tuple[str, str, str], Binding] = {}
+        for b in loaded.bindings:
+            k = (b.kind, b.namespace, b.name)
+            if k in latest:
+                self.problems.append(f"{b.display} is declared more than once; the last declaration "
+                                     f"({b.origin.file}:{b.origin.line}) is used")
+            latest[k] = b
+        seen_roles: set[tuple[str, str, str]] = set()
+        for r in loaded.roles:
+            k = (r.kind, r.namespace, r.name)
+            if k in seen_roles:
+                self.problems.append(f"{r.display} is declared more than once; the last declaration "
+                                     f"({r.origin.file}:{r.origin.line}) is used")
+            seen_roles.add(k)
+        self.bindings: list[Binding] = sorted(latest.values(), key=lambda b: (b.namespace != "", b.order))
 
         self._user: dict[str, list[tuple[Binding, int]]] = defaultdict(list)
         self._group: dict[str, list[tuple[Binding, int]]] = defaultdict(list)
