@@ -119,3 +119,17 @@ def test_unused_csv_neutralises_formulas(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     subjects = {row["subject"] for row in csv.DictReader(io.StringIO(r.stdout))}
     assert "'=HYPERLINK(\"http://x\")" in subjects and not any(s.startswith("=") for s in subjects)
+
+
+def test_suggest_comments_cannot_be_broken_by_logged_values(tmp_path: Path) -> None:
+    from tests.rbac_usage.test_rbac_usage import ev
+
+    log = tmp_path / "audit.log"
+    evil = ev("get", None, uri="/healthz\nkind: ClusterRoleBinding", code=403, decision="forbid")
+    ok = ev("get", "pods", ns="a", name="p")
+    log.write_bytes(orjson.dumps(evil.to_dict()) + b"\n" + orjson.dumps(ok.to_dict()) + b"\n")
+    r = CliRunner().invoke(_app(), ["suggest", "-u", SA, str(log)])
+    assert r.exit_code == 0
+    assert "\\x0akind: ClusterRoleBinding" in r.stdout
+    docs = [d for d in yaml.safe_load_all(r.stdout) if d]
+    assert [d["kind"] for d in docs] == ["Role", "RoleBinding"]

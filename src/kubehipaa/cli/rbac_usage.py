@@ -148,6 +148,11 @@ def unused(
     raise typer.Exit(EXIT_OK)
 
 
+def _comment_safe(text: str) -> str:
+    """Control characters (a newline in a logged path or name) must not end a YAML comment early."""
+    return "".join(c if c >= " " and c != "\x7f" else f"\\x{ord(c):02x}" for c in text)
+
+
 def render_suggestion_yaml(result: dict[str, Any]) -> str:
     header = [
         f"# Least-privilege RBAC for {result['user']}, from observed requests "
@@ -165,9 +170,9 @@ def render_suggestion_yaml(result: dict[str, Any]) -> str:
     items = result["manifest"]["items"]
     if not items:
         header.append("# No allowed request of this identity in the log: nothing to grant.")
-        return "\n".join(header) + "\n"
+        return "\n".join(_comment_safe(h) for h in header) + "\n"
     body = yaml.safe_dump_all(items, sort_keys=False, default_flow_style=False)
-    return "\n".join(header) + "\n---\n" + body
+    return "\n".join(_comment_safe(h) for h in header) + "\n---\n" + body
 
 
 def _request_text(obs: dict[str, Any]) -> str:
