@@ -116,7 +116,7 @@ def render_unused_text(report: UnusedReport, *, show_all: bool = False) -> str:
             lines.append(f"  - {p.describe()}  [{p.binding.origin.file}:{p.binding.origin.line}]")
         lines.append("")
     lines.append(f"{total} unused permission(s) across {len(report.subjects)} subject(s).")
-    return "\n".join(lines) + "\n"
+    return "\n".join(_comment_safe(line) for line in lines) + "\n"  # no terminal escapes from manifests
 
 
 def unused(
