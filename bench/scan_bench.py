@@ -318,14 +318,16 @@ def _child(kind: str, root: Path, profile: bool = False) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_checkov(root: Path) -> float | None:
+def run_checkov(root: Path) -> tuple[float, float, float] | None:
+    """(wall s, CPU s, peak RSS MB) of `checkov -d root --framework kubernetes`, or None if not installed."""
     checkov = shutil.which("checkov")
     if checkov is None:
         return None
     start = time.perf_counter()
-    subprocess.run([checkov, "-d", str(root), "--framework", "kubernetes", "--quiet", "--compact", "-o", "json"],
-                   capture_output=True, check=False)
-    return time.perf_counter() - start
+    cmd = [checkov, "-d", str(root), "--framework", "kubernetes", "--quiet", "--compact", "-o", "json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, _status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -378,7 +380,9 @@ def main() -> None:
                 if ck is None:
                     print("  checkov: not on PATH, skipped (issue 2 measured 68 s / 1.2 GB on this corpus size)")
                 else:
-                    print(f"  checkov: {ck:.1f} s = {ck / total:.0f}x slower than kubehipaa")
+                    wall, ck_cpu, rss = ck
+                    print(f"  checkov (same corpus)   : {wall:7.2f} s wall, {ck_cpu:6.2f} s CPU, peak RSS {rss:.0f} MB"
+                          f" = {wall / total:.0f}x kubehipaa wall, {ck_cpu / cpu:.0f}x CPU")
         finally:
             if args.keep is None:
                 shutil.rmtree(base, ignore_errors=True)
