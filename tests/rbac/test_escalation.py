@@ -115,3 +115,51 @@ def test_rolebinding_bind_in_phi_namespace_reads_its_secrets() -> None:
     objs[0]["rules"] = objs[0]["rules"][:1]
     _, ps = paths(objs)
     assert ("User:lead", PHI_PREFIX + "clinical") not in ps
+
+
+# ---------------------------------------------------------------- fast graph == per-identity reference
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kubehipaa.engines.rbac.escalation import build_escalation_graph_reference  # noqa: E402
+
+POWER_RULES = [
+    rule(["get", "list"], ["secrets"]), rule(["get"], ["secrets"], names=["app-token"]),
+    rule(["create"], ["pods"]), rule(["create"], ["deployments"], ["apps"]),
+    rule(["create"], ["serviceaccounts/token"]), rule(["create"], ["serviceaccounts/token"], names=["app"]),
+    rule(["impersonate"], ["serviceaccounts"]), rule(["impersonate"], ["users"], names=["bob"]),
+    rule(["impersonate"], ["users"]), rule(["impersonate"], ["groups"]),
+    rule(["create"], ["clusterrolebindings", "rolebindings"], ["rbac.authorization.k8s.io"]),
+    rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"], names=["cluster-admin"]),
+    rule(["get"], ["nodes/proxy"]), rule(["*"], ["*"], ["*"]),
+]
+SUBJECTS = [user("bob"), user("eve"), group("ops"), group("system:authenticated"), group("system:serviceaccounts"),
+            sa("app"), sa("app", "clinical"), sa("worker", "web"), group("system:serviceaccounts:web")]
+
+
+@st.composite
+def world(draw):  # type: ignore[no-untyped-def]
+    objs: list[dict] = [sa_obj("app", "clinical"), sa_obj("worker", "web"),
+                        {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                         "metadata": {"name": "app-token", "namespace": "clinical",
+                                      "annotations": {"kubernetes.io/service-account.name": "app"}}}]
+    for i in range(draw(st.integers(1, 4))):
+        rules = draw(st.lists(st.sampled_from(POWER_RULES), min_size=1, max_size=3))
+        objs.append(crole(f"c{i}", *rules))
+        ns = draw(st.sampled_from(["", "clinical", "web"]))
+        subjects = draw(st.lists(st.sampled_from(SUBJECTS), min_size=1, max_size=3))
+        objs.append(crb(f"b{i}", f"c{i}", *subjects) if not ns else rb(f"b{i}", ns, "ClusterRole", f"c{i}", *subjects))
+    return objs
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world())
+def test_fast_graph_equals_reference(objs) -> None:  # type: ignore[no-untyped-def]
+    idx = RbacIndex.from_objects(objs)
+    fast = build_escalation_graph(idx, {"clinical"})
+    ref = build_escalation_graph_reference(idx, {"clinical"})
+    assert fast.admins == ref.admins
+    assert set(fast.nodes) == set(ref.nodes)
+    assert set(fast.edges) == set(ref.edges)
+    lengths = lambda g: {(p.identity, p.target): len(p.edges) for p in g.shortest_paths()}  # noqa: E731
+    assert lengths(fast) == lengths(ref)
