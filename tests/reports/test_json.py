@@ -23,7 +23,10 @@ def validator() -> jsonschema.protocols.Validator:
 
 
 def test_published_schema_is_the_packaged_one() -> None:
+    from kubehipaa.reports.json_report import SCHEMA_ID, report_schema
+
     assert SCHEMA_PATH.read_bytes() == PACKAGED_SCHEMA.read_bytes()
+    assert report_schema()["$id"] == SCHEMA_ID
 
 
 def test_report_validates_and_keeps_suppressed_findings_visible(tmp_path: Path, validator) -> None:

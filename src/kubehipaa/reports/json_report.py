@@ -84,5 +84,14 @@ def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
     }
 
 
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of this report, as shipped in the package (same file as schemas/ in the repo)."""
+    from importlib import resources
+
+    text = resources.files("kubehipaa.reports").joinpath("schemas/kubehipaa-report.schema.json").read_bytes()
+    schema: dict[str, Any] = orjson.loads(text)
+    return schema
+
+
 def render_json(result: ScanResult, config: Config) -> str:
     return orjson.dumps(report_dict(result, config), option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
