@@ -161,7 +161,10 @@ def who_can(
     for e in entries:
         s = e.subject
         ident = f"{s.kind:<15} {s.namespace + '/' if s.namespace else ''}{s.name}"
-        lines.append(f"  {ident}\n      via {e.grant.describe()}")
+        where = ""
+        if e.binding is not None and e.binding.origin.file:
+            where = f" ({e.binding.origin.file}:{e.binding.origin.line})"
+        lines.append(f"  {ident}\n      via {e.grant.describe()}{where}")
     write_output("\n".join(lines) + "\n", output)
 
 
