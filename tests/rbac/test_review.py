@@ -120,3 +120,11 @@ def test_csv_neutralises_formulas() -> None:
     rows = list(csv.DictReader(io.StringIO(review_csv(build_review(RbacIndex.from_objects(objs), ["clinical"])))))
     names = {r["subject_name"] for r in rows}
     assert "'=HYPERLINK(\"http://x\")" in names and not any(n.startswith("=") for n in names)
+
+
+def test_name_limited_grants_list_every_allowed_name() -> None:
+    objs = [role("r", "clinical", rule(["get"], ["secrets"], names=["a"]), rule(["get"], ["secrets"], names=["b"])),
+            rb("r", "clinical", "Role", "r", group("g"))]
+    review = build_review(RbacIndex.from_objects(objs), ["clinical"])
+    got = [g for g in review.grants if g.subject_name == "g" and g.resource == "secrets"]
+    assert [g.names for g in got] == [("a", "b")]

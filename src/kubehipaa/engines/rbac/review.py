@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kubehipaa.engines.rbac.index import RbacIndex
+from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import is_cluster_scoped, request_attributes
 from kubehipaa.engines.rbac.types import Subject
 
@@ -135,8 +136,16 @@ def build_review(idx: RbacIndex, namespaces: Sequence[str],
                 if b is None or rule is None:
                     continue
                 via = f"{b.display} -> {b.role_ref.kind} {b.role_ref.name} rules[{e.rule_index}] {rule.compact()}"
+                names = tuple(rule.resource_names)
+                role = idx.role_for(b)
+                if names and role is not None:
+                    # only name-limited rules allow it: the grant covers the union of their names
+                    a = replace(attrs, namespace=scope)
+                    union = {n for r in role.rules if r.resource_names
+                             and rule_allows(a, replace(r, resource_names=())) for n in r.resource_names}
+                    names = tuple(sorted(union))
                 grants.add(ReviewGrant(scope or CLUSTER_SCOPE, s.kind, s.namespace, s.name, target, attrs.verb,
-                                       tuple(rule.resource_names), via, b.origin.file, b.origin.line))
+                                       names, via, b.origin.file, b.origin.line))
     notes = [MASTERS_NOTE]
     for b in idx.bindings:
         if idx.role_for(b) is None and (not b.namespace or b.namespace in scopes):
