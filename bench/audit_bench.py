@@ -219,14 +219,19 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", type=Path, default=None, help="write the generated log here and keep it")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: reuse that file if it exists")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         log = args.keep or Path(tmp) / "audit.log"
-        t0 = time.perf_counter()
-        size, avg = generate(log, args.events, args.seed)
-        gen_s = time.perf_counter() - t0
-        print(f"generated {args.events:,} events ({size / 1e6:.0f} MB, {avg:.0f} bytes/event avg) "
-              f"in {gen_s:.1f} s, seed {args.seed}")
+        if args.reuse and args.keep and args.keep.exists():
+            size = args.keep.stat().st_size
+            print(f"reusing {args.keep} ({size / 1e6:.0f} MB)")
+        else:
+            t0 = time.perf_counter()
+            size, avg = generate(log, args.events, args.seed)
+            gen_s = time.perf_counter() - t0
+            print(f"generated {args.events:,} events ({size / 1e6:.0f} MB, {avg:.0f} bytes/event avg) "
+                  f"in {gen_s:.1f} s, seed {args.seed}")
         small = Path(tmp) / "audit-small.log"
         with log.open("rb") as src, small.open("wb") as dst:
             for i, line in enumerate(src):

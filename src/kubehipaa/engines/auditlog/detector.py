@@ -38,8 +38,6 @@ from kubehipaa.model import Severity
 
 MAX_DONE_IDS = 200_000
 """auditIDs remembered for de-duplication (two generations of half this size)."""
-_NONE: list[Alert] = []
-"""Shared empty answer for events that raise nothing (never mutated: callers only iterate it)."""
 MAX_PENDING = 20_000
 """RequestReceived events held waiting for their response stage (two generations)."""
 
@@ -162,15 +160,15 @@ class Detector:
             return self._evaluate(ev)
         if aid in self._done_new or aid in self._done_old:
             self._duplicates += 1
-            return _NONE
+            return []
         if ev.stage == "RequestReceived":
             if aid in self._pending_new or aid in self._pending_old:
                 self._duplicates += 1
-                return _NONE
+                return []
             self._pending_new[aid] = ev
             if len(self._pending_new) >= MAX_PENDING // 2:
                 return self._age_pending()
-            return _NONE
+            return []
         done = self._done_new
         done.add(aid)
         if len(done) >= MAX_DONE_IDS // 2:
@@ -293,7 +291,7 @@ class Detector:
         if self._body and (ev.requestObject or ev.responseObject):
             hits = hits + self._body if hits else list(self._body)
         if not hits:
-            return _NONE
+            return []
         out: list[Alert] = []
         run = self._run
         for r in hits:
