@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kubehipaa.config import Config, load_config
 from kubehipaa.errors import InputError, KubehipaaError
@@ -22,12 +23,12 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the Exit to raise: `raise fail("...")`."""
-    err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(EXIT_ERROR)
 
 

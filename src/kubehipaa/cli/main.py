@@ -6,6 +6,7 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from kubehipaa import __version__
 from kubehipaa.cli import (
@@ -68,7 +69,7 @@ def main() -> None:
     try:
         app()
     except KubehipaaError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         err_console.print("interrupted")
@@ -79,7 +80,7 @@ def main() -> None:
         if os.environ.get("KUBEHIPAA_DEBUG"):
             raise
         err_console.print(
-            f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+            f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))} "
             "(set KUBEHIPAA_DEBUG=1 for a traceback and please report it)",
             soft_wrap=True,
         )
