@@ -253,3 +253,11 @@ def test_docs_list_every_rule() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "audit-log.md").read_text()
     missing = [r.id for r in RULES if f"| {r.id} |" not in doc]
     assert not missing, f"docs/audit-log.md lacks {missing}"
+
+
+def test_kubelet_reading_many_secrets_is_not_a_burst() -> None:
+    det = Detector([RULES_BY_ID["KH-AUDLOG-022"], RULES_BY_ID["KH-AUDLOG-024"]])
+    reads = [event("get", "secrets", name=f"s{i}", user="system:node:n1", groups=["system:nodes"], time=at(1, i))
+             for i in range(40)]
+    denied = [event("get", "secrets", name=f"s{i}", code=403, user="system:node:n1", time=at(2, i)) for i in range(10)]
+    assert det.process_all(reads + denied) == []

@@ -401,8 +401,8 @@ def _cluster_wide_secrets(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 
 
 def _secret_read_any(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
-    if expected_platform_action(ev):
-        return None
+    if is_control_plane(ev.username):
+        return None  # kubelets read the secrets of every pod they start; controllers read across namespaces
     return "secret read"
 
 
@@ -413,7 +413,7 @@ def _first_seen_candidate(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 
 
 def _secret_denied(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
-    if ev.code not in (401, 403, 404) or expected_platform_action(ev):
+    if ev.code not in (401, 403, 404) or is_control_plane(ev.username):
         return None
     return "secret read denied"
 
@@ -443,8 +443,9 @@ _add(Rule(
 _add(Rule(
     "KH-AUDLOG-022", "Burst of distinct secrets read by one identity", Severity.HIGH,
     (ACCESS, MIN_NECESSARY, INCIDENT),
-    "Per-event: get/list/watch of secrets (any outcome) by an identity other than control-plane components "
-    "in system scope. Alert when one user touches secret_burst_threshold (15) distinct namespace/name "
+    "Per-event: get/list/watch of secrets (any outcome) by an identity that is not a control-plane component "
+    "(kubelets and controllers read many secrets by design). Alert when one user touches "
+    "secret_burst_threshold (15) distinct namespace/name "
     "secrets (a list counts as namespace/*) within secret_burst_window_s (1800 s).",
     _secret_read_any, resources=("secrets",), verbs=READ_VERBS,
     window=Window("secret_burst_window_s", "secret_burst_threshold", key=lambda ev: ev.username,
@@ -463,8 +464,9 @@ _add(Rule(
 ))
 _add(Rule(
     "KH-AUDLOG-024", "Repeated denied secret reads", Severity.MEDIUM, (ACCESS, LOGIN, INCIDENT),
-    "Per-event: get of a secret answered 401, 403 or 404, excluding control-plane identities in system "
-    "scope. Alert when secret_denied_threshold (5) such events by one user fall within 900 s.",
+    "Per-event: get of a secret answered 401, 403 or 404, excluding control-plane identities (the node "
+    "authorizer denies kubelets routinely during pod churn). Alert when secret_denied_threshold (5) such "
+    "events by one user fall within 900 s.",
     _secret_denied, resources=("secrets",), verbs=("get",),
     window=Window("secret_denied_window_s", "secret_denied_threshold", key=lambda ev: ev.username,
                   key_label="user"),
@@ -948,8 +950,8 @@ _ACTIVITY = ("deployments", "services", "configmaps", "namespaces", "serviceacco
 
 
 def _activity(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
-    if not succeeded(ev) or expected_platform_action(ev):
-        return None
+    if not succeeded(ev) or is_control_plane(ev.username):
+        return None  # e.g. the root-CA publisher creates kube-root-ca.crt in every new namespace
     if ev.resource == "namespaces" and ev.verb == "delete" and ev.username.startswith("system:"):
         return None
     kind = ev.resource[:-1]
@@ -959,7 +961,7 @@ def _activity(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 _add(Rule(
     "KH-AUDLOG-090", "Workload or configuration object created or deleted", Severity.LOW, (AUDIT, REVIEW),
     "Successful create/delete of deployments, services, configmaps, namespaces or serviceaccounts (change "
-    "record for review), except control-plane identities in system scope.",
+    "record for review), except by control-plane identities (controllers create per-namespace defaults).",
     _activity, resources=_ACTIVITY, verbs=("create", "delete"),
     refs=("falco:K8s Deployment Created", "falco:K8s Deployment Deleted", "falco:K8s Service Created",
           "falco:K8s Service Deleted", "falco:K8s ConfigMap Created", "falco:K8s ConfigMap Deleted",
