@@ -15,7 +15,7 @@ import gzip
 import io
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -107,65 +107,61 @@ def _open(path: str) -> IO[bytes]:
 
 
 def iter_events(paths: Sequence[str], stats: ReadStats | None = None) -> Iterator[AuditEvent]:
-    """Yield every audit Event of `paths` in order; malformed lines go to `stats` (created if None)."""
+    """Yield every audit Event of `paths` in order; malformed lines go to `stats` (created if None).
+
+    This is the hot loop of every command, written as one flat generator: counters live in locals and are
+    added to `stats` when a file ends (or the consumer stops early), and rare shapes (documents, arrays,
+    GKE entries) are delegated to helpers.
+    """
     st = stats if stats is not None else ReadStats()
+    decode = EVENT_DECODER.decode
     for path in expand_paths(paths):
         st.files.append(path)
         fh = _open(path)
-        before = st.lines
+        lineno = 0
+        events = 0
+        it = iter(fh)
         try:
-            yield from _iter_stream(fh, path, st)
+            for line in it:
+                lineno += 1
+                try:
+                    ev = decode(line)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    stripped = line.strip()
+                    if not stripped:
+                        continue
+                    if lineno == 1 and stripped in (b"{", b"["):
+                        # A pretty-printed document (kubectl-style EventList, or one Event): parse it whole.
+                        yield from _whole_document(line, it, path, st)
+                        break
+                    if stripped[:1] == b"[":
+                        yield from _document_events(stripped, path, lineno, st)
+                        continue
+                    st.add_malformed(path, lineno, _describe(exc))
+                    continue
+                kind = ev.kind
+                if kind is not None and kind != "Event":
+                    if kind == "EventList":
+                        yield from _document_events(line, path, lineno, st)
+                    else:
+                        st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
+                    continue
+                if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
+                    if b'"protoPayload"' in line:
+                        yield from _document_events(line, path, lineno, st)
+                        continue
+                    st.add_malformed(path, lineno, "not an audit Event (no auditID, verb, user or requestURI)")
+                    continue
+                events += 1
+                yield ev
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             # A truncated or corrupt gzip member: report it where it happened and go on with the next file.
-            st.add_malformed(path, st.lines - before + 1, f"cannot read further: {exc}")
+            st.add_malformed(path, lineno + 1, f"cannot read further: {exc}")
         finally:
+            st.lines += lineno
+            st.events += events
             if path != "-":
                 fh.close()
-
-
-def _iter_stream(fh: Iterable[bytes], path: str, st: ReadStats) -> Iterator[AuditEvent]:
-    # The hot loop of every command: counters live in locals and are added to `st` once, at the end (or
-    # when the consumer stops early).
-    decode = EVENT_DECODER.decode
-    lineno = 0
-    events = 0
-    it = iter(fh)
-    try:
-        for line in it:
-            lineno += 1
-            try:
-                ev = decode(line)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                stripped = line.strip()
-                if not stripped:
-                    continue
-                if lineno == 1 and stripped in (b"{", b"["):
-                    # A pretty-printed document (kubectl-style EventList, or one Event): parse the whole file.
-                    yield from _whole_document(line, it, path, st)
-                    return
-                if stripped[:1] == b"[":
-                    yield from _document_events(stripped, path, lineno, st)
-                    continue
-                st.add_malformed(path, lineno, _describe(exc))
-                continue
-            kind = ev.kind
-            if kind is not None and kind != "Event":
-                if kind == "EventList":
-                    yield from _document_events(line, path, lineno, st)
-                else:
-                    st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
-                continue
-            if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
-                if b'"protoPayload"' in line:
-                    yield from _document_events(line, path, lineno, st)
-                    continue
-                st.add_malformed(path, lineno, "not an audit Event (no auditID, verb, user or requestURI)")
-                continue
-            events += 1
-            yield ev
-    finally:
-        st.lines += lineno
-        st.events += events
 
 
 def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStats) -> Iterator[AuditEvent]:
