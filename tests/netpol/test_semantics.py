@@ -324,3 +324,29 @@ def test_namespace_filtered_connections_equal_filtered_full_list(case: str, shar
         out_of = [c for c in full if peer_namespace(c.src) == name]
         assert engine.connections(dst_namespaces={name}) == into
         assert engine.connections(src_namespaces={name}) == out_of
+
+
+def _owned_pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "a",
+            "labels": labels,
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "rs", "controller": True}],
+        },
+        "spec": {},
+    }
+
+
+def test_pods_of_one_owner_with_labels_a_policy_tells_apart_are_refused() -> None:
+    pods = [ns("a"), _owned_pod("p1", {"app": "x", "v": "1"}), _owned_pod("p2", {"app": "x", "v": "2"})]
+    harmless = policy("a", "p", {"podSelector": {"matchLabels": {"app": "x"}}})
+    assert len(build_topology([*pods, harmless]).workloads) == 1
+    splitting = policy(
+        "a", "p", {"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"v": "1"}}}]}]}
+    )
+    with pytest.raises(NetpolError) as info:
+        build_topology([*pods, splitting])
+    assert "same owner a/rs[ReplicaSet] have different labels" in str(info.value)

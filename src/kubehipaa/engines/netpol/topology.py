@@ -398,6 +398,7 @@ def build_topology(objects: Iterable[Any], *, strict: bool = True) -> Topology:
     services: list[tuple[dict[str, Any], str]] = []
     ingress_objs: list[tuple[dict[str, Any], str]] = []
     warnings: list[str] = []
+    label_gaps: list[tuple[Workload, Workload, str]] = []  # (owner's first pod, another pod, its name)
     for doc, source, kobj in _as_docs(objects):
         if not isinstance(doc, dict):
             continue
@@ -426,7 +427,9 @@ def build_topology(objects: Iterable[Any], *, strict: bool = True) -> Topology:
             w = Workload(
                 ns, wname, wkind, _labels(meta.get("labels")), _container_ports(doc.get("spec")), source, kobj
             )
-            workloads.setdefault(w.key, w)  # the first pod of an owner stands for all of them
+            first = workloads.setdefault(w.key, w)  # the first pod of an owner stands for all of them
+            if first is not w and first.labels != w.labels:
+                label_gaps.append((first, w, name))
         elif kind in WORKLOAD_TEMPLATES:
             tmpl = _dig(doc, WORKLOAD_TEMPLATES[str(kind)]) or {}
             tmeta = _meta(tmpl) if isinstance(tmpl, dict) else {}
@@ -442,9 +445,30 @@ def build_topology(objects: Iterable[Any], *, strict: bool = True) -> Topology:
     for w in workloads.values():
         if w.namespace not in namespaces:
             namespaces[w.namespace] = {NS_NAME_LABEL: w.namespace}
+    for first, other, pod_name in label_gaps:
+        _check_label_gap(first, other, pod_name, list(policies.values()))
     wl = sorted(workloads.values(), key=lambda w: w.key)
     targets = _ingress_targets(wl, services, ingress_objs, warnings)
     return Topology(namespaces, wl, list(policies.values()), targets, warnings)
+
+
+def _check_label_gap(first: Workload, other: Workload, pod_name: str, policies: list[Policy]) -> None:
+    """Refuse pods of one owner whose labels differ where some policy selector tells them apart.
+
+    The owner is one peer, so its pods must be indistinguishable to the policies; netpol-analyzer refuses
+    such input too. Differences no selector looks at are harmless.
+    """
+    for pol in policies:
+        selectors = [pol.pod_selector] if pol.namespace == first.namespace else []
+        for rule in (*pol.ingress_rules, *pol.egress_rules):
+            selectors.extend(p.pod_selector for p in rule.peers or () if p.pod_selector is not None)
+        for sel in selectors:
+            if sel.matches(first.labels) != sel.matches(other.labels):
+                raise NetpolError(
+                    f"pods of the same owner {first.key} have different labels (pod {other.namespace}/{pod_name} "
+                    f"has {other.labels}, the first pod has {first.labels}) and NetworkPolicy {pol.key} selector "
+                    f"'{sel}' selects only some of them; connectivity per owner is undefined"
+                )
 
 
 # --- Ingress / Route: which workloads an ingress controller is sent to, on which TCP ports -----------------
