@@ -350,3 +350,13 @@ def test_pods_of_one_owner_with_labels_a_policy_tells_apart_are_refused() -> Non
     with pytest.raises(NetpolError) as info:
         build_topology([*pods, splitting])
     assert "same owner a/rs[ReplicaSet] have different labels" in str(info.value)
+
+
+def test_can_reach_from_the_ingress_controller(shared_dir: Any) -> None:
+    from kubehipaa.cli.netpol import load_netpol_objects
+
+    folder = shared_dir("conformance/netpol") / "tests" / "acs-security-demos"
+    engine = Engine(build_topology(load_netpol_objects([str(folder)], quiet=True)))
+    v = can_reach(engine, "{ingress-controller}", "frontend/webapp", "TCP", 8080)
+    assert v.reachable and v.ingress.rules
+    assert not can_reach(engine, "{ingress-controller}", "backend/catalog", "TCP", 8080).reachable

@@ -13,7 +13,7 @@ from kubehipaa.engines.netpol import conns
 from kubehipaa.engines.netpol.analysis import Engine
 from kubehipaa.engines.netpol.conns import ConnSet
 from kubehipaa.engines.netpol.ipranges import Interval, atom_name, parse_ip_or_cidr
-from kubehipaa.engines.netpol.topology import NetpolError, Policy, Rule, Workload
+from kubehipaa.engines.netpol.topology import INGRESS_CONTROLLER, NetpolError, Policy, Rule, Workload
 
 
 @dataclass(slots=True)
@@ -23,6 +23,7 @@ class Endpoint:
     name: str
     workload: Workload | None = None
     ip: Interval | None = None
+    cls: int | None = None  # equivalence class (workloads and the ingress controller)
 
 
 @dataclass(slots=True)
@@ -65,7 +66,11 @@ class Verdict:
 
 
 def resolve(engine: Engine, text: str) -> Endpoint:
-    """`ns/name`, `ns/name[Kind]` or an IPv4 address/CIDR."""
+    """`ns/name`, `ns/name[Kind]`, `{ingress-controller}` or an IPv4 address/CIDR."""
+    if text == INGRESS_CONTROLLER:
+        if engine.ic_class is None:
+            raise NetpolError("no Ingress or Route in the input, so there is no ingress controller peer")
+        return Endpoint(INGRESS_CONTROLLER, cls=engine.ic_class)
     if "/" not in text or text.replace(".", "").replace("/", "").isdigit():
         try:
             iv = parse_ip_or_cidr(text)
@@ -79,7 +84,7 @@ def resolve(engine: Engine, text: str) -> Endpoint:
         )
     if len(matches) > 1:
         raise NetpolError(f"{text}: ambiguous, matches {', '.join(w.key for w in matches)}")
-    return Endpoint(matches[0].key, workload=matches[0])
+    return Endpoint(matches[0].key, workload=matches[0], cls=engine.class_of[matches[0].key])
 
 
 def _selects(engine: Engine, pol: Policy, rule: Rule, ingress: bool, peer: Endpoint) -> bool:
@@ -90,17 +95,15 @@ def _selects(engine: Engine, pol: Policy, rule: Rule, ingress: bool, peer: Endpo
         return any(
             p.ipblock is not None and any(s <= lo and hi <= e for s, e in p.ipblock) for p in rule.peers
         )
-    assert peer.workload is not None
-    ci = engine.class_of[peer.workload.key]
-    return ci in set(engine.rule_members(pol, rule, ingress)[0])
+    return peer.cls in set(engine.rule_members(pol, rule, ingress)[0])
 
 
 def _side(engine: Engine, subject: Endpoint, other: Endpoint, dst: Endpoint, ingress: bool) -> Side:
     direction = "Ingress" if ingress else "Egress"
     side = Side(direction, subject.name)
-    if subject.workload is None:
+    if subject.cls is None:
         return side  # external addresses are not governed by NetworkPolicies
-    ci = engine.class_of[subject.workload.key]
+    ci = subject.cls
     pols = engine.in_pols[ci] if ingress else engine.eg_pols[ci]
     if not pols:
         return side
