@@ -167,14 +167,7 @@ def test_dot_output_has_golden_nodes_and_edges(case: str, netpol_data: Path) -> 
 
 
 # diff golden -> reason it is not matched yet (reported as xfail with the reason)
-DIFF_NOT_MATCHED = {
-    "diff_between_semanticDiff-different-topologies-policy-b-with-ipblock_and_"
-    "semanticDiff-different-topologies-policy-a-with-ipblock.txt": (
-        "the two inputs split the external address space differently (10.0.0.0-10.9.255.255 vs "
-        "10.0.0.0-10.10.255.255); upstream aligns the two partitions before comparing, we compare the "
-        "External peers as printed, so IP rows differ"
-    ),
-}
+DIFF_NOT_MATCHED: dict[str, str] = {}
 
 
 def _diff_cases() -> list[str]:
