@@ -54,3 +54,22 @@ def test_clean_result_says_so(tmp_path: Path) -> None:
     text = render_table(result, config)
     assert "No unsuppressed findings." in text
     assert "0 findings (0 critical, 0 high, 0 medium, 0 low) in 4 objects, 0 suppressed" in text
+
+
+def test_groups_follow_the_regulation_and_unmapped_comes_last(tmp_path: Path) -> None:
+    import dataclasses
+
+    from kubehipaa.reports.common import group_by_safeguard
+
+    result, _ = make_result(tmp_path)
+    base = result.findings[0]
+    odd = [
+        dataclasses.replace(base, hipaa=("164.308(a)(7)",)),         # alias of 164.308(a)(7)(i)
+        dataclasses.replace(base, hipaa=("164.316(b)(2)(i)",)),      # rolls up to 164.316(b)(1)
+        dataclasses.replace(base, hipaa=("164.399(a)(1)",)),         # not in the catalog
+    ]
+    groups = group_by_safeguard([*odd, *result.findings])
+    assert [g.standard for g in groups] == [
+        "164.308(a)(7)(i)", "164.312(a)(1)", "164.312(c)(1)", "164.312(e)(1)", "164.316(b)(1)", "unmapped"
+    ]
+    assert groups[0].title == "164.308(a)(7)(i) Contingency plan"

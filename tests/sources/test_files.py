@@ -298,3 +298,30 @@ def test_unknown_tags_and_unhashable_keys_are_problems() -> None:
     assert result.problems and "malformed YAML" in result.problems[0].message
     result = load_text("apiVersion: v1\nkind: ConfigMap\n? {a: 1}\n: x\n", "k.yaml")
     assert result.problems and "unhashable" in result.problems[0].message
+
+
+def _yamlish():
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from([
+        "apiVersion: v1\n", "kind: ConfigMap\n", "kind: List\n", "items:\n", "- ", "  ", "metadata:\n",
+        "name: x\n", "---\n", "{", "}", "[", "]", ": ", "&a ", "*a ", "!!binary ", "!Ref ", "<<: *a\n", "? ",
+        '"', "'", "\t", "\n", "2026-13-01\n", "0x1F", "~", "|\n", "%YAML 1.1\n", "\x00", "é",
+    ])
+    return st.lists(pieces, max_size=30).map("".join)
+
+
+def test_no_input_text_raises() -> None:
+    """Whatever the bytes, loading yields objects and one-line problems, never an exception."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_yamlish())
+    def run(text: str) -> None:
+        result = load_text(text, "fuzz.yaml")
+        for problem in result.problems:
+            assert "\n" not in str(problem)
+        for obj in result.objects:
+            assert obj.kind and obj.api_version and obj.line >= 1
+
+    run()
