@@ -163,3 +163,16 @@ def test_allowed_egress_cidrs_in_config_silence_egress() -> None:
     assert "KH-NET-003" in _scan(fire, {})
     assert "KH-NET-003" not in _scan(fire, {"egress": {"allowed_cidrs": ["0.0.0.0/0"]}})
     assert "KH-NET-003" in _scan(fire, {"egress": {"allowed_cidrs": ["11.0.0.0/8"]}})
+
+
+def test_examples_insecure_triggers_every_network_check_and_hardened_none() -> None:
+    from kubehipaa.config import load_config
+
+    def ids(folder: Path) -> set[str]:
+        cfg = load_config(None, [str(folder)])
+        inv = Inventory(load_paths([str(folder)]).objects, cfg)
+        return {f.check_id for f in run_scan(inv, cfg).findings if f.check_id.startswith("KH-NET")}
+
+    expected = {f"KH-NET-00{i}" for i in range(1, 10)}
+    assert ids(ROOT / "examples" / "clinic-insecure") == expected
+    assert ids(ROOT / "examples" / "clinic-hardened") == set()
