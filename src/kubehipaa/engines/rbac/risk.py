@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from kubehipaa.engines.rbac.index import RbacIndex, RoleKey, role_key_for
+from kubehipaa.engines.rbac.index import RbacIndex
 from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import RequestSyntaxError, is_cluster_scoped, request_attributes
 from kubehipaa.engines.rbac.types import Attributes, Binding, Role, Subject
@@ -167,10 +167,10 @@ def binding_grants(idx: RbacIndex, binding: Binding, attrs: Attributes) -> bool:
     role = idx.role_for(binding)
     if role is None:
         return False
-    if binding.namespace:
-        if not attrs.resource_request or is_cluster_scoped(attrs.resource, attrs.api_group):
-            return False
-        attrs = replace(attrs, namespace=binding.namespace)
+    if binding.namespace and (not attrs.resource_request or is_cluster_scoped(attrs.resource, attrs.api_group)):
+        return False
+    # Rule matching never looks at the namespace (scoping is the binding's job, handled above), so the answer
+    # depends only on the role's rules and the request: evaluate_risks caches on exactly that.
     return role_allows_any_name(role, attrs)
 
 
@@ -193,10 +193,12 @@ def evaluate_risks(
     defined_sas = {(ns, name) for ns, name, _ in idx.loaded.service_accounts}
     sa_namespaces = {ns for ns, _ in defined_sas}
     out: list[RiskHit] = []
-    grant_cache: dict[tuple[RoleKey | None, str, Attributes], bool] = {}
+    # Keyed on the role's rules, not its name: thousands of Roles often share identical rules.
+    grant_cache: dict[tuple[tuple[Any, ...] | None, bool, Attributes], bool] = {}
 
     def grants(b: Binding, attrs: Attributes) -> bool:
-        key = (role_key_for(b), b.namespace, attrs)
+        role = idx.role_for(b)
+        key = (role.rules if role is not None else None, bool(b.namespace), attrs)
         if key not in grant_cache:
             grant_cache[key] = binding_grants(idx, b, attrs)
         return grant_cache[key]
