@@ -128,7 +128,11 @@ def connlist_cmd(
     if fmt not in formats.FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(formats.FORMATS)}")
     engine = build_engine(paths, quiet=quiet)
+    shown = len(engine.topo.warnings)
     rows = engine.connections()
+    if not quiet:
+        for w in engine.topo.warnings[shown:]:  # e.g. an Ingress whose target the policies block
+            warn(w)
     peers = [w.key for w in engine.topo.workloads]
     write_output(formats.render(rows, fmt, peers), output)
 
