@@ -72,8 +72,15 @@ def test_exposure_defaults_to_phi_namespaces() -> None:
     assert res.exit_code == 0, res.output
     assert "Exposure of namespace(s): clinical" in res.output
     assert "0.0.0.0-255.255.255.255[External] => clinical/frontend[Deployment] : TCP 8080" in res.output
+    assert (
+        "clinical/frontend[Deployment] <= ipBlock 0.0.0.0/0 : TCP 8080 (clinical/frontend-from-anywhere Ingress rule #1)"
+        in res.output
+    )
     js = runner.invoke(app, ["netpol", "exposure", str(BASE), "-q", "-n", "clinical", "-f", "json"])
-    assert json.loads(js.output)["inbound"] == []
+    data = json.loads(js.output)
+    assert data["inbound"] == [] and data["ingressRules"] == []
+    # the DNS rule reaches kube-system pods through a namespaceSelector: reported as potential egress
+    assert {r["policy"] for r in data["egressRules"]} == {"clinical/allow-dns"}
 
 
 def test_diff_reports_added_connections() -> None:
