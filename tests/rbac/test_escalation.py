@@ -163,3 +163,43 @@ def test_fast_graph_equals_reference(objs) -> None:  # type: ignore[no-untyped-d
     assert set(fast.edges) == set(ref.edges)
     lengths = lambda g: {(p.identity, p.target): len(p.edges) for p in g.shortest_paths()}  # noqa: E731
     assert lengths(fast) == lengths(ref)
+
+
+# ---------------------------------------------------------------- review fixes (shortest paths, admin targets)
+
+
+def test_impersonation_is_shorter_than_pod_creation_in_the_same_namespace() -> None:
+    # Creating pods in clinical reaches app in two hops; impersonating app takes one: the shortest path wins.
+    objs = [*BASE, crole("ci", rule(["create"], ["pods"]), rule(["impersonate"], ["serviceaccounts"])),
+            crb("ci", "ci", user("ci"))]
+    _, ps = paths(objs)
+    hops = [e.dst for e in ps[("User:ci", PHI_PREFIX + "clinical")].edges]
+    assert hops == ["ServiceAccount:clinical/app", PHI_PREFIX + "clinical"]
+
+
+def test_token_creation_is_kept_next_to_pod_creation() -> None:
+    objs = [*BASE, role("ci", "clinical", rule(["create"], ["pods"]), rule(["create"], ["serviceaccounts/token"])),
+            rb("ci", "clinical", "Role", "ci", user("ci"))]
+    g, ps = paths(objs)
+    assert ("User:ci", "ServiceAccount:clinical/app", "create serviceaccounts/token for app") in {
+        (e.src, e.dst, e.how) for e in g.edges}
+    assert len(ps[("User:ci", PHI_PREFIX + "clinical")].edges) == 2
+
+
+def test_impersonating_an_admin_user_or_group_reaches_admin_and_phi_secrets() -> None:
+    objs = [crole("imp", rule(["impersonate"], ["users"], names=["alice"])), crb("imp", "imp", user("eve")),
+            crole("impg", rule(["impersonate"], ["groups"], names=["ops"])), crb("impg", "impg", user("mallory")),
+            crb("root", "cluster-admin", user("alice"), group("ops"))]
+    _, ps = paths(objs)
+    assert [e.dst for e in ps[("User:eve", ADMIN)].edges] == ["User:alice", ADMIN]
+    assert [e.dst for e in ps[("User:mallory", ADMIN)].edges] == ["Group:ops", ADMIN]
+    assert ps[("User:mallory", PHI_PREFIX + "clinical")].edges[-1].src == ADMIN
+
+
+def test_impersonating_a_group_that_reads_phi_secrets() -> None:
+    objs = [role("reader", "clinical", rule(["get", "list"], ["secrets"])),
+            rb("reader", "clinical", "Role", "reader", group("support")),
+            crole("impg", rule(["impersonate"], ["groups"], names=["support"])), crb("impg", "impg", user("eve"))]
+    _, ps = paths(objs)
+    assert [e.dst for e in ps[("User:eve", PHI_PREFIX + "clinical")].edges] == ["Group:support",
+                                                                                PHI_PREFIX + "clinical"]

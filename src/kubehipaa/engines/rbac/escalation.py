@@ -7,7 +7,7 @@ An edge A -> B means "A can act as B" by one of:
 - token creation: A may `create serviceaccounts/token` for B;
 - secret read: A may get the legacy token Secret of B;
 - impersonation: A may `impersonate` user, group or service account B (impersonating group system:masters
-  is cluster-admin);
+  is cluster-admin; impersonating a group B means acting with B's grants);
 - bind/escalate: A may create ClusterRoleBindings and bind (or escalate) ClusterRoles, so it can grant itself
   cluster-admin; or create RoleBindings and bind cluster-admin in a PHI namespace, so it can read its Secrets;
 - nodes/proxy: A may reach the kubelet API of nodes, which runs commands in any pod, so any service account.
@@ -123,19 +123,31 @@ class EscalationPath:
         return " ".join(parts)
 
 
+IS_ADMIN = "is cluster-admin-equivalent"
+ADMIN_READS = "cluster-admin-equivalent power reads every Secret"
+
+
 @dataclass(slots=True)
 class EscalationGraph:
     nodes: dict[str, Subject]
     edges: list[Edge]
     admins: set[str]
+    phi_namespaces: frozenset[str] = frozenset()
 
     def shortest_paths(self) -> list[EscalationPath]:
-        """For every non-admin identity: its shortest path to cluster-admin and to PHI Secrets (if any)."""
+        """For every non-admin identity: its shortest path to cluster-admin and to PHI Secrets (if any).
+
+        Admin identities have no edges of their own (they need none), so the search adds two implied steps:
+        an admin identity reaches cluster-admin-equivalent power, and that power reads every PHI namespace's
+        Secrets. Without them, impersonating an admin user or group would lead nowhere."""
+        phi_targets = sorted({e.dst for e in self.edges if e.dst.startswith(PHI_PREFIX)}
+                             | {PHI_PREFIX + ns for ns in self.phi_namespaces})
+        implied = [Edge(a, ADMIN, IS_ADMIN) for a in sorted(self.admins)]
+        implied += [Edge(ADMIN, t, ADMIN_READS) for t in phi_targets]
         reverse: dict[str, list[Edge]] = {}
-        for e in self.edges:
+        for e in (*self.edges, *implied):
             reverse.setdefault(e.dst, []).append(e)
         out: list[EscalationPath] = []
-        phi_targets = sorted({e.dst for e in self.edges if e.dst.startswith(PHI_PREFIX)})
         for targets in ([ADMIN], phi_targets):
             if not targets:
                 continue
@@ -234,6 +246,7 @@ def build_escalation_graph_reference(
     for ns, name in sorted(sas):
         sa_by_ns.setdefault(ns, []).append(name)
     users = sorted(s.name for s in nodes.values() if s.kind == "User")
+    groups = sorted(s.name for s in nodes.values() if s.kind == "Group" and s.name != MASTERS)
     tokens = _token_secrets(idx)
 
     edges: list[Edge] = []
@@ -294,6 +307,10 @@ def build_escalation_graph_reference(
         for other in _impersonable_users(idx, user, users):
             if f"User:{other}" != key:
                 edges.append(Edge(key, f"User:{other}", f"impersonate user {other}"))
+        for g in groups:
+            if f"Group:{g}" != key and can(user, request_attributes("impersonate", "groups", name=g,
+                                                                    as_request=False)):
+                edges.append(Edge(key, f"Group:{g}", f"impersonate group {g}"))
         if can(user, request_attributes("create", "nodes/proxy", name="any", as_request=False)) or can(
                 user, request_attributes("get", "nodes/proxy", name="any", as_request=False)):
             edges.append(Edge(key, ANY_POD, "nodes/proxy (kubelet API)"))
@@ -317,8 +334,9 @@ def build_escalation_graph_reference(
                 elif binds_admin:
                     edges.append(Edge(key, PHI_PREFIX + ns, f"bind cluster-admin in {ns} with a RoleBinding"))
             if creator is not None:
+                # The pod route takes two hops (pod, then its service account); a token, impersonation or token
+                # Secret edge below reaches the service account in one, so both are kept.
                 edges.append(Edge(key, POD_PREFIX + ns, f"create {creator} in {ns}"))
-                continue  # every service account of the namespace is reached through the pod node
             for sa in sa_by_ns.get(ns, []) if (token_some or imp_some) else ():
                 dst = f"ServiceAccount:{ns}/{sa}"
                 if dst == key:
@@ -331,7 +349,7 @@ def build_escalation_graph_reference(
                 dst = f"ServiceAccount:{ns}/{sa}"
                 if dst != key and ask(ns, GET_SECRETS, secret):
                     edges.append(Edge(key, dst, f"read legacy token Secret {secret}"))
-    return EscalationGraph(nodes, edges, admins)
+    return EscalationGraph(nodes, edges, admins, frozenset(phi))
 
 
 def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[str] = frozenset()) -> EscalationGraph:
@@ -352,6 +370,7 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
     for ns, name in sorted(sas):
         sa_by_ns.setdefault(ns, []).append(name)
     users = sorted(x.name for x in nodes.values() if x.kind == "User")
+    groups = sorted(x.name for x in nodes.values() if x.kind == "Group" and x.name != MASTERS)
     tokens_by_ns: dict[str, list[tuple[str, str]]] = {}
     for tns, secret, sa in _token_secrets(idx):
         if f"ServiceAccount:{tns}/{sa}" in nodes:
@@ -411,6 +430,9 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
         for other in users:
             add(allowed(Attributes("impersonate", "users", "", "", other)), f"User:{other}",
                 f"impersonate user {other}")
+    if maybe(Attributes("impersonate", "groups")):
+        for g in groups:
+            add(allowed(Attributes("impersonate", "groups", "", "", g)), f"Group:{g}", f"impersonate group {g}")
     add(allowed(Attributes("create", "nodes", "", "proxy", "any"))
         | allowed(Attributes("get", "nodes", "", "proxy", "any")), ANY_POD, "nodes/proxy (kubelet API)")
 
@@ -429,12 +451,13 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
         token_maybe, imp_maybe = maybe(CREATE_TOKEN, ns), maybe(IMPERSONATE_SA, ns)
         for sa in sa_by_ns.get(ns, []) if (token_maybe or imp_maybe) else ():
             dst = f"ServiceAccount:{ns}/{sa}"
-            minters = allowed(q(CREATE_TOKEN, ns, sa)) - creators.keys() if token_maybe else set()
+            # Creators reach `dst` in two hops through the pod node; these edges take one, so they are kept.
+            minters = allowed(q(CREATE_TOKEN, ns, sa)) if token_maybe else set()
             add(minters, dst, f"create serviceaccounts/token for {sa}")
             if imp_maybe:
-                add(allowed(q(IMPERSONATE_SA, ns, sa)) - minters - creators.keys(), dst,
+                add(allowed(q(IMPERSONATE_SA, ns, sa)) - minters, dst,
                     f"impersonate {service_account_username(ns, sa)}")
         for secret, sa in tokens_by_ns.get(ns, ()):
-            add(allowed(q(GET_SECRETS, ns, secret)) - creators.keys(), f"ServiceAccount:{ns}/{sa}",
+            add(allowed(q(GET_SECRETS, ns, secret)), f"ServiceAccount:{ns}/{sa}",
                 f"read legacy token Secret {secret}")
-    return EscalationGraph(nodes, edges, admins)
+    return EscalationGraph(nodes, edges, admins, frozenset(phi))
