@@ -78,8 +78,7 @@ def _is_default_deny(pol: Policy, ingress: bool) -> bool:
     id="KH-NET-001",
     title="PHI namespace without default-deny ingress and egress",
     area="network",
-    severity=Severity.MEDIUM,
-    phi_severity=Severity.HIGH,
+    severity=Severity.HIGH,  # only ever reported in PHI namespaces
     hipaa=HIPAA_NET,
     relation="supports",
     nsa=("Network separation: default-deny NetworkPolicy",),
@@ -141,8 +140,7 @@ def _ingress_allowed(inv: Inventory, c: Connection, dst_ns: str, dst_name: str) 
     id="KH-NET-002",
     title="PHI workload reachable from outside its namespace",
     area="network",
-    severity=Severity.MEDIUM,
-    phi_severity=Severity.HIGH,
+    severity=Severity.HIGH,  # only ever reported in PHI namespaces
     hipaa=HIPAA_NET,
     relation="supports",
     remediation=(
@@ -197,8 +195,7 @@ def _range_of(peer: str) -> tuple[int, int]:
     id="KH-NET-003",
     title="PHI workload may send traffic outside the cluster beyond DNS and allowed egress",
     area="network",
-    severity=Severity.MEDIUM,
-    phi_severity=Severity.HIGH,
+    severity=Severity.HIGH,  # only ever reported in PHI namespaces
     hipaa=HIPAA_NET,
     relation="supports",
     remediation=(
@@ -288,8 +285,7 @@ def _is_quarantine_policy(pol: Policy) -> bool:
     id="KH-NET-005",
     title="PHI namespace not ready for quarantine",
     area="network",
-    severity=Severity.LOW,
-    phi_severity=Severity.MEDIUM,
+    severity=Severity.MEDIUM,  # only ever reported in PHI namespaces
     hipaa=("164.308(a)(6)(ii)", "164.312(a)(1)"),
     relation="supports",
     remediation=(
