@@ -297,3 +297,40 @@ def test_a_failing_sink_does_not_stop_detection() -> None:
         assert _metric(text, "kubehipaa_audit_alert_write_errors_total") == 1
         assert _metric(text, "kubehipaa_audit_worker_errors_total") == 0
     assert len(seen) > 1  # later alerts arrived after the first write failed
+
+
+def test_sigma_in_the_receiver_sees_every_field_of_the_event() -> None:
+    """Sigma reads the event as sent, including fields the audit core does not decode (here `level` and
+    `responseStatus.reason`)."""
+    from kubehipaa.engines.sigma import SigmaRuleSet
+
+    rule = SigmaRuleSet.from_yaml(
+        "title: Forbidden at RequestResponse level\nid: 11111111-2222-4333-8444-555555555555\nlevel: high\n"
+        "logsource: {product: kubernetes, service: audit}\n"
+        "detection:\n  sel:\n    level: RequestResponse\n    responseStatus.reason: Forbidden\n  condition: sel\n")
+    sink: list[dict[str, Any]] = []
+    receiver = AuditReceiver(WebhookSettings(sigma=rule, flush_idle_s=0.1), sink.append)
+    ev = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse", "auditID": "r-1",
+          "stage": "ResponseComplete", "verb": "get", "user": {"username": "jane@hospital.org"},
+          "objectRef": {"resource": "secrets", "namespace": "clinical", "name": "db"},
+          "responseStatus": {"code": 403, "status": "Failure", "reason": "Forbidden"},
+          "annotations": {"authorization.k8s.io/decision": "forbid"}}
+    with TestClient(create_app(receiver)) as client:
+        assert client.post("/audit", content=_event_list([ev])).json()["accepted"] == 1
+        assert receiver.wait_idle(5)
+    assert any(a["ruleId"] == "sigma:11111111-2222-4333-8444-555555555555" for a in sink)
+
+
+def test_decode_batch_raw_keeps_each_item() -> None:
+    from kubehipaa.server.audit_webhook import decode_batch_raw
+
+    items = [{"kind": "Event", "auditID": "a", "verb": "get", "level": "Metadata"},
+             {"kind": "Event", "auditID": "b", "verb": "list", "user": {"username": "u", "extra": {"k": ["v"]}}}]
+    events, raws = decode_batch_raw(_event_list(items))
+    assert [e.auditID for e in events] == ["a", "b"] and [orjson.loads(r) for r in raws] == items
+    single, raw = decode_batch_raw(orjson.dumps(items[0]))
+    assert single[0].auditID == "a" and orjson.loads(raw[0]) == items[0]
+    from kubehipaa.errors import InputError
+
+    with pytest.raises(InputError, match=r"items\[1\]"):
+        decode_batch_raw(_event_list([items[0], {"kind": "Event", "verb": 3}]))

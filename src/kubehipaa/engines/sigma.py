@@ -998,7 +998,8 @@ def register_sigma_rules(ruleset: SigmaRuleSet) -> None:
         RULES_BY_ID.setdefault(rule.id, rule)
 
 
-def with_sigma(detector: Any, ruleset: SigmaRuleSet, *, register: bool = True) -> Any:
+def with_sigma(detector: Any, ruleset: SigmaRuleSet, *, register: bool = True,
+               to_dict: Callable[[Any], dict[str, Any]] | None = None) -> Any:
     """Make `detector` (an audit-core `Detector`) also run `ruleset` on every event it evaluates.
 
     Hooks the detector's per-event evaluation, so Sigma sees each request once (after the auditID
@@ -1006,6 +1007,8 @@ def with_sigma(detector: Any, ruleset: SigmaRuleSet, *, register: bool = True) -
     turned back into a dict for Sigma (bodies decoded), which costs time only when Sigma rules are given.
     `detector.stats` keeps counting the built-in rules only; Sigma alerts are counted where alerts are collected.
     With `register`, the rules are also added to the audit core's rule catalog (see `register_sigma_rules`).
+    `to_dict` turns an evaluated event into the dict Sigma reads; the default, `event_dict`, only has the
+    fields the audit core decodes, so a caller that still has the original JSON (the webhook) passes it.
     """
     if register:
         register_sigma_rules(ruleset)
@@ -1013,9 +1016,11 @@ def with_sigma(detector: Any, ruleset: SigmaRuleSet, *, register: bool = True) -
     if evaluate is None:  # pragma: no cover - guards against a change of the audit core's detector
         raise TypeError("with_sigma needs the audit-core Detector (no per-event evaluation hook found)")
 
+    view = to_dict or event_dict
+
     def evaluate_with_sigma(ev: Any) -> list[Any]:
         alerts: list[Any] = evaluate(ev)
-        for m in ruleset.match(event_dict(ev)):
+        for m in ruleset.match(view(ev)):
             alerts.append(sigma_alert(m, ev))
         return alerts
 

@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from kubehipaa.engines.auditlog import AuditEvent, Detector, DetectorConfig
-from kubehipaa.engines.sigma import with_sigma
+from kubehipaa.engines.sigma import event_dict, with_sigma
 from kubehipaa.errors import InputError
 
 log = logging.getLogger("kubehipaa.audit_webhook")
@@ -61,6 +61,8 @@ class WebhookSettings:
 @dataclass(slots=True)
 class _Batch:
     events: list[AuditEvent]
+    raw: list[bytes] | None = None
+    """Each event's JSON as received (only when Sigma rules run)."""
 
 
 class WebhookMetrics:
@@ -93,8 +95,9 @@ class AuditReceiver:
         self.settings = settings or WebhookSettings()
         self.metrics = WebhookMetrics()
         self.detector = Detector(config=self.settings.detector_config)
+        self._raw_by_event: dict[int, bytes] = {}
         if self.settings.sigma is not None:
-            with_sigma(self.detector, self.settings.sigma)
+            with_sigma(self.detector, self.settings.sigma, to_dict=self._sigma_view)
         self._sink: AlertSink = sink or (lambda alert: None)
         self._queue: queue.Queue[_Batch | None] = queue.Queue()
         self._queued = 0
@@ -178,9 +181,24 @@ class AuditReceiver:
             log.exception("audit worker failed while flushing held-back events")
 
     def _process(self, batch: _Batch) -> None:
-        for ev in batch.events:
-            self._emit_all(self.detector.process(ev))
+        if batch.raw is not None:
+            self._raw_by_event = {id(ev): raw for ev, raw in zip(batch.events, batch.raw, strict=True)}
+        try:
+            for ev in batch.events:
+                self._emit_all(self.detector.process(ev))
+        finally:
+            self._raw_by_event = {}
         self.metrics.processed.inc(len(batch.events))
+
+    def _sigma_view(self, ev: AuditEvent) -> dict[str, Any]:
+        """The event as sent, for Sigma; an event held back from an earlier batch falls back to the
+        audit core's fields."""
+        raw = self._raw_by_event.get(id(ev))
+        if raw is not None:
+            doc = orjson.loads(raw)
+            if isinstance(doc, dict):
+                return doc
+        return event_dict(ev)
 
     def _emit_all(self, alerts: list[Any]) -> None:
         for alert in alerts:
@@ -220,7 +238,15 @@ class _EventList(msgspec.Struct, gc=False):
     items: list[AuditEvent] | None = None
 
 
+class _RawEventList(msgspec.Struct, gc=False):
+    """The same body with each item kept as its JSON bytes (for Sigma, which may read any field)."""
+
+    kind: str | None = None
+    items: list[msgspec.Raw] | None = None
+
+
 _BATCH_DECODER = msgspec.json.Decoder(_EventList)
+_RAW_BATCH_DECODER = msgspec.json.Decoder(_RawEventList)
 _EVENT_DECODER = msgspec.json.Decoder(AuditEvent)
 
 
@@ -230,25 +256,50 @@ def decode_batch(body: bytes) -> list[AuditEvent]:
     msgspec validates while decoding, without building intermediate dicts: about 5x faster than a generic
     JSON parse, which matters because this runs on the request path. Raises InputError naming the problem.
     """
+    return decode_batch_raw(body, keep_raw=False)[0]
+
+
+def decode_batch_raw(body: bytes, *, keep_raw: bool = True) -> tuple[list[AuditEvent], list[bytes]]:
+    """`decode_batch`, plus (with `keep_raw`) every item's own JSON bytes, in the same order.
+
+    The audit core's `AuditEvent` declares only the fields its detections read; a Sigma rule may name any
+    field of the Event (`responseStatus.reason`, `user.extra`, other annotations), so Sigma gets the item as
+    it was sent."""
     try:
-        batch = _BATCH_DECODER.decode(body)
+        if keep_raw:
+            raw_batch = _RAW_BATCH_DECODER.decode(body)
+            kind, raw_items = raw_batch.kind, raw_batch.items
+        else:
+            batch = _BATCH_DECODER.decode(body)
+            kind, raw_items = batch.kind, None
     except msgspec.DecodeError as exc:
         raise InputError(f"invalid JSON: {exc}", file="request body") from None
     except msgspec.ValidationError as exc:
         raise InputError(f"not an audit EventList: {exc}", file="request body") from None
-    if batch.kind == "EventList":
-        events = batch.items or []
-    elif batch.kind in (None, "Event") and batch.items is None:
+    raws: list[bytes] = []
+    if kind == "EventList":
+        if keep_raw:
+            events = []
+            for i, item in enumerate(raw_items or []):
+                try:
+                    events.append(_EVENT_DECODER.decode(item))
+                except msgspec.ValidationError as exc:
+                    raise InputError(f"items[{i}] is not an audit Event: {exc}", file="request body") from None
+                raws.append(bytes(item))
+        else:
+            events = batch.items or []
+    elif kind in (None, "Event") and (raw_items if keep_raw else batch.items) is None:
         try:
             events = [_EVENT_DECODER.decode(body)]
         except msgspec.ValidationError as exc:
             raise InputError(f"not an audit Event: {exc}", file="request body") from None
+        raws = [bytes(body)] if keep_raw else []
     else:
-        raise InputError(f"expected an EventList, got kind {batch.kind!r}", file="request body")
+        raise InputError(f"expected an EventList, got kind {kind!r}", file="request body")
     for i, ev in enumerate(events):
         if ev.kind not in (None, "Event") or not (ev.auditID or ev.verb or ev.requestURI or ev.user is not None):
             raise InputError(f"items[{i}] is not an audit Event", file="request body")
-    return events
+    return events, raws
 
 
 class _TooLarge(Exception):
@@ -298,12 +349,12 @@ def create_app(receiver: AuditReceiver | None = None, settings: WebhookSettings 
             log.error("rejected audit batch from %s: %s", client, exc)
             return JSONResponse({"error": str(exc)}, status_code=413)
         try:
-            events = decode_batch(body)
+            events, raws = decode_batch_raw(body, keep_raw=rec.settings.sigma is not None)
         except InputError as exc:
             rec.metrics.malformed.labels("invalid").inc()
             log.error("rejected audit batch from %s: %s", client, exc)
             return JSONResponse({"error": str(exc)}, status_code=400)
-        accepted = rec.offer(_Batch(events))
+        accepted = rec.offer(_Batch(events, raws or None))
         if accepted:
             rec.metrics.batches.inc()
             rec.metrics.events.inc(len(events))
