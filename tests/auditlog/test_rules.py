@@ -261,3 +261,9 @@ def test_kubelet_reading_many_secrets_is_not_a_burst() -> None:
              for i in range(40)]
     denied = [event("get", "secrets", name=f"s{i}", code=403, user="system:node:n1", time=at(2, i)) for i in range(10)]
     assert det.process_all(reads + denied) == []
+
+
+def test_unnamed_401s_are_not_one_user() -> None:
+    det = Detector([RULES_BY_ID["KH-AUDLOG-012"]])
+    anon_401 = [event(code=401, decision=None, user="", ip=f"10.0.0.{i}", time=at(1, i)) for i in range(20)]
+    assert det.process_all(anon_401) == []

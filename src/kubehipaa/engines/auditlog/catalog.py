@@ -256,6 +256,12 @@ def _auth_failure(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     return None
 
 
+def _auth_failure_by_user(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
+    # Rejected credentials (401) carry no user: those are counted per source IP only, so unrelated clients
+    # are never lumped together under an empty name.
+    return _auth_failure(ev, cfg) if ev.username else None
+
+
 def _public_forbidden(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     if ev.code == 403 and is_public_ip(ev.source_ip):
         return "403 from a public address"
@@ -275,11 +281,10 @@ _add(Rule(
 _add(Rule(
     "KH-AUDLOG-012", "Repeated authentication/authorization failures by one user", Severity.MEDIUM,
     (LOGIN, INCIDENT),
-    "At least failure_threshold (10) requests answered 401/403 for the same user within failure_window_s "
-    "(600 s); one alert per burst.",
-    _auth_failure, gate="failure",
-    window=Window("failure_window_s", "failure_threshold", key=lambda ev: ev.username or "(no user)",
-                  key_label="user"),
+    "At least failure_threshold (10) requests answered 401/403 for the same (named) user within "
+    "failure_window_s (600 s); one alert per burst.",
+    _auth_failure_by_user, gate="failure",
+    window=Window("failure_window_s", "failure_threshold", key=lambda ev: ev.username, key_label="user"),
 ))
 _add(Rule(
     "KH-AUDLOG-013", "Repeated authentication/authorization failures from one source IP", Severity.MEDIUM,
@@ -313,7 +318,7 @@ def _health(uri: str) -> bool:
 def _anonymous_allowed(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     if not _is_anonymous(ev) or _health(ev.requestURI or ""):
         return None
-    if ev.decision == "allow" and (ev.code == 0 or ev.code < 400):
+    if ev.allowed:
         return f"anonymous {ev.verb or 'request'} {ev.object_display} was allowed"
     return None
 
@@ -334,8 +339,8 @@ def _anonymous_remote(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 
 _add(Rule(
     "KH-AUDLOG-015", "Anonymous request allowed", Severity.HIGH, (AUTHN, ACCESS, LOGIN),
-    "user system:anonymous (or group system:unauthenticated), authorization decision allow, response code "
-    "< 400, and the URI is not a health endpoint (/healthz, /livez, /readyz).",
+    "user system:anonymous (or group system:unauthenticated), allowed (decision allow, or no decision and "
+    "a 1xx-3xx code), and the URI is not a health endpoint (/healthz, /livez, /readyz).",
     _anonymous_allowed, gate="anonymous", refs=("falco:Anonymous Request Allowed",),
 ))
 _add(Rule(
