@@ -130,3 +130,28 @@ def test_risks_command(rbac_dir: Path, tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "kubehipaa.cli.main", "rbac", "risks", str(rbac_dir), "--rules",
                         str(bad)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "rules.yaml" in p.stderr and "Traceback" not in p.stderr
+
+
+# ---------------------------------------------------------------- review fixes: partial input is an error
+
+
+@pytest.mark.parametrize("argv", [
+    ["can-i", "get", "secrets", "-n", "clinical", "--as", "jane"],
+    ["who-can", "get", "secrets", "-n", "clinical"],
+    ["escalation"],
+])
+def test_malformed_yaml_next_to_good_rbac_is_exit_2_not_a_no(rbac_dir: Path, argv: list[str]) -> None:
+    # The grant could sit in the broken file: answering "no" (or "no path") would be wrong.
+    (rbac_dir / "broken.yaml").write_text("kind: RoleBinding\nmetadata: {name: x\n  bad: [\n")
+    result = runner.invoke(app, ["rbac", *argv, str(rbac_dir)])
+    assert result.exit_code == 2
+    assert "broken.yaml:" in result.output and "malformed YAML" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_input_without_rbac_objects_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n")
+    for argv in (["can-i", "get", "pods", "--as", "u", str(tmp_path)], ["review", "-n", "x", str(tmp_path)]):
+        result = runner.invoke(app, ["rbac", *argv])
+        assert result.exit_code == 2, argv
+        assert "no Role, ClusterRole, RoleBinding or ClusterRoleBinding found" in result.output

@@ -16,11 +16,11 @@ from kubehipaa.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     fail,
-    load_inventory,
     load_objects,
     warn,
     write_output,
 )
+from kubehipaa.config import load_config
 from kubehipaa.engines.rbac import (
     Attributes,
     RbacIndex,
@@ -38,6 +38,8 @@ from kubehipaa.engines.rbac.review import (
     review_html,
 )
 from kubehipaa.engines.rbac.risk import builtin_risk_rules, evaluate_risks, load_risk_rules
+from kubehipaa.inventory import Inventory
+from kubehipaa.sources.files import LoadResult
 
 app = typer.Typer(help="RBAC: can-i, who-can, access reviews, escalation paths.", no_args_is_help=True)
 
@@ -51,9 +53,34 @@ def _dumps(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 
 
+RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+
+
+def _load_rbac(paths: list[str]) -> LoadResult:
+    """Load manifests for an RBAC answer. Unlike a scan, which reports what it could read, an authorization
+    answer from partly read input would be wrong (a "no" because the granting binding sat in a broken file),
+    so malformed YAML/JSON and input without any RBAC object are errors (exit 2)."""
+    result = load_objects(paths, quiet=True)
+    for problem in result.problems:
+        if problem.message.startswith("malformed"):
+            where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
+            reason = problem.message.split(";")[0]
+            raise fail(f"{where}: {reason} (an RBAC answer needs every document; nothing was evaluated)")
+    for problem in result.problems:
+        warn(str(problem))
+    if not any(obj.kind in RBAC_KINDS for obj in result.objects):
+        raise fail(f"no Role, ClusterRole, RoleBinding or ClusterRoleBinding found in {', '.join(paths)}")
+    return result
+
+
+def _load_rbac_inventory(paths: list[str], config_path: str | None) -> Inventory:
+    config = load_config(config_path, paths)
+    return Inventory(_load_rbac(paths).objects, config)
+
+
 def build_index(paths: list[str]) -> RbacIndex:
     """Load manifests (warning about skipped documents) and build the RBAC index."""
-    result = load_objects(paths)
+    result = _load_rbac(paths)
     idx = RbacIndex.from_objects(result.objects)
     for problem in idx.problems:
         warn(problem)
@@ -196,7 +223,7 @@ def review(
 
       kubehipaa rbac review ./rbac --since review-2026q3.json --format html -o changes.html
     """
-    inv = load_inventory(paths, config_path)
+    inv = _load_rbac_inventory(paths, config_path)
     idx = RbacIndex.from_objects(inv.objects)
     for problem in idx.problems:
         warn(problem)
@@ -243,7 +270,7 @@ def escalation(
 
       kubehipaa rbac escalation ./manifests --format json -o escalation.json
     """
-    inv = load_inventory(paths, config_path)
+    inv = _load_rbac_inventory(paths, config_path)
     idx = RbacIndex.from_objects(inv.objects)
     for problem in idx.problems:
         warn(problem)
@@ -296,7 +323,7 @@ def risks(
         rules = load_risk_rules(text, str(rules_file))
     else:
         rules = list(builtin_risk_rules())
-    inv = load_inventory(paths, config_path)
+    inv = _load_rbac_inventory(paths, config_path)
     idx = RbacIndex.from_objects(inv.objects)
     for problem in idx.problems:
         warn(problem)
