@@ -267,3 +267,29 @@ def test_unnamed_401s_are_not_one_user() -> None:
     det = Detector([RULES_BY_ID["KH-AUDLOG-012"]])
     anon_401 = [event(code=401, decision=None, user="", ip=f"10.0.0.{i}", time=at(1, i)) for i in range(20)]
     assert det.process_all(anon_401) == []
+
+
+def test_hooks_see_each_request_once() -> None:
+    from kubehipaa.engines.auditlog import Alert
+    from kubehipaa.model import Severity
+
+    seen: list[str] = []
+
+    def hook(ev: Any) -> list[Alert]:
+        seen.append(ev.auditID)
+        return [Alert("X-1", "x", Severity.LOW, (), "m", ev.time, ev.auditID or "", ev.username, "", "", "", "", "")]
+
+    det = Detector([RULES_BY_ID["KH-AUDLOG-020"]])
+    det.add_hook(hook)
+    first = raw_event("get", "secrets", name="s", audit_id="r1", stage="RequestReceived")
+    alerts = det.process_all([event_from(first), event_from(raw_event("get", "secrets", name="s", audit_id="r1")),
+                              event_from(raw_event("get", "pods", audit_id="r2"))])
+    assert seen == ["r1", "r2"]
+    assert sorted(a.rule_id for a in alerts) == ["KH-AUDLOG-020", "X-1", "X-1"]
+    assert det.stats.alerts["X-1"] == 2
+
+
+def event_from(raw: dict[str, Any]) -> Any:
+    from kubehipaa.engines.auditlog import event_from_dict
+
+    return event_from_dict(raw)

@@ -20,7 +20,7 @@ evaluated as they come.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +102,7 @@ class Detector:
         self.rules = list(RULES if rules is None else rules)
         self.config = config or DetectorConfig()
         self.dedupe = dedupe
+        self._hooks: list[Callable[[AuditEvent], Iterable[Alert]]] = []
         self._received = 0
         self._t_event: AuditEvent | None = None
         self._t = 0.0
@@ -291,11 +292,27 @@ class Detector:
         if self._body and (ev.requestObject or ev.responseObject):
             hits = hits + self._body if hits else list(self._body)
         if not hits:
+            if self._hooks:
+                return self._run_hooks(ev, [])
             return []
         out: list[Alert] = []
         run = self._run
         for r in hits:
             run(r, ev, out)
+        if self._hooks:
+            return self._run_hooks(ev, out)
+        return out
+
+    def add_hook(self, hook: Callable[[AuditEvent], Iterable[Alert]]) -> None:
+        """Also run `hook` on every evaluated request (after de-duplication across stages, after the
+        built-in rules); its alerts are returned with theirs. For rule engines layered on the core (Sigma)."""
+        self._hooks.append(hook)
+
+    def _run_hooks(self, ev: AuditEvent, out: list[Alert]) -> list[Alert]:
+        for hook in self._hooks:
+            for a in hook(ev):
+                self._alerts[a.rule_id] += 1
+                out.append(a)
         return out
 
     def _run(self, rule: Rule, ev: AuditEvent, out: list[Alert]) -> None:
