@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,16 @@ KUBELET_UA = "kubelet/v1.30.4 (linux/amd64) kubernetes/a51b3b7"
 KUBECTL_UA = "kubectl/v1.30.2 (darwin/arm64) kubernetes/3968350"
 
 
+_RNG = random.Random(0)
+"""Source of the incidental random bits (credential ids, node names); reseeded by `generate`."""
+
+
 def _user(name: str, groups: list[str], extra: bool = False) -> dict[str, Any]:
-    u: dict[str, Any] = {"username": name, "uid": str(uuid.UUID(int=hash(name) & (2**128 - 1))), "groups": groups}
+    u: dict[str, Any] = {"username": name, "uid": str(uuid.UUID(int=zlib.crc32(name.encode()) << 64)),
+                         "groups": groups}
     if extra:
-        u["extra"] = {"authentication.kubernetes.io/credential-id": ["JTI=" + uuid.uuid4().hex],
-                      "authentication.kubernetes.io/node-name": [random.choice(NODES)]}
+        u["extra"] = {"authentication.kubernetes.io/credential-id": [f"JTI={_RNG.getrandbits(128):032x}"],
+                      "authentication.kubernetes.io/node-name": [_RNG.choice(NODES)]}
     return u
 
 
@@ -94,7 +100,7 @@ def _pod_body(rng: random.Random, ns: str, name: str, privileged: bool = False) 
 def generate(path: Path, n: int, seed: int) -> tuple[int, float]:
     """Write n events; returns (bytes written, average bytes per event)."""
     rng = random.Random(seed)
-    random.seed(seed)
+    _RNG.seed(seed + 1)
     t = dt.datetime(2026, 11, 1, 0, 0, 0, tzinfo=dt.UTC)
     kcm = _user("system:kube-controller-manager", ["system:authenticated"])
     sched = _user("system:kube-scheduler", ["system:authenticated"])
