@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kubehipaa.cli.main import app
+from kubehipaa.errors import InputError
 from kubehipaa.sources.etcd import EtcdClient, EtcdError, EtcdOptions, prefix_range_end
 from tests.conftest import ROOT
 from tests.controlplane.conftest import Etcd
@@ -210,3 +211,26 @@ def test_mutual_tls(etcd_tls: Etcd, enc_file: Path) -> None:
     r = runner.invoke(app, args)
     assert isinstance(r.exception, EtcdError)
     assert etcd_tls.url in str(r.exception)
+
+
+# ---------------------------------------------------------------- review fixes: configuration errors first
+
+
+def test_missing_tls_file_or_lone_cert_is_exit_2_even_for_http(tmp_path: Path) -> None:
+    # Before: with an http:// endpoint the TLS options were silently ignored, a typo went unnoticed.
+    base = ["etcd", "verify", "--endpoints", "http://127.0.0.1:9"]
+    r = runner.invoke(app, [*base, "--cacert", str(tmp_path / "nope.crt")])
+    # (CliRunner sees the InputError itself; the console entry point turns it into one line and exit 2)
+    assert isinstance(r.exception, InputError) and "nope.crt: --cacert: no such file" in str(r.exception)
+    crt = tmp_path / "c.crt"
+    crt.write_text("x")
+    r = runner.invoke(app, [*base, "--cert", str(crt)])
+    assert isinstance(r.exception, InputError) and "--cert and --key must be given together" in str(r.exception)
+
+
+def test_malformed_encryption_config_names_the_line(tmp_path: Path) -> None:
+    p = tmp_path / "enc.yaml"
+    p.write_text("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: [\n  {a: \n")
+    r = runner.invoke(app, ["etcd", "verify", "--endpoints", "http://127.0.0.1:9", "--encryption-config", str(p)])
+    assert isinstance(r.exception, InputError)
+    assert f"{p}:5: malformed YAML" in str(r.exception)

@@ -94,8 +94,12 @@ def _parse_resource(text: str) -> tuple[str, str]:
 
 
 def _load_config(path: Path) -> EncryptionConfig:
-    objs = [o for o in load_objects([str(path)], quiet=True).objects if o.kind in ENCRYPTION_KINDS]
+    loaded = load_objects([str(path)], quiet=True)
+    objs = [o for o in loaded.objects if o.kind in ENCRYPTION_KINDS]
     if not objs:
+        broken = next((p for p in loaded.problems if p.message.startswith("malformed")), None)
+        if broken is not None:  # say why: the document could not be read at all
+            raise InputError(broken.message.split(";")[0], file=broken.file, line=broken.line)
         raise InputError("does not contain an EncryptionConfiguration", file=str(path))
     try:
         return parse_encryption_config(objs[0].doc)
@@ -171,6 +175,18 @@ def _table(reports: list[ResourceReport], endpoint: str, revision: int | None, c
     return cap.get()
 
 
+def _check_tls_files(eps: list[str], cacert: Path | None, cert: Path | None, key: Path | None) -> None:
+    """TLS options are configuration: a missing file or a lone --cert/--key is an error (exit 2) before any
+    connection, whatever the endpoint scheme; with only http:// endpoints they are unused, which is said."""
+    for flag, path in (("--cacert", cacert), ("--cert", cert), ("--key", key)):
+        if path is not None and not path.is_file():
+            raise InputError(f"{flag}: no such file", file=str(path))
+    if (cert is None) != (key is None):
+        raise InputError("--cert and --key must be given together")
+    if any(p is not None for p in (cacert, cert, key)) and not any(e.startswith("https://") for e in eps):
+        warn("--cacert/--cert/--key are not used: every endpoint is plain http://")
+
+
 @app.command("verify")
 def verify_cmd(
     endpoints: list[str] = typer.Option(
@@ -220,6 +236,7 @@ def verify_cmd(
                 f"{ep} is plain HTTP: accepted for local testing only; etcd must use TLS with client "
                 "certificates (164.312(e)(1))"
             )
+    _check_tls_files(eps, cacert, cert, key)
     config = _load_config(encryption_config) if encryption_config is not None else None
     if config is None:
         warn("no --encryption-config: encrypted values are not compared with the current key")
