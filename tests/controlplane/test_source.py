@@ -147,3 +147,13 @@ def test_scan_cli_control_plane_json(etc_k8s: Path) -> None:
     assert "SECRET-KEY-DATA" not in r.output
     enc = next(f for f in findings if f["checkId"] == "KH-ENC-006")
     assert "164.312(a)(2)(iv)" in enc["hipaa"]
+
+
+def test_not_assessed_hint_names_only_the_areas_own_missing_file(etc_k8s: Path) -> None:
+    # Before: every "not assessed" finding listed every missing file (the kubelet one named the encryption config).
+    (etc_k8s / "encryption-config.yaml").unlink()
+    (etc_k8s / "audit-policy.yaml").unlink()
+    found = _scan(collect_control_plane(control_plane_dir=etc_k8s))
+    assert "--audit-policy-file" not in found["KH-ENC-008"][0]
+    assert "not found: --audit-policy-file=" in found["KH-AUD-009"][0]
+    assert "--encryption-provider-config" not in found["KH-AUD-009"][0]

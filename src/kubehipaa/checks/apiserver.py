@@ -148,6 +148,10 @@ def area_has_evidence(inv: Inventory, area: str) -> bool:
     raise ValueError(area)
 
 
+# Flags whose files, when missing, leave an area without evidence (sources/controlplane.py records them).
+MISSING_FLAG_AREA = {"--encryption-provider-config": "encryption", "--audit-policy-file": "audit"}
+
+
 def not_assessed(inv: Inventory, area: str, what: str) -> Iterator[Hit]:
     """One hit per ControlPlaneScan marker whose area could not be assessed.
 
@@ -174,8 +178,12 @@ def not_assessed(inv: Inventory, area: str, what: str) -> Iterator[Hit]:
             continue
         missing = spec.get("missing") if isinstance(spec, dict) else None
         hint = ""
-        if isinstance(missing, list) and missing:
-            hint = "; not found: " + ", ".join(f"{m.get('flag')}={m.get('path')}" for m in missing)
+        if isinstance(missing, list):
+            # Only the files that would have been this area's evidence (the apiserver's encryption config is
+            # no hint for the kubelet).
+            mine = [m for m in missing if isinstance(m, dict) and MISSING_FLAG_AREA.get(str(m.get("flag"))) == area]
+            if mine:
+                hint = "; not found: " + ", ".join(f"{m.get('flag')}={m.get('path')}" for m in mine)
         yield Hit(
             marker,
             f"{what}: not assessed (no evidence found){hint}; provide {SELF_MANAGED_EVIDENCE[area]}",
