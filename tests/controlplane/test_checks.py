@@ -109,3 +109,10 @@ def test_kyverno_policy_is_not_an_audit_policy() -> None:
         }
     )
     assert not [k for k in _ids([kyv]) if k.startswith("KH-AUD")]
+
+
+def test_stdout_audit_log_in_space_form_is_a_backend() -> None:
+    # `--audit-log-path -` (pflag hands "-" to the flag): before, "-" was taken for a positional argument and
+    # KH-API-008 said no audit backend was set.
+    found = _ids([_flags("--audit-log-path", "-", "--audit-policy-file", "/p.yaml")])
+    assert "KH-API-008" not in found and "KH-API-009" not in found

@@ -86,3 +86,14 @@ def test_env_file_tokens() -> None:
 )
 def test_go_duration(text: str, seconds: float | None) -> None:
     assert parse_go_duration(text) == seconds
+
+
+def test_dash_and_negative_numbers_are_values_and_v_is_not_boolean() -> None:
+    pf = parse_args(["--audit-log-path", "-", "--audit-log-maxage", "-1", "--v", "2", "--anonymous-auth=false"])
+    assert pf.get("audit-log-path") == "-"
+    assert pf.get("audit-log-maxage") == "-1"
+    assert pf.get("v") == "2"  # klog's -v is a level, not a boolean
+    assert pf.positional == []
+    # a flag-looking token is still never swallowed by an unknown bare flag
+    pf = parse_args(["--some-unknown-bool", "--anonymous-auth=false"])
+    assert pf.boolean("anonymous-auth") is False

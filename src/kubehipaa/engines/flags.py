@@ -53,7 +53,6 @@ BOOL_FLAGS: frozenset[str] = frozenset(
         "peer-auto-tls",
         "logtostderr",
         "alsologtostderr",
-        "v",
     }
 )
 
@@ -152,7 +151,7 @@ def parse_args(
                 name, value = body.split("=", 1)
             elif name_is_bool(body, bools):
                 name, value = body, "true"
-            elif i + 1 < n and not str(tokens[i + 1]).startswith("-"):
+            elif i + 1 < n and _can_be_value(str(tokens[i + 1])):
                 name, value = body, str(tokens[i + 1])
                 i += 1
             else:
@@ -163,6 +162,15 @@ def parse_args(
             pf.positional.append(tok)
         i += 1
     return pf
+
+
+def _can_be_value(tok: str) -> bool:
+    """pflag gives a non-boolean flag the next token whatever it is. We only take a token that cannot be a
+    flag: no leading dash, a lone "-" (stdout/stdin, e.g. ``--audit-log-path -``) or a negative number, so
+    a bare boolean flag we do not know never swallows the flag after it."""
+    if not tok.startswith("-") or tok == "-":
+        return True
+    return tok[1:].replace(".", "", 1).isdigit()
 
 
 def name_is_bool(name: str, bools: Iterable[str]) -> bool:
