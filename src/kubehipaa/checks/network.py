@@ -12,7 +12,6 @@ import ipaddress
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.netpol import conns
@@ -31,29 +30,45 @@ QUARANTINE_LABELS = {"quarantine": "true"}
 MAX_LISTED = 5
 
 
-@dataclass(slots=True)
 class _NetView:
-    engine: Engine
-    inbound_phi: list[Connection]  # connections into PHI namespaces
-    outbound_phi: list[Connection]  # connections out of PHI namespaces
+    """The engine for an inventory and, computed on first use, the connections touching PHI namespaces."""
+
+    __slots__ = ("_inbound", "_outbound", "_phi", "engine")
+
+    def __init__(self, engine: Engine, phi: frozenset[str]) -> None:
+        self.engine = engine
+        self._phi = set(phi)
+        self._inbound: list[Connection] | None = None
+        self._outbound: list[Connection] | None = None
+
+    @property
+    def inbound_phi(self) -> list[Connection]:
+        """Connections into PHI namespaces."""
+        if self._inbound is None:
+            self._inbound = self.engine.connections(dst_namespaces=self._phi) if self._phi else []
+        return self._inbound
+
+    @property
+    def outbound_phi(self) -> list[Connection]:
+        """Connections out of PHI namespaces."""
+        if self._outbound is None:
+            self._outbound = self.engine.connections(src_namespaces=self._phi) if self._phi else []
+        return self._outbound
 
 
 _CACHE: weakref.WeakKeyDictionary[Inventory, _NetView] = weakref.WeakKeyDictionary()
 
 
 def _view(inv: Inventory) -> _NetView:
-    """The engine and the PHI-related connections for this inventory, computed once for all checks.
+    """The engine and the PHI-related connections for this inventory, built once for all checks.
 
-    Only connections touching PHI namespaces are expanded: a cluster without policies has a quadratic
-    number of connections, which the checks never need.
+    Only connections touching PHI namespaces are expanded, and only when a check asks for them (KH-NET-001
+    needs the policies alone): a cluster without policies has a quadratic number of connections, which the
+    checks never need.
     """
     view = _CACHE.get(inv)
     if view is None:
-        engine = Engine(build_topology(inv.objects, strict=False))
-        phi = set(inv.phi_namespaces)
-        inbound = engine.connections(dst_namespaces=phi) if phi else []
-        outbound = engine.connections(src_namespaces=phi) if phi else []
-        view = _NetView(engine, inbound, outbound)
+        view = _NetView(Engine(build_topology(inv.objects, strict=False)), inv.phi_namespaces)
         _CACHE[inv] = view
     return view
 

@@ -83,8 +83,14 @@ class Engine:
             self.namespaces.setdefault(INGRESS_CONTROLLER_NS, {NS_NAME_LABEL: INGRESS_CONTROLLER_NS})
             self.ic_class = self._new_class(INGRESS_CONTROLLER_NS, {}, None)
         self.ns_classes: dict[str, list[int]] = defaultdict(list)
+        # (namespace, label key, label value) -> classes carrying that label, ascending: a selector with
+        # an equality requirement is matched against those classes only, not every class of the namespace
+        self._label_index: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         for ci, ns in enumerate(self.class_ns):
             self.ns_classes[ns].append(ci)
+            for k, v in self.class_labels[ci].items():
+                self._label_index[(ns, k, v)].append(ci)
+        self._selected: dict[int, list[int]] = {}
         self.src_atoms = atoms(self._blocks(ingress=True))
         self.dst_atoms = atoms(self._blocks(ingress=False))
         # which policies isolate each class, per direction (indices into self.policies)
@@ -116,15 +122,34 @@ class Engine:
                         out.append(peer.ipblock)
         return out
 
+    def matching_classes(self, ns: str, sel: Selector, *, include_ic: bool = False) -> list[int]:
+        """Classes of namespace `ns` (ascending) that `sel` matches; the ingress-controller class (no labels)
+        only with `include_ic`."""
+        candidates: list[int] | None = None
+        for req in sel.requirements:
+            if req.op != "In":
+                continue
+            if len(req.values) == 1:
+                (value,) = req.values
+                found = self._label_index.get((ns, req.key, value), [])
+            else:
+                found = sorted({ci for v in req.values for ci in self._label_index.get((ns, req.key, v), ())})
+            if candidates is None or len(found) < len(candidates):
+                candidates = found
+            if not candidates:
+                return []
+        if candidates is None:
+            candidates = self.ns_classes.get(ns, [])
+        labels, ic = self.class_labels, None if include_ic else self.ic_class
+        return [ci for ci in candidates if ci != ic and sel.matches(labels[ci])]
+
     def _select_policies(self) -> None:
         ins: list[list[int]] = [[] for _ in self.class_labels]
         egs: list[list[int]] = [[] for _ in self.class_labels]
         for pi, pol in enumerate(self.policies):
             if not (pol.affects_ingress or pol.affects_egress):
                 continue
-            for ci in self.ns_classes.get(pol.namespace, ()):
-                if ci == self.ic_class or not pol.pod_selector.matches(self.class_labels[ci]):
-                    continue
+            for ci in self.selected_classes(pol):
                 if pol.affects_ingress:
                     ins[ci].append(pi)
                 if pol.affects_egress:
@@ -134,11 +159,10 @@ class Engine:
 
     def selected_classes(self, pol: Policy) -> list[int]:
         """Classes a policy's podSelector picks in its namespace (regardless of policy types)."""
-        return [
-            ci
-            for ci in self.ns_classes.get(pol.namespace, ())
-            if ci != self.ic_class and pol.pod_selector.matches(self.class_labels[ci])
-        ]
+        hit = self._selected.get(id(pol))
+        if hit is None:
+            hit = self._selected[id(pol)] = self.matching_classes(pol.namespace, pol.pod_selector)
+        return list(hit)
 
     def _peer_classes(self, peer: PeerSpec, policy_ns: str) -> list[int]:
         key = (policy_ns if peer.ns_selector is None else None, peer.ns_selector, peer.pod_selector)
@@ -153,9 +177,10 @@ class Engine:
         out: list[int] = []
         pod_sel = peer.pod_selector
         for ns in nss:
-            for ci in self.ns_classes.get(ns, ()):
-                if pod_sel is None or pod_sel.matches(self.class_labels[ci]):
-                    out.append(ci)
+            if pod_sel is None:
+                out.extend(self.ns_classes.get(ns, ()))
+            else:
+                out.extend(self.matching_classes(ns, pod_sel, include_ic=True))
         self._peer_cache[key] = out
         return out
 

@@ -19,17 +19,30 @@ class CidrError(ValueError):
     """A `cidr` or `except` entry that is not a valid IPv4/IPv6 CIDR."""
 
 
+_CIDR_CACHE: dict[str, tuple[int, int] | None] = {}
+_CIDR_CACHE_MAX = 100_000
+
+
 def parse_cidr(text: object) -> tuple[int, int] | None:
-    """(first, last) address of an IPv4 CIDR; None for an IPv6 CIDR (not modelled, see docs)."""
+    """(first, last) address of an IPv4 CIDR; None for an IPv6 CIDR (not modelled, see docs).
+
+    Memoised: large inputs repeat the same few CIDRs in thousands of policies, and `ipaddress` is slow.
+    """
     if not isinstance(text, str) or "/" not in text:
         raise CidrError(f"invalid CIDR address: {text}")
+    try:
+        return _CIDR_CACHE[text]
+    except KeyError:
+        pass
     try:
         net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError as exc:
         raise CidrError(f"invalid CIDR address: {text}") from exc
-    if net.version != 4:
-        return None
-    return int(net.network_address), int(net.broadcast_address)
+    result = None if net.version != 4 else (int(net.network_address), int(net.broadcast_address))
+    if len(_CIDR_CACHE) >= _CIDR_CACHE_MAX:
+        _CIDR_CACHE.clear()
+    _CIDR_CACHE[text] = result
+    return result
 
 
 def ipblock_intervals(cidr: object, excepts: list[object] | None) -> tuple[Interval, ...]:

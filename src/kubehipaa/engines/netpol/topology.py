@@ -524,6 +524,13 @@ def _ingress_targets(
     ingress_objs: list[tuple[dict[str, Any], str]],
     warnings: list[str],
 ) -> dict[str, tuple[ConnSet, list[str]]]:
+    # (namespace, label key, label value) -> workloads carrying that label, in `workloads` order: a
+    # Service's selector is matched against the workloads holding one of its labels, not against all.
+    by_label: dict[tuple[str, str, str], list[Workload]] = {}
+    if services:
+        for w in workloads:
+            for k, v in w.labels.items():
+                by_label.setdefault((w.namespace, k, v), []).append(w)
     svc_map: dict[tuple[str, str], tuple[list[Workload], list[Any]]] = {}
     for doc, ns in services:
         spec = doc.get("spec") or {}
@@ -533,7 +540,8 @@ def _ingress_targets(
             warnings.append(f"Service {ns}/{name}: a Service without selector is ignored")
             continue
         sel = {str(k): str(v) for k, v in selector.items()}
-        peers = [w for w in workloads if w.namespace == ns and matches_labels(sel, w.labels)]
+        candidates = min((by_label.get((ns, k, v), []) for k, v in sel.items()), key=len)
+        peers = [w for w in candidates if matches_labels(sel, w.labels)]
         if peers:
             svc_map[(ns, name)] = (peers, list(spec.get("ports") or []))
     out: dict[str, tuple[ConnSet, list[str]]] = {}
