@@ -367,3 +367,14 @@ def test_label_change_warnings_group_like_the_api_server() -> None:
     assert label_change_warnings("clinical", lv, verdicts[:2])[1] == "web-1 (and 1 other pod): privileged"
     assert label_change_warnings("clinical", LevelVersion(Level.PRIVILEGED, lv.version), verdicts) == []
     assert label_change_warnings("clinical", lv, verdicts[3:4]) == []
+
+
+@pytest.mark.parametrize("field", ["add", "drop"])
+@pytest.mark.parametrize("level", [Level.BASELINE, Level.RESTRICTED])
+def test_capabilities_given_as_a_string_is_malformed_not_read_per_character(field: str, level: Level) -> None:
+    # Before: add: "NET_ADMIN" was iterated as "N", "E", "T", ... and reported as those capabilities.
+    spec = {"containers": [{"name": "c", "securityContext": {"capabilities": {field: "NET_ADMIN"}}}]}
+    if level is Level.BASELINE and field == "drop":
+        return  # baseline never reads drop
+    with pytest.raises(PodSpecError, match=rf"capabilities\.{field} must be a list"):
+        evaluate({}, spec, level, parse_version("latest"))

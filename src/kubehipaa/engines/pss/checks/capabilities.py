@@ -30,6 +30,13 @@ DEFAULT_CAPABILITIES = frozenset(
 )
 
 
+def _cap_list(value: Any, field: str) -> Any:
+    """`add`/`drop` must be lists: a YAML string would otherwise be read one character at a time."""
+    if value and not isinstance(value, list):
+        raise TypeError(f"securityContext.capabilities.{field} must be a list, not {type(value).__name__}")
+    return value
+
+
 def capabilities_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: Containers) -> Result:
     if "capabilities" not in ctrs.sc_keys:
         return None
@@ -41,7 +48,7 @@ def capabilities_baseline_1_0(meta: dict[str, Any], spec: dict[str, Any], ctrs: 
         caps = sc.get("capabilities")
         if not caps:
             continue
-        added = caps.get("add")
+        added = _cap_list(caps.get("add"), "add")
         if not added:
             continue
         hit = False
@@ -68,9 +75,9 @@ def capabilities_restricted_1_22(meta: dict[str, Any], spec: dict[str, Any], ctr
         if caps is None:
             missing_drop.append(c.get("name", ""))
             continue
-        if "ALL" not in (caps.get("drop") or ()):
+        if "ALL" not in (_cap_list(caps.get("drop"), "drop") or ()):
             missing_drop.append(c.get("name", ""))
-        added = caps.get("add")
+        added = _cap_list(caps.get("add"), "add")
         if added:
             hit = False
             for cap in added:
