@@ -604,16 +604,52 @@ _add(Rule(
 
 
 class _PodFacts:
-    """What the pod rules need from one pod body, computed once per event (four rules share it)."""
+    """What the pod rules need from one created pod, computed once per event in one pass over the containers
+    (four rules share it). None when no pod rule applies: failed request, platform in system scope, no body."""
 
-    __slots__ = ("caps", "host_namespaces", "host_paths", "privileged", "where")
+    __slots__ = ("caps", "ev", "host_namespaces", "host_paths", "privileged")
 
     def __init__(self, ev: AuditEvent, spec: dict[str, Any]) -> None:
-        self.where = f"pod {ev.namespace}/{ev.name or _body_name(ev)}"
-        self.privileged = ps.privileged_containers(spec) + ps.root_settings(spec)
+        self.ev = ev
+        privileged: list[str] = []
+        caps: set[str] = set()
+        psc = spec.get("securityContext")
+        if isinstance(psc, dict):
+            if psc.get("runAsUser") == 0:
+                privileged.append("spec.securityContext.runAsUser")
+            if psc.get("runAsNonRoot") is False:
+                privileged.append("spec.securityContext.runAsNonRoot")
+        for key in ("containers", "initContainers", "ephemeralContainers"):
+            items = spec.get(key)
+            if not isinstance(items, list):
+                continue
+            for i, c in enumerate(items):
+                sc = c.get("securityContext") if isinstance(c, dict) else None
+                if not isinstance(sc, dict):
+                    continue
+                if sc.get("privileged") is True:
+                    privileged.append(f"spec.{key}[{i}].securityContext.privileged")
+                if sc.get("runAsUser") == 0:
+                    privileged.append(f"spec.{key}[{i}].securityContext.runAsUser")
+                if sc.get("runAsNonRoot") is False:
+                    privileged.append(f"spec.{key}[{i}].securityContext.runAsNonRoot")
+                cap = sc.get("capabilities")
+                added = cap.get("add") if isinstance(cap, dict) else None
+                if isinstance(added, list):
+                    for a in added:
+                        name = str(a).upper()
+                        name = name[4:] if name.startswith("CAP_") else name
+                        if name in ps.DANGEROUS_CAPABILITIES:
+                            caps.add(name)
+        self.privileged = privileged
+        self.caps = sorted(caps)
         self.host_namespaces = ps.host_namespaces(spec)
-        self.host_paths = ps.host_paths(spec)
-        self.caps = sorted({c for c in ps.added_capabilities(spec) if c in ps.DANGEROUS_CAPABILITIES})
+        self.host_paths = ps.host_paths(spec) if "volumes" in spec else []
+
+    @property
+    def where(self) -> str:
+        ev = self.ev
+        return f"pod {ev.namespace}/{ev.name or _body_name(ev)}"
 
 
 _LAST_POD: tuple[object, _PodFacts | None] = (None, None)
@@ -624,29 +660,24 @@ def _pod_facts(ev: AuditEvent) -> _PodFacts | None:
     last = _LAST_POD
     if last[0] is ev:
         return last[1]
-    spec = ps.pod_spec(_body(ev))
-    facts = _PodFacts(ev, spec) if spec else None
+    facts = None
+    if succeeded(ev) and not expected_platform_action(ev):
+        spec = ps.pod_spec(_body(ev))
+        if spec:
+            facts = _PodFacts(ev, spec)
     _LAST_POD = (ev, facts)
     return facts
 
 
 def _pod_check(kind: str) -> Any:
     def match(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
-        if not succeeded(ev) or expected_platform_action(ev):
-            return None
         f = _pod_facts(ev)
         if f is None:
             return None
         if kind == "privileged":
-            return (
-                f"{f.where} runs privileged or as root: {', '.join(f.privileged)}" if f.privileged else None
-            )
+            return f"{f.where} runs privileged or as root: {', '.join(f.privileged)}" if f.privileged else None
         if kind == "hostns":
-            return (
-                f"{f.where} shares host namespaces: {', '.join(f.host_namespaces)}"
-                if f.host_namespaces
-                else None
-            )
+            return f"{f.where} shares host namespaces: {', '.join(f.host_namespaces)}" if f.host_namespaces else None
         if kind == "hostpath":
             if not f.host_paths:
                 return None

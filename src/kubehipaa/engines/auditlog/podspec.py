@@ -64,28 +64,6 @@ def containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"spec.{key}[{i}]", c
 
 
-def privileged_containers(spec: dict[str, Any]) -> list[str]:
-    return [f"{p}.securityContext.privileged" for p, c in containers(spec)
-            if _d(c.get("securityContext")).get("privileged") is True]
-
-
-def root_settings(spec: dict[str, Any]) -> list[str]:
-    """Explicit requests to run as root: runAsUser 0 or runAsNonRoot false (pod or container level)."""
-    found: list[str] = []
-    psc = _d(spec.get("securityContext"))
-    if psc.get("runAsUser") == 0:
-        found.append("spec.securityContext.runAsUser")
-    if psc.get("runAsNonRoot") is False:
-        found.append("spec.securityContext.runAsNonRoot")
-    for p, c in containers(spec):
-        sc = _d(c.get("securityContext"))
-        if sc.get("runAsUser") == 0:
-            found.append(f"{p}.securityContext.runAsUser")
-        if sc.get("runAsNonRoot") is False:
-            found.append(f"{p}.securityContext.runAsNonRoot")
-    return found
-
-
 def host_namespaces(spec: dict[str, Any]) -> list[str]:
     return [f"spec.{k}" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k) is True]
 
@@ -102,15 +80,6 @@ def host_paths(spec: dict[str, Any]) -> list[str]:
 def is_sensitive_host_path(path: str) -> bool:
     norm = path.rstrip("/") or "/"
     return any(norm == s or (s != "/" and norm.startswith(s + "/")) for s in SENSITIVE_HOST_PATHS)
-
-
-def added_capabilities(spec: dict[str, Any]) -> list[str]:
-    caps: list[str] = []
-    for _p, c in containers(spec):
-        for cap in _l(_d(_d(c.get("securityContext")).get("capabilities")).get("add")):
-            name = str(cap).upper()
-            caps.append(name[4:] if name.startswith("CAP_") else name)
-    return caps
 
 
 def images(spec: dict[str, Any]) -> list[str]:
