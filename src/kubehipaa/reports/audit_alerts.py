@@ -94,8 +94,12 @@ def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int = 2
                   + f"; {inputs.get('events', 0)} events read from {len(inputs.get('files', []))} file(s), "
                   f"{meta.get('detector', {}).get('duplicates', 0)} duplicate stages, "
                   f"{inputs.get('malformed', 0)} malformed line(s)")
-    for m in inputs.get("malformedSamples", [])[:10]:
+    samples = inputs.get("malformedSamples", [])
+    for m in samples[:10]:
         console.print(f"  malformed: {escape(str(m))}")
+    if inputs.get("malformed", 0) > 10:
+        console.print(f"  … {inputs['malformed'] - 10} more malformed line(s) (the JSON report lists up to "
+                      f"{len(samples)})")
     return buf.getvalue()
 
 
