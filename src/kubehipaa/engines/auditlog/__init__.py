@@ -6,8 +6,9 @@ Public API (stable for the webhook receiver, Sigma and RBAC-from-usage work buil
   `subresource`, `namespace`, `name`, `code`, `decision`, `allowed`, `outcome`, `time`, `exec_command`,
   `request_object`, `response_object`, `to_dict()`); `event_from_dict(dict)`; `EVENT_DECODER`.
 - `Rule`, `Window`, `DetectorConfig` (rules.py); `RULES`, `RULES_BY_ID` (catalog.py).
-- `Detector(rules=None, config=None).process(event) -> list[Alert]`, `.flush()`, `.stats`;
-  `Alert.to_dict()` (detector.py).
+- `Detector(rules=None, config=None).process(event) -> list[Alert]`, `.flush()`, `.stats`, `.explain(event)`,
+  `.add_hook(fn)` (extra per-request evaluators such as Sigma); `Alert.to_dict()` (detector.py).
+- `Timeline`, `TimelineFilter` (timeline.py): who did what, when, from where.
 """
 
 from kubehipaa.engines.auditlog.catalog import RULES, RULES_BY_ID
