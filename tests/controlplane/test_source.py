@@ -157,3 +157,22 @@ def test_not_assessed_hint_names_only_the_areas_own_missing_file(etc_k8s: Path) 
     assert "--audit-policy-file" not in found["KH-ENC-008"][0]
     assert "not found: --audit-policy-file=" in found["KH-AUD-009"][0]
     assert "--encryption-provider-config" not in found["KH-AUD-009"][0]
+
+
+BROKEN = "apiVersion: v1\nkind: X\nmetadata: {name: a\n  bad: [\n"
+
+
+@pytest.mark.parametrize("kwarg", ["apiserver_manifest", "encryption_config", "audit_policy", "kubelet_config"])
+def test_malformed_yaml_names_the_line_not_a_wrong_kind(tmp_path: Path, kwarg: str) -> None:
+    # Before: "does not contain an EncryptionConfiguration" (or "no kube-apiserver container"), no line.
+    p = tmp_path / "broken.yaml"
+    p.write_text(BROKEN)
+    with pytest.raises(InputError, match=r"broken\.yaml:4: malformed YAML"):
+        collect_control_plane(**{kwarg: p})
+
+
+def test_malformed_followed_file_is_an_input_error(etc_k8s: Path) -> None:
+    # Before: the broken encryption config was silently dropped and reported as "not assessed (no evidence)".
+    (etc_k8s / "encryption-config.yaml").write_text(BROKEN)
+    with pytest.raises(InputError, match=r"encryption-config\.yaml:4: malformed YAML"):
+        collect_control_plane(control_plane_dir=etc_k8s)

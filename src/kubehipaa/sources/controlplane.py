@@ -29,7 +29,7 @@ from typing import Any
 from kubehipaa.engines.flags import container_flags, tokens_from_text
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
-from kubehipaa.sources.files import load_paths
+from kubehipaa.sources.files import InputProblem, load_paths
 
 SYNTH_API_VERSION = "kubehipaa.io/v1alpha1"
 MANAGED_PROVIDERS = ("eks", "gke", "aks")
@@ -130,6 +130,7 @@ class _Collector:
         self.objects: list[K8sObject] = []
         self.seen: set[str] = set()
         self.missing: list[dict[str, str]] = []
+        self.last_problems: list[InputProblem] = []  # of the last file add_yaml read
 
     def _mark_seen(self, path: Path) -> bool:
         key = str(path.resolve())
@@ -145,6 +146,7 @@ class _Collector:
         if not self._mark_seen(path):
             return []
         loaded = load_paths([str(path)])
+        self.last_problems = loaded.problems
         wanted = set(kinds) if kinds is not None else set(CONTROL_PLANE_KINDS)
         kept: list[K8sObject] = []
         mode = _mode(path)
@@ -217,7 +219,20 @@ class _Collector:
                 if found is None:
                     self.missing.append({"flag": f"--{flag}", "path": raw})
                     continue
-                self.add_yaml(found, kinds=kinds, pods=False)
+                first = str(found.resolve()) not in self.seen
+                if not self.add_yaml(found, kinds=kinds, pods=False) and first:
+                    # The file exists but could not be read: the API server would not start with it either.
+                    err = _unreadable(self, found, "")
+                    if err.message:
+                        raise err
+
+
+def _unreadable(col: _Collector, path: Path, fallback: str) -> InputError:
+    """The error for a file that yielded nothing: its YAML/JSON error with the line when there is one."""
+    for problem in col.last_problems:
+        if problem.message.startswith("malformed"):
+            return InputError(problem.message.split(";")[0], file=problem.file, line=problem.line)
+    return InputError(fallback, file=str(path))
 
 
 def _load_apiserver(col: _Collector, path: Path) -> None:
@@ -228,7 +243,7 @@ def _load_apiserver(col: _Collector, path: Path) -> None:
         kept = col.add_yaml(path)
         pods = [o for o in kept if apiserver_containers(o)]
         if not pods:
-            raise InputError("no kube-apiserver container found in this manifest", file=str(path))
+            raise _unreadable(col, path, "no kube-apiserver container found in this manifest")
         for obj in pods:
             col.follow_apiserver_flags(obj, path.parent)
         return
@@ -244,7 +259,7 @@ def _load_expected(col: _Collector, path: Path, kinds: tuple[str, ...], what: st
     already = str(path.resolve()) in col.seen
     col.add_yaml(path, kinds=kinds, pods=False)
     if not already and len(col.objects) == before:
-        raise InputError(f"does not contain {what}", file=str(path))
+        raise _unreadable(col, path, f"does not contain {what}")
 
 
 def _load_kubelet(col: _Collector, path: Path) -> None:
