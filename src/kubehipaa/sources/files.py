@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -225,23 +226,75 @@ def load_text(text: str, filename: str, *, json_hint: bool = False) -> LoadResul
             line = text.count("\n", 0, exc.pos) + 1 if exc.pos is not None else None
             return LoadResult(problems=[InputProblem(filename, line, f"malformed JSON: {exc.msg}; skipped")])
         result = LoadResult()
-        _add_document(result, data, filename, 1, _json_list_node(text, data))
+        lines = None
+        if isinstance(data, dict) and isinstance(data.get("items"), list) and data["items"]:
+            lines = _json_item_lines(text, len(data["items"]))
+        _add_document(result, data, filename, 1, None, lines)
         return result
     return _load_yaml(text, filename)
 
 
-def _json_list_node(text: str, data: Any) -> Any:
-    """For a JSON List (`kubectl get -o json`), the composed node tree so each item gets its own line.
+# a JSON string, a structural character, or any other token (number, true, false, null)
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s"{}\[\],:]+')
 
-    JSON is YAML, so libyaml's composer finds the item lines; orjson still builds the data. Anything the
-    composer rejects just leaves the items at the list's line.
+
+def _json_item_lines(text: str, count: int) -> list[int] | None:
+    """1-based start lines of the `items` entries of a JSON List (`kubectl get -o json`), or None.
+
+    A scan over the tokens of the text, not a parse: orjson has built the data already, and composing a
+    YAML node tree of the whole List just for these lines cost seconds for 10,000 pods. None (the items
+    then keep the List's line) when the count of entries found differs from what orjson read.
     """
-    if not (isinstance(data, dict) and isinstance(data.get("items"), list) and data["items"]):
+    depth = 0
+    key: Any = None  # the last key read in the top-level object
+    after_colon = False  # the next top-level token is the value of `key`
+    in_items = expect_item = False
+    starts: list[int] = []
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        c = tok[0]
+        if in_items and depth == 2:
+            if c == "]":
+                break
+            if expect_item:
+                starts.append(m.start())
+                expect_item = False
+            elif c == ",":
+                expect_item = True
+        elif depth == 1:
+            if c == ":":
+                after_colon = True
+                continue
+            if after_colon:
+                after_colon = False
+                if c == "[" and key == "items":
+                    if starts:
+                        return None  # a second `items` key: ambiguous
+                    in_items = expect_item = True
+            elif c == '"':
+                try:
+                    key = orjson.loads(tok)
+                except orjson.JSONDecodeError:
+                    return None
+        if c == "{" or c == "[":
+            depth += 1
+        elif c == "}" or c == "]":
+            depth -= 1
+    if len(starts) != count:
         return None
-    try:
-        return yaml.compose(text, Loader=_FastLoader)
-    except (yaml.YAMLError, ValueError):
-        return None
+    # lines counted as libyaml counts them: \r\n, \r, \n, NEL, LS and PS each end a line
+    unusual = any(ch in text for ch in "\r\x85\u2028\u2029")
+    lines: list[int] = []
+    line, pos = 1, 0
+    for start in starts:
+        if unusual:
+            line += len(_YAML_BREAK.findall(text, pos, start))
+        else:
+            line += text.count("\n", pos, start)
+        pos = start
+        lines.append(line)
+    return lines
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -253,16 +306,31 @@ _RESOLVE_CACHE: dict[str, str] = {}
 _RESOLVE_CACHE_MAX = 200_000
 
 
+_SCALAR = yaml.ScalarNode
+_MAPPING = yaml.MappingNode
+_SEQUENCE = yaml.SequenceNode
+
+
 class _FastLoader(_Loader):  # type: ignore[misc,valid-type]
     """libyaml's loader with a memo on implicit scalar resolution.
 
     The composer asks the resolver for the tag of every plain scalar, and the resolver runs regexes each
     time. Manifests repeat the same keys and values endlessly (`name`, `metadata`, `true`, `80`), and the
     resolved tag of a plain scalar depends only on its text, so a dict lookup replaces the regexes.
+
+    Without path resolvers (PyYAML registers none on its safe loaders, and we add none) the tag of any
+    other node is the default tag of its kind, and `descend_resolver`/`ascend_resolver`, which libyaml's
+    composer calls around every node, do nothing: they are replaced by C callables that accept the same
+    arguments, saving two Python calls per node.
     """
 
+    descend_resolver = slice  # type: ignore[assignment]  # called as (parent, index); result ignored
+    ascend_resolver = tuple  # type: ignore[assignment]  # called with no argument; result ignored
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0]:
+        if kind is _SCALAR:
+            if not implicit[0]:
+                return _STR  # quoted, or the non-specific tag "!"
             tag = _RESOLVE_CACHE.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
@@ -270,8 +338,10 @@ class _FastLoader(_Loader):  # type: ignore[misc,valid-type]
                     _RESOLVE_CACHE.clear()
                 _RESOLVE_CACHE[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return _MAP if kind is _MAPPING else _SEQ
 
+
+assert not _FastLoader.yaml_path_resolvers, "the fast resolver assumes no path resolvers"
 
 _SCALAR_CONSTRUCTORS = yaml.SafeLoader.yaml_constructors
 _intern = sys.intern  # mapping keys repeat in every object: one string each saves memory on large corpora
@@ -281,11 +351,12 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     """Python data for a composed node: the common tags directly, anything unusual via PyYAML.
 
     `memo` maps collection nodes already built to their result, so aliases share one object (as with
-    PyYAML) and an alias bomb costs linear, not exponential, work.
+    PyYAML) and an alias bomb costs linear, not exponential, work. Plain string values, the bulk of a
+    manifest, are taken inline instead of through a recursive call.
     """
     cls = node.__class__
     tag = node.tag
-    if cls is yaml.ScalarNode:
+    if cls is _SCALAR:
         if tag == _STR or tag == _TIMESTAMP:
             value = node.value
             return _intern(value) if len(value) < 40 else value
@@ -294,12 +365,16 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     key = id(node)
     if key in memo:
         return memo[key]
-    if cls is yaml.MappingNode and tag == _MAP:
+    if cls is _MAPPING and tag == _MAP:
         out: dict[Any, Any] = {}
         memo[key] = out
         for k, v in node.value:
             if k.tag == _STR:
-                out[_intern(k.value)] = _build(loader, v, memo)
+                if v.__class__ is _SCALAR and v.tag == _STR:
+                    value = v.value
+                    out[_intern(k.value)] = _intern(value) if len(value) < 40 else value
+                else:
+                    out[_intern(k.value)] = _build(loader, v, memo)
             elif k.tag == _MERGE:
                 del memo[key]
                 return loader.construct_object(node, deep=True)  # `<<` merge keys: PyYAML's semantics
@@ -312,10 +387,15 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
                         None, None, "found an unhashable mapping key", k.start_mark
                     ) from None
         return out
-    if cls is yaml.SequenceNode and tag == _SEQ:
+    if cls is _SEQUENCE and tag == _SEQ:
         items: list[Any] = []
         memo[key] = items
-        items.extend(_build(loader, child, memo) for child in node.value)
+        for child in node.value:
+            if child.__class__ is _SCALAR and child.tag == _STR:
+                value = child.value
+                items.append(_intern(value) if len(value) < 40 else value)
+            else:
+                items.append(_build(loader, child, memo))
         return items
     return loader.construct_object(node, deep=True)
 
@@ -352,7 +432,10 @@ def _load_yaml(text: str, filename: str) -> LoadResult:
     return result
 
 
-def _add_document(result: LoadResult, data: Any, filename: str, line: int, node: Any) -> None:
+def _add_document(
+    result: LoadResult, data: Any, filename: str, line: int, node: Any, item_lines: list[int] | None = None
+) -> None:
+    """Add one document (or each item of a List) to `result`; `item_lines` or `node` give item lines."""
     if data is None:
         return  # an empty document (e.g. a trailing `---`) carries nothing
     if not isinstance(data, dict):
@@ -370,12 +453,19 @@ def _add_document(result: LoadResult, data: Any, filename: str, line: int, node:
         )
         return
     if kind.endswith("List") and isinstance(data.get("items"), list):
-        item_lines = _item_lines(node, len(data["items"]))
+        if item_lines is None:
+            item_lines = _item_lines(node, len(data["items"]))
+        # A typed list (`PodList`) may omit its items' kind: kubectl takes it from the list's kind.
+        item_kind = kind[: -len("List")] if kind != "List" else ""
         for i, item in enumerate(data["items"]):
             item_line = item_lines[i] if item_lines else line
-            if isinstance(item, dict) and item.get("kind") and not item.get("apiVersion"):
-                item = dict(item)  # kubectl omits nothing, but hand-written Lists sometimes do
-                item["apiVersion"] = _infer_item_api_version(kind, data)
+            if isinstance(item, dict):
+                if item_kind and not item.get("kind"):
+                    item = dict(item)
+                    item["kind"] = item_kind
+                if item.get("kind") and not item.get("apiVersion"):
+                    item = dict(item)  # kubectl omits nothing, but hand-written Lists sometimes do
+                    item["apiVersion"] = _infer_item_api_version(kind, data)
             _add_document(result, item, filename, item_line, None)
         return
     result.objects.append(K8sObject(data, filename, line))
