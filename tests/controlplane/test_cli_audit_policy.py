@@ -53,3 +53,12 @@ def test_no_policy_is_input_error(tmp_path: Path) -> None:
     p.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     r = runner.invoke(app, ["audit-policy", "check", str(p)])
     assert isinstance(r.exception, InputError) and "no audit Policy" in str(r.exception)
+
+
+def test_valid_policy_followed_by_malformed_yaml_is_exit_2(tmp_path: Path) -> None:
+    # Before: the readable first policy was judged (exit 0) and the broken rest only warned about.
+    p = tmp_path / "audit.yaml"
+    p.write_text(HARDENED.read_text() + "\n---\nrules: [\n  {level: \n")
+    r = runner.invoke(app, ["audit-policy", "check", str(p), "-n", "clinical"])
+    assert isinstance(r.exception, InputError)
+    assert f"{p}:" in str(r.exception) and "malformed YAML" in str(r.exception)

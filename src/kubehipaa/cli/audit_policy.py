@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, write_output
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, warn, write_output
 from kubehipaa.config import load_config
 from kubehipaa.engines.auditpolicy import (
     ClassCoverage,
@@ -133,7 +133,13 @@ def check_cmd(
 
     Exit codes: 0 every class covered; 1 some class is not; 2 input error (not a valid audit Policy).
     """
-    loaded = load_objects(paths)
+    loaded = load_objects(paths, quiet=True)
+    for problem in loaded.problems:
+        # The API server refuses a policy file it cannot parse; judging the readable part would mislead.
+        if problem.message.startswith("malformed"):
+            raise InputError(problem.message.split(";")[0], problem.file, problem.line)
+    for problem in loaded.problems:
+        warn(str(problem))
     policies = [o for o in loaded.objects if is_audit_policy(o)]
     if not policies:
         raise InputError(
