@@ -38,6 +38,7 @@ def test_sigma_alerts_join_the_detector_stream_once_per_request() -> None:
     assert a.rule_id == "sigma:0b4a4b8e-7c0e-4c59-9d6e-2a4d1a0f0001" and a.severity is Severity.HIGH
     assert a.user == "jane@hospital.org" and a.source_ip == "10.0.0.9" and a.object == "secrets clinical"
     assert a.to_dict()["evidence"]["level"] == "high"
+    assert det.stats.alerts[a.rule_id] == 1  # counted by the detector (add_hook)
 
 
 def test_sigma_alerts_appear_in_alert_reports() -> None:

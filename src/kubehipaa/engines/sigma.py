@@ -1002,27 +1002,19 @@ def with_sigma(detector: Any, ruleset: SigmaRuleSet, *, register: bool = True,
                to_dict: Callable[[Any], dict[str, Any]] | None = None) -> Any:
     """Make `detector` (an audit-core `Detector`) also run `ruleset` on every event it evaluates.
 
-    Hooks the detector's per-event evaluation, so Sigma sees each request once (after the auditID
-    de-duplication across stages) and its alerts flow wherever the built-in ones go. Each evaluated event is
-    turned back into a dict for Sigma (bodies decoded), which costs time only when Sigma rules are given.
-    `detector.stats` keeps counting the built-in rules only; Sigma alerts are counted where alerts are collected.
+    Uses the detector's `add_hook` extension point, so Sigma sees each request once (after the auditID
+    de-duplication across stages), its alerts flow wherever the built-in ones go and `detector.stats` counts
+    them. Each evaluated event is turned into a dict for Sigma, which costs time only when Sigma rules are
+    given. `to_dict` does that conversion; the default, `event_dict`, only has the fields the audit core
+    decodes, so a caller that still has the original JSON (the webhook) passes its own.
     With `register`, the rules are also added to the audit core's rule catalog (see `register_sigma_rules`).
-    `to_dict` turns an evaluated event into the dict Sigma reads; the default, `event_dict`, only has the
-    fields the audit core decodes, so a caller that still has the original JSON (the webhook) passes it.
     """
     if register:
         register_sigma_rules(ruleset)
-    evaluate = getattr(detector, "_evaluate", None)
-    if evaluate is None:  # pragma: no cover - guards against a change of the audit core's detector
-        raise TypeError("with_sigma needs the audit-core Detector (no per-event evaluation hook found)")
-
     view = to_dict or event_dict
 
-    def evaluate_with_sigma(ev: Any) -> list[Any]:
-        alerts: list[Any] = evaluate(ev)
-        for m in ruleset.match(view(ev)):
-            alerts.append(sigma_alert(m, ev))
-        return alerts
+    def sigma_hook(ev: Any) -> list[Any]:
+        return [sigma_alert(m, ev) for m in ruleset.match(view(ev))]
 
-    detector._evaluate = evaluate_with_sigma
+    detector.add_hook(sigma_hook)
     return detector
