@@ -191,3 +191,14 @@ def test_dry_run_warnings_format_mirrors_kubectl_label_dry_run() -> None:
         "runAsNonRoot != true, runAsUser=0, seccompProfile"
     ) in lines
     assert all(line.startswith("Warning: ") for line in lines)
+
+
+@pytest.mark.parametrize("cmd", [["evaluate"], ["dry-run", "--namespace", "clinical"], ["namespaces"]])
+def test_malformed_yaml_next_to_good_manifests_is_exit_2(tmp_path: Path, cmd: list[str]) -> None:
+    # Before: exit 0/1 on the readable files with a warning: "every object allowed" could hide the broken
+    # file's privileged pod.
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p\n  bad: [\n")
+    result = runner.invoke(app, ["pss", *cmd, WORKLOADS, str(broken)])
+    assert isinstance(result.exception, KubehipaaError)
+    assert "broken.yaml:4: malformed YAML" in str(result.exception)

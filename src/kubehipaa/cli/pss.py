@@ -82,6 +82,19 @@ def _template(obj: K8sObject) -> pss.PodTemplate | None:
         raise InputError(f"{obj.display}: {exc}", obj.file, obj.line) from None
 
 
+def _load(paths: Sequence[str], *, strict: bool = False) -> list[K8sObject]:
+    """Load manifests; malformed YAML/JSON is an input error (exit 2) naming file and line, because a verdict
+    on the readable part ("every object allowed") could hide the workload the broken file declares.
+    Non-Kubernetes documents are warned about (errors with --strict)."""
+    loaded = load_objects(paths, strict=strict, quiet=True)
+    for problem in loaded.problems:
+        if problem.message.startswith("malformed"):
+            raise InputError(problem.message.split(";")[0], problem.file, problem.line)
+    for problem in loaded.problems:
+        warn(str(problem))
+    return loaded.objects
+
+
 def evaluate_objects(objects: Sequence[K8sObject], level: pss.Level, version: pss.Version) -> list[Evaluated]:
     """Verdicts for every Pod and pod-template workload among `objects`; malformed specs are InputErrors."""
     out = []
@@ -155,7 +168,7 @@ def evaluate_cmd(
     Exit codes: 0 every object allowed; 1 at least one denied; 2 bad input or options.
     """
     lvl, ver = _level(level), _version(version)
-    objects = load_objects(paths, strict=strict).objects
+    objects = _load(paths, strict=strict)
     results = evaluate_objects(objects, lvl, ver)
     if not results:
         raise _no_workloads(paths)
@@ -213,7 +226,7 @@ def dry_run_cmd(
     Exit codes: 0 nothing would be rejected; 1 something would; 2 bad input or options.
     """
     lvl, ver = _level(level), _version(version)
-    objects = load_objects(paths, strict=strict).objects
+    objects = _load(paths, strict=strict)
     in_ns = [o for o in objects if (o.namespace or DEFAULT_NAMESPACE) == namespace]
     results = evaluate_objects(in_ns, lvl, ver)
     current = _namespace_policy(objects, namespace)
@@ -279,7 +292,7 @@ def namespaces_cmd(
 
     Exit codes: 0 report written; 2 bad input.
     """
-    objects = load_objects(paths).objects
+    objects = _load(paths)
     names = {o.name for o in objects if o.kind == "Namespace"}
     names |= {(o.namespace or DEFAULT_NAMESPACE) for o in objects if o.kind in pss.POD_KINDS}
     rows = []
