@@ -271,26 +271,26 @@ class Detector:
                 if by_verb is not None:
                     rules = by_verb.get(ev.verb or "")
                     if rules is not None:
-                        hits = list(rules)
+                        hits = rules  # never mutated below: further sources build new lists
         rs = ev.responseStatus
         ann = ev.annotations
         if (rs is not None and rs.code is not None and rs.code >= 400) or (
             ann is not None and ann.decision == "forbid"
         ):
-            hits = hits + self._failure if hits else list(self._failure)
+            hits = hits + self._failure if hits else self._failure
         u = ev.user
         if u is not None:
             name = u.username
             groups = u.groups
             if name == ANONYMOUS_USER or (not name and groups and UNAUTHENTICATED_GROUP in groups):
-                hits = hits + self._anonymous if hits else list(self._anonymous)
+                hits = hits + self._anonymous if hits else self._anonymous
             if self._bg_any and ((name in self._bg_users) or
                                  (groups and not self._bg_groups.isdisjoint(groups))):
-                hits = hits + self._breakglass if hits else list(self._breakglass)
+                hits = hits + self._breakglass if hits else self._breakglass
         if ev.impersonatedUser is not None:
-            hits = hits + self._impersonation if hits else list(self._impersonation)
+            hits = hits + self._impersonation if hits else self._impersonation
         if self._body and (ev.requestObject or ev.responseObject):
-            hits = hits + self._body if hits else list(self._body)
+            hits = hits + self._body if hits else self._body
         if not hits:
             if self._hooks:
                 return self._run_hooks(ev, [])

@@ -154,22 +154,28 @@ def expected_platform_action(ev: AuditEvent) -> bool:
     """A control-plane identity acting on a cluster-scoped object or inside a system namespace.
 
     This is the exclusion most detections share: the platform managing itself is expected; the same
-    identity reaching into an application (PHI) namespace is not.
+    identity reaching into an application (PHI) namespace is not. (Reads the Struct fields directly: this
+    runs for most selected events.)
     """
-    if not is_control_plane(ev.username):
+    u = ev.user
+    name = u.username if u is not None else None
+    if not name or not is_control_plane(name):
         return False
-    ns = ev.namespace
+    o = ev.objectRef
+    ns = o.namespace if o is not None else None
     return not ns or ns in SYSTEM_NAMESPACES
 
 
 def succeeded(ev: AuditEvent) -> bool:
-    """The request was allowed and did not fail (2xx/1xx; an absent code counts as success only when the
-    authorizer said allow)."""
-    code = ev.code
+    """The request was allowed and did not fail (1xx-3xx; with no code, only when the authorizer said allow
+    or said nothing)."""
+    rs = ev.responseStatus
+    code = rs.code if rs is not None else None
     if code:
         return code < 400
-    dec = ev.decision
-    return dec in ("", "allow")
+    ann = ev.annotations
+    dec = ann.decision if ann is not None else None
+    return dec is None or dec in ("", "allow")
 
 
 @lru_cache(maxsize=65536)
