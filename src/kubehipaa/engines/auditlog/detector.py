@@ -141,7 +141,7 @@ class Detector:
                 self._state[r.id] = CountWindow(seconds, threshold, cfg.max_keys)
         self._bg_groups = cfg.break_glass_groups
         self._bg_users = cfg.break_glass_users
-        self._bg_any = bool(self._bg_groups or self._bg_users)
+        self._bg_any = bool(self._gated["breakglass"]) and bool(self._bg_groups or self._bg_users)
         self._failure = self._gated["failure"]
         self._anonymous = self._gated["anonymous"]
         self._breakglass = self._gated["breakglass"]
