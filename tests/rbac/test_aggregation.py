@@ -79,3 +79,13 @@ def test_invalid_selector_leaves_rules_and_reports() -> None:
     ])
     assert rules_of(idx, "agg") == [A]
     assert idx.problems and "agg" in idx.problems[0]
+
+
+def test_invalid_expression_behind_a_non_matching_label_is_still_invalid() -> None:
+    # LabelSelectorAsSelector validates the whole selector before matching: the controller fails the sync and
+    # leaves the rules. Before, matchLabels failing first hid the bad expression and the rules were emptied.
+    bad = {"matchLabels": {"t": "nope"}, "matchExpressions": [{"key": "t", "operator": "In"}]}
+    for others in ([crole("b", B, labels={"t": "x"})], []):
+        idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[crole("agg", A, aggregate=[bad]), *others])
+        assert rules_of(idx, "agg") == [A]
+        assert idx.problems and "invalid aggregationRule selector" in idx.problems[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kubehipaa.engines.rbac.selectors import SelectorError, selector_matches
+from kubehipaa.engines.rbac.selectors import SelectorError, selector_matches, validate_selector
 from kubehipaa.engines.rbac.types import PolicyRule, Role
 
 
@@ -38,6 +38,7 @@ def aggregate_cluster_roles(cluster_roles: dict[str, Role]) -> tuple[dict[str, R
             seen: set[PolicyRule] = set()
             try:
                 for selector in role.aggregation_selectors or ():
+                    validate_selector(selector)  # even when no other ClusterRole is there to match
                     for other_name in by_name:
                         if other_name == name:
                             continue
