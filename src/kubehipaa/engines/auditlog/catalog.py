@@ -58,6 +58,7 @@ CRITICAL_ROLES = frozenset(
     {"cluster-admin", "admin", "edit", "system:masters", "system:kube-controller-manager",
      "system:kube-scheduler", "system:node", "system:aggregate-to-admin", "system:aggregate-to-edit"}
 )
+NAMESPACE_ADMIN_ROLES = frozenset({"cluster-admin", "admin", "edit"})
 EXPECTED_SYSTEM_ROLE_CHANGES = frozenset({"system:coredns", "system:managed-certificate-controller"})
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 CREDENTIAL_MARKERS = (
@@ -126,6 +127,24 @@ _add(Rule(
     "aggregate-to-admin/edit role; needs Request level for RBAC in the audit policy.",
     _critical_binding, resources=("clusterrolebindings",), verbs=("create", "update", "patch"),
     refs=("falco:Attach to cluster-admin Role", "panther:Kubernetes.ClusterRoleBinding.Privileged"),
+))
+
+
+def _critical_rolebinding(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
+    if not succeeded(ev) or expected_platform_action(ev):
+        return None
+    role = ps.role_ref_name(_body(ev))
+    if role in NAMESPACE_ADMIN_ROLES:
+        return f"RoleBinding {ev.namespace}/{ev.name or '?'} grants {role!r} in the namespace (by {ev.username or '?'})"
+    return None
+
+
+_add(Rule(
+    "KH-AUDLOG-009", "RoleBinding grants cluster-admin, admin or edit in a namespace", Severity.HIGH,
+    (ACCESS, AUTHZ, MODIFY),
+    "create/update/patch of a rolebinding whose requestObject.roleRef.name is cluster-admin, admin or edit: "
+    "full control of every object (and secret) in that namespace; needs Request level for RBAC.",
+    _critical_rolebinding, resources=("rolebindings",), verbs=("create", "update", "patch"),
 ))
 
 
@@ -1006,4 +1025,5 @@ _add(Rule(
           "sigma:New Kubernetes Service Account Created"),
 ))
 
+RULES.sort(key=lambda r: r.id)
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
