@@ -94,3 +94,11 @@ def test_risk_findings_grouped_per_binding_with_max_severity() -> None:
     assert len(found) == 1
     assert "RR-006" in found[0].message and "RR-007" in found[0].message and "RR-008" in found[0].message
     assert found[0].severity == Severity.CRITICAL
+
+
+def test_unlabelled_static_control_plane_pods_are_not_token_findings() -> None:
+    # A kube-apiserver or etcd manifest without kubeadm's tier label is still a static pod (no token).
+    for binary in ("kube-apiserver", "etcd"):
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": binary, "namespace": "kube-system"},
+               "spec": {"containers": [{"name": binary, "image": "x", "command": [binary, "--v=2"]}]}}
+        assert not run("KH-RBAC-011", [pod]), binary

@@ -26,6 +26,7 @@ from kubehipaa.engines.rbac.risk import (
 from kubehipaa.engines.rbac.types import Binding, PolicyRule, Role
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
+from kubehipaa.sources.controlplane import apiserver_containers, etcd_containers
 
 AREA = "rbac"
 ACCESS = ("164.312(a)(1)", "164.308(a)(4)(ii)(B)")
@@ -365,8 +366,10 @@ def pod_automount(inv: Inventory) -> Iterator[Hit]:
         if ref.owner.kind == "Pod" and (
             ref.owner.labels.get("tier") == "control-plane"
             or any(k.startswith("kubernetes.io/config.") for k in ref.owner.annotations)
+            or apiserver_containers(ref.owner)
+            or etcd_containers(ref.owner)
         ):
-            continue  # static pods never get service-account tokens
+            continue  # static pods (kube-apiserver and etcd manifests, even unlabelled) never get tokens
         pod_level = _automount(ref.spec.get("automountServiceAccountToken"))
         if pod_level is False:
             continue
