@@ -132,6 +132,7 @@ POWER_RULES = [
     rule(["create"], ["clusterrolebindings", "rolebindings"], ["rbac.authorization.k8s.io"]),
     rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"], names=["cluster-admin"]),
     rule(["get"], ["nodes/proxy"]), rule(["*"], ["*"], ["*"]),
+    rule(["create"], ["pods/exec"]), rule(["get"], ["pods/exec"], names=["emr-0"]),
 ]
 SUBJECTS = [user("bob"), user("eve"), group("ops"), group("system:authenticated"), group("system:serviceaccounts"),
             sa("app"), sa("app", "clinical"), sa("worker", "web"), group("system:serviceaccounts:web")]
@@ -142,7 +143,9 @@ def world(draw):  # type: ignore[no-untyped-def]
     objs: list[dict] = [sa_obj("app", "clinical"), sa_obj("worker", "web"),
                         {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
                          "metadata": {"name": "app-token", "namespace": "clinical",
-                                      "annotations": {"kubernetes.io/service-account.name": "app"}}}]
+                                      "annotations": {"kubernetes.io/service-account.name": "app"}}},
+                        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "emr-0", "namespace": "clinical"},
+                         "spec": {"serviceAccountName": "app", "containers": [{"name": "c", "image": "x"}]}}]
     for i in range(draw(st.integers(1, 4))):
         rules = draw(st.lists(st.sampled_from(POWER_RULES), min_size=1, max_size=3))
         objs.append(crole(f"c{i}", *rules))
@@ -203,3 +206,19 @@ def test_impersonating_a_group_that_reads_phi_secrets() -> None:
     _, ps = paths(objs)
     assert [e.dst for e in ps[("User:eve", PHI_PREFIX + "clinical")].edges] == ["Group:support",
                                                                                 PHI_PREFIX + "clinical"]
+
+
+def test_exec_into_pods_reaches_the_service_accounts_they_run_as() -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "emr-0", "namespace": "clinical"},
+           "spec": {"serviceAccountName": "app", "containers": [{"name": "c", "image": "x"}]}}
+    for verb in ("create", "get"):  # SPDY and WebSocket exec
+        objs = [*BASE, pod, role("exec", "clinical", rule([verb], ["pods/exec"])),
+                rb("exec", "clinical", "Role", "exec", user("oncall"))]
+        _, ps = paths(objs)
+        hops = [e.dst for e in ps[("User:oncall", PHI_PREFIX + "clinical")].edges]
+        assert hops == ["via:exec:clinical", "ServiceAccount:clinical/app", PHI_PREFIX + "clinical"], verb
+    # no scanned pod runs in the namespace: nothing known to exec into
+    objs = [*BASE, role("exec", "clinical", rule(["create"], ["pods/exec"])),
+            rb("exec", "clinical", "Role", "exec", user("oncall"))]
+    _, ps = paths(objs)
+    assert ("User:oncall", PHI_PREFIX + "clinical") not in ps

@@ -10,7 +10,9 @@ An edge A -> B means "A can act as B" by one of:
   is cluster-admin; impersonating a group B means acting with B's grants);
 - bind/escalate: A may create ClusterRoleBindings and bind (or escalate) ClusterRoles, so it can grant itself
   cluster-admin; or create RoleBindings and bind cluster-admin in a PHI namespace, so it can read its Secrets;
-- nodes/proxy: A may reach the kubelet API of nodes, which runs commands in any pod, so any service account.
+- nodes/proxy: A may reach the kubelet API of nodes, which runs commands in any pod, so any service account;
+- exec: A may exec into pods of namespace N (`create` or `get` on pods/exec), so it can read the token of each
+  service account the scanned pods/workloads of N run as.
 
 Two targets: cluster-admin-equivalent power (every verb on every resource cluster-wide, or system:masters),
 and read access to all Secrets of a PHI namespace. Shortest paths are found with one breadth-first search per
@@ -39,6 +41,7 @@ from kubehipaa.engines.rbac.types import Attributes, Subject, UserInfo
 ADMIN = "target:cluster-admin"
 PHI_PREFIX = "target:phi-secrets:"
 POD_PREFIX = "via:pods:"
+EXEC_PREFIX = "via:exec:"
 ANY_POD = "via:any-pod"
 WORKLOAD_TARGETS = (
     "pods",
@@ -58,6 +61,9 @@ CREATE_WORKLOADS = [(t, request_attributes("create", t, as_request=False)) for t
 CREATE_TOKEN = request_attributes("create", "serviceaccounts/token", as_request=False)
 IMPERSONATE_SA = request_attributes("impersonate", "serviceaccounts", as_request=False)
 CREATE_ROLEBINDING = request_attributes("create", "rolebindings.rbac.authorization.k8s.io", as_request=False)
+# Exec is authorized as `create` (SPDY) or `get` (WebSocket) on pods/exec; either runs a shell in the pod.
+EXEC_PODS = (request_attributes("create", "pods/exec", as_request=False),
+             request_attributes("get", "pods/exec", as_request=False))
 BIND_CLUSTERROLE = request_attributes("bind", "clusterroles.rbac.authorization.k8s.io", as_request=False)
 
 
@@ -90,6 +96,8 @@ def node_label(key: str) -> str:
         return f"read all Secrets in PHI namespace {key[len(PHI_PREFIX):]}"
     if key.startswith(POD_PREFIX):
         return f"a pod in {key[len(POD_PREFIX):]}"
+    if key.startswith(EXEC_PREFIX):
+        return f"a running pod in {key[len(EXEC_PREFIX):]}"
     if key == ANY_POD:
         return "any pod on any node"
     kind, _, name = key.partition(":")
@@ -212,6 +220,17 @@ def _pod_service_accounts(idx: RbacIndex) -> set[tuple[str, str]]:
     return out
 
 
+def _exec_edges(idx: RbacIndex) -> tuple[dict[str, list[str]], list[Edge]]:
+    """Namespaces whose pods/workloads run as known service accounts, and the edges from "a running pod in N"
+    to those accounts (exec into the pod, read its mounted token)."""
+    running: dict[str, list[str]] = {}
+    for ns, sa in sorted(_pod_service_accounts(idx)):
+        running.setdefault(ns, []).append(sa)
+    edges = [Edge(EXEC_PREFIX + ns, f"ServiceAccount:{ns}/{sa}", f"exec into the pod running as {sa}")
+             for ns, names in running.items() for sa in names]
+    return running, edges
+
+
 def _token_secrets(idx: RbacIndex) -> list[tuple[str, str, str]]:
     """(namespace, secret name, service account) of legacy token Secrets."""
     out = []
@@ -268,6 +287,8 @@ def build_escalation_graph_reference(
             edges.append(Edge(POD_PREFIX + ns, f"ServiceAccount:{ns}/{sa}", f"run the pod as {sa}"))
     for ns, name in sorted(sas):
         edges.append(Edge(ANY_POD, f"ServiceAccount:{ns}/{name}", f"exec into a pod running as {ns}/{name}"))
+    running, exec_edges = _exec_edges(idx)
+    edges.extend(exec_edges)
 
     for key, subj in sorted(nodes.items()):
         if subj.kind == "Group" and subj.name == MASTERS:
@@ -314,7 +335,7 @@ def build_escalation_graph_reference(
         if can(user, request_attributes("create", "nodes/proxy", name="any", as_request=False)) or can(
                 user, request_attributes("get", "nodes/proxy", name="any", as_request=False)):
             edges.append(Edge(key, ANY_POD, "nodes/proxy (kubelet API)"))
-        profiles: dict[str, tuple[bool, str | None, bool, bool, bool, bool]] = {}
+        profiles: dict[str, tuple[bool, str | None, bool, bool, bool, bool, bool]] = {}
         for ns in namespaces:
             eff = ns if ns in bound else generic
             profile = profiles.get(eff)
@@ -326,8 +347,11 @@ def build_escalation_graph_reference(
                     ask(ns, IMPERSONATE_SA, some=True),
                     ask(ns, GET_SECRETS, some=True),
                     ask(ns, CREATE_ROLEBINDING) and ask(ns, BIND_CLUSTERROLE, "cluster-admin"),
+                    any(ask(ns, a) for a in EXEC_PODS),
                 )
-            reads_all, creator, token_some, imp_some, secret_some, binds_admin = profile
+            reads_all, creator, token_some, imp_some, secret_some, binds_admin, execs = profile
+            if execs and ns in running:
+                edges.append(Edge(key, EXEC_PREFIX + ns, f"exec into pods in {ns}"))
             if ns in phi:
                 if reads_all:
                     edges.append(Edge(key, PHI_PREFIX + ns, f"read all Secrets in {ns}"))
@@ -419,6 +443,8 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
             edges.append(Edge(POD_PREFIX + ns, f"ServiceAccount:{ns}/{sa}", f"run the pod as {sa}"))
     for ns, name in sorted(sas):
         edges.append(Edge(ANY_POD, f"ServiceAccount:{ns}/{name}", f"exec into a pod running as {ns}/{name}"))
+    running, exec_edges = _exec_edges(idx)
+    edges.extend(exec_edges)
 
     rbac = "rbac.authorization.k8s.io"
     add(allowed(Attributes("impersonate", "groups", "", "", MASTERS)), ADMIN, "impersonate group system:masters")
@@ -448,6 +474,8 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
                 creators.setdefault(k, target)
         for k in sorted(set(creators) - admins):
             edges.append(Edge(k, POD_PREFIX + ns, f"create {creators[k]} in {ns}"))
+        if ns in running:
+            add(set().union(*(allowed(q(a, ns)) for a in EXEC_PODS)), EXEC_PREFIX + ns, f"exec into pods in {ns}")
         token_maybe, imp_maybe = maybe(CREATE_TOKEN, ns), maybe(IMPERSONATE_SA, ns)
         for sa in sa_by_ns.get(ns, []) if (token_maybe or imp_maybe) else ():
             dst = f"ServiceAccount:{ns}/{sa}"
