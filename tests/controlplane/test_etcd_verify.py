@@ -234,3 +234,10 @@ def test_malformed_encryption_config_names_the_line(tmp_path: Path) -> None:
     r = runner.invoke(app, ["etcd", "verify", "--endpoints", "http://127.0.0.1:9", "--encryption-config", str(p)])
     assert isinstance(r.exception, InputError)
     assert f"{p}:5: malformed YAML" in str(r.exception)
+
+
+def test_nothing_under_the_prefix_is_exit_2_not_all_current(etcd_http: Etcd) -> None:
+    # Before: a wrong --prefix read zero keys and exited 0, "every object encrypted under the current key".
+    r = runner.invoke(app, ["etcd", "verify", "--endpoints", etcd_http.url, "--prefix", "/nothing-here"])
+    assert isinstance(r.exception, InputError)
+    assert "no keys under /nothing-here/secrets/, /nothing-here/configmaps/" in str(r.exception)

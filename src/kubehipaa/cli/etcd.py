@@ -251,6 +251,15 @@ def verify_cmd(
     with EtcdClient(opts) as client:
         reports = verify(client, resources, config, prefix)
         endpoint, revision = client.endpoint, client.revision
+    for rep in reports:
+        if not rep.counts:
+            warn(f"no keys under {rep.prefix} at {endpoint}")
+    if not any(rep.counts for rep in reports):
+        # "all current" over nothing is no evidence: every cluster has ConfigMaps (kube-root-ca.crt).
+        raise InputError(
+            f"{endpoint}: no keys under {', '.join(r.prefix for r in reports)}; is --prefix the API server's "
+            "--etcd-prefix, and is this the API server's etcd?"
+        )
     bad = sum(
         r.counts.get(s, 0) for r in reports for s in (STATUS_PLAINTEXT, STATUS_STALE, STATUS_UNREADABLE)
     )
