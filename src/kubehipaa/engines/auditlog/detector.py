@@ -123,6 +123,13 @@ class Detector:
         for (key, verb), rules in self._index.items():
             self._index2.setdefault(key, {})[verb] = rules
         self._resources = frozenset(key.split("/", 1)[0] for key in self._index2)
+        # resource -> subresource (None and "" both mean none) -> verb -> rules: no string building per event
+        self._index3: dict[str | None, dict[str | None, dict[str | None, list[Rule]]]] = {}
+        for key, by_verb in self._index2.items():
+            res, _, sub = key.partition("/")
+            subs = self._index3.setdefault(res, {})
+            for s in ((sub,) if sub else (None, "")):
+                subs.setdefault(s, {}).update(by_verb)
         if _scanner() is None:
             self._gated["body"] = []  # PHI engine absent: do not pay for decoding bodies
         self._state: dict[str, Any] = {}
@@ -157,28 +164,27 @@ class Detector:
         """Alerts raised by this event (possibly also by older events that aged out waiting for a stage)."""
         self._received += 1
         aid = ev.auditID
-        if aid is None or not self.dedupe:
-            return self._evaluate(ev)
-        if aid in self._done_new or aid in self._done_old:
-            self._duplicates += 1
-            return []
-        if ev.stage == "RequestReceived":
-            if aid in self._pending_new or aid in self._pending_old:
+        if aid is not None and self.dedupe:
+            if aid in self._done_new or aid in self._done_old:
                 self._duplicates += 1
                 return []
-            self._pending_new[aid] = ev
-            if len(self._pending_new) >= MAX_PENDING // 2:
-                return self._age_pending()
-            return []
-        done = self._done_new
-        done.add(aid)
-        if len(done) >= MAX_DONE_IDS // 2:
-            self._done_old = done
-            self._done_new = set()
-        if (self._pending_new or self._pending_old) and (
-            self._pending_new.pop(aid, None) is not None or self._pending_old.pop(aid, None) is not None
-        ):
-            self._duplicates += 1  # its RequestReceived stage was held back and is now superseded
+            if ev.stage == "RequestReceived":
+                if aid in self._pending_new or aid in self._pending_old:
+                    self._duplicates += 1
+                    return []
+                self._pending_new[aid] = ev
+                if len(self._pending_new) >= MAX_PENDING // 2:
+                    return self._age_pending()
+                return []
+            done = self._done_new
+            done.add(aid)
+            if len(done) >= MAX_DONE_IDS // 2:
+                self._done_old = done
+                self._done_new = set()
+            if (self._pending_new or self._pending_old) and (
+                self._pending_new.pop(aid, None) is not None or self._pending_old.pop(aid, None) is not None
+            ):
+                self._duplicates += 1  # its RequestReceived stage was held back and is now superseded
         return self._evaluate(ev)
 
     @property
@@ -258,34 +264,32 @@ class Detector:
 
     def _evaluate(self, ev: AuditEvent) -> list[Alert]:
         # The hot path: the same selection as `candidates`, inlined. Most events (lease renewals, node
-        # status, controller list/watch) stop after one set lookup and a few attribute reads, and allocate
+        # status, controller list/watch) stop after a few dict lookups and attribute reads, and allocate
         # nothing.
         self._evaluated += 1
         hits: list[Rule] | None = None
         o = ev.objectRef
         if o is not None:
-            res = o.resource
-            if res in self._resources:
-                sub = o.subresource
-                by_verb = self._index2.get(res + "/" + sub if sub else res)
+            by_sub = self._index3.get(o.resource)
+            if by_sub is not None:
+                by_verb = by_sub.get(o.subresource)
                 if by_verb is not None:
-                    rules = by_verb.get(ev.verb or "")
-                    if rules is not None:
-                        hits = rules  # never mutated below: further sources build new lists
+                    hits = by_verb.get(ev.verb)  # never mutated below: further sources build new lists
         rs = ev.responseStatus
-        ann = ev.annotations
-        if (rs is not None and rs.code is not None and rs.code >= 400) or (
-            ann is not None and ann.decision == "forbid"
-        ):
+        code = rs.code if rs is not None else None
+        if code is not None and code >= 400:
             hits = hits + self._failure if hits else self._failure
+        else:
+            ann = ev.annotations
+            if ann is not None and ann.decision == "forbid":
+                hits = hits + self._failure if hits else self._failure
         u = ev.user
         if u is not None:
             name = u.username
-            groups = u.groups
-            if name == ANONYMOUS_USER or (not name and groups and UNAUTHENTICATED_GROUP in groups):
+            if name == ANONYMOUS_USER or (not name and u.groups and UNAUTHENTICATED_GROUP in u.groups):
                 hits = hits + self._anonymous if hits else self._anonymous
             if self._bg_any and ((name in self._bg_users) or
-                                 (groups and not self._bg_groups.isdisjoint(groups))):
+                                 (u.groups and not self._bg_groups.isdisjoint(u.groups))):
                 hits = hits + self._breakglass if hits else self._breakglass
         if ev.impersonatedUser is not None:
             hits = hits + self._impersonation if hits else self._impersonation

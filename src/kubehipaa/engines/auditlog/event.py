@@ -140,9 +140,12 @@ class AuditEvent(msgspec.Struct, gc=False, omit_defaults=True):
         o = self.objectRef
         if o is None:
             return self.requestURI or ""
-        res = (o.resource or "") + (f"/{o.subresource}" if o.subresource else "")
-        target = "/".join(p for p in (o.namespace, o.name) if p)
-        return f"{res} {target}".strip()
+        res = o.resource or ""
+        if o.subresource:
+            res = res + "/" + o.subresource
+        ns, name = o.namespace, o.name
+        target = ns + "/" + name if ns and name else ns or name or ""
+        return (res + " " + target).strip()
 
     # -- outcome --------------------------------------------------------------------------------------
     @property
