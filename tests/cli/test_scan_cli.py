@@ -136,10 +136,23 @@ def test_bad_config_exits_2(app_dir: Path) -> None:
 
 
 def test_skipped_documents_warn_and_strict_exits_2(app_dir: Path) -> None:
-    (app_dir / "broken.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x\n")
+    (app_dir / "notk8s.yaml").write_text("name: just-some-settings\nreplicas: 3\n")
     res = _run(str(app_dir), "--fail-on", "never")
     assert res.exit_code == 0
+    assert f"warning: {app_dir}/notk8s.yaml:1: document has no 'kind'" in res.stderr
+    res = _run(str(app_dir), "--strict")
+    assert res.exit_code == 2
+    assert f"error: {app_dir}/notk8s.yaml:1: document has no 'kind'" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_yaml_is_reported_and_exits_2_even_without_strict(app_dir: Path) -> None:
+    (app_dir / "broken.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x\n")
+    res = _run(str(app_dir), "--fail-on", "never")
+    assert res.exit_code == 2
     assert f"warning: {app_dir}/broken.yaml:4: malformed YAML" in res.stderr
+    assert "1 file(s) could not be parsed" in res.stderr
+    assert "Traceback" not in res.output
     res = _run(str(app_dir), "--strict")
     assert res.exit_code == 2
     assert f"error: {app_dir}/broken.yaml:4: malformed YAML" in res.stderr

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from types import ModuleType
 
+import click
 import typer
 from rich.markup import escape
 
@@ -64,10 +66,48 @@ app.add_typer(audit_policy.app, name="audit-policy")
 app.add_typer(etcd.app, name="etcd")
 
 
+def _click_modules() -> list[ModuleType]:
+    """click's exception classes; typer >= 0.20 vendors its own copy of click, so catch both."""
+    mods: list[ModuleType] = [click.exceptions]
+    try:
+        from typer._click import exceptions as vendored
+    except ImportError:  # older typer: it uses click itself
+        return mods
+    mods.append(vendored)
+    return mods
+
+
+_CLICK = _click_modules()
+
+
+def _classes(name: str) -> tuple[type[BaseException], ...]:
+    return tuple(getattr(m, name) for m in _CLICK if isinstance(getattr(m, name, None), type))
+
+
+_NO_ARGS = _classes("NoArgsIsHelpError")
+_USAGE = _classes("UsageError")
+_CLICK_ERROR = _classes("ClickException")
+_ABORT = _classes("Abort")
+
+
 def main() -> None:
     """Run the CLI; user-facing errors become one line on stderr and exit code 2, never a traceback."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except _NO_ARGS as exc:
+        err_console.print(exc.format_message(), markup=False, highlight=False)
+        sys.exit(EXIT_ERROR)
+    except _USAGE as exc:
+        # One line, like every other error: the rich box click/typer draw is hard to read in CI logs.
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        err_console.print(f"[red]error:[/red] {escape(exc.format_message())}{where}", soft_wrap=True)
+        sys.exit(EXIT_ERROR)
+    except _CLICK_ERROR as exc:
+        err_console.print(f"[red]error:[/red] {escape(exc.format_message())}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except _ABORT:
+        err_console.print("aborted")
+        sys.exit(130)
     except KubehipaaError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(EXIT_ERROR)
@@ -85,6 +125,7 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

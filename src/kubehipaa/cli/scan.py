@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.console import Group
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kubehipaa.checks.registry import Check, all_checks
@@ -96,7 +97,7 @@ def scan(
                      (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config), managed)
     except KubehipaaError as exc:
         # Handled here, not only in main(), so the exit code is 2 however the app is invoked (tests, plugins).
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         code = EXIT_ERROR
     raise typer.Exit(code)
 
@@ -130,7 +131,21 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         warn(f"exception for {rule.check} (owner {rule.owner}) expired on {rule.expires}; it no longer suppresses")
 
     _emit(result, fmt, cfg, output, max_rows or None)
+    unreadable = [p for p in (loaded.problems if loaded is not None else []) if is_data_loss(p.message)]
+    if unreadable:
+        # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
+        err_console.print(
+            f"[red]error:[/red] {len(unreadable)} file(s) could not be parsed (first: {escape(str(unreadable[0]))}); "
+            "the report does not cover what they contain",
+            soft_wrap=True, highlight=False,
+        )
+        return EXIT_ERROR
     return exit_code(result, fail_on)
+
+
+def is_data_loss(message: str) -> bool:
+    """Malformed or undecodable files lose data (exit 2); a document without `kind` is only a skip."""
+    return message.startswith(("malformed", "not UTF-8"))
 
 
 def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
