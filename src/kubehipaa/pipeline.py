@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,13 +66,22 @@ def run_scan(
     selected = list(checks) if checks is not None else all_checks()
     findings: list[Finding] = []
     errors: list[CheckError] = []
-    for chk in selected:
-        try:
-            findings.extend(chk.run(inv))
-        except Exception as exc:  # a check bug must not hide the other checks' findings
-            errors.append(CheckError(chk.meta.id, f"{type(exc).__name__}: {exc}"))
-        if progress is not None:
-            progress(chk)
+    # Checks allocate findings and derived views while every loaded object stays alive: each full cyclic
+    # collection would walk the whole inventory again (a third of the check time at 85k objects) to find
+    # next to no garbage. Paused here, resumed (and any cycles collected later) when the checks are done.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for chk in selected:
+            try:
+                findings.extend(chk.run(inv))
+            except Exception as exc:  # a check bug must not hide the other checks' findings
+                errors.append(CheckError(chk.meta.id, f"{type(exc).__name__}: {exc}"))
+            if progress is not None:
+                progress(chk)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     findings.sort(key=lambda f: (-f.severity, f.check_id, f.resource.file, f.resource.line, f.resource.name))
     today = today or dt.date.today()
     expired, unused = apply_exceptions(findings, config.exceptions, today)

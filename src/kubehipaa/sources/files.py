@@ -12,7 +12,9 @@ because Kubernetes fields and annotations never hold a YAML timestamp.
 
 from __future__ import annotations
 
+import gc
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -20,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,30 +69,137 @@ class LoadResult:
         self.files += other.files
 
 
-def load_paths(paths: Sequence[str], *, strict: bool = False) -> LoadResult:
+def load_paths(paths: Sequence[str], *, strict: bool = False, jobs: int | None = None) -> LoadResult:
     """Load every Kubernetes object under `paths` ("-" is stdin).
 
     Skipped documents are returned as `problems`; with `strict=True` the first one raises `InputError`.
-    A path that does not exist always raises.
+    A path that does not exist always raises. With `jobs` > 1 (default: `$KUBEHIPAA_LOAD_JOBS`, else 1),
+    large inputs (`PARALLEL_MIN_FILES` files or more) are parsed by that many processes; the result is the
+    same as with one, in the same order. Not the default: on a machine shared with other jobs the
+    pickling it adds cost more than the second core gave back (see docs/reports.md, bench).
     """
-    result = LoadResult()
+    units: list[Path | tuple[str, str]] = []  # files/Kustomize dirs, ("stdin", "-") or ("missing", path)
     for raw in paths:
         if raw == "-":
-            result.extend(load_text(sys.stdin.read(), "<stdin>"))
+            units.append(("stdin", raw))
             continue
         path = Path(raw)
         if not path.exists():
-            raise InputError("no such file or directory", file=raw)
-        if path.is_dir():
-            for item in _walk(path):
-                result.extend(_load_one(item))
-        else:
-            result.extend(_load_one(path))
+            units.append(("missing", raw))
+            break  # raised when its turn comes, after the paths before it, as a serial walk would
+        units.extend(_walk(path) if path.is_dir() else [path])
+    result = LoadResult()
+    # Loading only allocates (dicts, lists, strings that all stay alive): no cyclic garbage to find, but
+    # every full collection would walk everything loaded so far, a quarter of the load time at 85k objects.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for part in _load_units(units, _load_jobs() if jobs is None else jobs):
+            result.extend(part)
+    finally:
+        if gc_was_enabled:
+            if len(result.objects) >= FREEZE_MIN_OBJECTS:
+                # Move what was loaded out of the collector's reach: otherwise the next collections walk
+                # millions of live dicts again and again during the checks (seconds at 85k objects).
+                # Frozen objects are still freed by reference counting when dropped.
+                gc.freeze()
+            gc.enable()
     if strict and result.problems:
         first = result.problems[0]
         more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
         raise InputError(first.message + more, file=first.file, line=first.line)
     return result
+
+
+FREEZE_MIN_OBJECTS = 5_000
+PARALLEL_MIN_FILES = 256
+_BATCH = 32  # files per task handed to a worker process
+
+
+def _load_jobs() -> int:
+    """`$KUBEHIPAA_LOAD_JOBS` (a number, or `auto` for the CPUs this process may use, at most 8), else 1."""
+    env = os.environ.get("KUBEHIPAA_LOAD_JOBS", "").strip().lower()
+    if env.isdigit():
+        return max(1, int(env))
+    if env == "auto":
+        try:
+            return min(8, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not on Linux
+            return min(8, os.cpu_count() or 1)
+    return 1
+
+
+def _load_unit(unit: Path | tuple[str, str]) -> LoadResult:
+    if isinstance(unit, Path):
+        return _load_one(unit)
+    what, raw = unit
+    if what == "stdin":
+        return load_text(sys.stdin.read(), "<stdin>")
+    raise InputError("no such file or directory", file=raw)
+
+
+def _load_batch(batch: list[Path]) -> tuple[LoadResult, tuple[str, str | None, int | None] | None]:
+    """Load a batch of files (in a worker process); an InputError is returned, to be raised in order."""
+    out = LoadResult()
+    try:
+        for item in batch:
+            out.extend(_load_one(item))
+    except InputError as exc:
+        return out, (exc.message, exc.file, exc.line)
+    return out, None
+
+
+def _load_units(units: list[Path | tuple[str, str]], jobs: int) -> Iterator[LoadResult]:
+    """LoadResults of `units`, in order; with jobs > 1 and enough files, parsed by worker processes too.
+
+    The calling process takes part: workers take batches from the front, this process loads those no
+    worker has started from the back, so `jobs` processes parse in all and only the workers' share is
+    pickled back.
+    Worker processes are forked (cheap, and nothing is re-imported); where fork is unavailable, or a
+    worker dies, the batch is loaded here.
+    """
+    files = sum(isinstance(u, Path) for u in units)
+    if jobs < 2 or files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+        for unit in units:
+            yield _load_unit(unit)
+        return
+    plan: list[list[Path] | tuple[str, str]] = []
+    for unit in units:
+        if isinstance(unit, Path):
+            if plan and isinstance(plan[-1], list) and len(plan[-1]) < _BATCH:
+                plan[-1].append(unit)
+            else:
+                plan.append([unit])
+        else:
+            plan.append(unit)
+    pool = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        futures = [pool.submit(_load_batch, step) if isinstance(step, list) else None for step in plan]
+        # Workers take batches from the front; this process takes them from the back until they meet.
+        mine: dict[int, tuple[LoadResult, tuple[str, str | None, int | None] | None]] = {}
+        for i in range(len(plan) - 1, -1, -1):
+            step, future = plan[i], futures[i]
+            if future is None or isinstance(step, tuple):
+                continue
+            if not future.cancel():
+                break
+            mine[i] = _load_batch(step)
+        for i, (step, future) in enumerate(zip(plan, futures, strict=True)):
+            if future is None or isinstance(step, tuple):
+                yield _load_unit(step)  # type: ignore[arg-type]
+                continue
+            if i in mine:
+                part, error = mine.pop(i)
+            else:
+                try:
+                    part, error = future.result()
+                except BrokenProcessPool:
+                    part, error = _load_batch(step)
+            yield part
+            if error is not None:
+                raise InputError(*error)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _walk(root: Path) -> Iterator[Path]:
