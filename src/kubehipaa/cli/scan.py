@@ -122,6 +122,10 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
                                    kubelet_config, managed)
         )
     inv = Inventory(objects, cfg)
+    if not cp_requested and not _has_control_plane_evidence(inv):
+        # Honest about what was checked: silence on encryption/audit/kubelet must not read as a pass.
+        note("control plane not assessed: the input has no kube-apiserver manifest, EncryptionConfiguration, "
+             "audit Policy or KubeletConfiguration (add --control-plane DIR, or --managed eks|gke|aks)")
     result = _run_with_progress(inv, cfg, checks)
     if loaded is not None:
         result.skipped = list(loaded.problems)
@@ -141,6 +145,18 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         )
         return EXIT_ERROR
     return exit_code(result, fail_on)
+
+
+def _has_control_plane_evidence(inv: Inventory) -> bool:
+    from kubehipaa.sources.controlplane import CONTROL_PLANE_KINDS, apiserver_containers
+
+    if any(inv.of_kind(kind) for kind in (*CONTROL_PLANE_KINDS, "ControlPlaneScan")):
+        return True
+    return any(apiserver_containers(pod) for pod in inv.of_kind("Pod") if pod.namespace == "kube-system")
+
+
+def note(message: str) -> None:
+    err_console.print(f"[cyan]note:[/cyan] {escape(message)}", soft_wrap=True, highlight=False)
 
 
 def is_data_loss(message: str) -> bool:
