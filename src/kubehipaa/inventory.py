@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from kubehipaa.config import Config
-from kubehipaa.model import K8sObject
+from kubehipaa.model import K8sObject, ResourceRef
 
 # kind -> path (as keys) from the object root to its pod template
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -97,6 +97,14 @@ class Inventory:
             index[(obj.kind, obj.namespace, obj.name)] = obj
         self._by_kind = dict(by_kind)
         self._index = index
+        self._refs: dict[int, tuple[K8sObject, ResourceRef]] = {}
+
+    def ref(self, obj: K8sObject) -> ResourceRef:
+        """`obj.ref`, built once per object: an object with many findings shares one (immutable) ref."""
+        entry = self._refs.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            entry = self._refs[id(obj)] = (obj, obj.ref)  # holding obj keeps its id from being reused
+        return entry[1]
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:
         if len(kinds) == 1:

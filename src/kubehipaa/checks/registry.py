@@ -88,25 +88,22 @@ class Check:
 
     def run(self, inv: Inventory) -> list[Finding]:
         meta = self.meta
+        check_id, title, remediation, hipaa = meta.id, meta.title, meta.remediation, meta.hipaa
+        default, phi_default = meta.severity_for(False), meta.severity_for(True)
+        phi = inv.phi_namespaces
+        ref = inv.ref  # one ResourceRef per object, shared by all its findings
         out = []
         for hit in self.fn(inv):
-            ns = hit.namespace if hit.namespace is not None else hit.obj.namespace
-            severity = hit.severity or meta.severity_for(inv.is_phi(ns))
+            severity = hit.severity
+            if not severity:
+                ns = hit.namespace if hit.namespace is not None else hit.obj.namespace
+                severity = phi_default if ns and ns in phi else default
             if hit.sensitive:
                 evidence = Evidence(hit.path, hit.value if hit.value is not None else REDACTED, True)
             else:
                 evidence = Evidence(hit.path, hit.value)
             out.append(
-                Finding(
-                    check_id=meta.id,
-                    title=meta.title,
-                    severity=severity,
-                    resource=hit.obj.ref,
-                    message=hit.message,
-                    evidence=[evidence],
-                    remediation=meta.remediation,
-                    hipaa=meta.hipaa,
-                )
+                Finding(check_id, title, severity, ref(hit.obj), hit.message, [evidence], remediation, hipaa)
             )
         return out
 
