@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -106,35 +107,43 @@ def _open(path: str) -> IO[bytes]:
     return raw
 
 
-READ_BLOCK = 1 << 20
-"""Bytes read per call: the file is read in blocks and split into lines in C (one `bytes.split` per block),
-which costs a fraction of iterating a file object line by line. Memory stays bounded by the block size plus
-the longest line."""
+READ_BLOCK = 64 * 1024
+"""Bytes read per call. Blocks are cut after their last newline and split into lines by iterating an
+`io.BytesIO` over each (memchr in C), chained in C, so no Python frame runs per line. Measured on the bench
+log (min of 6 interleaved runs, read + decode): 64 KiB ≈ 2.35 µs/line, iterating the file object ≈ 2.6,
+1 MiB blocks ≈ 2.9 (the block no longer stays in cache while its lines are decoded); `bytes.split` is worse
+still (a byte-by-byte loop). Memory stays bounded by the block size plus the longest line."""
 
 
-def _lines(fh: IO[bytes], block: int = READ_BLOCK) -> Iterator[bytes]:
-    """The lines of `fh` without their b"\n" (a last line without a newline included; nothing after a final
-    newline). Same lines, in the same order, as iterating the file object."""
+def _chunks(fh: IO[bytes], block: int) -> Iterator[bytes]:
+    """`fh` in pieces of whole lines (each ends with b"\n", except possibly the very last)."""
     read = getattr(fh, "read1", None) or fh.read
-    pending: list[bytes] = []  # the start of a line longer than one block, joined once when it ends
+    pending: list[bytes] = []  # the start of a line that continues in the next block(s), joined once
     while True:
         data = read(block)
         if not data:
             break
-        if b"\n" not in data:
+        end = data.rfind(b"\n") + 1
+        if not end:
             pending.append(data)
             continue
         if pending:
             pending.append(data)
             data = b"".join(pending)
             pending.clear()
-        parts = data.split(b"\n")
-        tail = parts.pop()
-        if tail:
-            pending.append(tail)
-        yield from parts
+            end = data.rfind(b"\n") + 1
+        if end < len(data):
+            pending.append(data[end:])
+            data = data[:end]
+        yield data
     if pending:
         yield b"".join(pending)
+
+
+def _lines(fh: IO[bytes], block: int = READ_BLOCK) -> Iterator[bytes]:
+    """The lines of `fh`, each with its b"\n" (the last one may lack it): exactly the lines iterating the
+    file object gives, in the same order."""
+    return itertools.chain.from_iterable(map(io.BytesIO, _chunks(fh, block)))
 
 
 def iter_events(paths: Sequence[str], stats: ReadStats | None = None) -> Iterator[AuditEvent]:
@@ -201,11 +210,11 @@ def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStat
     size = len(first)
     for line in rest:
         chunks.append(line)
-        size += len(line) + 1
+        size += len(line)
         if size > MAX_DOCUMENT_BYTES:
             st.add_malformed(path, 1, f"multi-line JSON document larger than {MAX_DOCUMENT_BYTES} bytes")
             return
-    yield from _document_events(b"\n".join(chunks), path, 1, st)
+    yield from _document_events(b"".join(chunks), path, 1, st)
 
 
 def _document_events(data: bytes, path: str, lineno: int, st: ReadStats) -> Iterator[AuditEvent]:
