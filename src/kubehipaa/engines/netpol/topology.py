@@ -262,11 +262,29 @@ def _parse_ports(raw: Any, where: str) -> tuple[PortSpec, ...] | None:
     return tuple(out)
 
 
+_PEERS_CACHE: dict[str, tuple[PeerSpec, ...]] = {}
+_PEERS_CACHE_MAX = 50_000
+
+
 def _parse_peers(raw: Any, where: str) -> tuple[PeerSpec, ...] | None:
+    """The compiled `from`/`to` list. Memoised on its text: thousands of policies repeat the same peers
+    (`podSelector: {role: frontend}`), and the result is immutable. Errors are never memoised (they name
+    the policy)."""
     if not raw:
         return None
     if not isinstance(raw, list):
         raise NetpolError(f"{where}: rule peers must be a list")
+    key = repr(raw)
+    hit = _PEERS_CACHE.get(key)
+    if hit is None:
+        hit = _compile_peers(raw, where)
+        if len(_PEERS_CACHE) >= _PEERS_CACHE_MAX:
+            _PEERS_CACHE.clear()
+        _PEERS_CACHE[key] = hit
+    return hit
+
+
+def _compile_peers(raw: list[Any], where: str) -> tuple[PeerSpec, ...]:
     out: list[PeerSpec] = []
     for i, peer in enumerate(raw):
         pw = f"{where} peer #{i + 1}"
