@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from types import ModuleType
+from typing import Any
 
 import click
 import typer
@@ -80,7 +81,7 @@ def _click_modules() -> list[ModuleType]:
 _CLICK = _click_modules()
 
 
-def _classes(name: str) -> tuple[type[BaseException], ...]:
+def _classes(name: str) -> tuple[type[Any], ...]:
     return tuple(getattr(m, name) for m in _CLICK if isinstance(getattr(m, name, None), type))
 
 
