@@ -7,7 +7,7 @@ kubectl traffic, pod creations logged at Request level, RequestReceived+Response
 pinned to one CPU with all built-in rules, and prints events/second and the child's peak RSS. It repeats
 the run on a 10x shorter prefix of the same log to show that memory does not grow with log length.
 
-Usage: python bench/audit_bench.py [--events 1000000] [--seed 7] [--keep FILE]
+Usage: python bench/audit_bench.py [--events 1000000] [--seed 7] [--keep FILE [--reuse]] [--repeat N]
 """
 
 from __future__ import annotations
@@ -220,12 +220,22 @@ def _run_child(cmd: list[str]) -> tuple[float, float, int]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
 
+def _fastest(run: Any, repeat: int) -> tuple[float, float, int]:
+    """The run with the least CPU time of `repeat` runs (its wall time with it; the largest peak RSS)."""
+    runs = [run() for _ in range(max(1, repeat))]
+    best = min(runs, key=lambda r: r[1])
+    return best[0], best[1], max(r[2] for r in runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", type=Path, default=None, help="write the generated log here and keep it")
     ap.add_argument("--reuse", action="store_true", help="with --keep: reuse that file if it exists")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each measurement N times and report the fastest (CPU time): on a shared machine "
+                         "other jobs only ever add time")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         log = args.keep or Path(tmp) / "audit.log"
@@ -247,10 +257,10 @@ def main() -> None:
         lines = sum(1 for _ in log.open("rb"))
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} before the runs")
-        s_wall, s_cpu, s_rss = startup_cost()
+        s_wall, s_cpu, s_rss = _fastest(startup_cost, args.repeat)
         print(f"CLI start-up alone (imports): wall {s_wall:.2f} s, CPU {s_cpu:.2f} s, peak RSS {s_rss / 2**20:.0f} MiB")
         for label, p, n in (("1/10 prefix", small, max(1, args.events // 10)), ("full log", log, lines)):
-            wall, cpu, rss = run_analyze(p)
+            wall, cpu, rss = _fastest(lambda p=p: run_analyze(p), args.repeat)
             net = max(cpu - s_cpu, 1e-9)
             print(f"audit analyze, all built-in rules, pinned to 1 CPU, {label}: {n:,} lines; "
                   f"wall {wall:.2f} s = {n / wall:,.0f} events/s; CPU {cpu:.2f} s = {n / cpu:,.0f} events/s "
