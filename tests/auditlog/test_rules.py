@@ -148,7 +148,8 @@ PHI_RULE = "KH-AUDLOG-080"
 
 
 def test_every_rule_has_a_case() -> None:
-    assert set(FIRE) | {PHI_RULE} == set(RULES_BY_ID)
+    # The built-in catalog (`RULES`): `RULES_BY_ID` also gains Sigma rules once Sigma rules are registered.
+    assert set(FIRE) | {PHI_RULE} == {r.id for r in RULES}
 
 
 @pytest.mark.parametrize("rule_id", sorted(FIRE))
