@@ -193,15 +193,23 @@ def evaluate_risks(
     defined_sas = {(ns, name) for ns, name, _ in idx.loaded.service_accounts}
     sa_namespaces = {ns for ns, _ in defined_sas}
     out: list[RiskHit] = []
-    # Keyed on the role's rules, not its name: thousands of Roles often share identical rules.
-    grant_cache: dict[tuple[tuple[Any, ...] | None, bool, Attributes], bool] = {}
+    # Keyed on the role's rules, not its name: thousands of Roles often share identical rules. The rules
+    # tuple (of dataclasses, hashed in Python) is numbered once per binding, and requests by identity.
+    grant_cache: dict[tuple[int, bool, int], bool] = {}
+    rules_ids: dict[tuple[Any, ...] | None, int] = {}
+    binding_key: dict[int, tuple[int, bool]] = {}
 
     def grants(b: Binding, attrs: Attributes) -> bool:
-        role = idx.role_for(b)
-        key = (role.rules if role is not None else None, bool(b.namespace), attrs)
-        if key not in grant_cache:
-            grant_cache[key] = binding_grants(idx, b, attrs)
-        return grant_cache[key]
+        bk = binding_key.get(id(b))
+        if bk is None:
+            role = idx.role_for(b)
+            rules = role.rules if role is not None else None
+            bk = binding_key[id(b)] = (rules_ids.setdefault(rules, len(rules_ids)), bool(b.namespace))
+        key = (bk[0], bk[1], id(attrs))
+        hit = grant_cache.get(key)
+        if hit is None:
+            hit = grant_cache[key] = binding_grants(idx, b, attrs)
+        return hit
 
     for rule in rules:
         if rule.kind == "aggregate-label":
