@@ -127,6 +127,8 @@ def analyze(
     only: list[str] = typer.Option(None, "--rule", help="Run only these rule ids (repeatable)."),
     max_rows: int = typer.Option(20, "--max-rows", min=1, help="Table format: alerts shown per rule."),
     keep: int = typer.Option(1000, "--keep", min=1, help="Alerts kept per rule in the report (all are counted)."),
+    sigma: list[Path] = typer.Option(None, "--sigma", help="Also run the Sigma rules (kubernetes/audit) in these "
+                                     "files/directories (repeatable)."),
 ) -> None:
     """Run the built-in detections over audit logs; alerts are grouped by rule.
 
@@ -135,6 +137,8 @@ def analyze(
       kubehipaa audit analyze /var/log/kubernetes/audit*.log* --since 24h
 
       kubehipaa audit analyze audit.log --format sarif -o audit.sarif
+
+      kubehipaa audit analyze audit.log --sigma ./sigma-rules/
 
       zcat audit.log.1.gz | kubehipaa audit analyze - --format json
 
@@ -150,6 +154,10 @@ def analyze(
         raise KubehipaaError(f"--rule: unknown rule id(s) {', '.join(unknown)} (see `kubehipaa audit rules list`)")
     cfg = load_config(config, [p for p in paths if p != "-"])
     detector = Detector(rules, DetectorConfig.from_config(cfg))
+    if sigma:
+        from kubehipaa.engines.sigma import SigmaRuleSet, with_sigma
+
+        with_sigma(detector, SigmaRuleSet.from_paths(list(sigma)))
     collector = audit_alerts.AlertCollector(keep=keep)
     stats = ReadStats()
     cutoff = parse_since(since)
