@@ -934,6 +934,9 @@ def _compile_rule(rule: SigmaRule, file: str) -> CompiledSigmaRule:
 # Running Sigma next to the built-in detections
 
 SIGMA_SEVERITY = {"informational": 1, "low": 1, "medium": 2, "high": 3, "critical": 4}
+SIGMA_HIPAA = ("164.312(b)", "164.308(a)(1)(ii)(D)")
+"""What any audit-log detection supports: audit controls and information-system activity review (a Sigma
+rule carries ATT&CK tags, not HIPAA paragraphs)."""
 """Sigma level → kubehipaa Severity value (informational has no counterpart and reads as low)."""
 
 
@@ -944,7 +947,7 @@ def sigma_alert(match: SigmaMatch, ev: Any) -> Any:
 
     return Alert(
         rule_id=f"sigma:{match.rule_id}", title=match.title,
-        severity=Severity(SIGMA_SEVERITY.get(match.level, 2)), hipaa=(),
+        severity=Severity(SIGMA_SEVERITY.get(match.level, 2)), hipaa=SIGMA_HIPAA,
         message=(f"Sigma correlation {match.title!r}: {match.detail} (last: {ev.verb or '?'} {ev.object_display})"
                  if match.detail else f"Sigma rule {match.title!r} matched ({ev.verb or '?'} {ev.object_display})"),
         time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
@@ -983,7 +986,7 @@ def catalog_rules(ruleset: SigmaRuleSet) -> list[Any]:
     for info, what, refs in entries:
         out.append(Rule(
             id=f"sigma:{info.rule_id}", title=info.title, severity=Severity(SIGMA_SEVERITY.get(info.level, 2)),
-            hipaa=(), logic=f"Sigma {what} {Path(info.file).name} (level {info.level}), evaluated through pySigma",
+            hipaa=SIGMA_HIPAA, logic=f"Sigma {what} {Path(info.file).name} (level {info.level}), evaluated through pySigma",
             match=lambda ev, cfg: None, gate="sigma", refs=refs,
         ))
     return out
