@@ -18,14 +18,7 @@ from kubehipaa.cli.common import EXIT_ERROR, err_console, warn
 from kubehipaa.config import load_config
 from kubehipaa.engines.auditlog import DetectorConfig
 from kubehipaa.errors import KubehipaaError
-from kubehipaa.server.audit_webhook import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_QUEUE_EVENTS,
-    AuditReceiver,
-    JsonLinesSink,
-    WebhookSettings,
-    create_app,
-)
+from kubehipaa.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_EVENTS
 
 
 def _check_tls(cert: Path, key: Path, client_ca: Path | None) -> None:
@@ -96,6 +89,9 @@ def serve(
     if tls_cert is not None and tls_key is not None and not no_tls:
         _check_tls(tls_cert, tls_key, client_ca)
     config = load_config(config_path, [])
+    # Imported here, not at module level: FastAPI/uvicorn cost ~0.5 s, and every other command would pay it.
+    from kubehipaa.server.audit_webhook import AuditReceiver, JsonLinesSink, WebhookSettings, create_app
+
     rules = None
     if sigma:
         from kubehipaa.engines.sigma import SigmaRuleSet

@@ -32,13 +32,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from kubehipaa.engines.auditlog import AuditEvent, Detector, DetectorConfig
 from kubehipaa.engines.sigma import event_dict, with_sigma
 from kubehipaa.errors import InputError
+from kubehipaa.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_EVENTS
 
 log = logging.getLogger("kubehipaa.audit_webhook")
 
-DEFAULT_QUEUE_EVENTS = 100_000
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-"""The API server's default batch is at most 400 events (`--audit-webhook-batch-max-size`); 16 MiB leaves
-room for RequestResponse-level events with large bodies."""
 WEBHOOK_PATH = "/audit"
 
 AlertSink = Callable[[dict[str, Any]], None]
