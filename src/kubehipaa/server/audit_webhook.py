@@ -75,7 +75,7 @@ class WebhookMetrics:
                                  registry=r)
         self.dropped = Counter("kubehipaa_audit_events_dropped", "Audit events dropped because the queue was full",
                                registry=r)
-        self.malformed = Counter("kubehipaa_audit_batches_malformed", "Batches rejected with 400/413",
+        self.malformed = Counter("kubehipaa_audit_batches_malformed", "Batches rejected with 400",
                                  ["reason"], registry=r)
         self.alerts = Counter("kubehipaa_audit_alerts", "Alerts raised, by rule", ["rule_id", "severity"],
                               registry=r)
@@ -344,7 +344,7 @@ def create_app(receiver: AuditReceiver | None = None, settings: WebhookSettings 
         except _TooLarge as exc:
             rec.metrics.malformed.labels("oversized").inc()
             log.error("rejected audit batch from %s: %s", client, exc)
-            return JSONResponse({"error": str(exc)}, status_code=413)
+            return JSONResponse({"error": str(exc)}, status_code=400)  # one status for every rejected batch
         try:
             events, raws = decode_batch_raw(body, keep_raw=rec.settings.sigma is not None)
         except InputError as exc:
