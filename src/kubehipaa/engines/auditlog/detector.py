@@ -187,6 +187,104 @@ class Detector:
                 self._duplicates += 1  # its RequestReceived stage was held back and is now superseded
         return self._evaluate(ev)
 
+    def process_batch(self, events: Iterable[AuditEvent]) -> list[Alert]:
+        """The alerts of `events`, exactly as calling `process` on each in turn and concatenating the results.
+
+        Why a second entry point: the log reader decodes whole blocks of lines at once, and most events (lease
+        renewals, node status, controller list/watch) need only the de-duplication lookups and the dispatch
+        test. Here both are inlined into one loop over the block with the tables held in locals, so such an
+        event costs no Python call at all; `process` stays the reference (one event, same semantics), and
+        tests check that the two agree event for event.
+        """
+        if not self.dedupe:
+            out: list[Alert] = []
+            for ev in events:
+                self._received += 1
+                out.extend(self._evaluate(ev))
+            return out
+        out = []
+        received = duplicates = 0
+        done_new, done_old = self._done_new, self._done_old
+        pending_new, pending_old = self._pending_new, self._pending_old
+        done_add = done_new.add
+        half_done, half_pending = MAX_DONE_IDS // 2, MAX_PENDING // 2
+        index3 = self._index3
+        failure, anonymous, impersonation = self._failure, self._anonymous, self._impersonation
+        breakglass, body = self._breakglass, self._body
+        bg_any, bg_users, bg_groups = self._bg_any, self._bg_users, self._bg_groups
+        hooks = self._hooks
+        run = self._run
+        evaluated = 0
+        try:
+            for ev in events:
+                received += 1
+                aid = ev.auditID
+                if aid is not None:
+                    if aid in done_new or aid in done_old:
+                        duplicates += 1
+                        continue
+                    if ev.stage == "RequestReceived":
+                        if aid in pending_new or aid in pending_old:
+                            duplicates += 1
+                            continue
+                        pending_new[aid] = ev
+                        if len(pending_new) >= half_pending:
+                            self._evaluated += evaluated
+                            evaluated = 0
+                            out.extend(self._age_pending())
+                            pending_new, pending_old = self._pending_new, self._pending_old
+                        continue
+                    done_add(aid)
+                    if len(done_new) >= half_done:
+                        self._done_old = done_old = done_new
+                        self._done_new = done_new = set()
+                        done_add = done_new.add
+                    if (pending_new or pending_old) and (
+                        pending_new.pop(aid, None) is not None or pending_old.pop(aid, None) is not None
+                    ):
+                        duplicates += 1
+                # -- `_evaluate`, inlined: the same selection, in the same order --------------------------
+                evaluated += 1
+                hits: list[Rule] | None = None
+                o = ev.objectRef
+                if o is not None:
+                    by_sub = index3.get(o.resource)
+                    if by_sub is not None:
+                        by_verb = by_sub.get(o.subresource)
+                        if by_verb is not None:
+                            hits = by_verb.get(ev.verb)
+                rs = ev.responseStatus
+                code = rs.code if rs is not None else None
+                if code is not None and code >= 400:
+                    hits = hits + failure if hits else failure
+                else:
+                    ann = ev.annotations
+                    if ann is not None and ann.decision == "forbid":
+                        hits = hits + failure if hits else failure
+                u = ev.user
+                if u is not None:
+                    name = u.username
+                    if name == ANONYMOUS_USER or (not name and u.groups and UNAUTHENTICATED_GROUP in u.groups):
+                        hits = hits + anonymous if hits else anonymous
+                    if bg_any and ((name in bg_users) or (u.groups and not bg_groups.isdisjoint(u.groups))):
+                        hits = hits + breakglass if hits else breakglass
+                if ev.impersonatedUser is not None:
+                    hits = hits + impersonation if hits else impersonation
+                if body and (ev.requestObject or ev.responseObject):
+                    hits = hits + body if hits else body
+                if hits:
+                    for r in hits:
+                        run(r, ev, out)
+                    if hooks:
+                        self._run_hooks(ev, out)
+                elif hooks:
+                    self._run_hooks(ev, out)
+        finally:
+            self._received += received
+            self._duplicates += duplicates
+            self._evaluated += evaluated
+        return out
+
     @property
     def stats(self) -> DetectorStats:
         """Counters so far: events received, duplicate stages dropped, requests evaluated, alerts by rule."""
