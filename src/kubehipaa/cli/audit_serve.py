@@ -5,8 +5,6 @@ The coordinator registers `serve` as `kubehipaa audit serve` (plain function wit
 
 from __future__ import annotations
 
-import logging
-import ssl
 import sys
 from enum import Enum
 from pathlib import Path
@@ -15,7 +13,6 @@ from typing import IO
 import typer
 
 from kubehipaa.cli.common import EXIT_ERROR, err_console, warn
-from kubehipaa.config import load_config
 from kubehipaa.engines.auditlog import DetectorConfig
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_EVENTS
@@ -23,6 +20,8 @@ from kubehipaa.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_EVENTS
 
 def _check_tls(cert: Path, key: Path, client_ca: Path | None) -> None:
     """Fail early with one line instead of a TLS traceback from inside uvicorn."""
+    import ssl  # see serve()
+
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         ctx.load_cert_chain(str(cert), str(key))
@@ -76,7 +75,14 @@ def serve(
 
     Example: kubehipaa audit serve --port 8443 --tls-cert tls.crt --tls-key tls.key --alerts-out alerts.jsonl
     """
+    # Imported here, not at module level: every `audit` command (analyze too) imports this module to register
+    # `serve`, and `audit analyze` start-up must stay small (issue 7).
+    import logging
+    import ssl
+
     import uvicorn
+
+    from kubehipaa.config import load_config
 
     if not no_tls and (tls_cert is None or tls_key is None):
         err_console.print("[red]error:[/red] --tls-cert and --tls-key are required (or --no-tls behind a proxy)")
