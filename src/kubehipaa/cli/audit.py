@@ -15,7 +15,10 @@ from typing import Any
 import typer
 
 from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, write_output
-from kubehipaa.config import load_config
+
+# Returns Config | None: kubehipaa.config (pydantic models) is imported only when a .kubehipaa.yaml is given
+# or found (start-up, issue 7); DetectorConfig.from_config(None) gives the defaults, as an empty config does.
+from kubehipaa.cli.common import load_config_if_present as load_config
 from kubehipaa.engines.auditlog import RULES, Detector, DetectorConfig
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
 from kubehipaa.errors import KubehipaaError

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from kubehipaa.config import Config, load_config
 from kubehipaa.errors import InputError, KubehipaaError
-from kubehipaa.inventory import Inventory
-from kubehipaa.sources.files import LoadResult, load_paths
+
+if TYPE_CHECKING:  # imported where used: every command imports this module, not every command needs these
+    from kubehipaa.config import Config
+    from kubehipaa.inventory import Inventory
+    from kubehipaa.sources.files import LoadResult
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -32,10 +35,41 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_ERROR)
 
 
+# The names kubehipaa.config.find_config looks for (tests/test_cli_startup.py keeps the two in step).
+CONFIG_NAMES = (".kubehipaa.yaml", ".kubehipaa.yml")
+
+
+def _config_file_beside(scan_paths: Sequence[str]) -> bool:
+    """Whether kubehipaa.config.find_config would find a `.kubehipaa.yaml`, without importing it."""
+    for raw in scan_paths:
+        if raw == "-":
+            continue
+        path = Path(raw)
+        folder = path if path.is_dir() else path.parent
+        if any((folder / name).is_file() for name in CONFIG_NAMES):
+            return True
+    return False
+
+
+def load_config_if_present(path: str | None = None, scan_paths: Sequence[str] = ()) -> Config | None:
+    """The config given (`path`) or found beside `scan_paths`, else None, meaning the defaults.
+
+    For commands whose engines take `Config | None`: with no config file, kubehipaa.config is not imported at
+    all (building its pydantic models costs ~100 ms), which matters for `audit analyze` start-up (issue 7).
+    """
+    if path is None and not _config_file_beside(scan_paths):
+        return None
+    from kubehipaa.config import load_config
+
+    return load_config(path, scan_paths)
+
+
 def load_objects(paths: Sequence[str], *, strict: bool = False, quiet: bool = False) -> LoadResult:
     """Load manifests; skipped documents are warned about (or, with strict, fail with exit 2)."""
     if not paths:
         raise InputError("no input given (pass files, directories, or - for stdin)")
+    from kubehipaa.sources.files import load_paths
+
     result = load_paths(paths, strict=strict)
     if not quiet:
         for problem in result.problems:
@@ -52,6 +86,9 @@ def load_inventory(
     quiet: bool = False,
 ) -> Inventory:
     """Config + objects → Inventory, the input of every engine and check."""
+    from kubehipaa.config import load_config
+    from kubehipaa.inventory import Inventory
+
     cfg = config or load_config(config_path, paths)
     result = load_objects(paths, strict=strict, quiet=quiet)
     return Inventory(result.objects, cfg)
