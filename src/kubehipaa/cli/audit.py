@@ -19,12 +19,12 @@ from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, write_output
 # Returns Config | None: kubehipaa.config (pydantic models) is imported only when a .kubehipaa.yaml is given
 # or found (start-up, issue 7); DetectorConfig.from_config(None) gives the defaults, as an empty config does.
 from kubehipaa.cli.common import load_config_if_present as load_config
-from kubehipaa.engines.auditlog import RULES, Detector, DetectorConfig
+from kubehipaa.engines.auditlog import RULES, AuditEvent, Detector, DetectorConfig
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.model import Severity
 from kubehipaa.reports import audit_alerts
-from kubehipaa.sources.auditlog import ReadStats, iter_events
+from kubehipaa.sources.auditlog import ReadStats, iter_event_batches, iter_events
 
 app = typer.Typer(
     help="Audit-log analysis: detections, timelines (who did what, when, from where), the rule catalog.",
@@ -97,17 +97,15 @@ def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.A
     cycles, so it would only spend time re-walking the growing set of live containers (reference counting
     still frees every event as soon as it is processed).
     """
-    process = detector.process
+    process_batch = detector.process_batch
     add = collector.add
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for ev in iter_events(paths, stats):
+        for batch in iter_event_batches(paths, stats):
             if since is not None:
-                t = ev.requestReceivedTimestamp or ev.timestamp
-                if t is not None and t < since:
-                    continue
-            alerts = process(ev)
+                batch = [ev for ev in batch if not _before(ev, since)]
+            alerts = process_batch(batch)
             if alerts:
                 for a in alerts:
                     add(a)
@@ -116,6 +114,12 @@ def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.A
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _before(ev: AuditEvent, since: str) -> bool:
+    """Received before the `--since` bound (events without a time are kept)."""
+    t = ev.requestReceivedTimestamp or ev.timestamp
+    return t is not None and t < since
 
 
 @app.command("analyze")
