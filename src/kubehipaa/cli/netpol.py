@@ -155,7 +155,7 @@ def can_reach_cmd(
     src: str = typer.Argument(..., help="Source: ns/name, ns/name[Kind] or an IPv4 address/CIDR."),
     dst: str = typer.Argument(..., help="Destination: ns/name, ns/name[Kind] or an IPv4 address/CIDR."),
     paths: list[str] = typer.Argument(..., help="Manifest files or directories."),
-    port: str | None = typer.Option(None, "--port", "-p", help="PORT[/PROTOCOL], e.g. 5432/TCP."),
+    port: str | None = typer.Option(None, "--port", "-p", help="PORT or PORT/PROTOCOL, e.g. 5432/TCP."),
     fmt: str = typer.Option("txt", "--format", "-f", help="txt or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
