@@ -7,7 +7,7 @@ import string
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kubehipaa.checks.images import parse_image
@@ -211,9 +211,7 @@ def test_last_applied_annotation_is_not_scanned_twice() -> None:
     assert scan(p, check="KH-SEC-004") == []
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=string.ascii_letters + string.digits + "!#%+-_.~", min_size=6, max_size=30).filter(literal_secret_value))
-def test_random_credentials_are_never_echoed(secret: str) -> None:
+def _credential_findings(secret: str) -> list[Any]:
     p = pod()
     p["spec"]["containers"][0]["env"] = [
         {"name": "DB_PASSWORD", "value": secret},
@@ -225,5 +223,17 @@ def test_random_credentials_are_never_echoed(secret: str) -> None:
     ids = ("KH-SEC-001", "KH-SEC-006", "KH-SEC-007")
     findings = run_scan(Inventory(objs, Config()), Config(), checks=[REGISTRY[i] for i in ids]).findings
     assert {f.check_id for f in findings} == set(ids)
-    for f in findings:
+    return findings
+
+
+_PLACEHOLDER_TEXT = repr([f.to_dict() for f in _credential_findings("Zq9-Xv2~Lm7.Kw")])
+"""The findings' own words (titles, paths, remediation): a generated secret that happens to be one of them
+("source" is in "resource") proves nothing, so such draws are discarded."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=string.ascii_letters + string.digits + "!#%+-_.~", min_size=6, max_size=30).filter(literal_secret_value))
+def test_random_credentials_are_never_echoed(secret: str) -> None:
+    assume(secret not in _PLACEHOLDER_TEXT)
+    for f in _credential_findings(secret):
         assert secret not in repr(f.to_dict())
