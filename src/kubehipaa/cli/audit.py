@@ -10,7 +10,7 @@ import gc
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -24,7 +24,10 @@ from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.model import Severity
 from kubehipaa.reports import audit_alerts
-from kubehipaa.sources.auditlog import ReadStats, iter_event_batches, iter_events
+from kubehipaa.sources.auditlog import ReadStats, iter_event_batches, iter_event_batches_with_raw, iter_events
+
+if TYPE_CHECKING:
+    from kubehipaa.engines.sigma import RawEventView
 
 app = typer.Typer(
     help="Audit-log analysis: detections, timelines (who did what, when, from where), the rule catalog.",
@@ -90,26 +93,45 @@ def _now() -> str:
 
 
 def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.AlertCollector,
-                 stats: ReadStats, since: str | None = None) -> None:
+                 stats: ReadStats, since: str | None = None, raw_view: RawEventView | None = None) -> None:
     """The hot loop: stream every event through the detector; only alerts are kept (bounded).
 
     The cyclic garbage collector is paused for the loop: events, alerts and window tables form no reference
     cycles, so it would only spend time re-walking the growing set of live containers (reference counting
     still frees every event as soon as it is processed).
+
+    With `raw_view` (the `to_dict` given to `with_sigma`), the log is read with each event's line and the
+    view is told each batch's lines before the detector sees the batch, so Sigma rules see every field as
+    logged, as in `audit serve`. Without it, the plain reader (no per-line bytes kept) is used.
     """
     process_batch = detector.process_batch
     add = collector.add
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for batch in iter_event_batches(paths, stats):
-            if since is not None:
-                batch = [ev for ev in batch if not _before(ev, since)]
-            alerts = process_batch(batch)
-            if alerts:
-                for a in alerts:
-                    add(a)
-        for a in detector.flush():
+        if raw_view is None:
+            for batch in iter_event_batches(paths, stats):
+                if since is not None:
+                    batch = [ev for ev in batch if not _before(ev, since)]
+                alerts = process_batch(batch)
+                if alerts:
+                    for a in alerts:
+                        add(a)
+        else:
+            for batch, raws in iter_event_batches_with_raw(paths, stats):
+                if since is not None:
+                    kept = [(ev, raw) for ev, raw in zip(batch, raws, strict=True) if not _before(ev, since)]
+                    batch = [ev for ev, _ in kept]
+                    raws = [raw for _, raw in kept]
+                raw_view.set_batch(batch, raws)
+                try:
+                    alerts = process_batch(batch)
+                finally:
+                    raw_view.clear()
+                if alerts:
+                    for a in alerts:
+                        add(a)
+        for a in detector.flush():  # held-back events: Sigma sees their decoded fields (as in `audit serve`)
             add(a)
     finally:
         if was_enabled:
@@ -161,14 +183,17 @@ def analyze(
         raise KubehipaaError(f"--rule: unknown rule id(s) {', '.join(unknown)} (see `kubehipaa audit rules list`)")
     cfg = load_config(config, [p for p in paths if p != "-"])
     detector = Detector(rules, DetectorConfig.from_config(cfg))
+    raw_view = None
     if sigma:
-        from kubehipaa.engines.sigma import SigmaRuleSet, with_sigma
+        from kubehipaa.engines.sigma import RawEventView, SigmaRuleSet, with_sigma
 
-        with_sigma(detector, SigmaRuleSet.from_paths(list(sigma)))
+        # Sigma rules see each event as logged (every field), like `audit serve --sigma`
+        raw_view = RawEventView()
+        with_sigma(detector, SigmaRuleSet.from_paths(list(sigma)), to_dict=raw_view)
     collector = audit_alerts.AlertCollector(keep=keep)
     stats = ReadStats()
     cutoff = parse_since(since)
-    run_analysis(paths, detector, collector, stats, cutoff)
+    run_analysis(paths, detector, collector, stats, cutoff, raw_view)
     meta: dict[str, Any] = {"generatedAt": _now(), "since": cutoff, "inputs": stats.to_dict(),
                             "detector": detector.stats.to_dict()}
     if fmt == AnalyzeFormat.json:

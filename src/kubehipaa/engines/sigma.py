@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import orjson
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.conditions import (
@@ -970,6 +971,43 @@ def event_dict(ev: Any) -> dict[str, Any]:
     except (msgspec.DecodeError, msgspec.EncodeError, TypeError):
         return dict(ev.to_dict())
     return doc if isinstance(doc, dict) else dict(ev.to_dict())
+
+
+class RawEventView:
+    """A `to_dict` for `with_sigma` that shows Sigma each event as logged, not only the decoded fields.
+
+    The reader hands over each batch's events with the bytes they were decoded from (`set_batch`, e.g. from
+    `iter_event_batches_with_raw`); while the detector processes that batch, an event of it is given to
+    Sigma as `orjson.loads` of its bytes (every field: `level`, `user.extra`, all annotations, ...). An event
+    held back from an earlier batch (a RequestReceived stage evaluated later), one without bytes, or one
+    whose bytes are not a JSON object falls back to `event_dict`. The same mechanism as `audit serve`'s.
+    Events are looked up by `id()`: valid because the batch's events are alive while it is processed, and
+    the table is replaced (`set_batch`) or emptied (`clear`) before the next batch.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self) -> None:
+        self._raw: dict[int, bytes | None] = {}
+
+    def set_batch(self, events: Sequence[Any], raws: Sequence[bytes | None]) -> None:
+        if len(events) != len(raws):
+            raise ValueError("events and raws are not aligned")
+        self._raw = dict(zip(map(id, events), raws, strict=True))
+
+    def clear(self) -> None:
+        self._raw = {}
+
+    def __call__(self, ev: Any) -> dict[str, Any]:
+        raw = self._raw.get(id(ev))
+        if raw is not None:
+            try:
+                doc = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                doc = None
+            if isinstance(doc, dict):
+                return doc
+        return event_dict(ev)
 
 
 def catalog_rules(ruleset: SigmaRuleSet) -> list[Any]:

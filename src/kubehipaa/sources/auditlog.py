@@ -23,7 +23,7 @@ from typing import IO, Any
 import msgspec
 import orjson
 
-from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, event_from_dict
+from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent
 from kubehipaa.errors import InputError
 from kubehipaa.sources.gke import gke_to_event, is_gke_entry
 
@@ -161,6 +161,29 @@ def iter_event_batches(paths: Sequence[str], stats: ReadStats | None = None) -> 
     `_decode_block_slowly`, which reports each bad line with its number; so the result is the same as the
     line-by-line reader's, event for event and error for error (tests compare the two on hostile input).
     """
+    for batch, _ in _iter_batches(paths, stats, False):
+        yield batch
+
+
+def iter_event_batches_with_raw(paths: Sequence[str], stats: ReadStats | None = None
+                                ) -> Iterator[tuple[list[AuditEvent], list[bytes | None]]]:
+    """`iter_event_batches` (the same batches, events, `ReadStats` and malformed reports), plus, aligned
+    with each batch, each event's own JSON: for an event that came one per line, the exact line it was
+    decoded from (with its newline, if it had one); for an event that came out of a document (an
+    `EventList` or JSON-array item, a pretty-printed file, a GKE entry converted to an audit Event), the
+    item re-encoded with orjson — the bytes the event was decoded from. Never None today; the type allows
+    it for sources that cannot say.
+
+    For consumers that need every field of the event as logged (Sigma rules on files), not only the ones
+    the audit core decodes. Costs one list of lines per block; `iter_event_batches` does not pay it.
+    """
+    for batch, raws in _iter_batches(paths, stats, True):
+        yield batch, raws if raws is not None else [None] * len(batch)  # (raws is never None here)
+
+
+def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
+                  ) -> Iterator[tuple[list[AuditEvent], list[Any] | None]]:
+    """The reading loop of both public batch readers; `keep_raw` adds each event's bytes (else None)."""
     st = stats if stats is not None else ReadStats()
     decode = EVENT_DECODER.decode
     decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
@@ -172,8 +195,13 @@ def iter_event_batches(paths: Sequence[str], stats: ReadStats | None = None) -> 
         chunks = _chunks(fh, READ_BLOCK)
         try:
             for chunk in chunks:
+                lines: list[bytes] | None = None
                 try:
-                    batch: list[AuditEvent] | None = list(map(decode, io.BytesIO(chunk)))
+                    if keep_raw:  # the one extra branch per block; nothing extra per event
+                        lines = io.BytesIO(chunk).readlines()
+                        batch: list[AuditEvent] | None = list(map(decode, lines))
+                    else:
+                        batch = list(map(decode, io.BytesIO(chunk)))
                 except decode_errors:
                     batch = None
                 if batch is not None:
@@ -186,13 +214,13 @@ def iter_event_batches(paths: Sequence[str], stats: ReadStats | None = None) -> 
                 if batch is not None:
                     lineno += len(batch)
                     events += len(batch)
-                    yield batch
+                    yield batch, lines
                     continue
-                slow = _decode_block_slowly(chunk, lineno, path, st, chunks)
+                slow = _decode_block_slowly(chunk, lineno, path, st, chunks, keep_raw)
                 lineno += slow.lines
                 events += slow.line_events
                 if slow.events:
-                    yield slow.events
+                    yield slow.events, slow.raws
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             # A truncated or corrupt gzip member: report it where it happened and go on with the next file.
             st.add_malformed(path, lineno + 1, f"cannot read further: {exc}")
@@ -209,18 +237,22 @@ class _SlowBlock:
     lines: int = 0
     line_events: int = 0
     """Events that came one per line (documents count theirs in `ReadStats.events` themselves)."""
+    raws: list[bytes | None] | None = None
+    """With `keep_raw`: each event's bytes, aligned with `events`."""
 
 
 def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
-                         rest: Iterator[bytes]) -> _SlowBlock:
+                         rest: Iterator[bytes], keep_raw: bool = False) -> _SlowBlock:
     """One block, line by line: the reference semantics for blank, malformed and document lines.
 
     `before` is the number of lines of the file before this block. A file whose first line is a lone `{` or
-    `[` is a pretty-printed document: the rest of the file (`rest`) is consumed and parsed whole.
+    `[` is a pretty-printed document: the rest of the file (`rest`) is consumed and parsed whole. With
+    `keep_raw`, `raws` holds each event's line (or, for a document's items, the item's JSON).
     """
     decode = EVENT_DECODER.decode
     decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
-    out = _SlowBlock([])
+    raws: list[bytes | None] | None = [] if keep_raw else None
+    out = _SlowBlock([], raws=raws)
     lineno = before
     lines = io.BytesIO(chunk)
     for line in lines:
@@ -234,34 +266,37 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
             if lineno == 1 and stripped in (b"{", b"["):
                 # A pretty-printed document (kubectl-style EventList, or one Event): parse it whole.
                 remaining = itertools.chain(lines, itertools.chain.from_iterable(map(io.BytesIO, rest)))
-                out.events.extend(_whole_document(line, remaining, path, st))
+                out.events.extend(_whole_document(line, remaining, path, st, raws))
                 out.lines = 1
                 return out
             if stripped[:1] == b"[":
-                out.events.extend(_document_events(stripped, path, lineno, st))
+                out.events.extend(_document_events(stripped, path, lineno, st, raws))
                 continue
             st.add_malformed(path, lineno, _describe(exc))
             continue
         kind = ev.kind
         if kind is not None and kind != "Event":
             if kind == "EventList":
-                out.events.extend(_document_events(line, path, lineno, st))
+                out.events.extend(_document_events(line, path, lineno, st, raws))
             else:
                 st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
             continue
         if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
             if b'"protoPayload"' in line:
-                out.events.extend(_document_events(line, path, lineno, st))
+                out.events.extend(_document_events(line, path, lineno, st, raws))
                 continue
             st.add_malformed(path, lineno, "not an audit Event (no auditID, verb, user or requestURI)")
             continue
         out.line_events += 1
         out.events.append(ev)
+        if raws is not None:
+            raws.append(line)
     out.lines = lineno - before
     return out
 
 
-def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStats) -> Iterator[AuditEvent]:
+def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStats,
+                    raws: list[bytes | None] | None = None) -> Iterator[AuditEvent]:
     chunks = [first]
     size = len(first)
     for line in rest:
@@ -270,11 +305,16 @@ def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStat
         if size > MAX_DOCUMENT_BYTES:
             st.add_malformed(path, 1, f"multi-line JSON document larger than {MAX_DOCUMENT_BYTES} bytes")
             return
-    yield from _document_events(b"".join(chunks), path, 1, st)
+    yield from _document_events(b"".join(chunks), path, 1, st, raws)
 
 
-def _document_events(data: bytes, path: str, lineno: int, st: ReadStats) -> Iterator[AuditEvent]:
-    """An EventList, a bare Event or a JSON array of Events held in one document."""
+def _document_events(data: bytes, path: str, lineno: int, st: ReadStats,
+                     raws: list[bytes | None] | None = None) -> Iterator[AuditEvent]:
+    """An EventList, a bare Event or a JSON array of Events held in one document.
+
+    With `raws`, each yielded event's JSON (the item as re-encoded for decoding) is appended to it just
+    before the event is yielded, so a consumer that extends a list with this generator keeps both aligned.
+    """
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -289,28 +329,37 @@ def _document_events(data: bytes, path: str, lineno: int, st: ReadStats) -> Iter
     else:
         items = [doc]
     for i, item in enumerate(items):
-        ev = _item_event(item)
-        if ev is None:
+        decoded = _item_event_raw(item)
+        if decoded is None:
             st.add_malformed(path, lineno, f"item {i}: not an audit Event")
             continue
         st.events += 1
-        yield ev
+        if raws is not None:
+            raws.append(decoded[1])
+        yield decoded[0]
 
 
 def _item_event(item: Any) -> AuditEvent | None:
+    decoded = _item_event_raw(item)
+    return None if decoded is None else decoded[0]
+
+
+def _item_event_raw(item: Any) -> tuple[AuditEvent, bytes] | None:
+    """The item as an audit Event and the JSON it was decoded from (GKE entries converted first)."""
     if not isinstance(item, dict):
         return None
     if is_gke_entry(item):
         item = gke_to_event(item)
+    data = orjson.dumps(item)  # what `event_from_dict` does; kept, since it is the item's JSON
     try:
-        ev = event_from_dict(item)
+        ev = EVENT_DECODER.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if ev.kind not in (None, "Event"):
         return None
     if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
         return None
-    return ev
+    return ev, data
 
 
 def events_from_document(data: bytes, *, source: str = "<body>") -> list[AuditEvent]:
