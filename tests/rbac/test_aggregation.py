@@ -15,7 +15,7 @@ def rules_of(idx: RbacIndex, name: str) -> list:
 
 
 def test_union_sorted_by_name_deduplicated_self_skipped() -> None:
-    idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[
+    idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[
         crole("agg", A, labels={"x": "1"}, aggregate=[{"matchLabels": {"x": "1"}}]),
         crole("zz", B, A, labels={"x": "1"}),
         crole("aa", A, labels={"x": "1"}),
@@ -24,7 +24,7 @@ def test_union_sorted_by_name_deduplicated_self_skipped() -> None:
 
 
 def test_selectors_in_order_then_names() -> None:
-    idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[
+    idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[
         crole("agg", aggregate=[{"matchLabels": {"s": "2"}}, {"matchLabels": {"s": "1"}}]),
         crole("a", A, labels={"s": "1"}),
         crole("b", B, labels={"s": "2"}),
@@ -33,7 +33,7 @@ def test_selectors_in_order_then_names() -> None:
 
 
 def test_match_expressions() -> None:
-    idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[
+    idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[
         crole("agg", aggregate=[{"matchExpressions": [{"key": "t", "operator": "In", "values": ["x", "y"]},
                                                       {"key": "skip", "operator": "DoesNotExist"}]}]),
         crole("a", A, labels={"t": "x"}),
@@ -44,7 +44,7 @@ def test_match_expressions() -> None:
 
 
 def test_not_in_matches_missing_label() -> None:
-    idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[
+    idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[
         crole("agg", aggregate=[{"matchExpressions": [{"key": "t", "operator": "NotIn", "values": ["x"]}]}]),
         crole("a", A, labels={"t": "x"}),
         crole("b", B),
@@ -53,7 +53,7 @@ def test_not_in_matches_missing_label() -> None:
 
 
 def test_chained_aggregation_reaches_fixpoint() -> None:
-    idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[
+    idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[
         crole("top", aggregate=[{"matchLabels": {"to": "top"}}]),
         crole("mid", labels={"to": "top"}, aggregate=[{"matchLabels": {"to": "mid"}}]),
         crole("leaf", C, labels={"to": "mid"}),
@@ -63,17 +63,17 @@ def test_chained_aggregation_reaches_fixpoint() -> None:
 
 
 def test_empty_selector_matches_all_roles() -> None:
-    idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[crole("agg", aggregate=[{}]), crole("a", A), crole("b", B)])
+    idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[crole("agg", aggregate=[{}]), crole("a", A), crole("b", B)])
     assert rules_of(idx, "agg") == [A, B]
 
 
 def test_no_selectors_means_no_rules() -> None:
-    idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[crole("agg", A, aggregate=[]), crole("a", B)])
+    idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[crole("agg", A, aggregate=[]), crole("a", B)])
     assert rules_of(idx, "agg") == []
 
 
 def test_invalid_selector_leaves_rules_and_reports() -> None:
-    idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[
+    idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[
         crole("agg", A, aggregate=[{"matchExpressions": [{"key": "t", "operator": "Near"}]}]),
         crole("b", B),
     ])
@@ -86,6 +86,6 @@ def test_invalid_expression_behind_a_non_matching_label_is_still_invalid() -> No
     # leaves the rules. Before, matchLabels failing first hid the bad expression and the rules were emptied.
     bad = {"matchLabels": {"t": "nope"}, "matchExpressions": [{"key": "t", "operator": "In"}]}
     for others in ([crole("b", B, labels={"t": "x"})], []):
-        idx = RbacIndex.from_objects(builtin_cluster_admin=False, objects=[crole("agg", A, aggregate=[bad]), *others])
+        idx = RbacIndex.from_objects(builtin_cluster_admin=False, builtin_user_roles=False, objects=[crole("agg", A, aggregate=[bad]), *others])
         assert rules_of(idx, "agg") == [A]
         assert idx.problems and "invalid aggregationRule selector" in idx.problems[0]

@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import cache
+from importlib import resources as importlib_resources
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from kubehipaa.engines.rbac.aggregation import aggregate_cluster_roles
-from kubehipaa.engines.rbac.loader import Loaded, load_objects
+from kubehipaa.engines.rbac.loader import Loaded, load_objects, parse_role
 from kubehipaa.engines.rbac.matching import combined_resource, rule_allows, rules_allow
 from kubehipaa.engines.rbac.subjects import MASTERS, subject_user_key
 from kubehipaa.engines.rbac.types import (
@@ -27,6 +29,7 @@ from kubehipaa.engines.rbac.types import (
     Binding,
     Decision,
     Grant,
+    Origin,
     PolicyRule,
     Role,
     Subject,
@@ -45,6 +48,21 @@ CLUSTER_ADMIN = Role(
     labels=(("kubernetes.io/bootstrapping", "rbac-defaults"),),
 )
 
+BUILTIN_ROLES_FILE = "builtin_roles.yaml"
+
+
+@cache
+def _builtin_user_roles() -> tuple[Role, ...]:
+    """admin, edit, view and system:aggregate-to-admin/edit/view as upstream's bootstrap policy defines them
+    (package data `builtin_roles.yaml`; admin/edit/view carry only their aggregationRule, rules come from
+    aggregation)."""
+    import yaml  # only when an index is built, not at import (CLI start-up)
+
+    text = importlib_resources.files(__package__).joinpath(BUILTIN_ROLES_FILE).read_text(encoding="utf-8")
+    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # a safe loader, C when built
+    return tuple(parse_role(item, Origin()) for item in doc["items"])
+
+
 RoleKey = tuple[str, str]  # (namespace, name); namespace "" for a ClusterRole
 
 
@@ -58,13 +76,16 @@ class WhoCanEntry(NamedTuple):
     binding: Binding | None
     rule_index: int
     rule: PolicyRule | None
+    assumed_role: bool = False
+    """The binding's role is a built-in ClusterRole assumed because the input does not define it."""
 
     @property
     def grant(self) -> Grant:
         b = self.binding
         if b is None:
             return Grant(None, None, "", "", -1, None, MASTERS_NOTE)
-        return Grant(b, self.subject, b.role_ref.kind, b.role_ref.name, self.rule_index, self.rule)
+        return Grant(b, self.subject, b.role_ref.kind, b.role_ref.name, self.rule_index, self.rule,
+                     assumed_role=self.assumed_role)
 
     def to_dict(self) -> dict[str, Any]:
         grant = self.grant
@@ -89,14 +110,28 @@ def _subject_can_apply(binding: Binding, subject: Subject) -> bool:
 class RbacIndex:
     """Answers what the RBAC authorizer would answer for a given set of Roles, ClusterRoles and bindings."""
 
-    def __init__(self, loaded: Loaded, *, builtin_cluster_admin: bool = True) -> None:
+    def __init__(self, loaded: Loaded, *, builtin_cluster_admin: bool = True, builtin_user_roles: bool = True
+                 ) -> None:
         self.loaded = loaded
         self.problems: list[str] = []
         cluster_roles = {r.name: r for r in loaded.roles if r.kind == "ClusterRole"}
+        assumed: set[str] = set()
         if builtin_cluster_admin and "cluster-admin" not in cluster_roles:
             # The API server reconciles this role at every start, so it exists in every cluster even when the
             # scanned files do not define it; its rules are fixed upstream.
             cluster_roles["cluster-admin"] = CLUSTER_ADMIN
+            assumed.add("cluster-admin")
+        if builtin_user_roles:
+            # Likewise admin, edit, view and the system:aggregate-to-* roles they aggregate. Each is assumed
+            # only where the input has no ClusterRole of that name: a declared one (a cluster dump, possibly
+            # customised) always wins. Aggregation below then fills admin/edit/view in, from the built-in
+            # aggregate-to-* roles and from any input ClusterRole carrying those labels, as upstream does.
+            for role in _builtin_user_roles():
+                if role.name not in cluster_roles:
+                    cluster_roles[role.name] = role
+                    assumed.add(role.name)
+        self.assumed_roles: frozenset[str] = frozenset(assumed)
+        """Names of the ClusterRoles taken from the built-in definitions because the input lacks them."""
         cluster_roles, agg_problems = aggregate_cluster_roles(cluster_roles)
         self.problems.extend(agg_problems)
         self.roles: dict[RoleKey, Role] = {("", n): r for n, r in cluster_roles.items()}
@@ -178,12 +213,20 @@ class RbacIndex:
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def from_objects(cls, objects: Iterable[Any], *, builtin_cluster_admin: bool = True) -> RbacIndex:
+    def from_objects(cls, objects: Iterable[Any], *, builtin_cluster_admin: bool = True,
+                     builtin_user_roles: bool = True) -> RbacIndex:
         """Build from `K8sObject`s or plain dicts; non-RBAC documents are kept for escalation analysis.
 
         With `builtin_cluster_admin` the bootstrap `cluster-admin` ClusterRole is assumed when the input does
-        not define it, as the API server always recreates it."""
-        return cls(load_objects(objects), builtin_cluster_admin=builtin_cluster_admin)
+        not define it, as the API server always recreates it; with `builtin_user_roles` likewise `admin`,
+        `edit`, `view` and the `system:aggregate-to-*` roles (upstream's definitions, `builtin_roles.yaml`).
+        `assumed_roles` names the ones taken that way, and grants through them say so."""
+        return cls(load_objects(objects), builtin_cluster_admin=builtin_cluster_admin,
+                   builtin_user_roles=builtin_user_roles)
+
+    def is_assumed(self, binding: Binding) -> bool:
+        """Does this binding refer to a built-in ClusterRole assumed because the input does not define it?"""
+        return binding.role_ref.kind == "ClusterRole" and binding.role_ref.name in self.assumed_roles
 
     # ----------------------------------------------------------------- role resolution
     def role_for(self, binding: Binding) -> Role | None:
@@ -241,7 +284,8 @@ class RbacIndex:
                 continue
             idx = rules_allow(attrs, role.rules)
             if idx >= 0:
-                grant = Grant(b, b.effective_subject(b.subjects[i]), b.role_ref.kind, b.role_ref.name, idx, role.rules[idx])
+                grant = Grant(b, b.effective_subject(b.subjects[i]), b.role_ref.kind, b.role_ref.name, idx,
+                              role.rules[idx], assumed_role=self.is_assumed(b))
                 return Decision(True, "allowed by " + grant.describe(), grant, tuple(errors))
         return Decision(False, NO_RULE, None, tuple(errors))
 
@@ -268,8 +312,10 @@ class RbacIndex:
             if role is None:
                 continue
             subj = b.effective_subject(b.subjects[i])
+            assumed = self.is_assumed(b)
             for idx, rule in enumerate(role.rules):
-                out.append((rule, Grant(b, subj, b.role_ref.kind, b.role_ref.name, idx, rule)))
+                out.append((rule, Grant(b, subj, b.role_ref.kind, b.role_ref.name, idx, rule,
+                                        assumed_role=assumed)))
         return out
 
     # ----------------------------------------------------------------- who-can
@@ -326,18 +372,19 @@ class RbacIndex:
 
         A RoleBinding only counts for a request in its own namespace, never for cluster-scoped requests.
         With `any_name`, grants limited by resourceNames count too (the entry's rule shows the limit)."""
-        rows: list[tuple[tuple[str, str, str, bool, int], Subject, Binding, PolicyRule, int]] = []
+        rows: list[tuple[tuple[str, str, str, bool, int], Subject, Binding, PolicyRule, int, bool]] = []
         ns = attrs.namespace
         for key, idx in self.roles_allowing(attrs, any_name=any_name).items():
             rule = self.roles[key].rules[idx]
+            assumed = not key[0] and key[1] in self.assumed_roles
             bindings = self._cluster_by_role.get(key, [])
             if ns:
                 bindings = bindings + self._ns_by_role.get((key, ns), [])
             for b in bindings:
                 for sort_key, s in self._applicable[id(b)]:
-                    rows.append((sort_key, s, b, rule, idx))
+                    rows.append((sort_key, s, b, rule, idx, assumed))
         rows.sort(key=itemgetter(0))
-        out = [WhoCanEntry(s, b, idx, rule) for _, s, b, rule, idx in rows]
+        out = [WhoCanEntry(s, b, idx, rule, assumed) for _, s, b, rule, idx, assumed in rows]
         if include_masters:
             out.insert(0, WhoCanEntry(Subject("Group", MASTERS), None, -1, None))
         return out

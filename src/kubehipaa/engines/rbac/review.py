@@ -20,7 +20,7 @@ from typing import Any
 from kubehipaa.engines.rbac.index import RbacIndex
 from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import is_cluster_scoped, request_attributes
-from kubehipaa.engines.rbac.types import Subject
+from kubehipaa.engines.rbac.types import ASSUMED_ROLE_NOTE, Subject
 
 READ_WRITE = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -135,7 +135,9 @@ def build_review(idx: RbacIndex, namespaces: Sequence[str],
                 b, s, rule = e.binding, e.subject, e.rule
                 if b is None or rule is None:
                     continue
-                via = f"{b.display} -> {b.role_ref.kind} {b.role_ref.name} rules[{e.rule_index}] {rule.compact()}"
+                builtin = f" ({ASSUMED_ROLE_NOTE})" if e.assumed_role else ""
+                via = (f"{b.display} -> {b.role_ref.kind} {b.role_ref.name}{builtin} rules[{e.rule_index}] "
+                       f"{rule.compact()}")
                 names = tuple(rule.resource_names)
                 role = idx.role_for(b)
                 if names and role is not None:
@@ -147,9 +149,15 @@ def build_review(idx: RbacIndex, namespaces: Sequence[str],
                 grants.add(ReviewGrant(scope or CLUSTER_SCOPE, s.kind, s.namespace, s.name, target, attrs.verb,
                                        names, via, b.origin.file, b.origin.line))
     notes = [MASTERS_NOTE]
+    assumed: set[str] = set()
     for b in idx.bindings:
-        if idx.role_for(b) is None and (not b.namespace or b.namespace in scopes):
-            notes.append(f"not resolved, so not listed: {idx.missing_role_error(b)}")
+        if not b.namespace or b.namespace in scopes:
+            if idx.role_for(b) is None:
+                notes.append(f"not resolved, so not listed: {idx.missing_role_error(b)}")
+            elif idx.is_assumed(b):
+                assumed.add(b.role_ref.name)
+    notes.extend(f"ClusterRole {name} is not in the input: Kubernetes' built-in definition is assumed"
+                 for name in sorted(assumed))
     return Review(sorted(set(namespaces)), sorted(grants), notes)
 
 

@@ -187,6 +187,9 @@ class Attributes:
         return f"{self.verb} {text}{scope}"
 
 
+ASSUMED_ROLE_NOTE = "built-in, assumed: not in the input"
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """The path that allows a request: which binding (and which of its subjects) binds which role, and the rule."""
@@ -198,13 +201,16 @@ class Grant:
     rule_index: int
     rule: PolicyRule | None
     note: str = ""
+    assumed_role: bool = False
+    """The role is a built-in ClusterRole assumed because the input does not define it (see RbacIndex)."""
 
     def describe(self) -> str:
         if self.binding is None:
             return self.note or "privileged group system:masters"
         subj = self.subject.display if self.subject else "?"
+        assumed = f" ({ASSUMED_ROLE_NOTE})" if self.assumed_role else ""
         return (
-            f"{self.binding.display} of {self.role_kind} \"{self.role_name}\" to {subj}, "
+            f"{self.binding.display} of {self.role_kind} \"{self.role_name}\"{assumed} to {subj}, "
             f"rule {self.rule_index} {self.rule.compact() if self.rule else ''}"
         ).rstrip()
 
@@ -220,7 +226,8 @@ class Grant:
                 "line": self.binding.origin.line,
             },
             "subject": self.subject.to_dict() if self.subject else None,
-            "role": {"kind": self.role_kind, "name": self.role_name},
+            "role": {"kind": self.role_kind, "name": self.role_name,
+                     **({"assumedBuiltin": True} if self.assumed_role else {})},
             "ruleIndex": self.rule_index,
             "rule": self.rule.to_dict() if self.rule else None,
         }
