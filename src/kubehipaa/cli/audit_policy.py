@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, warn, write_output
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, require_readable, warn, write_output
 from kubehipaa.config import load_config
 from kubehipaa.engines.auditpolicy import (
     ClassCoverage,
@@ -134,10 +134,8 @@ def check_cmd(
     Exit codes: 0 every class covered; 1 some class is not; 2 input error (not a valid audit Policy).
     """
     loaded = load_objects(paths, quiet=True)
-    for problem in loaded.problems:
-        # The API server refuses a policy file it cannot parse; judging the readable part would mislead.
-        if problem.message.startswith("malformed"):
-            raise InputError(problem.message.split(";")[0], problem.file, problem.line)
+    # The API server refuses a policy file it cannot parse; judging the readable part would mislead.
+    require_readable(loaded)
     for problem in loaded.problems:
         warn(str(problem))
     policies = [o for o in loaded.objects if is_audit_policy(o)]

@@ -34,6 +34,25 @@ def _check_tls(cert: Path, key: Path, client_ca: Path | None) -> None:
             raise KubehipaaError(f"{client_ca}: cannot use as client CA: {exc}") from None
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Fail early with one line if `host:port` cannot be bound: uvicorn would log the error and exit 3, the
+    code this CLI reserves for internal errors."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise KubehipaaError(f"--host {host!r}: not an address this machine can listen on ({reason})") from None
+    family, kind, proto, _, addr = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind(addr)
+    except OSError as exc:
+        raise KubehipaaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 class LogLevel(str, Enum):
     critical = "critical"
     error = "error"
@@ -43,7 +62,7 @@ class LogLevel(str, Enum):
 
 
 def serve(
-    port: int = typer.Option(8443, "--port", "-p", help="Port to listen on."),
+    port: int = typer.Option(8443, "--port", "-p", min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option("0.0.0.0", "--host", help="Address to bind (0.0.0.0 = all interfaces)."),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate the API server will verify."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
@@ -105,12 +124,18 @@ def serve(
         rules = SigmaRuleSet.from_paths(list(sigma))
         for skipped in rules.skipped:
             warn(f"{skipped.file}: Sigma rule {skipped.title!r} skipped: {skipped.reason}")
+        if not rules.rules and not rules.correlations:
+            # Serving without the rules that were asked for would look like "no Sigma alert" forever.
+            raise KubehipaaError(
+                f"--sigma {' '.join(str(p) for p in sigma)}: no Sigma rule for the kubernetes/audit log source found"
+            )
     settings = WebhookSettings(
         queue_events=queue_size,
         max_body_bytes=max_body_bytes,
         detector_config=DetectorConfig.from_config(config),
         sigma=rules,
     )
+    _check_listen(host, port)
     stream: IO[bytes]
     if alerts_out is None or str(alerts_out) == "-":
         stream = sys.stdout.buffer
@@ -137,6 +162,13 @@ def serve(
             log_level=log_level.value,
             access_log=False,
         )
+    except SystemExit as exc:
+        # uvicorn exits (3 on start-up failure) after logging why; keep exit 3 for this CLI's own bugs.
+        if exc.code not in (None, 0):
+            raise KubehipaaError(
+                f"the audit webhook server on {host}:{port} stopped (uvicorn exit {exc.code}; see the log above)"
+            ) from None
+        raise
     finally:
         if stream is not sys.stdout.buffer:
             stream.close()

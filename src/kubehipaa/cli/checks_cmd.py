@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kubehipaa.checks.registry import Check, all_checks
 from kubehipaa.cli.common import EXIT_ERROR, console, err_console, write_output
+from kubehipaa.errors import KubehipaaError
 from kubehipaa.frameworks import load_hipaa
 
 app = typer.Typer(help="The check catalog.\n\nExample: kubehipaa checks list --format json", no_args_is_help=True)
@@ -50,7 +51,16 @@ def list_checks(
 
       kubehipaa checks list --hipaa 164.312(e)(1)
     """
-    checks = [c for c in all_checks() if area is None or c.meta.area == area]
+    every = all_checks()
+    areas = sorted({c.meta.area for c in every})
+    if area is not None and area not in areas:
+        # An empty table would read as "no check covers this": a typo must not look like a gap.
+        raise KubehipaaError(f"--area {area!r}: no such area (choose from {', '.join(areas)})")
+    if hipaa is not None and load_hipaa().get(hipaa) is None and not any(hipaa in c.meta.hipaa for c in every):
+        raise KubehipaaError(
+            f"--hipaa {hipaa!r}: not a HIPAA Security Rule paragraph in the catalog, e.g. 164.312(a)(1)"
+        )
+    checks = [c for c in every if area is None or c.meta.area == area]
     if hipaa is not None:
         checks = [c for c in checks if _cites(c, hipaa)]
     if fmt is CatalogFormat.json:

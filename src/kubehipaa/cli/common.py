@@ -77,6 +77,24 @@ def load_objects(paths: Sequence[str], *, strict: bool = False, quiet: bool = Fa
     return result
 
 
+def is_data_loss(message: str) -> bool:
+    """A skipped-document message that means content was lost: malformed YAML/JSON or a file that is not
+    UTF-8 text (it may hold anything). A document without `kind`, or not a mapping, is only a skip."""
+    return message.startswith(("malformed", "not UTF-8"))
+
+
+def require_readable(result: LoadResult, why: str = "") -> None:
+    """Raise an InputError (exit 2) naming file and line for the first file that could not be read in full.
+
+    For commands whose answer would be wrong on partly read input (an RBAC "no", a PSS "every pod allowed",
+    a connectivity list): judging only the readable part would hide what the broken file declares.
+    """
+    for problem in result.problems:
+        if is_data_loss(problem.message):
+            reason = problem.message.split(";")[0]
+            raise InputError(reason + (f" ({why})" if why else ""), file=problem.file, line=problem.line)
+
+
 def load_inventory(
     paths: Sequence[str],
     config_path: str | None = None,

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, warn, write_output
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, require_readable, warn, write_output
 from kubehipaa.engines.encryption import (
     STATUS_CURRENT,
     STATUS_PLAINTEXT,
@@ -97,9 +98,7 @@ def _load_config(path: Path) -> EncryptionConfig:
     loaded = load_objects([str(path)], quiet=True)
     objs = [o for o in loaded.objects if o.kind in ENCRYPTION_KINDS]
     if not objs:
-        broken = next((p for p in loaded.problems if p.message.startswith("malformed")), None)
-        if broken is not None:  # say why: the document could not be read at all
-            raise InputError(broken.message.split(";")[0], file=broken.file, line=broken.line)
+        require_readable(loaded)  # say why: the document could not be read at all
         raise InputError("does not contain an EncryptionConfiguration", file=str(path))
     try:
         return parse_encryption_config(objs[0].doc)
@@ -175,6 +174,21 @@ def _table(reports: list[ResourceReport], endpoint: str, revision: int | None, c
     return cap.get()
 
 
+def _check_endpoint(ep: str) -> None:
+    """An endpoint must be an http(s) URL with a host and a valid port (checked before any connection)."""
+    if not ep.startswith(("http://", "https://")):
+        raise InputError(f"--endpoints {ep!r}: expected an http:// or https:// URL")
+    try:
+        parts = urlsplit(ep)
+        port = parts.port  # raises ValueError when not a number in 0-65535
+    except ValueError as exc:
+        raise InputError(f"--endpoints {ep!r}: not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise InputError(f"--endpoints {ep!r}: no host, e.g. https://127.0.0.1:2379")
+    if port == 0:
+        raise InputError(f"--endpoints {ep!r}: port must be in 1-65535")
+
+
 def _check_tls_files(eps: list[str], cacert: Path | None, cert: Path | None, key: Path | None) -> None:
     """TLS options are configuration: a missing file or a lone --cert/--key is an error (exit 2) before any
     connection, whatever the endpoint scheme; with only http:// endpoints they are unused, which is said."""
@@ -228,9 +242,12 @@ def verify_cmd(
     non-current key, or unreadable; 2 connection or configuration error.
     """
     eps = [e.strip() for raw in endpoints for e in raw.split(",") if e.strip()]
+    if not eps:
+        raise InputError("--endpoints: no URL given, e.g. https://127.0.0.1:2379")
+    if not timeout > 0:  # also NaN
+        raise InputError(f"--timeout {timeout:g}: must be a positive number of seconds")
     for ep in eps:
-        if not ep.startswith(("http://", "https://")):
-            raise InputError(f"--endpoints {ep!r}: expected an http:// or https:// URL")
+        _check_endpoint(ep)
         if ep.startswith("http://"):
             warn(
                 f"{ep} is plain HTTP: accepted for local testing only; etcd must use TLS with client "

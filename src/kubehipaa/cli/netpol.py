@@ -14,7 +14,7 @@ from typing import Any
 import typer
 import yaml
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, warn, write_output
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, require_readable, warn, write_output
 from kubehipaa.config import load_config
 from kubehipaa.engines.netpol import (
     Engine,
@@ -80,6 +80,8 @@ def load_netpol_objects(paths: Sequence[str], *, quiet: bool = False) -> list[K8
     if not paths:
         raise InputError("no input given (pass files, directories, or - for stdin)")
     result = load_paths(list(paths))
+    # A NetworkPolicy in a file that could not be read would change every answer: fail (exit 2), not warn.
+    require_readable(result, "a connectivity answer needs every document; nothing was evaluated")
     objects = list(result.objects)
     recovered_files: set[str] = set()
     for f in sorted({p.file for p in result.problems if p.message.startswith(_NO_KIND)}):

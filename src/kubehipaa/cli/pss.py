@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, warn, write_output
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, require_readable, warn, write_output
 from kubehipaa.engines import pss
 from kubehipaa.errors import ConfigError, InputError
 from kubehipaa.model import K8sObject
@@ -87,9 +87,7 @@ def _load(paths: Sequence[str], *, strict: bool = False) -> list[K8sObject]:
     on the readable part ("every object allowed") could hide the workload the broken file declares.
     Non-Kubernetes documents are warned about (errors with --strict)."""
     loaded = load_objects(paths, strict=strict, quiet=True)
-    for problem in loaded.problems:
-        if problem.message.startswith("malformed"):
-            raise InputError(problem.message.split(";")[0], problem.file, problem.line)
+    require_readable(loaded)
     for problem in loaded.problems:
         warn(str(problem))
     return loaded.objects

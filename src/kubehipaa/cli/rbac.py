@@ -16,6 +16,7 @@ from kubehipaa.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     fail,
+    is_data_loss,
     load_objects,
     warn,
     write_output,
@@ -56,13 +57,13 @@ def _dumps(data: Any) -> str:
 RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 
 
-def _load_rbac(paths: list[str]) -> LoadResult:
+def load_rbac(paths: list[str]) -> LoadResult:
     """Load manifests for an RBAC answer. Unlike a scan, which reports what it could read, an authorization
     answer from partly read input would be wrong (a "no" because the granting binding sat in a broken file),
     so malformed YAML/JSON and input without any RBAC object are errors (exit 2)."""
     result = load_objects(paths, quiet=True)
     for problem in result.problems:
-        if problem.message.startswith("malformed"):
+        if is_data_loss(problem.message):
             where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
             reason = problem.message.split(";")[0]
             raise fail(f"{where}: {reason} (an RBAC answer needs every document; nothing was evaluated)")
@@ -75,12 +76,12 @@ def _load_rbac(paths: list[str]) -> LoadResult:
 
 def _load_rbac_inventory(paths: list[str], config_path: str | None) -> Inventory:
     config = load_config(config_path, paths)
-    return Inventory(_load_rbac(paths).objects, config)
+    return Inventory(load_rbac(paths).objects, config)
 
 
 def build_index(paths: list[str]) -> RbacIndex:
     """Load manifests (warning about skipped documents) and build the RBAC index."""
-    result = _load_rbac(paths)
+    result = load_rbac(paths)
     idx = RbacIndex.from_objects(result.objects)
     for problem in idx.problems:
         warn(problem)
@@ -320,6 +321,10 @@ def risks(
             text = rules_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise fail(f"{rules_file}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise fail(f"{rules_file}: not UTF-8 text ({exc.reason}); expected a risk-rule catalog (YAML)") from None
+        if not text.strip():
+            raise fail(f"{rules_file}: empty file; expected a risk-rule catalog (YAML with a 'rules' list)")
         rules = load_risk_rules(text, str(rules_file))
     else:
         rules = list(builtin_risk_rules())

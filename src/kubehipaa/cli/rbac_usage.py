@@ -16,10 +16,11 @@ import orjson
 import typer
 import yaml
 
-from kubehipaa.cli.common import EXIT_OK, load_objects, warn, write_output
+from kubehipaa.cli.common import EXIT_OK, warn, write_output
+from kubehipaa.cli.rbac import load_rbac
 from kubehipaa.engines.rbac import RbacIndex
 from kubehipaa.engines.rbac_usage import UnusedReport, Usage, collect_usage, suggest_role, unused_permissions
-from kubehipaa.errors import KubehipaaError
+from kubehipaa.errors import InputError, KubehipaaError
 from kubehipaa.sources.auditlog import ReadStats, iter_events
 
 
@@ -49,7 +50,11 @@ def parse_window(text: str | None) -> float | None:
 
 
 def read_usage(logs: list[str]) -> Usage:
-    """Stream the audit logs into per-identity request sets; malformed lines are reported, never fatal."""
+    """Stream the audit logs into per-identity request sets; malformed lines are reported, never fatal.
+
+    A log with no event at all is an input error (exit 2): with no request seen, every granted permission
+    would read as unused and every suggested role as empty.
+    """
     stats = ReadStats()
     usage = collect_usage(iter_events(logs, stats))
     if stats.malformed:
@@ -57,7 +62,12 @@ def read_usage(logs: list[str]) -> Usage:
         more = f" (first: {shown})" if shown else ""
         warn(f"{stats.malformed} malformed audit line(s) skipped{more}")
     if not stats.events:
-        warn("no audit events read from " + ", ".join(logs))
+        first = stats.malformed_samples[0] if stats.malformed_samples else None
+        if first is not None:
+            raise InputError(f"no audit event could be read ({stats.malformed} malformed line(s); first: "
+                             f"{first.message})", file=first.file, line=first.line)
+        where = ", ".join(logs) if not stats.files else ", ".join(stats.files)
+        raise InputError(f"no audit events read from {where} (empty, or no log files in the directory)")
     return usage
 
 
@@ -134,7 +144,8 @@ def unused(
     Example: kubehipaa rbac unused ./rbac /var/log/kubernetes/audit.log --window 30d
     """
     seconds = parse_window(window)
-    index = RbacIndex.from_objects(load_objects([rbac]).objects)
+    # As for every RBAC answer: a binding in a file that could not be read would make its grants look unused.
+    index = RbacIndex.from_objects(load_rbac([rbac]).objects)
     for problem in index.problems:
         warn(problem)
     report = unused_permissions(index, read_usage(logs), seconds)

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kubehipaa.checks.registry import Check, all_checks
+from kubehipaa.cli import common
 from kubehipaa.cli.common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
@@ -27,7 +28,7 @@ from kubehipaa.cli.common import (
     write_output,
 )
 from kubehipaa.config import load_config
-from kubehipaa.errors import KubehipaaError
+from kubehipaa.errors import InputError, KubehipaaError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
 from kubehipaa.pipeline import ScanResult, run_scan
@@ -116,6 +117,12 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
     with _status("Loading manifests…"):
         loaded = load_objects(paths, strict=strict) if paths else None
     objects: list[K8sObject] = loaded.objects if loaded is not None else []
+    if loaded is not None and not objects and not cp_requested:
+        # "0 findings" over nothing would pass CI: an empty directory or a wrong path is an input error,
+        # reported as the file that could not be read when that is why nothing was found.
+        common.require_readable(loaded)
+        skipped = f" ({len(loaded.problems)} document(s) skipped, see the warnings)" if loaded.problems else ""
+        raise InputError(f"no Kubernetes objects found in {', '.join(paths)}{skipped}; nothing was scanned")
     if cp_requested:
         objects.extend(
             _control_plane_objects(control_plane, apiserver_manifest, encryption_config, audit_policy,
@@ -161,7 +168,7 @@ def note(message: str) -> None:
 
 def is_data_loss(message: str) -> bool:
     """Malformed or undecodable files lose data (exit 2); a document without `kind` is only a skip."""
-    return message.startswith(("malformed", "not UTF-8"))
+    return common.is_data_loss(message)
 
 
 def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:

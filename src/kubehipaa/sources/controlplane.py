@@ -21,6 +21,7 @@ exist is looked up relative to the control-plane directory (``/etc/kubernetes/x`
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -109,6 +110,9 @@ def _mode(path: Path) -> int | None:
         return None
 
 
+_FLAG = re.compile(r"--?[A-Za-z]")
+
+
 def _looks_like_yaml_object(text: str) -> bool:
     return any(line.startswith(("apiVersion:", "kind:", "{")) for line in text.splitlines()[:50])
 
@@ -167,7 +171,17 @@ class _Collector:
     def add_flags(self, path: Path, kind: str, name: str) -> K8sObject | None:
         if not self._mark_seen(path):
             return None
-        obj = flags_object(tokens_from_text(_read_text(path)), str(path), kind, name)
+        tokens = tokens_from_text(_read_text(path))
+        if not any(_FLAG.match(t) for t in tokens):
+            # An empty file, or YAML that is no manifest (a list, a scalar, only `---`): judging "no flags
+            # set" would report every default as the cluster's configuration.
+            what = (
+                "a KubeletConfiguration (YAML with apiVersion and kind) nor kubelet"
+                if kind == "KubeletFlags"
+                else "a kube-apiserver static Pod manifest (YAML with apiVersion and kind) nor its"
+            )
+            raise InputError(f"neither {what} command-line flags", file=str(path))
+        obj = flags_object(tokens, str(path), kind, name)
         mode = _mode(path)
         if mode is not None:
             obj.extra["file_mode"] = mode
@@ -230,7 +244,7 @@ class _Collector:
 def _unreadable(col: _Collector, path: Path, fallback: str) -> InputError:
     """The error for a file that yielded nothing: its YAML/JSON error with the line when there is one."""
     for problem in col.last_problems:
-        if problem.message.startswith("malformed"):
+        if problem.message.startswith(("malformed", "not UTF-8")):
             return InputError(problem.message.split(";")[0], file=problem.file, line=problem.line)
     return InputError(fallback, file=str(path))
 
@@ -316,6 +330,13 @@ def collect_control_plane(
                 p = Path(node_file)
                 if p.is_file():
                     _load_kubelet(col, p)
+        if not col.objects:
+            # Silence would read as "nothing to report": say that nothing was found to assess.
+            raise InputError(
+                "no kube-apiserver manifest, EncryptionConfiguration, audit Policy or kubelet configuration "
+                "found in this directory",
+                file=str(root),
+            )
     if apiserver_manifest is not None:
         _load_apiserver(col, Path(apiserver_manifest))
     if encryption_config is not None:

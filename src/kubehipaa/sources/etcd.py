@@ -14,6 +14,7 @@ Values are never stored, logged or returned: callers receive keys and a :class:`
 from __future__ import annotations
 
 import base64
+import re
 import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -87,20 +88,28 @@ class EtcdClient:
         opts = self.options
         if not any(e.startswith("https://") for e in opts.endpoints):
             return True
+        if (opts.cert or opts.key) and not (opts.cert and opts.key):
+            raise EtcdError("--cert and --key must be given together")
         try:
             ctx = (
                 ssl.create_default_context(cafile=opts.cacert)
                 if opts.cacert
                 else ssl.create_default_context()
             )
-            if opts.cert or opts.key:
-                if not (opts.cert and opts.key):
-                    raise EtcdError("--cert and --key must be given together")
-                ctx.load_cert_chain(opts.cert, opts.key)
         except FileNotFoundError as exc:
             raise EtcdError(f"{exc.filename}: no such file") from None
         except (ssl.SSLError, OSError) as exc:
-            raise EtcdError(f"cannot load TLS files: {exc}") from None
+            raise EtcdError(f"{opts.cacert}: --cacert is not a usable PEM CA bundle ({_tls_reason(exc)})") from None
+        if opts.cert and opts.key:
+            try:
+                ctx.load_cert_chain(opts.cert, opts.key)
+            except FileNotFoundError as exc:
+                raise EtcdError(f"{exc.filename or opts.cert}: no such file") from None
+            except (ssl.SSLError, OSError) as exc:
+                raise EtcdError(
+                    f"{opts.cert}: --cert/--key ({opts.key}) are not a matching PEM certificate and private key "
+                    f"({_tls_reason(exc)})"
+                ) from None
         return ctx
 
     def _connect(self) -> None:
@@ -128,6 +137,8 @@ class EtcdClient:
             raise EtcdError(f"{self.endpoint}: timed out after {self.options.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise EtcdError(f"{self.endpoint}: {type(exc).__name__}: {_short(exc)}") from None
+        except (httpx.InvalidURL, ValueError) as exc:  # InvalidURL is not an HTTPError
+            raise EtcdError(f"{self.endpoint}: invalid URL ({_short(exc)})") from None
         if resp.status_code != 200:
             try:
                 detail = resp.json().get("error") or resp.json().get("message") or resp.text
@@ -175,6 +186,12 @@ class EtcdClient:
             if not more:
                 return
             start = last + b"\x00"
+
+
+def _tls_reason(exc: Exception) -> str:
+    """The short reason of an ssl/OS error (`NO_CERTIFICATE_OR_CRL_FOUND`, `PEM lib`), never file content."""
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
+    return re.sub(r"\s*\(_ssl\.c:\d+\)", "", str(reason)) if reason else type(exc).__name__
 
 
 def _short(exc: Exception) -> str:
