@@ -61,7 +61,7 @@ def test_analyze_table_sarif_and_fail_on(log: Path, tmp_path: Path) -> None:
 
 def test_analyze_since_filters_old_events(log: Path) -> None:
     res = runner.invoke(app, ["analyze", str(log), "--since", "2026-11-27T10:02:30Z", "-f", "json", "--fail-on", "never"])
-    ids = [r["id"] for r in json.loads(res.output)["rules"]]
+    ids = [r["id"] for r in json.loads(res.stdout)["rules"]]
     assert ids == ["KH-AUDLOG-002", "KH-AUDLOG-001"]
 
 
@@ -93,13 +93,13 @@ def test_stdin_and_gzip(log: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["inputs"]["events"] == 4
     res = runner.invoke(app, ["analyze", str(gz), "-f", "json", "--fail-on", "never"])
-    assert json.loads(res.output)["inputs"]["events"] == 4
+    assert json.loads(res.stdout)["inputs"]["events"] == 4
 
 
 def test_timeline_json_and_html(log: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["timeline", str(log), "--namespace", "clinical", "-f", "json"])
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     times = [e["time"] for e in doc["entries"]]
     assert times == sorted(times) and len(times) == 3
     exec_entry = next(e for e in doc["entries"] if e["resource"] == "pods/exec")

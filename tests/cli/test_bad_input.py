@@ -65,6 +65,8 @@ FILES: dict[str, str | bytes] = {
     "good.log": AUDIT_EVENT,
     "badjson.log": '{"kind":"Event", broken\nnot json at all\n',
     "trunc.log.gz": gzip.compress(AUDIT_EVENT.encode() * 50)[:200],
+    "notrule.yaml": "a: 1\n",
+    "risk-unknown-key.yaml": "version: 1\nrules: []\nbogus: s3cr3t-value\n",
 }
 
 # (id, argv, expected exit code, fragments the one `error:` line must contain)
@@ -136,6 +138,29 @@ CASES: list[tuple[str, list[str], int, list[str]]] = [
     ("scan-kubelet-list", ["scan", "--kubelet-config", "{list.yaml}"], 2, ["list.yaml", "KubeletConfiguration"]),
     ("scan-kubelet-separators", ["scan", "--kubelet-config", "{dupsep.yaml}"], 2, ["dupsep.yaml"]),
     ("scan-control-plane-empty-dir", ["scan", "--control-plane", "{tmp}/logs"], 2, ["logs", "no kube-apiserver"]),
+    # --- audit analyze / timeline: nothing read was a clean exit 0; --since overflow crashed (exit 3) ---
+    ("audit-analyze-empty-dir", ["audit", "analyze", "{tmp}/logs"], 2, ["no audit events read", "logs"]),
+    ("audit-analyze-empty-file", ["audit", "analyze", "{empty.yaml}"], 2, ["no audit events read", "empty.yaml"]),
+    ("audit-analyze-yaml-as-log", ["audit", "analyze", "{rbac.yaml}"], 2,
+     ["rbac.yaml:1", "no audit event could be read"]),
+    ("audit-analyze-invalid-json", ["audit", "analyze", "{badjson.log}", "--format", "json"], 2,
+     ["badjson.log:1", "no audit event could be read"]),
+    ("audit-analyze-binary-gz", ["audit", "analyze", "{trunc.log.gz}"], 2, ["trunc.log.gz"]),
+    ("audit-timeline-binary", ["audit", "timeline", "{binary.yaml}"], 2, ["binary.yaml:1", "no audit event"]),
+    ("audit-timeline-empty-dir", ["audit", "timeline", "{tmp}/logs"], 2, ["no audit events read"]),
+    ("audit-analyze-since-overflow", ["audit", "analyze", "{good.log}", "--since", "99999999999d"], 2,
+     ["--since", "too far back"]),
+    ("audit-analyze-sigma-no-rules", ["audit", "analyze", "{good.log}", "--sigma", "{tmp}/logs"], 2,
+     ["no Sigma rule"]),
+    ("audit-analyze-sigma-not-a-rule", ["audit", "analyze", "{good.log}", "--sigma", "{notrule.yaml}"], 2,
+     ["notrule.yaml", "invalid Sigma rule: Sigma rule must have a title"]),
+    ("audit-analyze-sigma-binary", ["audit", "analyze", "{good.log}", "--sigma", "{binary.yaml}"], 2,
+     ["binary.yaml", "not UTF-8"]),
+    # --- rbac risks --rules: schema errors quoted the offending value from the file ---
+    ("rbac-risks-rules-scalar", ["rbac", "risks", "{rbac.yaml}", "--rules", "{scalar.yaml}"], 2,
+     ["scalar.yaml", "expected object"]),
+    ("rbac-risks-rules-unknown-key", ["rbac", "risks", "{rbac.yaml}", "--rules", "{risk-unknown-key.yaml}"], 2,
+     ["risk-unknown-key.yaml", "unknown key(s) bogus"]),
 ]
 
 
@@ -185,4 +210,5 @@ def test_bad_input_is_one_line_and_exit_2(
     for fragment in fragments:
         assert fragment in errors[0], err
     assert "aGk=" not in err and "c2VjcmV0" not in err  # never file content in a message
+    assert "hello" not in err and "s3cr3t" not in err
     assert elapsed < 10, f"took {elapsed:.1f}s: bad input must fail fast"

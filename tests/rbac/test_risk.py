@@ -38,8 +38,8 @@ def test_builtin_catalog_is_valid_and_complete() -> None:
     [
         (GOOD.replace("    why: test\n", "    why: test\n    why: again\n"), "duplicate key 'why'"),
         (GOOD.replace("kind: permission", "kind: permission\n    colour: red"), "colour"),
-        (GOOD.replace("severity: medium", "severity: urgent"), "urgent"),
-        (GOOD.replace("RR-900", "R-1"), "R-1"),
+        (GOOD.replace("severity: medium", "severity: urgent"), "severity: must be one of"),
+        (GOOD.replace("RR-900", "R-1"), "rules/0/id: does not match"),
         (GOOD.replace('[["create pods"]]', '[["create"]]'), "does not match"),
         (GOOD.replace("    any_of: [[\"create pods\"]]\n", ""), "any_of"),
         (GOOD + GOOD.split("rules:\n")[1], "duplicate rule id RR-900"),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, write_output
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, check_audit_read, load_sigma_rules, write_output
 
 # Returns Config | None: kubehipaa.config (pydantic models) is imported only when a .kubehipaa.yaml is given
 # or found (start-up, issue 7); DetectorConfig.from_config(None) gives the defaults, as an empty config does.
@@ -76,7 +76,10 @@ def parse_since(text: str | None, now: dt.datetime | None = None) -> str | None:
     now = now or dt.datetime.now(dt.UTC)
     m = _DURATION.match(text.strip())
     if m:
-        moment = now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+        try:
+            moment = now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+        except OverflowError:
+            raise KubehipaaError(f"--since {text!r}: too far back (before year 1)") from None
     else:
         try:
             moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -185,15 +188,16 @@ def analyze(
     detector = Detector(rules, DetectorConfig.from_config(cfg))
     raw_view = None
     if sigma:
-        from kubehipaa.engines.sigma import RawEventView, SigmaRuleSet, with_sigma
+        from kubehipaa.engines.sigma import RawEventView, with_sigma
 
         # Sigma rules see each event as logged (every field), like `audit serve --sigma`
         raw_view = RawEventView()
-        with_sigma(detector, SigmaRuleSet.from_paths(list(sigma)), to_dict=raw_view)
+        with_sigma(detector, load_sigma_rules(sigma), to_dict=raw_view)
     collector = audit_alerts.AlertCollector(keep=keep)
     stats = ReadStats()
     cutoff = parse_since(since)
     run_analysis(paths, detector, collector, stats, cutoff, raw_view)
+    check_audit_read(stats, paths)
     meta: dict[str, Any] = {"generatedAt": _now(), "since": cutoff, "inputs": stats.to_dict(),
                             "detector": detector.stats.to_dict()}
     if fmt == AnalyzeFormat.json:
@@ -242,6 +246,7 @@ def timeline(
             tl.note_alert(a.audit_id, a.rule_id)
     for a in detector.flush():
         tl.note_alert(a.audit_id, a.rule_id)
+    check_audit_read(stats, paths)
     from kubehipaa.reports import timeline as render
 
     inputs = stats.to_dict()

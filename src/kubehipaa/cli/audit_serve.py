@@ -12,7 +12,7 @@ from typing import IO
 
 import typer
 
-from kubehipaa.cli.common import EXIT_ERROR, err_console, warn
+from kubehipaa.cli.common import EXIT_ERROR, err_console, load_sigma_rules, warn
 from kubehipaa.engines.auditlog import DetectorConfig
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_EVENTS
@@ -119,16 +119,7 @@ def serve(
 
     rules = None
     if sigma:
-        from kubehipaa.engines.sigma import SigmaRuleSet
-
-        rules = SigmaRuleSet.from_paths(list(sigma))
-        for skipped in rules.skipped:
-            warn(f"{skipped.file}: Sigma rule {skipped.title!r} skipped: {skipped.reason}")
-        if not rules.rules and not rules.correlations:
-            # Serving without the rules that were asked for would look like "no Sigma alert" forever.
-            raise KubehipaaError(
-                f"--sigma {' '.join(str(p) for p in sigma)}: no Sigma rule for the kubernetes/audit log source found"
-            )
+        rules = load_sigma_rules(sigma)
     settings = WebhookSettings(
         queue_events=queue_size,
         max_body_bytes=max_body_bytes,

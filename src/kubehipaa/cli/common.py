@@ -14,7 +14,9 @@ from kubehipaa.errors import InputError, KubehipaaError
 
 if TYPE_CHECKING:  # imported where used: every command imports this module, not every command needs these
     from kubehipaa.config import Config
+    from kubehipaa.engines.sigma import SigmaRuleSet
     from kubehipaa.inventory import Inventory
+    from kubehipaa.sources.auditlog import ReadStats
     from kubehipaa.sources.files import LoadResult
 
 EXIT_OK = 0
@@ -23,6 +25,41 @@ EXIT_ERROR = 2
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+def check_audit_read(stats: ReadStats, paths: list[str]) -> None:
+    """After reading audit logs: warn (one line) about malformed lines, and fail (exit 2) when no event at
+    all could be read, since an analysis, timeline or usage report over nothing would look like a clean one.
+
+    Malformed lines alone never fail a run that read events: they are counted and listed in the report.
+    """
+    if stats.malformed and stats.events:
+        shown = "; ".join(str(m) for m in stats.malformed_samples[:3])
+        more = f" (first: {shown})" if shown else ""
+        warn(f"{stats.malformed} malformed audit line(s) skipped{more}")
+    if not stats.events:
+        first = stats.malformed_samples[0] if stats.malformed_samples else None
+        if first is not None:
+            raise InputError(f"no audit event could be read ({stats.malformed} malformed line(s); first: "
+                             f"{first.message})", file=first.file, line=first.line)
+        where = ", ".join(stats.files) if stats.files else ", ".join(paths)
+        raise InputError(f"no audit events read from {where} (empty, or no log files in the directory)")
+
+
+def load_sigma_rules(sigma: Sequence[Path]) -> SigmaRuleSet:
+    """The Sigma rules of `--sigma` files/directories; skipped rules are warned about, and finding no
+    kubernetes/audit rule at all is an input error (running without the rules that were asked for would
+    look like "no Sigma alert")."""
+    from kubehipaa.engines.sigma import SigmaRuleSet
+
+    rules = SigmaRuleSet.from_paths(list(sigma))
+    for skipped in rules.skipped:
+        warn(f"{skipped.file}: Sigma rule {skipped.title!r} skipped: {skipped.reason}")
+    if not rules.rules and not rules.correlations:
+        raise KubehipaaError(
+            f"--sigma {' '.join(str(p) for p in sigma)}: no Sigma rule for the kubernetes/audit log source found"
+        )
+    return rules
 
 
 def warn(message: str) -> None:

@@ -16,11 +16,11 @@ import orjson
 import typer
 import yaml
 
-from kubehipaa.cli.common import EXIT_OK, warn, write_output
+from kubehipaa.cli.common import EXIT_OK, check_audit_read, warn, write_output
 from kubehipaa.cli.rbac import load_rbac
 from kubehipaa.engines.rbac import RbacIndex
 from kubehipaa.engines.rbac_usage import UnusedReport, Usage, collect_usage, suggest_role, unused_permissions
-from kubehipaa.errors import InputError, KubehipaaError
+from kubehipaa.errors import KubehipaaError
 from kubehipaa.sources.auditlog import ReadStats, iter_events
 
 
@@ -57,17 +57,7 @@ def read_usage(logs: list[str]) -> Usage:
     """
     stats = ReadStats()
     usage = collect_usage(iter_events(logs, stats))
-    if stats.malformed:
-        shown = "; ".join(str(m) for m in stats.malformed_samples[:3])
-        more = f" (first: {shown})" if shown else ""
-        warn(f"{stats.malformed} malformed audit line(s) skipped{more}")
-    if not stats.events:
-        first = stats.malformed_samples[0] if stats.malformed_samples else None
-        if first is not None:
-            raise InputError(f"no audit event could be read ({stats.malformed} malformed line(s); first: "
-                             f"{first.message})", file=first.file, line=first.line)
-        where = ", ".join(logs) if not stats.files else ", ".join(stats.files)
-        raise InputError(f"no audit events read from {where} (empty, or no log files in the directory)")
+    check_audit_read(stats, logs)
     return usage
 
 

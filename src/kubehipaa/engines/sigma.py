@@ -631,7 +631,8 @@ class SigmaRuleSet:
             if not isinstance(rule, SigmaRule):  # pragma: no cover - collections hold rules only
                 continue
             if rule.errors:
-                raise InputError(f"invalid Sigma rule {rule.title!r}: {_one_line(rule.errors[0])}", file=file)
+                named = f" {rule.title!r}" if rule.title else ""
+                raise InputError(f"invalid Sigma rule{named}: {_one_line(rule.errors[0], file)}", file=file)
             ls = rule.logsource
             if (ls.product or "").lower() != PRODUCT or (ls.service or "").lower() != SERVICE:
                 out.skipped.append(SkippedRule(
@@ -853,8 +854,12 @@ class _RuleIndex:
         return out
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())
+def _one_line(err: BaseException, file: str | None = None) -> str:
+    """pySigma's message on one line, without the " in <file>" it appends (the error already names the file)."""
+    text = " ".join(str(err).split())
+    if file and text.endswith(f" in {file}"):
+        text = text[: -len(f" in {file}")]
+    return text
 
 
 def _rule_file(rule: Any) -> str:
@@ -908,8 +913,10 @@ def _parse(text: str, source: str | Path) -> SigmaCollection:
 def _load_file(path: Path) -> SigmaCollection:
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read Sigma rule: {exc}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("cannot read Sigma rule: not UTF-8 text", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read Sigma rule: {exc.strerror or exc}", file=str(path)) from None
     return _parse(text, path)
 
 

@@ -99,6 +99,24 @@ def parse_request(text: str) -> Attributes:
     return request_attributes(verb, target.strip(), as_request=False)
 
 
+def _schema_problem(err: jsonschema.ValidationError) -> str:
+    """What is wrong, in the schema's terms, never quoting the offending value (a wrong file given as
+    `--rules` may hold anything, secrets included)."""
+    kw, want = err.validator, err.validator_value
+    if kw == "type":
+        return f"expected {want if isinstance(want, str) else ' or '.join(want)}"
+    if kw == "required" and isinstance(err.instance, dict):
+        return f"missing key(s) {', '.join(k for k in want if k not in err.instance)}"
+    if kw == "enum":
+        return f"must be one of {', '.join(map(str, want))}"
+    if kw == "pattern":
+        return f"does not match {want!r}"
+    if kw == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set((err.schema or {}).get("properties", {}))
+        return f"unknown key(s) {', '.join(sorted(str(k) for k in err.instance if k not in allowed))}"
+    return f"does not satisfy the schema keyword {kw!r}"
+
+
 def load_risk_rules(text: str | None = None, source: str = "risk_rules.yaml") -> list[RiskRule]:
     """Parse and validate a risk-rule catalog (the built-in one when `text` is None)."""
     if text is None:
@@ -114,7 +132,7 @@ def load_risk_rules(text: str | None = None, source: str = "risk_rules.yaml") ->
     if errors:
         err = errors[0]
         where = "/".join(str(p) for p in err.path) or "<root>"
-        raise InputError(f"{where}: {err.message}", source)
+        raise InputError(f"{where}: {_schema_problem(err)}", source)
     out: list[RiskRule] = []
     seen: set[str] = set()
     for i, raw in enumerate(data["rules"]):
