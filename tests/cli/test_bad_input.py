@@ -138,6 +138,10 @@ CASES: list[tuple[str, list[str], int, list[str]]] = [
     ("scan-kubelet-list", ["scan", "--kubelet-config", "{list.yaml}"], 2, ["list.yaml", "KubeletConfiguration"]),
     ("scan-kubelet-separators", ["scan", "--kubelet-config", "{dupsep.yaml}"], 2, ["dupsep.yaml"]),
     ("scan-control-plane-empty-dir", ["scan", "--control-plane", "{tmp}/logs"], 2, ["logs", "no kube-apiserver"]),
+    # --- netpol / pss over no object at all answered with an empty list, exit 0 ---
+    ("netpol-connlist-empty-dir", ["netpol", "connlist", "{tmp}/logs"], 2, ["no Kubernetes objects found", "logs"]),
+    ("netpol-diff-empty-dir", ["netpol", "diff", "{tmp}/logs", "{rbac.yaml}"], 2, ["no Kubernetes objects found"]),
+    ("pss-namespaces-empty-dir", ["pss", "namespaces", "{tmp}/logs"], 2, ["no Kubernetes objects found", "logs"]),
     # --- audit analyze / timeline: nothing read was a clean exit 0; --since overflow crashed (exit 3) ---
     ("audit-analyze-empty-dir", ["audit", "analyze", "{tmp}/logs"], 2, ["no audit events read", "logs"]),
     ("audit-analyze-empty-file", ["audit", "analyze", "{empty.yaml}"], 2, ["no audit events read", "empty.yaml"]),

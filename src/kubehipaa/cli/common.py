@@ -132,6 +132,17 @@ def require_readable(result: LoadResult, why: str = "") -> None:
             raise InputError(reason + (f" ({why})" if why else ""), file=problem.file, line=problem.line)
 
 
+def require_objects(objects: Sequence[object], paths: Sequence[str], result: LoadResult | None = None,
+                    outcome: str = "nothing was evaluated") -> None:
+    """Raise an InputError (exit 2) when the inputs held no Kubernetes object at all: an answer over nothing
+    (an empty connectivity list, "0 findings") would pass CI although an empty directory or a wrong path was
+    given. Names the skipped documents when there were some."""
+    if objects:
+        return
+    skipped = f" ({len(result.problems)} document(s) skipped, see the warnings)" if result and result.problems else ""
+    raise InputError(f"no Kubernetes objects found in {', '.join(paths)}{skipped}; {outcome}")
+
+
 def load_inventory(
     paths: Sequence[str],
     config_path: str | None = None,

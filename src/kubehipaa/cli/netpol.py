@@ -14,7 +14,7 @@ from typing import Any
 import typer
 import yaml
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, require_readable, warn, write_output
+from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, require_objects, require_readable, warn, write_output
 from kubehipaa.config import load_config
 from kubehipaa.engines.netpol import (
     Engine,
@@ -94,6 +94,7 @@ def load_netpol_objects(paths: Sequence[str], *, quiet: bool = False) -> list[K8
             if problem.file in recovered_files and problem.message.startswith(_NO_KIND):
                 continue
             warn(str(problem))
+    require_objects(objects, paths, result)
     return objects
 
 

@@ -16,7 +16,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, require_readable, warn, write_output
+from kubehipaa.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    load_objects,
+    require_objects,
+    require_readable,
+    warn,
+    write_output,
+)
 from kubehipaa.engines import pss
 from kubehipaa.errors import ConfigError, InputError
 from kubehipaa.model import K8sObject
@@ -90,6 +98,7 @@ def _load(paths: Sequence[str], *, strict: bool = False) -> list[K8sObject]:
     require_readable(loaded)
     for problem in loaded.problems:
         warn(str(problem))
+    require_objects(loaded.objects, paths, loaded)
     return loaded.objects
 
 

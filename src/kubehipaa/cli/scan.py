@@ -28,7 +28,7 @@ from kubehipaa.cli.common import (
     write_output,
 )
 from kubehipaa.config import load_config
-from kubehipaa.errors import InputError, KubehipaaError
+from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
 from kubehipaa.pipeline import ScanResult, run_scan
@@ -121,8 +121,7 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         # "0 findings" over nothing would pass CI: an empty directory or a wrong path is an input error,
         # reported as the file that could not be read when that is why nothing was found.
         common.require_readable(loaded)
-        skipped = f" ({len(loaded.problems)} document(s) skipped, see the warnings)" if loaded.problems else ""
-        raise InputError(f"no Kubernetes objects found in {', '.join(paths)}{skipped}; nothing was scanned")
+        common.require_objects(objects, paths, loaded, "nothing was scanned")
     if cp_requested:
         objects.extend(
             _control_plane_objects(control_plane, apiserver_manifest, encryption_config, audit_policy,
