@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from kubehipaa.engines.auditlog import AuditEvent, Detector, DetectorConfig
-from kubehipaa.engines.sigma import event_dict, with_sigma
+from kubehipaa.engines.sigma import RawEventView, with_sigma
 from kubehipaa.errors import InputError
 from kubehipaa.server import DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_EVENTS
 
@@ -92,7 +92,7 @@ class AuditReceiver:
         self.settings = settings or WebhookSettings()
         self.metrics = WebhookMetrics()
         self.detector = Detector(config=self.settings.detector_config)
-        self._raw_by_event: dict[int, bytes] = {}
+        self._sigma_view = RawEventView()  # Sigma sees each event as posted (every field)
         if self.settings.sigma is not None:
             with_sigma(self.detector, self.settings.sigma, to_dict=self._sigma_view)
         self._sink: AlertSink = sink or (lambda alert: None)
@@ -179,23 +179,13 @@ class AuditReceiver:
 
     def _process(self, batch: _Batch) -> None:
         if batch.raw is not None:
-            self._raw_by_event = {id(ev): raw for ev, raw in zip(batch.events, batch.raw, strict=True)}
+            self._sigma_view.set_batch(batch.events, batch.raw)
         try:
             for ev in batch.events:
                 self._emit_all(self.detector.process(ev))
         finally:
-            self._raw_by_event = {}
+            self._sigma_view.clear()
         self.metrics.processed.inc(len(batch.events))
-
-    def _sigma_view(self, ev: AuditEvent) -> dict[str, Any]:
-        """The event as sent, for Sigma; an event held back from an earlier batch falls back to the
-        audit core's fields."""
-        raw = self._raw_by_event.get(id(ev))
-        if raw is not None:
-            doc = orjson.loads(raw)
-            if isinstance(doc, dict):
-                return doc
-        return event_dict(ev)
 
     def _emit_all(self, alerts: list[Any]) -> None:
         for alert in alerts:
