@@ -23,7 +23,7 @@ from typing import IO, Any
 import msgspec
 import orjson
 
-from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent
+from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, has_event_fields, is_event_shaped
 from kubehipaa.errors import InputError
 from kubehipaa.sources.gke import gke_to_event, is_gke_entry
 
@@ -178,7 +178,8 @@ def iter_event_batches_with_raw(paths: Sequence[str], stats: ReadStats | None = 
     the audit core decodes. Costs one list of lines per block; `iter_event_batches` does not pay it.
     """
     for batch, raws in _iter_batches(paths, stats, True):
-        yield batch, raws if raws is not None else [None] * len(batch)  # (raws is never None here)
+        assert raws is not None  # keep_raw=True: both paths of _iter_batches return the lines
+        yield batch, raws
 
 
 def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
@@ -205,7 +206,7 @@ def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
                 except decode_errors:
                     batch = None
                 if batch is not None:
-                    for ev in batch:
+                    for ev in batch:  # `not is_event_shaped(ev)`, inlined: this runs for every event
                         if (ev.kind is not None and ev.kind != "Event") or (
                             ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None
                         ):
@@ -281,7 +282,7 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
             else:
                 st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
             continue
-        if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
+        if not has_event_fields(ev):
             if b'"protoPayload"' in line:
                 out.events.extend(_document_events(line, path, lineno, st, raws))
                 continue
@@ -355,9 +356,7 @@ def _item_event_raw(item: Any) -> tuple[AuditEvent, bytes] | None:
         ev = EVENT_DECODER.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if ev.kind not in (None, "Event"):
-        return None
-    if ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None:
+    if not is_event_shaped(ev):
         return None
     return ev, data
 

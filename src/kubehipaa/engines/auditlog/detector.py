@@ -194,7 +194,9 @@ class Detector:
         renewals, node status, controller list/watch) need only the de-duplication lookups and the dispatch
         test. Here both are inlined into one loop over the block with the tables held in locals, so such an
         event costs no Python call at all; `process` stays the reference (one event, same semantics), and
-        tests check that the two agree event for event.
+        tests check that the two agree event for event. The dispatch below is a copy of `_evaluate`'s, kept
+        because it pays: calling `_evaluate` instead cost 5-10% more detector time (2026-11-27, 300k bench
+        lines, min of nine interleaved runs), a plain loop over `process` up to 20% more.
         """
         if not self.dedupe:
             out: list[Alert] = []

@@ -284,8 +284,12 @@ def event_from_dict(doc: dict[str, Any]) -> AuditEvent:
     return EVENT_DECODER.decode(orjson.dumps(doc))
 
 
+def has_event_fields(ev: AuditEvent) -> bool:
+    """Whether a decoded document carries any field only an audit Event has (auditID, verb, user, requestURI):
+    the reader's test for "is this line an Event at all" (a `{"kind": "Pod"}` or `{}` line is not)."""
+    return not (ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None)
+
+
 def is_event_shaped(ev: AuditEvent) -> bool:
-    """Whether a decoded document looks like an audit Event at all (FAL-01-003: `{"kind": 0}` must not)."""
-    if ev.kind not in (None, "Event"):
-        return False
-    return bool(ev.auditID or ev.verb or ev.requestURI or ev.user is not None or ev.objectRef is not None)
+    """An audit Event: no other `kind` (FAL-01-003's `{"kind": 0}` does not even decode), and event fields."""
+    return (ev.kind is None or ev.kind == "Event") and has_event_fields(ev)
