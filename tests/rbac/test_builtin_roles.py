@@ -1,4 +1,4 @@
-"""The built-in user-facing ClusterRoles admin, edit and view (engines/rbac/builtin_roles.yaml).
+"""The built-in user-facing ClusterRoles admin, edit and view (engines/rbac/bootstrap_policy.yaml).
 
 The API server creates them (and the system:aggregate-to-* roles they aggregate) in every cluster, so a binding
 to `edit` grants on a real cluster even when the scanned files do not contain the role. The engine assumes

@@ -79,12 +79,17 @@ def test_pod_automount_precedence() -> None:
     assert run("KH-RBAC-011", [_pod(None)])                   # SA unknown: default is to mount
 
 
-def test_bootstrap_objects_are_not_reported() -> None:
+def test_bootstrap_objects_are_recognised_by_content_not_label() -> None:
+    # the built-in system:basic-user binding is a platform default with or without its label
     boot = crb("system:basic-user", "system:basic-user", group("system:authenticated"))
     boot["metadata"]["labels"] = {"kubernetes.io/bootstrapping": "rbac-defaults"}
     assert not run("KH-RBAC-003", [boot])
     boot["metadata"]["labels"] = {}
-    assert run("KH-RBAC-003", [boot])
+    assert not run("KH-RBAC-003", [boot])
+    # the label on anything else buys nothing (see tests/rbac/test_builtin_defaults.py for the full story)
+    fake = crb("defaults", "cluster-admin", group("system:authenticated"))
+    fake["metadata"]["labels"] = {"kubernetes.io/bootstrapping": "rbac-defaults"}
+    assert run("KH-RBAC-003", [fake])
 
 
 def test_risk_findings_grouped_per_binding_with_max_severity() -> None:
@@ -100,5 +105,25 @@ def test_unlabelled_static_control_plane_pods_are_not_token_findings() -> None:
     # A kube-apiserver or etcd manifest without kubeadm's tier label is still a static pod (no token).
     for binary in ("kube-apiserver", "etcd"):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": binary, "namespace": "kube-system"},
-               "spec": {"containers": [{"name": binary, "image": "x", "command": [binary, "--v=2"]}]}}
+               "spec": {"containers": [{"name": binary, "image": f"registry.k8s.io/{binary}:v1.30.4",
+                                        "command": [binary, "--v=2"]}]}}
         assert not run("KH-RBAC-011", [pod]), binary
+
+
+def test_control_plane_labels_do_not_exempt_a_pod_from_the_token_check() -> None:
+    # kube-system Pod labelled like kubeadm's, but running another image with a service account: it is not a
+    # static Pod, the ServiceAccount admission mounts its token (failed on the label-based exemption)
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "kube-apiserver-cp1", "namespace": "kube-system",
+                        "labels": {"tier": "control-plane", "component": "kube-apiserver"}},
+           "spec": {"serviceAccountName": "builder",
+                    "containers": [{"name": "shell", "image": "registry.example.org/tools:1"}]}}
+    found = run("KH-RBAC-011", [pod])
+    assert found and "builder" in found[0].message
+    # a kubelet-made mirror Pod never has a token, whatever it runs; other kubernetes.io/config.* keys do not
+    # make a mirror Pod (failed before: any kubernetes.io/config.* annotation exempted the Pod)
+    pod["spec"].pop("serviceAccountName")
+    pod["metadata"]["annotations"] = {"kubernetes.io/config.source": "file"}
+    assert run("KH-RBAC-011", [pod])
+    pod["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "abc"}
+    assert not run("KH-RBAC-011", [pod])

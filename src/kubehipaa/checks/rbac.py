@@ -1,7 +1,10 @@
 """RBAC checks (KH-RBAC-NNN), all decided by the RBAC engine so the scan and `kubehipaa rbac` never disagree.
 
-Objects the API server creates itself (label `kubernetes.io/bootstrapping: rbac-defaults`) are not reported:
-they are the platform's defaults, not the cluster owner's choices.
+Objects the API server creates itself are not reported: they are the platform's defaults, not the cluster
+owner's choices. Which objects those are is decided by name AND content against upstream's bootstrap policy
+(engines/rbac/defaults.py), never by the `kubernetes.io/bootstrapping` label, which anyone can set. A built-in
+that was modified, or a look-alike carrying the label, is reported by KH-RBAC-014 and judged by every other
+check like any object, its messages saying "(modified built-in)".
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 
+from kubehipaa.checks._pods import MIRROR_POD_ANNOTATION, is_static_control_plane
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.rbac import RbacIndex, request_attributes
+from kubehipaa.engines.rbac.defaults import BuiltinAudit, builtin_audit
 from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import CLUSTER_SCOPED
 from kubehipaa.engines.rbac.risk import (
@@ -20,13 +25,11 @@ from kubehipaa.engines.rbac.risk import (
     binding_grants,
     builtin_risk_rules,
     evaluate_risks,
-    is_bootstrap,
     role_allows_any_name,
 )
 from kubehipaa.engines.rbac.types import Binding, PolicyRule, Role
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.sources.controlplane import apiserver_containers, etcd_containers
 
 AREA = "rbac"
 ACCESS = ("164.312(a)(1)", "164.308(a)(4)(ii)(B)")
@@ -53,16 +56,33 @@ def _obj(x: Role | Binding) -> K8sObject:
     return obj
 
 
+MODIFIED_BUILTIN = "modified built-in"
+
+
+def _audit(inv: Inventory) -> BuiltinAudit:
+    return builtin_audit(rbac_index(inv))
+
+
 def _roles(inv: Inventory) -> Iterator[Role]:
+    """Input roles the checks judge: all but unmodified built-ins."""
+    audit = _audit(inv)
     for role in rbac_index(inv).roles.values():
-        if not is_bootstrap(role) and isinstance(role.origin.obj, K8sObject):
+        if isinstance(role.origin.obj, K8sObject) and not audit.exempt(role):
             yield role
 
 
 def _bindings(inv: Inventory) -> Iterator[Binding]:
+    """Input bindings the checks judge: all but unmodified built-ins (of unmodified roles)."""
+    audit = _audit(inv)
     for b in rbac_index(inv).bindings:
-        if not is_bootstrap(b) and isinstance(b.origin.obj, K8sObject):
+        if isinstance(b.origin.obj, K8sObject) and not audit.exempt(b):
             yield b
+
+
+def _name(inv: Inventory, x: Role | Binding) -> str:
+    """How a finding names the object; a tampered built-in or look-alike says so, so a reviewer sees that a
+    platform default was changed."""
+    return f"{x.display} ({MODIFIED_BUILTIN})" if _audit(inv).verdict(x).modified else x.display
 
 
 def is_full_wildcard(role: Role | None) -> bool:
@@ -94,14 +114,15 @@ def wildcard_rules(inv: Inventory) -> Iterator[Hit]:
         for i, rule in enumerate(role.rules):
             if "*" in rule.verbs and "*" in rule.api_groups and "*" in rule.resources:
                 scope = f"namespace {role.namespace}" if role.namespace else "its scope"
-                yield Hit(_obj(role), f"{role.display} grants every verb on every resource: admin of {scope}, "
-                          "including escalate, bind and impersonate", path=f"rules[{i}]", value=rule.to_dict())
+                yield Hit(_obj(role), f"{_name(inv, role)} grants every verb on every resource: admin of "
+                          f"{scope}, including escalate, bind and impersonate", path=f"rules[{i}]",
+                          value=rule.to_dict())
                 continue
             for field, values in (("verbs", rule.verbs), ("apiGroups", rule.api_groups),
                                   ("resources", rule.resources)):
                 if "*" in values:
-                    yield Hit(_obj(role), f"{role.display} grants '*' {field}", path=f"rules[{i}].{field}",
-                              value=list(values))
+                    yield Hit(_obj(role), f"{_name(inv, role)} grants '*' {field}",
+                              path=f"rules[{i}].{field}", value=list(values))
                     break
 
 
@@ -115,13 +136,13 @@ def wildcard_rules(inv: Inventory) -> Iterator[Hit]:
 def cluster_admin_bindings(inv: Inventory) -> Iterator[Hit]:
     for b in _bindings(inv):
         if b.role_ref.kind == "ClusterRole" and b.role_ref.name == "cluster-admin":
-            yield Hit(_obj(b), f"{b.display} binds cluster-admin to "
+            yield Hit(_obj(b), f"{_name(inv, b)} binds cluster-admin to "
                       + ", ".join(b.effective_subject(s).display for s in b.subjects),
                       path="roleRef.name", value="cluster-admin", namespace=_scope_ns(b))
             continue
         for i, s in enumerate(b.subjects):
             if s.kind == "Group" and s.name == "system:masters":
-                yield Hit(_obj(b), f"{b.display} names group system:masters", path=f"subjects[{i}]",
+                yield Hit(_obj(b), f"{_name(inv, b)} names group system:masters", path=f"subjects[{i}]",
                           value=s.to_dict(), namespace=_scope_ns(b))
 
 
@@ -145,8 +166,9 @@ def anonymous_bindings(inv: Inventory) -> Iterator[Hit]:
         for i, s in enumerate(b.subjects):
             sev = ANONYMOUS_SUBJECTS.get((s.kind, s.name))
             if sev is not None:
-                yield Hit(_obj(b), f"{b.display} grants {b.role_ref.kind} {b.role_ref.name} to {s.display}",
-                          path=f"subjects[{i}]", value=s.to_dict(), severity=sev, namespace=_scope_ns(b))
+                yield Hit(_obj(b), f"{_name(inv, b)} grants {b.role_ref.kind} {b.role_ref.name} to "
+                          f"{s.display}", path=f"subjects[{i}]", value=s.to_dict(), severity=sev,
+                          namespace=_scope_ns(b))
 
 
 @check(
@@ -162,8 +184,8 @@ def user_subjects(inv: Inventory) -> Iterator[Hit]:
                  if s.kind == "User" and not s.name.startswith("system:")]
         if users:
             names = ", ".join(s.name for _, s in users)
-            yield Hit(_obj(b), f"{b.display} binds user(s) {names} directly", path=f"subjects[{users[0][0]}]",
-                      value=[s.name for _, s in users], namespace=_scope_ns(b))
+            yield Hit(_obj(b), f"{_name(inv, b)} binds user(s) {names} directly",
+                      path=f"subjects[{users[0][0]}]", value=[s.name for _, s in users], namespace=_scope_ns(b))
 
 
 @check(
@@ -187,7 +209,8 @@ def secret_readers(inv: Inventory) -> Iterator[Hit]:
                 verbs.append(verb)
         if verbs:
             scope = f"namespace {b.namespace}" if b.namespace else "all namespaces"
-            yield Hit(_obj(b), f"{b.display} lets {_subjects(b)} {'/'.join(verbs)} every Secret in {scope}",
+            yield Hit(_obj(b), f"{_name(inv, b)} lets {_subjects(b)} {'/'.join(verbs)} every Secret in "
+                      f"{scope}",
                       path="roleRef", value={"kind": b.role_ref.kind, "name": b.role_ref.name},
                       severity=None if b.namespace else Severity.HIGH, namespace=_scope_ns(b))
 
@@ -218,7 +241,7 @@ def escalation_verbs(inv: Inventory) -> Iterator[Hit]:
             what = ", ".join(f"{a.verb} {a.resource}" for a in found)
             idx = next(i for i, r in enumerate(role.rules)
                        if any(rule_allows(a, replace(r, resource_names=())) for a in found))
-            yield Hit(_obj(role), f"{role.display} allows {what}", path=f"rules[{idx}]",
+            yield Hit(_obj(role), f"{_name(inv, role)} allows {what}", path=f"rules[{idx}]",
                       value=role.rules[idx].to_dict())
 
 
@@ -249,7 +272,7 @@ def interactive_access_phi(inv: Inventory) -> Iterator[Hit]:
                        if binding_grants(idx, b, a)})
         if found:
             where = f"PHI namespace {b.namespace}" if b.namespace else "every namespace, PHI ones included"
-            yield Hit(_obj(b), f"{b.display} lets {_subjects(b)} {', '.join(found)} in {where}",
+            yield Hit(_obj(b), f"{_name(inv, b)} lets {_subjects(b)} {', '.join(found)} in {where}",
                       path="roleRef", value={"kind": b.role_ref.kind, "name": b.role_ref.name},
                       namespace=b.namespace or phi[0])
 
@@ -282,8 +305,8 @@ def cluster_binding_for_namespaced_role(inv: Inventory) -> Iterator[Hit]:
         role = idx.role_for(b)
         if role is None or not role.rules or any(_rule_touches_cluster_scope(r) for r in role.rules):
             continue
-        yield Hit(_obj(b), f"{b.display} grants {role.display}, which only covers namespaced resources, in every "
-                  "namespace", path="roleRef", value={"kind": b.role_ref.kind, "name": b.role_ref.name})
+        yield Hit(_obj(b), f"{_name(inv, b)} grants {_name(inv, role)}, which only covers namespaced resources, "
+                  "in every namespace", path="roleRef", value={"kind": b.role_ref.kind, "name": b.role_ref.name})
 
 
 def parse_expiry(text: str) -> dt.datetime | None:
@@ -323,15 +346,15 @@ def break_glass_expiry(inv: Inventory) -> Iterator[Hit]:
         path = f"metadata.annotations.{EXPIRES_ANNOTATION}"
         if raw is None:
             if is_break_glass(inv, b):
-                yield Hit(_obj(b), f"break-glass {b.display} has no {EXPIRES_ANNOTATION} annotation",
+                yield Hit(_obj(b), f"break-glass {_name(inv, b)} has no {EXPIRES_ANNOTATION} annotation",
                           path=path, namespace=_scope_ns(b))
             continue
         when = parse_expiry(raw)
         if when is None:
-            yield Hit(_obj(b), f"{b.display}: {EXPIRES_ANNOTATION} {raw!r} is not a date", path=path, value=raw,
-                      namespace=_scope_ns(b))
+            yield Hit(_obj(b), f"{_name(inv, b)}: {EXPIRES_ANNOTATION} {raw!r} is not a date", path=path,
+                      value=raw, namespace=_scope_ns(b))
         elif when < now:
-            yield Hit(_obj(b), f"{b.display} expired on {raw} and still grants {b.role_ref.kind} "
+            yield Hit(_obj(b), f"{_name(inv, b)} expired on {raw} and still grants {b.role_ref.kind} "
                       f"{b.role_ref.name}", path=path, value=raw, namespace=_scope_ns(b))
 
 
@@ -364,12 +387,12 @@ def service_account_automount(inv: Inventory) -> Iterator[Hit]:
 def pod_automount(inv: Inventory) -> Iterator[Hit]:
     for ref in inv.pod_specs:
         if ref.owner.kind == "Pod" and (
-            ref.owner.labels.get("tier") == "control-plane"
-            or any(k.startswith("kubernetes.io/config.") for k in ref.owner.annotations)
-            or apiserver_containers(ref.owner)
-            or etcd_containers(ref.owner)
+            MIRROR_POD_ANNOTATION in ref.owner.annotations or is_static_control_plane(ref.owner)
         ):
-            continue  # static pods (kube-apiserver and etcd manifests, even unlabelled) never get tokens
+            # Never gets a token: the ServiceAccount admission plugin leaves a Pod carrying the mirror-pod
+            # annotation alone (and forbids it a service account), and a control-plane static Pod (judged by
+            # its content, not its labels) becomes exactly such a mirror Pod.
+            continue
         pod_level = _automount(ref.spec.get("automountServiceAccountToken"))
         if pod_level is False:
             continue
@@ -427,7 +450,31 @@ def risk_catalog(inv: Inventory) -> Iterator[Hit]:
         target = hits[0].binding or hits[0].role
         assert target is not None
         parts = [f"{h.rule.id} {h.message}" for h in hits]
-        yield Hit(target.origin.obj, "; ".join(parts),
+        tag = f" ({MODIFIED_BUILTIN}: {target.display})" if _audit(inv).verdict(target).modified else ""
+        yield Hit(target.origin.obj, "; ".join(parts) + tag,
                   path="roleRef" if hits[0].binding else "metadata.labels",
                   value=[h.rule.id for h in hits], severity=max(h.severity for h in hits),
                   namespace=target.namespace or None)
+
+
+@check(
+    id="KH-RBAC-014", title="Modified or look-alike built-in RBAC object", area=AREA, severity=Severity.HIGH,
+    hipaa=ACCESS_MOD,
+    remediation="Restore the built-in object (delete it: the API server recreates Kubernetes' defaults at "
+    "start when rbac.authorization.kubernetes.io/autoupdate is true), or rename a custom object and drop the "
+    "kubernetes.io/bootstrapping label from it; grant extra permissions through your own roles and bindings.",
+    description="An object named like one of Kubernetes' built-in Roles, ClusterRoles or bindings whose content "
+    "grants more than the built-in (an extra rule or subject, another roleRef, an aggregate-to label), or any "
+    "object carrying the kubernetes.io/bootstrapping=rbac-defaults label that is not a built-in. Reviewers "
+    "skip platform defaults, so a tampered default is where a backdoor hides; such objects are also judged "
+    "by every other RBAC check.",
+)
+def modified_builtins(inv: Inventory) -> Iterator[Hit]:
+    idx = rbac_index(inv)
+    audit = _audit(inv)
+    roles = [r for r in idx.roles.values() if isinstance(r.origin.obj, K8sObject)]
+    bindings = [b for b in idx.bindings if isinstance(b.origin.obj, K8sObject)]
+    for x, verdict in audit.modified([*roles, *bindings]):
+        first = verdict.differences[0]
+        yield Hit(_obj(x), f"{MODIFIED_BUILTIN}: {x.display} " + "; ".join(d.text for d in verdict.differences),
+                  path=first.path, namespace=x.namespace or None)

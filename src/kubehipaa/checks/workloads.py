@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubehipaa.checks._pods import all_containers, as_dict, workload_specs
+from kubehipaa.checks._pods import all_containers, as_dict, control_plane_verdict, workload_specs
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.inventory import WORKLOAD_KINDS, Inventory
 from kubehipaa.model import Severity
@@ -354,3 +354,28 @@ def default_namespace(inv: Inventory) -> Iterator[Hit]:
             elif obj.namespace is None:
                 yield Hit(obj, f"{kind} {obj.name} has no metadata.namespace (applies to the default namespace)",
                           path="metadata.namespace", value=None, severity=Severity.LOW)
+
+
+@check(
+    id="KH-WL-013",
+    title="Control-plane look-alike Pod (modified built-in)",
+    area=AREA,
+    severity=Severity.HIGH,
+    hipaa=ISOLATION,
+    relation="supports",
+    remediation="Restore the component's static Pod manifest from kubeadm (`kubeadm init phase control-plane` "
+    "/ `phase etcd local`), or, for a Pod that is not a control-plane component, drop the tier/component labels "
+    "and run it outside kube-system under the workload policies.",
+    description="Control-plane static Pods (kube-apiserver, kube-controller-manager, kube-scheduler, etcd in "
+    "kube-system) are exempt from the workload checks because their host access is by design. The exemption "
+    "is decided by content: a kube-system Pod that presents itself as a component (labels or binary) but runs "
+    "another image or binary, is privileged, shares host PID/IPC, adds capabilities, uses a service account or "
+    "mounts host paths kubeadm does not, is not exempt, and is reported here as a modified built-in.",
+)
+def control_plane_look_alike(inv: Inventory) -> Iterator[Hit]:
+    for pod in inv.of_kind("Pod"):
+        verdict = control_plane_verdict(pod)
+        if verdict is not None and verdict.modified:
+            yield Hit(pod, f"modified built-in: Pod {pod.namespace}/{pod.name} presents itself as "
+                      f"{verdict.component} but " + "; ".join(t for t, _ in verdict.differences)
+                      + "; it is judged as an ordinary workload", path=verdict.differences[0][1])

@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
-from functools import cache
-from importlib import resources as importlib_resources
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from kubehipaa.engines.rbac.aggregation import aggregate_cluster_roles
-from kubehipaa.engines.rbac.loader import Loaded, load_objects, parse_role
+from kubehipaa.engines.rbac.defaults import aggregation_defaults, referenced_defaults
+from kubehipaa.engines.rbac.loader import Loaded, load_objects
 from kubehipaa.engines.rbac.matching import combined_resource, rule_allows, rules_allow
 from kubehipaa.engines.rbac.subjects import MASTERS, subject_user_key
 from kubehipaa.engines.rbac.types import (
@@ -29,7 +28,6 @@ from kubehipaa.engines.rbac.types import (
     Binding,
     Decision,
     Grant,
-    Origin,
     PolicyRule,
     Role,
     Subject,
@@ -48,21 +46,6 @@ CLUSTER_ADMIN = Role(
     labels=(("kubernetes.io/bootstrapping", "rbac-defaults"),),
 )
 
-BUILTIN_ROLES_FILE = "builtin_roles.yaml"
-
-
-@cache
-def _builtin_user_roles() -> tuple[Role, ...]:
-    """admin, edit, view and system:aggregate-to-admin/edit/view as upstream's bootstrap policy defines them
-    (package data `builtin_roles.yaml`; admin/edit/view carry only their aggregationRule, rules come from
-    aggregation)."""
-    import yaml  # only when an index is built, not at import (CLI start-up)
-
-    text = importlib_resources.files(__package__).joinpath(BUILTIN_ROLES_FILE).read_text(encoding="utf-8")
-    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # a safe loader, C when built
-    return tuple(parse_role(item, Origin()) for item in doc["items"])
-
-
 RoleKey = tuple[str, str]  # (namespace, name); namespace "" for a ClusterRole
 
 
@@ -77,7 +60,7 @@ class WhoCanEntry(NamedTuple):
     rule_index: int
     rule: PolicyRule | None
     assumed_role: bool = False
-    """The binding's role is a built-in ClusterRole assumed because the input does not define it."""
+    """The binding's role is a built-in role assumed because the input does not define it."""
 
     @property
     def grant(self) -> Grant:
@@ -121,21 +104,36 @@ class RbacIndex:
             # scanned files do not define it; its rules are fixed upstream.
             cluster_roles["cluster-admin"] = CLUSTER_ADMIN
             assumed.add("cluster-admin")
+        assumed_ns: list[Role] = []
         if builtin_user_roles:
             # Likewise admin, edit, view and the system:aggregate-to-* roles they aggregate. Each is assumed
             # only where the input has no ClusterRole of that name: a declared one (a cluster dump, possibly
             # customised) always wins. Aggregation below then fills admin/edit/view in, from the built-in
             # aggregate-to-* roles and from any input ClusterRole carrying those labels, as upstream does.
-            for role in _builtin_user_roles():
+            for role in aggregation_defaults():
                 if role.name not in cluster_roles:
+                    cluster_roles[role.name] = role
+                    assumed.add(role.name)
+            # And every other built-in (system:* ClusterRoles, kube-system's and kube-public's Roles) that a
+            # binding refers to: it exists in every cluster, so the binding grants it (bootstrap_policy.yaml).
+            have = [("", n) for n in cluster_roles] + [r.key for r in loaded.roles if r.kind == "Role"]
+            if not builtin_cluster_admin:
+                have.append(("", "cluster-admin"))
+            for role in referenced_defaults(loaded, have):
+                if role.namespace:
+                    assumed_ns.append(role)
+                else:
                     cluster_roles[role.name] = role
                     assumed.add(role.name)
         self.assumed_roles: frozenset[str] = frozenset(assumed)
         """Names of the ClusterRoles taken from the built-in definitions because the input lacks them."""
+        self.assumed_role_keys: frozenset[RoleKey] = frozenset(
+            [("", n) for n in assumed] + [r.key for r in assumed_ns])
+        """Keys of every role (ClusterRoles and namespaced Roles) assumed that way."""
         cluster_roles, agg_problems = aggregate_cluster_roles(cluster_roles)
         self.problems.extend(agg_problems)
         self.roles: dict[RoleKey, Role] = {("", n): r for n, r in cluster_roles.items()}
-        for r in loaded.roles:
+        for r in [*assumed_ns, *loaded.roles]:
             if r.kind == "Role":
                 self.roles[r.key] = r
         # A name identifies one object: when the input declares it twice, the later declaration wins, as a later
@@ -219,14 +217,15 @@ class RbacIndex:
 
         With `builtin_cluster_admin` the bootstrap `cluster-admin` ClusterRole is assumed when the input does
         not define it, as the API server always recreates it; with `builtin_user_roles` likewise `admin`,
-        `edit`, `view` and the `system:aggregate-to-*` roles (upstream's definitions, `builtin_roles.yaml`).
-        `assumed_roles` names the ones taken that way, and grants through them say so."""
+        `edit`, `view` and the `system:aggregate-to-*` roles, and every other built-in role (ClusterRole or
+        namespaced Role) a binding refers to (upstream's definitions, `bootstrap_policy.yaml`).
+        `assumed_roles` / `assumed_role_keys` name the ones taken that way, and grants through them say so."""
         return cls(load_objects(objects), builtin_cluster_admin=builtin_cluster_admin,
                    builtin_user_roles=builtin_user_roles)
 
     def is_assumed(self, binding: Binding) -> bool:
-        """Does this binding refer to a built-in ClusterRole assumed because the input does not define it?"""
-        return binding.role_ref.kind == "ClusterRole" and binding.role_ref.name in self.assumed_roles
+        """Does this binding refer to a built-in role assumed because the input does not define it?"""
+        return role_key_for(binding) in self.assumed_role_keys
 
     # ----------------------------------------------------------------- role resolution
     def role_for(self, binding: Binding) -> Role | None:
@@ -376,7 +375,7 @@ class RbacIndex:
         ns = attrs.namespace
         for key, idx in self.roles_allowing(attrs, any_name=any_name).items():
             rule = self.roles[key].rules[idx]
-            assumed = not key[0] and key[1] in self.assumed_roles
+            assumed = key in self.assumed_role_keys
             bindings = self._cluster_by_role.get(key, [])
             if ns:
                 bindings = bindings + self._ns_by_role.get((key, ns), [])

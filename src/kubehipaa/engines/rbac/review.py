@@ -155,9 +155,10 @@ def build_review(idx: RbacIndex, namespaces: Sequence[str],
             if idx.role_for(b) is None:
                 notes.append(f"not resolved, so not listed: {idx.missing_role_error(b)}")
             elif idx.is_assumed(b):
-                assumed.add(b.role_ref.name)
-    notes.extend(f"ClusterRole {name} is not in the input: Kubernetes' built-in definition is assumed"
-                 for name in sorted(assumed))
+                where = f"{b.namespace}/" if b.role_ref.kind == "Role" else ""
+                assumed.add(f"{b.role_ref.kind} {where}{b.role_ref.name}")
+    notes.extend(f"{role} is not in the input: Kubernetes' built-in definition is assumed"
+                 for role in sorted(assumed))
     return Review(sorted(set(namespaces)), sorted(grants), notes)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from kubehipaa.engines.rbac.defaults import bootstrap_policy, builtin_audit
 from kubehipaa.engines.rbac.index import RbacIndex
 from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import RequestSyntaxError, is_cluster_scoped, request_attributes
@@ -24,9 +25,7 @@ from kubehipaa.engines.rbac.types import Attributes, Binding, Role, Subject
 from kubehipaa.errors import InputError
 from kubehipaa.model import Severity
 
-BUILTIN_CLUSTER_ROLES = frozenset({"cluster-admin", "admin", "edit", "view"})
 AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
-BOOTSTRAP_LABEL = ("kubernetes.io/bootstrapping", "rbac-defaults")
 ELEVATED_NAMESPACES = frozenset({"kube-system"})
 
 
@@ -165,11 +164,6 @@ def builtin_risk_rules() -> tuple[RiskRule, ...]:
     return tuple(load_risk_rules())
 
 
-def is_bootstrap(obj: Role | Binding) -> bool:
-    """Objects the API server creates itself (label kubernetes.io/bootstrapping=rbac-defaults)."""
-    return BOOTSTRAP_LABEL in obj.labels
-
-
 def role_allows_any_name(role: Role, attrs: Attributes) -> bool:
     """Does the role allow this request for at least one object name (resourceNames ignored)?"""
     for rule in role.rules:
@@ -205,8 +199,13 @@ def evaluate_risks(
     phi_namespaces: Iterable[str] = (),
     rules: Iterable[RiskRule] | None = None,
 ) -> list[RiskHit]:
-    """Every risk rule firing on the index, severity raised where the grant reaches PHI or kube-system."""
+    """Every risk rule firing on the index, severity raised where the grant reaches PHI or kube-system.
+
+    Built-in objects as Kubernetes ships them are skipped (by name and content, never by label: see
+    engines/rbac/defaults.py); a modified or look-alike built-in is evaluated like any other object."""
     rules = list(builtin_risk_rules() if rules is None else rules)
+    audit = builtin_audit(idx)
+    policy = bootstrap_policy()
     elevated_ns = set(phi_namespaces) | ELEVATED_NAMESPACES
     defined_sas = {(ns, name) for ns, name, _ in idx.loaded.service_accounts}
     sa_namespaces = {ns for ns, _ in defined_sas}
@@ -232,22 +231,21 @@ def evaluate_risks(
     for rule in rules:
         if rule.kind == "aggregate-label":
             for role in idx.roles.values():
-                if role.kind != "ClusterRole" or is_bootstrap(role):
+                if role.kind != "ClusterRole" or audit.exempt(role):
                     continue
                 labels = [k for k, v in role.labels if k.startswith(AGGREGATE_LABEL_PREFIX) and v == "true"]
                 if labels:
                     out.append(RiskHit(rule, rule.severity, f"{rule.title}: {', '.join(labels)}", role=role))
             continue
         for b in idx.bindings:
-            if is_bootstrap(b):
+            if audit.exempt(b):
                 continue
             elevated = not b.namespace or b.namespace in elevated_ns
             sev = _bump(rule.severity) if elevated else rule.severity
             if rule.kind == "missing-role":
-                if idx.role_for(b) is None and not (
-                    b.role_ref.kind == "ClusterRole"
-                    and (b.role_ref.name in BUILTIN_CLUSTER_ROLES or b.role_ref.name.startswith("system:"))
-                ):
+                # A built-in role exists in every cluster even when the input lacks it (an index built without
+                # the built-ins has no entry for it); any other name, `system:` ones included, is dangling.
+                if idx.role_for(b) is None and policy.referenced_role(b) is None:
                     out.append(RiskHit(rule, sev, idx.missing_role_error(b), binding=b, elevated=elevated))
             elif rule.kind == "missing-subject":
                 for s in b.subjects:

@@ -202,7 +202,7 @@ class Grant:
     rule: PolicyRule | None
     note: str = ""
     assumed_role: bool = False
-    """The role is a built-in ClusterRole assumed because the input does not define it (see RbacIndex)."""
+    """The role is a built-in role assumed because the input does not define it (see RbacIndex)."""
 
     def describe(self) -> str:
         if self.binding is None:
