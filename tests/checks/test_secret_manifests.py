@@ -97,6 +97,7 @@ def test_what_counts_as_a_committed_credential(key: str, text: str, credential: 
         secret(data={}),
         secret(data=None, stringData={"password": ""}),
         secret(data={"password": b64("")}),
+        secret(stringData={"enabled": True, "nested": {"a": "b"}, "listed": ["x"], "none": None}),
         secret(stringData={"password": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"},
                sops={"age": [{"recipient": "age1case"}], "version": "3.9.0"}),
     ],

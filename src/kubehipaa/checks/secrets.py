@@ -359,7 +359,7 @@ def committed_secret_keys(obj: K8sObject) -> list[tuple[str, str]]:
         if not isinstance(values, dict):
             continue
         for key, value in values.items():
-            if value is None or isinstance(value, dict | list):
+            if value is None or isinstance(value, bool | dict | list):  # not a value Kubernetes accepts
                 continue
             text = str(value)
             if field == "data" and isinstance(value, str):
