@@ -7,12 +7,14 @@ setting that makes a scan look cleaner than it is.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import difflib
+import fnmatch
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from kubehipaa.errors import ConfigError
 
@@ -23,6 +25,9 @@ except ImportError:  # pragma: no cover
 
 CONFIG_NAMES = (".kubehipaa.yaml", ".kubehipaa.yml")
 DEFAULT_PHI_LABEL = {"kubehipaa.io/phi": "true"}
+ALL_RESOURCES = "all-resources"
+DEFAULT_MAX_EXPIRY_DAYS = 365
+_GLOB_CHARS = frozenset("*?[")
 
 
 class _Strict(BaseModel):
@@ -43,11 +48,26 @@ class ResourceMatch(_Strict):
     kind: str | None = None
     namespace: str | None = None
     name: str | None = None
+    container: str | None = Field(
+        default=None,
+        description="Container name: only findings whose evidence is in that container (containers, "
+        "initContainers or ephemeralContainers) match; pod-level findings do not.",
+    )
+
+    def restricts(self) -> bool:
+        """False when every field is omitted or a pattern of only `*` (which matches anything, even "")."""
+        fields = (self.kind, self.namespace, self.name, self.container)
+        return any(value is not None and set(value) != {"*"} for value in fields)
 
 
 class ExceptionRule(_Strict):
-    check: str = Field(description="Check id, e.g. KH-WL-001 (a trailing * matches a prefix).")
+    check: str = Field(description="Check id, e.g. KH-WL-001 (`*`, `?` and `[...]` globs are allowed).")
     resource: ResourceMatch = Field(default_factory=ResourceMatch)
+    scope: Literal["all-resources"] | None = Field(
+        default=None,
+        description="Required, as `all-resources`, when a check pattern matching several checks names no "
+        "resource: such an exception suppresses every finding of those checks.",
+    )
     justification: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: dt.date
@@ -86,14 +106,32 @@ class BreakGlassConfig(_Strict):
     users: list[str] = Field(default_factory=list)
 
 
+class ExceptionPolicy(_Strict):
+    """Limits every exception must respect, so an accepted risk is re-reviewed at least this often."""
+
+    max_expiry_days: int = Field(
+        default=DEFAULT_MAX_EXPIRY_DAYS, ge=1,
+        description="An exception may expire at most this many days after the day of the scan.",
+    )
+
+
 class Config(_Strict):
     phi: PhiConfig = Field(default_factory=PhiConfig)
     exceptions: list[ExceptionRule] = Field(default_factory=list)
+    exception_policy: ExceptionPolicy = Field(default_factory=ExceptionPolicy, alias="exceptionPolicy")
     egress: EgressConfig = Field(default_factory=EgressConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     break_glass: BreakGlassConfig = Field(default_factory=BreakGlassConfig, alias="breakGlass")
     source: str | None = Field(default=None, exclude=True, description="Where the config was read from.")
+    _node: Any = PrivateAttr(default=None)
+    """The YAML node the config was read from (when it came from a file): gives later errors their line."""
+
+    def where(self, *loc: str | int) -> str:
+        """`file:line` of the setting at `loc` (or just the file when the line is unknown), for error messages."""
+        source = self.source or "<config>"
+        line = _line_of(self._node, tuple(loc)) if self._node is not None else None
+        return f"{source}:{line}" if line else source
 
 
 def find_config(scan_paths: Sequence[str]) -> Path | None:
@@ -155,7 +193,77 @@ def parse_config(data: Any, source: str = "<config>", *, node: yaml.Node | None 
             msg = "unknown key (not a kubehipaa setting; check the spelling)"
         raise ConfigError(f"{prefix}: {where}: {msg}{more}") from None
     config.source = source
+    config._node = node
     return config
+
+
+def is_pattern(check: str) -> bool:
+    """True when an exception's `check` is a glob (`*`, `?` or `[...]`), not a single check id."""
+    return not _GLOB_CHARS.isdisjoint(check)
+
+
+def matching_checks(pattern: str, known: Collection[str]) -> list[str]:
+    """The known check ids `pattern` matches (case-sensitive, as findings are matched)."""
+    return [cid for cid in known if fnmatch.fnmatchcase(cid, pattern)]
+
+
+def is_broad(rule: ExceptionRule, known: Collection[str]) -> bool:
+    """A glob over several checks with no resource restriction: it suppresses every finding of those checks."""
+    return is_pattern(rule.check) and len(matching_checks(rule.check, known)) > 1 and not rule.resource.restricts()
+
+
+def validate_exceptions(config: Config, known: Collection[str], today: dt.date) -> None:
+    """Reject exceptions that would silence more than their author can have meant (one ConfigError line).
+
+    Needs the ids of the registered checks, which this module does not import (it is loaded by commands
+    that never run a check): the scan pipeline calls it before running. Errors, in file order:
+    a check id or pattern that matches no known check (with the closest known id as a suggestion); a
+    pattern over several checks that names no resource without `scope: all-resources`, or `scope:
+    all-resources` beside a resource that restricts it; an expiry further out than
+    `exceptionPolicy.max_expiry_days` from `today`.
+    """
+    max_days = config.exception_policy.max_expiry_days
+    latest = today + dt.timedelta(days=max_days)
+    for i, rule in enumerate(config.exceptions):
+        field = f"exceptions.{i}"
+        matched = matching_checks(rule.check, known)
+        if not matched:
+            problem = (f"check pattern {rule.check!r} matches no known check" if is_pattern(rule.check)
+                       else f"unknown check id {rule.check!r}")
+            raise ConfigError(
+                f"{config.where('exceptions', i, 'check')}: {field}.check: {problem} "
+                f"({_suggestion(rule.check, known)})"
+            )
+        restricted = rule.resource.restricts()
+        if rule.scope == ALL_RESOURCES and restricted:
+            raise ConfigError(
+                f"{config.where('exceptions', i, 'scope')}: {field}.scope: 'all-resources' contradicts the "
+                "resource this exception names; remove one of them"
+            )
+        if is_pattern(rule.check) and len(matched) > 1 and not restricted and rule.scope != ALL_RESOURCES:
+            raise ConfigError(
+                f"{config.where('exceptions', i)}: {field}: check {rule.check!r} matches {len(matched)} checks "
+                "and no resource is named, so it would suppress every finding of those checks; name the "
+                "resource (kind, namespace, name, container) or, if that is really meant, add "
+                f"scope: {ALL_RESOURCES}"
+            )
+        if rule.expires > latest:
+            raise ConfigError(
+                f"{config.where('exceptions', i, 'expires')}: {field}.expires: the exception for {rule.check} "
+                f"(owner {rule.owner}) expires on {rule.expires}, more than {max_days} days after today "
+                f"({today}); choose a date on or before {latest}, or raise exceptionPolicy.max_expiry_days"
+            )
+
+
+def _suggestion(check: str, known: Collection[str]) -> str:
+    """'did you mean X?' with the closest known id (or area pattern, for a glob), else where to look."""
+    candidates = {cid.upper(): cid for cid in known}
+    if is_pattern(check):
+        candidates.update({f"{cid.rsplit('-', 1)[0]}-*": f"{cid.rsplit('-', 1)[0]}-*" for cid in known})
+    close = difflib.get_close_matches(check.upper(), list(candidates), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {candidates[close[0]]}?"
+    return "see `kubehipaa checks list` for the known ids"
 
 
 def _bad_scalar_line(node: yaml.Node) -> int | None:

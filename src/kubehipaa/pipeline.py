@@ -1,4 +1,4 @@
-"""The scan pipeline: inventory → checks → findings, with exceptions applied.
+"""The scan pipeline: inventory → checks → findings, with exceptions applied and blind spots named.
 
 Pure: no I/O. The CLI loads sources, calls `run_scan`, and hands the result to a renderer.
 """
@@ -8,14 +8,20 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import gc
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubehipaa.checks.registry import Check, all_checks
-from kubehipaa.config import Config, ExceptionRule
+from kubehipaa.config import Config, ExceptionRule, is_broad, validate_exceptions
 from kubehipaa.inventory import Inventory
-from kubehipaa.model import Finding, Severity
+from kubehipaa.model import Finding, K8sObject, ResourceRef, Severity
+
+RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+# A container's place in an evidence path: `<pod spec path>.<list>[<index>]`, e.g.
+# spec.template.spec.containers[0].securityContext.privileged (the convention of checks/_pods.py).
+_CONTAINER_AT = re.compile(r"((?:[A-Za-z]\w*\.)*)(containers|initContainers|ephemeralContainers)\[(\d+)\]")
 
 
 @dataclass(slots=True)
@@ -24,6 +30,20 @@ class CheckError:
 
     check_id: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanWarning:
+    """Something the reader of a report must know because the findings alone would make it look cleaner.
+
+    `code` is stable for tooling: `broad-exception` (an exception over several checks and every resource,
+    carried in `exception`), `no-phi-namespace`, `no-network-policy`, `no-rbac`, `no-namespaces` (the
+    input lacks what the PHI severities and the network, RBAC and namespace checks judge).
+    """
+
+    code: str
+    message: str
+    exception: ExceptionRule | None = None
 
 
 @dataclass(slots=True)
@@ -37,6 +57,8 @@ class ScanResult:
     phi_namespaces: list[str] = field(default_factory=list)
     skipped: list[Any] = field(default_factory=list)
     """Input documents that were skipped (`sources.files.InputProblem`), set by the caller that loaded them."""
+    warnings: list[ScanWarning] = field(default_factory=list)
+    """Broad exceptions and coverage gaps, printed on every run and carried by every report."""
 
     @property
     def suppressed(self) -> list[Finding]:
@@ -64,6 +86,9 @@ def run_scan(
     """
     config = config or inv.config
     selected = list(checks) if checks is not None else all_checks()
+    today = today or dt.date.today()
+    known = known_check_ids(selected)
+    validate_exceptions(config, known, today)  # before any work: a bad exception is a config error (exit 2)
     findings: list[Finding] = []
     errors: list[CheckError] = []
     # Checks allocate findings and derived views while every loaded object stays alive: each full cyclic
@@ -83,23 +108,137 @@ def run_scan(
         if gc_was_enabled:
             gc.enable()
     findings.sort(key=lambda f: (-f.severity, f.check_id, f.resource.file, f.resource.line, f.resource.name))
-    today = today or dt.date.today()
-    expired, unused = apply_exceptions(findings, config.exceptions, today)
+    expired, unused = apply_exceptions(findings, config.exceptions, today, ContainerNames(inv))
+    warnings = exception_warnings(config.exceptions, known, today) + coverage_warnings(inv)
     return ScanResult(
-        findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces)
+        findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces),
+        warnings=warnings,
     )
 
 
-def exception_matches(rule: ExceptionRule, finding: Finding) -> bool:
+def known_check_ids(selected: Sequence[Check] = ()) -> set[str]:
+    """Every registered check id (not only the selected ones: `--check` must not turn exceptions into errors)."""
+    return {c.meta.id for c in all_checks()} | {c.meta.id for c in selected}
+
+
+def check_exceptions(config: Config, today: dt.date | None = None) -> None:
+    """Validate the config's exceptions against the registry now (the CLI calls it before loading input)."""
+    validate_exceptions(config, known_check_ids(), today or dt.date.today())
+
+
+def exception_warnings(rules: Sequence[ExceptionRule], known: Collection[str], today: dt.date) -> list[ScanWarning]:
+    """One warning per live exception that covers several checks on every resource (`scope: all-resources`)."""
+    return [
+        ScanWarning(
+            "broad-exception",
+            f"exception for {rule.check} (owner {rule.owner}, expires {rule.expires}) suppresses every finding "
+            "of the checks it matches on all resources (scope: all-resources)",
+            rule,
+        )
+        for rule in rules
+        if rule.expires >= today and is_broad(rule, known)
+    ]
+
+
+def coverage_warnings(inv: Inventory) -> list[ScanWarning]:
+    """What the input does not show, said out loud: a clean result there is not evidence of a safeguard.
+
+    PHI severities and the PHI-specific checks need a PHI namespace that the scanned objects are in; the
+    network checks judge NetworkPolicy objects, the RBAC checks Roles and bindings, the namespace checks
+    Namespace objects. Missing from the input is not the same as missing from the cluster, so say which.
+    """
+    out: list[ScanWarning] = []
+    phi = inv.phi_namespaces
+    if not phi:
+        selector = ", ".join(f"{k}={v}" for k, v in inv.config.phi.selector.items()) or "none"
+        out.append(ScanWarning(
+            "no-phi-namespace",
+            "no PHI namespace identified: none is listed under phi.namespaces and no Namespace object carries "
+            f"the PHI labels ({selector}); PHI severities and PHI-specific checks did not apply",
+        ))
+    elif phi.isdisjoint(inv.namespace_names):
+        out.append(ScanWarning(
+            "no-phi-namespace",
+            f"no scanned object is in a PHI namespace ({', '.join(sorted(phi))}): PHI severities and "
+            "PHI-specific checks did not apply; check phi.namespaces against the namespaces scanned",
+        ))
+    if not inv.of_kind("NetworkPolicy"):
+        out.append(ScanWarning(
+            "no-network-policy",
+            "the input has no NetworkPolicy: network isolation was judged as if none existed; if the cluster "
+            "has policies, scan them too",
+        ))
+    if not any(inv.of_kind(kind) for kind in RBAC_KINDS):
+        out.append(ScanWarning(
+            "no-rbac",
+            "the input has no RBAC objects (Role, ClusterRole, RoleBinding, ClusterRoleBinding): who can read "
+            "PHI was not assessed",
+        ))
+    if not inv.of_kind("Namespace"):
+        out.append(ScanWarning(
+            "no-namespaces",
+            "the input has no Namespace objects: Pod Security admission labels and PHI namespace labels were "
+            "not assessed",
+        ))
+    return out
+
+
+class ContainerNames:
+    """The container(s) a finding's evidence points at, by name, for exceptions that name a container.
+
+    Findings identify a container only by its evidence path (`spec.template.spec.containers[1].image`);
+    the name is read from the object the finding is about. The object index is built on first use, so
+    scans whose exceptions name no container pay nothing.
+    """
+
+    def __init__(self, inv: Inventory) -> None:
+        self._inv = inv
+        self._objects: dict[ResourceRef, K8sObject] | None = None
+
+    def __call__(self, finding: Finding) -> set[str]:
+        if self._objects is None:
+            self._objects = {self._inv.ref(obj): obj for obj in self._inv.objects}
+        obj = self._objects.get(finding.resource)
+        names: set[str] = set()
+        if obj is None:
+            return names
+        for ev in finding.evidence:
+            m = _CONTAINER_AT.match(ev.path)
+            if m is None:
+                continue
+            node: Any = obj.doc
+            for key in m.group(1).split(".")[:-1]:
+                node = node.get(key) if isinstance(node, dict) else None
+            items = node.get(m.group(2)) if isinstance(node, dict) else None
+            index = int(m.group(3))
+            item = items[index] if isinstance(items, list) and index < len(items) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                names.add(name)
+        return names
+
+
+def exception_matches(
+    rule: ExceptionRule, finding: Finding, containers: Callable[[Finding], set[str]] | None = None
+) -> bool:
+    """Does `rule` cover `finding`? A rule naming a container needs `containers` (names in the evidence)."""
     if not fnmatch.fnmatchcase(finding.check_id, rule.check):
         return False
     res, want = finding.resource, rule.resource
     pairs = ((want.kind, res.kind), (want.namespace, res.namespace or ""), (want.name, res.name))
-    return all(pattern is None or fnmatch.fnmatchcase(value, pattern) for pattern, value in pairs)
+    if not all(pattern is None or fnmatch.fnmatchcase(value, pattern) for pattern, value in pairs):
+        return False
+    if want.container is None:
+        return True
+    names = containers(finding) if containers is not None else set()
+    # Every container the evidence is about must be the named one: a finding that spans two containers
+    # is not waived by an exception for one of them; pod-level findings name no container and stay.
+    return bool(names) and all(fnmatch.fnmatchcase(name, want.container) for name in names)
 
 
 def apply_exceptions(
-    findings: list[Finding], rules: Sequence[ExceptionRule], today: dt.date
+    findings: list[Finding], rules: Sequence[ExceptionRule], today: dt.date,
+    containers: Callable[[Finding], set[str]] | None = None,
 ) -> tuple[list[ExceptionRule], list[ExceptionRule]]:
     """Mark findings covered by a live exception as suppressed; return (expired, unused) rules."""
     expired = [r for r in rules if r.expires < today]
@@ -107,7 +246,7 @@ def apply_exceptions(
     used: set[int] = set()
     for finding in findings:
         for idx, rule in enumerate(live):
-            if exception_matches(rule, finding):
+            if exception_matches(rule, finding, containers):
                 finding.suppressed = True
                 finding.suppression = _suppression_record(rule)
                 used.add(idx)

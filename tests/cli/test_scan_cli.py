@@ -7,6 +7,7 @@ checks the areas register.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,9 +66,10 @@ def test_clean_input_exits_0(tmp_path: Path) -> None:
 
 
 def test_suppressed_findings_do_not_fail(app_dir: Path) -> None:
+    expires = dt.date.today() + dt.timedelta(days=30)  # within the default 365-day exception policy
     (app_dir / ".kubehipaa.yaml").write_text(
-        "exceptions:\n  - check: KH-TST-00*\n    justification: accepted risk, see RISK-7\n"
-        "    owner: ciso\n    expires: 2999-12-31\n"
+        "exceptions:\n  - check: KH-TST-00*\n    scope: all-resources\n    justification: accepted risk, see RISK-7\n"
+        f"    owner: ciso\n    expires: {expires}\n"
     )
     res = _run(str(app_dir), "--fail-on", "low", "-f", "json")
     assert res.exit_code == 0, res.output
@@ -78,7 +80,7 @@ def test_suppressed_findings_do_not_fail(app_dir: Path) -> None:
 
 def test_expired_exception_warns_and_fails(app_dir: Path) -> None:
     (app_dir / ".kubehipaa.yaml").write_text(
-        "exceptions:\n  - check: KH-TST-00*\n    justification: old\n    owner: ciso\n    expires: 2020-01-01\n"
+        "exceptions:\n  - check: KH-TST-00*\n    scope: all-resources\n    justification: old\n    owner: ciso\n    expires: 2020-01-01\n"
     )
     res = _run(str(app_dir))
     assert res.exit_code == 1

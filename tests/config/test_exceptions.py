@@ -95,6 +95,6 @@ def test_suppression_record_and_threshold() -> None:
 
 
 def test_unused_exceptions_are_reported() -> None:
-    result = _scan({"check": "KH-NOPE-001", "expires": "2026-12-31"})
-    assert [r.check for r in result.unused_exceptions] == ["KH-NOPE-001"]
+    result = _scan({"check": "KH-WL-001", "resource": {"namespace": "nowhere"}, "expires": "2026-12-31"})
+    assert [r.check for r in result.unused_exceptions] == ["KH-WL-001"]
     assert not _suppressed(result)

@@ -116,11 +116,11 @@ CONFIG = {
     "exceptions": [
         {"check": "KH-TST-002", "resource": {"kind": "Deployment", "namespace": "finance", "name": "billing"},
          "justification": "vendor image, digest pinning tracked in TICKET-12", "owner": "platform-team",
-         "expires": "2999-01-01"},
+         "expires": "2027-01-01"},
         {"check": "KH-TST-004", "resource": {"name": "ehr-nodeport"},
          "justification": "temporary debugging port", "owner": "alice", "expires": "2020-01-01"},
         {"check": "KH-TST-001", "resource": {"namespace": "nowhere"},
-         "justification": "matches nothing", "owner": "bob", "expires": "2999-01-01"},
+         "justification": "matches nothing", "owner": "bob", "expires": "2027-01-01"},
     ]
 }
 

@@ -39,7 +39,7 @@ def test_report_validates_and_keeps_suppressed_findings_visible(tmp_path: Path, 
     assert suppressed["suppressed"] is True
     assert suppressed["suppression"] == {
         "check": "KH-TST-002", "owner": "platform-team",
-        "justification": "vendor image, digest pinning tracked in TICKET-12", "expires": "2999-01-01",
+        "justification": "vendor image, digest pinning tracked in TICKET-12", "expires": "2027-01-01",
     }
     # The expired exception does not suppress, and it is reported.
     assert by_key[("KH-TST-004", "ehr-nodeport")]["suppressed"] is False

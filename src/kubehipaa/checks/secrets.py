@@ -6,12 +6,16 @@ that the encryption checks demand, are readable by roles that were never meant t
 Credentials there defeat authentication (164.312(d)); PHI there defeats access control and encryption at
 rest (164.312(a)(1), 164.312(a)(2)(iv)).
 
+Secret manifests are the other way credentials leak: `data` is only base64, so a Secret committed with its
+values puts the credential in the repository, outside the cluster's RBAC and encryption (KH-SEC-008).
+
 Every value reported here is sensitive by definition: evidence carries only the redacted shape from
 `kubehipaa.engines.phi.redact`, never the value.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -297,3 +301,104 @@ def configmap_credential(inv: Inventory) -> Iterator[Hit]:
             if secret_like_name(str(key)) and literal_secret_value(value) and "\n" not in str(value).strip():
                 yield Hit(obj, f"ConfigMap key {key} holds a credential-like value", path=join_path("data", str(key)),
                           value=redact(str(value)), sensitive=True)
+
+
+# --- KH-SEC-008: Secret manifests that carry their values ------------------------------------------------
+
+# Keys whose value is public or merely descriptive: a CA or server certificate, the namespace of a
+# service-account token, SSH host keys, where a database lives and who logs in (the password is the secret).
+_PUBLIC_KEYS = frozenset({"ca.crt", "tls.crt", "namespace", "known_hosts", "ssh-knownhosts"})
+_DESCRIPTIVE_KEY = re.compile(
+    r"(?i)(^|[._-])(host|hostname|port|user|username|database|dbname|db|region|sslmode|schema)$"
+)
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_PUBLIC_PEM = frozenset({"CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CRL", "PUBLIC KEY", "RSA PUBLIC KEY"})
+_SSH_PUBLIC = re.compile(r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-\S+|sk-\S+) [A-Za-z0-9+/=]+")
+# Values that are not the credential but a slot for it: a template expression filled in at deploy time,
+# SOPS ciphertext, or a mask (`****`). A placeholder *word* (CHANGEME) is not exempt: applied as committed,
+# it is the credential.
+_TEMPLATE_VALUE = re.compile(r"^(\$\{.*\}|\$\(.*\)|\{\{.*\}\}|<[^<>]*>|\(\(.*\)\)|ENC\[.*\]|\*+|x+|X+)$", re.S)
+_SERVER_FIELDS = ("uid", "resourceVersion", "managedFields")
+
+
+def _decoded(raw: str) -> str:
+    """A `data` value as text; an undecodable one is judged as written (it is still committed content)."""
+    try:
+        return base64.b64decode("".join(raw.split()), validate=True).decode("utf-8", errors="replace")
+    except ValueError:  # binascii.Error is a ValueError
+        return raw
+
+
+def committed_credential(key: str, text: str) -> bool:
+    """True when `text` (the decoded value of Secret key `key`) is a credential, not a slot or public data."""
+    text = text.strip()
+    if not text or _TEMPLATE_VALUE.match(text):
+        return False
+    if key.lower() in _PUBLIC_KEYS or key.lower().endswith(".pub") or _DESCRIPTIVE_KEY.search(key):
+        return False
+    blocks = set(_PEM_BLOCK.findall(text))
+    if blocks and blocks <= _PUBLIC_PEM:
+        return False
+    return not _SSH_PUBLIC.match(text)
+
+
+def _live_export(obj: K8sObject) -> bool:
+    """A Secret piped in from `kubectl get -o yaml`: the cluster's own copy, not a manifest anyone committed."""
+    meta = obj.metadata
+    return obj.file == "<stdin>" and any(meta.get(f) for f in _SERVER_FIELDS)
+
+
+def committed_secret_keys(obj: K8sObject) -> list[tuple[str, str]]:
+    """(key, evidence path such as `data.password`) of each credential value a Secret manifest carries."""
+    doc = obj.doc
+    if isinstance(doc.get("sops"), dict) or _live_export(obj):  # SOPS-encrypted file; cluster export
+        return []
+    keys: list[tuple[str, str]] = []
+    for field in ("data", "stringData"):
+        values = doc.get(field)
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if value is None or isinstance(value, bool | dict | list):  # not a value Kubernetes accepts
+                continue
+            text = str(value)
+            if field == "data" and isinstance(value, str):
+                text = _decoded(value)
+            if committed_credential(str(key), text):
+                keys.append((str(key), join_path(field, str(key))))
+    return keys
+
+
+@check(
+    id="KH-SEC-008",
+    title="Credential committed in a Secret manifest",
+    area=AREA,
+    severity=Severity.HIGH,
+    phi_severity=Severity.CRITICAL,
+    hipaa=("164.312(a)(2)(iv)", "164.312(d)", "164.308(a)(1)(ii)(B)"),
+    relation="supports",
+    cis=("5.4.1",),
+    nsa=("Secrets: do not hard-code credentials",),
+    remediation="Remove the values from the repository (keep the Secret out of git, or commit it encrypted: "
+    "SOPS, Sealed Secrets, or an ExternalSecret that syncs from a secret manager) and rotate every "
+    "credential that was committed: it stays in the git history.",
+    description="`data` is base64, an encoding, not encryption: a Secret manifest with values puts the "
+    "credential in plain text in the repository, its forks, CI caches and every clone, beyond the "
+    "cluster's RBAC and etcd encryption, and in the history after the file is deleted. High, as a "
+    "literal credential in a pod spec (KH-SEC-001); critical in a PHI namespace, where the credential "
+    "opens systems that hold ePHI. Not flagged: empty values, template slots (`${VAR}`, `{{ .x }}`, "
+    "`<password>`), SOPS ciphertext, public material (certificates, public keys, `ca.crt`, the "
+    "`namespace` of a service-account token) and descriptive keys (host, port, username); a Secret piped "
+    "in from a live cluster (`kubectl get -o yaml | kubehipaa scan -`, with server-set metadata) is the "
+    "cluster's copy, not a committed manifest.",
+)
+def secret_manifest_values(inv: Inventory) -> Iterator[Hit]:
+    for obj in inv.of_kind("Secret"):
+        keys = committed_secret_keys(obj)
+        if keys:
+            names = [name for name, _ in keys]
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            what = f"the value of key {shown}" if len(names) == 1 else f"the values of keys {shown}"
+            # Key names only: the values (and their base64) never leave this function.
+            yield Hit(obj, f"Secret manifest carries {what} in the file (not shown)",
+                      path=keys[0][1], value=[path for _, path in keys], sensitive=True)

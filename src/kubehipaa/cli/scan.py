@@ -31,7 +31,7 @@ from kubehipaa.config import load_config
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.pipeline import ScanResult, run_scan
+from kubehipaa.pipeline import ScanResult, check_exceptions, run_scan
 
 
 class ReportFormat(str, Enum):
@@ -113,6 +113,7 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
     if not paths and not cp_requested:
         raise typer.BadParameter("give at least one path (or '-' for stdin, or --control-plane DIR)")
     cfg = load_config(config, paths)
+    check_exceptions(cfg)  # a bad exception fails before a large input is read (run_scan checks it too)
     checks = _select_checks(only) if only else None
     with _status("Loading manifests…"):
         loaded = load_objects(paths, strict=strict) if paths else None
@@ -139,6 +140,8 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         warn(f"check {err.check_id} could not run on this input: {err.message}")
     for rule in result.expired_exceptions:
         warn(f"exception for {rule.check} (owner {rule.owner}) expired on {rule.expires}; it no longer suppresses")
+    for warning in result.warnings:
+        warn(warning.message)
 
     _emit(result, fmt, cfg, output, max_rows or None)
     unreadable = [p for p in (loaded.problems if loaded is not None else []) if is_data_loss(p.message)]

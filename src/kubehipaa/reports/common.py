@@ -16,7 +16,7 @@ from kubehipaa import __version__
 from kubehipaa.config import ExceptionRule
 from kubehipaa.frameworks import HipaaCatalog, load_hipaa
 from kubehipaa.model import Finding, Severity
-from kubehipaa.pipeline import ScanResult
+from kubehipaa.pipeline import ScanResult, ScanWarning
 
 TOOL_NAME = "kubehipaa"
 TOOL_VERSION = __version__
@@ -90,8 +90,18 @@ def exception_record(rule: ExceptionRule) -> dict[str, Any]:
     resource = rule.resource
     return {
         "check": rule.check,
-        "resource": {"kind": resource.kind, "namespace": resource.namespace, "name": resource.name},
+        "resource": {"kind": resource.kind, "namespace": resource.namespace, "name": resource.name,
+                     "container": resource.container},
+        "scope": rule.scope,
         "owner": rule.owner,
         "justification": rule.justification,
         "expires": rule.expires.isoformat(),
     }
+
+
+def warning_record(warning: ScanWarning) -> dict[str, Any]:
+    """A scan warning as JSON/SARIF data: stable `code`, one-line `message`, the exception it is about."""
+    record: dict[str, Any] = {"code": warning.code, "message": warning.message}
+    if warning.exception is not None:
+        record["exception"] = exception_record(warning.exception)
+    return record

@@ -1,4 +1,4 @@
-"""JSON report: every finding (suppressed ones marked), exceptions, skipped input, and the checks that ran.
+"""JSON report: every finding (suppressed ones marked), exceptions, warnings, skipped input, the checks that ran.
 
 The shape is published as a JSON Schema (`schemas/kubehipaa-report.schema.json`, also shipped in the
 package as `kubehipaa/reports/schemas/`) so downstream tooling can rely on it; tests validate real
@@ -22,6 +22,7 @@ from kubehipaa.reports.common import (
     safeguard_of,
     severity_counts,
     summary_line,
+    warning_record,
 )
 
 SCHEMA_VERSION = "1.0"
@@ -72,12 +73,14 @@ def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
             "expiredExceptions": len(result.expired_exceptions),
             "errors": len(result.errors),
             "skipped": len(result.skipped),
+            "warnings": len(result.warnings),
         },
         "findings": findings,
         "exceptions": {
             "expired": [exception_record(r) for r in result.expired_exceptions],
             "unused": [exception_record(r) for r in result.unused_exceptions],
         },
+        "warnings": [warning_record(w) for w in result.warnings],
         "errors": [{"checkId": e.check_id, "message": e.message} for e in result.errors],
         "skipped": [{"file": p.file, "line": p.line, "message": p.message} for p in result.skipped],
         "checks": [c.meta.to_dict() for c in result.checks],

@@ -20,7 +20,13 @@ from kubehipaa.config import Config
 from kubehipaa.frameworks import load_hipaa
 from kubehipaa.model import Finding, Severity
 from kubehipaa.pipeline import ScanResult
-from kubehipaa.reports.common import INFORMATION_URI, TOOL_NAME, TOOL_VERSION, exception_record
+from kubehipaa.reports.common import (
+    INFORMATION_URI,
+    TOOL_NAME,
+    TOOL_VERSION,
+    exception_record,
+    warning_record,
+)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -177,6 +183,11 @@ def sarif_dict(result: ScanResult, config: Config, cwd: Path | None = None) -> d
             "properties": rec,
         }
         for rec in map(exception_record, result.expired_exceptions)
+    ] + [
+        # Configuration notifications: the exception, not the input, is what the reader must review.
+        {"level": "warning", "message": {"text": w.message}, "descriptor": {"id": w.code},
+         "properties": warning_record(w)}
+        for w in result.warnings if w.exception is not None
     ]
     execution = [
         {"level": "error", "message": {"text": e.message}, "descriptor": {"id": "check-error"},
@@ -185,6 +196,10 @@ def sarif_dict(result: ScanResult, config: Config, cwd: Path | None = None) -> d
     ] + [
         {"level": "warning", "message": {"text": str(p)}, "descriptor": {"id": "skipped-input"}}
         for p in result.skipped
+    ] + [
+        # Coverage gaps: what this run could not see, next to what it could not read.
+        {"level": "warning", "message": {"text": w.message}, "descriptor": {"id": w.code}}
+        for w in result.warnings if w.exception is None
     ]
     invocation: dict[str, Any] = {"executionSuccessful": not result.errors}
     if notifications:

@@ -90,6 +90,12 @@ def table_renderables(result: ScanResult, config: Config, max_rows: int | None =
             "and no longer suppresses findings; renew or remove it in .kubehipaa.yaml",
             style="yellow",
         ))
+    if result.warnings:
+        # The lines themselves go to stderr (the CLI prints each once); a saved table still says they exist.
+        n_warnings = len(result.warnings)
+        codes = ", ".join(dict.fromkeys(w.code for w in result.warnings))
+        plural = "s" if n_warnings != 1 else ""
+        out.append(Text(f"{n_warnings} scan warning{plural} (on stderr; in --format json): {codes}", style="yellow"))
     for err in result.errors:
         out.append(Text(f"check {err.check_id} could not run: {err.message}", style="red"))
     if not result.active:
