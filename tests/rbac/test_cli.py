@@ -220,3 +220,18 @@ def test_non_resource_url_still_ignores_the_namespace(bind_dir: Path) -> None:
     assert r.exit_code == 1
     assert orjson.loads(r.stdout)["request"] == {"verb": "get", "nonResourceURL": "/metrics"}
     assert "-n ops is ignored" in r.stderr
+
+
+def test_escalation_follows_a_bind_granted_by_a_rolebinding(tmp_path: Path) -> None:
+    # lead may create RoleBindings in clinical and bind ClusterRole edit there (the API server asks `bind
+    # clusterroles edit` in clinical); edit reads Secrets, so lead reaches the PHI namespace's Secrets.
+    phi_ns = ("apiVersion: v1\nkind: Namespace\nmetadata: {name: clinical, labels: {kubehipaa.io/phi: \"true\"}}\n"
+              "---\n")
+    (tmp_path / "rbac.yaml").write_text(phi_ns + BIND_IN_OPS.replace("ops", "clinical"))
+    r = runner.invoke(app, ["rbac", "escalation", "--format", "json", str(tmp_path)])
+    assert r.exit_code == 1, r.output
+    found = {(p["identity"], p["target"]): p for p in orjson.loads(r.stdout)["paths"]}
+    p = found[("User lead", "read all Secrets in PHI namespace clinical")]
+    assert [h["to"] for h in p["path"]] == ["ClusterRole edit bound in clinical",
+                                            "read all Secrets in PHI namespace clinical"]
+    assert p["path"][0]["how"] == "create a RoleBinding in clinical to ClusterRole edit (bind)"

@@ -394,6 +394,22 @@ class RbacIndex:
             out.insert(0, WhoCanEntry(Subject("Group", MASTERS), None, -1, None))
         return out
 
+    def applicable_subjects(self, binding: Binding) -> list[Subject]:
+        """The binding's subjects that can ever match a request (ServiceAccount namespaces defaulted), in order."""
+        return [s for _, s in self._applicable.get(id(binding), ())]
+
+    def allowed_bindings(self, attrs: Attributes, *, any_name: bool = False) -> list[Binding]:
+        """The bindings whose role allows `attrs` and that apply to it (every ClusterRoleBinding, the RoleBindings
+        of its namespace): the bindings `who_can` draws its subjects from, without paths or order. A cheaper
+        form for callers that ask thousands of questions, such as the escalation graph."""
+        ns = attrs.namespace
+        out: list[Binding] = []
+        for key in self.roles_allowing(attrs, any_name=any_name):
+            out.extend(self._cluster_by_role.get(key, ()))
+            if ns:
+                out.extend(self._ns_by_role.get((key, ns), ()))
+        return out
+
     # ----------------------------------------------------------------- inventory of subjects
     def subjects(self) -> list[Subject]:
         """Every distinct subject that some binding names (ServiceAccount namespaces defaulted)."""
