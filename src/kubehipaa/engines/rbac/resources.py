@@ -118,6 +118,21 @@ def request_namespace(resource: str, group: str, name: str = "") -> str | None:
     return None
 
 
+def rolebinding_can_grant(attrs: Attributes) -> bool:
+    """Can a RoleBinding ever grant this request in a real cluster? It counts only for requests that carry its
+    namespace: every namespaced resource; of the built-in cluster-scoped ones, `namespaces` (the request for
+    namespace N carries N) and `bind` on ClusterRoles (the API server asks it in the namespace of the
+    RoleBinding being written, upstream BindingAuthorized); never another cluster-scoped resource (`escalate`
+    on a ClusterRole is asked without a namespace, as its URL has none) or a non-resource URL."""
+    if not attrs.resource_request:
+        return False
+    if attrs.resource == "namespaces" and attrs.api_group == "":
+        return True
+    if attrs.verb == "bind" and attrs.resource == "clusterroles" and attrs.api_group == "rbac.authorization.k8s.io":
+        return True
+    return not is_cluster_scoped(attrs.resource, attrs.api_group)
+
+
 def request_attributes(
     verb: str,
     target: str,
