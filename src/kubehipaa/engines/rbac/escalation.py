@@ -214,9 +214,11 @@ def node_label(key: str) -> str:
     if key == ANY_POD:
         return "any pod on any node"
     if key.startswith(HOLD_PREFIX):
-        scope, _, role = key[len(HOLD_PREFIX):].partition(":")
-        kind, _, name = role.partition("/")
-        return f"{kind} {name} bound " + (f"in {scope}" if scope else "cluster-wide")
+        rest = key[len(HOLD_PREFIX):]
+        for kind in ("ClusterRole", "Role"):
+            scope, sep, name = rest.partition(f":{kind}/")
+            if sep:
+                return f"{kind} {name} bound " + (f"in {scope}" if scope else "cluster-wide")
     if key.startswith(ALL_IN_PREFIX):
         return f"every permission in namespace {key[len(ALL_IN_PREFIX):]}"
     kind, _, name = key.partition(":")
