@@ -8,6 +8,7 @@ from kubehipaa.engines.rbac import RbacIndex, authorize, request_attributes, use
 from tests.rbac.helpers import crb, crole, group, rb, role, rule, sa, user
 
 SECRETS_GET = rule(["get"], ["secrets"])
+BIND_X = rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"], names=["x"])
 
 # (case id, objects, user, groups, verb, target, namespace, name, expected)
 CASES = [
@@ -29,9 +30,39 @@ CASES = [
     ("rb clusterrole never cluster-wide",
      [crole("r", SECRETS_GET), rb("b", "a", "ClusterRole", "r", user("jane"))],
      "jane", [], "list", "secrets", "", "", False),
-    ("rb clusterrole never cluster-scoped resources",
+    ("rb clusterrole never cluster-scoped resources asked without a namespace",
      [crole("r", rule(["get"], ["nodes"])), rb("b", "a", "ClusterRole", "r", user("jane"))],
      "jane", [], "get", "nodes", "", "", False),
+    # The authorizer does not know scope: a question about a cluster-scoped resource asked in a namespace is
+    # answered by that namespace's RoleBindings too (a plain `get nodes` has no namespace, so it stays "no").
+    ("rb grants a cluster-scoped resource asked in its namespace",
+     [crole("r", rule(["get"], ["nodes"])), rb("b", "a", "ClusterRole", "r", user("jane"))],
+     "jane", [], "get", "nodes", "a", "", True),
+    ("rb does not grant a cluster-scoped resource asked in another namespace",
+     [crole("r", rule(["get"], ["nodes"])), rb("b", "a", "ClusterRole", "r", user("jane"))],
+     "jane", [], "get", "nodes", "b", "", False),
+    # ... which is how the API server checks `bind` for a RoleBinding in ops that refers to ClusterRole x
+    ("rb in ops grants bind of ClusterRole x asked in ops",
+     [role("r", "ops", BIND_X), rb("b", "ops", "Role", "r", user("jane"))],
+     "jane", [], "bind", "clusterroles", "ops", "x", True),
+    ("rb in ops does not grant bind of ClusterRole x cluster-wide (a ClusterRoleBinding)",
+     [role("r", "ops", BIND_X), rb("b", "ops", "Role", "r", user("jane"))],
+     "jane", [], "bind", "clusterroles", "", "x", False),
+    ("rb in ops does not grant bind of ClusterRole x in another namespace",
+     [role("r", "ops", BIND_X), rb("b", "ops", "Role", "r", user("jane"))],
+     "jane", [], "bind", "clusterroles", "dev", "x", False),
+    ("rb in ops does not grant bind of another ClusterRole",
+     [role("r", "ops", BIND_X), rb("b", "ops", "Role", "r", user("jane"))],
+     "jane", [], "bind", "clusterroles", "ops", "cluster-admin", False),
+    ("rb to a ClusterRole grants bind in the binding's namespace",
+     [crole("r", BIND_X), rb("b", "ops", "ClusterRole", "r", group("leads"))],
+     "jane", ["leads"], "bind", "clusterroles", "ops", "x", True),
+    ("crb grants bind of ClusterRole x in every namespace",
+     [crole("r", BIND_X), crb("b", "r", user("jane"))],
+     "jane", [], "bind", "clusterroles", "ops", "x", True),
+    ("rb grants the namespace object asked in its namespace under another name",
+     [crole("r", rule(["get"], ["namespaces"])), rb("b", "a", "ClusterRole", "r", user("jane"))],
+     "jane", [], "get", "namespaces", "a", "b", True),
     ("rb clusterrole never nonResourceURLs",
      [crole("r", rule(["get"], urls=["/metrics"])), rb("b", "a", "ClusterRole", "r", user("jane"))],
      "jane", [], "get", "/metrics", "", "", False),
@@ -204,3 +235,23 @@ def test_later_declaration_of_the_same_object_wins() -> None:
     assert idx.authorize(user_info("john"), request_attributes("get", "pods", "a")).allowed
     assert not idx.authorize(user_info("john"), request_attributes("get", "secrets", "a")).allowed
     assert len(idx.problems) == 2 and all("more than once" in p for p in idx.problems)
+
+
+def test_who_can_bind_a_clusterrole_asked_in_a_namespace_counts_its_rolebindings() -> None:
+    # `who-can bind clusterroles -n ops --name x`: the question the API server asks for a RoleBinding in ops
+    # that refers to ClusterRole x. RoleBindings in ops answer it; asked cluster-wide (a ClusterRoleBinding),
+    # only ClusterRoleBindings do.
+    idx = RbacIndex.from_objects([
+        role("r", "ops", BIND_X), rb("b", "ops", "Role", "r", user("jane"), sa("deployer")),
+        rb("other", "dev", "Role", "r", user("dev-lead")), role("r", "dev", BIND_X),
+        crole("cr", BIND_X), crb("c", "cr", group("platform")),
+    ])
+    in_ops = idx.who_can(request_attributes("bind", "clusterroles.rbac.authorization.k8s.io", "ops", "x"),
+                         include_masters=False)
+    assert {(e.subject.kind, e.subject.namespace, e.subject.name) for e in in_ops} == {
+        ("User", "", "jane"), ("ServiceAccount", "ops", "deployer"), ("Group", "", "platform")}
+    cluster = idx.who_can(request_attributes("bind", "clusterroles", "", "x"), include_masters=False)
+    assert {e.subject.name for e in cluster} == {"platform"}
+    for u, g, expected in [("jane", [], True), ("dev-lead", [], False), ("bob", ["platform"], True)]:
+        attrs = request_attributes("bind", "clusterroles", "ops", "x")
+        assert idx.authorize(user_info(u, g), attrs).allowed is expected, u

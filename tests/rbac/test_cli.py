@@ -155,3 +155,83 @@ def test_input_without_rbac_objects_is_exit_2(tmp_path: Path) -> None:
         result = runner.invoke(app, ["rbac", *argv])
         assert result.exit_code == 2, argv
         assert "no Role, ClusterRole, RoleBinding or ClusterRoleBinding found" in result.output
+
+
+# ---------------------------------------------------------------- requests keep the namespace they are asked in
+
+BIND_IN_OPS = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: delegate, namespace: ops}
+rules:
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [clusterroles]
+  verbs: [bind]
+  resourceNames: [edit]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [rolebindings]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: delegate, namespace: ops}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: delegate}
+subjects:
+- {kind: User, name: lead, apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+@pytest.fixture
+def bind_dir(tmp_path: Path) -> Path:
+    (tmp_path / "rbac.yaml").write_text(BIND_IN_OPS)
+    return tmp_path
+
+
+def test_who_can_bind_clusterroles_in_a_namespace_counts_its_rolebindings(bind_dir: Path) -> None:
+    # The API server's check for a RoleBinding in ops referring to ClusterRole edit asks exactly this.
+    r = runner.invoke(app, ["rbac", "who-can", "bind", "clusterroles", "-n", "ops", "--name", "edit",
+                            "--format", "json", str(bind_dir)])
+    assert r.exit_code == 0, r.output
+    data = orjson.loads(r.stdout)
+    assert data["request"]["namespace"] == "ops"
+    assert {(s["subject"]["kind"], s["subject"]["name"]) for s in data["subjects"]} == {
+        ("User", "lead"), ("Group", "system:masters")}
+    assert "is cluster-scoped" in r.stderr and "ignored" not in r.stderr
+    # asked cluster-wide (the check for a ClusterRoleBinding): the RoleBinding does not count
+    r = runner.invoke(app, ["rbac", "who-can", "bind", "clusterroles", "--name", "edit", "--format", "json",
+                            str(bind_dir)])
+    assert [s["subject"]["name"] for s in orjson.loads(r.stdout)["subjects"]] == ["system:masters"]
+    assert "cluster-scoped" not in r.stderr
+
+
+def test_can_i_bind_clusterroles_in_a_namespace(bind_dir: Path) -> None:
+    base = ["rbac", "can-i", "bind", "clusterroles.rbac.authorization.k8s.io", "--name", "edit", "--as", "lead"]
+    r = runner.invoke(app, [*base, "-n", "ops", str(bind_dir)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("yes") and 'RoleBinding "ops/delegate"' in r.stdout
+    assert "clusterroles is cluster-scoped" in r.stderr
+    assert runner.invoke(app, [*base, "-n", "dev", str(bind_dir)]).exit_code == 1
+    assert runner.invoke(app, [*base, str(bind_dir)]).exit_code == 1
+
+
+def test_non_resource_url_still_ignores_the_namespace(bind_dir: Path) -> None:
+    r = runner.invoke(app, ["rbac", "can-i", "get", "/metrics", "-n", "ops", "--as", "lead", "--format", "json",
+                            str(bind_dir)])
+    assert r.exit_code == 1
+    assert orjson.loads(r.stdout)["request"] == {"verb": "get", "nonResourceURL": "/metrics"}
+    assert "-n ops is ignored" in r.stderr
+
+
+def test_escalation_follows_a_bind_granted_by_a_rolebinding(tmp_path: Path) -> None:
+    # lead may create RoleBindings in clinical and bind ClusterRole edit there (the API server asks `bind
+    # clusterroles edit` in clinical); edit reads Secrets, so lead reaches the PHI namespace's Secrets.
+    phi_ns = ("apiVersion: v1\nkind: Namespace\nmetadata: {name: clinical, labels: {kubehipaa.io/phi: \"true\"}}\n"
+              "---\n")
+    (tmp_path / "rbac.yaml").write_text(phi_ns + BIND_IN_OPS.replace("ops", "clinical"))
+    r = runner.invoke(app, ["rbac", "escalation", "--format", "json", str(tmp_path)])
+    assert r.exit_code == 1, r.output
+    found = {(p["identity"], p["target"]): p for p in orjson.loads(r.stdout)["paths"]}
+    p = found[("User lead", "read all Secrets in PHI namespace clinical")]
+    assert [h["to"] for h in p["path"]] == ["ClusterRole edit bound in clinical",
+                                            "read all Secrets in PHI namespace clinical"]
+    assert p["path"][0]["how"] == "create a RoleBinding in clinical to ClusterRole edit (bind)"

@@ -110,8 +110,11 @@ def test_rolebinding_bind_in_phi_namespace_reads_its_secrets() -> None:
     objs = [role("rbac", "clinical", rule(["create"], ["rolebindings"], ["rbac.authorization.k8s.io"]),
                  rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"])),
             rb("rbac", "clinical", "Role", "rbac", user("lead"))]
-    _, ps = paths(objs)
-    assert "bind cluster-admin in clinical" in ps[("User:lead", PHI_PREFIX + "clinical")].edges[0].how
+    g, ps = paths(objs)
+    p = ps[("User:lead", PHI_PREFIX + "clinical")]
+    assert len(p.edges) == 2 and p.edges[0].how.startswith("create a RoleBinding in clinical to ClusterRole ")
+    assert ("User:lead", "via:all-in:clinical", "create a RoleBinding in clinical to ClusterRole cluster-admin "
+            "(bind)") in {(e.src, e.dst, e.how) for e in g.edges}
     objs[0]["rules"] = objs[0]["rules"][:1]
     _, ps = paths(objs)
     assert ("User:lead", PHI_PREFIX + "clinical") not in ps
@@ -133,6 +136,13 @@ POWER_RULES = [
     rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"], names=["cluster-admin"]),
     rule(["get"], ["nodes/proxy"]), rule(["*"], ["*"], ["*"]),
     rule(["create"], ["pods/exec"]), rule(["get"], ["pods/exec"], names=["emr-0"]),
+    # RBAC writes: bind (named, any, Roles), escalate with update/patch, create a Role
+    rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"], names=["c0"]),
+    rule(["bind"], ["clusterroles"], ["rbac.authorization.k8s.io"], names=["edit"]),
+    rule(["bind"], ["clusterroles", "roles"], ["rbac.authorization.k8s.io"]),
+    rule(["escalate", "update"], ["clusterroles"], ["rbac.authorization.k8s.io"], names=["c1"]),
+    rule(["escalate", "patch", "create"], ["roles"], ["rbac.authorization.k8s.io"]),
+    rule(["bind"], ["roles"], ["rbac.authorization.k8s.io"], names=["r0"]),
 ]
 SUBJECTS = [user("bob"), user("eve"), group("ops"), group("system:authenticated"), group("system:serviceaccounts"),
             sa("app"), sa("app", "clinical"), sa("worker", "web"), group("system:serviceaccounts:web")]
@@ -151,11 +161,16 @@ def world(draw):  # type: ignore[no-untyped-def]
         objs.append(crole(f"c{i}", *rules))
         ns = draw(st.sampled_from(["", "clinical", "web"]))
         subjects = draw(st.lists(st.sampled_from(SUBJECTS), min_size=1, max_size=3))
-        objs.append(crb(f"b{i}", f"c{i}", *subjects) if not ns else rb(f"b{i}", ns, "ClusterRole", f"c{i}", *subjects))
+        if ns and draw(st.booleans()):
+            objs.append(role(f"r{i}", ns, *rules))
+            objs.append(rb(f"b{i}", ns, "Role", f"r{i}", *subjects))
+        else:
+            objs.append(crb(f"b{i}", f"c{i}", *subjects) if not ns
+                        else rb(f"b{i}", ns, "ClusterRole", f"c{i}", *subjects))
     return objs
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world())
 def test_fast_graph_equals_reference(objs) -> None:  # type: ignore[no-untyped-def]
     idx = RbacIndex.from_objects(objs)
@@ -222,3 +237,128 @@ def test_exec_into_pods_reaches_the_service_accounts_they_run_as() -> None:
             rb("exec", "clinical", "Role", "exec", user("oncall"))]
     _, ps = paths(objs)
     assert ("User:oncall", PHI_PREFIX + "clinical") not in ps
+
+
+# ---------------------------------------------------------------- RBAC writes follow the authorizer's namespace rule
+
+RBAC_API = ["rbac.authorization.k8s.io"]
+CREATE_RB = rule(["create"], ["rolebindings"], RBAC_API)
+CREATE_CRB = rule(["create"], ["clusterrolebindings"], RBAC_API)
+
+
+def bind_rule(*names: str, resource: str = "clusterroles") -> dict:
+    return rule(["bind"], [resource], RBAC_API, names=list(names) if names else None)
+
+
+def edges_of(g) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    return {(e.src, e.dst, e.how) for e in g.edges}
+
+
+def test_rolebinding_granted_bind_of_a_named_clusterrole_holds_that_role_in_the_namespace() -> None:
+    # The API server authorizes a RoleBinding in clinical to ClusterRole reader as `bind clusterroles reader`
+    # asked in clinical, so a RoleBinding in clinical that allows it counts, and lead can hold reader there.
+    objs = [crole("reader", rule(["get", "list"], ["secrets"])),
+            role("delegate", "clinical", CREATE_RB, bind_rule("reader")),
+            rb("delegate", "clinical", "Role", "delegate", user("lead"))]
+    g, ps = paths(objs)
+    p = ps[("User:lead", PHI_PREFIX + "clinical")]
+    assert [e.dst for e in p.edges] == ["via:bound:clinical:ClusterRole/reader", PHI_PREFIX + "clinical"]
+    assert p.edges[0].how == "create a RoleBinding in clinical to ClusterRole reader (bind)"
+    assert "ClusterRole reader bound in clinical" in p.describe()
+    # the RoleBinding's bind counts only in its own namespace, never for a ClusterRoleBinding
+    assert not any(e.src == "User:lead" and e.dst == "via:bound::ClusterRole/reader" for e in g.edges)
+    assert ("User:lead", ADMIN) not in ps
+
+
+def test_bind_without_creating_rolebindings_or_in_another_namespace_is_no_path() -> None:
+    base = [crole("reader", rule(["get", "list"], ["secrets"]))]
+    no_create = [*base, role("d", "clinical", bind_rule("reader")), rb("d", "clinical", "Role", "d", user("lead"))]
+    other_ns = [*base, role("d", "web", CREATE_RB, bind_rule("reader")), rb("d", "web", "Role", "d", user("lead"))]
+    for objs in (no_create, other_ns):
+        _, ps = paths(objs)
+        assert ("User:lead", PHI_PREFIX + "clinical") not in ps
+
+
+def test_delegated_binding_of_builtin_edit_reaches_service_accounts_and_secrets() -> None:
+    # A common delegation: "team leads may grant edit in their namespace". edit (built-in, assumed) reads
+    # Secrets and creates pods in the namespace it is bound in.
+    objs = [*BASE, role("delegate", "clinical", CREATE_RB, bind_rule("edit")),
+            rb("delegate", "clinical", "Role", "delegate", group("clinical-leads"))]
+    g, ps = paths(objs)
+    holder = "via:bound:clinical:ClusterRole/edit"
+    assert [e.dst for e in ps[("Group:clinical-leads", PHI_PREFIX + "clinical")].edges] == [
+        holder, PHI_PREFIX + "clinical"]
+    assert (holder, "via:pods:clinical", "create pods in clinical") in edges_of(g)
+
+
+def test_clusterrolebinding_of_a_secret_reader_reaches_every_phi_namespace() -> None:
+    objs = [crole("reader", rule(["list"], ["secrets"])),
+            crole("binder", CREATE_CRB, bind_rule("reader")), crb("binder", "binder", user("ops"))]
+    g, ps = paths(objs, phi=("clinical", "billing"))
+    holder = "via:bound::ClusterRole/reader"
+    assert ("User:ops", holder, "create a ClusterRoleBinding to ClusterRole reader (bind)") in edges_of(g)
+    assert {(e.src, e.dst) for e in g.edges if e.src == holder} == {
+        (holder, PHI_PREFIX + "clinical"), (holder, PHI_PREFIX + "billing")}
+    assert [e.dst for e in ps[("User:ops", PHI_PREFIX + "billing")].edges] == [holder, PHI_PREFIX + "billing"]
+    assert ("User:ops", ADMIN) not in ps
+
+
+def test_roles_that_grant_nothing_followed_leave_no_dead_end_nodes() -> None:
+    objs = [crole("cm", rule(["get"], ["configmaps"])), role("d", "clinical", CREATE_RB, bind_rule("cm")),
+            rb("d", "clinical", "Role", "d", user("lead"))]
+    g, ps = paths(objs)
+    assert not any(e.src == "User:lead" or e.dst.startswith("via:bound:") for e in g.edges)
+    assert not any(p.identity == "User:lead" for p in ps.values())
+
+
+def test_escalate_alone_does_not_bind_cluster_admin() -> None:
+    # Binding is authorized by `bind` (or by already holding every rule of the role), never by `escalate`.
+    objs = [crole("esc", CREATE_CRB, rule(["escalate"], ["clusterroles"], RBAC_API, names=["cluster-admin"])),
+            crb("esc", "esc", user("eve"))]
+    _, ps = paths(objs)
+    assert ("User:eve", ADMIN) not in ps
+
+
+def test_escalate_and_update_a_clusterrole_one_holds_is_admin() -> None:
+    objs = [crole("self", rule(["escalate", "update"], ["clusterroles"], RBAC_API, names=["self"])),
+            crb("self", "self", user("eve"))]
+    _, ps = paths(objs)
+    assert ps[("User:eve", ADMIN)].edges[0].how == "update ClusterRole self with any rules (escalate)"
+    # the same ClusterRole held through a RoleBinding: every permission in that namespace only (the escalate
+    # check for a ClusterRole carries no namespace, so the RoleBinding's rules do not allow it)
+    objs = [crole("self", rule(["escalate", "update"], ["clusterroles"], RBAC_API, names=["self"])),
+            rb("self", "clinical", "ClusterRole", "self", user("eve"))]
+    _, ps = paths(objs)
+    assert ("User:eve", ADMIN) not in ps and ("User:eve", PHI_PREFIX + "clinical") not in ps
+
+
+def test_escalate_and_patch_a_role_held_in_a_phi_namespace() -> None:
+    objs = [role("self", "clinical", rule(["escalate", "patch"], ["roles"], RBAC_API, names=["self"])),
+            rb("self", "clinical", "Role", "self", user("eve"))]
+    _, ps = paths(objs)
+    assert [e.dst for e in ps[("User:eve", PHI_PREFIX + "clinical")].edges] == [
+        "via:all-in:clinical", PHI_PREFIX + "clinical"]
+    assert ("User:eve", ADMIN) not in ps
+
+
+def test_create_a_role_with_any_rules_and_bind_it() -> None:
+    make = [rule(["create", "escalate", "bind"], ["roles"], RBAC_API), CREATE_RB]
+    objs = [role("maker", "clinical", *make), rb("maker", "clinical", "Role", "maker", user("eve"))]
+    _, ps = paths(objs)
+    assert ps[("User:eve", PHI_PREFIX + "clinical")].edges[0].how == (
+        "create a Role in clinical with any rules (escalate) and bind it")
+    objs = [role("maker", "clinical", rule(["create", "bind"], ["roles"], RBAC_API), CREATE_RB),
+            rb("maker", "clinical", "Role", "maker", user("eve"))]
+    _, ps = paths(objs)
+    assert ("User:eve", PHI_PREFIX + "clinical") not in ps
+
+
+def test_clusterrole_aggregation_controller_can_rewrite_its_own_role() -> None:
+    # Upstream's controller role (controller_policy.go): escalate/update/patch on clusterroles, bound by a
+    # ClusterRoleBinding to its service account. It can rewrite its own ClusterRole to `*`: cluster-admin power.
+    name = "system:controller:clusterrole-aggregation-controller"
+    objs = [crole(name, rule(["escalate", "get", "list", "watch", "update", "patch"], ["clusterroles"], RBAC_API)),
+            crb(name, name, sa("clusterrole-aggregation-controller", "kube-system"))]
+    _, ps = paths(objs)
+    p = ps[("ServiceAccount:kube-system/clusterrole-aggregation-controller", ADMIN)]
+    assert [e.how for e in p.edges] == [f"update ClusterRole {name} with any rules (escalate)"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubehipaa.engines.rbac import Attributes, PolicyRule, request_attributes, rule_allows
+from kubehipaa.engines.rbac.resources import request_namespace
 
 
 def R(verbs=(), groups=("",), resources=(), names=(), urls=()) -> PolicyRule:
@@ -113,9 +114,16 @@ def test_namespace_object_is_requested_in_its_own_namespace() -> None:
     assert a.namespace == "clinical"
 
 
-def test_cluster_scoped_requests_carry_no_namespace() -> None:
-    assert request_attributes("get", "nodes", "clinical").namespace == ""
-    assert request_attributes("list", "clusterroles", "clinical").namespace == ""
-    assert request_attributes("list", "namespaces", "clinical").namespace == ""
-    assert request_attributes("get", "nodes", "clinical", as_request=False).namespace == "clinical"
+def test_requests_keep_the_namespace_they_are_asked_in_whatever_the_scope() -> None:
+    # The authorizer does not know scope: `bind clusterroles X` asked in ops is the API server's own check for a
+    # RoleBinding in ops, and RoleBindings of ops decide it. `request_namespace` says what a plain request carries.
+    assert request_attributes("bind", "clusterroles", "ops", "x").namespace == "ops"
+    assert request_attributes("get", "nodes", "clinical").namespace == "clinical"
+    assert request_attributes("list", "namespaces", "clinical").namespace == "clinical"
+    assert request_attributes("get", "namespaces", "ops", "clinical").namespace == "ops"
+    assert request_attributes("get", "namespaces", name="clinical").namespace == "clinical"
     assert request_attributes("get", "pods", "clinical").namespace == "clinical"
+    assert request_attributes("get", "/metrics", "clinical").namespace == ""
+    assert request_namespace("nodes", "") == "" and request_namespace("clusterroles", "rbac.authorization.k8s.io") == ""
+    assert request_namespace("namespaces", "", "clinical") == "clinical"
+    assert request_namespace("pods", "") is None and request_namespace("widgets", "example.com") is None

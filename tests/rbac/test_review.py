@@ -128,3 +128,22 @@ def test_name_limited_grants_list_every_allowed_name() -> None:
     review = build_review(RbacIndex.from_objects(objs), ["clinical"])
     got = [g for g in review.grants if g.subject_name == "g" and g.resource == "secrets"]
     assert [g.names for g in got] == [("a", "b")]
+
+
+def test_review_lists_rolebinding_granted_bind_of_clusterroles_in_its_namespace() -> None:
+    # The API server asks `bind clusterroles edit` in clinical when someone writes a RoleBinding there, so a
+    # RoleBinding in clinical allowing it is a grant of the reviewed namespace; cluster-wide ones stay under
+    # (cluster), and other cluster-scoped requests never appear in a namespace.
+    rbac_api = ["rbac.authorization.k8s.io"]
+    idx = RbacIndex.from_objects([
+        role("delegate", "clinical", rule(["bind"], ["clusterroles"], rbac_api, names=["edit"]),
+             rule(["escalate"], ["clusterroles"], rbac_api)),
+        rb("delegate", "clinical", "Role", "delegate", group("leads")),
+        crole("binder", rule(["bind"], ["clusterroles"], rbac_api)), crb("binder", "binder", group("platform")),
+    ])
+    got = grants_of(build_review(idx, ["clinical"]))
+    bind = "clusterroles.rbac.authorization.k8s.io"
+    assert ("clinical", "Group", "leads", bind, "bind", ("edit",)) in got
+    assert ("(cluster)", "Group", "platform", bind, "bind", ()) in got
+    assert not any(g[0] == "clinical" and g[2] == "platform" for g in got)
+    assert not any(g[0] == "clinical" and g[4] == "escalate" for g in got)

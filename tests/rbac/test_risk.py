@@ -101,3 +101,18 @@ def test_missing_role_and_subject_and_aggregate_label() -> None:
     assert [h.binding.name for h in by_rule["RR-014"]] == ["dangling"]
     assert len(by_rule["RR-015"]) == 1 and "ghost" in by_rule["RR-015"][0].message
     assert by_rule["RR-013"][0].role is not None and by_rule["RR-013"][0].role.name == "extra"
+
+
+def test_rolebinding_counts_for_cluster_scoped_requests_asked_in_its_namespace() -> None:
+    # The API server checks `bind clusterroles X` in the namespace of the RoleBinding being written, so a
+    # RoleBinding allowing it is a working bind grant there. `escalate` on a ClusterRole and nodes/proxy are
+    # asked without a namespace: a RoleBinding allowing them grants nothing.
+    rbac_api = ["rbac.authorization.k8s.io"]
+    objs = [crole("binder", rule(["bind"], ["clusterroles"], rbac_api, names=["edit"])),
+            crole("esc", rule(["escalate"], ["clusterroles"], rbac_api)), crole("np", rule(["get"], ["nodes/proxy"])),
+            rb("binder", "ops", "ClusterRole", "binder", group("leads")), rb("esc", "ops", "ClusterRole", "esc",
+                                                                             group("leads")),
+            rb("np", "ops", "ClusterRole", "np", group("leads"))]
+    fired = {(h.rule.id, h.binding.name) for h in _hits(objs) if h.binding is not None}
+    assert ("RR-003", "binder") in fired
+    assert ("RR-003", "esc") not in fired and ("RR-007", "np") not in fired

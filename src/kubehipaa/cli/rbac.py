@@ -30,6 +30,7 @@ from kubehipaa.engines.rbac import (
     user_info,
 )
 from kubehipaa.engines.rbac.escalation import build_escalation_graph
+from kubehipaa.engines.rbac.resources import request_namespace
 from kubehipaa.engines.rbac.review import (
     build_review,
     diff_csv,
@@ -89,14 +90,29 @@ def build_index(paths: list[str]) -> RbacIndex:
 
 
 def _attrs(verb: str, target: str, namespace: str | None, name: str | None, subresource: str | None) -> Attributes:
+    """The request as asked. `-n` is kept for cluster-scoped resources too: the RBAC authorizer does not know
+    scope (RoleBindings of the request's namespace count whenever it has one), and the API server itself asks
+    such questions, e.g. `bind clusterroles X` in N for a RoleBinding in N. A warning says when a plain API
+    request would carry another namespace; only a non-resource URL drops `-n` (it never has a namespace)."""
     try:
         attrs = request_attributes(verb, target, namespace or "", name or "", subresource or "")
     except RequestSyntaxError as exc:
         raise fail(f"cannot read request {verb} {target}: {exc}") from None
-    if namespace and attrs.namespace != namespace:
-        what = "a non-resource URL" if not attrs.resource_request else f"{attrs.resource} is cluster-scoped"
-        warn(f"{what}: the request has {'namespace ' + attrs.namespace if attrs.namespace else 'no namespace'}, "
-             f"-n {namespace} is ignored")
+    if not namespace:
+        return attrs
+    if not attrs.resource_request:
+        warn(f"a non-resource URL: the request has no namespace, -n {namespace} is ignored")
+        return attrs
+    plain = request_namespace(attrs.resource, attrs.api_group, attrs.name)
+    if plain is None or plain == namespace:
+        return attrs
+    if plain:
+        warn(f"namespaces {attrs.name!r}: a plain request for it is in namespace {plain}; answering as asked, in "
+             f"namespace {namespace}")
+    else:
+        warn(f"{attrs.resource} is cluster-scoped: a plain request for it has no namespace; answering as asked, in "
+             f"namespace {namespace}, where RoleBindings of {namespace} count (the authorizer ignores scope; the API "
+             f"server asks this way when it checks bind for a RoleBinding in {namespace})")
     return attrs
 
 
@@ -112,7 +128,7 @@ def can_i(
     verb: str = typer.Argument(..., help="Verb: get, list, create, delete, escalate, impersonate, ..."),
     target: str = typer.Argument(..., help="Resource as kubectl names it (pods, pods/exec, deployments.apps) or a /url."),
     paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests."),
-    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Request namespace (none: cluster-scoped)."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Request namespace (none: a cluster-wide request); kept for cluster-scoped resources too, as the authorizer does."),
     name: str | None = typer.Option(None, "--name", help="Name of the object requested."),
     subresource: str | None = typer.Option(None, "--subresource", help="Subresource (or use resource/subresource)."),
     as_user: str = typer.Option(..., "--as", help="User name, e.g. jane or system:serviceaccount:ns:sa."),
@@ -165,7 +181,7 @@ def who_can(
     verb: str = typer.Argument(..., help="Verb, e.g. get."),
     target: str = typer.Argument(..., help="Resource as kubectl names it (pods, pods/exec, deployments.apps) or a /url."),
     paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests."),
-    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Request namespace (none: cluster-scoped)."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Request namespace (none: a cluster-wide request); kept for cluster-scoped resources too, as the authorizer does."),
     name: str | None = typer.Option(None, "--name", help="Name of the object requested."),
     subresource: str | None = typer.Option(None, "--subresource", help="Subresource (or use resource/subresource)."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),

@@ -8,8 +8,16 @@ An edge A -> B means "A can act as B" by one of:
 - secret read: A may get the legacy token Secret of B;
 - impersonation: A may `impersonate` user, group or service account B (impersonating group system:masters
   is cluster-admin; impersonating a group B means acting with B's grants);
-- bind/escalate: A may create ClusterRoleBindings and bind (or escalate) ClusterRoles, so it can grant itself
-  cluster-admin; or create RoleBindings and bind cluster-admin in a PHI namespace, so it can read its Secrets;
+- bind: A may create a RoleBinding in N (or a ClusterRoleBinding) and `bind` role R, so it can bind R to
+  itself and hold R's rules in N (or cluster-wide). The bind is authorized as the API server asks it
+  (upstream BindingAuthorized): verb bind on R *in the binding's namespace* N, "" for a ClusterRoleBinding;
+  the authorizer does not know scope, so a RoleBinding in N that allows `bind clusterroles R` counts. The
+  intermediate node "R bound in N" then has the edges R's rules allow in N; binding a role that allows
+  everything leads to "every permission in N" (cluster-admin-equivalent power for a ClusterRoleBinding);
+- escalate: A may `escalate` and `update` (or `patch`) a role it holds or can bind, so it can rewrite the
+  role's rules to anything where it holds it; or create a Role in N with any rules (create and escalate roles
+  in N) and bind it. `escalate` alone grants nothing: binding a role is authorized by `bind`, or by already
+  holding all of its rules (ConfirmNoEscalation), never by `escalate`;
 - nodes/proxy: A may reach the kubelet API of nodes, which runs commands in any pod, so any service account;
 - exec: A may exec into pods of namespace N (`create` or `get` on pods/exec), so it can read the token of each
   service account the scanned pods/workloads of N run as.
@@ -17,6 +25,10 @@ An edge A -> B means "A can act as B" by one of:
 Two targets: cluster-admin-equivalent power (every verb on every resource cluster-wide, or system:masters),
 and read access to all Secrets of a PHI namespace. Shortest paths are found with one breadth-first search per
 target over the reversed graph, so every identity's path comes out of a single pass.
+
+Known limits: powers that need an identity's own rules and those of a role it binds together (e.g. it may
+create RoleBindings, and the role it binds may bind another) are not combined; updating an existing binding
+(its subjects) is not followed, only creating one.
 """
 
 from __future__ import annotations
@@ -26,9 +38,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kubehipaa.engines.rbac.index import RbacIndex
+from kubehipaa.engines.rbac.index import RbacIndex, RoleKey, role_key_for
 from kubehipaa.engines.rbac.loader import metadata_of
-from kubehipaa.engines.rbac.matching import rule_allows
+from kubehipaa.engines.rbac.matching import rule_allows, rules_allow
 from kubehipaa.engines.rbac.resources import request_attributes
 from kubehipaa.engines.rbac.subjects import (
     MASTERS,
@@ -60,11 +72,112 @@ GET_SECRETS = request_attributes("get", "secrets", as_request=False)
 CREATE_WORKLOADS = [(t, request_attributes("create", t, as_request=False)) for t in WORKLOAD_TARGETS]
 CREATE_TOKEN = request_attributes("create", "serviceaccounts/token", as_request=False)
 IMPERSONATE_SA = request_attributes("impersonate", "serviceaccounts", as_request=False)
-CREATE_ROLEBINDING = request_attributes("create", "rolebindings.rbac.authorization.k8s.io", as_request=False)
 # Exec is authorized as `create` (SPDY) or `get` (WebSocket) on pods/exec; either runs a shell in the pod.
 EXEC_PODS = (request_attributes("create", "pods/exec", as_request=False),
              request_attributes("get", "pods/exec", as_request=False))
-BIND_CLUSTERROLE = request_attributes("bind", "clusterroles.rbac.authorization.k8s.io", as_request=False)
+HOLD_PREFIX = "via:bound:"
+ALL_IN_PREFIX = "via:all-in:"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+EVERYTHING = request_attributes("*", "*.*", as_request=False)
+FRESH_NAME = "\x00a-role-that-does-not-exist-yet"
+"""A name no resourceNames list holds: `bind` allowed for it is `bind` allowed for a role one creates."""
+
+
+def _role_kind(key: RoleKey) -> str:
+    return "Role" if key[0] else "ClusterRole"
+
+
+def _role_resource(key: RoleKey) -> str:
+    return "roles" if key[0] else "clusterroles"
+
+
+def holder_key(key: RoleKey, scope: str) -> str:
+    """Node "role `key` bound in `scope`" (a namespace, or "" for a ClusterRoleBinding)."""
+    return f"{HOLD_PREFIX}{scope}:{_role_kind(key)}/{key[1]}"
+
+
+def power_key(scope: str) -> str:
+    """Node "every permission in `scope`": cluster-admin-equivalent power when `scope` is "" (the whole cluster)."""
+    return ALL_IN_PREFIX + scope if scope else ADMIN
+
+
+def create_binding_request(scope: str) -> Attributes:
+    return Attributes("create", "rolebindings" if scope else "clusterrolebindings", RBAC_GROUP, "", "", scope)
+
+
+def bind_request(key: RoleKey, scope: str) -> Attributes:
+    """The API server's check for a binding at `scope` referring to role `key` (upstream BindingAuthorized): verb
+    bind on the role, in the binding's namespace ("" for a ClusterRoleBinding), whatever the role's scope."""
+    return Attributes("bind", _role_resource(key), RBAC_GROUP, "", key[1], scope)
+
+
+def role_write_request(verb: str, key: RoleKey) -> Attributes:
+    """`update`, `patch` or the `escalate` check of a write to role `key`: in the role's own namespace, as its URL
+    carries it (upstream RoleEscalationAuthorized uses the request's namespace and name)."""
+    return Attributes(verb, _role_resource(key), RBAC_GROUP, "", key[1], key[0])
+
+
+def new_role_requests(ns: str) -> tuple[Attributes, ...]:
+    """Create a Role in `ns` with rules one does not hold, then bind it: create and escalate (a create request
+    carries no name) on roles, bind for a name nobody has yet, and create a RoleBinding."""
+    return (Attributes("escalate", "roles", RBAC_GROUP, "", "", ns), Attributes("create", "roles", RBAC_GROUP, "", "", ns),
+            Attributes("bind", "roles", RBAC_GROUP, "", FRESH_NAME, ns), create_binding_request(ns))
+
+
+def bind_how(key: RoleKey, scope: str) -> str:
+    what = f"{_role_kind(key)} {key[1]}"
+    return f"create a RoleBinding in {scope} to {what} (bind)" if scope else f"create a ClusterRoleBinding to {what} (bind)"
+
+
+def escalate_how(key: RoleKey) -> str:
+    return f"update {_role_kind(key)} {key[1]} with any rules (escalate)"
+
+
+def new_role_how(ns: str) -> str:
+    return f"create a Role in {ns} with any rules (escalate) and bind it"
+
+
+def _is_intermediate(key: str) -> bool:
+    return key.startswith((HOLD_PREFIX, ALL_IN_PREFIX))
+
+
+def prune_dead_ends(edges: list[Edge]) -> list[Edge]:
+    """Drop the "role bound in N" / "every permission in N" nodes from which nothing the graph follows can be
+    reached (a role that only reads ConfigMaps is no escalation), with the edges into them. Linear: a reverse
+    search from the intermediate nodes with an edge to a real node."""
+    into: dict[str, list[str]] = {}
+    live: set[str] = set()
+    for e in edges:
+        if _is_intermediate(e.src):
+            if _is_intermediate(e.dst):
+                into.setdefault(e.dst, []).append(e.src)
+            else:
+                live.add(e.src)
+    stack = list(live)
+    while stack:
+        for src in into.get(stack.pop(), ()):
+            if src not in live:
+                live.add(src)
+                stack.append(src)
+    prefixes = (HOLD_PREFIX, ALL_IN_PREFIX)
+    return [e for e in edges if (e.src in live or not e.src.startswith(prefixes))
+            and (e.dst in live or not e.dst.startswith(prefixes))]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An intermediate actor: a subject bound to role `key` in `scope` ("" = by a ClusterRoleBinding), or with
+    every permission in namespace `scope` when `key` is None. It is allowed exactly what the authorizer would
+    allow such a subject: a RoleBinding's rules only for requests that carry its namespace."""
+
+    key: RoleKey | None
+    scope: str
+
+    @property
+    def node(self) -> str:
+        return power_key(self.scope) if self.key is None else holder_key(self.key, self.scope)
+
+
 
 
 def _impersonable_users(idx: RbacIndex, user: UserInfo, users: list[str]) -> list[str]:
@@ -100,6 +213,14 @@ def node_label(key: str) -> str:
         return f"a running pod in {key[len(EXEC_PREFIX):]}"
     if key == ANY_POD:
         return "any pod on any node"
+    if key.startswith(HOLD_PREFIX):
+        rest = key[len(HOLD_PREFIX):]
+        for kind in ("ClusterRole", "Role"):
+            scope, sep, name = rest.partition(f":{kind}/")
+            if sep:
+                return f"{kind} {name} bound " + (f"in {scope}" if scope else "cluster-wide")
+    if key.startswith(ALL_IN_PREFIX):
+        return f"every permission in namespace {key[len(ALL_IN_PREFIX):]}"
     kind, _, name = key.partition(":")
     return f"{kind} {name}"
 
@@ -245,12 +366,25 @@ def _token_secrets(idx: RbacIndex) -> list[tuple[str, str, str]]:
     return out
 
 
+def _role_keys(idx: RbacIndex, namespaces: Iterable[str]) -> tuple[list[RoleKey], dict[str, list[RoleKey]],
+                                                                    frozenset[RoleKey]]:
+    """ClusterRoles, Roles per analysed namespace, and the roles that allow everything (binding one of those
+    is every permission in the binding's scope)."""
+    wanted = set(namespaces)
+    cluster = sorted(k for k in idx.roles if not k[0])
+    by_ns: dict[str, list[RoleKey]] = {}
+    for k in sorted(idx.roles):
+        if k[0] in wanted:
+            by_ns.setdefault(k[0], []).append(k)
+    return cluster, by_ns, frozenset(idx.roles_allowing(EVERYTHING))
+
+
 def build_escalation_graph_reference(
     idx: RbacIndex, phi_namespaces: set[str] | frozenset[str] = frozenset()
 ) -> EscalationGraph:
-    """Per-identity reference implementation: asks the authorizer every question for every identity. Slow
-    (tens of seconds on 5,000 identities) but obviously right; the tests check `build_escalation_graph`
-    against it."""
+    """Per-identity reference implementation: asks the authorizer every question for every identity (and for
+    every role binding an identity could create, as a `Held` actor). Slow (tens of seconds on 5,000
+    identities) but obviously right; the tests check `build_escalation_graph` against it."""
     phi = set(phi_namespaces)
     namespaces = sorted(_namespaces(idx, phi))
     nodes: dict[str, Subject] = {}
@@ -267,14 +401,30 @@ def build_escalation_graph_reference(
     users = sorted(s.name for s in nodes.values() if s.kind == "User")
     groups = sorted(s.name for s in nodes.values() if s.kind == "Group" and s.name != MASTERS)
     tokens = _token_secrets(idx)
+    cluster_keys, role_keys_by_ns, everything_keys = _role_keys(idx, namespaces)
 
     edges: list[Edge] = []
     admins: set[str] = set()
+    Actor = UserInfo | Held
 
-    def can(user: UserInfo, a: Attributes) -> bool:
-        return idx.authorize(user, a).allowed
+    def in_scope(actor: Held, a: Attributes) -> bool:
+        return not actor.scope or (a.resource_request and a.namespace == actor.scope)
 
-    everything = request_attributes("*", "*.*", as_request=False)
+    def can(actor: Actor, a: Attributes) -> bool:
+        if isinstance(actor, UserInfo):
+            return idx.authorize(actor, a).allowed
+        if not in_scope(actor, a):
+            return False
+        return actor.key is None or rules_allow(a, idx.roles[actor.key].rules) >= 0
+
+    def some(actor: Actor, a: Attributes) -> bool:
+        if isinstance(actor, UserInfo):
+            return idx.allows_some_name(actor, a)
+        if not in_scope(actor, a):
+            return False
+        return actor.key is None or any(rule_allows(a, replace(r, resource_names=()))
+                                        for r in idx.roles[actor.key].rules)
+
     generic = "\x00any-namespace-without-rolebindings"
     tokens_by_ns: dict[str, list[tuple[str, str]]] = {}
     for tns, secret, sa in tokens:
@@ -290,6 +440,7 @@ def build_escalation_graph_reference(
     running, exec_edges = _exec_edges(idx)
     edges.extend(exec_edges)
 
+    queue: deque[tuple[str, Actor]] = deque()
     for key, subj in sorted(nodes.items()):
         if subj.kind == "Group" and subj.name == MASTERS:
             admins.add(key)
@@ -297,45 +448,58 @@ def build_escalation_graph_reference(
         user = identity_for_subject(subj)
         if user is None:
             continue
-        if MASTERS in user.groups or can(user, everything):
+        if MASTERS in user.groups or can(user, EVERYTHING):
             admins.add(key)
             continue
-        bound = idx.bound_namespaces(user)
+        queue.append((key, user))
+    queued = {k for k, _ in queue}
+
+    def visit(key: str, actor: Actor) -> None:
+        if isinstance(actor, UserInfo):
+            bound = idx.bound_namespaces(actor)
+        else:
+            bound = {actor.scope} if actor.scope else set()
         memo: dict[tuple[str, int, str, bool], bool] = {}
 
-        def ask(ns: str, a: Attributes, name: str = "", some: bool = False, user: UserInfo = user,
-                bound: set[str] = bound, memo: dict[tuple[str, int, str, bool], bool] = memo) -> bool:
+        def ask(ns: str, a: Attributes, name: str = "", some_name: bool = False) -> bool:
             """Memoised question in namespace `ns`. Answers in namespaces without RoleBindings for this
-            identity are all the same, so they share one entry. `some`: for at least one name."""
+            actor are all the same, so they share one entry. `some_name`: for at least one name."""
             eff = ns if ns in bound else generic
-            k = (eff, id(a), name, some)
+            k = (eff, id(a), name, some_name)
             answer = memo.get(k)
             if answer is None:
                 q = Attributes(a.verb, a.resource, a.api_group, a.subresource, name, eff)
-                answer = memo[k] = idx.allows_some_name(user, q) if some else can(user, q)
+                answer = memo[k] = some(actor, q) if some_name else can(actor, q)
             return answer
 
+        def reach(held: Held, how: str) -> None:
+            dst = held.node
+            if dst == key:
+                return
+            edges.append(Edge(key, dst, how))
+            if dst != ADMIN and dst not in queued:
+                queued.add(dst)
+                queue.append((dst, held))
+
         # cluster-wide powers
-        if can(user, request_attributes("impersonate", "groups", name=MASTERS, as_request=False)):
+        if can(actor, request_attributes("impersonate", "groups", name=MASTERS, as_request=False)):
             edges.append(Edge(key, ADMIN, "impersonate group system:masters"))
-        if can(user, request_attributes("create", "clusterrolebindings.rbac.authorization.k8s.io")) and (
-            can(user, request_attributes("bind", "clusterroles.rbac.authorization.k8s.io", name="cluster-admin",
-                                         as_request=False))
-            or can(user, request_attributes("escalate", "clusterroles.rbac.authorization.k8s.io",
-                                            name="cluster-admin", as_request=False))
-        ):
-            edges.append(Edge(key, ADMIN, "create a ClusterRoleBinding to cluster-admin (bind/escalate)"))
-        for other in _impersonable_users(idx, user, users):
+        if isinstance(actor, UserInfo):
+            impersonable = _impersonable_users(idx, actor, users)
+        else:
+            impersonable = [u for u in users if can(actor, request_attributes("impersonate", "users", name=u,
+                                                                              as_request=False))]
+        for other in impersonable:
             if f"User:{other}" != key:
                 edges.append(Edge(key, f"User:{other}", f"impersonate user {other}"))
         for g in groups:
-            if f"Group:{g}" != key and can(user, request_attributes("impersonate", "groups", name=g,
-                                                                    as_request=False)):
+            if f"Group:{g}" != key and can(actor, request_attributes("impersonate", "groups", name=g,
+                                                                     as_request=False)):
                 edges.append(Edge(key, f"Group:{g}", f"impersonate group {g}"))
-        if can(user, request_attributes("create", "nodes/proxy", name="any", as_request=False)) or can(
-                user, request_attributes("get", "nodes/proxy", name="any", as_request=False)):
+        if can(actor, request_attributes("create", "nodes/proxy", name="any", as_request=False)) or can(
+                actor, request_attributes("get", "nodes/proxy", name="any", as_request=False)):
             edges.append(Edge(key, ANY_POD, "nodes/proxy (kubelet API)"))
-        profiles: dict[str, tuple[bool, str | None, bool, bool, bool, bool, bool]] = {}
+        profiles: dict[str, tuple[bool, str | None, bool, bool, bool, bool]] = {}
         for ns in namespaces:
             eff = ns if ns in bound else generic
             profile = profiles.get(eff)
@@ -343,20 +507,16 @@ def build_escalation_graph_reference(
                 profile = profiles[eff] = (
                     ask(ns, LIST_SECRETS) or ask(ns, GET_SECRETS),
                     next((t for t, a in CREATE_WORKLOADS if ask(ns, a)), None),
-                    ask(ns, CREATE_TOKEN, some=True),
-                    ask(ns, IMPERSONATE_SA, some=True),
-                    ask(ns, GET_SECRETS, some=True),
-                    ask(ns, CREATE_ROLEBINDING) and ask(ns, BIND_CLUSTERROLE, "cluster-admin"),
+                    ask(ns, CREATE_TOKEN, some_name=True),
+                    ask(ns, IMPERSONATE_SA, some_name=True),
+                    ask(ns, GET_SECRETS, some_name=True),
                     any(ask(ns, a) for a in EXEC_PODS),
                 )
-            reads_all, creator, token_some, imp_some, secret_some, binds_admin, execs = profile
+            reads_all, creator, token_some, imp_some, secret_some, execs = profile
             if execs and ns in running:
                 edges.append(Edge(key, EXEC_PREFIX + ns, f"exec into pods in {ns}"))
-            if ns in phi:
-                if reads_all:
-                    edges.append(Edge(key, PHI_PREFIX + ns, f"read all Secrets in {ns}"))
-                elif binds_admin:
-                    edges.append(Edge(key, PHI_PREFIX + ns, f"bind cluster-admin in {ns} with a RoleBinding"))
+            if ns in phi and reads_all:
+                edges.append(Edge(key, PHI_PREFIX + ns, f"read all Secrets in {ns}"))
             if creator is not None:
                 # The pod route takes two hops (pod, then its service account); a token, impersonation or token
                 # Secret edge below reaches the service account in one, so both are kept.
@@ -373,7 +533,41 @@ def build_escalation_graph_reference(
                 dst = f"ServiceAccount:{ns}/{sa}"
                 if dst != key and ask(ns, GET_SECRETS, secret):
                     edges.append(Edge(key, dst, f"read legacy token Secret {secret}"))
-    return EscalationGraph(nodes, edges, admins, frozenset(phi))
+
+        # RBAC writes: bind a role, rewrite a role one holds (escalate), create a Role and bind it. An actor that
+        # already has every permission in a namespace gains nothing there.
+        def full_at(scope: str) -> bool:
+            return bool(scope) and can(actor, replace(EVERYTHING, namespace=scope))
+
+        held: set[tuple[RoleKey, str]] = set()
+        if isinstance(actor, UserInfo):
+            for scope in ["", *namespaces]:
+                for b, _ in idx.applicable_bindings(actor, scope):
+                    rk = role_key_for(b)
+                    if b.namespace == scope and rk is not None and rk in idx.roles:
+                        held.add((rk, scope))
+        elif actor.key is not None:
+            held.add((actor.key, actor.scope))
+        for scope in ["", *namespaces]:
+            if full_at(scope) or not can(actor, create_binding_request(scope)):
+                continue
+            for rk in [*cluster_keys, *(role_keys_by_ns.get(scope, []) if scope else [])]:
+                if can(actor, bind_request(rk, scope)):
+                    held.add((rk, scope))
+                    reach(Held(None if rk in everything_keys else rk, scope), bind_how(rk, scope))
+        for rk, scope in sorted(held):
+            if rk in everything_keys or full_at(scope):
+                continue
+            if can(actor, role_write_request("escalate", rk)) and (
+                    can(actor, role_write_request("update", rk)) or can(actor, role_write_request("patch", rk))):
+                reach(Held(None, scope), escalate_how(rk))
+        for ns in namespaces:
+            if not full_at(ns) and all(can(actor, a) for a in new_role_requests(ns)):
+                reach(Held(None, ns), new_role_how(ns))
+
+    while queue:
+        visit(*queue.popleft())
+    return EscalationGraph(nodes, prune_dead_ends(edges), admins, frozenset(phi))
 
 
 def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[str] = frozenset()) -> EscalationGraph:
@@ -411,16 +605,68 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
         for g in ident.groups:
             by_group.setdefault(g, []).append(key)
 
-    def allowed(a: Attributes) -> set[str]:
-        """Identities the authorizer would allow `a`: who-can subjects mapped onto identity nodes."""
-        out: set[str] = set()
-        for e in idx.who_can(a, include_masters=False):
-            if e.subject.kind == "Group":
-                out.update(by_group.get(e.subject.name, ()))
+    def members(subject: Subject) -> Iterable[str]:
+        """Identity nodes a binding subject stands for."""
+        if subject.kind == "Group":
+            return by_group.get(subject.name, ())
+        u = subject_user_key(subject, "")
+        return by_user.get(u, ()) if u is not None else ()
+
+    binding_members: dict[int, frozenset[str]] = {}
+    for b in idx.bindings:
+        binding_members[id(b)] = frozenset(k for subj in idx.applicable_subjects(b) for k in members(subj))
+
+    holders: dict[str, dict[RoleKey, str]] = {}
+    """scope -> role -> node "role bound in scope", for the bindings some identity can create."""
+    all_in: dict[str, str] = {}
+    """namespace -> node "every permission in namespace"."""
+    base_cache: dict[tuple[Attributes, bool], set[str]] = {}
+    caching = False
+
+    def allowed(a: Attributes, any_name: bool = False) -> set[str]:
+        """Identities the authorizer would allow `a`: who-can subjects mapped onto identity nodes, plus the
+        intermediate "role bound in N" nodes whose role allows `a` in its scope (a RoleBinding's rules only for
+        requests that carry its namespace, as the authorizer applies them). Callers never change the set."""
+        base = base_cache.get((a, any_name)) if caching else None
+        if base is None:
+            base = set()
+            for b in idx.allowed_bindings(a, any_name=any_name):
+                base |= binding_members[id(b)]
+            if caching:
+                base_cache[(a, any_name)] = base
+        ns = a.namespace if a.resource_request else ""
+        extra: list[str] = []
+        for scope in (("", ns) if ns else ("",)) if holders else ():
+            held = holders.get(scope)
+            if held:
+                allowing = idx.roles_allowing(a, any_name=any_name)  # memoised by the index
+                extra.extend(node for key, node in held.items() if key in allowing)
+        if ns in all_in:
+            extra.append(all_in[ns])
+        return base | set(extra) if extra else base
+
+    listed_cache: dict[Attributes, set[str]] = {}
+
+    def by_name(a: Attributes, names: Iterable[str]) -> dict[str, set[str]]:
+        """`allowed` for `a` with each of `names`. Only names that some rule allowing `a` lists in resourceNames
+        can get a different answer from a name nobody lists, so the others share one question."""
+        shape = replace(a, name="", namespace="")  # which rules match does not depend on either
+        listed = listed_cache.get(shape)
+        if listed is None:
+            listed = listed_cache[shape] = set()
+            for key in idx.roles_allowing(shape, any_name=True):
+                for r in idx.roles[key].rules:
+                    if r.resource_names and rule_allows(replace(shape, name=r.resource_names[0]), r):
+                        listed.update(r.resource_names)
+        out: dict[str, set[str]] = {}
+        generic: set[str] | None = None
+        for n in names:
+            if n in listed:
+                out[n] = allowed(replace(a, name=n))
             else:
-                u = subject_user_key(e.subject, "")
-                if u is not None:
-                    out.update(by_user.get(u, ()))
+                if generic is None:
+                    generic = allowed(replace(a, name=FRESH_NAME))
+                out[n] = generic
         return out
 
     def q(a: Attributes, ns: str = "", name: str = "") -> Attributes:
@@ -428,9 +674,112 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
 
     def maybe(a: Attributes, ns: str = "") -> bool:
         """Could any role allow this for some name? (a cheap filter before per-name questions)"""
-        return bool(idx.roles_allowing(q(a, ns), any_name=True))
+        return ns in all_in or bool(idx.roles_allowing(q(a, ns), any_name=True))
 
-    admins = allowed(request_attributes("*", "*.*", as_request=False)) | set(by_group.get(MASTERS, ()))
+    admins = allowed(EVERYTHING) | set(by_group.get(MASTERS, ()))
+    cluster_keys, role_keys_by_ns, everything_keys = _role_keys(idx, namespaces)
+    bound_to: dict[tuple[RoleKey, str], set[str]] = {}
+    for b in idx.bindings:
+        rk = role_key_for(b)
+        if rk is not None and rk in idx.roles:
+            bound_to.setdefault((rk, b.namespace), set()).update(binding_members[id(b)])
+
+    WriteEdges = list[tuple[set[str], str, str]]  # (sources, destination, how)
+
+    def rbac_write_edges() -> tuple[WriteEdges, dict[str, dict[RoleKey, str]], dict[str, str]]:
+        """Edges into "role bound in N" / "every permission in N" nodes (bind, escalate, create a Role), with
+        the nodes they reach. Sources are identities and the current intermediate nodes."""
+        out: WriteEdges = []
+        found: dict[str, dict[RoleKey, str]] = {}
+        found_all: dict[str, str] = {}
+        full_cache: dict[str, set[str]] = {}
+
+        def full(scope: str) -> set[str]:
+            """Who already has every permission in `scope` (and so gains nothing by a binding there)."""
+            got = full_cache.get(scope)
+            if got is None:
+                got = full_cache[scope] = admins | (allowed(q(EVERYTHING, scope)) if scope else set())
+            return got
+
+        def reach(sources: set[str], held: Held, how: str) -> None:
+            dst = held.node
+            if not sources or sources == {dst}:
+                return
+            if held.key is not None:
+                found.setdefault(held.scope, {})[held.key] = dst
+            elif held.scope:
+                found_all[held.scope] = dst
+            out.append((sources, dst, how))
+
+        bindable: dict[tuple[RoleKey, str], set[str]] = {}
+        for scope in ["", *namespaces]:
+            creators = allowed(create_binding_request(scope)) - full(scope)
+            if not creators:
+                continue
+            kinds = [("clusterroles", cluster_keys)]
+            if scope:
+                kinds.append(("roles", role_keys_by_ns.get(scope, [])))
+            for resource, keys in kinds:
+                bind = Attributes("bind", resource, RBAC_GROUP, "", "", scope)
+                cands = creators & allowed(bind, any_name=True) if keys else set()
+                per_name = by_name(bind, [rk[1] for rk in keys]) if cands else {}
+                for rk in keys if cands else ():
+                    srcs = cands & per_name[rk[1]]
+                    if srcs:
+                        bindable[(rk, scope)] = srcs
+                        reach(srcs, Held(None if rk in everything_keys else rk, scope), bind_how(rk, scope))
+
+        held_scopes: dict[RoleKey, set[str]] = {}
+        for rk, scope in (*bound_to, *bindable):
+            held_scopes.setdefault(rk, set()).add(scope)
+        for scope, by_key in holders.items():
+            for rk in by_key:
+                held_scopes.setdefault(rk, set()).add(scope)
+        groups_of_keys = [("clusterroles", "", cluster_keys)]
+        groups_of_keys += [("roles", ns, keys) for ns, keys in sorted(role_keys_by_ns.items())]
+        for resource, home, keys in groups_of_keys:
+            keys = [rk for rk in keys if rk in held_scopes and rk not in everything_keys]
+            write = {verb: Attributes(verb, resource, RBAC_GROUP, "", "", home) for verb in ("escalate", "update", "patch")}
+            cands = allowed(write["escalate"], any_name=True) - admins if keys else set()
+            if not cands:
+                continue
+            names = [rk[1] for rk in keys]
+            escalators = by_name(write["escalate"], names)
+            writers: dict[str, set[str]] | None = None
+            for rk in keys:
+                esc = cands & escalators[rk[1]]
+                if not esc:
+                    continue
+                if writers is None:
+                    updaters, patchers = by_name(write["update"], names), by_name(write["patch"], names)
+                    writers = {n: updaters[n] | patchers[n] for n in names}
+                esc &= writers[rk[1]]
+                for scope in sorted(held_scopes[rk]) if esc else ():
+                    holding = bound_to.get((rk, scope), set()) | bindable.get((rk, scope), set())
+                    node = holders.get(scope, {}).get(rk)
+                    if node is not None:
+                        holding = holding | {node}
+                    reach((esc & holding) - full(scope), Held(None, scope), escalate_how(rk))
+        for ns in namespaces:
+            first, *rest = new_role_requests(ns)
+            makers = allowed(first) - full(ns)
+            for a in rest:
+                if not makers:
+                    break
+                makers &= allowed(a)
+            reach(makers, Held(None, ns), new_role_how(ns))
+        return out, found, found_all
+
+    # Bindings one can create add "role bound in N" nodes, which may in turn bind or escalate: repeat until no
+    # new node appears (a few rounds at most; one when nobody can bind or escalate).
+    caching = True  # the rounds ask the same questions again; only the intermediate nodes change
+    while True:
+        write_edges, found, found_all = rbac_write_edges()
+        if found == holders and found_all == all_in:
+            break
+        holders, all_in = found, found_all
+    caching = False
+    base_cache.clear()
     edges: list[Edge] = []
 
     def add(sources: Iterable[str], dst: str, how: str) -> None:
@@ -446,12 +795,7 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
     running, exec_edges = _exec_edges(idx)
     edges.extend(exec_edges)
 
-    rbac = "rbac.authorization.k8s.io"
     add(allowed(Attributes("impersonate", "groups", "", "", MASTERS)), ADMIN, "impersonate group system:masters")
-    add(allowed(Attributes("create", "clusterrolebindings", rbac))
-        & (allowed(Attributes("bind", "clusterroles", rbac, "", "cluster-admin"))
-           | allowed(Attributes("escalate", "clusterroles", rbac, "", "cluster-admin"))),
-        ADMIN, "create a ClusterRoleBinding to cluster-admin (bind/escalate)")
     if maybe(Attributes("impersonate", "users")):
         for other in users:
             add(allowed(Attributes("impersonate", "users", "", "", other)), f"User:{other}",
@@ -466,8 +810,6 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
         if ns in phi:
             readers = allowed(q(LIST_SECRETS, ns)) | allowed(q(GET_SECRETS, ns))
             add(readers, PHI_PREFIX + ns, f"read all Secrets in {ns}")
-            binders = allowed(q(CREATE_ROLEBINDING, ns)) & allowed(q(BIND_CLUSTERROLE, ns, "cluster-admin"))
-            add(binders - readers, PHI_PREFIX + ns, f"bind cluster-admin in {ns} with a RoleBinding")
         creators: dict[str, str] = {}
         for target, a in CREATE_WORKLOADS:
             for k in allowed(q(a, ns)):
@@ -488,4 +830,6 @@ def build_escalation_graph(idx: RbacIndex, phi_namespaces: set[str] | frozenset[
         for secret, sa in tokens_by_ns.get(ns, ()):
             add(allowed(q(GET_SECRETS, ns, secret)), f"ServiceAccount:{ns}/{sa}",
                 f"read legacy token Secret {secret}")
-    return EscalationGraph(nodes, edges, admins, frozenset(phi))
+    for srcs, dst, how in write_edges:
+        edges.extend(Edge(k, dst, how) for k in sorted(srcs) if k != dst)
+    return EscalationGraph(nodes, prune_dead_ends(edges), admins, frozenset(phi))

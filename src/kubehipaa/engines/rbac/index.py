@@ -7,7 +7,10 @@ Built once, queried many times. Two inverted indexes keep queries fast on large 
   instead of every rule of every role. Exact matching (`rule_allows`) still decides every candidate.
 
 The visiting order is upstream's: every ClusterRoleBinding, then the RoleBindings of the request namespace
-(only when the request has a namespace), each in input order; the first rule that allows wins.
+(only when the request has a namespace), each in input order; the first rule that allows wins. Which
+bindings apply depends on the request's namespace alone, never on whether its resource is namespaced: the
+authorizer does not know scope, so a question about a cluster-scoped resource asked in N (as the API server
+asks `bind clusterroles X` for a RoleBinding in N) is answered by N's RoleBindings too.
 """
 
 from __future__ import annotations
@@ -369,7 +372,9 @@ class RbacIndex:
                 ) -> list[WhoCanEntry]:
         """Every binding subject allowed `attrs`, one entry per (subject, binding), sorted by subject.
 
-        A RoleBinding only counts for a request in its own namespace, never for cluster-scoped requests.
+        A RoleBinding counts for every request that carries its namespace and never for one without a
+        namespace. Like upstream, this does not depend on the resource's scope: `bind clusterroles X` asked in
+        N (the API server's check for a RoleBinding in N) is granted by RoleBindings in N.
         With `any_name`, grants limited by resourceNames count too (the entry's rule shows the limit)."""
         rows: list[tuple[tuple[str, str, str, bool, int], Subject, Binding, PolicyRule, int, bool]] = []
         ns = attrs.namespace
@@ -386,6 +391,22 @@ class RbacIndex:
         out = [WhoCanEntry(s, b, idx, rule, assumed) for _, s, b, rule, idx, assumed in rows]
         if include_masters:
             out.insert(0, WhoCanEntry(Subject("Group", MASTERS), None, -1, None))
+        return out
+
+    def applicable_subjects(self, binding: Binding) -> list[Subject]:
+        """The binding's subjects that can ever match a request (ServiceAccount namespaces defaulted), in order."""
+        return [s for _, s in self._applicable.get(id(binding), ())]
+
+    def allowed_bindings(self, attrs: Attributes, *, any_name: bool = False) -> list[Binding]:
+        """The bindings whose role allows `attrs` and that apply to it (every ClusterRoleBinding, the RoleBindings
+        of its namespace): the bindings `who_can` draws its subjects from, without paths or order. A cheaper
+        form for callers that ask thousands of questions, such as the escalation graph."""
+        ns = attrs.namespace
+        out: list[Binding] = []
+        for key in self.roles_allowing(attrs, any_name=any_name):
+            out.extend(self._cluster_by_role.get(key, ()))
+            if ns:
+                out.extend(self._ns_by_role.get((key, ns), ()))
         return out
 
     # ----------------------------------------------------------------- inventory of subjects

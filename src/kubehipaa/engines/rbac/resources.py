@@ -101,6 +101,38 @@ def is_cluster_scoped(resource: str, group: str) -> bool:
     return (group, resource) in CLUSTER_SCOPED
 
 
+def request_namespace(resource: str, group: str, name: str = "") -> str | None:
+    """The namespace a plain API request for this resource carries, where the resource fixes it: none for a
+    built-in cluster-scoped resource (its URL has no namespace), the object's own name for `namespaces/<name>`
+    (the request-info parser puts it there); None for namespaced or unknown resources, whose requests carry
+    the namespace they are made in.
+
+    This describes HTTP requests only. The authorizer itself never looks at scope, and the API server asks it
+    some questions about cluster-scoped resources *with* a namespace: creating or updating a RoleBinding in N
+    that refers to ClusterRole X is authorized as `bind clusterroles X` in N (upstream BindingAuthorized), so
+    RoleBindings in N decide it."""
+    if resource == "namespaces" and group == "":
+        return name
+    if is_cluster_scoped(resource, group):
+        return ""
+    return None
+
+
+def rolebinding_can_grant(attrs: Attributes) -> bool:
+    """Can a RoleBinding ever grant this request in a real cluster? It counts only for requests that carry its
+    namespace: every namespaced resource; of the built-in cluster-scoped ones, `namespaces` (the request for
+    namespace N carries N) and `bind` on ClusterRoles (the API server asks it in the namespace of the
+    RoleBinding being written, upstream BindingAuthorized); never another cluster-scoped resource (`escalate`
+    on a ClusterRole is asked without a namespace, as its URL has none) or a non-resource URL."""
+    if not attrs.resource_request:
+        return False
+    if attrs.resource == "namespaces" and attrs.api_group == "":
+        return True
+    if attrs.verb == "bind" and attrs.resource == "clusterroles" and attrs.api_group == "rbac.authorization.k8s.io":
+        return True
+    return not is_cluster_scoped(attrs.resource, attrs.api_group)
+
+
 def request_attributes(
     verb: str,
     target: str,
@@ -110,13 +142,16 @@ def request_attributes(
     *,
     as_request: bool = True,
 ) -> Attributes:
-    """Attributes of the request `kubectl <verb> <target>` would make.
+    """Attributes of the request `kubectl <verb> <target>` (or a SubjectAccessReview) would make.
 
-    `target` is `resource[.group][/subresource]` or a non-resource path starting with `/`. With `as_request`
-    the attributes are shaped the way the API server's request-info parser shapes a real request: a create on
-    a collection or a deletecollection carries no name, `namespaces/<name>` is a request *in* that namespace
-    (so a RoleBinding there can grant it), and a request for another built-in cluster-scoped resource carries
-    no namespace (its URL has none).
+    `target` is `resource[.group][/subresource]` or a non-resource path starting with `/` (which never has a
+    namespace). The namespace given is kept whatever the resource's scope, because that is the question the
+    authorizer answers: it applies every ClusterRoleBinding and, when the request has a namespace, that
+    namespace's RoleBindings, without knowing whether the resource is namespaced (`request_namespace` says what
+    a plain request would carry). With `as_request` the rest is shaped the way the API server's request-info
+    parser shapes a real request: a create on a collection or a deletecollection carries no name, and
+    `namespaces/<name>` asked without a namespace is a request *in* that namespace (so a RoleBinding there can
+    grant it).
     """
     if not verb:
         raise RequestSyntaxError("empty verb")
@@ -132,10 +167,8 @@ def request_attributes(
     if as_request:
         if verb == "deletecollection" or (verb == "create" and not sub):
             name = ""
-        if resource == "namespaces" and group == "":
+        if resource == "namespaces" and group == "" and not namespace:
             namespace = name
-        elif is_cluster_scoped(resource, group):
-            namespace = ""
     return Attributes(
         verb=verb,
         resource=resource,

@@ -19,7 +19,7 @@ from typing import Any
 
 from kubehipaa.engines.rbac.index import RbacIndex
 from kubehipaa.engines.rbac.matching import rule_allows
-from kubehipaa.engines.rbac.resources import is_cluster_scoped, request_attributes
+from kubehipaa.engines.rbac.resources import is_cluster_scoped, request_attributes, rolebinding_can_grant
 from kubehipaa.engines.rbac.types import ASSUMED_ROLE_NOTE, Subject
 
 READ_WRITE = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
@@ -129,11 +129,16 @@ def build_review(idx: RbacIndex, namespaces: Sequence[str],
     scopes = [*sorted(set(namespaces)), ""]
     for scope in scopes:
         for target, attrs in requests:
-            if is_cluster_scoped(attrs.resource, attrs.api_group) != (scope == ""):
+            cluster_scoped = is_cluster_scoped(attrs.resource, attrs.api_group)
+            # A cluster-scoped request is reviewed once, under (cluster); in a namespace only when the API server
+            # asks it there (bind of a ClusterRole for a RoleBinding in that namespace), listing that
+            # namespace's RoleBindings (cluster-wide grants are already under (cluster)).
+            in_ns_only = bool(scope) and cluster_scoped
+            if (not scope and not cluster_scoped) or (in_ns_only and not rolebinding_can_grant(attrs)):
                 continue
             for e in idx.who_can(replace(attrs, namespace=scope), include_masters=False, any_name=True):
                 b, s, rule = e.binding, e.subject, e.rule
-                if b is None or rule is None:
+                if b is None or rule is None or (in_ns_only and b.namespace != scope):
                     continue
                 builtin = f" ({ASSUMED_ROLE_NOTE})" if e.assumed_role else ""
                 via = (f"{b.display} -> {b.role_ref.kind} {b.role_ref.name}{builtin} rules[{e.rule_index}] "

@@ -20,7 +20,7 @@ import yaml
 from kubehipaa.engines.rbac.defaults import bootstrap_policy, builtin_audit
 from kubehipaa.engines.rbac.index import RbacIndex
 from kubehipaa.engines.rbac.matching import rule_allows
-from kubehipaa.engines.rbac.resources import RequestSyntaxError, is_cluster_scoped, request_attributes
+from kubehipaa.engines.rbac.resources import RequestSyntaxError, request_attributes, rolebinding_can_grant
 from kubehipaa.engines.rbac.types import Attributes, Binding, Role, Subject
 from kubehipaa.errors import InputError
 from kubehipaa.model import Severity
@@ -174,12 +174,13 @@ def role_allows_any_name(role: Role, attrs: Attributes) -> bool:
 
 
 def binding_grants(idx: RbacIndex, binding: Binding, attrs: Attributes) -> bool:
-    """Does this binding grant `attrs` for some name, in the binding's scope? A RoleBinding grants only inside
-    its namespace: never cluster-scoped resources or non-resource URLs."""
+    """Does this binding grant `attrs` for some name, in the binding's scope? A RoleBinding grants only requests
+    that carry its namespace: never non-resource URLs or cluster-scoped resources, except the ones the API
+    server asks about in a namespace (`bind` of a ClusterRole for a RoleBinding there; its own Namespace)."""
     role = idx.role_for(binding)
     if role is None:
         return False
-    if binding.namespace and (not attrs.resource_request or is_cluster_scoped(attrs.resource, attrs.api_group)):
+    if binding.namespace and not rolebinding_can_grant(attrs):
         return False
     # Rule matching never looks at the namespace (scoping is the binding's job, handled above), so the answer
     # depends only on the role's rules and the request: evaluate_risks caches on exactly that.
