@@ -348,9 +348,12 @@ def resources(inv: Inventory) -> Iterator[Hit]:
 def default_namespace(inv: Inventory) -> Iterator[Hit]:
     for kind in sorted(WORKLOAD_KINDS):
         for obj in inv.of_kind(kind):
-            if obj.namespace == "default":
+            if obj.namespace == "default" and obj.namespace_assumed:
+                yield Hit(obj, f"{kind} {obj.name} has no metadata.namespace (applies to the default namespace)",
+                          path="metadata.namespace", value=None, severity=Severity.LOW)
+            elif obj.namespace == "default":
                 yield Hit(obj, f"{kind} {obj.name} is in the default namespace",
                           path="metadata.namespace", value="default")
-            elif obj.namespace is None:
+            elif obj.namespace is None:  # objects built by hand, not by the file source
                 yield Hit(obj, f"{kind} {obj.name} has no metadata.namespace (applies to the default namespace)",
                           path="metadata.namespace", value=None, severity=Severity.LOW)
