@@ -209,3 +209,15 @@ def test_malformed_yaml_next_to_good_manifests_is_exit_2(tmp_path: Path, cmd: li
     assert "ehr-api" in result.stdout or "clinical" in result.stdout
     assert f"warning: {broken}:4: malformed YAML" in result.stderr
     assert "error: 1 input problem(s)" in result.stderr
+
+
+def test_namespaces_places_workloads_without_a_namespace_where_they_are_applied(tmp_path: Path) -> None:
+    # issue 11: no namespace means the namespace it will be applied to (`kubectl apply -n shop`)
+    f = tmp_path / "app.yaml"
+    f.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n"
+                 "    pod-security.kubernetes.io/enforce: restricted\n---\n"
+                 "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: c}]}\n")
+    result = runner.invoke(app, ["pss", "namespaces", str(f), "--namespace", "shop", "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert (row["namespace"], row["workloads"], row["deniedByEnforce"]) == ("shop", 1, 1)

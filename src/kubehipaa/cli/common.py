@@ -181,9 +181,11 @@ def finish(result: LoadResult | None, code: int) -> int:
     lost = result.lost if result is not None else []
     if not lost:
         return code
+    where = lost[0].file if lost[0].line is None else f"{lost[0].file}:{lost[0].line}"
+    first = f"{where}: {lost[0].message.split(';')[0]}"
     err_console.print(
-        f"[red]error:[/red] {len(lost)} input problem(s) (first: {escape(str(lost[0]))}); the results above "
-        "do not cover what could not be read", soft_wrap=True, highlight=False,
+        f"[red]error:[/red] {len(lost)} input problem(s) (first: {escape(first)}; see the warnings); the "
+        "results do not cover what could not be read", soft_wrap=True, highlight=False,
     )
     return EXIT_ERROR
 
