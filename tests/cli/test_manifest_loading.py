@@ -204,7 +204,7 @@ def test_a_kustomize_component_directory_does_not_fail_the_scan(tmp_path: Path) 
 
 
 def _findings(path: Path, *extra: str) -> tuple[Counter[tuple[str, str, str, str, str]], dict]:
-    res = run("scan", str(path), "-c", str(BOUTIQUE / "phi.kubehipaa.yaml"), "-f", "json", *extra)
+    res = run("scan", str(path), "-c", str(DATA / "boutique-phi.kubehipaa.yaml"), "-f", "json", *extra)
     assert res.exit_code in (0, 1), res.stderr
     report = json.loads(res.stdout)
     found = Counter((f["checkId"], f["severity"], f["resource"]["kind"], str(f["resource"]["namespace"]),

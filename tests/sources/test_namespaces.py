@@ -213,3 +213,9 @@ def test_problem_levels() -> None:
     assert InputProblem("f", 1, "not UTF-8 text").lost
     assert not InputProblem("f", 1, "document has no 'kind'; skipped").lost
     assert InputProblem("f", 1, "kubectl kustomize failed: x", LOST).lost
+
+
+@pytest.mark.parametrize("bad", ["", "Argo", "-x", "a_b", "x" * 64, "a.b"])
+def test_an_invalid_namespace_option_is_a_usage_error(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(Exception, match="not a valid namespace name"):
+        _load(tmp_path, MIXED, namespace=bad)

@@ -34,7 +34,7 @@ import yaml
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
 from kubehipaa.sources.duplicates import deduplicate
-from kubehipaa.sources.namespaces import DEFAULT_NAMESPACE, place
+from kubehipaa.sources.namespaces import DEFAULT_NAMESPACE, namespace_name_error, place
 
 try:  # libyaml is the fast path; fall back so the tool still works where it is missing.
     from yaml import CSafeLoader as _Loader
@@ -122,6 +122,8 @@ def load_paths(
     same as with one, in the same order. Not the default: on a machine shared with other jobs the
     pickling it adds cost more than the second core gave back (see docs/reports.md, bench).
     """
+    if namespace is not None and (why := namespace_name_error(namespace)):
+        raise InputError(f"--namespace: {why}")
     units: list[Path | tuple[str, str]] = []  # files/Kustomize dirs, ("stdin", "-") or ("missing", path)
     for raw in paths:
         if raw == "-":
@@ -140,6 +142,7 @@ def load_paths(
     try:
         for part in _load_units(units, _load_jobs() if jobs is None else jobs):
             result.extend(part)
+        _settle(result, namespace)  # still without the collector: its index allocates one tuple per object
     finally:
         if gc_was_enabled:
             if len(result.objects) >= FREEZE_MIN_OBJECTS:
@@ -148,7 +151,6 @@ def load_paths(
                 # Frozen objects are still freed by reference counting when dropped.
                 gc.freeze()
             gc.enable()
-    _settle(result, namespace)
     serious = [p for p in result.problems if p.severity != NOTE]
     if strict and serious:
         first = serious[0]

@@ -28,6 +28,7 @@ manifests those fallbacks never fire any more.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -48,6 +49,17 @@ CONFIG_GROUPS = frozenset({
     "apidiscovery.k8s.io",
 })
 CRD_GROUP = "apiextensions.k8s.io"
+
+
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def namespace_name_error(name: str) -> str | None:
+    """Why `name` cannot be a namespace (the API server's DNS-1123 label rule), or None if it can."""
+    if len(name) > 63 or not _DNS1123_LABEL.fullmatch(name):
+        return (f"{name!r} is not a valid namespace name (lowercase letters, digits and '-', starting and ending "
+                "with a letter or digit, at most 63 characters)")
+    return None
 
 
 def api_group(api_version: str) -> str:
