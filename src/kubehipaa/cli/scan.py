@@ -164,11 +164,6 @@ def note(message: str) -> None:
     err_console.print(f"[cyan]note:[/cyan] {escape(message)}", soft_wrap=True, highlight=False)
 
 
-def is_data_loss(message: str) -> bool:
-    """Malformed or undecodable files lose data (exit 2); a document without `kind` is only a skip."""
-    return common.is_data_loss(message)
-
-
 def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
     """2 if a check could not run, 1 if an unsuppressed finding is at or above `fail_on`, else 0."""
     if result.errors:
