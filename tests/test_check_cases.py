@@ -14,7 +14,7 @@ from kubehipaa.checks.registry import all_checks
 from kubehipaa.config import Config
 from kubehipaa.inventory import Inventory
 from kubehipaa.pipeline import run_scan
-from kubehipaa.sources.files import load_paths
+from kubehipaa.sources.files import DUPLICATE, load_paths
 from tests.conftest import CASES
 
 CHECKS = all_checks()
@@ -23,7 +23,9 @@ IDS = [c.meta.id for c in CHECKS]
 
 def _scan_ids(path: Path) -> set[str]:
     loaded = load_paths([str(path)])
-    assert not loaded.problems, f"case file {path} has problems: {loaded.problems}"
+    # a redefined object (fire_shadowed) is a duplicate by design; anything else is a broken case file
+    problems = [p for p in loaded.problems if p.severity != DUPLICATE]
+    assert not problems, f"case file {path} has problems: {problems}"
     inv = Inventory(loaded.objects, Config())
     result = run_scan(inv, Config())
     assert not result.errors, result.errors

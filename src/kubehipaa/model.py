@@ -45,6 +45,9 @@ class ResourceRef:
     name: str
     file: str
     line: int
+    namespace_assumed: bool = False
+    """True when the manifest had no metadata.namespace and `namespace` is the one it would be applied to
+    (`--namespace`, else `default`); reports say so, since the file alone does not pin it down."""
 
     @property
     def display(self) -> str:
@@ -61,6 +64,7 @@ class ResourceRef:
             "name": self.name,
             "file": self.file,
             "line": self.line,
+            "namespaceAssumed": self.namespace_assumed,
         }
 
 
@@ -81,6 +85,9 @@ class K8sObject:
     namespace: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Facts a source learned outside the document (e.g. file mode of a control-plane file)."""
+    namespace_assumed: bool = False
+    """Set by the file source when the document had no metadata.namespace and was placed in the namespace it
+    would be applied to (`sources.namespaces`); `namespace` and the document then both carry that name."""
 
     def __post_init__(self) -> None:
         doc = self.doc
@@ -105,7 +112,8 @@ class K8sObject:
 
     @property
     def ref(self) -> ResourceRef:
-        return ResourceRef(self.api_version, self.kind, self.namespace, self.name, self.file, self.line)
+        return ResourceRef(self.api_version, self.kind, self.namespace, self.name, self.file, self.line,
+                           self.namespace_assumed)
 
     @property
     def display(self) -> str:

@@ -153,7 +153,7 @@ def test_malformed_yaml_is_reported_and_exits_2_even_without_strict(app_dir: Pat
     res = _run(str(app_dir), "--fail-on", "never")
     assert res.exit_code == 2
     assert f"warning: {app_dir}/broken.yaml:4: malformed YAML" in res.stderr
-    assert "1 file(s) could not be parsed" in res.stderr
+    assert "error: 1 input problem(s) (first:" in res.stderr
     assert "Traceback" not in res.output
     res = _run(str(app_dir), "--strict")
     assert res.exit_code == 2

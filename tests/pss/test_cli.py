@@ -47,6 +47,7 @@ def test_evaluate_json_names_every_workload_kind() -> None:
             "line",
             "kind",
             "namespace",
+            "namespaceAssumed",
             "name",
             "level",
             "version",
@@ -75,7 +76,9 @@ def test_evaluate_json_names_every_workload_kind() -> None:
     assert vol["detail"] == 'volume "varlog" uses restricted volume type "hostPath"'
     job = next(v for v in by_name["migrate"]["violations"] if v["check"] == "runAsUser")
     assert job["detail"] == 'container "migrate" must not set runAsUser=0'
-    assert by_name["debug"]["namespace"] is None
+    # no metadata.namespace: placed where `kubectl apply` would put it, and flagged as assumed
+    assert by_name["debug"]["namespace"] == "default" and by_name["debug"]["namespaceAssumed"] is True
+    assert by_name["ehr-api"]["namespaceAssumed"] is False
 
 
 def test_evaluate_baseline_exit_codes() -> None:
@@ -99,7 +102,7 @@ def test_evaluate_allowed_pod_exits_zero_and_table_lists_it() -> None:
     pod = str(PSS_TESTDATA / "restricted" / "v1.37" / "pass" / "base.yaml")
     result = runner.invoke(app, ["pss", "evaluate", pod, "--level", "restricted", "--version", "v1.37"])
     assert result.exit_code == 0
-    assert "Pod/base" in result.stdout and "1 evaluated at restricted:v1.37, 0 denied" in result.stdout
+    assert "Pod/default/base (ns assumed)" in result.stdout and "1 evaluated at restricted:v1.37, 0 denied" in result.stdout
 
 
 def test_evaluate_table_shows_violation_wording(tmp_path: Path) -> None:
@@ -118,17 +121,19 @@ def test_bad_level_and_version_are_input_errors() -> None:
         assert isinstance(result.exception, KubehipaaError), args
 
 
-def test_malformed_spec_is_one_line_error_exit_2() -> None:
+def test_malformed_spec_is_one_line_and_the_other_objects_are_still_evaluated() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "kubehipaa.cli.main", "pss", "evaluate", str(DATA / "malformed.yaml")],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 2
-    err = proc.stderr.strip()
-    assert len(err.splitlines()) == 1, err
-    assert "malformed.yaml:" in err and "Deployment/clinical/broken" in err and "Traceback" not in err
+    assert proc.returncode == 2  # after the verdicts: the broken object was not evaluated
+    assert "Pod/default/ok" in proc.stdout and "1 evaluated" in proc.stdout
+    err = proc.stderr.strip().splitlines()
+    [line] = [x for x in err if "Deployment/clinical/broken" in x and x.startswith("warning:")]
+    assert "malformed.yaml:10:" in line and "malformed pod spec" in line
+    assert len([x for x in err if x.startswith("error:")]) == 1 and "Traceback" not in proc.stderr
 
 
 def test_no_workloads_is_exit_2(tmp_path: Path) -> None:
@@ -195,10 +200,24 @@ def test_dry_run_warnings_format_mirrors_kubectl_label_dry_run() -> None:
 
 @pytest.mark.parametrize("cmd", [["evaluate"], ["dry-run", "--namespace", "clinical"], ["namespaces"]])
 def test_malformed_yaml_next_to_good_manifests_is_exit_2(tmp_path: Path, cmd: list[str]) -> None:
-    # Before: exit 0/1 on the readable files with a warning: "every object allowed" could hide the broken
-    # file's privileged pod.
+    # "every object allowed" could hide the broken file's privileged pod: exit 2. But the good files are still
+    # evaluated and shown (issue 11: 6 Helm templates beside 128 workloads gave no output at all).
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p\n  bad: [\n")
     result = runner.invoke(app, ["pss", *cmd, WORKLOADS, str(broken)])
-    assert isinstance(result.exception, KubehipaaError)
-    assert "broken.yaml:4: malformed YAML" in str(result.exception)
+    assert result.exit_code == 2
+    assert "ehr-api" in result.stdout or "clinical" in result.stdout
+    assert f"warning: {broken}:4: malformed YAML" in result.stderr
+    assert "error: 1 input problem(s)" in result.stderr
+
+
+def test_namespaces_places_workloads_without_a_namespace_where_they_are_applied(tmp_path: Path) -> None:
+    # issue 11: no namespace means the namespace it will be applied to (`kubectl apply -n shop`)
+    f = tmp_path / "app.yaml"
+    f.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n"
+                 "    pod-security.kubernetes.io/enforce: restricted\n---\n"
+                 "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: c}]}\n")
+    result = runner.invoke(app, ["pss", "namespaces", str(f), "--namespace", "shop", "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert (row["namespace"], row["workloads"], row["deniedByEnforce"]) == ("shop", 1, 1)

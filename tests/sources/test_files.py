@@ -83,7 +83,7 @@ def test_multi_document_lines(tmp_path: Path) -> None:
 def test_list_items_keep_their_own_lines(tmp_path: Path) -> None:
     result = load_paths([str(_write(tmp_path, "list.yaml", LIST))])
     assert [(o.kind, o.name, o.namespace, o.line) for o in result.objects] == [
-        ("ServiceAccount", "a", None, 4), ("Role", "r", "x", 8)
+        ("ServiceAccount", "a", "default", 4), ("Role", "r", "x", 8)  # no namespace: placed in default
     ]
 
 
@@ -209,18 +209,23 @@ def test_kustomize_directory_inside_a_scanned_tree(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-def test_kustomize_failure_is_one_line(tmp_path: Path) -> None:
+def test_kustomize_failure_is_one_line_and_the_rest_is_loaded(tmp_path: Path) -> None:
     _write(tmp_path, "k/kustomization.yaml", "resources:\n- missing.yaml\n")
-    with pytest.raises(InputError) as err:
-        load_paths([str(tmp_path / "k")])
-    assert "kubectl kustomize failed" in str(err.value) and "\n" not in str(err.value)
+    _write(tmp_path, "plain.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n")
+    result = load_paths([str(tmp_path / "k"), str(tmp_path / "plain.yaml")])
+    [problem] = result.problems
+    assert problem.file == str(tmp_path / "k") and problem.lost
+    assert "kubectl kustomize failed" in problem.message and "\n" not in problem.message
+    assert [o.name for o in result.objects] == ["sa"]
 
 
 def test_kustomize_without_kubectl_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write(tmp_path, "k/kustomization.yaml", "resources: []\n")
     monkeypatch.setattr(files.shutil, "which", lambda name: None)
+    [problem] = load_paths([str(tmp_path / "k")]).problems
+    assert "`kubectl` is not on PATH" in problem.message and problem.lost
     with pytest.raises(InputError, match="`kubectl` is not on PATH"):
-        load_paths([str(tmp_path / "k")])
+        load_paths([str(tmp_path / "k")], strict=True)
 
 
 VARIED = """\

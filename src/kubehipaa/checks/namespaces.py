@@ -32,7 +32,8 @@ def _phi_namespaces(inv: Inventory) -> Iterator[tuple[K8sObject, pss.NamespacePo
 def _shadow_note(inv: Inventory, ns: K8sObject) -> str:
     """Explain a lost label: an earlier declaration of the same namespace sets pod-security labels that
     the last one (the one `kubectl apply` leaves in place) omits."""
-    for other in inv.of_kind("Namespace"):
+    # The loader keeps only the last definition and hangs the earlier ones on it (sources.duplicates).
+    for other in [*ns.extra.get("redefines", ()), *inv.of_kind("Namespace")]:
         if other is ns or other.name != ns.name:
             continue
         lost = sorted(k for k in other.labels if str(k).startswith(PREFIX) and k not in ns.labels)

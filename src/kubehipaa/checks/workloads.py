@@ -343,15 +343,22 @@ def resources(inv: Inventory) -> Iterator[Hit]:
     "Pod Security labels; set metadata.namespace explicitly.",
     description="The default namespace usually has no NetworkPolicy, no Pod Security labels and broad RBAC, "
     "so workloads there escape the per-namespace access controls that protect ePHI. A manifest without "
-    "metadata.namespace lands there unless the deployer overrides it (reported as low).",
+    "metadata.namespace lands there when applied without -n; scan it with --namespace NS if it is deployed "
+    "elsewhere.",
 )
 def default_namespace(inv: Inventory) -> Iterator[Hit]:
     for kind in sorted(WORKLOAD_KINDS):
         for obj in inv.of_kind(kind):
-            if obj.namespace == "default":
+            if obj.namespace == "default" and obj.namespace_assumed:
+                # Placed there by the file source: `kubectl apply` without -n puts it in default, so it is
+                # judged as if written there (scan with --namespace NS if it is applied elsewhere).
+                yield Hit(obj, f"{kind} {obj.name} has no metadata.namespace and is applied to the default "
+                          "namespace (scan with --namespace if it is deployed elsewhere)",
+                          path="metadata.namespace", value=None)
+            elif obj.namespace == "default":
                 yield Hit(obj, f"{kind} {obj.name} is in the default namespace",
                           path="metadata.namespace", value="default")
-            elif obj.namespace is None:
+            elif obj.namespace is None:  # objects built by hand, not by the file source
                 yield Hit(obj, f"{kind} {obj.name} has no metadata.namespace (applies to the default namespace)",
                           path="metadata.namespace", value=None, severity=Severity.LOW)
 

@@ -101,33 +101,110 @@ def load_config_if_present(path: str | None = None, scan_paths: Sequence[str] = 
     return load_config(path, scan_paths)
 
 
-def load_objects(paths: Sequence[str], *, strict: bool = False, quiet: bool = False) -> LoadResult:
-    """Load manifests; skipped documents are warned about (or, with strict, fail with exit 2)."""
+# The option every manifest-reading command offers for objects without metadata.namespace. Commands whose
+# -n already means something else (the request's namespace in `rbac can-i`, the namespaces to examine in
+# `rbac review` or `netpol exposure`) offer only the long name.
+MANIFEST_NAMESPACE_HELP = (
+    "Namespace for manifest objects that have none, as `kubectl apply -n` (default: default). A namespaced "
+    "object naming another namespace is reported as an error, as kubectl refuses it."
+)
+DUPLICATES_SHOWN = 10
+
+
+def load_objects(paths: Sequence[str], *, strict: bool = False, quiet: bool = False,
+                 namespace: str | None = None) -> LoadResult:
+    """Load manifests; skipped documents are warned about (or, with strict, fail with exit 2).
+
+    Prefer `load_manifests`, which also refuses an input with no object and says what was assumed.
+    """
     if not paths:
         raise InputError("no input given (pass files, directories, or - for stdin)")
     from kubehipaa.sources.files import load_paths
 
-    result = load_paths(paths, strict=strict)
+    result = load_paths(paths, strict=strict, namespace=namespace)
     if not quiet:
-        for problem in result.problems:
-            warn(str(problem))
+        report_load(result)
     return result
+
+
+def load_manifests(paths: Sequence[str], *, strict: bool = False, quiet: bool = False,
+                   namespace: str | None = None, outcome: str = "nothing was evaluated") -> LoadResult:
+    """The one loading path of every command that reads manifests (scan, pss, netpol, rbac).
+
+    Every problem is printed once, one line each (`quiet` silences only skips and notes, never lost input);
+    a file that cannot be read does not stop the others: the command evaluates the rest and ends with
+    `finish(result, code)`, which turns the exit code into 2 when input was lost. Input with no Kubernetes
+    object at all is an input error at once: an answer over nothing would look like a clean one.
+    """
+    if not paths:
+        raise InputError("no input given (pass files, directories, or - for stdin)")
+    from kubehipaa.sources.files import load_paths
+
+    result = load_paths(paths, strict=strict, namespace=namespace)
+    report_load(result, quiet=quiet)
+    require_objects(result.objects, paths, result, outcome)
+    return result
+
+
+def report_load(result: LoadResult, *, quiet: bool = False) -> None:
+    """Print what loading found, one line each: lost input and skips as warnings (the run then ends with one
+    error line, from `finish`), duplicates (after the first few, one count), notes, and the namespaces
+    assumed."""
+    from kubehipaa.sources.files import DUPLICATE, LOST, NOTE
+
+    duplicates = 0
+    for problem in result.problems:
+        if problem.severity == LOST:
+            warn(str(problem))  # one line each; `finish` (or `require_objects`) says "error" once
+        elif quiet:
+            continue
+        elif problem.severity == NOTE:
+            err_console.print(f"[cyan]note:[/cyan] {escape(str(problem))}", soft_wrap=True, highlight=False)
+        elif problem.severity == DUPLICATE:
+            duplicates += 1
+            if duplicates <= DUPLICATES_SHOWN:
+                warn(str(problem))
+        else:
+            warn(str(problem))
+    if duplicates > DUPLICATES_SHOWN:
+        warn(f"... and {duplicates - DUPLICATES_SHOWN} more object(s) defined twice (only the last definition of "
+             "each is analysed)")
+    if result.namespace_assumed and not quiet:
+        how = ("as given" if result.namespace_given
+               else "as `kubectl apply` without -n; give the real one with --manifest-namespace")
+        warn(f"{result.namespace_assumed} object(s) had no namespace; assumed {result.namespace} ({how})")
+
+
+def finish(result: LoadResult | None, code: int) -> int:
+    """The exit code after the results are written: 2 when input was lost or refused (already listed one
+    line each by `report_load`), since the results do not cover it; else `code`."""
+    lost = result.lost if result is not None else []
+    if not lost:
+        return code
+    where = lost[0].file if lost[0].line is None else f"{lost[0].file}:{lost[0].line}"
+    first = f"{where}: {lost[0].message.split(';')[0]}"
+    err_console.print(
+        f"[red]error:[/red] {len(lost)} input problem(s) (first: {escape(first)}; see the warnings); the "
+        "results do not cover what could not be read", soft_wrap=True, highlight=False,
+    )
+    return EXIT_ERROR
 
 
 def is_data_loss(message: str) -> bool:
     """A skipped-document message that means content was lost: malformed YAML/JSON or a file that is not
-    UTF-8 text (it may hold anything). A document without `kind`, or not a mapping, is only a skip."""
+    UTF-8 text (it may hold anything). A document without `kind`, or not a mapping, is only a skip.
+    (Kept for callers holding only a message; an InputProblem knows it itself: `problem.lost`.)"""
     return message.startswith(("malformed", "not UTF-8"))
 
 
 def require_readable(result: LoadResult, why: str = "") -> None:
     """Raise an InputError (exit 2) naming file and line for the first file that could not be read in full.
 
-    For commands whose answer would be wrong on partly read input (an RBAC "no", a PSS "every pod allowed",
-    a connectivity list): judging only the readable part would hide what the broken file declares.
+    For single-file commands (an etcd config, an audit Policy) where nothing remains to evaluate once the
+    file is unreadable. Commands over many manifests use `load_manifests` + `finish` instead.
     """
     for problem in result.problems:
-        if is_data_loss(problem.message):
+        if problem.lost:
             reason = problem.message.split(";")[0]
             raise InputError(reason + (f" ({why})" if why else ""), file=problem.file, line=problem.line)
 
@@ -139,6 +216,10 @@ def require_objects(objects: Sequence[object], paths: Sequence[str], result: Loa
     given. Names the skipped documents when there were some."""
     if objects:
         return
+    lost = result.lost if result is not None else []
+    if lost:  # say why nothing was found: the file that could not be read
+        more = f" (and {len(lost) - 1} more input problem(s))" if len(lost) > 1 else ""
+        raise InputError(lost[0].message.split(";")[0] + more, file=lost[0].file, line=lost[0].line)
     skipped = f" ({len(result.problems)} document(s) skipped, see the warnings)" if result and result.problems else ""
     raise InputError(f"no Kubernetes objects found in {', '.join(paths)}{skipped}; {outcome}")
 
@@ -150,13 +231,14 @@ def load_inventory(
     strict: bool = False,
     config: Config | None = None,
     quiet: bool = False,
+    namespace: str | None = None,
 ) -> Inventory:
     """Config + objects → Inventory, the input of every engine and check."""
     from kubehipaa.config import load_config
     from kubehipaa.inventory import Inventory
 
     cfg = config or load_config(config_path, paths)
-    result = load_objects(paths, strict=strict, quiet=quiet)
+    result = load_manifests(paths, strict=strict, quiet=quiet, namespace=namespace)
     return Inventory(result.objects, cfg)
 
 

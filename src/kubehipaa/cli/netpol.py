@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, require_objects, require_readable, warn, write_output
+from kubehipaa.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    MANIFEST_NAMESPACE_HELP,
+    finish,
+    load_manifests,
+    warn,
+    write_output,
+)
 from kubehipaa.config import load_config
 from kubehipaa.engines.netpol import (
     Engine,
@@ -32,81 +39,37 @@ from kubehipaa.engines.netpol.exposure import exposure_dict
 from kubehipaa.errors import InputError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.sources.files import load_paths
+from kubehipaa.sources.files import LoadResult
 
 app = typer.Typer(
     help="NetworkPolicy connectivity: every allowed connection, reachability proofs, exposure, diffs.",
     no_args_is_help=True,
 )
 
-_NO_KIND = "document has no 'kind'"
+def load_netpol(paths: Sequence[str], *, quiet: bool = False, namespace: str | None = None) -> LoadResult:
+    """Load manifests through the shared path (`common.load_manifests`): each unreadable file is named and
+    the rest is analysed; commands end with `finish`, which exits 2 since a NetworkPolicy in the lost file
+    could change any answer."""
+    return load_manifests(paths, quiet=quiet, namespace=namespace)
 
 
-def _typed_list_items(path: str) -> list[K8sObject]:
-    """Items of typed lists (`PodList`, `NamespaceList`...) that omit their own `kind`.
+def load_netpol_objects(paths: Sequence[str], *, quiet: bool = False, namespace: str | None = None
+                        ) -> list[K8sObject]:
+    """The objects of `load_netpol` (for callers that only need them)."""
+    return load_netpol(paths, quiet=quiet, namespace=namespace).objects
 
-    kubectl infers an item's kind from its typed list; the shared loader currently skips such items, so
-    they are recovered here (no-op once the loader infers them itself).
-    """
+
+def build_engine(paths: Sequence[str], *, quiet: bool = False, namespace: str | None = None
+                 ) -> tuple[Engine, LoadResult]:
+    loaded = load_netpol(paths, quiet=quiet, namespace=namespace)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-    except (OSError, yaml.YAMLError):
-        return []
-    out: list[K8sObject] = []
-    for doc in docs:
-        if not isinstance(doc, dict):
-            continue
-        kind = doc.get("kind")
-        items = doc.get("items")
-        if (
-            not isinstance(kind, str)
-            or not kind.endswith("List")
-            or kind == "List"
-            or not isinstance(items, list)
-        ):
-            continue
-        for item in items:
-            if isinstance(item, dict) and not item.get("kind"):
-                fixed = dict(item)
-                fixed["kind"] = kind[: -len("List")]
-                fixed.setdefault("apiVersion", doc.get("apiVersion") or "v1")
-                out.append(K8sObject(fixed, path, 1))
-    return out
-
-
-def load_netpol_objects(paths: Sequence[str], *, quiet: bool = False) -> list[K8sObject]:
-    """Load manifests for the engine; skipped documents are warned about, as netpol-analyzer does."""
-    if not paths:
-        raise InputError("no input given (pass files, directories, or - for stdin)")
-    result = load_paths(list(paths))
-    # A NetworkPolicy in a file that could not be read would change every answer: fail (exit 2), not warn.
-    require_readable(result, "a connectivity answer needs every document; nothing was evaluated")
-    objects = list(result.objects)
-    recovered_files: set[str] = set()
-    for f in sorted({p.file for p in result.problems if p.message.startswith(_NO_KIND)}):
-        items = _typed_list_items(f)
-        if items:
-            objects.extend(items)
-            recovered_files.add(f)
-    if not quiet:
-        for problem in result.problems:
-            if problem.file in recovered_files and problem.message.startswith(_NO_KIND):
-                continue
-            warn(str(problem))
-    require_objects(objects, paths, result)
-    return objects
-
-
-def build_engine(paths: Sequence[str], *, quiet: bool = False) -> Engine:
-    try:
-        topo = build_topology(load_netpol_objects(paths, quiet=quiet))
+        topo = build_topology(loaded.objects)
     except NetpolError as exc:
         raise InputError(str(exc)) from None
     if not quiet:
         for w in topo.warnings:
             warn(w)
-    return Engine(topo)
+    return Engine(topo), loaded
 
 
 def engine_from_inventory(inv: Inventory) -> Engine:
@@ -123,6 +86,9 @@ def connlist_cmd(
     fmt: str = typer.Option("txt", "--format", "-f", help="txt, json, csv, md or dot."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
+    manifest_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """List every allowed connection, `src => dst : conns`, sorted (netpol-analyzer's format).
 
@@ -130,7 +96,7 @@ def connlist_cmd(
     """
     if fmt not in formats.FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(formats.FORMATS)}")
-    engine = build_engine(paths, quiet=quiet)
+    engine, loaded = build_engine(paths, quiet=quiet, namespace=manifest_namespace)
     shown = len(engine.topo.warnings)
     rows = engine.connections()
     if not quiet:
@@ -138,6 +104,7 @@ def connlist_cmd(
             warn(w)
     peers = [w.key for w in engine.topo.workloads]
     write_output(formats.render(rows, fmt, peers), output)
+    raise typer.Exit(finish(loaded, EXIT_OK))
 
 
 def _parse_port(text: str | None) -> tuple[str | None, int | None]:
@@ -162,13 +129,16 @@ def can_reach_cmd(
     fmt: str = typer.Option("txt", "--format", "-f", help="txt or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
+    manifest_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """Answer yes/no for one flow and name the policies and rules that decide it (exit 0 yes, 1 no).
 
     Example: kubehipaa netpol can-reach clinical/frontend clinical/db --port 5432/TCP ./k8s
     """
     protocol, number = _parse_port(port)
-    engine = build_engine(paths, quiet=quiet)
+    engine, loaded = build_engine(paths, quiet=quiet, namespace=manifest_namespace)
     try:
         v = can_reach(engine, src, dst, protocol, number)
     except NetpolError as exc:
@@ -208,7 +178,7 @@ def can_reach_cmd(
     else:
         raise InputError(f"--format {fmt!r}: choose txt or json")
     write_output(text, output)
-    raise typer.Exit(EXIT_OK if v.reachable else EXIT_FINDINGS)
+    raise typer.Exit(finish(loaded, EXIT_OK if v.reachable else EXIT_FINDINGS))
 
 
 @app.command("exposure")
@@ -221,12 +191,14 @@ def exposure_cmd(
     fmt: str = typer.Option("txt", "--format", "-f", help="txt or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
+    manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
 ) -> None:
     """Who can reach workloads in the namespaces, and where those workloads can send.
 
     Example: kubehipaa netpol exposure ./k8s --namespace clinical
     """
-    objects = load_netpol_objects(paths, quiet=quiet)
+    loaded = load_netpol(paths, quiet=quiet, namespace=manifest_namespace)
+    objects = loaded.objects
     nss = list(namespace)
     if not nss:
         inv = Inventory(objects, load_config(config, paths))
@@ -245,6 +217,7 @@ def exposure_cmd(
     else:
         raise InputError(f"--format {fmt!r}: choose txt or json")
     write_output(text, output)
+    raise typer.Exit(finish(loaded, EXIT_OK))
 
 
 @app.command("diff")
@@ -254,13 +227,16 @@ def diff_cmd(
     fmt: str = typer.Option("txt", "--format", "-f", help="txt, json or csv."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
+    manifest_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """Connections added, removed or changed between two versions (exit 1 when they differ).
 
     Example: kubehipaa netpol diff ./before ./after
     """
-    e1 = build_engine([before], quiet=quiet)
-    e2 = build_engine([after], quiet=quiet)
+    e1, loaded1 = build_engine([before], quiet=quiet, namespace=manifest_namespace)
+    e2, loaded2 = build_engine([after], quiet=quiet, namespace=manifest_namespace)
     rows = diff(
         e1.connections(),
         [w.key for w in e1.topo.workloads],
@@ -296,4 +272,5 @@ def diff_cmd(
     else:
         raise InputError(f"--format {fmt!r}: choose txt, json or csv")
     write_output(text, output)
-    raise typer.Exit(EXIT_FINDINGS if rows else EXIT_OK)
+    loaded1.problems.extend(loaded2.problems)
+    raise typer.Exit(finish(loaded1, EXIT_FINDINGS if rows else EXIT_OK))

@@ -19,15 +19,16 @@ from rich.table import Table
 from kubehipaa.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    load_objects,
-    require_objects,
-    require_readable,
+    MANIFEST_NAMESPACE_HELP,
+    finish,
+    load_manifests,
     warn,
     write_output,
 )
 from kubehipaa.engines import pss
 from kubehipaa.errors import ConfigError, InputError
 from kubehipaa.model import K8sObject
+from kubehipaa.sources.files import LOST, InputProblem, LoadResult
 
 app = typer.Typer(
     help="Pod Security Standards: which workloads a PodSecurity level would reject, and why.",
@@ -61,6 +62,7 @@ class Evaluated:
             "line": self.obj.line,
             "kind": self.obj.kind,
             "namespace": self.obj.namespace,
+            "namespaceAssumed": self.obj.namespace_assumed,
             "name": self.obj.name,
             "level": str(self.verdict.level),
             "version": str(self.verdict.version),
@@ -90,29 +92,37 @@ def _template(obj: K8sObject) -> pss.PodTemplate | None:
         raise InputError(f"{obj.display}: {exc}", obj.file, obj.line) from None
 
 
-def _load(paths: Sequence[str], *, strict: bool = False) -> list[K8sObject]:
-    """Load manifests; malformed YAML/JSON is an input error (exit 2) naming file and line, because a verdict
-    on the readable part ("every object allowed") could hide the workload the broken file declares.
-    Non-Kubernetes documents are warned about (errors with --strict)."""
-    loaded = load_objects(paths, strict=strict, quiet=True)
-    require_readable(loaded)
-    for problem in loaded.problems:
-        warn(str(problem))
-    require_objects(loaded.objects, paths, loaded)
-    return loaded.objects
+def _load(paths: Sequence[str], *, strict: bool = False, namespace: str | None = None) -> LoadResult:
+    """Load manifests through the shared path: a file that cannot be read is named (file:line) and the rest
+    is evaluated; the command then exits 2 (`finish`), since a verdict on the readable part ("every object
+    allowed") could hide the workload the broken file declares."""
+    return load_manifests(paths, strict=strict, namespace=namespace)
 
 
-def evaluate_objects(objects: Sequence[K8sObject], level: pss.Level, version: pss.Version) -> list[Evaluated]:
-    """Verdicts for every Pod and pod-template workload among `objects`; malformed specs are InputErrors."""
+def evaluate_objects(objects: Sequence[K8sObject], level: pss.Level, version: pss.Version,
+                     problems: list[InputProblem] | None = None) -> list[Evaluated]:
+    """Verdicts for every Pod and pod-template workload among `objects`.
+
+    A malformed pod spec is an InputError, or, given `problems`, is warned about (one line), added there as
+    lost input (so the command exits 2) and skipped, so one broken object does not hide the others' verdicts.
+    """
     out = []
     for obj in objects:
-        tpl = _template(obj)
-        if tpl is None:
-            continue
         try:
-            verdict = pss.evaluate(tpl.meta, tpl.spec, level, version)
-        except pss.PodSpecError as exc:
-            raise InputError(f"{obj.display}: {tpl.path}: {exc}", obj.file, obj.line) from None
+            tpl = _template(obj)
+            if tpl is None:
+                continue
+            try:
+                verdict = pss.evaluate(tpl.meta, tpl.spec, level, version)
+            except pss.PodSpecError as exc:
+                raise InputError(f"{obj.display}: {tpl.path}: {exc}", obj.file, obj.line) from None
+        except InputError as exc:
+            if problems is None:
+                raise
+            problem = InputProblem(obj.file, obj.line, f"{exc.message}; not evaluated", LOST)
+            warn(str(problem))
+            problems.append(problem)
+            continue
         out.append(Evaluated(obj, verdict))
     return out
 
@@ -139,7 +149,8 @@ def _verdict_table(results: Sequence[Evaluated], title: str, extra: dict[int, st
     table.add_column("violations (check: reason (detail))", overflow="fold")
     for i, r in enumerate(results):
         lines = "\n".join(f"{v.check}: {v.message}" for v in r.verdict.violations)
-        row = [r.obj.display, f"{r.obj.file}:{r.obj.line}", "yes" if r.verdict.allowed else "NO"]
+        shown = r.obj.display + (" (ns assumed)" if r.obj.namespace_assumed else "")
+        row = [shown, f"{r.obj.file}:{r.obj.line}", "yes" if r.verdict.allowed else "NO"]
         if extra is not None:
             row.append(extra.get(i, ""))
         table.add_row(*row, lines)
@@ -160,6 +171,9 @@ def evaluate_cmd(
     strict: bool = typer.Option(
         False, "--strict", help="Treat skipped (non-Kubernetes) documents as errors."
     ),
+    manifest_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """Evaluate Pods and workloads (Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet,
     ReplicationController, PodTemplate) against a Pod Security Standards level and version.
@@ -172,11 +186,14 @@ def evaluate_cmd(
 
       kubehipaa pss evaluate pod.yaml --level baseline --format json
 
+    A file or object that cannot be read is named on stderr and the others are still evaluated; the exit
+    code is then 2.
+
     Exit codes: 0 every object allowed; 1 at least one denied; 2 bad input or options.
     """
     lvl, ver = _level(level), _version(version)
-    objects = _load(paths, strict=strict)
-    results = evaluate_objects(objects, lvl, ver)
+    loaded = _load(paths, strict=strict, namespace=manifest_namespace)
+    results = evaluate_objects(loaded.objects, lvl, ver, loaded.problems)
     if not results:
         raise _no_workloads(paths)
     denied = sum(1 for r in results if not r.verdict.allowed)
@@ -187,7 +204,7 @@ def evaluate_cmd(
         write_output(
             _capture(_verdict_table(results, f"Pod Security Standards {lvl}:{ver}"), summary), output
         )
-    raise typer.Exit(EXIT_FINDINGS if denied else EXIT_OK)
+    raise typer.Exit(finish(loaded, EXIT_FINDINGS if denied else EXIT_OK))
 
 
 def _namespace_policy(objects: Sequence[K8sObject], namespace: str) -> pss.NamespacePolicy:
@@ -215,11 +232,13 @@ def dry_run_cmd(
     strict: bool = typer.Option(
         False, "--strict", help="Treat skipped (non-Kubernetes) documents as errors."
     ),
+    manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
 ) -> None:
     """Which workloads of a namespace would be rejected if it were labelled
     `pod-security.kubernetes.io/enforce=<level>` (and `enforce-version=<version>`).
 
-    Objects without metadata.namespace count as namespace "default". The namespace's current policy is
+    Objects without metadata.namespace are in --manifest-namespace (default: "default"), as with
+    `kubectl apply -n`. The namespace's current policy is
     read from its Namespace manifest when one is among the inputs (otherwise privileged:latest).
     `--format warnings` prints what `kubectl label --dry-run=server` would warn (pods are named by their
     workload, e.g. deployment/ehr-api, since manifests have no pod names yet).
@@ -233,9 +252,10 @@ def dry_run_cmd(
     Exit codes: 0 nothing would be rejected; 1 something would; 2 bad input or options.
     """
     lvl, ver = _level(level), _version(version)
-    objects = _load(paths, strict=strict)
+    loaded = _load(paths, strict=strict, namespace=manifest_namespace)
+    objects = loaded.objects
     in_ns = [o for o in objects if (o.namespace or DEFAULT_NAMESPACE) == namespace]
-    results = evaluate_objects(in_ns, lvl, ver)
+    results = evaluate_objects(in_ns, lvl, ver, loaded.problems)
     current = _namespace_policy(objects, namespace)
     for err in current.errors:
         warn(f"namespace {namespace}: {err}")
@@ -268,7 +288,7 @@ def dry_run_cmd(
             + ("" if not rejected else " (existing pods keep running; new pods from them are refused)")
         )
         write_output(_capture(_verdict_table(results, title, extra), summary), output)
-    raise typer.Exit(EXIT_FINDINGS if rejected else EXIT_OK)
+    raise typer.Exit(finish(loaded, EXIT_FINDINGS if rejected else EXIT_OK))
 
 
 def _pod_name(obj: K8sObject) -> str:
@@ -286,6 +306,9 @@ def namespaces_cmd(
     paths: list[str] = typer.Argument(..., help="Manifest files or directories; '-' reads stdin."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    manifest_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """The effective PodSecurity policy of each namespace, and how many workloads it would reject.
 
@@ -299,14 +322,15 @@ def namespaces_cmd(
 
     Exit codes: 0 report written; 2 bad input.
     """
-    objects = _load(paths)
+    loaded = _load(paths, namespace=manifest_namespace)
+    objects = loaded.objects
     names = {o.name for o in objects if o.kind == "Namespace"}
     names |= {(o.namespace or DEFAULT_NAMESPACE) for o in objects if o.kind in pss.POD_KINDS}
     rows = []
     for name in sorted(names):
         policy = _namespace_policy(objects, name)
         in_ns = [o for o in objects if (o.namespace or DEFAULT_NAMESPACE) == name]
-        results = evaluate_objects(in_ns, policy.enforce.level, policy.enforce.version)
+        results = evaluate_objects(in_ns, policy.enforce.level, policy.enforce.version, loaded.problems)
         rows.append((name, policy, len(results), sum(1 for r in results if not r.verdict.allowed)))
     if fmt is Format.json:
         data = []
@@ -339,7 +363,7 @@ def namespaces_cmd(
                 "; ".join(policy.errors),
             )
         write_output(_capture(table), output)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(finish(loaded, EXIT_OK))
 
 
 @app.command("checks")

@@ -15,9 +15,10 @@ import typer
 from kubehipaa.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    MANIFEST_NAMESPACE_HELP,
     fail,
-    is_data_loss,
-    load_objects,
+    finish,
+    load_manifests,
     warn,
     write_output,
 )
@@ -58,35 +59,31 @@ def _dumps(data: Any) -> str:
 RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 
 
-def load_rbac(paths: list[str]) -> LoadResult:
-    """Load manifests for an RBAC answer. Unlike a scan, which reports what it could read, an authorization
-    answer from partly read input would be wrong (a "no" because the granting binding sat in a broken file),
-    so malformed YAML/JSON and input without any RBAC object are errors (exit 2)."""
-    result = load_objects(paths, quiet=True)
-    for problem in result.problems:
-        if is_data_loss(problem.message):
-            where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
-            reason = problem.message.split(";")[0]
-            raise fail(f"{where}: {reason} (an RBAC answer needs every document; nothing was evaluated)")
-    for problem in result.problems:
-        warn(str(problem))
+def load_rbac(paths: list[str], namespace: str | None = None) -> LoadResult:
+    """Load manifests for an RBAC answer through the shared path (`common.load_manifests`). An answer from
+    partly read input could be wrong (a "no" because the granting binding sat in a broken file), so each
+    unreadable file is named and the command ends with `finish(result, code)`: the answer for the rest is
+    shown, the exit code is 2. Input without any RBAC object is an error at once."""
+    result = load_manifests(paths, namespace=namespace)
     if not any(obj.kind in RBAC_KINDS for obj in result.objects):
         raise fail(f"no Role, ClusterRole, RoleBinding or ClusterRoleBinding found in {', '.join(paths)}")
     return result
 
 
-def _load_rbac_inventory(paths: list[str], config_path: str | None) -> Inventory:
+def _load_rbac_inventory(paths: list[str], config_path: str | None, namespace: str | None = None
+                         ) -> tuple[Inventory, LoadResult]:
     config = load_config(config_path, paths)
-    return Inventory(load_rbac(paths).objects, config)
+    loaded = load_rbac(paths, namespace)
+    return Inventory(loaded.objects, config), loaded
 
 
-def build_index(paths: list[str]) -> RbacIndex:
+def build_index(paths: list[str], namespace: str | None = None) -> tuple[RbacIndex, LoadResult]:
     """Load manifests (warning about skipped documents) and build the RBAC index."""
-    result = load_rbac(paths)
+    result = load_rbac(paths, namespace)
     idx = RbacIndex.from_objects(result.objects)
     for problem in idx.problems:
         warn(problem)
-    return idx
+    return idx, result
 
 
 def _attrs(verb: str, target: str, namespace: str | None, name: str | None, subresource: str | None) -> Attributes:
@@ -135,6 +132,7 @@ def can_i(
     as_groups: list[str] = typer.Option([], "--as-group", help="Group of the user (repeatable)."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
 ) -> None:
     """Would the API server's RBAC authorizer allow this request? Exit 0 for yes, 1 for no.
 
@@ -147,7 +145,7 @@ def can_i(
       kubehipaa rbac can-i create pods/exec -n clinical --as system:serviceaccount:clinical:app-sa ./rbac
     """
     attrs = _attrs(verb, target, namespace, name, subresource)
-    idx = build_index(paths)
+    idx, loaded = build_index(paths, manifest_namespace)
     user = user_info(as_user, as_groups)
     decision = idx.authorize(user, attrs)
     if fmt is TextOrJson.json:
@@ -173,7 +171,7 @@ def can_i(
         for err in decision.errors:
             lines.append(f"  unresolved: {err}")
         write_output("\n".join(lines) + "\n", output)
-    raise typer.Exit(EXIT_OK if decision.allowed else EXIT_FINDINGS)
+    raise typer.Exit(finish(loaded, EXIT_OK if decision.allowed else EXIT_FINDINGS))
 
 
 @app.command("who-can")
@@ -186,6 +184,7 @@ def who_can(
     subresource: str | None = typer.Option(None, "--subresource", help="Subresource (or use resource/subresource)."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
 ) -> None:
     """List every subject allowed a request, with the binding, role and rule that grants it.
 
@@ -196,11 +195,11 @@ def who_can(
       kubehipaa rbac who-can get secrets -n clinical --name app-tls --format json ./rbac
     """
     attrs = _attrs(verb, target, namespace, name, subresource)
-    idx = build_index(paths)
+    idx, loaded = build_index(paths, manifest_namespace)
     entries = idx.who_can(attrs)
     if fmt is TextOrJson.json:
         write_output(_dumps({"request": _attrs_dict(attrs), "subjects": [e.to_dict() for e in entries]}), output)
-        return
+        raise typer.Exit(finish(loaded, EXIT_OK))
     lines = [f"who can {attrs.display}:"]
     for e in entries:
         s = e.subject
@@ -210,6 +209,7 @@ def who_can(
             where = f" ({e.binding.origin.file}:{e.binding.origin.line})"
         lines.append(f"  {ident}\n      via {e.grant.describe()}{where}")
     write_output("\n".join(lines) + "\n", output)
+    raise typer.Exit(finish(loaded, EXIT_OK))
 
 
 class ReviewFormat(str, Enum):
@@ -227,6 +227,7 @@ def review(
     since: Path | None = typer.Option(None, "--since", help="A previous review (--format json) to diff against."),
     config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
 ) -> None:
     """Access-review matrix: every subject's permissions on sensitive resources, with the granting path.
 
@@ -240,7 +241,7 @@ def review(
 
       kubehipaa rbac review ./rbac --since review-2026q3.json --format html -o changes.html
     """
-    inv = _load_rbac_inventory(paths, config_path)
+    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
     idx = RbacIndex.from_objects(inv.objects)
     for problem in idx.problems:
         warn(problem)
@@ -268,6 +269,7 @@ def review(
         write_output(diff_csv(diff) if diff is not None else review_csv(result), output)
     else:
         write_output(review_html(result, diff, title="Access review: " + ", ".join(chosen)), output)
+    raise typer.Exit(finish(loaded, EXIT_OK))
 
 
 @app.command("escalation")
@@ -277,6 +279,9 @@ def escalation(
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
     config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    manifest_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """Identities that can become more powerful ones: the shortest path from each non-admin identity to
     cluster-admin-equivalent power or to reading all Secrets of a PHI namespace. Exit 1 if any path exists.
@@ -286,8 +291,10 @@ def escalation(
       kubehipaa rbac escalation ./rbac
 
       kubehipaa rbac escalation ./manifests --format json -o escalation.json
+
+      kubehipaa rbac escalation argo-cd/install.yaml -n argocd   # the namespace `kubectl apply -n` gives it
     """
-    inv = _load_rbac_inventory(paths, config_path)
+    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
     idx = RbacIndex.from_objects(inv.objects)
     for problem in idx.problems:
         warn(problem)
@@ -311,7 +318,7 @@ def escalation(
         if not found:
             lines.append("no escalation paths found")
         write_output("\n".join(lines) + "\n", output)
-    raise typer.Exit(EXIT_FINDINGS if found else EXIT_OK)
+    raise typer.Exit(finish(loaded, EXIT_FINDINGS if found else EXIT_OK))
 
 
 @app.command("risks")
@@ -322,6 +329,9 @@ def risks(
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
     config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    manifest_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """Evaluate the RBAC risk-rule catalog: every risky grant, severity raised in PHI namespaces and
     kube-system. Exit 1 if any rule fires.
@@ -344,7 +354,7 @@ def risks(
         rules = load_risk_rules(text, str(rules_file))
     else:
         rules = list(builtin_risk_rules())
-    inv = _load_rbac_inventory(paths, config_path)
+    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
     idx = RbacIndex.from_objects(inv.objects)
     for problem in idx.problems:
         warn(problem)
@@ -359,4 +369,4 @@ def risks(
             lines.append(f"{h.severity.label.upper():<8} {h.rule.id} {h.message}{where}")
         lines.append(f"{len(hits)} risky grant(s) from {len(rules)} rules")
         write_output("\n".join(lines) + "\n", output)
-    raise typer.Exit(EXIT_FINDINGS if hits else EXIT_OK)
+    raise typer.Exit(finish(loaded, EXIT_FINDINGS if hits else EXIT_OK))

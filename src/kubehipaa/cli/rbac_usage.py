@@ -16,7 +16,14 @@ import orjson
 import typer
 import yaml
 
-from kubehipaa.cli.common import EXIT_OK, check_audit_read, warn, write_output
+from kubehipaa.cli.common import (
+    EXIT_OK,
+    MANIFEST_NAMESPACE_HELP,
+    check_audit_read,
+    finish,
+    warn,
+    write_output,
+)
 from kubehipaa.cli.rbac import load_rbac
 from kubehipaa.engines.rbac import RbacIndex
 from kubehipaa.engines.rbac_usage import UnusedReport, Usage, collect_usage, suggest_role, unused_permissions
@@ -128,6 +135,9 @@ def unused(
     fmt: UnusedFormat = typer.Option(UnusedFormat.text, "--format", "-f", help="Report format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     show_all: bool = typer.Option(False, "--all", help="Text format: also list subjects with nothing unused."),
+    manifest_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """Permissions granted (per the RBAC manifests) but never exercised in the audit log: access-review input.
 
@@ -135,7 +145,8 @@ def unused(
     """
     seconds = parse_window(window)
     # As for every RBAC answer: a binding in a file that could not be read would make its grants look unused.
-    index = RbacIndex.from_objects(load_rbac([rbac]).objects)
+    loaded = load_rbac([rbac], manifest_namespace)
+    index = RbacIndex.from_objects(loaded.objects)
     for problem in index.problems:
         warn(problem)
     report = unused_permissions(index, read_usage(logs), seconds)
@@ -146,7 +157,7 @@ def unused(
     else:
         text = render_unused_text(report, show_all=show_all)
     write_output(text, output)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(finish(loaded, EXIT_OK))
 
 
 def _comment_safe(text: str) -> str:

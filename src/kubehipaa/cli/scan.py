@@ -78,6 +78,9 @@ def scan(
     managed: str | None = typer.Option(
         None, "--managed", help="Managed control plane (eks, gke, aks): control-plane checks are 'not assessed'."
     ),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace", help=common.MANIFEST_NAMESPACE_HELP
+    ),
 ) -> None:
     """Scan manifests for HIPAA-relevant misconfigurations.
 
@@ -91,11 +94,16 @@ def scan(
 
       kubehipaa scan --control-plane /etc/kubernetes
 
+      kubehipaa scan upstream/install.yaml --namespace argocd   # what `kubectl apply -n argocd` would create
+
+    A file that cannot be read is reported (file:line) and the rest is still scanned; the exit code is then 2.
+
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
     try:
         code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
-                     (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config), managed)
+                     (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config), managed,
+                     namespace)
     except KubehipaaError as exc:
         # Handled here, not only in main(), so the exit code is 2 however the app is invoked (tests, plugins).
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
@@ -105,7 +113,7 @@ def scan(
 
 def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
           strict: bool, only: list[str], max_rows: int, cp_files: tuple[Path | None, ...],
-          managed: str | None) -> int:
+          managed: str | None, namespace: str | None = None) -> int:
     control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
     cp_requested = any(
         x is not None for x in (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config)
@@ -116,12 +124,11 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
     check_exceptions(cfg)  # a bad exception fails before a large input is read (run_scan checks it too)
     checks = _select_checks(only) if only else None
     with _status("Loading manifests…"):
-        loaded = load_objects(paths, strict=strict) if paths else None
+        loaded = load_objects(paths, strict=strict, namespace=namespace) if paths else None
     objects: list[K8sObject] = loaded.objects if loaded is not None else []
     if loaded is not None and not objects and not cp_requested:
-        # "0 findings" over nothing would pass CI: an empty directory or a wrong path is an input error,
-        # reported as the file that could not be read when that is why nothing was found.
-        common.require_readable(loaded)
+        # "0 findings" over nothing would pass CI: an empty directory or a wrong path is an input error
+        # (a file that could not be read has been named already, one line each).
         common.require_objects(objects, paths, loaded, "nothing was scanned")
     if cp_requested:
         objects.extend(
@@ -144,16 +151,8 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         warn(warning.message)
 
     _emit(result, fmt, cfg, output, max_rows or None)
-    unreadable = [p for p in (loaded.problems if loaded is not None else []) if is_data_loss(p.message)]
-    if unreadable:
-        # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
-        err_console.print(
-            f"[red]error:[/red] {len(unreadable)} file(s) could not be parsed (first: {escape(str(unreadable[0]))}); "
-            "the report does not cover what they contain",
-            soft_wrap=True, highlight=False,
-        )
-        return EXIT_ERROR
-    return exit_code(result, fail_on)
+    # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
+    return common.finish(loaded, exit_code(result, fail_on))
 
 
 def _has_control_plane_evidence(inv: Inventory) -> bool:
@@ -166,11 +165,6 @@ def _has_control_plane_evidence(inv: Inventory) -> bool:
 
 def note(message: str) -> None:
     err_console.print(f"[cyan]note:[/cyan] {escape(message)}", soft_wrap=True, highlight=False)
-
-
-def is_data_loss(message: str) -> bool:
-    """Malformed or undecodable files lose data (exit 2); a document without `kind` is only a skip."""
-    return common.is_data_loss(message)
 
 
 def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:

@@ -29,6 +29,8 @@ SEVERITY_STYLE = {
 def _resource_cell(finding: Finding, phi: set[str]) -> Text:
     r = finding.resource
     text = Text(r.display)
+    if r.namespace_assumed:  # the file has no metadata.namespace: the namespace is where it would be applied
+        text.append(" (ns assumed)", style="dim")
     if r.namespace and r.namespace in phi:
         text.append(" PHI", style="bold magenta")
     text.append(f"\n{r.file}:{r.line}", style="dim")

@@ -33,6 +33,8 @@ import yaml
 
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
+from kubehipaa.sources.duplicates import deduplicate
+from kubehipaa.sources.namespaces import DEFAULT_NAMESPACE, namespace_name_error, place
 
 try:  # libyaml is the fast path; fall back so the tool still works where it is missing.
     from yaml import CSafeLoader as _Loader
@@ -44,17 +46,41 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 CONFIG_FILES = (".kubehipaa.yaml", ".kubehipaa.yml")
 
 
+# What an InputProblem means for the run (`level`):
+LOST = "error"  # content that may hold objects could not be read: the answers do not cover it (exit 2)
+SKIPPED = "warning"  # a document that is not a Kubernetes object: nothing to analyse is lost
+DUPLICATE = "duplicate"  # an earlier definition of an object defined again later (the later one is analysed)
+NOTE = "note"  # said once for the user's information (a Kustomize Component is not built on its own)
+_LOST_PREFIXES = ("malformed", "not UTF-8")
+
+
 @dataclass(frozen=True, slots=True)
 class InputProblem:
-    """A document that was skipped, with the reason; shown to the user as one line."""
+    """A document that was skipped, with the reason; shown to the user as one line.
+
+    `level` is LOST, SKIPPED or NOTE; left empty, it is derived from the message (malformed YAML/JSON and
+    undecodable files are LOST), so parsers only have to say what went wrong.
+    """
 
     file: str
     line: int | None
     message: str
+    level: str = ""
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         return f"{where}: {self.message}"
+
+    @property
+    def severity(self) -> str:
+        if self.level:
+            return self.level
+        return LOST if self.message.startswith(_LOST_PREFIXES) else SKIPPED
+
+    @property
+    def lost(self) -> bool:
+        """True when input was lost or refused: results cannot be complete, so the run must exit 2."""
+        return self.severity == LOST
 
 
 @dataclass(slots=True)
@@ -62,6 +88,19 @@ class LoadResult:
     objects: list[K8sObject] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     files: int = 0
+    namespace: str = DEFAULT_NAMESPACE
+    """The namespace objects without one were placed in (`--namespace`, else `default`)."""
+    namespace_given: bool = False
+    """Whether `namespace` was given (`--namespace`) rather than the default."""
+    namespace_assumed: int = 0
+    """How many objects had no metadata.namespace and were placed in `namespace`."""
+    duplicates: int = 0
+    """How many objects were dropped because a later one has the same kind, namespace and name."""
+
+    @property
+    def lost(self) -> list[InputProblem]:
+        """Problems that mean input was lost or refused (exit 2 after the results are shown)."""
+        return [p for p in self.problems if p.lost]
 
     def extend(self, other: LoadResult) -> None:
         self.objects.extend(other.objects)
@@ -69,15 +108,22 @@ class LoadResult:
         self.files += other.files
 
 
-def load_paths(paths: Sequence[str], *, strict: bool = False, jobs: int | None = None) -> LoadResult:
-    """Load every Kubernetes object under `paths` ("-" is stdin).
+def load_paths(
+    paths: Sequence[str], *, strict: bool = False, jobs: int | None = None, namespace: str | None = None
+) -> LoadResult:
+    """Load every Kubernetes object under `paths` ("-" is stdin), as `kubectl apply [-n namespace]` would
+    see them: each namespaced object in its namespace (`sources.namespaces`), each object once
+    (`sources.duplicates`, the last definition wins).
 
-    Skipped documents are returned as `problems`; with `strict=True` the first one raises `InputError`.
-    A path that does not exist always raises. With `jobs` > 1 (default: `$KUBEHIPAA_LOAD_JOBS`, else 1),
+    Skipped documents, duplicates and unreadable files are returned as `problems` (a file that cannot be
+    read never stops the others); with `strict=True` the first problem that is not a note raises
+    `InputError`. A path that does not exist always raises. With `jobs` > 1 (default: `$KUBEHIPAA_LOAD_JOBS`, else 1),
     large inputs (`PARALLEL_MIN_FILES` files or more) are parsed by that many processes; the result is the
     same as with one, in the same order. Not the default: on a machine shared with other jobs the
     pickling it adds cost more than the second core gave back (see docs/reports.md, bench).
     """
+    if namespace is not None and (why := namespace_name_error(namespace)):
+        raise InputError(f"--namespace: {why}")
     units: list[Path | tuple[str, str]] = []  # files/Kustomize dirs, ("stdin", "-") or ("missing", path)
     for raw in paths:
         if raw == "-":
@@ -96,6 +142,7 @@ def load_paths(paths: Sequence[str], *, strict: bool = False, jobs: int | None =
     try:
         for part in _load_units(units, _load_jobs() if jobs is None else jobs):
             result.extend(part)
+        _settle(result, namespace)  # still without the collector: its index allocates one tuple per object
     finally:
         if gc_was_enabled:
             if len(result.objects) >= FREEZE_MIN_OBJECTS:
@@ -104,11 +151,27 @@ def load_paths(paths: Sequence[str], *, strict: bool = False, jobs: int | None =
                 # Frozen objects are still freed by reference counting when dropped.
                 gc.freeze()
             gc.enable()
-    if strict and result.problems:
-        first = result.problems[0]
-        more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
+    serious = [p for p in result.problems if p.severity != NOTE]
+    if strict and serious:
+        first = serious[0]
+        more = f" (and {len(serious) - 1} more)" if len(serious) > 1 else ""
         raise InputError(first.message + more, file=first.file, line=first.line)
     return result
+
+
+def _settle(result: LoadResult, namespace: str | None) -> None:
+    """Apply the two whole-input rules, after every file is read (a CRD may come after its objects)."""
+    placement = place(result.objects, namespace)
+    result.namespace = placement.namespace
+    result.namespace_given = namespace is not None
+    result.namespace_assumed = placement.assumed
+    for obj, message in placement.mismatched:
+        result.problems.append(InputProblem(obj.file, obj.line, message, LOST))
+    kept, dropped = deduplicate(result.objects)
+    if dropped:
+        result.objects = kept
+        result.duplicates = len(dropped)
+        result.problems.extend(InputProblem(d.dropped.file, d.dropped.line, d.message, DUPLICATE) for d in dropped)
 
 
 FREEZE_MIN_OBJECTS = 5_000
@@ -225,6 +288,7 @@ def _is_kustomize_dir(path: Path) -> bool:
 
 
 def _load_one(path: Path) -> LoadResult:
+    """One file (or Kustomize directory); whatever goes wrong is a problem of this file, never of the run."""
     if path.is_dir():
         return _load_kustomize(path)
     if path.name in CONFIG_FILES:
@@ -234,10 +298,24 @@ def _load_one(path: Path) -> LoadResult:
     except UnicodeDecodeError as exc:
         return LoadResult(problems=[InputProblem(str(path), None, f"not UTF-8 text ({exc.reason}); skipped")], files=1)
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+        return LoadResult(problems=[InputProblem(str(path), None, f"cannot read: {exc.strerror}; skipped", LOST)],
+                          files=1)
     result = load_text(text, str(path), json_hint=path.suffix == ".json")
     result.files = 1
+    if result.problems and "{{" in text:
+        result.problems = [_template_hint(p) for p in result.problems]
     return result
+
+
+TEMPLATE_HINT = ("; it looks like a template ({{ ... }}): render it first, e.g. "
+                 "`helm template CHART | kubehipaa scan -`")
+
+
+def _template_hint(problem: InputProblem) -> InputProblem:
+    """Say why a Helm/Go template file does not parse: the fix is to render it, not to repair the YAML."""
+    if not problem.lost:
+        return problem
+    return InputProblem(problem.file, problem.line, problem.message + TEMPLATE_HINT, problem.level)
 
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
@@ -252,13 +330,17 @@ def _load_kustomize(path: Path) -> LoadResult:
     checks see exactly what `kubectl kustomize DIR` produces. If the overlay cannot be built (unusual
     layouts), the plain rendering is used and objects point at the kustomization directory.
     """
+    if _kustomization_kind(path) == "Component":
+        return LoadResult(problems=[InputProblem(
+            str(path), None, "is a Kustomize Component (kind: Component): it is built only by an overlay that "
+            "lists it under `components:`, not on its own; skipped (the overlays that use it are scanned)", NOTE,
+        )], files=1)
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        raise InputError(
-            "is a Kustomize directory, but `kubectl` is not on PATH to render it "
-            "(install kubectl, or render it yourself: kubectl kustomize DIR | kubehipaa scan -)",
-            file=str(path),
-        )
+        return LoadResult(problems=[InputProblem(
+            str(path), None, "is a Kustomize directory, but `kubectl` is not on PATH to render it "
+            "(install kubectl, or render it yourself: kubectl kustomize DIR | kubehipaa scan -); skipped", LOST,
+        )], files=1)
     rendered_name = f"{path}/kustomization (rendered)"
     with tempfile.TemporaryDirectory(prefix="kubehipaa-kustomize-") as tmp:
         overlay = Path(tmp)
@@ -275,10 +357,25 @@ def _load_kustomize(path: Path) -> LoadResult:
     proc = _kustomize(kubectl, path)
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise InputError(f"kubectl kustomize failed: {detail}", file=str(path))
+        return LoadResult(problems=[InputProblem(str(path), None, f"kubectl kustomize failed: {detail}; skipped",
+                                                 LOST)], files=1)
     result = load_text(proc.stdout, rendered_name)
     result.files = 1
     return result
+
+
+def _kustomization_kind(path: Path) -> str | None:
+    """The `kind` of the directory's kustomization file (Kustomization or Component), None if unreadable."""
+    for name in KUSTOMIZATION_FILES:
+        candidate = path / name
+        if candidate.is_file():
+            try:
+                data = yaml.load(candidate.read_text(encoding="utf-8"), Loader=_Loader)
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                return None  # kubectl kustomize will say what is wrong with it
+            kind = data.get("kind") if isinstance(data, dict) else None
+            return kind if isinstance(kind, str) else None
+    return None
 
 
 def _kustomize(kubectl: str, path: Path) -> subprocess.CompletedProcess[str]:

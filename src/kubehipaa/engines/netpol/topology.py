@@ -406,8 +406,8 @@ def _as_docs(objects: Iterable[Any]) -> Iterable[Doc]:
 def build_topology(objects: Iterable[Any], *, strict: bool = True) -> Topology:
     """Build the engine's view from object dicts, (dict, source) pairs or K8sObjects.
 
-    Kinds that play no part in connectivity are ignored. Raises NetpolError on an invalid policy or a
-    duplicate policy name. `strict=False` accepts a named port towards IP peers (valid for the API
+    Kinds that play no part in connectivity are ignored. Raises NetpolError on an invalid policy; a policy
+    name defined twice keeps the last definition, with a warning. `strict=False` accepts a named port towards IP peers (valid for the API
     server, refused by netpol-analyzer) and records a warning instead.
     """
     namespaces: dict[str, dict[str, str]] = {}
@@ -433,10 +433,13 @@ def build_topology(objects: Iterable[Any], *, strict: bool = True) -> Topology:
         elif kind == "NetworkPolicy":
             pol = parse_policy(doc, source, strict, warnings)
             pol.obj = kobj
-            if pol.key in policies:
-                raise NetpolError(
-                    f'NetworkPolicy "{pol.key}" already exists ({source or "duplicate"}); only one object of a '
-                    "given kind can have a given name at a time"
+            earlier = policies.pop(pol.key, None)
+            if earlier is not None:
+                # netpol-analyzer refuses the input; a cluster simply holds the last one applied, and one
+                # duplicate must not stop every answer (the file source already keeps only the last).
+                warnings.append(
+                    f'NetworkPolicy "{pol.key}" is defined again ({earlier.source or "first"}, then '
+                    f'{source or "again"}); only the last definition is used, as `kubectl apply` would leave it'
                 )
             policies[pol.key] = pol
         elif kind == "Pod":
