@@ -18,6 +18,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import yaml
@@ -239,13 +240,11 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
                 mark = exc.problem_mark or exc.context_mark
                 line = mark.line + 1 if mark is not None else None
                 reason = exc.problem or exc.context or "invalid YAML"
-                yield Document(line=line, error=f"malformed YAML: {reason}; rest of the file skipped",
-                               reason=f"malformed YAML: {reason}", fatal=True)
+                yield _syntax_error(reason, line)
                 break
             except (yaml.YAMLError, ValueError, RecursionError) as exc:
                 reason = "nesting too deep" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
-                yield Document(error=f"malformed YAML: {reason}; rest of the file skipped",
-                               reason=f"malformed YAML: {reason}", fatal=True)
+                yield _syntax_error(reason, None)
                 break
             done += 1
             if done <= skip or node is None:
@@ -255,15 +254,15 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
                 if yaml12_at:  # the directives between the previous document and this one are this one's
                     begin, previous_end = previous_end, node.end_mark.index
                     if any(begin <= at < node.start_mark.index for at in yaml12_at):
-                        raise DocumentError("a %YAML 1.2 directive (go-yaml reads YAML 1.1 documents only)", line)
+                        raise DocumentError("a %YAML 1.2 directive (go-yaml reads YAML 1.1 only)", line)
                 if has_slash_escape:
                     _check_escapes(loader, node)
                 loader.k8s_alias_at = _check_aliases(node) if has_anchors else frozenset()
                 data = _build(loader, node, {})
             except DocumentError as exc:
                 where = exc.line if exc.line is not None else line
-                yield Document(line=where, error=f"{exc.message} (Kubernetes cannot read this document); skipped",
-                               reason=exc.message)
+                problem = f"{exc.message} (Kubernetes cannot read this document); skipped"
+                yield Document(line=where, error=problem, reason=exc.message)
                 continue
             except RecursionError:
                 yield Document(line=line, error="nesting too deep; document skipped", reason="nesting too deep")
@@ -271,6 +270,11 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
             yield Document(data, line, node)
     finally:
         loader.dispose()
+
+
+def _syntax_error(reason: str, line: int | None) -> Document:
+    problem = f"malformed YAML: {reason}"
+    return Document(line=line, error=f"{problem}; rest of the file skipped", reason=problem, fatal=True)
 
 
 # ---- where libyaml 0.2.5 accepts what go-yaml (a port of libyaml 0.1) refuses -------------------------
@@ -298,12 +302,11 @@ def _check_escapes(loader: Any, root: Any) -> None:
             continue
         seen.add(id(node))
         if node.__class__ is _SCALAR:
-            if node.style == '"' and _has_slash_escape(loader.k8s_text[node.start_mark.index : node.end_mark.index]):
-                raise DocumentError("found unknown escape character '\\/' in a double-quoted scalar", _line(node))
-        elif node.__class__ is _MAPPING:
-            stack.extend(c for pair in node.value for c in pair)
+            raw = loader.k8s_text[node.start_mark.index : node.end_mark.index] if node.style == '"' else ""
+            if _has_slash_escape(raw):
+                raise DocumentError("found unknown escape character '\\/' in a quoted scalar", _line(node))
         else:
-            stack.extend(node.value)
+            stack.extend(_children(node))
 
 
 def _has_slash_escape(raw: str) -> bool:
@@ -387,11 +390,16 @@ def _bang_tagged(loader: Any, node: Any) -> bool:
     return raw.startswith("!")
 
 
+def _refuse_python_tag(tag: str, node: Any) -> None:
+    if tag.startswith(_PYTHON):
+        reason = f"the tag {go_scalars.short_tag(tag)} is refused (a Python object, never a Kubernetes value)"
+        raise DocumentError(reason, _line(node))
+
+
 def _check_collection_tag(tag: Any, node: Any) -> None:
     """go-yaml ignores the tag of a mapping or sequence; a Python tag is refused all the same."""
-    if isinstance(tag, str) and tag.startswith(_PYTHON):
-        raise DocumentError(f"the tag {go_scalars.short_tag(tag)} is refused (a Python object, never a Kubernetes value)",
-                            _line(node))
+    if isinstance(tag, str):
+        _refuse_python_tag(tag, node)
 
 
 def _scalar(loader: Any, node: Any) -> Any:
@@ -403,41 +411,23 @@ def _scalar(loader: Any, node: Any) -> Any:
         if _bang_tagged(loader, node):
             return node.value
         raise DocumentError(tag.error, _line(node))
-    return _tagged(node).json_value_or_raise(node)
+    gv = _tagged(node)
+    try:
+        return gv.json_value()
+    except GoDecodeError as exc:
+        raise DocumentError(str(exc), _line(node)) from None
 
 
-class _Tagged:
-    """An explicitly tagged scalar decoded by go-yaml's rules, as a JSON value or a mapping key."""
-
-    __slots__ = ("gv",)
-
-    def __init__(self, gv: go_scalars.GoValue) -> None:
-        self.gv = gv
-
-    def json_value_or_raise(self, node: Any) -> Any:
-        try:
-            return self.gv.json_value()
-        except GoDecodeError as exc:
-            raise DocumentError(str(exc), _line(node)) from None
-
-    def json_key_or_raise(self, node: Any) -> str:
-        try:
-            return self.gv.json_key()
-        except GoDecodeError as exc:
-            raise DocumentError(str(exc), _line(node)) from None
-
-
-def _tagged(node: Any) -> _Tagged:
+def _tagged(node: Any) -> go_scalars.GoValue:
+    """The Go value of an explicitly tagged scalar, by go-yaml's rules."""
     tag = node.tag
-    if not isinstance(tag, str):  # pragma: no cover - only _Plain/_PlainInvalid reach here otherwise
+    if not isinstance(tag, str):  # pragma: no cover - _Plain/_PlainInvalid are handled before
         raise AssertionError(f"unexpected tag object {tag!r}")
-    if tag.startswith(_PYTHON):
-        raise DocumentError(f"the tag {go_scalars.short_tag(tag)} is refused (a Python object, never a Kubernetes value)",
-                            _line(node))
+    _refuse_python_tag(tag, node)
     try:
         if tag == _BINARY:
-            return _Tagged(go_scalars.GoValue("string", go_scalars.decode_binary(node.value)))
-        return _Tagged(go_scalars.resolve(tag, node.value)[1])
+            return go_scalars.GoValue("string", go_scalars.decode_binary(node.value))
+        return go_scalars.resolve(tag, node.value)[1]
     except GoDecodeError as exc:
         raise DocumentError(str(exc), _line(node)) from None
 
@@ -457,7 +447,10 @@ def _key(loader: Any, k: Any) -> str:
         return str(tag.key)
     if tag == _MERGE or tag == _STR:
         return _intern(k.value)
-    return _intern(_tagged(k).json_key_or_raise(k))
+    try:
+        return _intern(_tagged(k).json_key())
+    except GoDecodeError as exc:
+        raise DocumentError(str(exc), _line(k)) from None
 
 
 def _position(node: Any, k: Any, v: Any) -> int:
@@ -518,75 +511,98 @@ def _check_aliases(root: Any) -> set[tuple[int, int]]:
     """Where the aliases of a document are, as (id(parent node), child position); DocumentError for an
     alias inside its own anchor (a cycle) or for more alias expansion than go-yaml allows.
 
-    libyaml's composer gives an alias the very node of its anchor, so an alias is the second appearance
-    of a node in document order. go-yaml counts every node it decodes, aliases expanded, and fails once
-    more than 100 of them, and a share of at least 99% (10% past 4 million), came from aliases. That is
-    checked here with the expanded sizes computed once per node, so a "billion laughs" costs linear time.
+    libyaml's composer gives an alias the very node of its anchor, marks included, so an alias is a
+    child that starts before the place where it stands: before its parent (first child) or before the end
+    of its previous sibling. go-yaml counts every node it decodes, aliases expanded, and fails once more
+    than 100 of them, and a share of at least 99% (10% past 4 million), came from aliases; that replay
+    (`_count_decodes`) runs only when the aliases could add up to more than 100 nodes.
     """
-    seen: set[int] = set()
-    open_: set[int] = set()
     alias_at: set[tuple[int, int]] = set()
-
-    def children(node: Any) -> list[Any]:
-        if node.__class__ is _MAPPING:
-            return [c for pair in node.value for c in pair]
-        return node.value  # type: ignore[no-any-return]
+    targets: list[Any] = []
+    open_: set[int] = set()
 
     def find(node: Any) -> None:
         nid = id(node)
-        seen.add(nid)
-        if node.__class__ is _SCALAR:
-            return
         open_.add(nid)
-        for i, child in enumerate(children(node)):
-            cid = id(child)
-            if cid in seen:
-                if cid in open_:
+        cursor = node.start_mark.index
+        for pos, child in enumerate(_children(node)):
+            if child.start_mark.index < cursor:
+                if id(child) in open_:
                     raise DocumentError("an anchor's value contains an alias of itself", _line(child))
-                alias_at.add((nid, i))
+                alias_at.add((nid, pos))
+                targets.append(child)
             else:
-                find(child)
+                if child.__class__ is not _SCALAR:
+                    find(child)
+                cursor = child.end_mark.index
         open_.discard(nid)
 
-    find(root)
-    if alias_at:
-        _count_decodes(root, alias_at)
+    if root.__class__ is not _SCALAR:
+        find(root)
+    if alias_at and _more_than(100, targets):
+        _count_decodes(root, alias_at, {})
     return alias_at
 
 
-def _count_decodes(root: Any, alias_at: set[tuple[int, int]]) -> None:
+def _children(node: Any) -> Any:
+    """Children of a collection node in document order (a mapping's keys and values alternate)."""
+    if node.__class__ is _MAPPING:
+        return chain.from_iterable(node.value)
+    return node.value
+
+
+def _more_than(limit: int, targets: list[Any]) -> bool:
+    """Do the alias expansions of a document decode more than `limit` nodes? go-yaml's check needs more
+    than 100 from aliases, and most documents with aliases stay far below: a walk that stops there."""
+    count = 0
+    stack = list(targets)
+    while stack:
+        node = stack.pop()
+        count += 2  # the node, and the alias node if it was one (an over-count is only a slower answer)
+        if count > limit:
+            return True
+        if node.__class__ is not _SCALAR:
+            stack.extend(_children(node))
+    return False
+
+
+def _expanded_size(node: Any, alias_at: set[tuple[int, int]], sizes: dict[int, int]) -> int:
+    """How many nodes go-yaml decodes for `node`, aliases inside it expanded (merge keys and the list
+    holding merged mappings are not decoded themselves); memoised per node, so linear in the document."""
+    nid = id(node)
+    got = sizes.get(nid)
+    if got is not None:
+        return got
+
+    def child_size(parent: Any, pos: int, child: Any) -> int:
+        n = _expanded_size(child, alias_at, sizes)
+        return n + 1 if (id(parent), pos) in alias_at else n
+
+    n = 1
+    if node.__class__ is _SEQUENCE:
+        for i, child in enumerate(node.value):
+            n += child_size(node, i, child)
+    elif node.__class__ is _MAPPING:
+        for j, (k, v) in enumerate(node.value):
+            if not _is_merge_key(node, j, k, alias_at):
+                n += child_size(node, 2 * j, k) + child_size(node, 2 * j + 1, v)
+            elif v.__class__ is _SEQUENCE and (id(node), 2 * j + 1) not in alias_at:
+                n += sum(child_size(v, i, item) for i, item in enumerate(v.value))
+            else:
+                n += child_size(node, 2 * j + 1, v)
+    sizes[nid] = n
+    return n
+
+
+def _count_decodes(root: Any, alias_at: set[tuple[int, int]], sizes: dict[int, int]) -> None:
     """Replay go-yaml's decode counting (decodeCount, aliasCount) and its check after each step.
 
     Inside one alias expansion every step adds one to both counts, so the failing condition, once true,
     stays true to the end of the expansion: checking at its end is checking at every step.
     """
-    sizes: dict[int, int] = {}
 
     def size(node: Any) -> int:
-        nid = id(node)
-        got = sizes.get(nid)
-        if got is not None:
-            return got
-        n = 1
-        if node.__class__ is _SEQUENCE:
-            for i, child in enumerate(node.value):
-                n += child_size(node, i, child)
-        elif node.__class__ is _MAPPING:
-            for j, (k, v) in enumerate(node.value):
-                if _is_merge_key(node, j, k, alias_at):
-                    n += merge_size(node, 2 * j + 1, v)
-                else:
-                    n += child_size(node, 2 * j, k) + child_size(node, 2 * j + 1, v)
-        sizes[nid] = n
-        return n
-
-    def child_size(parent: Any, pos: int, child: Any) -> int:
-        return 1 + size(child) if (id(parent), pos) in alias_at else size(child)
-
-    def merge_size(parent: Any, pos: int, v: Any) -> int:
-        if v.__class__ is _SEQUENCE and (id(parent), pos) not in alias_at:
-            return sum(child_size(v, i, item) for i, item in enumerate(v.value))
-        return child_size(parent, pos, v)
+        return _expanded_size(node, alias_at, sizes)
 
     counts = [1, 0]  # decodes (the document node is the first), of which from aliases
 
