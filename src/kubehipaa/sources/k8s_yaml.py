@@ -213,7 +213,8 @@ def load_single(text: str) -> tuple[Any, Any]:
         if doc.error is not None:
             raise DocumentError(doc.reason or doc.error, doc.line)
         if found:
-            raise DocumentError("expected a single document, found a second one", doc.line)
+            # the second document starts where the first one's node ends (its `---` line)
+            raise DocumentError("expected a single document, found a second one", found[0].node.end_mark.line + 1)
         found.append(doc)
     if not found:
         return None, None
