@@ -17,11 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from kubehipaa.errors import ConfigError
-
-try:  # libyaml when available, like the manifest loader
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from kubehipaa.sources import k8s_yaml
 
 CONFIG_NAMES = (".kubehipaa.yaml", ".kubehipaa.yml")
 DEFAULT_PHI_LABEL = {"kubehipaa.io/phi": "true"}
@@ -75,6 +71,12 @@ class ExceptionRule(_Strict):
     @field_validator("expires", mode="before")
     @classmethod
     def _parse_date(cls, value: Any) -> Any:
+        # YAML is read as Kubernetes reads it, so a timestamp is its text: `2026-01-01T00:00:00Z` names a day.
+        if isinstance(value, str) and len(value) > 10 and value[10:11] in ("T", "t", " "):
+            try:
+                return dt.datetime.fromisoformat(value).date()
+            except ValueError:
+                return value
         if isinstance(value, dt.datetime):
             return value.date()
         return value
@@ -153,25 +155,19 @@ def load_config(path: str | None = None, scan_paths: Sequence[str] = ()) -> Conf
     config_path = Path(path) if path else find_config(scan_paths)
     if config_path is None:
         return Config()
-    node: yaml.Node | None = None
     try:
         text = config_path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=_Loader)
-        data = _Loader(text).get_single_data() if node is not None else None
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read config: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{config_path}: config is not UTF-8 text") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else "?"
-        raise ConfigError(f"{config_path}:{line}: malformed YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{config_path}: malformed YAML: {exc}") from None
-    except ValueError as exc:  # e.g. a date such as 2026-13-01 that YAML parses as a timestamp
-        bad_line = _bad_scalar_line(node) if node is not None else None
-        where = f"{config_path}:{bad_line}" if bad_line else str(config_path)
-        raise ConfigError(f"{where}: invalid value: {exc}") from None
+    try:
+        # The tool's one YAML reading (Kubernetes' rules): the config sits beside manifests and is written
+        # like them, so `on`, `08` or `12:30` mean here what they mean there.
+        data, node = k8s_yaml.load_single(text)
+    except k8s_yaml.DocumentError as exc:
+        where = f"{config_path}:{exc.line}" if exc.line else str(config_path)
+        raise ConfigError(f"{where}: {exc.message}") from None
     return parse_config(data if data is not None else {}, str(config_path), node=node)
 
 
@@ -264,25 +260,6 @@ def _suggestion(check: str, known: Collection[str]) -> str:
     if close:
         return f"did you mean {candidates[close[0]]}?"
     return "see `kubehipaa checks list` for the known ids"
-
-
-def _bad_scalar_line(node: yaml.Node) -> int | None:
-    """Line of the first scalar that libyaml resolved to a type but that cannot be constructed."""
-    stack = [node]
-    constructor = _Loader("")
-    while stack:
-        current = stack.pop(0)
-        if isinstance(current, yaml.ScalarNode):
-            try:
-                constructor.construct_object(current)
-            except ValueError:
-                return current.start_mark.line + 1
-        elif isinstance(current, yaml.MappingNode):
-            for key, value in current.value:
-                stack.extend((key, value))
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend(current.value)
-    return None
 
 
 def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int | None:

@@ -94,7 +94,7 @@ def test_explicit_config_wins(tmp_path: Path) -> None:
         ),
         (
             "exceptions:\n  - check: X\n    owner: me\n    justification: j\n    expires: 2026-13-01\n",
-            ":5: invalid value: month must be in 1..12",
+            ":5: exceptions.0.expires: Input should be a valid date",
         ),
         (
             "exceptions:\n  - check: X\n    owner: ''\n    justification: j\n    expires: 2026-01-01\n",
@@ -128,3 +128,19 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
 def test_parse_config_counts_further_errors() -> None:
     with pytest.raises(ConfigError, match=r"\(and 1 more\)"):
         parse_config({"typo1": 1, "typo2": 2}, "cfg")
+
+
+def test_config_yaml_is_read_as_manifests_are(tmp_path: Path) -> None:
+    """The config is read by the tool's one YAML loader (Kubernetes' rules): `=` is text (PyYAML refused
+    the file), a timestamp names its day, and a bad explicit tag is one line naming where."""
+    path = _write(
+        tmp_path,
+        "exceptions:\n  - check: KH-WL-001\n    owner: =\n    justification: '='\n"
+        "    expires: 2026-12-31T10:00:00Z\n",
+    )
+    (rule,) = load_config(str(path)).exceptions
+    assert rule.owner == "=" and str(rule.expires) == "2026-12-31"
+    bad = _write(tmp_path, "audit:\n  retention_days: !!int many\n", "bad.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(bad))
+    assert str(err.value).startswith(f"{bad}:2: ") and "many" not in str(err.value)

@@ -1,13 +1,10 @@
 """Load Kubernetes objects from files, directories, stdin and Kustomize directories.
 
-Why compose-then-build instead of `yaml.load_all`: the node tree carries line numbers, which every
-finding needs for evidence. And building Python objects from the nodes ourselves is about twice as fast
-as PyYAML's generic constructor (see `_build`), which makes loading cheaper than `yaml.load_all` with
-CSafeLoader itself, the floor the scan benchmark compares against.
-
-Scalars follow what Kubernetes does with a manifest: YAML 1.1 booleans, ints, floats and null are typed
-as PyYAML (and sigs.k8s.io/yaml) type them, but an unquoted date stays the string it was written as,
-because Kubernetes fields and annotations never hold a YAML timestamp.
+YAML is read exactly as Kubernetes reads it (`k8s_yaml`, the one YAML loader of the tool; the rules and
+their source of truth are in docs/yaml.md): `- =` is the string "=", `y`/`on` are true, `1e3` is 1000,
+`12:30` and dates stay strings, `.inf` cannot be stored, non-string keys become strings. Every object
+keeps its file and line, which every finding needs for evidence; a document Kubernetes would refuse is
+one problem line (file:line) and the other documents and files are still read.
 """
 
 from __future__ import annotations
@@ -33,13 +30,9 @@ import yaml
 
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
+from kubehipaa.sources import k8s_yaml
 from kubehipaa.sources.duplicates import deduplicate
 from kubehipaa.sources.namespaces import DEFAULT_NAMESPACE, namespace_name_error, place
-
-try:  # libyaml is the fast path; fall back so the tool still works where it is missing.
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -370,8 +363,8 @@ def _kustomization_kind(path: Path) -> str | None:
         candidate = path / name
         if candidate.is_file():
             try:
-                data = yaml.load(candidate.read_text(encoding="utf-8"), Loader=_Loader)
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                data, _ = k8s_yaml.load_single(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, k8s_yaml.DocumentError):
                 return None  # kubectl kustomize will say what is wrong with it
             kind = data.get("kind") if isinstance(data, dict) else None
             return kind if isinstance(kind, str) else None
@@ -394,8 +387,8 @@ def _attach_origins(result: LoadResult, overlay: Path, scanned: Path) -> None:
         if not annotations:
             del meta["annotations"]  # type: ignore[union-attr]
         try:
-            origin = yaml.load(str(raw), Loader=_Loader)
-        except yaml.YAMLError:
+            origin, _ = k8s_yaml.load_single(str(raw))
+        except k8s_yaml.DocumentError:
             continue
         if not isinstance(origin, dict):
             continue
@@ -505,138 +498,15 @@ def _json_item_lines(text: str, count: int) -> list[int] | None:
     return lines
 
 
-_STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_MERGE = "tag:yaml.org,2002:merge"
-_RESOLVE_CACHE: dict[str, str] = {}
-_RESOLVE_CACHE_MAX = 200_000
-
-
-_SCALAR = yaml.ScalarNode
-_MAPPING = yaml.MappingNode
-_SEQUENCE = yaml.SequenceNode
-
-
-class _FastLoader(_Loader):  # type: ignore[misc,valid-type]
-    """libyaml's loader with a memo on implicit scalar resolution.
-
-    The composer asks the resolver for the tag of every plain scalar, and the resolver runs regexes each
-    time. Manifests repeat the same keys and values endlessly (`name`, `metadata`, `true`, `80`), and the
-    resolved tag of a plain scalar depends only on its text, so a dict lookup replaces the regexes.
-
-    Without path resolvers (PyYAML registers none on its safe loaders, and we add none) the tag of any
-    other node is the default tag of its kind, and `descend_resolver`/`ascend_resolver`, which libyaml's
-    composer calls around every node, do nothing: they are replaced by C callables that accept the same
-    arguments, saving two Python calls per node.
-    """
-
-    descend_resolver = slice  # type: ignore[assignment]  # called as (parent, index); result ignored
-    ascend_resolver = tuple  # type: ignore[assignment]  # called with no argument; result ignored
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is _SCALAR:
-            if not implicit[0]:
-                return _STR  # quoted, or the non-specific tag "!"
-            tag = _RESOLVE_CACHE.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(_RESOLVE_CACHE) >= _RESOLVE_CACHE_MAX:
-                    _RESOLVE_CACHE.clear()
-                _RESOLVE_CACHE[value] = tag
-            return tag
-        return _MAP if kind is _MAPPING else _SEQ
-
-
-assert not _FastLoader.yaml_path_resolvers, "the fast resolver assumes no path resolvers"
-
-_SCALAR_CONSTRUCTORS = yaml.SafeLoader.yaml_constructors
-_intern = sys.intern  # mapping keys repeat in every object: one string each saves memory on large corpora
-
-
-def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
-    """Python data for a composed node: the common tags directly, anything unusual via PyYAML.
-
-    `memo` maps collection nodes already built to their result, so aliases share one object (as with
-    PyYAML) and an alias bomb costs linear, not exponential, work. Plain string values, the bulk of a
-    manifest, are taken inline instead of through a recursive call.
-    """
-    cls = node.__class__
-    tag = node.tag
-    if cls is _SCALAR:
-        if tag == _STR or tag == _TIMESTAMP:
-            value = node.value
-            return _intern(value) if len(value) < 40 else value
-        fn = _SCALAR_CONSTRUCTORS.get(tag)
-        return fn(loader, node) if fn is not None else loader.construct_object(node, deep=True)
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    if cls is _MAPPING and tag == _MAP:
-        out: dict[Any, Any] = {}
-        memo[key] = out
-        for k, v in node.value:
-            if k.tag == _STR:
-                if v.__class__ is _SCALAR and v.tag == _STR:
-                    value = v.value
-                    out[_intern(k.value)] = _intern(value) if len(value) < 40 else value
-                else:
-                    out[_intern(k.value)] = _build(loader, v, memo)
-            elif k.tag == _MERGE:
-                del memo[key]
-                return loader.construct_object(node, deep=True)  # `<<` merge keys: PyYAML's semantics
-            else:
-                name = _build(loader, k, memo)
-                try:
-                    out[name] = _build(loader, v, memo)
-                except TypeError:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "found an unhashable mapping key", k.start_mark
-                    ) from None
-        return out
-    if cls is _SEQUENCE and tag == _SEQ:
-        items: list[Any] = []
-        memo[key] = items
-        for child in node.value:
-            if child.__class__ is _SCALAR and child.tag == _STR:
-                value = child.value
-                items.append(_intern(value) if len(value) < 40 else value)
-            else:
-                items.append(_build(loader, child, memo))
-        return items
-    return loader.construct_object(node, deep=True)
-
-
 def _load_yaml(text: str, filename: str) -> LoadResult:
+    """Every document of a YAML stream, read as Kubernetes reads it (`k8s_yaml`): a document Kubernetes
+    would refuse is one problem line and the next documents are still read; a syntax error ends the file."""
     result = LoadResult()
-    loader = _FastLoader(text)
-    try:
-        while True:
-            try:
-                if not loader.check_node():
-                    break
-                node = loader.get_node()
-                if node is None:
-                    continue
-                data = _build(loader, node, {})
-            except yaml.MarkedYAMLError as exc:
-                mark = exc.problem_mark or exc.context_mark
-                line = mark.line + 1 if mark is not None else None
-                reason = exc.problem or exc.context or "invalid YAML"
-                result.problems.append(
-                    InputProblem(filename, line, f"malformed YAML: {reason}; rest of the file skipped")
-                )
-                break
-            except (yaml.YAMLError, ValueError, RecursionError) as exc:
-                reason = "nesting too deep" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
-                result.problems.append(
-                    InputProblem(filename, None, f"malformed YAML: {reason}; rest of the file skipped")
-                )
-                break
-            _add_document(result, data, filename, node.start_mark.line + 1, node)
-    finally:
-        loader.dispose()
+    for doc in k8s_yaml.iter_documents(text):
+        if doc.error is not None:
+            result.problems.append(InputProblem(filename, doc.line, doc.error))
+        else:
+            _add_document(result, doc.data, filename, doc.line or 1, doc.node)
     return result
 
 
