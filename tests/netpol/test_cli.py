@@ -124,7 +124,7 @@ def test_typed_list_items_without_kind_are_loaded(tmp_path: Path) -> None:
 def test_bad_input_is_one_line_and_exit_2(args: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: n}\n"
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: ns1}\n"
         "spec:\n  podSelector: {}\n  ingress:\n  - from:\n    - ipBlock: {cidr: nonsense}\n"
     )
     argv = [str(bad) if a == "BAD" else str(BASE) if a == "BASE" else a for a in args]
