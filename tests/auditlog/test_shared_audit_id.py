@@ -239,3 +239,16 @@ def test_timeline_cli_lists_all_thirteen_requests(shared_log: Path) -> None:
     exec_entry = next(e for e in entries if e["resource"] == "pods/exec")
     assert "KH-AUDLOG-031" in exec_entry["alerts"] and exec_entry["user"] == "mallory@hospital.org"
     assert sum("KH-AUDLOG-031" in e["alerts"] for e in entries) == 1
+
+
+def test_sarif_keeps_requests_under_one_audit_id_apart(tmp_path: Path) -> None:
+    """Two identical execs (same user, pod, command) under one auditID at different times: two SARIF results
+    with different fingerprints, so a code-scanning consumer does not merge them."""
+    first = raw_event("create", "pods", sub="exec", name="ehr-0", code=101, uri=EXEC_URI, time=at(5),
+                      audit_id=SHARED)
+    log = tmp_path / "twice.log"
+    log.write_bytes(orjson.dumps(first) + b"\n" + orjson.dumps(dict(first, requestReceivedTimestamp=at(6))) + b"\n")
+    res = runner.invoke(app, ["analyze", str(log), "-f", "sarif", "--fail-on", "never", "--rule", "KH-AUDLOG-030"])
+    results = json.loads(res.stdout)["runs"][0]["results"]
+    assert len(results) == 2
+    assert len({r["partialFingerprints"]["kubehipaaAlert/v2"] for r in results}) == 2

@@ -121,14 +121,16 @@ def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
     results = []
     for rule, _n, alerts in col.groups():
         for a in alerts:
-            fp = hashlib.sha256(f"{a.rule_id}|{a.audit_id}|{a.message}".encode()).hexdigest()
+            # v2 adds the request time: an auditID is not unique (clients set Audit-ID), and two requests under
+            # one id with the same message must stay two results, not be merged by the consumer.
+            fp = hashlib.sha256(f"{a.rule_id}|{a.audit_id}|{a.time}|{a.message}".encode()).hexdigest()
             results.append({
                 "ruleId": rule.id,
                 "level": SARIF_LEVEL[rule.severity],
                 "message": {"text": a.message},
                 "locations": [{"logicalLocations": [{"name": a.object or a.verb, "kind": "resource",
                                                      "fullyQualifiedName": a.object}]}],
-                "partialFingerprints": {"kubehipaaAlert/v1": fp},
+                "partialFingerprints": {"kubehipaaAlert/v2": fp},
                 "properties": {"time": a.time, "user": a.user, "sourceIP": a.source_ip, "auditID": a.audit_id,
                                "count": a.count, "hipaa": list(a.hipaa)},
             })
