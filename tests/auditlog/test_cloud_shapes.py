@@ -224,6 +224,14 @@ def test_expand_and_helpers() -> None:
     assert [r for _, c, r in expand(nested) if c is None] == ["nested too deeply to be an audit record"]
 
 
+def test_a_message_encoded_twice_is_still_read(tmp_path: Path) -> None:
+    inner = orjson.dumps({"kind": "Event", "auditID": "twice", "verb": "get", "user": {"username": "u"}}).decode()
+    log = tmp_path / "twice.jsonl"
+    log.write_bytes(orjson.dumps({"timestamp": 1, "message": orjson.dumps(inner).decode()}) + b"\n")
+    st = ReadStats()
+    assert [ev.auditID for ev in iter_events([str(log)], st)] == ["twice"] and st.malformed == 0
+
+
 def test_detector_sees_each_wrapped_event_once() -> None:
     det = Detector()
     alerts = det.process_all(iter_events([str(DATA / "eks-firehose-s3.log"), str(DATA / "eks-subscription.jsonl")]))

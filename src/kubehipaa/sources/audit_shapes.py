@@ -134,6 +134,9 @@ def _embedded(value: Any, where: str, depth: int) -> Iterator[Part]:
         except orjson.JSONDecodeError:
             yield where, None, "not a JSON audit Event (truncated or plain text)"
             return
+        if isinstance(value, str) and depth < MAX_DEPTH:  # encoded twice by a log shipper
+            yield from _embedded(value, where, depth + 1)
+            return
     if not isinstance(value, dict | list):
         yield where, None, f"a JSON {_kind(value)}, not an audit Event"
         return

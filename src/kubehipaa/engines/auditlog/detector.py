@@ -241,10 +241,8 @@ class Detector:
                     u = ev.user  # `request_signature(ev)`, inlined:
                     sig = hash((ev.verb, ev.requestURI, u.username if u is not None else None,
                                 ev.requestReceivedTimestamp or ev.timestamp))
-                    prev = done_new.get(aid)
-                    if prev is None:
-                        prev = done_old.get(aid)
-                    if prev is not None:
+                    if aid in done_new or aid in done_old:
+                        prev = done_new[aid] if aid in done_new else done_old[aid]
                         if prev == sig:  # a later stage of a request already evaluated
                             duplicates += 1
                             continue
@@ -263,18 +261,18 @@ class Detector:
                             continue
                     else:
                         general = False
-                        if pending_new or pending_old:
-                            table = pending_new
-                            held = table.get(aid)
-                            if held is None:
-                                table = pending_old
-                                held = table.get(aid)
-                            if held is not None:
-                                if held[0] == sig:  # its RequestReceived stage, held back, is superseded
-                                    del table[aid]
-                                    duplicates += 1
-                                else:  # (a list of several held requests never equals a signature)
-                                    general = True
+                        if aid in pending_new:
+                            if pending_new[aid][0] == sig:  # its held RequestReceived stage is superseded
+                                del pending_new[aid]
+                                duplicates += 1
+                            else:  # (a list of several held requests never equals a signature)
+                                general = True
+                        elif aid in pending_old:
+                            if pending_old[aid][0] == sig:
+                                del pending_old[aid]
+                                duplicates += 1
+                            else:
+                                general = True
                         if not general:
                             done_new[aid] = sig
                             if len(done_new) >= half_done:
