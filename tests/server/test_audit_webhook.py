@@ -352,3 +352,14 @@ def test_requests_sharing_an_audit_id_are_each_evaluated_in_the_receiver() -> No
     assert ids.count("KH-AUDLOG-031") == 1 and ids.count("KH-AUDLOG-030") == 1
     assert ids.count("KH-AUDLOG-074") == 12
     assert receiver.detector.stats.evaluated == 13 and receiver.detector.stats.duplicates == 13
+
+
+@pytest.mark.parametrize("body", [b'{"kind": "EventList", "items": [' + b"[" * 100_000,
+                                  b'{"kind": "EventList", "items": [{"verb": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]}",
+                                  b'{"verb": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"])
+def test_deeply_nested_bodies_are_rejected_with_400(body: bytes) -> None:
+    receiver = AuditReceiver(WebhookSettings(flush_idle_s=0.1, max_body_bytes=1 << 20))
+    with TestClient(create_app(receiver)) as client:
+        r = client.post("/audit", content=body)
+        assert r.status_code == 400, r.text
+        assert client.get("/healthz").status_code == 200

@@ -171,7 +171,7 @@ def split_concatenated(text: bytes) -> list[Any] | None:
             return None
         try:
             doc, pos = decoder.raw_decode(s, pos)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         docs.append(doc)
     return docs if len(docs) > 1 else None

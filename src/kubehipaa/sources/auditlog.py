@@ -33,6 +33,9 @@ from kubehipaa.sources.gke import gke_to_event, is_gke_entry
 MAX_SAMPLES = 1000
 """How many malformed lines are kept with their location; all of them are counted."""
 
+TOO_DEEP = "invalid JSON: nested too deeply"
+"""A line nested thousands of levels deep: the decoders refuse it (msgspec with RecursionError)."""
+
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 """A pretty-printed (multi-line) document is parsed whole; refuse absurd sizes instead of exhausting memory."""
 
@@ -190,7 +193,8 @@ def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
     """The reading loop of both public batch readers; `keep_raw` adds each event's bytes (else None)."""
     st = stats if stats is not None else ReadStats()
     decode = EVENT_DECODER.decode
-    decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
+    # RecursionError: msgspec's answer to a hostile line nested a few thousand levels deep
+    decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
     for path in expand_paths(paths):
         st.files.append(path)
         fh = _open(path)
@@ -254,7 +258,7 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
     `keep_raw`, `raws` holds each event's line (or, for a document's items, the item's JSON).
     """
     decode = EVENT_DECODER.decode
-    decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
+    decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
     raws: list[bytes | None] | None = [] if keep_raw else None
     out = _SlowBlock([], raws=raws)
     lineno = before
@@ -266,6 +270,9 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
         except decode_errors as exc:
             stripped = line.strip()
             if not stripped:
+                continue
+            if isinstance(exc, RecursionError):
+                st.add_malformed(path, lineno, TOO_DEEP)
                 continue
             if lineno == 1 and stripped in (b"{", b"["):
                 # A pretty-printed document (kubectl-style EventList, one Event, a cloud export): parse it whole.
@@ -364,6 +371,8 @@ def _candidate_event(item: dict[str, Any]) -> tuple[AuditEvent, bytes] | str:
         ev = EVENT_DECODER.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         return _describe(exc)
+    except RecursionError:
+        return TOO_DEEP
     if ev.kind is not None and ev.kind != "Event":
         return f"not an audit Event (kind {ev.kind!r})"
     if not is_event_shaped(ev):
