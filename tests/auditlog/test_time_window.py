@@ -60,7 +60,10 @@ def test_no_event_in_the_window_exits_2_and_says_so(log: Path, tmp_path: Path, w
     assert err.startswith("error:") and "Traceback" not in err and len(err.splitlines()) == 1
     assert "0 of 4 events in the window" in err and "nothing was evaluated" in err
     assert "2026-11-27T10:01:00" in err and "2026-11-27T10:04:00" in err  # where the log's events actually are
-    assert not out.exists()  # no report that could be filed as a clean review
+    report = json.loads(out.read_text())  # the report says so too, for scripts that read it
+    assert report["window"]["eventsRead"] == 4 and report["window"]["eventsInWindow"] == 0
+    table = _cli(command, str(log), *window)
+    assert table.returncode == 2 and "0 of 4 events in the window" in table.stdout
 
 
 def test_analyze_reports_events_in_the_window(log: Path) -> None:

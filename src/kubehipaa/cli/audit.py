@@ -102,8 +102,10 @@ def time_range(since: str | None, until: str | None) -> TimeRange:
 
 
 def check_window(rng: TimeRange) -> None:
-    """Exit 2 (one line) when events were read but none lies in the window: nothing was evaluated, and a
-    report of "0 alerts" would read as a clean result."""
+    """Exit 2 (one line on stderr) when events were read but none lies in the window: nothing was evaluated.
+
+    Called after the report is written: the report says "0 of N events in the window" (JSON: `window`), so
+    neither it nor the exit code can pass for a clean review, while a script still gets the counts."""
     reason = rng.empty_reason()
     if reason is not None:
         raise InputError(reason)
@@ -213,7 +215,6 @@ def analyze(
     bounds = time_range(since, until)
     rng = run_analysis(paths, detector, collector, stats, bounds.since, raw_view, bounds.until)
     check_audit_read(stats, paths)
-    check_window(rng)
     meta: dict[str, Any] = {"generatedAt": _now(), "since": rng.since, "until": rng.until,
                             "window": rng.to_dict(), "inputs": stats.to_dict(), "detector": detector.stats.to_dict()}
     if fmt == AnalyzeFormat.json:
@@ -223,6 +224,7 @@ def analyze(
     else:
         text = audit_alerts.render_table(collector, meta, max_rows=max_rows)
     write_output(text, output)
+    check_window(rng)  # after the report, which carries "0 of N events in the window": still exit 2
     worst = collector.max_severity()
     if fail_on != FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value):
         raise typer.Exit(EXIT_FINDINGS)
@@ -266,7 +268,6 @@ def timeline(
     for a in detector.flush():
         tl.note_alert(a)
     check_audit_read(stats, paths)
-    check_window(tl.window)
     from kubehipaa.reports import timeline as render
 
     inputs = stats.to_dict()
@@ -277,6 +278,7 @@ def timeline(
     else:
         text = render.render_timeline_table(tl, inputs)
     write_output(text, output)
+    check_window(tl.window)  # after the report, which carries "0 of N events in the window": still exit 2
 
 
 @rules_app.command("list")
