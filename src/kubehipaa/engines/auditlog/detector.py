@@ -34,6 +34,7 @@ from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
 from kubehipaa.engines.auditlog.phi import _scanner
 from kubehipaa.engines.auditlog.rules import (
     ANONYMOUS_USER,
+    GATES,
     UNAUTHENTICATED_GROUP,
     DetectorConfig,
     Rule,
@@ -131,9 +132,7 @@ class Detector:
         self._evaluated = 0
         self._alerts: Counter[str] = Counter()
         self._index: dict[tuple[str, str], list[Rule]] = {}
-        self._gated: dict[str, list[Rule]] = {g: [] for g in
-                                              ("failure", "anonymous", "impersonation", "breakglass", "body",
-                                                        "auditid")}
+        self._gated: dict[str, list[Rule]] = {g: [] for g in GATES if g != "resource"}
         for r in self.rules:
             if r.gate == "resource":
                 for res in r.resources:
