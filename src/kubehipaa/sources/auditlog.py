@@ -177,8 +177,8 @@ def iter_event_batches_with_raw(paths: Sequence[str], stats: ReadStats | None = 
     with each batch, each event's own JSON: for an event that came one per line, the exact line it was
     decoded from (with its newline, if it had one); for an event that came out of a document (an
     `EventList` or JSON-array item, a pretty-printed file, a GKE entry converted to an audit Event, the Event
-    inside an AKS or EKS record), the item re-encoded with orjson — the bytes the event was decoded from. Never None today; the type allows
-    it for sources that cannot say.
+    inside an AKS or EKS record), the item re-encoded with orjson — the bytes the event was decoded from.
+    Never None today; the type allows it for sources that cannot say.
 
     For consumers that need every field of the event as logged (Sigma rules on files), not only the ones
     the audit core decodes. Costs one list of lines per block; `iter_event_batches` does not pay it.
