@@ -236,48 +236,17 @@ class Detector:
             for ev in events:
                 received += 1
                 aid = ev.auditID
+                u = ev.user
+                verb = ev.verb
                 if aid is not None:
-                    u = ev.user  # `request_signature(ev)`, inlined:
-                    sig = hash((ev.verb, ev.requestURI, u.username if u is not None else None,
+                    # `request_signature(ev)`, inlined
+                    sig = hash((verb, ev.requestURI, u.username if u is not None else None,
                                 ev.requestReceivedTimestamp or ev.timestamp))
                     if aid in done_new or aid in done_old:
-                        prev = done_new[aid] if aid in done_new else done_old[aid]
-                        if prev == sig:  # a later stage of a request already evaluated
-                            duplicates += 1
+                        if (done_new[aid] if aid in done_new else done_old[aid]) == sig:
+                            duplicates += 1  # a later stage of a request already evaluated
                             continue
-                        general = True  # the id was used by another request (or by several)
-                    elif ev.stage == "RequestReceived":
-                        if aid in pending_new or aid in pending_old:
-                            general = True
-                        else:
-                            pending_new[aid] = (sig, ev)
-                            if len(pending_new) >= half_pending:
-                                self._evaluated += evaluated
-                                evaluated = 0
-                                out.extend(self._age_pending())
-                                done_new, done_old = self._done_new, self._done_old
-                                pending_new, pending_old = self._pending_new, self._pending_old
-                            continue
-                    else:
-                        general = False
-                        if aid in pending_new:
-                            if pending_new[aid][0] == sig:  # its held RequestReceived stage is superseded
-                                del pending_new[aid]
-                                duplicates += 1
-                            else:  # (a list of several held requests never equals a signature)
-                                general = True
-                        elif aid in pending_old:
-                            if pending_old[aid][0] == sig:
-                                del pending_old[aid]
-                                duplicates += 1
-                            else:
-                                general = True
-                        if not general:
-                            done_new[aid] = sig
-                            if len(done_new) >= half_done:
-                                self._done_old = done_old = done_new
-                                self._done_new = done_new = {}
-                    if general:
+                        # the id was used by another request (or by several): the reference decides
                         self._evaluated += evaluated
                         evaluated = 0
                         admitted = admit(ev, aid, sig, out)
@@ -285,6 +254,38 @@ class Detector:
                         pending_new, pending_old = self._pending_new, self._pending_old
                         if not admitted:
                             continue
+                    elif aid in pending_new or aid in pending_old:
+                        table = pending_new if aid in pending_new else pending_old
+                        # (a list of several held requests never equals a signature)
+                        if table[aid][0] == sig and ev.stage != "RequestReceived":
+                            del table[aid]  # its held RequestReceived stage is superseded by this one
+                            duplicates += 1
+                            done_new[aid] = sig
+                            if len(done_new) >= half_done:
+                                self._done_old = done_old = done_new
+                                self._done_new = done_new = {}
+                        else:
+                            self._evaluated += evaluated
+                            evaluated = 0
+                            admitted = admit(ev, aid, sig, out)
+                            done_new, done_old = self._done_new, self._done_old
+                            pending_new, pending_old = self._pending_new, self._pending_old
+                            if not admitted:
+                                continue
+                    elif ev.stage == "RequestReceived":
+                        pending_new[aid] = (sig, ev)
+                        if len(pending_new) >= half_pending:
+                            self._evaluated += evaluated
+                            evaluated = 0
+                            out.extend(self._age_pending())
+                            done_new, done_old = self._done_new, self._done_old
+                            pending_new, pending_old = self._pending_new, self._pending_old
+                        continue
+                    else:  # the common case: the first (and often only) stage of a request
+                        done_new[aid] = sig
+                        if len(done_new) >= half_done:
+                            self._done_old = done_old = done_new
+                            self._done_new = done_new = {}
                 # -- `_evaluate`, inlined: the same selection, in the same order --------------------------
                 evaluated += 1
                 hits: list[Rule] | None = None
@@ -294,7 +295,7 @@ class Detector:
                     if by_sub is not None:
                         by_verb = by_sub.get(o.subresource)
                         if by_verb is not None:
-                            hits = by_verb.get(ev.verb)
+                            hits = by_verb.get(verb)
                 rs = ev.responseStatus
                 code = rs.code if rs is not None else None
                 if code is not None and code >= 400:
@@ -303,7 +304,6 @@ class Detector:
                     ann = ev.annotations
                     if ann is not None and ann.decision == "forbid":
                         hits = hits + failure if hits else failure
-                u = ev.user
                 if u is not None:
                     name = u.username
                     if name == ANONYMOUS_USER or (not name and u.groups and UNAUTHENTICATED_GROUP in u.groups):
