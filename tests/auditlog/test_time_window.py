@@ -120,3 +120,16 @@ def test_time_range_bounds() -> None:
     assert (rng.read, rng.kept) == (6, 3)
     assert rng.first == times[0] and rng.last == times[-1]
     assert TimeRange().empty_reason() is None
+
+
+def test_timeline_alerts_are_those_of_analyze_for_the_same_window(tmp_path: Path) -> None:
+    """A burst of 403s straddling --since: only the in-window part counts, in both commands."""
+    events = [raw_event(code=403, decision="forbid", audit_id=f"f{i}", time=at(1, i)) for i in range(12)]
+    log = tmp_path / "burst.log"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    since = "2026-11-27T10:01:05Z"  # 7 of the 12 failures: below the threshold of 10
+    analyzed = json.loads(runner.invoke(app, ["analyze", str(log), "--since", since, "-f", "json",
+                                              "--fail-on", "never"]).stdout)
+    assert "KH-AUDLOG-012" not in {r["id"] for r in analyzed["rules"]}
+    entries = json.loads(runner.invoke(app, ["timeline", str(log), "--since", since, "-f", "json"]).stdout)["entries"]
+    assert len(entries) == 7 and not any("KH-AUDLOG-012" in e["alerts"] for e in entries)

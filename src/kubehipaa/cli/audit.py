@@ -262,7 +262,8 @@ def timeline(
     detector = Detector(config=DetectorConfig.from_config(cfg))
     stats = ReadStats()
     for ev in iter_events(paths, stats):
-        tl.add(ev)
+        if not tl.add(ev):
+            continue  # outside the window: not evaluated, as in `audit analyze`
         for a in detector.process(ev):
             tl.note_alert(a)
     for a in detector.flush():

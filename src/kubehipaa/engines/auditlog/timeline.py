@@ -105,9 +105,13 @@ class Timeline:
         """auditID -> the request (key of `_by_request`) last added under it: where an alert that does not
         say which request it is about (a hook's) is noted."""
 
-    def add(self, ev: AuditEvent) -> None:
-        if not self.window.contains(ev) or not self.filter.matches(ev):
-            return
+    def add(self, ev: AuditEvent) -> bool:
+        """Take one event; False when it lies outside the --since/--until window (the caller then does not
+        run detections on it either, so the timeline's alerts are those `audit analyze` gives the window)."""
+        if not self.window.contains(ev):
+            return False
+        if not self.filter.matches(ev):
+            return True
         aid = ev.auditID
         key = (aid, request_signature(ev)) if aid else None
         if key is not None:
@@ -115,17 +119,18 @@ class Timeline:
             if prior is not None:
                 if ev.stage != "RequestReceived":
                     self._by_request[key] = _entry(ev, prior.alerts)
-                return
+                return True
         self.matched += 1
         if len(self._by_request) + len(self._anon) >= self.limit:
             self.truncated = True
-            return
+            return True
         entry = _entry(ev, [])
         if key is not None:
             self._by_request[key] = entry
             self._latest[key[0]] = key
         else:
             self._anon.append(entry)
+        return True
 
     def note_alert(self, alert: Alert) -> None:
         """Show `alert` on the row of the request it is about (its auditID and request signature)."""
