@@ -139,6 +139,18 @@ _ODD_LINES = [
     b'"timestamp":"2026-11-27T10:00:00Z","insertId":"g1"}', b'{"a":1} {"b":2}', b'{"verb":', b'"get"}',
     b'{"verb":"get"}\r', b'{"kind":"Pod","verb":"get","auditID":"k1"}',
     b'{"kind":"EventList","verb":"list","items":[{"verb":"get","auditID":"e1"}]}',
+    # cloud exports (issue 11): AKS records (log as a string, as an object, another category, a wrapper),
+    # EKS CloudWatch events (one per line, in envelopes, back to back, an export-task line), GKE non-resource
+    b'{"category":"kube-audit","properties":{"log":"{\\"verb\\":\\"get\\",\\"auditID\\":\\"a1\\"}"}}',
+    b'{"category":"kube-audit-admin","properties":{"log":{"verb":"patch","auditID":"a2"}}}',
+    b'{"category":"guard","properties":{"log":"x"}}',
+    b'{"records":[{"category":"kube-audit","properties":{"log":{"verb":"list","auditID":"a3"}}},{"x":1}]}',
+    b'{"timestamp":1795773660000,"message":"{\\"verb\\":\\"get\\",\\"auditID\\":\\"c1\\"}"}',
+    b'{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":"{\\"verb\\":\\"watch\\"}"}]}',
+    b'{"messageType":"CONTROL_MESSAGE","logEvents":[{"message":"CWL CONTROL MESSAGE"}]}'
+    b'{"logEvents":[{"message":"{\\"verb\\":\\"get\\",\\"auditID\\":\\"c2\\"}"}]}',
+    b'2026-11-27T10:00:00.000Z {"verb":"get","auditID":"c3"}',
+    b'{"insertId":"g2","protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.get","resourceName":"readyz"}}',
 ]
 
 

@@ -142,6 +142,16 @@ FIRE: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
                       [raw_event("patch", "configmaps", ns="kube-system", name="coredns")]),
     "KH-AUDLOG-073": ([raw_event("deletecollection", "events")],
                       [raw_event("deletecollection", "events", user="system:serviceaccount:kube-system:namespace-controller")]),
+    # a different request (another verb and URI) reusing an auditID fires; the stages of one request, and the
+    # same line logged twice, do not
+    "KH-AUDLOG-074": ([raw_event("get", "pods", name="p", audit_id="shared"),
+                       raw_event("create", "pods", sub="exec", name="p", code=101, audit_id="shared",
+                                 uri="/api/v1/namespaces/clinical/pods/p/exec?command=sh")],
+                      [raw_event("create", "pods", sub="exec", name="p", audit_id="one", stage="RequestReceived"),
+                       raw_event("create", "pods", sub="exec", name="p", code=101, audit_id="one",
+                                 stage="ResponseStarted"),
+                       raw_event("create", "pods", sub="exec", name="p", code=101, audit_id="one"),
+                       raw_event("create", "pods", sub="exec", name="p", code=101, audit_id="one")]),
     "KH-AUDLOG-090": ([raw_event("delete", "deployments", name="d")], [raw_event("update", "deployments", name="d")]),
 }
 PHI_RULE = "KH-AUDLOG-080"

@@ -153,3 +153,17 @@ def test_gke_cloud_audit_log_entry() -> None:
         "methodName": "io.k8s.core.v1.secrets.get", "resourceName": "core/v1/namespaces/a/secrets/b",
         "authenticationInfo": {"principalEmail": "x"}, "status": {"code": 7}}}))
     assert denied.code == 403 and denied.resource == "secrets" and denied.name == "b"
+
+
+@pytest.mark.parametrize("bad", [
+    b'{"verb": ' + b"[" * 100_000,  # msgspec raises RecursionError on this, orjson a depth error
+    b'{"a": ' + b"[" * 50_000 + b"]" * 50_000 + b'}{"b": 1}',  # also no concatenated-documents crash
+    b'{"message": "' + b"[" * 3000 + b'"}',
+])
+def test_deeply_nested_lines_are_malformed_not_a_crash(tmp_path: Path, bad: bytes) -> None:
+    log = tmp_path / "deep.log"
+    good = orjson.dumps(raw_event(audit_id="ok"))
+    log.write_bytes(good + b"\n" + bad + b"\n" + good.replace(b'"ok"', b'"ok2"') + b"\n")
+    st = ReadStats()
+    assert [ev.auditID for ev in iter_events([str(log)], st)] == ["ok", "ok2"]
+    assert st.malformed == 1 and st.malformed_samples[0].line == 2

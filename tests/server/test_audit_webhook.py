@@ -334,3 +334,32 @@ def test_decode_batch_raw_keeps_each_item() -> None:
 
     with pytest.raises(InputError, match=r"items\[1\]"):
         decode_batch_raw(_event_list([items[0], {"kind": "Event", "verb": 3}]))
+
+
+def test_requests_sharing_an_audit_id_are_each_evaluated_in_the_receiver() -> None:
+    """Issue 11 req. 2: a client-chosen Audit-ID shared by 13 requests (stages split across two batches)
+    hides none of them: the exec's alerts are raised, and every reuse raises KH-AUDLOG-074."""
+    from tests.auditlog.test_shared_audit_id import _stages, thirteen_requests
+
+    stages = [e for raw in thirteen_requests() for e in _stages(raw)]
+    sink: list[dict[str, Any]] = []
+    receiver = AuditReceiver(WebhookSettings(flush_idle_s=0.1), sink.append)
+    with TestClient(create_app(receiver)) as client:
+        for part in (stages[:9], stages[9:]):
+            assert client.post("/audit", content=_event_list(part)).json()["accepted"] == len(part)
+            assert receiver.wait_idle(5)
+    ids = [a["ruleId"] for a in sink]
+    assert ids.count("KH-AUDLOG-031") == 1 and ids.count("KH-AUDLOG-030") == 1
+    assert ids.count("KH-AUDLOG-074") == 12
+    assert receiver.detector.stats.evaluated == 13 and receiver.detector.stats.duplicates == 13
+
+
+@pytest.mark.parametrize("body", [b'{"kind": "EventList", "items": [' + b"[" * 100_000,
+                                  b'{"kind": "EventList", "items": [{"verb": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]}",
+                                  b'{"verb": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"])
+def test_deeply_nested_bodies_are_rejected_with_400(body: bytes) -> None:
+    receiver = AuditReceiver(WebhookSettings(flush_idle_s=0.1, max_body_bytes=1 << 20))
+    with TestClient(create_app(receiver)) as client:
+        r = client.post("/audit", content=body)
+        assert r.status_code == 400, r.text
+        assert client.get("/healthz").status_code == 200

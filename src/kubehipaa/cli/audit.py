@@ -19,9 +19,10 @@ from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, check_audit_read, load_
 # Returns Config | None: kubehipaa.config (pydantic models) is imported only when a .kubehipaa.yaml is given
 # or found (start-up, issue 7); DetectorConfig.from_config(None) gives the defaults, as an empty config does.
 from kubehipaa.cli.common import load_config_if_present as load_config
-from kubehipaa.engines.auditlog import RULES, AuditEvent, Detector, DetectorConfig
+from kubehipaa.engines.auditlog import RULES, Detector, DetectorConfig
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
-from kubehipaa.errors import KubehipaaError
+from kubehipaa.engines.auditlog.timerange import TimeRange
+from kubehipaa.errors import InputError, KubehipaaError
 from kubehipaa.model import Severity
 from kubehipaa.reports import audit_alerts
 from kubehipaa.sources.auditlog import ReadStats, iter_event_batches, iter_event_batches_with_raw, iter_events
@@ -66,10 +67,11 @@ _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_since(text: str | None, now: dt.datetime | None = None) -> str | None:
-    """`24h`, `30m`, `7d` (before now) or an RFC 3339 time/date → 'YYYY-MM-DDTHH:MM:SS' (UTC) lower bound.
+def parse_since(text: str | None, now: dt.datetime | None = None, option: str = "--since") -> str | None:
+    """`24h`, `30m`, `7d` (before now) or an RFC 3339 time/date → 'YYYY-MM-DDTHH:MM:SS' (UTC) bound.
 
     Audit timestamps are UTC RFC 3339 strings, so the bound is compared as a string: no per-event parsing.
+    Used for `--until` too (`option` names the flag in errors).
     """
     if not text:
         return None
@@ -79,16 +81,34 @@ def parse_since(text: str | None, now: dt.datetime | None = None) -> str | None:
         try:
             moment = now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
         except OverflowError:
-            raise KubehipaaError(f"--since {text!r}: too far back (before year 1)") from None
+            raise KubehipaaError(f"{option} {text!r}: too far back (before year 1)") from None
     else:
         try:
             moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise KubehipaaError(f"--since {text!r}: expected a duration like 24h, 30m, 7d or an RFC 3339 "
+            raise KubehipaaError(f"{option} {text!r}: expected a duration like 24h, 30m, 7d or an RFC 3339 "
                                  "time") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def time_range(since: str | None, until: str | None) -> TimeRange:
+    """The `--since`/`--until` window of a command (an empty window is a usage error, not a clean result)."""
+    rng = TimeRange(parse_since(since), parse_since(until, option="--until"))
+    if rng.since is not None and rng.until is not None and rng.until <= rng.since:
+        raise KubehipaaError(f"--until {until!r} is not after --since {since!r}: the window holds no time")
+    return rng
+
+
+def check_window(rng: TimeRange) -> None:
+    """Exit 2 (one line on stderr) when events were read but none lies in the window: nothing was evaluated.
+
+    Called after the report is written: the report says "0 of N events in the window" (JSON: `window`), so
+    neither it nor the exit code can pass for a clean review, while a script still gets the counts."""
+    reason = rng.empty_reason()
+    if reason is not None:
+        raise InputError(reason)
 
 
 def _now() -> str:
@@ -96,8 +116,11 @@ def _now() -> str:
 
 
 def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.AlertCollector,
-                 stats: ReadStats, since: str | None = None, raw_view: RawEventView | None = None) -> None:
-    """The hot loop: stream every event through the detector; only alerts are kept (bounded).
+                 stats: ReadStats, since: str | None = None, raw_view: RawEventView | None = None,
+                 until: str | None = None) -> TimeRange:
+    """The hot loop: stream every event in the window through the detector; only alerts are kept (bounded).
+
+    Returns the window with its counts (events read, events in the window).
 
     The cyclic garbage collector is paused for the loop: events, alerts and window tables form no reference
     cycles, so it would only spend time re-walking the growing set of live containers (reference counting
@@ -107,25 +130,22 @@ def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.A
     view is told each batch's lines before the detector sees the batch, so Sigma rules see every field as
     logged, as in `audit serve`. Without it, the plain reader (no per-line bytes kept) is used.
     """
+    rng = TimeRange(since, until)
     process_batch = detector.process_batch
     add = collector.add
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         if raw_view is None:
+            select = rng.select
             for batch in iter_event_batches(paths, stats):
-                if since is not None:
-                    batch = [ev for ev in batch if not _before(ev, since)]
-                alerts = process_batch(batch)
+                alerts = process_batch(select(batch))
                 if alerts:
                     for a in alerts:
                         add(a)
         else:
             for batch, raws in iter_event_batches_with_raw(paths, stats):
-                if since is not None:
-                    kept = [(ev, raw) for ev, raw in zip(batch, raws, strict=True) if not _before(ev, since)]
-                    batch = [ev for ev, _ in kept]
-                    raws = [raw for _, raw in kept]
+                batch, raws = rng.select_pairs(batch, raws)
                 raw_view.set_batch(batch, raws)
                 try:
                     alerts = process_batch(batch)
@@ -139,18 +159,14 @@ def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.A
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _before(ev: AuditEvent, since: str) -> bool:
-    """Received before the `--since` bound (events without a time are kept)."""
-    t = ev.requestReceivedTimestamp or ev.timestamp
-    return t is not None and t < since
+    return rng
 
 
 @app.command("analyze")
 def analyze(
     paths: list[str] = typer.Argument(..., help="Audit log files (plain, gzip, rotated), directories, or '-'."),
-    since: str | None = typer.Option(None, "--since", help="Only events after this: 24h, 30m, 7d or RFC 3339."),
+    since: str | None = typer.Option(None, "--since", help="Only events at or after this: 24h, 30m, 7d or RFC 3339."),
+    until: str | None = typer.Option(None, "--until", help="Only events before this: 24h, 30m, 7d or RFC 3339."),
     fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.table, "--format", "-f", help="Report format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids)."),
@@ -174,7 +190,8 @@ def analyze(
 
       zcat audit.log.1.gz | kubehipaa audit analyze - --format json
 
-    Exit codes: 0 no alert at or above --fail-on; 1 there is one; 2 usage or input error.
+    Exit codes: 0 no alert at or above --fail-on; 1 there is one; 2 usage or input error, or no event read
+    (or none in the --since/--until window): nothing was evaluated.
     """
     try:
         floor = Severity.parse(min_severity)
@@ -195,11 +212,11 @@ def analyze(
         with_sigma(detector, load_sigma_rules(sigma), to_dict=raw_view)
     collector = audit_alerts.AlertCollector(keep=keep)
     stats = ReadStats()
-    cutoff = parse_since(since)
-    run_analysis(paths, detector, collector, stats, cutoff, raw_view)
+    bounds = time_range(since, until)
+    rng = run_analysis(paths, detector, collector, stats, bounds.since, raw_view, bounds.until)
     check_audit_read(stats, paths)
-    meta: dict[str, Any] = {"generatedAt": _now(), "since": cutoff, "inputs": stats.to_dict(),
-                            "detector": detector.stats.to_dict()}
+    meta: dict[str, Any] = {"generatedAt": _now(), "since": rng.since, "until": rng.until,
+                            "window": rng.to_dict(), "inputs": stats.to_dict(), "detector": detector.stats.to_dict()}
     if fmt == AnalyzeFormat.json:
         text = audit_alerts.render_json(collector, meta)
     elif fmt == AnalyzeFormat.sarif:
@@ -207,6 +224,7 @@ def analyze(
     else:
         text = audit_alerts.render_table(collector, meta, max_rows=max_rows)
     write_output(text, output)
+    check_window(rng)  # after the report, which carries "0 of N events in the window": still exit 2
     worst = collector.max_severity()
     if fail_on != FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value):
         raise typer.Exit(EXIT_FINDINGS)
@@ -220,7 +238,8 @@ def timeline(
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
     resource: str | None = typer.Option(None, "--resource", help="Only this resource, e.g. secrets, pods/exec."),
     verb: str | None = typer.Option(None, "--verb", help="Only this verb."),
-    since: str | None = typer.Option(None, "--since", help="Only events after this: 24h, 30m, 7d or RFC 3339."),
+    since: str | None = typer.Option(None, "--since", help="Only events at or after this: 24h, 30m, 7d or RFC 3339."),
+    until: str | None = typer.Option(None, "--until", help="Only events before this: 24h, 30m, 7d or RFC 3339."),
     fmt: TimelineFormat = typer.Option(TimelineFormat.table, "--format", "-f", help="Report format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     limit: int = typer.Option(10_000, "--limit", min=1, help="At most this many requests in the report."),
@@ -235,17 +254,20 @@ def timeline(
 
       kubehipaa audit timeline --namespace clinical --resource secrets audit.log --format html -o secrets.html
     """
-    flt = TimelineFilter(user=user, namespace=namespace, resource=resource, verb=verb, since=parse_since(since))
+    bounds = time_range(since, until)
+    flt = TimelineFilter(user=user, namespace=namespace, resource=resource, verb=verb, since=bounds.since,
+                         until=bounds.until)
     tl = Timeline(flt, limit=limit)
     cfg = load_config(config, [p for p in paths if p != "-"])
     detector = Detector(config=DetectorConfig.from_config(cfg))
     stats = ReadStats()
     for ev in iter_events(paths, stats):
-        tl.add(ev)
+        if not tl.add(ev):
+            continue  # outside the window: not evaluated, as in `audit analyze`
         for a in detector.process(ev):
-            tl.note_alert(a.audit_id, a.rule_id)
+            tl.note_alert(a)
     for a in detector.flush():
-        tl.note_alert(a.audit_id, a.rule_id)
+        tl.note_alert(a)
     check_audit_read(stats, paths)
     from kubehipaa.reports import timeline as render
 
@@ -257,6 +279,7 @@ def timeline(
     else:
         text = render.render_timeline_table(tl, inputs)
     write_output(text, output)
+    check_window(tl.window)  # after the report, which carries "0 of N events in the window": still exit 2
 
 
 @rules_app.command("list")

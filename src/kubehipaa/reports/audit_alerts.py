@@ -90,10 +90,16 @@ def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int = 2
     for rule, n, _ in col.groups():
         sev[rule.severity.label] += n
     parts = ", ".join(f"{sev[s.label]} {s.label}" for s in sorted(Severity, reverse=True) if sev[s.label])
+    window = meta.get("window") or {}
+    in_window = (f"{window.get('eventsInWindow', 0)} of {window.get('eventsRead', 0)} events in the window "
+                 f"({_describe_window(window)}), ") if window.get("since") or window.get("until") else ""
+    reused = meta.get("detector", {}).get("reusedAuditIDs", 0)
     console.print(f"{col.total} alert(s) from {len(col.counts)} rule(s)" + (f" ({parts})" if parts else "")
                   + f"; {inputs.get('events', 0)} events read from {len(inputs.get('files', []))} file(s), "
-                  f"{meta.get('detector', {}).get('duplicates', 0)} duplicate stages, "
-                  f"{inputs.get('malformed', 0)} malformed line(s)")
+                  + in_window
+                  + f"{meta.get('detector', {}).get('duplicates', 0)} duplicate stages, "
+                  + (f"{reused} request(s) reusing another request's auditID, " if reused else "")
+                  + f"{inputs.get('malformed', 0)} malformed line(s)")
     samples = inputs.get("malformedSamples", [])
     for m in samples[:10]:
         console.print(f"  malformed: {escape(str(m))}")
@@ -103,19 +109,28 @@ def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int = 2
     return buf.getvalue()
 
 
+def _describe_window(window: dict[str, Any]) -> str:
+    since, until = window.get("since"), window.get("until")
+    if since and until:
+        return f"from {since}Z to before {until}Z"
+    return f"since {since}Z" if since else f"before {until}Z"
+
+
 def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
     rules = [r for r, _n, _a in col.groups()]
     results = []
     for rule, _n, alerts in col.groups():
         for a in alerts:
-            fp = hashlib.sha256(f"{a.rule_id}|{a.audit_id}|{a.message}".encode()).hexdigest()
+            # v2 adds the request time: an auditID is not unique (clients set Audit-ID), and two requests under
+            # one id with the same message must stay two results, not be merged by the consumer.
+            fp = hashlib.sha256(f"{a.rule_id}|{a.audit_id}|{a.time}|{a.message}".encode()).hexdigest()
             results.append({
                 "ruleId": rule.id,
                 "level": SARIF_LEVEL[rule.severity],
                 "message": {"text": a.message},
                 "locations": [{"logicalLocations": [{"name": a.object or a.verb, "kind": "resource",
                                                      "fullyQualifiedName": a.object}]}],
-                "partialFingerprints": {"kubehipaaAlert/v1": fp},
+                "partialFingerprints": {"kubehipaaAlert/v2": fp},
                 "properties": {"time": a.time, "user": a.user, "sourceIP": a.source_ip, "auditID": a.audit_id,
                                "count": a.count, "hipaa": list(a.hipaa)},
             })
@@ -129,13 +144,15 @@ def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
                 "rules": [{
                     "id": r.id, "name": r.id.replace("-", ""), "shortDescription": {"text": r.title},
                     "fullDescription": {"text": r.logic},
+                    **({"help": {"text": r.remediation}} if r.remediation else {}),
                     "defaultConfiguration": {"level": SARIF_LEVEL[r.severity]},
                     "properties": {"security-severity": SECURITY_SEVERITY[r.severity], "hipaa": list(r.hipaa),
                                    "tags": ["security", "hipaa", "kubernetes-audit"]},
                 } for r in rules],
             }},
             "results": results,
-            "properties": {"inputs": meta.get("inputs", {}), "detector": meta.get("detector", {})},
+            "properties": {"inputs": meta.get("inputs", {}), "window": meta.get("window", {}),
+                           "detector": meta.get("detector", {})},
         }],
     }
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"

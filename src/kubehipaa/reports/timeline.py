@@ -26,6 +26,7 @@ def timeline_dict(tl: Timeline, inputs: dict[str, Any], generated_at: str) -> di
         "matched": tl.matched,
         "shown": len(entries),
         "truncated": tl.truncated,
+        "window": tl.window.to_dict(),
         "inputs": inputs,
         "entries": [e.to_dict() for e in entries],
     }
@@ -59,7 +60,8 @@ def render_timeline_table(tl: Timeline, inputs: dict[str, Any], *, width: int = 
                       escape(e.user_agent[:40]), ",".join(e.alerts))
     console.print(table)
     more = f" (first {len(entries)} shown; raise --limit)" if tl.truncated else ""
-    console.print(f"{tl.matched} matching requests{more}; {inputs.get('events', 0)} events read, "
+    window = f", {tl.window.summary()}" if tl.window.bounded else ""
+    console.print(f"{tl.matched} matching requests{more}; {inputs.get('events', 0)} events read{window}, "
                   f"{inputs.get('malformed', 0)} malformed lines")
     return buf.getvalue()
 

@@ -263,6 +263,8 @@ def decode_batch_raw(body: bytes, *, keep_raw: bool = True) -> tuple[list[AuditE
         raise InputError(f"invalid JSON: {exc}", file="request body") from None
     except msgspec.ValidationError as exc:
         raise InputError(f"not an audit EventList: {exc}", file="request body") from None
+    except RecursionError:  # a hostile body nested thousands of levels deep
+        raise InputError("invalid JSON: nested too deeply", file="request body") from None
     raws: list[bytes] = []
     if kind == "EventList":
         if keep_raw:
@@ -272,6 +274,8 @@ def decode_batch_raw(body: bytes, *, keep_raw: bool = True) -> tuple[list[AuditE
                     events.append(_EVENT_DECODER.decode(item))
                 except msgspec.ValidationError as exc:
                     raise InputError(f"items[{i}] is not an audit Event: {exc}", file="request body") from None
+                except RecursionError:
+                    raise InputError(f"items[{i}]: nested too deeply", file="request body") from None
                 raws.append(bytes(item))
         else:
             events = batch.items or []
@@ -280,6 +284,8 @@ def decode_batch_raw(body: bytes, *, keep_raw: bool = True) -> tuple[list[AuditE
             events = [_EVENT_DECODER.decode(body)]
         except msgspec.ValidationError as exc:
             raise InputError(f"not an audit Event: {exc}", file="request body") from None
+        except RecursionError:
+            raise InputError("invalid JSON: nested too deeply", file="request body") from None
         raws = [bytes(body)] if keep_raw else []
     else:
         raise InputError(f"expected an EventList, got kind {kind!r}", file="request body")

@@ -1,9 +1,11 @@
-"""Read API-server audit logs: JSON lines, gzip, rotated files, directories, stdin and `EventList` documents.
+"""Read API-server audit logs: JSON lines, gzip, rotated files, directories, stdin and `EventList` documents,
+and the cloud exports that carry the same Events (GKE, AKS, EKS; see `audit_shapes`).
 
 Contract: every input line either becomes an `AuditEvent` or is counted as malformed with its file and line
 number (kept in `ReadStats`); a bad line never stops the stream and is never dropped silently. Blank lines
 are not events and are skipped. Files are opened by content (gzip magic bytes), not by name, so rotated
-`audit.log.1.gz`, `audit-2024-01-01T00-00-00.000.log` and plain files all work.
+`audit.log.1.gz`, `audit-2024-01-01T00-00-00.000.log` and plain files all work; likewise a line's shape
+(bare Event or a cloud record around one) is told from its content, line by line, so one file may mix them.
 
 Lines are decoded straight into `AuditEvent` Structs with msgspec (see `engines.auditlog.event` for why);
 whole documents (`EventList`, pretty-printed Events, JSON arrays) are parsed with orjson.
@@ -25,10 +27,14 @@ import orjson
 
 from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, has_event_fields, is_event_shaped
 from kubehipaa.errors import InputError
+from kubehipaa.sources.audit_shapes import expand, split_concatenated, strip_timestamp_prefix
 from kubehipaa.sources.gke import gke_to_event, is_gke_entry
 
 MAX_SAMPLES = 1000
 """How many malformed lines are kept with their location; all of them are counted."""
+
+TOO_DEEP = "invalid JSON: nested too deeply"
+"""A line nested thousands of levels deep: the decoders refuse it (msgspec with RecursionError)."""
 
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 """A pretty-printed (multi-line) document is parsed whole; refuse absurd sizes instead of exhausting memory."""
@@ -157,7 +163,7 @@ def iter_event_batches(paths: Sequence[str], stats: ReadStats | None = None) -> 
     This is the hot loop of every command. A block whose every line decodes to an Event-shaped document —
     nearly all of a real log — is decoded by `map` over its lines without a Python frame per line: exactly
     the per-line decoding, just driven from C. Any other block (a blank or malformed line, an `EventList`,
-    a JSON array, a GKE entry, a pretty-printed document) is decoded again line by line by
+    a JSON array, a cloud record, a pretty-printed document) is decoded again line by line by
     `_decode_block_slowly`, which reports each bad line with its number; so the result is the same as the
     line-by-line reader's, event for event and error for error (tests compare the two on hostile input).
     """
@@ -170,9 +176,9 @@ def iter_event_batches_with_raw(paths: Sequence[str], stats: ReadStats | None = 
     """`iter_event_batches` (the same batches, events, `ReadStats` and malformed reports), plus, aligned
     with each batch, each event's own JSON: for an event that came one per line, the exact line it was
     decoded from (with its newline, if it had one); for an event that came out of a document (an
-    `EventList` or JSON-array item, a pretty-printed file, a GKE entry converted to an audit Event), the
-    item re-encoded with orjson — the bytes the event was decoded from. Never None today; the type allows
-    it for sources that cannot say.
+    `EventList` or JSON-array item, a pretty-printed file, a GKE entry converted to an audit Event, the Event
+    inside an AKS or EKS record), the item re-encoded with orjson — the bytes the event was decoded from.
+    Never None today; the type allows it for sources that cannot say.
 
     For consumers that need every field of the event as logged (Sigma rules on files), not only the ones
     the audit core decodes. Costs one list of lines per block; `iter_event_batches` does not pay it.
@@ -187,7 +193,8 @@ def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
     """The reading loop of both public batch readers; `keep_raw` adds each event's bytes (else None)."""
     st = stats if stats is not None else ReadStats()
     decode = EVENT_DECODER.decode
-    decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
+    # RecursionError: msgspec's answer to a hostile line nested a few thousand levels deep
+    decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
     for path in expand_paths(paths):
         st.files.append(path)
         fh = _open(path)
@@ -251,7 +258,7 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
     `keep_raw`, `raws` holds each event's line (or, for a document's items, the item's JSON).
     """
     decode = EVENT_DECODER.decode
-    decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
+    decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
     raws: list[bytes | None] | None = [] if keep_raw else None
     out = _SlowBlock([], raws=raws)
     lineno = before
@@ -264,14 +271,28 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
             stripped = line.strip()
             if not stripped:
                 continue
+            if isinstance(exc, RecursionError):
+                st.add_malformed(path, lineno, TOO_DEEP)
+                continue
             if lineno == 1 and stripped in (b"{", b"["):
-                # A pretty-printed document (kubectl-style EventList, or one Event): parse it whole.
+                # A pretty-printed document (kubectl-style EventList, one Event, a cloud export): parse it whole.
                 remaining = itertools.chain(lines, itertools.chain.from_iterable(map(io.BytesIO, rest)))
                 out.events.extend(_whole_document(line, remaining, path, st, raws))
                 out.lines = 1
                 return out
-            if stripped[:1] == b"[":
-                out.events.extend(_document_events(stripped, path, lineno, st, raws))
+            message = strip_timestamp_prefix(stripped)  # a CloudWatch Logs export to S3: "<time> <event>"
+            if message is not None:
+                out.events.extend(_document_events(message, path, lineno, st, raws))
+                continue
+            if isinstance(exc, msgspec.ValidationError):
+                # Valid JSON but not an Event struct: an array, a cloud record (EKS `timestamp` is a number),
+                # or an Event with a field of the wrong type (reported as such).
+                out.events.extend(_document_events(stripped, path, lineno, st, raws, _describe(exc)))
+                continue
+            docs = split_concatenated(stripped)  # CloudWatch subscription envelopes as Firehose writes them
+            if docs is not None:
+                for doc in docs:
+                    out.events.extend(_expanded_events(doc, path, lineno, st, raws))
                 continue
             st.add_malformed(path, lineno, _describe(exc))
             continue
@@ -283,10 +304,9 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
                 st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
             continue
         if not has_event_fields(ev):
-            if b'"protoPayload"' in line:
-                out.events.extend(_document_events(line, path, lineno, st, raws))
-                continue
-            st.add_malformed(path, lineno, "not an audit Event (no auditID, verb, user or requestURI)")
+            # A cloud record around an Event (GKE, AKS, EKS), or not an Event at all: `expand` tells which.
+            out.events.extend(_document_events(line, path, lineno, st, raws,
+                                               "not an audit Event (no auditID, verb, user or requestURI)"))
             continue
         out.line_events += 1
         out.events.append(ev)
@@ -310,8 +330,11 @@ def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStat
 
 
 def _document_events(data: bytes, path: str, lineno: int, st: ReadStats,
-                     raws: list[bytes | None] | None = None) -> Iterator[AuditEvent]:
-    """An EventList, a bare Event or a JSON array of Events held in one document.
+                     raws: list[bytes | None] | None = None, fallback: str | None = None) -> Iterator[AuditEvent]:
+    """The audit Events in one JSON document: an EventList, a bare Event, a JSON array, or a cloud record or
+    envelope around them (`audit_shapes.expand`). Parts that are not Events are counted as malformed at
+    `path:lineno` with where in the document they are; `fallback` replaces the message when the document as
+    a whole is a single non-Event (so a bad line reads "not an audit Event: ..." as before).
 
     With `raws`, each yielded event's JSON (the item as re-encoded for decoding) is appended to it just
     before the event is yielded, so a consumer that extends a list with this generator keeps both aligned.
@@ -321,18 +344,19 @@ def _document_events(data: bytes, path: str, lineno: int, st: ReadStats,
     except orjson.JSONDecodeError as exc:
         st.add_malformed(path, lineno, f"invalid JSON: {exc}")
         return
-    items: list[Any]
-    if isinstance(doc, list):
-        items = doc
-    elif isinstance(doc, dict) and doc.get("kind") == "EventList":
-        raw_items = doc.get("items")
-        items = raw_items if isinstance(raw_items, list) else []
-    else:
-        items = [doc]
-    for i, item in enumerate(items):
-        decoded = _item_event_raw(item)
-        if decoded is None:
-            st.add_malformed(path, lineno, f"item {i}: not an audit Event")
+    yield from _expanded_events(doc, path, lineno, st, raws, fallback)
+
+
+def _expanded_events(doc: Any, path: str, lineno: int, st: ReadStats, raws: list[bytes | None] | None = None,
+                     fallback: str | None = None) -> Iterator[AuditEvent]:
+    for where, candidate, reason in expand(doc):
+        if candidate is None:
+            st.add_malformed(path, lineno, f"{where}: {reason}" if where else reason)
+            continue
+        decoded = _candidate_event(candidate)
+        if isinstance(decoded, str):
+            st.add_malformed(path, lineno, fallback if fallback and not where else f"{where or 'document'}: "
+                             f"{decoded}")
             continue
         st.events += 1
         if raws is not None:
@@ -340,25 +364,30 @@ def _document_events(data: bytes, path: str, lineno: int, st: ReadStats,
         yield decoded[0]
 
 
+def _candidate_event(item: dict[str, Any]) -> tuple[AuditEvent, bytes] | str:
+    """The candidate as an audit Event and the JSON it was decoded from, or why it is not one."""
+    data = orjson.dumps(item)  # what `event_from_dict` does; kept, since it is the item's JSON
+    try:
+        ev = EVENT_DECODER.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return _describe(exc)
+    except RecursionError:
+        return TOO_DEEP
+    if ev.kind is not None and ev.kind != "Event":
+        return f"not an audit Event (kind {ev.kind!r})"
+    if not is_event_shaped(ev):
+        return "not an audit Event (no auditID, verb, user or requestURI)"
+    return ev, data
+
+
 def _item_event(item: Any) -> AuditEvent | None:
-    decoded = _item_event_raw(item)
-    return None if decoded is None else decoded[0]
-
-
-def _item_event_raw(item: Any) -> tuple[AuditEvent, bytes] | None:
-    """The item as an audit Event and the JSON it was decoded from (GKE entries converted first)."""
+    """A webhook item (an Event, or a GKE entry converted to one) as an audit Event; None if it is not one."""
     if not isinstance(item, dict):
         return None
     if is_gke_entry(item):
         item = gke_to_event(item)
-    data = orjson.dumps(item)  # what `event_from_dict` does; kept, since it is the item's JSON
-    try:
-        ev = EVENT_DECODER.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    if not is_event_shaped(ev):
-        return None
-    return ev, data
+    decoded = _candidate_event(item)
+    return None if isinstance(decoded, str) else decoded[0]
 
 
 def events_from_document(data: bytes, *, source: str = "<body>") -> list[AuditEvent]:

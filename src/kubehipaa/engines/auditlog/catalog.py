@@ -975,6 +975,28 @@ _add(Rule(
     refs=("sigma:Kubernetes Events Deleted",),
 ))
 
+
+def _audit_id_reused(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
+    # Only called by the detector's de-duplication, on a request whose auditID a different request carried.
+    return (f"auditID {ev.auditID or '?'} was already used by a different request; this one: "
+            f"{ev.username or '?'} {ev.verb or '?'} {ev.object_display} from {ev.source_ip or '?'}")
+
+
+_add(Rule(
+    "KH-AUDLOG-074", "auditID shared by different requests (log tampering or replay)", Severity.HIGH,
+    (AUDIT, INTEGRITY, INCIDENT),
+    "A request whose auditID was already logged for a different request (another verb, requestURI, user or "
+    "requestReceivedTimestamp). The API server takes the id from the client's Audit-ID header when one is "
+    "sent, so a reused id means a client chose it (to blend a request into another one's record, or to replay "
+    "it) or logs were altered or merged (e.g. kube-apiserver and an aggregated API server, which sees the same "
+    "Audit-ID). Each request is still evaluated on its own; only stages of one request are merged. Raised once "
+    "per reusing request (not for the first one).",
+    _audit_id_reused, gate="auditid",
+    remediation="Identify the client from user, source IP and user agent and find out why it sets Audit-ID; "
+    "compare the log with its shipped copy (integrity); review every request carrying this auditID, each is "
+    "listed separately in `kubehipaa audit timeline`.",
+))
+
 # --------------------------------------------------------------------------------------------------- PHI
 
 

@@ -1,4 +1,4 @@
-"""The streaming detector: de-duplicate events by auditID across stages, dispatch to rules, keep windows.
+"""The streaming detector: de-duplicate the stages of each request, dispatch to rules, keep windows.
 
 Usage (pure: events in, alerts out; no I/O):
 
@@ -15,6 +15,11 @@ response (ResponseStarted for long-running exec/watch, else ResponseComplete/Pan
 event is held back until that later stage arrives; if none does (policy `omitStages`, a crash) it is
 evaluated when it ages out of the bounded pending table or at `flush()`. Events without auditID are
 evaluated as they come.
+
+A request is its auditID AND its `request_signature` (verb, requestURI, user, request time): clients can set
+the `Audit-ID` header, so one auditID may be carried by several different requests. Each of them is
+evaluated on its own, and every request that reuses an id already seen with a different request raises the
+`auditid`-gated rules (KH-AUDLOG-074) before its own. Only stages of the same request are de-duplicated.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubehipaa.engines.auditlog.catalog import RULES
-from kubehipaa.engines.auditlog.event import AuditEvent
+from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
 from kubehipaa.engines.auditlog.phi import _scanner
 from kubehipaa.engines.auditlog.rules import (
     ANONYMOUS_USER,
+    GATES,
     UNAUTHENTICATED_GROUP,
     DetectorConfig,
     Rule,
@@ -37,9 +43,18 @@ from kubehipaa.engines.auditlog.windows import CountWindow, DistinctWindow, Firs
 from kubehipaa.model import Severity
 
 MAX_DONE_IDS = 200_000
-"""auditIDs remembered for de-duplication (two generations of half this size)."""
+"""auditIDs remembered for de-duplication (two generations of half this size), each with the signature of
+the request(s) evaluated under it."""
 MAX_PENDING = 20_000
-"""RequestReceived events held waiting for their response stage (two generations)."""
+"""auditIDs whose RequestReceived event is held waiting for its response stage (two generations)."""
+MAX_REQUESTS_PER_ID = 64
+"""Requests remembered (and RequestReceived events held) per auditID when clients reuse one id for many
+requests, so a hostile client cannot grow one entry without bound. Beyond it the oldest are forgotten (a
+held event is evaluated at once): a later stage of a forgotten request is then evaluated again, an extra
+alert rather than a lost one."""
+
+_Held = tuple[int, AuditEvent]
+"""A held RequestReceived event with its request signature."""
 
 
 @dataclass(slots=True)
@@ -61,6 +76,10 @@ class Alert:
     namespace: str
     count: int = 1
     evidence: dict[str, Any] = field(default_factory=dict)
+    request: int | None = None
+    """`request_signature` of the event the alert is about: with `audit_id`, which request it belongs to when
+    several share an auditID (the timeline joins alerts to requests by it). Not part of `to_dict`: it is a
+    per-process hash."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,10 +107,12 @@ class DetectorStats:
     duplicates: int = 0
     evaluated: int = 0
     alerts: Counter[str] = field(default_factory=Counter)
+    reused_ids: int = 0
+    """Requests whose auditID had already been used by a different request."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"received": self.received, "duplicates": self.duplicates, "evaluated": self.evaluated,
-                "alertsByRule": dict(sorted(self.alerts.items()))}
+                "reusedAuditIDs": self.reused_ids, "alertsByRule": dict(sorted(self.alerts.items()))}
 
 
 class Detector:
@@ -107,11 +128,11 @@ class Detector:
         self._t_event: AuditEvent | None = None
         self._t = 0.0
         self._duplicates = 0
+        self._reused_ids = 0
         self._evaluated = 0
         self._alerts: Counter[str] = Counter()
         self._index: dict[tuple[str, str], list[Rule]] = {}
-        self._gated: dict[str, list[Rule]] = {g: [] for g in
-                                              ("failure", "anonymous", "impersonation", "breakglass", "body")}
+        self._gated: dict[str, list[Rule]] = {g: [] for g in GATES if g != "resource"}
         for r in self.rules:
             if r.gate == "resource":
                 for res in r.resources:
@@ -154,10 +175,13 @@ class Detector:
         self._breakglass = self._gated["breakglass"]
         self._impersonation = self._gated["impersonation"]
         self._body = self._gated["body"]
-        self._done_new: set[str] = set()
-        self._done_old: set[str] = set()
-        self._pending_new: dict[str, AuditEvent] = {}
-        self._pending_old: dict[str, AuditEvent] = {}
+        self._reuse_rules = self._gated["auditid"]
+        # auditID -> signature of the request evaluated under it (a tuple of signatures when several were)
+        self._done_new: dict[str, int | tuple[int, ...]] = {}
+        self._done_old: dict[str, int | tuple[int, ...]] = {}
+        # auditID -> held RequestReceived event (a list when several requests under one id are held)
+        self._pending_new: dict[str, _Held | list[_Held]] = {}
+        self._pending_old: dict[str, _Held | list[_Held]] = {}
 
     # -- stream ---------------------------------------------------------------------------------------
     def process(self, ev: AuditEvent) -> list[Alert]:
@@ -165,26 +189,12 @@ class Detector:
         self._received += 1
         aid = ev.auditID
         if aid is not None and self.dedupe:
-            if aid in self._done_new or aid in self._done_old:
-                self._duplicates += 1
-                return []
-            if ev.stage == "RequestReceived":
-                if aid in self._pending_new or aid in self._pending_old:
-                    self._duplicates += 1
-                    return []
-                self._pending_new[aid] = ev
-                if len(self._pending_new) >= MAX_PENDING // 2:
-                    return self._age_pending()
-                return []
-            done = self._done_new
-            done.add(aid)
-            if len(done) >= MAX_DONE_IDS // 2:
-                self._done_old = done
-                self._done_new = set()
-            if (self._pending_new or self._pending_old) and (
-                self._pending_new.pop(aid, None) is not None or self._pending_old.pop(aid, None) is not None
-            ):
-                self._duplicates += 1  # its RequestReceived stage was held back and is now superseded
+            out: list[Alert] = []
+            if not self._admit(ev, aid, request_signature(ev), out):
+                return out
+            if out:
+                out.extend(self._evaluate(ev))
+                return out
         return self._evaluate(ev)
 
     def process_batch(self, events: Iterable[AuditEvent]) -> list[Alert]:
@@ -197,6 +207,11 @@ class Detector:
         tests check that the two agree event for event. The dispatch below is a copy of `_evaluate`'s, kept
         because it pays: calling `_evaluate` instead cost 5-10% more detector time (2026-11-27, 300k bench
         lines, min of nine interleaved runs), a plain loop over `process` up to 20% more.
+
+        De-duplication: only the common cases are inlined (a request's first evaluated stage, its held
+        RequestReceived stage, a repeated stage of the one request under an id); anything else — an auditID
+        reused by a different request, several requests held under one id — goes through `_admit`, the
+        reference that `process` uses, so the rare cases have one implementation.
         """
         if not self.dedupe:
             out: list[Alert] = []
@@ -208,7 +223,6 @@ class Detector:
         received = duplicates = 0
         done_new, done_old = self._done_new, self._done_old
         pending_new, pending_old = self._pending_new, self._pending_old
-        done_add = done_new.add
         half_done, half_pending = MAX_DONE_IDS // 2, MAX_PENDING // 2
         index3 = self._index3
         failure, anonymous, impersonation = self._failure, self._anonymous, self._impersonation
@@ -216,35 +230,62 @@ class Detector:
         bg_any, bg_users, bg_groups = self._bg_any, self._bg_users, self._bg_groups
         hooks = self._hooks
         run = self._run
+        admit = self._admit
         evaluated = 0
         try:
             for ev in events:
                 received += 1
                 aid = ev.auditID
+                u = ev.user
+                verb = ev.verb
                 if aid is not None:
+                    # `request_signature(ev)`, inlined
+                    sig = hash((verb, ev.requestURI, u.username if u is not None else None,
+                                ev.requestReceivedTimestamp or ev.timestamp))
                     if aid in done_new or aid in done_old:
-                        duplicates += 1
-                        continue
-                    if ev.stage == "RequestReceived":
-                        if aid in pending_new or aid in pending_old:
-                            duplicates += 1
+                        if (done_new[aid] if aid in done_new else done_old[aid]) == sig:
+                            duplicates += 1  # a later stage of a request already evaluated
                             continue
-                        pending_new[aid] = ev
+                        # the id was used by another request (or by several): the reference decides
+                        self._evaluated += evaluated
+                        evaluated = 0
+                        admitted = admit(ev, aid, sig, out)
+                        done_new, done_old = self._done_new, self._done_old
+                        pending_new, pending_old = self._pending_new, self._pending_old
+                        if not admitted:
+                            continue
+                    elif aid in pending_new or aid in pending_old:
+                        table = pending_new if aid in pending_new else pending_old
+                        # (a list of several held requests never equals a signature)
+                        if table[aid][0] == sig and ev.stage != "RequestReceived":
+                            del table[aid]  # its held RequestReceived stage is superseded by this one
+                            duplicates += 1
+                            done_new[aid] = sig
+                            if len(done_new) >= half_done:
+                                self._done_old = done_old = done_new
+                                self._done_new = done_new = {}
+                        else:
+                            self._evaluated += evaluated
+                            evaluated = 0
+                            admitted = admit(ev, aid, sig, out)
+                            done_new, done_old = self._done_new, self._done_old
+                            pending_new, pending_old = self._pending_new, self._pending_old
+                            if not admitted:
+                                continue
+                    elif ev.stage == "RequestReceived":
+                        pending_new[aid] = (sig, ev)
                         if len(pending_new) >= half_pending:
                             self._evaluated += evaluated
                             evaluated = 0
                             out.extend(self._age_pending())
+                            done_new, done_old = self._done_new, self._done_old
                             pending_new, pending_old = self._pending_new, self._pending_old
                         continue
-                    done_add(aid)
-                    if len(done_new) >= half_done:
-                        self._done_old = done_old = done_new
-                        self._done_new = done_new = set()
-                        done_add = done_new.add
-                    if (pending_new or pending_old) and (
-                        pending_new.pop(aid, None) is not None or pending_old.pop(aid, None) is not None
-                    ):
-                        duplicates += 1
+                    else:  # the common case: the first (and often only) stage of a request
+                        done_new[aid] = sig
+                        if len(done_new) >= half_done:
+                            self._done_old = done_old = done_new
+                            self._done_new = done_new = {}
                 # -- `_evaluate`, inlined: the same selection, in the same order --------------------------
                 evaluated += 1
                 hits: list[Rule] | None = None
@@ -254,7 +295,7 @@ class Detector:
                     if by_sub is not None:
                         by_verb = by_sub.get(o.subresource)
                         if by_verb is not None:
-                            hits = by_verb.get(ev.verb)
+                            hits = by_verb.get(verb)
                 rs = ev.responseStatus
                 code = rs.code if rs is not None else None
                 if code is not None and code >= 400:
@@ -263,7 +304,6 @@ class Detector:
                     ann = ev.annotations
                     if ann is not None and ann.decision == "forbid":
                         hits = hits + failure if hits else failure
-                u = ev.user
                 if u is not None:
                     name = u.username
                     if name == ANONYMOUS_USER or (not name and u.groups and UNAUTHENTICATED_GROUP in u.groups):
@@ -287,10 +327,109 @@ class Detector:
             self._evaluated += evaluated
         return out
 
+    # -- de-duplication ---------------------------------------------------------------------------------
+    def _admit(self, ev: AuditEvent, aid: str, sig: int, out: list[Alert]) -> bool:
+        """Whether `ev` (auditID `aid`, request signature `sig`) is evaluated now: the reference de-duplication.
+
+        - a stage of a request already evaluated under `aid`: a duplicate, dropped;
+        - the same RequestReceived stage again: a duplicate; a later stage of a held RequestReceived event:
+          the held one is dropped (counted as duplicate) and this one is evaluated;
+        - any other request: evaluated (a RequestReceived stage is held back). When `aid` was already used
+          by a different request, the `auditid`-gated rules run on this one first (their alerts go to `out`).
+
+        Held events that have to be evaluated now (ageing, per-id cap) add their alerts to `out` too.
+        """
+        known = self._known(aid)
+        if sig in known:
+            self._duplicates += 1
+            return False
+        first_stage = ev.stage == "RequestReceived"
+        held_count = 0
+        for table in (self._pending_new, self._pending_old):
+            entry = table.get(aid)
+            if entry is None:
+                continue
+            held = entry if isinstance(entry, list) else [entry]
+            for i, (s, _) in enumerate(held):
+                if s != sig:
+                    continue
+                self._duplicates += 1
+                if first_stage:
+                    return False  # the same RequestReceived stage logged twice
+                if isinstance(entry, list):
+                    del entry[i]
+                    if len(entry) == 1:
+                        table[aid] = entry[0]
+                    elif not entry:
+                        del table[aid]
+                else:
+                    del table[aid]
+                self._mark_done(aid, sig)
+                return True
+            held_count += len(held)
+        others = len(known) + held_count
+        if others:
+            self._reused(ev, others, out)
+        if first_stage:
+            self._hold(aid, sig, ev, out)
+            return False
+        self._mark_done(aid, sig)
+        return True
+
+    def _known(self, aid: str) -> tuple[int, ...]:
+        """Signatures of the requests already evaluated under `aid` (both generations)."""
+        out: tuple[int, ...] = ()
+        for table in (self._done_new, self._done_old):
+            v = table.get(aid)
+            if v is not None:
+                out += (v,) if isinstance(v, int) else v
+        return out
+
+    def _mark_done(self, aid: str, sig: int) -> None:
+        done = self._done_new
+        cur = done.get(aid)
+        if cur is None:
+            done[aid] = sig
+        elif isinstance(cur, int):
+            if cur != sig:
+                done[aid] = (cur, sig)
+        elif sig not in cur:
+            done[aid] = (*cur[-(MAX_REQUESTS_PER_ID - 1):], sig)
+        if len(done) >= MAX_DONE_IDS // 2:
+            self._done_old = done
+            self._done_new = {}
+
+    def _hold(self, aid: str, sig: int, ev: AuditEvent, out: list[Alert]) -> None:
+        table = self._pending_new
+        cur = table.get(aid)
+        if cur is None:
+            table[aid] = (sig, ev)
+        elif isinstance(cur, list):
+            cur.append((sig, ev))
+            if len(cur) > MAX_REQUESTS_PER_ID:
+                s, oldest = cur.pop(0)
+                self._mark_done(aid, s)
+                out.extend(self._evaluate(oldest))
+        else:
+            table[aid] = [cur, (sig, ev)]
+        if len(table) >= MAX_PENDING // 2:
+            out.extend(self._age_pending())
+
+    def _reused(self, ev: AuditEvent, others: int, out: list[Alert]) -> None:
+        """Run the `auditid` rules on a request whose auditID `others` other requests carried before it."""
+        self._reused_ids += 1
+        before = len(out)
+        for r in self._reuse_rules:
+            self._run(r, ev, out)
+        for a in out[before:]:
+            a.evidence["otherRequestsWithThisAuditID"] = others
+
     @property
     def stats(self) -> DetectorStats:
-        """Counters so far: events received, duplicate stages dropped, requests evaluated, alerts by rule."""
-        return DetectorStats(self._received, self._duplicates, self._evaluated, Counter(self._alerts))
+        """Counters so far: events received, duplicate stages dropped, requests evaluated, alerts by rule,
+        requests that reused another request's auditID."""
+        return DetectorStats(self._received, self._duplicates, self._evaluated, Counter(self._alerts),
+                             self._reused_ids)
 
     def process_all(self, events: Iterable[AuditEvent]) -> list[Alert]:
         """Convenience for tests and small inputs: every alert of `events`, including the final flush."""
@@ -304,17 +443,19 @@ class Detector:
         """Evaluate RequestReceived events whose later stage never came (end of a file or of a batch)."""
         out: list[Alert] = []
         for table in (self._pending_old, self._pending_new):
-            for aid, ev in table.items():
-                self._done_new.add(aid)
-                out.extend(self._evaluate(ev))
+            for aid, entry in table.items():
+                for sig, ev in entry if isinstance(entry, list) else (entry,):
+                    self._mark_done(aid, sig)
+                    out.extend(self._evaluate(ev))
             table.clear()
         return out
 
     def _age_pending(self) -> list[Alert]:
         out: list[Alert] = []
-        for aid, ev in self._pending_old.items():
-            self._done_new.add(aid)
-            out.extend(self._evaluate(ev))
+        for aid, entry in self._pending_old.items():
+            for sig, ev in entry if isinstance(entry, list) else (entry,):
+                self._mark_done(aid, sig)
+                out.extend(self._evaluate(ev))
         self._pending_old = self._pending_new
         self._pending_new = {}
         return out
@@ -461,5 +602,5 @@ class Detector:
             rule_id=rule.id, title=rule.title, severity=rule.severity, hipaa=rule.hipaa, message=message,
             time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
             user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
-            count=count,
+            count=count, request=request_signature(ev),
         ))

@@ -284,6 +284,27 @@ def event_from_dict(doc: dict[str, Any]) -> AuditEvent:
     return EVENT_DECODER.decode(orjson.dumps(doc))
 
 
+def request_signature(ev: AuditEvent) -> int:
+    """What tells the stages of one request from another request that carries the same auditID.
+
+    Why not the auditID alone: a client may set the `Audit-ID` header itself, and the API server then logs
+    that value, so several different requests can share one auditID (a replay, a client hiding an exec
+    behind an id already used by a harmless get, or logs of two API servers merged). The API server logs
+    every stage of one request from one event record, so its verb, requestURI, user and
+    requestReceivedTimestamp (v1beta1: `timestamp`) are the same in every stage; two requests that differ in
+    any of them are different requests.
+
+    A hash (Python's per-process randomised SipHash over the four strings) instead of the tuple: the
+    de-duplication tables keep one per request id, and a small int costs a fraction of four strings. A
+    collision between two requests that also share an auditID is a 2^-64 event that a client cannot aim
+    for without knowing the process's hash seed. `Detector.process_batch` inlines this expression (tests
+    keep the two equal).
+    """
+    u = ev.user
+    return hash((ev.verb, ev.requestURI, u.username if u is not None else None,
+                 ev.requestReceivedTimestamp or ev.timestamp))
+
+
 def has_event_fields(ev: AuditEvent) -> bool:
     """Whether a decoded document carries any field only an audit Event has (auditID, verb, user, requestURI):
     the reader's test for "is this line an Event at all" (a `{"kind": "Pod"}` or `{}` line is not)."""

@@ -12,6 +12,9 @@ Gates:
 - `impersonation`: the event has `impersonatedUser`.
 - `breakglass`: the user or one of its groups is a configured break-glass identity.
 - `body`: the event carries a requestObject or responseObject.
+- `auditid`: the event's auditID was already used by a different request (another verb, requestURI, user or
+  request time; see `event.request_signature`). Not a per-event test: the detector's de-duplication finds
+  it, and runs these rules on the request that reuses the id, before that request's own rules.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from kubehipaa.model import Severity
 if TYPE_CHECKING:
     from kubehipaa.engines.auditlog.event import AuditEvent
 
-GATES = ("resource", "failure", "anonymous", "impersonation", "breakglass", "body")
+GATES = ("resource", "failure", "anonymous", "impersonation", "breakglass", "body", "auditid")
 
 SYSTEM_NAMESPACES = frozenset(
     {"kube-system", "kube-public", "kube-node-lease", "gke-system", "gke-managed-system", "gmp-system"}
@@ -103,6 +106,8 @@ class Rule:
     verbs: tuple[str, ...] = ()
     window: Window | None = None
     refs: tuple[str, ...] = field(default=())
+    remediation: str = ""
+    """What to do about an alert, when it is not obvious from the title (empty: review the request)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -116,6 +121,7 @@ class Rule:
             "verbs": list(self.verbs),
             "windowed": self.window is not None,
             "references": list(self.refs),
+            **({"remediation": self.remediation} if self.remediation else {}),
         }
 
 

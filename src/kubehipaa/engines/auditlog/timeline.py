@@ -1,18 +1,24 @@
 """Who did what, when, from where: a filtered, chronological view of audit events.
 
-Pure: events in, entries out. One entry per request (auditID): a later stage of the same request replaces
-the earlier one, so the entry shows the final outcome. The number of entries kept is bounded by `limit`
-(oldest kept; `truncated` says when more matched).
+Pure: events in, entries out. One entry per request: a later stage of the same request replaces the earlier
+one, so the entry shows the final outcome. A request is its auditID and its `request_signature` (verb,
+requestURI, user, request time), as in the detector: clients can set the Audit-ID header, so different
+requests that share an auditID each get their own entry and their own alerts. The number of entries kept is
+bounded by `limit` (oldest kept; `truncated` says when more matched).
 """
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubehipaa.engines.auditlog.event import AuditEvent
+from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
 from kubehipaa.engines.auditlog.redact import redact_command
+from kubehipaa.engines.auditlog.timerange import TimeRange
+
+if TYPE_CHECKING:
+    from kubehipaa.engines.auditlog.detector import Alert
 
 
 @dataclass(slots=True)
@@ -24,11 +30,13 @@ class TimelineFilter:
     resource: str | None = None
     verb: str | None = None
     since: str | None = None
-    """RFC 3339 lower bound on the event time (string comparison of UTC timestamps)."""
+    """Lower bound on the event time ('YYYY-MM-DDTHH:MM:SS' UTC, inclusive); applied by `Timeline` through
+    its `TimeRange`, which also counts the events in the window."""
+    until: str | None = None
+    """Upper bound (exclusive), likewise."""
 
     def matches(self, ev: AuditEvent) -> bool:
-        if self.since and ev.time and ev.time < self.since:
-            return False
+        """The non-time filters (user, namespace, resource, verb)."""
         if self.user is not None:
             names = (ev.username, ev.impersonated_username)
             if "*" in self.user or "?" in self.user:
@@ -46,7 +54,7 @@ class TimelineFilter:
         return not (self.verb is not None and ev.verb != self.verb)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("user", "namespace", "resource", "verb", "since")
+        return {k: getattr(self, k) for k in ("user", "namespace", "resource", "verb", "since", "until")
                 if getattr(self, k) is not None}
 
 
@@ -89,35 +97,53 @@ class Timeline:
         self.limit = limit
         self.truncated = False
         self.matched = 0
-        self._by_id: dict[str, TimelineEntry] = {}
+        self.window = TimeRange(flt.since, flt.until)
+        """Events offered to `add` and how many of them fall in the --since/--until window."""
+        self._by_request: dict[tuple[str, int], TimelineEntry] = {}
         self._anon: list[TimelineEntry] = []
+        self._latest: dict[str, tuple[str, int]] = {}
+        """auditID -> the request (key of `_by_request`) last added under it: where an alert that does not
+        say which request it is about (a hook's) is noted."""
 
-    def add(self, ev: AuditEvent) -> None:
+    def add(self, ev: AuditEvent) -> bool:
+        """Take one event; False when it lies outside the --since/--until window (the caller then does not
+        run detections on it either, so the timeline's alerts are those `audit analyze` gives the window)."""
+        if not self.window.contains(ev):
+            return False
         if not self.filter.matches(ev):
-            return
+            return True
         aid = ev.auditID
-        if aid and aid in self._by_id:
-            prior = self._by_id[aid]
-            if ev.stage != "RequestReceived":
-                self._by_id[aid] = _entry(ev, prior.alerts)
-            return
+        key = (aid, request_signature(ev)) if aid else None
+        if key is not None:
+            prior = self._by_request.get(key)
+            if prior is not None:
+                if ev.stage != "RequestReceived":
+                    self._by_request[key] = _entry(ev, prior.alerts)
+                return True
         self.matched += 1
-        if len(self._by_id) + len(self._anon) >= self.limit:
+        if len(self._by_request) + len(self._anon) >= self.limit:
             self.truncated = True
-            return
+            return True
         entry = _entry(ev, [])
-        if aid:
-            self._by_id[aid] = entry
+        if key is not None:
+            self._by_request[key] = entry
+            self._latest[key[0]] = key
         else:
             self._anon.append(entry)
+        return True
 
-    def note_alert(self, audit_id: str, rule_id: str) -> None:
-        entry = self._by_id.get(audit_id)
-        if entry is not None and rule_id not in entry.alerts:
-            entry.alerts.append(rule_id)
+    def note_alert(self, alert: Alert) -> None:
+        """Show `alert` on the row of the request it is about (its auditID and request signature)."""
+        aid = alert.audit_id
+        if not aid:
+            return
+        key = (aid, alert.request) if alert.request is not None else self._latest.get(aid)
+        entry = self._by_request.get(key) if key is not None else None
+        if entry is not None and alert.rule_id not in entry.alerts:
+            entry.alerts.append(alert.rule_id)
 
     def entries(self) -> list[TimelineEntry]:
-        out = list(self._by_id.values()) + self._anon
+        out = list(self._by_request.values()) + self._anon
         out.sort(key=lambda e: e.time)
         return out
 
