@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from kubehipaa.errors import ConfigError
-from kubehipaa.sources import k8s_yaml
+from kubehipaa.sources import k8s_yaml, limits, reading
 
 CONFIG_NAMES = (".kubehipaa.yaml", ".kubehipaa.yml")
 DEFAULT_PHI_LABEL = {"kubehipaa.io/phi": "true"}
@@ -142,10 +142,10 @@ def find_config(scan_paths: Sequence[str]) -> Path | None:
         if raw == "-":
             continue
         path = Path(raw)
-        folder = path if path.is_dir() else path.parent
+        folder = path if reading.is_dir(path) else path.parent  # never raises on an unsearchable directory
         for name in CONFIG_NAMES:
             candidate = folder / name
-            if candidate.is_file():
+            if reading.is_file(candidate):
                 return candidate
     return None
 
@@ -155,8 +155,10 @@ def load_config(path: str | None = None, scan_paths: Sequence[str] = ()) -> Conf
     config_path = Path(path) if path else find_config(scan_paths)
     if config_path is None:
         return Config()
-    try:
-        text = config_path.read_text(encoding="utf-8")
+    try:  # a regular file within --max-file-bytes (`sources.reading`): `--config /dev/zero` cannot hang
+        text = reading.read_file(config_path, limits.current().file_bytes).decode("utf-8")
+    except reading.ReadRefused as exc:
+        raise ConfigError(f"{config_path}: cannot read config: {exc.reason}") from None
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read config: {exc.strerror}") from None
     except UnicodeDecodeError:
