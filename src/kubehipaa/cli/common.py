@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +26,32 @@ if TYPE_CHECKING:  # imported where used: every command imports this module, not
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what the shell reports for a tool whose reader went away (`kubehipaa scan x | head -1`), as
+for `yes | head -1`. Not 0: with `set -o pipefail` a cut-short report must not pass as a clean result."""
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null once stdout failed (reader gone, disk full), so the interpreter's
+    last flush at exit cannot fail again (which would print a traceback and exit 120)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.close(fd)
+
+
+class _Console(Console):
+    """rich's Console, whose answer to a closed pipe (exit 1, our "findings" code) becomes the broken-pipe
+    exit code."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        silence_stdout()
+        raise SystemExit(EXIT_BROKEN_PIPE)
+
+
+console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
 
 
 def check_audit_read(stats: ReadStats, paths: list[str]) -> None:
@@ -33,6 +60,8 @@ def check_audit_read(stats: ReadStats, paths: list[str]) -> None:
 
     Malformed lines alone never fail a run that read events: they are counted and listed in the report.
     """
+    for line in stats.skipped:  # a FIFO, socket or device in a log directory
+        warn(line)
     if stats.malformed and stats.events:
         shown = "; ".join(str(m) for m in stats.malformed_samples[:3])
         more = f" (first: {shown})" if shown else ""
@@ -82,8 +111,10 @@ def _config_file_beside(scan_paths: Sequence[str]) -> bool:
         if raw == "-":
             continue
         path = Path(raw)
-        folder = path if path.is_dir() else path.parent
-        if any((folder / name).is_file() for name in CONFIG_NAMES):
+        from kubehipaa.sources.reading import is_dir, is_file  # never raises on a directory it may not search
+
+        folder = path if is_dir(path) else path.parent
+        if any(is_file(folder / name) for name in CONFIG_NAMES):
             return True
     return False
 
@@ -150,9 +181,9 @@ def report_load(result: LoadResult, *, quiet: bool = False) -> None:
     """Print what loading found, one line each: lost input and skips as warnings (the run then ends with one
     error line, from `finish`), duplicates (after the first few, one count), notes, and the namespaces
     assumed."""
-    from kubehipaa.sources.files import DUPLICATE, LOST, NOTE
+    from kubehipaa.sources.files import DUPLICATE, DUPLICATE_KEY, LOST, NOTE
 
-    duplicates = 0
+    duplicates = duplicate_keys = 0
     for problem in result.problems:
         if problem.severity == LOST:
             warn(str(problem))  # one line each; `finish` (or `require_objects`) says "error" once
@@ -164,11 +195,18 @@ def report_load(result: LoadResult, *, quiet: bool = False) -> None:
             duplicates += 1
             if duplicates <= DUPLICATES_SHOWN:
                 warn(str(problem))
+        elif problem.severity == DUPLICATE_KEY:
+            duplicate_keys += 1
+            if duplicate_keys <= DUPLICATES_SHOWN:
+                warn(str(problem))
         else:
             warn(str(problem))
     if duplicates > DUPLICATES_SHOWN:
         warn(f"... and {duplicates - DUPLICATES_SHOWN} more object(s) defined twice (only the last definition of "
              "each is analysed)")
+    if duplicate_keys > DUPLICATES_SHOWN:
+        warn(f"... and {duplicate_keys - DUPLICATES_SHOWN} more duplicate key(s) (the last value of each is "
+             "analysed)")
     if result.namespace_assumed and not quiet:
         how = ("as given" if result.namespace_given
                else "as `kubectl apply` without -n; give the real one with --manifest-namespace")
@@ -243,12 +281,49 @@ def load_inventory(
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write a rendered report to `output`, or stdout when None or '-'."""
+    """Write a rendered report to `output`, or stdout when None or '-'.
+
+    A file is written whole or not at all: into a temporary file beside it, then renamed over it, so a full
+    disk leaves the previous report (or nothing), never half a report that a CI job would upload as
+    evidence. What is not a regular file (`/dev/stdout`, a FIFO, `/dev/full`) is written in place. A write
+    error is one line and exit 2; stdout's are handled once, in `cli.main`.
+    """
     if output is None or str(output) == "-":
         typer.echo(text, nl=not text.endswith("\n"))
         return
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        _write_whole(output, text.encode("utf-8"))
     except OSError as exc:
-        raise KubehipaaError(f"{output}: cannot write: {exc.strerror}") from None
+        raise KubehipaaError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_whole(output: Path, data: bytes) -> None:
+    try:
+        st: os.stat_result | None = os.stat(output)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(output, "wb") as fh:  # a device or a FIFO: nothing to replace
+            fh.write(data)
+        return
+    target = Path(os.path.realpath(output))  # a symlink stays a symlink: its target is replaced
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    """The process umask (a new report gets the mode `open()` would have given it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
