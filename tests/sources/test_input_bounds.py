@@ -277,3 +277,47 @@ def test_a_missing_path_and_a_path_that_cannot_be_examined_are_errors(tmp_path: 
     (tmp_path / "f").write_text("")
     with pytest.raises(InputError, match="cannot read: Not a directory"):
         load_paths([str(tmp_path / "f" / "x.yaml")])
+
+
+def test_kubectl_kustomize_output_is_read_within_the_cap(tmp_path: Path) -> None:
+    """A kustomization whose rendering never ends (a generator gone wrong; here a fake kubectl printing
+    forever): the output is read up to --max-file-bytes, the process is stopped, the directory is lost input."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "kubectl"
+    fake.write_text("#!/bin/sh\nexec yes 'a: b'\n")
+    fake.chmod(0o755)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "kustomization.yaml").write_text("resources: []\n")
+    code = f"""
+import json
+from kubehipaa.sources.files import load_paths
+r = load_paths([{str(app)!r}])
+print(json.dumps([[p.file, p.message, p.lost] for p in r.problems]))
+"""
+    try:
+        proc = _child(code, timeout=60, env={"PATH": f"{bin_dir}:{os.environ['PATH']}", limits.FILE_ENV: "1Mi"})
+    except subprocess.TimeoutExpired:
+        pytest.fail("an endless kubectl kustomize output was read without end")
+    assert proc.returncode == 0, proc.stderr
+    [(file, message, lost)] = json.loads(proc.stdout)
+    assert file == str(app) and lost
+    assert message.startswith("kubectl kustomize failed: its output is larger than 1 MiB")
+
+
+def test_parallel_loading_reports_the_same_skips_and_caps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(40):
+        (tmp_path / f"f{i:02d}.yaml").write_text(POD.replace("name: p", f"name: p{i}") + ("#" * 3000 if i % 9 == 0
+                                                                                          else ""))
+    os.mkfifo(tmp_path / "m-pipe.yaml")
+    (tmp_path / "dup.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1', a: '2'}\n")
+    monkeypatch.setattr(files, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(files, "_BATCH", 3)
+    limits.configure(Limits(file_bytes=2048))
+    serial = load_paths([str(tmp_path)], jobs=1)
+    parallel = load_paths([str(tmp_path)], jobs=2)
+    assert [(o.doc, o.file, o.line) for o in parallel.objects] == [(o.doc, o.file, o.line) for o in serial.objects]
+    assert parallel.problems == serial.problems
+    assert sorted({p.message.split(" (")[0].split(";")[0] for p in serial.problems}) == [
+        "duplicate key data.a", "is a FIFO", "larger than 2 KiB"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -306,6 +305,8 @@ def _write_whole(output: Path, data: bytes) -> None:
         with open(output, "wb") as fh:  # a device or a FIFO: nothing to replace
             fh.write(data)
         return
+    import tempfile  # here, not at the top: every command imports this module, few write a file
+
     target = Path(os.path.realpath(output))  # a symlink stays a symlink: its target is replaced
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

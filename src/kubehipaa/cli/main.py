@@ -7,7 +7,6 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -135,7 +134,7 @@ def _cap_callback(field: str, parse: Callable[[str], int]) -> Callable[..., None
             except ValueError as exc:
                 raise typer.BadParameter(str(exc)) from None
         # click calls this for each of the three options, given or not: the last call sets them all
-        limits.configure(replace(limits.from_env(), **chosen))
+        limits.configure(limits.from_env()._replace(**chosen))
 
     return callback
 

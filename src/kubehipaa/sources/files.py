@@ -23,14 +23,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import yaml
 
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
-from kubehipaa.sources import json_keys, k8s_yaml, limits, reading
+from kubehipaa.sources import k8s_yaml, limits, reading
 from kubehipaa.sources.duplicates import deduplicate
 from kubehipaa.sources.namespaces import DEFAULT_NAMESPACE, namespace_name_error, place
 
@@ -144,7 +144,8 @@ def load_paths(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for part in _load_units(units, _load_jobs() if jobs is None else jobs):
+        cap = limits.current().file_bytes  # once: the environment is read per call, not per file
+        for part in _load_units(units, _load_jobs() if jobs is None else jobs, cap):
             result.extend(part)
         _settle(result, namespace)  # still without the collector: its index allocates one tuple per object
     finally:
@@ -196,8 +197,7 @@ def _load_jobs() -> int:
     return 1
 
 
-@dataclass(frozen=True, slots=True)
-class _Special:
+class _Special(NamedTuple):
     """A unit that is not a file found by a walk: stdin ("-"), a stream path the user named (`/dev/fd/63`),
     or a path that is refused when its turn comes (`reason`: missing, a FIFO, a device...)."""
 
@@ -209,16 +209,15 @@ class _Special:
 _Unit = Path | _Special | reading.Refused
 
 
-def _load_unit(unit: _Unit) -> LoadResult:
+def _load_unit(unit: _Unit, cap: int) -> LoadResult:
     if isinstance(unit, Path):
-        return _load_one(unit)
+        return _load_one(unit, cap)
     if isinstance(unit, reading.Refused):
         # found by a walk: a directory that cannot be listed (its files are lost) or a FIFO/device (skipped)
         return LoadResult(problems=[InputProblem(str(unit.path), None, unit.reason, LOST if unit.lost else SKIPPED)])
     if unit.what == "refused":
         raise InputError(unit.reason, file=unit.raw)
     name = "<stdin>" if unit.what == "stdin" else unit.raw
-    cap = limits.current().file_bytes
     try:
         if unit.what == "stdin":
             buffer = getattr(sys.stdin, "buffer", None)
@@ -235,18 +234,18 @@ def _load_unit(unit: _Unit) -> LoadResult:
     return _load_bytes(data, name, json_hint=False)
 
 
-def _load_batch(batch: list[Path]) -> tuple[LoadResult, tuple[str, str | None, int | None] | None]:
+def _load_batch(batch: list[Path], cap: int) -> tuple[LoadResult, tuple[str, str | None, int | None] | None]:
     """Load a batch of files (in a worker process); an InputError is returned, to be raised in order."""
     out = LoadResult()
     try:
         for item in batch:
-            out.extend(_load_one(item))
+            out.extend(_load_one(item, cap))
     except InputError as exc:
         return out, (exc.message, exc.file, exc.line)
     return out, None
 
 
-def _load_units(units: list[_Unit], jobs: int) -> Iterator[LoadResult]:
+def _load_units(units: list[_Unit], jobs: int, cap: int) -> Iterator[LoadResult]:
     """LoadResults of `units`, in order; with jobs > 1 and enough files, parsed by worker processes too.
 
     The calling process takes part: workers take batches from the front, this process loads those no
@@ -258,7 +257,7 @@ def _load_units(units: list[_Unit], jobs: int) -> Iterator[LoadResult]:
     files = sum(isinstance(u, Path) for u in units)
     if jobs < 2 or files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
         for unit in units:
-            yield _load_unit(unit)
+            yield _load_unit(unit, cap)
         return
     plan: list[list[Path] | _Special | reading.Refused] = []
     for unit in units:
@@ -271,7 +270,7 @@ def _load_units(units: list[_Unit], jobs: int) -> Iterator[LoadResult]:
             plan.append(unit)
     pool = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("fork"))
     try:
-        futures = [pool.submit(_load_batch, step) if isinstance(step, list) else None for step in plan]
+        futures = [pool.submit(_load_batch, step, cap) if isinstance(step, list) else None for step in plan]
         # Workers take batches from the front; this process takes them from the back until they meet.
         mine: dict[int, tuple[LoadResult, tuple[str, str | None, int | None] | None]] = {}
         for i in range(len(plan) - 1, -1, -1):
@@ -280,10 +279,10 @@ def _load_units(units: list[_Unit], jobs: int) -> Iterator[LoadResult]:
                 continue
             if not future.cancel():
                 break
-            mine[i] = _load_batch(step)
+            mine[i] = _load_batch(step, cap)
         for i, (step, future) in enumerate(zip(plan, futures, strict=True)):
             if future is None or not isinstance(step, list):
-                yield _load_unit(step)  # type: ignore[arg-type]
+                yield _load_unit(step, cap)  # type: ignore[arg-type]
                 continue
             if i in mine:
                 part, error = mine.pop(i)
@@ -291,7 +290,7 @@ def _load_units(units: list[_Unit], jobs: int) -> Iterator[LoadResult]:
                 try:
                     part, error = future.result()
                 except BrokenProcessPool:
-                    part, error = _load_batch(step)
+                    part, error = _load_batch(step, cap)
             yield part
             if error is not None:
                 raise InputError(*error)
@@ -312,14 +311,15 @@ def _is_kustomize_dir(path: Path) -> bool:
     return any(reading.is_file(path / name) for name in KUSTOMIZATION_FILES)
 
 
-def _load_one(path: Path) -> LoadResult:
-    """One file (or Kustomize directory); whatever goes wrong is a problem of this file, never of the run."""
+def _load_one(path: Path, cap: int | None = None) -> LoadResult:
+    """One file (or Kustomize directory); whatever goes wrong is a problem of this file, never of the run.
+    `cap`: --max-file-bytes (default: `limits.current()`)."""
     if path.is_dir():
         return _load_kustomize(path)
     if path.name in CONFIG_FILES:
         return LoadResult()
     try:
-        data = reading.read_file(path, limits.current().file_bytes)
+        data = reading.read_file(path, limits.current().file_bytes if cap is None else cap)
     except reading.NotRegular as exc:  # it changed since the walk saw a regular file
         return LoadResult(problems=[InputProblem(str(path), None, f"{exc.reason}; skipped", SKIPPED)])
     except reading.ReadRefused as exc:
@@ -491,6 +491,8 @@ def load_text(text: str, filename: str, *, json_hint: bool = False) -> LoadResul
             if exc.msg.startswith("depth limit"):  # orjson stops at 1024 levels
                 return LoadResult(problems=[InputProblem(filename, line, f"{k8s_yaml.TOO_DEEP}; skipped", LOST)])
             return LoadResult(problems=[InputProblem(filename, line, f"malformed JSON: {exc.msg}; skipped")])
+        from kubehipaa.sources import json_keys  # JSON inputs only
+
         too_deep, duplicates = json_keys.inspect(text, data)
         if too_deep:
             return LoadResult(problems=[InputProblem(filename, 1, f"{k8s_yaml.TOO_DEEP}; skipped", LOST)])

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -88,7 +88,7 @@ class Document:
     reason: str | None = None
     fatal: bool = False
     unread: bool = False
-    warnings: list[tuple[int, str]] = field(default_factory=list)
+    warnings: Sequence[tuple[int, str]] = ()
 
 
 class _Plain:
@@ -248,6 +248,7 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
     yaml12_at = _yaml12_directives(loader.k8s_text) if "%YAML" in text else []
     previous_end = 0  # where the previous document ended (a mark index)
     done = 0
+    loader.k8s_duplicates = []
     try:
         while True:
             try:
@@ -275,7 +276,8 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
             if done <= skip or node is None:
                 continue
             line = node.start_mark.line + 1
-            loader.k8s_duplicates = []
+            if loader.k8s_duplicates:  # left by a document refused half-way
+                loader.k8s_duplicates = []
             try:
                 if yaml12_at:  # the directives between the previous document and this one are this one's
                     begin, previous_end = previous_end, node.end_mark.index
@@ -301,6 +303,7 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
             doc = Document(data, line, node)
             if loader.k8s_duplicates:
                 doc.warnings = _duplicate_warnings(node, loader.k8s_duplicates)
+                loader.k8s_duplicates = []
             yield doc
     finally:
         loader.dispose()

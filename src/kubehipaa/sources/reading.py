@@ -21,9 +21,8 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from kubehipaa.sources.limits import file_cap_hint, format_size
 
@@ -44,8 +43,7 @@ class TooLarge(ReadRefused):
     """More bytes than the cap allows."""
 
 
-@dataclass(frozen=True, slots=True)
-class Refused:
+class Refused(NamedTuple):
     """An entry of a walk that is not read: `lost` when it may hold input (a directory that cannot be listed),
     not lost when it cannot hold any (a FIFO, socket or device)."""
 
@@ -125,17 +123,32 @@ def read_file(path: str | os.PathLike[str], limit: int) -> bytes:
     """The bytes of a regular file, at most `limit` of them.
 
     Raises NotRegular (a FIFO, device, socket or directory: checked on the open descriptor, which O_NONBLOCK
-    keeps from blocking on a FIFO), TooLarge, or OSError (cannot open or read).
+    keeps from blocking on a FIFO), TooLarge, or OSError (cannot open or read). Plain `os.read` calls on the
+    descriptor: one for the whole file (its size + 1, which also sees the end), no file object around it.
     """
     fd = os.open(path, _O_FLAGS)
-    with os.fdopen(fd, "rb") as fh:
+    try:
         st = os.fstat(fd)
         what = describe(st.st_mode)
         if what is not None:
             raise NotRegular(not_regular_message(what))
         if st.st_size > limit:
             raise TooLarge(too_large_message(limit))
-        return read_capped(fh, limit, st.st_size + 1)
+        parts: list[bytes] = []
+        total = 0
+        want = min(st.st_size, limit) + 1
+        while True:
+            data = os.read(fd, want)
+            if not data:
+                break
+            parts.append(data)
+            total += len(data)
+            if total > limit:  # it grew since fstat
+                raise TooLarge(too_large_message(limit))
+            want = min(1 << 20, limit + 1 - total)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    finally:
+        os.close(fd)
 
 
 def read_capped(fh: IO[bytes], limit: int, first: int = 1 << 20) -> bytes:
@@ -224,7 +237,7 @@ def walk(root: Path, accept: Callable[[str], bool], unit_dir: Callable[[Path], b
         here = stack.pop()
         try:
             with os.scandir(here) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_name)
         except OSError as exc:
             yield Refused(here, f"cannot read directory: {exc.strerror or exc}; the files in it were not read",
                           True)
@@ -234,18 +247,26 @@ def walk(root: Path, accept: Callable[[str], bool], unit_dir: Callable[[Path], b
         subdirs: list[Path] = []
         for entry in entries:
             name = entry.name
-            if name.startswith("."):
+            if name[0] == ".":
                 continue
-            kind = entry_kind(entry)
-            path = here / name
-            if kind == "dir":
+            try:
+                is_dir = entry.is_dir()  # the entry's type from the directory listing: no system call
+            except OSError:
+                is_dir = False
+            if is_dir:
+                path = here / name
                 if unit_dir is not None and unit_dir(path):
                     units.append(path)
                 elif not entry.is_symlink():
                     subdirs.append(path)
             elif accept(name):
-                files.append(path if kind is None else Refused(path, f"is {kind}, not a regular file; skipped",
-                                                               False))
+                kind = entry_kind(entry)
+                files.append(here / name if kind is None else
+                             Refused(here / name, f"is {kind}, not a regular file; skipped", False))
         yield from units
         yield from files
         stack.extend(reversed(subdirs))
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
