@@ -51,17 +51,18 @@ def scan_bodies(ev: AuditEvent) -> list[str]:
     if scan_value is None:
         return []
     from kubehipaa.engines.phi import STRONG_KINDS
+    from kubehipaa.redaction import mask  # a fixed mask per kind: a shape (`###-##-####`) tells the length
 
     verb = ev.verb or ""
     out: list[str] = []
     if verb in WRITE_VERBS and ev.requestObject and len(ev.requestObject) <= MAX_BODY_BYTES:
         body = ev.request_object
         if body is not None:
-            out.extend(f"{m.kind} at {m.path}: {m.redacted}" for m in scan_value(_trim(body), "requestObject")
+            out.extend(f"{m.kind} at {m.path}: {mask(m.kind)}" for m in scan_value(_trim(body), "requestObject")
                        if m.kind in STRONG_KINDS)
     if verb in READ_VERBS and ev.responseObject and len(ev.responseObject) <= MAX_BODY_BYTES:
         body = ev.response_object
         if body is not None:
-            out.extend(f"{m.kind} at {m.path}: {m.redacted}" for m in scan_value(_trim(body), "responseObject")
+            out.extend(f"{m.kind} at {m.path}: {mask(m.kind)}" for m in scan_value(_trim(body), "responseObject")
                        if m.kind in STRONG_KINDS)
     return out
