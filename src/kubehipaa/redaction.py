@@ -648,6 +648,7 @@ _TOKENISH = re.compile(r"[A-Za-z0-9+/_\-.=]{32,}+")
 _FLAG = re.compile(r"(-{1,2})([A-Za-z][\w.-]{1,63}+)(?:=(.*))?", re.S)
 _ORACLE_LOGIN = re.compile(r"([^/\s@]{1,128}+)/([^@\s]++)(@.*)?", re.S)
 _LOWER_ASSIGN = re.compile(r"[a-z_]{2,30}+=(?!=).")
+_REDIRECTIONS = frozenset({"<", "<<", "<<<", ">", ">>", "2>", "&>"})
 
 
 def _program(word: str) -> str:
@@ -714,6 +715,10 @@ def _command_rules(prog: str, words: list[str], at: int, end: int, out: dict[int
             w = words[i]
             if w.startswith("-p") and len(w) > 2:
                 out[i] = "-p" + SECRET
+            elif w == "-p" and i + 1 < end and not words[i + 1].startswith("-"):
+                # mysql prompts and reads the next word as the database; a password typed there by mistake
+                # (the usual one) is still a password
+                out[i + 1] = SECRET
     for table, attached in ((_VALUE_FLAGS, True), (_EXACT_FLAGS, False)):
         flags = table.get(prog)
         if flags:
@@ -751,7 +756,7 @@ def _command_rules(prog: str, words: list[str], at: int, end: int, out: dict[int
                     w in ("lookup", "revoke", "renew", "capabilities") and "token" in words[at + 1:i]):
                 for k in range(i + 1, end):
                     v = words[k]
-                    if v != "-" and not v.startswith("-") and not _LOWER_ASSIGN.match(v):
+                    if not v.startswith("-") and v not in _REDIRECTIONS and not _LOWER_ASSIGN.match(v):
                         out[k] = SECRET
                 break
     if prog in _ORACLE:
@@ -832,6 +837,51 @@ def _redact_words(words: list[str], depth: int) -> list[str]:
     return [_word_text(out.get(i, w)) for i, w in enumerate(words)]
 
 
+_ARGV_OPERATORS = frozenset({"|", "|&", "&&", "||", ";", "&"})
+
+
+def _pipeline_feeders(commands: Sequence[Sequence[str]], pipelines: Sequence[Sequence[int]]) -> set[tuple[int, int]]:
+    """(command, word) indexes of the words `echo`/`printf`/`cat`/`yes` feed into a later command of the same
+    pipeline that reads a secret from stdin (`echo X | vault login -`)."""
+    found: set[tuple[int, int]] = set()
+    for pipe in pipelines:
+        for k, c in enumerate(pipe):
+            words = commands[c]
+            if not words or _program(words[0]) not in _FEEDERS:
+                continue
+            if any(_READS_SECRET.fullmatch(w) for d in pipe[k + 1:] for w in commands[d]):
+                found.update((c, i) for i in range(1, len(words)) if not words[i].startswith("-"))
+    return found
+
+
+def _redact_operator_words(words: list[str]) -> list[str]:
+    """A shell command line passed word by word, operators included (`echo X | vault login -` as six
+    arguments): each simple command gets the argv rules, then the pipeline rule."""
+    commands: list[list[str]] = [[]]
+    starts = [0]
+    pipelines: list[list[int]] = [[0]]
+    for i, w in enumerate(words):
+        if w in _ARGV_OPERATORS:
+            commands.append([])
+            starts.append(i + 1)
+            if w in ("|", "|&"):
+                pipelines[-1].append(len(commands) - 1)
+            else:
+                pipelines.append([len(commands) - 1])
+        else:
+            commands[-1].append(w)
+    out = list(words)
+    for cmd, at in zip(commands, starts, strict=True):
+        out[at:at + len(cmd)] = _redact_words(cmd, 0)
+        if "<<<" in cmd and any(_READS_SECRET.fullmatch(w) for w in cmd):
+            for i, w in enumerate(cmd[:-1]):
+                if w == "<<<":
+                    out[at + i + 1] = SECRET
+    for c, i in _pipeline_feeders(commands, pipelines):
+        out[starts[c] + i] = SECRET
+    return out
+
+
 def redact_argv(argv: Sequence[str]) -> list[str]:
     """An exec command (`pods/exec` `command=` list) with its secrets and PHI masked, argument by argument.
 
@@ -842,7 +892,10 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     tokens, long random-looking arguments, query strings and PHI. `sh -c SCRIPT` scripts are parsed as shell
     (`redact_shell`), so `echo X | vault login -` loses X.
     """
-    return _redact_words([str(w) for w in argv], 0)
+    words = [str(w) for w in argv]
+    if _ARGV_OPERATORS.isdisjoint(words):
+        return _redact_words(words, 0)
+    return _redact_operator_words(words)
 
 
 # ---------------------------------------------------------------------------------------------------- shell
@@ -969,15 +1022,9 @@ def redact_shell(script: str, *, _depth: int = 0) -> str:
         if here.intersection(cmd) and any(_READS_SECRET.fullmatch(w) for w in words):
             for t in here.intersection(cmd):
                 replaced[t] = SECRET
-    for pipe in pipelines:
-        for k, c in enumerate(pipe):
-            words = [toks[t][1] for t in commands[c]]
-            if not words or _program(words[0]) not in _FEEDERS:
-                continue
-            if any(_READS_SECRET.fullmatch(toks[t][1]) for d in pipe[k + 1:] for t in commands[d]):
-                for t in commands[c][1:]:
-                    if not toks[t][1].startswith("-"):
-                        replaced[t] = SECRET
+    values = [[toks[t][1] for t in cmd] for cmd in commands]
+    for c, i in _pipeline_feeders(values, pipelines):
+        replaced[commands[c][i]] = SECRET
     if replaced:
         parts: list[str] = []
         pos = 0
@@ -997,8 +1044,8 @@ _INSTALLED = False
 
 
 def install_log_redaction() -> None:
-    """Redact every log record's message where it is created (all loggers, uvicorn's access log included:
-    it prints request paths with their query strings). Idempotent."""
+    """Redact every log record where it is made (all loggers, uvicorn's access log included: it prints
+    request paths with their query strings). Idempotent. See `redact_record`."""
     global _INSTALLED
     if _INSTALLED:
         return
@@ -1006,14 +1053,35 @@ def install_log_redaction() -> None:
     previous = logging.getLogRecordFactory()
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string: logging reports it itself when the record is emitted
-            return record
-        safe = redact_text(message)
-        if safe != message:
-            record.msg, record.args = safe, None
-        return record
+        return redact_record(previous(*args, **kwargs))
 
     logging.setLogRecordFactory(factory)
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """A log record whose message, arguments and traceback carry no secret.
+
+    The arguments are redacted one by one when that is enough, so formatters that read them (uvicorn's access
+    log unpacks method, path, status) keep working; when a secret spans the format string and an argument
+    (`"password=%s"`), the whole message is replaced by its redacted text.
+    """
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: logging reports it itself when the record is emitted
+        return record
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+    safe = redact_text(message)
+    if safe == message:
+        return record
+    args = record.args
+    if isinstance(args, tuple) and args:
+        record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in args)
+        try:
+            again = record.getMessage()
+        except Exception:
+            again = None
+        if again is not None and redact_text(again) == again:
+            return record
+    record.msg, record.args = safe, None
+    return record

@@ -68,6 +68,10 @@ EXEC_SHAPES = [
     (["bash", "-lc", f"export DB_PASSWORD='{PW}'; ./migrate"], [PW], ["./migrate"]),
     (["sh", "-c", f"vault login - <<< {PW}"], [PW], ["vault login -"]),
     (["python3", "-c", f"connect(password='{PW}')"], [PW], ["connect(password="]),
+    # a shell line passed word by word (operators as arguments), and mysql's -p with a separate word
+    (["echo", PW, "|", "vault", "login", "-"], [PW], ["echo <redacted:secret> | vault login -"]),
+    (["vault", "login", "-", "<<<", PW], [PW], ["vault login - <<<"]),
+    (["mysql", "-u", "root", "-p", PW], [PW], ["mysql -u root -p"]),
 ]
 
 

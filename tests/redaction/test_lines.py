@@ -46,6 +46,37 @@ def test_log_records_are_redacted_where_they_are_made() -> None:
     assert "password=<redacted:secret>" in out and "/audit?<redacted:query>" in out
 
 
+def test_access_log_keeps_its_arguments_and_tracebacks_are_redacted() -> None:
+    """uvicorn's access formatter unpacks the record's arguments: they are redacted one by one, not replaced."""
+    from uvicorn.logging import AccessFormatter
+
+    common.install_log_redaction()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False))
+    log = logging.getLogger("kubehipaa.test.access")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    try:
+        log.info('%s - "%s %s HTTP/%s" %d', "10.0.0.1:5000", "POST", f"/audit?token={TOKEN}", "1.1", 200)
+    finally:
+        log.removeHandler(handler)
+    assert stream.getvalue().strip() == '10.0.0.1:5000 - "POST /audit?<redacted:query> HTTP/1.1" 200 OK'
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    log.addHandler(handler)
+    try:
+        try:
+            raise ValueError(f"cannot parse password={PW}")
+        except ValueError:
+            log.exception("batch failed")
+    finally:
+        log.removeHandler(handler)
+    assert PW not in stream.getvalue() and "ValueError: cannot parse password=<redacted:secret>" in stream.getvalue()
+
+
 def test_input_error_lines_of_the_real_cli_are_redacted(tmp_path: Path) -> None:
     """A path (or any text an error quotes) that carries a secret: one line on stderr, exit 2, no secret."""
     folder = tmp_path / f"token={PW}"
