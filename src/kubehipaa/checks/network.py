@@ -13,6 +13,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 
+from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.netpol import conns
 from kubehipaa.engines.netpol.analysis import Connection, Engine
@@ -65,10 +66,17 @@ def _view(inv: Inventory) -> _NetView:
     Only connections touching PHI namespaces are expanded, and only when a check asks for them (KH-NET-001
     needs the policies alone): a cluster without policies has a quadratic number of connections, which the
     checks never need.
+
+    An object the engine cannot use (an invalid NetworkPolicy, a workload or Service with a wrong-typed
+    field) is left out and reported once as skipped input (the scan then exits 2); the checks judge the rest
+    instead of all failing on it.
     """
     view = _CACHE.get(inv)
     if view is None:
-        view = _NetView(Engine(build_topology(inv.objects, strict=False)), inv.phi_namespaces)
+        topo = build_topology(inv.objects, strict=False)
+        for problem in topo.problems:
+            skipped.report(inv, problem.file, problem.line, problem.message)
+        view = _NetView(Engine(topo), inv.phi_namespaces)
         _CACHE[inv] = view
     return view
 
