@@ -76,12 +76,12 @@ def topology(loaded: LoadResult, *, quiet: bool = False) -> Topology:
     if not quiet:
         for w in topo.warnings:
             warn(w)
-    report_skipped(loaded, topo.problems)
     if topo.problems and not topo.workloads and not topo.policies:
         first = topo.problems[0]
         more = f" (and {len(topo.problems) - 1} more)" if len(topo.problems) > 1 else ""
         raise InputError(f"{first.what}: {first.reason}{more}; no workload or NetworkPolicy left to analyse",
                          first.file or None, first.line)
+    report_skipped(loaded, topo.problems)
     return topo
 
 
