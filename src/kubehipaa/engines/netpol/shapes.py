@@ -80,15 +80,23 @@ def labels(value: Any, path: str) -> dict[str, str]:
     raw = mapping(value, path)
     out: dict[str, str] = {}
     for k, v in raw.items():
-        if v is not None and not isinstance(v, SCALARS):
-            raise NetpolError(f"{path}.{k} must be a string, not {kind_of(v)}")
-        out[str(k)] = "" if v is None else str(v)
+        if type(v) is not str:
+            if v is not None and not isinstance(v, SCALARS):
+                raise NetpolError(f"{path}.{k} must be a string, not {kind_of(v)}")
+            v = "" if v is None else str(v)
+        out[k if type(k) is str else str(k)] = v
     return out
 
 
 def metadata(doc: dict[str, Any]) -> dict[str, Any]:
-    """The object's metadata, checked to be a mapping with a string name and namespace."""
-    meta = mapping(doc.get("metadata"), "metadata")
+    """The object's metadata, checked to be a mapping with a string name and namespace (called once per
+    object, hence the inline test before the helpers that word an error)."""
+    meta = doc.get("metadata")
+    if type(meta) is dict:
+        name, ns = meta.get("name"), meta.get("namespace")
+        if (name is None or type(name) is str) and (ns is None or type(ns) is str):
+            return meta
+    meta = mapping(meta, "metadata")
     text(meta.get("name"), "metadata.name")
     text(meta.get("namespace"), "metadata.namespace")
     return meta

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubehipaa.engines.netpol import conns, shapes
 from kubehipaa.engines.netpol.conns import ConnSet
@@ -166,9 +166,9 @@ class Topology:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """Where an input object was read: `text` for Policy/Workload.source, file and line for problems."""
+class _Source(NamedTuple):
+    """Where an input object was read: `text` for Policy/Workload.source, file and line for problems.
+    (A named tuple: one is made per input object.)"""
 
     text: str
     file: str
@@ -195,25 +195,55 @@ NAMED_PORT_EFFECT = (
 
 
 def _container_ports(spec: Any, path: str) -> tuple[ContainerPort, ...]:
+    """The named and numbered container ports of a pod spec, every field type-checked. The per-pod hot path
+    of `build_topology`: types are tested inline and the `shapes` helpers called only to word an error."""
+    if spec is None:
+        return ()
+    if type(spec) is not dict:
+        shapes.mapping(spec, path)  # raises
+    containers = spec.get("containers")
+    if containers is None:
+        return ()
+    if type(containers) is not list:
+        shapes.mappings(containers, f"{path}.containers")  # raises
     out: list[ContainerPort] = []
-    for ci, c in enumerate(shapes.mappings(shapes.mapping(spec, path).get("containers"), f"{path}.containers")):
-        cpath = f"{path}.containers[{ci}].ports"
-        for pi, p in enumerate(shapes.mappings(c.get("ports"), cpath)):
-            number = shapes.integer(p.get("containerPort"), f"{cpath}[{pi}].containerPort")
-            if number is None:
-                continue  # required by the API server; nothing a named port could resolve to
-            name = shapes.text(p.get("name"), f"{cpath}[{pi}].name")
-            protocol = shapes.text(p.get("protocol"), f"{cpath}[{pi}].protocol")
+    for ci, c in enumerate(containers):
+        ports = c.get("ports") if type(c) is dict else shapes.mappings(containers, f"{path}.containers")
+        if ports is None:
+            continue
+        if type(ports) is not list:
+            shapes.mappings(ports, f"{path}.containers[{ci}].ports")  # raises
+        for pi, p in enumerate(ports):
+            if type(p) is not dict:
+                shapes.mappings(ports, f"{path}.containers[{ci}].ports")  # raises
+            number, name, protocol = p.get("containerPort"), p.get("name"), p.get("protocol")
+            if type(number) is not int or (name is not None and type(name) is not str) or (
+                protocol is not None and type(protocol) is not str
+            ):
+                where = f"{path}.containers[{ci}].ports[{pi}]"
+                number = shapes.integer(number, f"{where}.containerPort")
+                shapes.text(name, f"{where}.name")
+                shapes.text(protocol, f"{where}.protocol")
+                if number is None:
+                    continue  # required by the API server; nothing a named port could resolve to
             out.append(ContainerPort(name or "", number, (protocol or "TCP").upper()))
     return tuple(out)
 
 
 def _pod_owner(meta: dict[str, Any]) -> tuple[str, str] | None:
-    refs = shapes.mappings(meta.get("ownerReferences"), "metadata.ownerReferences")
+    refs = meta.get("ownerReferences")
+    if refs is None:
+        return None
+    if type(refs) is not list:
+        shapes.mappings(refs, "metadata.ownerReferences")  # raises
     for i, ref in enumerate(refs):
+        if type(ref) is not dict:
+            shapes.mappings(refs, "metadata.ownerReferences")  # raises
         if ref.get("controller") is True:
-            kind = shapes.text(ref.get("kind"), f"metadata.ownerReferences[{i}].kind")
-            name = shapes.text(ref.get("name"), f"metadata.ownerReferences[{i}].name")
+            kind, name = ref.get("kind"), ref.get("name")
+            if not (type(kind) is str and type(name) is str):
+                kind = shapes.text(kind, f"metadata.ownerReferences[{i}].kind")
+                name = shapes.text(name, f"metadata.ownerReferences[{i}].name")
             if kind == "Node":
                 return None
             return name or "", kind or "Pod"
