@@ -69,19 +69,19 @@ def run_all(commands: tuple[tuple[list[str], str], ...], docs: list[dict[str, An
         assert answer in out, (argv, out)
 
 
-@fuzz_settings(40)
+@fuzz_settings(30)
 @given(manifest_set(NETPOL_KINDS))
 def test_netpol_commands_survive_wrong_types(docs: list[dict[str, Any]]) -> None:
     run_all(NETPOL_COMMANDS, docs)
 
 
-@fuzz_settings(40)
+@fuzz_settings(20)
 @given(manifest_set(RBAC_KINDS))
 def test_rbac_commands_survive_wrong_types(docs: list[dict[str, Any]]) -> None:
     run_all(RBAC_COMMANDS, docs)
 
 
-@fuzz_settings(40)
+@fuzz_settings(30)
 @given(manifest_set(PSS_KINDS))
 def test_pss_commands_survive_wrong_types(docs: list[dict[str, Any]]) -> None:
     run_all(PSS_COMMANDS, docs)
@@ -90,7 +90,7 @@ def test_pss_commands_survive_wrong_types(docs: list[dict[str, Any]]) -> None:
 ENGINE_CHECKS = ("KH-NET-", "KH-RBAC-", "KH-PSS-")
 
 
-@fuzz_settings(25)
+@fuzz_settings(20)
 @given(manifest_set(tuple(dict.fromkeys((*NETPOL_KINDS, *RBAC_KINDS)))))
 def test_scan_survives_wrong_types_and_keeps_its_engine_checks(docs: list[dict[str, Any]]) -> None:
     code, out, _ = run(["scan", "-", "-f", "json", "--fail-on", "never"], to_yaml(docs))
