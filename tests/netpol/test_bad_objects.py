@@ -212,3 +212,20 @@ def test_scan_runs_the_network_checks_on_the_rest_and_reports_the_policy(tmp_pat
     assert skipped["file"] == str(tmp_path / "zz-bad.yaml") and skipped["line"] == 1
     assert "policyTypes must be a list" in skipped["message"] and "computed without it" in skipped["message"]
     assert "clinical/broken" in res.stderr and res.stderr.splitlines()[-1].startswith("error: 1 input problem")
+
+
+def test_direct_service_and_ingress_checks_report_wrong_typed_fields_instead_of_passing_them(tmp_path: Path) -> None:
+    """KH-NET-008 read `loadBalancerSourceRanges: "0.0.0.0/0"` per character and saw a restricted
+    Service; KH-NET-009 failed on a `tls` that is not a list. Both are now skipped input (exit 2)."""
+    lb = _with(SERVICE, "spec.type", "LoadBalancer")
+    lb["spec"]["loadBalancerSourceRanges"] = "0.0.0.0/0"
+    ing = _with(INGRESS, "spec.tls", {"hosts": ["web.example"]})
+    (tmp_path / "app.yaml").write_text("".join(f"---\n{json.dumps(d)}\n" for d in [*BASE, lb, ing]))
+    out = tmp_path / "r.json"
+    res = runner.invoke(app, ["scan", str(tmp_path), "-f", "json", "-o", str(out), "--check", "KH-NET-00[89]"])
+    assert res.exit_code == 2, res.output
+    report = json.loads(out.read_text())
+    assert report["errors"] == []
+    messages = [s["message"] for s in report["skipped"]]
+    assert any(m.startswith("Service a/web: spec.loadBalancerSourceRanges must be a list of strings") for m in messages)
+    assert any(m.startswith("Ingress a/in: spec.tls must be a list") for m in messages)
