@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -252,3 +252,15 @@ def write_output(text: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise KubehipaaError(f"{output}: cannot write: {exc.strerror}") from None
+
+
+def report_skipped(result: LoadResult, skipped: Iterable[Any]) -> None:
+    """Objects an engine left out of its answer (each with `file`, `line`, `message`: an invalid
+    NetworkPolicy, a Role whose rules are not a list): one warning line each, counted with the lost input,
+    so that `finish` exits 2 after the answers for the rest are written."""
+    from kubehipaa.sources.files import LOST, InputProblem
+
+    for item in skipped:
+        problem = InputProblem(item.file, item.line, item.message, LOST)
+        warn(str(problem))
+        result.problems.append(problem)

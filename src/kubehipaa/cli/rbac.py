@@ -19,6 +19,7 @@ from kubehipaa.cli.common import (
     fail,
     finish,
     load_manifests,
+    report_skipped,
     warn,
     write_output,
 )
@@ -80,10 +81,24 @@ def _load_rbac_inventory(paths: list[str], config_path: str | None, namespace: s
 def build_index(paths: list[str], namespace: str | None = None) -> tuple[RbacIndex, LoadResult]:
     """Load manifests (warning about skipped documents) and build the RBAC index."""
     result = load_rbac(paths, namespace)
-    idx = RbacIndex.from_objects(result.objects)
+    return index_of(result), result
+
+
+def index_of(loaded: LoadResult) -> RbacIndex:
+    """The RBAC index of the loaded objects, its warnings printed. A malformed Role or binding is left out:
+    one warning line naming file:line, the object and the field, counted as lost input so the command answers
+    for the rest and exits 2 (`finish`). When no RBAC object is left, that is an error at once."""
+    idx = RbacIndex.from_objects(loaded.objects)
     for problem in idx.problems:
         warn(problem)
-    return idx, result
+    if idx.skipped and not idx.loaded.roles and not idx.loaded.bindings:
+        first = idx.skipped[0]
+        where = f"{first.file}:{first.line}: " if first.file else ""
+        more = f" (and {len(idx.skipped) - 1} more)" if len(idx.skipped) > 1 else ""
+        raise fail(f"{where}{first.message.split('; ')[0]}{more}; no Role, ClusterRole, RoleBinding or "
+                   "ClusterRoleBinding left to evaluate")
+    report_skipped(loaded, idx.skipped)
+    return idx
 
 
 def _attrs(verb: str, target: str, namespace: str | None, name: str | None, subresource: str | None) -> Attributes:
@@ -242,9 +257,7 @@ def review(
       kubehipaa rbac review ./rbac --since review-2026q3.json --format html -o changes.html
     """
     inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
-    idx = RbacIndex.from_objects(inv.objects)
-    for problem in idx.problems:
-        warn(problem)
+    idx = index_of(loaded)
     chosen = list(namespaces) or sorted(inv.phi_namespaces)
     if not chosen:
         raise fail("no PHI namespaces found in the input or config; name the namespaces with --namespace")
@@ -295,9 +308,7 @@ def escalation(
       kubehipaa rbac escalation argo-cd/install.yaml -n argocd   # the namespace `kubectl apply -n` gives it
     """
     inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
-    idx = RbacIndex.from_objects(inv.objects)
-    for problem in idx.problems:
-        warn(problem)
+    idx = index_of(loaded)
     graph = build_escalation_graph(idx, inv.phi_namespaces)
     found = graph.shortest_paths()
     if fmt is TextOrJson.json:
@@ -355,9 +366,7 @@ def risks(
     else:
         rules = list(builtin_risk_rules())
     inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
-    idx = RbacIndex.from_objects(inv.objects)
-    for problem in idx.problems:
-        warn(problem)
+    idx = index_of(loaded)
     hits = sorted(evaluate_risks(idx, inv.phi_namespaces, rules), key=lambda h: (-h.severity, h.rule.id))
     if fmt is TextOrJson.json:
         write_output(_dumps({"rules": [r.id for r in rules], "findings": [h.to_dict() for h in hits]}), output)

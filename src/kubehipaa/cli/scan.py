@@ -141,8 +141,13 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         note("control plane not assessed: the input has no kube-apiserver manifest, EncryptionConfiguration, "
              "audit Policy or KubeletConfiguration (add --control-plane DIR, or --managed eks|gke|aks)")
     result = _run_with_progress(inv, cfg, checks)
-    if loaded is not None:
-        result.skipped = list(loaded.problems)
+    # Objects an engine left out (an invalid NetworkPolicy, a malformed Role): named, and lost input (exit 2).
+    if loaded is None:
+        from kubehipaa.sources.files import LoadResult
+
+        loaded = LoadResult()
+    common.report_skipped(loaded, result.skipped)
+    result.skipped = list(loaded.problems)
     for err in result.errors:
         warn(f"check {err.check_id} could not run on this input: {err.message}")
     for rule in result.expired_exceptions:
