@@ -53,7 +53,6 @@ from starlette.requests import ClientDisconnect
 
 from kubehipaa.engines.auditlog import AuditEvent, Detector, DetectorConfig
 from kubehipaa.engines.auditlog.event import keyed_request_signature
-from kubehipaa.engines.sigma import RawEventView, with_sigma
 from kubehipaa.errors import InputError
 from kubehipaa.server import (
     DEFAULT_MAX_BODY_BYTES,
@@ -198,8 +197,11 @@ class AuditReceiver:
             log.warning("%s: cut off a torn last record (%d bytes, never acknowledged) left by a crash",
                         spool_dir, self.spool.repaired_bytes)
         self._restore()
-        self._sigma_view = RawEventView()  # Sigma sees each event as posted (every field)
-        if s.sigma is not None:
+        self._sigma_view: Any = None
+        if s.sigma is not None:  # (imported only then: pySigma costs ~0.6 s of start-up)
+            from kubehipaa.engines.sigma import RawEventView, with_sigma
+
+            self._sigma_view = RawEventView()  # Sigma sees each event as posted (every field)
             with_sigma(self.detector, s.sigma, to_dict=self._sigma_view)
         self.spool.start()
         self.inflight = 0
@@ -218,6 +220,10 @@ class AuditReceiver:
         """Events still spooled (unprocessed) when `stop()` returned."""
         self.metrics.spool_bytes.set_function(lambda: self.spool.used_bytes)
         self.metrics.spool_events.set_function(lambda: self.queued)
+        if self._fresh:
+            # the reference point for a crash before the first periodic checkpoint: which alert lines were
+            # already in the file before this spool's first batch
+            self._checkpoint()
 
     # -- restart -----------------------------------------------------------------------------------------
     def _restore(self) -> None:
@@ -231,6 +237,7 @@ class AuditReceiver:
         self._key: bytes = key if isinstance(key, bytes) and len(key) >= 16 else os.urandom(16)
         self.detector = Detector(config=s.detector_config, signature=keyed_request_signature(self._key))
         self._suppress: Multiset[bytes] = Multiset()
+        self._fresh = doc is None
         if doc is None:
             self._position = self.spool.first_position()
         else:
@@ -437,9 +444,10 @@ class AuditReceiver:
             log.error("spooled batch at %d:%d is not an audit EventList; skipped", rec.start.segment,
                       rec.start.offset)
             events, raws = [], []
+        view = self._sigma_view
         try:
-            if raws:
-                self._sigma_view.set_batch(events, raws)
+            if view is not None:
+                view.set_batch(events, raws)
             process = self.detector.process
             for ev in events:
                 alerts.extend(process(ev))
@@ -449,7 +457,8 @@ class AuditReceiver:
                       type(exc).__name__)
             log.debug("audit worker failure", exc_info=True)
         finally:
-            self._sigma_view.clear()
+            if view is not None:
+                view.clear()
         self._write_alerts(alerts)
         self.metrics.processed.inc(len(events))
         self._processed_here += rec.events
@@ -687,6 +696,16 @@ def create_app(receiver: AuditReceiver | None = None, settings: WebhookSettings 
     m = rec.metrics
 
     async def receive(request: Request) -> Response:
+        try:
+            return await _receive(request)
+        except asyncio.CancelledError:
+            # uvicorn's graceful-shutdown deadline passed with this request unfinished (a slow body): answer
+            # instead of dying with a traceback; nothing was acknowledged, the API server retries
+            m.aborted.labels("shutdown").inc()
+            log.info("a request was still unfinished at the shutdown deadline: answered 503")
+            return _error(503, "shutting down; retry", retry_after=s.retry_after_s, close=True)
+
+    async def _receive(request: Request) -> Response:
         client = request.client.host if request.client else "?"
         started = time.perf_counter()
         limit = s.max_body_bytes

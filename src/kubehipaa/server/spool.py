@@ -19,7 +19,7 @@ flush, so the rate of batches is not bounded by the disk's flush latency). A new
 `O_EXCL` and the directory is fsync'ed so the file survives a power loss too. A failed write is truncated
 back, so no torn record follows a good one; a record torn by a crash (never acknowledged) is cut off when
 the spool is opened. A record whose CRC does not match in the middle of a segment (disk corruption) is
-logged and counted, and the rest of that segment is skipped.
+logged and counted, and reading resumes at the next record whose header and CRC check out.
 """
 
 from __future__ import annotations
@@ -283,7 +283,8 @@ class Spool:
     def release(self, upto: Position) -> int:
         """Delete segments wholly before `upto` (a checkpointed position); returns the bytes freed."""
         with self._cv:
-            doomed = [n for n in self._sizes if n < upto.segment and n != self._active]
+            doomed = [n for n, size in self._sizes.items() if n != self._active
+                      and (n < upto.segment or (n == upto.segment and upto.offset >= size))]
         freed = 0
         for n in doomed:
             try:
@@ -376,11 +377,12 @@ class SpoolReader:
             if record is not None:
                 self.position = record.end
                 return record
-            # corrupt record: skip the rest of this segment
+            # corrupt (disk damage): continue at the next record whose header and CRC check out
             self.corrupt_records += 1
-            log.error("spool segment %s is corrupt at byte %d: skipping the rest of it",
-                      _segment_name(pos.segment), pos.offset)
-            self.position = Position(pos.segment, size)
+            resume = self._resync(pos, size)
+            log.error("spool segment %s is corrupt at byte %d: skipped %d bytes", _segment_name(pos.segment),
+                      pos.offset, resume - pos.offset)
+            self.position = Position(pos.segment, resume)
 
     def _read(self, pos: Position, size: int) -> Record | None:
         if self._fd_segment != pos.segment:
@@ -400,6 +402,21 @@ class SpoolReader:
         if len(payload) != length or zlib.crc32(payload) != crc:
             return None
         return Record(payload, events, pos, Position(pos.segment, end))
+
+    def _resync(self, pos: Position, size: int) -> int:
+        """Offset of the next valid record after a corrupt one at `pos` (the segment's end if none)."""
+        fd = self._fd
+        assert fd is not None
+        offset = pos.offset + 1
+        while offset < size:
+            block = os.pread(fd, min(1 << 20, size - offset), offset)
+            i = block.find(MAGIC)
+            while i >= 0:
+                if self._read(Position(pos.segment, offset + i), size) is not None:
+                    return offset + i
+                i = block.find(MAGIC, i + 1)
+            offset += max(1, len(block) - len(MAGIC) + 1)
+        return size
 
     def close(self) -> None:
         if self._fd is not None:
