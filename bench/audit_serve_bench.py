@@ -91,6 +91,35 @@ def run_once(log: Path, work: Path, batch: int, concurrency: int, fsync: bool) -
           f"({done:.1f} s in all); {lines} alerts written")
 
 
+def spool_only(work: Path, body: bytes, events: int, batches: int, submitters: int, fsync: bool) -> None:
+    """The spool alone (no HTTP, no detection): what the disk allows with group commit."""
+    import threading
+
+    from kubehipaa.server.spool import Spool
+
+    sp = Spool(work / "spool-only", 1 << 40, fsync=fsync)
+    sp.start()
+    per = batches // submitters
+
+    def submit() -> None:
+        for _ in range(per):
+            done = threading.Event()
+            sp.submit(body, events, lambda exc, done=done: done.set())
+            done.wait()
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=submit) for _ in range(submitters)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dt = time.perf_counter() - start
+    sp.close()
+    n = per * submitters
+    print(f"  spool alone, {submitters} submitter(s): {n} batches of {events} events (~{len(body) // 1024} KiB) "
+          f"in {dt:.2f} s = {n * events / dt:,.0f} events/s, {n * len(body) / dt / 2**20:.0f} MiB/s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000)
@@ -99,10 +128,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--dir", type=Path, default=Path.cwd(), help="where the spool is created (its disk is measured)")
     ap.add_argument("--no-fsync", action="store_true", help="for comparison only: what fsync costs")
+    ap.add_argument("--skip-spool-only", action="store_true", help="skip the spool-alone measurement")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "audit.log"
         _load("audit_bench", Path(__file__).with_name("audit_bench.py")).generate(log, args.events, args.seed)
+        if not args.skip_spool_only:
+            lines = log.read_bytes().splitlines()[: args.batch]
+            body = b'{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[' + b",".join(lines) + b"]}"
+            for conc in args.concurrency:
+                with tempfile.TemporaryDirectory(dir=args.dir, prefix=".kubehipaa-bench-") as work:
+                    print(f"fsync {'off' if args.no_fsync else 'on'}, spool in {args.dir}:")
+                    spool_only(Path(work), body, len(lines), 500, conc, not args.no_fsync)
         for conc in args.concurrency:
             with tempfile.TemporaryDirectory(dir=args.dir, prefix=".kubehipaa-bench-") as work:
                 print(f"concurrency {conc}, fsync {'off' if args.no_fsync else 'on'}, spool in {args.dir}:")

@@ -392,3 +392,47 @@ def test_15_mb_single_event_batches_keep_memory_bounded(tmp_path: Path, tls: Tls
     print(f"RSS {base / 2**20:.0f} MiB -> peak {peak / 2**20:.0f} MiB (+{grew:.0f} MiB) for 4 x 15 MB bodies; "
           f"answers {statuses}")
     assert grew < 200, f"RSS grew by {grew:.0f} MiB"
+
+
+def test_alerts_to_a_fifo_or_device_are_streamed_and_a_fifo_without_reader_fails_fast(tmp_path: Path) -> None:
+    import os
+
+    from kubehipaa.server.alerts_out import StreamOutput, open_alerts
+
+    assert isinstance(open_alerts(tmp_path / "new.jsonl"), AlertFile)
+    out = open_alerts(Path("/dev/null"))
+    assert isinstance(out, StreamOutput)
+    out.write([{}], [b"{}\n"])  # no fsync/truncate on a device
+    out.close()
+    fifo = tmp_path / "alerts.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError) as exc:
+        open_alerts(fifo)
+    assert exc.value.errno == errno.ENXIO  # nobody reads: an error, not a hang
+
+
+def test_a_slow_detector_never_slows_the_answers_nor_loses_events(tmp_path: Path) -> None:
+    """The ~50 s stall of issue 12 (a PHI-heavy ConfigMap): detection runs behind the spool, so answers
+    stay fast while the worker is busy, and every acknowledged event is processed once it catches up."""
+    seen: list[dict[str, Any]] = []
+    rec = _receiver(tmp_path, seen.append)
+    process = rec.detector.process
+
+    def slow(ev: Any) -> Any:
+        time.sleep(0.01)
+        return process(ev)
+
+    rec.detector.process = slow  # type: ignore[method-assign]
+    with TestClient(create_app(rec)) as client:
+        acked = []
+        slowest = 0.0
+        for i in range(20):
+            ids = [f"slow{i}-{j}" for j in range(10)]
+            started = time.monotonic()
+            assert client.post("/audit", content=event_list([exec_event(a) for a in ids])).status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+            acked.extend(ids)
+        assert slowest < 0.5  # 10 events of 10 ms each would be 0.1 s per batch; 2 s of work queued behind
+        assert rec.queued > 0
+        assert rec.wait_idle(20)
+    assert sorted(a["auditID"] for a in seen if a["ruleId"] == "KH-AUDLOG-030") == sorted(acked)

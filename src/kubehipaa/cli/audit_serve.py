@@ -160,6 +160,7 @@ def serve(
     """
     # Imported here, not at module level: every `audit` command (analyze too) imports this module to register
     # `serve`, and `audit analyze` start-up must stay small (issue 7).
+    import errno
     import logging
     import ssl
 
@@ -180,7 +181,7 @@ def serve(
         _check_tls(tls_cert, tls_key, client_ca)
     config = load_config(config_path, [])
     # Imported here, not at module level: FastAPI/uvicorn cost ~0.5 s, and every other command would pay it.
-    from kubehipaa.server.alerts_out import AlertFile, AlertOutput, StreamOutput
+    from kubehipaa.server.alerts_out import AlertOutput, StreamOutput, open_alerts
     from kubehipaa.server.audit_webhook import AuditReceiver, WebhookSettings, create_app
     from kubehipaa.server.http import ConnectionLimits, build_server
     from kubehipaa.server.spool import SpoolError
@@ -210,9 +211,10 @@ def serve(
     else:
         try:
             alerts_out.parent.mkdir(parents=True, exist_ok=True)
-            output = AlertFile(alerts_out)
+            output = open_alerts(alerts_out)
         except OSError as exc:
-            raise KubehipaaError(f"{alerts_out}: cannot open: {exc.strerror or exc}") from None
+            reason = "a FIFO nobody reads" if exc.errno == errno.ENXIO else (exc.strerror or str(exc))
+            raise KubehipaaError(f"{alerts_out}: cannot open: {reason}") from None
     try:
         try:
             receiver = AuditReceiver(settings, output)

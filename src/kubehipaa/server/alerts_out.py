@@ -14,7 +14,10 @@ are best effort (a restart may repeat the alerts of the last second).
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -120,8 +123,9 @@ class AlertFile:
 class StreamOutput:
     """Standard output (or any binary stream): flushed per batch, not durable, no restart de-duplication."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], *, owned: bool = False) -> None:
         self._stream = stream
+        self._owned = owned
         self._lock = threading.Lock()
 
     def write(self, alerts: Sequence[dict[str, Any]], lines: Sequence[bytes]) -> None:
@@ -137,7 +141,26 @@ class StreamOutput:
         return None
 
     def close(self) -> None:
-        pass
+        if self._owned:
+            with contextlib.suppress(OSError):
+                self._stream.close()
+
+
+def open_alerts(path: Path) -> AlertOutput:
+    """`AlertFile` for a regular file (created when missing); a FIFO or device (`/dev/stdout`, a log
+    shipper's pipe) cannot be fsync'ed or truncated, so it is written as a stream. Opening a FIFO nobody
+    reads fails at once (ENXIO) instead of blocking the start-up. Raises OSError."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return AlertFile(path)
+    if stat.S_ISREG(mode):
+        return AlertFile(path)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return StreamOutput(os.fdopen(fd, "ab"), owned=True)
 
 
 class PartialWrite(OSError):

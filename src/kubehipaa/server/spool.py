@@ -171,7 +171,8 @@ class Spool:
 
     def _create_segment(self, n: int) -> tuple[int, int]:
         fd = os.open(self.directory / _segment_name(n), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-        self._sizes[n] = 0
+        with self._cv:  # the reader iterates the table under the same lock
+            self._sizes[n] = 0
         if self.fsync:
             _fsync_dir(self.directory)
         return n, fd
