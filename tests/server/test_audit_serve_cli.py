@@ -130,3 +130,22 @@ def test_unusable_certificate_is_a_one_line_error(tmp_path: Path) -> None:
     key.write_text("not a key\n")
     r = CliRunner().invoke(_app(), ["--tls-cert", str(cert), "--tls-key", str(key)])
     assert isinstance(r.exception, KubehipaaError) and "tls.crt" in str(r.exception)
+
+
+def test_an_unusable_or_busy_spool_dir_is_a_one_line_error(tmp_path: Path) -> None:
+    from kubehipaa.errors import KubehipaaError
+    from kubehipaa.server.spool import Spool
+    from tests.server.support import self_signed
+
+    cert, key = self_signed(tmp_path)
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    busy = Spool(tmp_path / "busy", 1 << 20)  # another receiver holds it
+    try:
+        for spool_dir, expected in ((not_a_dir, "cannot use as spool directory"), (tmp_path / "busy", "in use")):
+            r = CliRunner().invoke(_app(), ["--tls-cert", str(cert), "--tls-key", str(key), "--host", "127.0.0.1",
+                                            "--port", str(_free_port()), "--spool-dir", str(spool_dir)])
+            assert isinstance(r.exception, KubehipaaError), r.output
+            assert expected in str(r.exception) and "--spool-dir" in str(r.exception)
+    finally:
+        busy.close()

@@ -279,3 +279,19 @@ def test_oversized_bodies_are_413_declared_or_chunked(server: tuple[LoopbackServ
         assert c.post("/audit", content=chunks()).status_code == 413
 
 
+
+
+def test_a_header_block_over_16_kib_is_refused(server: tuple[LoopbackServer, AuditReceiver], tls: Tls) -> None:
+    srv, _ = server
+    s = _tls_connect(srv, tls)
+    s.sendall(b"POST /audit HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n")
+    s.settimeout(5)
+    answer = b""
+    try:
+        while chunk := s.recv(65536):
+            answer += chunk
+    except (OSError, ssl.SSLError):
+        pass
+    s.close()
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:80]
+    assert b"aaaa" not in answer

@@ -60,7 +60,8 @@ class ConnectionLimits:
     tls_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
     """The whole graceful shutdown: in-flight requests first, then draining the spool (the receiver)."""
-    max_header_bytes: int = 64 * 1024
+    max_header_bytes: int = 16 * 1024
+    """Request line + headers (h11's own default; the API server sends a few hundred bytes)."""
 
     @property
     def connection_drain_s(self) -> float:
