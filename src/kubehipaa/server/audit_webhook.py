@@ -743,7 +743,8 @@ def create_app(receiver: AuditReceiver | None = None, settings: WebhookSettings 
             data = bytes(body)  # one immutable copy for the spool; the read buffer goes now
             del body
             try:
-                n = len(decode_batch_raw(data, keep_raw=False)[0])
+                # the same decoder as the worker's, so a batch accepted here is one it can read back
+                n = len(decode_batch_raw(data, keep_raw=s.sigma is not None)[0])
             except InputError as exc:
                 m.malformed.labels("invalid").inc()
                 log.warning("rejected audit batch from %s: %s", client, exc)
