@@ -411,9 +411,12 @@ class AuditReceiver:
                             break
                         continue
                     if not flushed and time.monotonic() - last_batch >= s.flush_idle_s:
-                        self._write_alerts(self.detector.flush())
                         flushed = True
-                        self._dirty = True
+                        if self.detector.pending_count:
+                            self._write_alerts(self.detector.flush())
+                            # at once: a flush depends on wall-clock idleness, which a replay would not repeat
+                            self._dirty = True
+                            self._checkpoint()
                     if self._dirty and time.monotonic() - self._last_ckpt >= self._ckpt_interval:
                         self._checkpoint()
                     continue
