@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict, deque
+from typing import Any
 
 _EPOCH_CACHE: dict[str, float] = {}
 
@@ -61,6 +62,11 @@ class _Lru(OrderedDict):  # type: ignore[type-arg]
             self.move_to_end(key)
         return value
 
+    def trim(self) -> None:
+        """Drop the least recently used keys beyond `max_keys` (after a restore with a smaller bound)."""
+        while len(self) > self.max_keys:
+            self.popitem(last=False)
+
 
 class CountWindow:
     """`threshold` hits for one key within `seconds` → one alert, then quiet for a window."""
@@ -93,6 +99,22 @@ class CountWindow:
                 self.quiet_until.popitem(last=False)
             return n
         return 0
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain lists in LRU order (oldest first), for `Detector.snapshot`."""
+        return {"hits": [[k, list(dq)] for k, dq in self.hits.items()],
+                "quiet": [[k, t] for k, t in self.quiet_until.items()]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Replace the tables with `to_state`'s output; this window's own bounds (threshold, max_keys) apply."""
+        self.hits.clear()
+        self.quiet_until.clear()
+        for k, ts in state["hits"]:
+            self.hits[k] = deque((float(t) for t in ts), maxlen=self.threshold)
+        for k, t in state["quiet"]:
+            self.quiet_until[k] = float(t)
+        self.hits.trim()
+        self.quiet_until.trim()
 
 
 class DistinctWindow:
@@ -132,6 +154,21 @@ class DistinctWindow:
                 return n
         return 0
 
+    def to_state(self) -> dict[str, Any]:
+        return {"values": [[k, [[v, t] for v, t in seen.items()]] for k, seen in self.values.items()],
+                "quiet": [[k, t] for k, t in self.quiet_until.items()]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.values.clear()
+        self.quiet_until.clear()
+        for k, pairs in state["values"]:
+            self.values[k] = {v: float(t) for v, t in pairs}
+        for k, t in state["quiet"]:
+            self.quiet_until[k] = float(t)
+        self.values.trim()
+        while len(self.quiet_until) > self.values.max_keys:
+            self.quiet_until.pop(next(iter(self.quiet_until)))
+
 
 class FirstSeen:
     """New key, or new (key, value) pair, after a learning period of `learning_s` seconds of log time."""
@@ -162,3 +199,18 @@ class FirstSeen:
         if len(values) > values.max_keys:
             values.popitem(last=False)
         return "" if learning else "source"
+
+    def to_state(self) -> dict[str, Any]:
+        return {"start": self.start, "keys": [[k, list(values)] for k, values in self.keys.items()]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        start = state["start"]
+        self.start = None if start is None else float(start)
+        self.keys.clear()
+        for k, values in state["keys"]:
+            lru = _Lru(64)
+            for v in values:
+                lru[v] = True
+            lru.trim()
+            self.keys[k] = lru
+        self.keys.trim()
