@@ -14,11 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, check_audit_read, load_sigma_rules, write_output
+from kubehipaa.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    TRUST_CONFIG_HELP,
+    check_audit_read,
+    load_sigma_rules,
+    write_output,
+)
 
 # Returns Config | None: kubehipaa.config (pydantic models) is imported only when a .kubehipaa.yaml is given
 # or found (start-up, issue 7); DetectorConfig.from_config(None) gives the defaults, as an empty config does.
 from kubehipaa.cli.common import load_config_if_present as load_config
+from kubehipaa.config_location import IGNORED_CODE
 from kubehipaa.engines.auditlog import RULES, Detector, DetectorConfig
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
 from kubehipaa.engines.auditlog.timerange import TimeRange
@@ -169,7 +177,9 @@ def analyze(
     until: str | None = typer.Option(None, "--until", help="Only events before this: 24h, 30m, 7d or RFC 3339."),
     fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.table, "--format", "-f", help="Report format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
-    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids)."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids; "
+                                      "default: the one in the current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     fail_on: FailOn = typer.Option(FailOn.high, "--fail-on", help="Exit 1 when an alert is at or above this."),
     min_severity: str = typer.Option("low", "--min-severity", help="Report only alerts at or above this."),
     only: list[str] = typer.Option(None, "--rule", help="Run only these rule ids (repeatable)."),
@@ -201,7 +211,8 @@ def analyze(
     unknown = sorted(set(only or []) - {r.id for r in RULES})
     if unknown:
         raise KubehipaaError(f"--rule: unknown rule id(s) {', '.join(unknown)} (see `kubehipaa audit rules list`)")
-    cfg = load_config(config, [p for p in paths if p != "-"])
+    ignored_configs: list[str] = []
+    cfg = load_config(config, paths, trust=trust_config, ignored=ignored_configs)
     detector = Detector(rules, DetectorConfig.from_config(cfg))
     raw_view = None
     if sigma:
@@ -216,7 +227,8 @@ def analyze(
     rng = run_analysis(paths, detector, collector, stats, bounds.since, raw_view, bounds.until)
     check_audit_read(stats, paths)
     meta: dict[str, Any] = {"generatedAt": _now(), "since": rng.since, "until": rng.until,
-                            "window": rng.to_dict(), "inputs": stats.to_dict(), "detector": detector.stats.to_dict()}
+                            "window": rng.to_dict(), "inputs": stats.to_dict(), "detector": detector.stats.to_dict(),
+                            "warnings": [{"code": IGNORED_CODE, "message": m} for m in ignored_configs]}
     if fmt == AnalyzeFormat.json:
         text = audit_alerts.render_json(collector, meta)
     elif fmt == AnalyzeFormat.sarif:
@@ -243,7 +255,9 @@ def timeline(
     fmt: TimelineFormat = typer.Option(TimelineFormat.table, "--format", "-f", help="Report format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     limit: int = typer.Option(10_000, "--limit", min=1, help="At most this many requests in the report."),
-    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids)."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids; "
+                                      "default: the one in the current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
 ) -> None:
     """Who did what, when, from where: requests in time order with verb, object, outcome, source IP and
     user agent, and the detections each request raised.
@@ -258,7 +272,7 @@ def timeline(
     flt = TimelineFilter(user=user, namespace=namespace, resource=resource, verb=verb, since=bounds.since,
                          until=bounds.until)
     tl = Timeline(flt, limit=limit)
-    cfg = load_config(config, [p for p in paths if p != "-"])
+    cfg = load_config(config, paths, trust=trust_config)
     detector = Detector(config=DetectorConfig.from_config(cfg))
     stats = ReadStats()
     for ev in iter_events(paths, stats):
