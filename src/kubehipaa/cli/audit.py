@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import re
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from kubehipaa.cli.common import (
     TRUST_CONFIG_HELP,
     check_audit_read,
     load_sigma_rules,
+    warn,
     write_output,
 )
 
@@ -29,7 +29,7 @@ from kubehipaa.cli.common import load_config_if_present as load_config
 from kubehipaa.config_location import IGNORED_CODE
 from kubehipaa.engines.auditlog import RULES, Detector, DetectorConfig
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
-from kubehipaa.engines.auditlog.timerange import TimeRange
+from kubehipaa.engines.auditlog.timerange import TimeRange, resolve_bound
 from kubehipaa.errors import InputError, KubehipaaError
 from kubehipaa.model import Severity
 from kubehipaa.reports import audit_alerts
@@ -71,40 +71,25 @@ class FailOn(str, Enum):
     never = "never"
 
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def parse_since(text: str | None, now: dt.datetime | None = None, option: str = "--since") -> str | None:
-    """`24h`, `30m`, `7d` (before now) or an RFC 3339 time/date → 'YYYY-MM-DDTHH:MM:SS' (UTC) bound.
+    """`24h`, `30m`, `7d` (before now, whole seconds) or an RFC 3339 time/date → the UTC bound
+    'YYYY-MM-DDTHH:MM:SS[.fraction]' that `TimeRange` compares events with as instants.
 
-    Audit timestamps are UTC RFC 3339 strings, so the bound is compared as a string: no per-event parsing.
     Used for `--until` too (`option` names the flag in errors).
     """
     if not text:
         return None
-    now = now or dt.datetime.now(dt.UTC)
-    m = _DURATION.match(text.strip())
-    if m:
-        try:
-            moment = now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-        except OverflowError:
-            raise KubehipaaError(f"{option} {text!r}: too far back (before year 1)") from None
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise KubehipaaError(f"{option} {text!r}: expected a duration like 24h, 30m, 7d or an RFC 3339 "
-                                 "time") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    try:
+        return resolve_bound(text, now, option)
+    except ValueError as exc:
+        raise KubehipaaError(str(exc)) from None
 
 
 def time_range(since: str | None, until: str | None) -> TimeRange:
     """The `--since`/`--until` window of a command (an empty window is a usage error, not a clean result)."""
     rng = TimeRange(parse_since(since), parse_since(until, option="--until"))
-    if rng.since is not None and rng.until is not None and rng.until <= rng.since:
+    if rng.spans_no_time():
         raise KubehipaaError(f"--until {until!r} is not after --since {since!r}: the window holds no time")
     return rng
 
@@ -114,6 +99,9 @@ def check_window(rng: TimeRange) -> None:
 
     Called after the report is written: the report says "0 of N events in the window" (JSON: `window`), so
     neither it nor the exit code can pass for a clean review, while a script still gets the counts."""
+    malformed = rng.malformed_warning()  # events whose time could not be placed: counted, never in the window
+    if malformed is not None:
+        warn(malformed)
     reason = rng.empty_reason()
     if reason is not None:
         raise InputError(reason)
