@@ -421,3 +421,19 @@ def test_a_block_of_microtimes_is_not_checked_event_by_event(monkeypatch: pytest
     monkeypatch.setattr(TimeRange, "contains", lambda self, ev: pytest.fail("per-event path taken"))
     assert rng.select(batch) == batch[2:] and (rng.read, rng.kept) == (5, 3)
     assert (rng.first, rng.last) == (at(0), at(4))
+
+
+def test_timeline_orders_requests_as_instants() -> None:
+    from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
+
+    tl = Timeline(TimelineFilter())
+    for aid, moment in (("b", "2026-11-27T10:45:00.000000Z"), ("a", "2026-11-28T00:30:00+14:00"),  # 10:30Z
+                        ("bad", "not-a-time"), ("c", "2026-11-27T10:50:00.5Z")):
+        tl.add(event_from_dict(raw_event(time=moment, audit_id=aid)))
+    assert [e.audit_id for e in tl.entries()] == ["a", "b", "c", "bad"]  # before: text order b, c, a, bad
+
+
+def test_without_a_window_no_time_is_judged() -> None:
+    rng = TimeRange()
+    assert rng.contains(event_from_dict(raw_event(time="not-a-time")))
+    assert (rng.read, rng.kept, rng.malformed) == (1, 1, 0)

@@ -143,6 +143,17 @@ def format_instant(ns: int, *, micro: bool = True) -> str:
             f"{moment.second:02d}.{frac}Z")  # not strftime: %Y does not pad years before 1000
 
 
+def sort_key(text: str) -> tuple[int, str]:
+    """Orders event times as instants: (0, MicroTime text in UTC) for a valid time, (1, text) after them for
+    one that cannot be parsed. A MicroTime sorts as itself, without parsing."""
+    if len(text) == 27 and text[26] == "Z" and text[19] == "." and text[:19] in _VALID_SECONDS:
+        return 0, text
+    try:
+        return 0, format_instant(parse_instant(text))
+    except TimeParseError:
+        return 1, text
+
+
 def parse_bound(text: str) -> int:
     """A bound as `TimeRange` is given it: RFC 3339, or 'YYYY-MM-DDTHH:MM:SS[.fraction]' without an offset
     (UTC, the form `render_bound` writes) → ns since the epoch."""
@@ -262,8 +273,12 @@ class TimeRange:
         return self._since_ns is not None and self._until_ns is not None and self._until_ns <= self._since_ns
 
     def contains(self, ev: AuditEvent) -> bool:
-        """Whether `ev` is in the window; counts it (an unplaceable time counts as malformed: not in it)."""
+        """Whether `ev` is in the window; counts it (an unplaceable time counts as malformed: not in it).
+        Without bounds every event is in it and no time is looked at."""
         self.read += 1
+        if self._since_ns is None and self._until_ns is None:
+            self.kept += 1
+            return True
         t = ev.requestReceivedTimestamp or ev.timestamp
         if t:
             if (len(t) == 27 and t[26] == "Z" and t[19] == "." and t.isascii() and t[20:26].isdigit()
