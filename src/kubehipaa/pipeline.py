@@ -39,7 +39,8 @@ class ScanWarning:
 
     `code` is stable for tooling: `broad-exception` (an exception over several checks and every resource,
     carried in `exception`), `no-phi-namespace`, `no-network-policy`, `no-rbac`, `no-namespaces` (the
-    input lacks what the PHI severities and the network, RBAC and namespace checks judge).
+    input lacks what the PHI severities and the network, RBAC and namespace checks judge), `ignored-config` (a
+    `.kubehipaa.yaml` in a scanned directory that was not used; added by the CLI, which looks for it).
     """
 
     code: str

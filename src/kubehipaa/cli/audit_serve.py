@@ -141,7 +141,8 @@ def serve(
     sigma: list[Path] | None = typer.Option(
         None, "--sigma", help="Also run the Sigma rules (kubernetes/audit) in this file or directory."
     ),
-    config_path: str | None = typer.Option(None, "--config", "-c", help=".kubehipaa.yaml (break-glass identities)."),
+    config_path: str | None = typer.Option(None, "--config", "-c", help=".kubehipaa.yaml (break-glass ids; "
+                                           "default: the one in the current directory)."),
     no_tls: bool = typer.Option(
         False, "--no-tls", help="Serve plain HTTP (only behind a TLS-terminating proxy on the same host)."
     ),

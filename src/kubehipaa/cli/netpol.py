@@ -17,13 +17,14 @@ from kubehipaa.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     MANIFEST_NAMESPACE_HELP,
+    TRUST_CONFIG_HELP,
     finish,
+    load_config_if_present,
     load_manifests,
     report_skipped,
     warn,
     write_output,
 )
-from kubehipaa.config import load_config
 from kubehipaa.engines.netpol import (
     Engine,
     NetpolError,
@@ -197,7 +198,9 @@ def exposure_cmd(
     namespace: list[str] = typer.Option(
         [], "--namespace", "-n", help="Namespace to examine (repeatable); default: the PHI namespaces."
     ),
-    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in "
+                                      "the current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     fmt: str = typer.Option("txt", "--format", "-f", help="txt or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
@@ -211,7 +214,7 @@ def exposure_cmd(
     objects = loaded.objects
     nss = list(namespace)
     if not nss:
-        inv = Inventory(objects, load_config(config, paths))
+        inv = Inventory(objects, load_config_if_present(config, paths, trust=trust_config))
         nss = sorted(inv.phi_namespaces)
         if not nss:
             raise InputError("no PHI namespace found; pass --namespace or label one kubehipaa.io/phi=true")

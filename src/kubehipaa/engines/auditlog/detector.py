@@ -41,7 +41,7 @@ from kubehipaa.engines.auditlog.rules import (
     DetectorConfig,
     Rule,
 )
-from kubehipaa.engines.auditlog.windows import CountWindow, DistinctWindow, FirstSeen, parse_time
+from kubehipaa.engines.auditlog.windows import CountWindow, DistinctWindow, EventClock, FirstSeen
 from kubehipaa.model import Severity
 
 MAX_DONE_IDS = 200_000
@@ -138,6 +138,7 @@ class Detector:
         self._received = 0
         self._t_event: AuditEvent | None = None
         self._t = 0.0
+        self._clock = EventClock()  # windowed rules' time: a malformed timestamp counts at the stream's latest
         self._duplicates = 0
         self._reused_ids = 0
         self._evaluated = 0
@@ -656,7 +657,7 @@ class Detector:
             if self._t_event is ev:
                 t = self._t
             else:
-                t = self._t = parse_time(ev.time)
+                t = self._t = self._clock.at(ev.time)
                 self._t_event = ev
             key = w.key(ev)
             if w.mode == "first_seen":

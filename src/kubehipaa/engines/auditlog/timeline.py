@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
 from kubehipaa.engines.auditlog.redact import redact_command
-from kubehipaa.engines.auditlog.timerange import TimeRange
+from kubehipaa.engines.auditlog.timerange import TimeRange, sort_key
 
 if TYPE_CHECKING:
     from kubehipaa.engines.auditlog.detector import Alert
@@ -144,7 +144,7 @@ class Timeline:
 
     def entries(self) -> list[TimelineEntry]:
         out = list(self._by_request.values()) + self._anon
-        out.sort(key=lambda e: e.time)
+        out.sort(key=lambda e: sort_key(e.time))  # as instants: `+14:00` and `Z` times interleave correctly
         return out
 
 
