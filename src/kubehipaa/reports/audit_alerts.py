@@ -145,7 +145,7 @@ def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
                 "properties": {"time": a["time"], "user": a["user"], "sourceIP": a["sourceIP"],
                                "auditID": a["auditID"], "count": a["count"], "hipaa": a["hipaa"]},
             })
-    doc = {
+    doc: dict[str, Any] = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -166,6 +166,11 @@ def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
                            "detector": meta.get("detector", {})},
         }],
     }
+    if meta.get("warnings"):  # e.g. a .kubehipaa.yaml beside the logs that was not used (ignored-config)
+        doc["runs"][0]["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": [
+            {"level": "warning", "message": {"text": w["message"]}, "descriptor": {"id": w["code"]}}
+            for w in meta["warnings"]
+        ]}]
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 

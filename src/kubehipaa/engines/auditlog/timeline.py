@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
-from kubehipaa.engines.auditlog.timerange import TimeRange
+from kubehipaa.engines.auditlog.timerange import TimeRange, sort_key
 from kubehipaa.redaction import redact_argv, redact_text, redact_uri
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class Timeline:
 
     def entries(self) -> list[TimelineEntry]:
         out = list(self._by_request.values()) + self._anon
-        out.sort(key=lambda e: e.time)
+        out.sort(key=lambda e: sort_key(e.time))  # as instants: `+14:00` and `Z` times interleave correctly
         return out
 
 
