@@ -1,4 +1,9 @@
-"""Helpers shared by every command: consoles, loading inputs, writing output, exit codes."""
+"""Helpers shared by every command: consoles, loading inputs, writing output, exit codes.
+
+Every line the CLI writes to stderr goes through `err_console`, which redacts secrets and PHI
+(`kubehipaa.redaction`): warnings, errors (input problems quote what they could not read), notes. Log records are
+redacted where they are made (`install_log_redaction`, for `audit serve` and its HTTP server's access log).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from kubehipaa.errors import InputError, KubehipaaError
+from kubehipaa.redaction import install_log_redaction, redact_text
 
 if TYPE_CHECKING:  # imported where used: every command imports this module, not every command needs these
     from kubehipaa.config import Config
@@ -23,8 +29,19 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
+
+
+class RedactingConsole(Console):
+    """A rich Console whose `print` redacts every string it is given (markup included: a mask has no brackets,
+    so markup survives). The stderr console of every command: a message that quotes input cannot leak."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(redact_text(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = RedactingConsole(stderr=True, highlight=False)
+install_log_redaction()
 
 
 def check_audit_read(stats: ReadStats, paths: list[str]) -> None:

@@ -43,6 +43,7 @@ from kubehipaa.engines.auditlog.rules import (
 )
 from kubehipaa.engines.auditlog.windows import CountWindow, DistinctWindow, EventClock, FirstSeen
 from kubehipaa.model import Severity
+from kubehipaa.redaction import redact_text, redact_tree
 
 MAX_DONE_IDS = 200_000
 """auditIDs remembered for de-duplication (two generations of half this size), each with the signature of
@@ -87,22 +88,25 @@ class Alert:
     per-process hash."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The alert as output data (reports, `audit serve`'s alerts.jsonl): the only way an alert leaves the
+        process, so every string taken from the event is redacted here (kubehipaa.redaction)."""
+        r = redact_text
         return {
             "ruleId": self.rule_id,
             "title": self.title,
             "severity": self.severity.label,
             "hipaa": list(self.hipaa),
-            "message": self.message,
-            "time": self.time,
-            "auditID": self.audit_id,
-            "user": self.user,
-            "sourceIP": self.source_ip,
-            "userAgent": self.user_agent,
-            "verb": self.verb,
-            "object": self.object,
-            "namespace": self.namespace,
+            "message": r(self.message),
+            "time": r(self.time),
+            "auditID": r(self.audit_id),
+            "user": r(self.user),
+            "sourceIP": r(self.source_ip),
+            "userAgent": r(self.user_agent),
+            "verb": r(self.verb),
+            "object": r(self.object),
+            "namespace": r(self.namespace),
             "count": self.count,
-            "evidence": self.evidence,
+            "evidence": redact_tree(self.evidence),
         }
 
 

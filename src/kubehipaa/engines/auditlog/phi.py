@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.phi import STRONG_KINDS, PhiScan
+from kubehipaa.redaction import mask
 
 if TYPE_CHECKING:
     from kubehipaa.engines.auditlog.event import AuditEvent
@@ -45,8 +46,9 @@ def _trim(body: Any) -> Any:
 
 
 def scan_bodies(ev: AuditEvent) -> list[str]:
-    """`kind at path: redacted` for the PHI-shaped values in the event's bodies (never the raw value): up to
-    three per field and kind, and every kind found in every field.
+    """`kind at path: <redacted:kind>` for the PHI-shaped values in the event's bodies: every kind found in every
+    field, once. The mask is fixed (`kubehipaa.redaction`): the engine's shape (`###-##-####`) would tell the
+    value's length and punctuation.
 
     What is written is in the requestObject of create/update/patch; what is read is in the responseObject
     of get/list/watch (a write's response echoes its request, so it is not scanned twice). Only the kinds
@@ -63,4 +65,5 @@ def scan_bodies(ev: AuditEvent) -> list[str]:
         body = ev.response_object
         if body is not None:
             scan.add_value(_trim(body), "responseObject")
-    return [f"{m.kind} at {m.path}: {m.redacted}" for m in scan.matches if m.kind in STRONG_KINDS]
+    return list(dict.fromkeys(f"{m.kind} at {m.path}: {mask(m.kind)}" for m in scan.matches
+                              if m.kind in STRONG_KINDS))
