@@ -83,7 +83,7 @@ AREAS: dict[str, tuple[str, str]] = {
                 "authentication (164.312(d)) and are not encrypted at rest like Secrets "
                 "(164.312(a)(2)(iv)); PHI-shaped values (SSN, NPI with its check digit, MRN, DOB, HL7/FHIR "
                 "fragments) in ConfigMaps, env or metadata put ePHI outside every safeguard. Evidence is "
-                "always redacted to the value's shape."),
+                "always the fixed mask `<redacted>`, never the value or its shape."),
     "namespaces": ("Namespaces", "PHI namespaces are the unit of isolation: Pod Security admission labels "
                    "enforce the workload safeguards at admission time, not only at review time."),
     "pod_security": ("Pod Security Standards", "The restricted profile evaluated as upstream admission does, "

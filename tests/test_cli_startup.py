@@ -84,17 +84,31 @@ def test_audit_analyze_imports_nothing_heavy(log: Path, tmp_path: Path, fmt: str
     assert "pydantic" not in modules or "typer._adapters" in modules
 
 
-def test_audit_analyze_still_reads_a_config_beside_the_log(log: Path, tmp_path: Path) -> None:
+def test_audit_analyze_still_reads_a_trusted_config_beside_the_log(log: Path, tmp_path: Path) -> None:
     (log.parent / ".kubehipaa.yaml").write_text("breakGlass:\n  users: [jane@hospital.org]\n", encoding="utf-8")
     out = tmp_path / "report.json"
-    code, modules = _run(["audit", "analyze", str(log), "--format", "json", "-o", str(out)], tmp_path)
+    code, modules = _run(["audit", "analyze", str(log), "--format", "json", "-o", str(out), "--trust-config"],
+                         tmp_path)
     assert code == 1  # jane is now a break-glass identity: KH-AUDLOG-018 (high)
     assert "KH-AUDLOG-018" in json.loads(out.read_text(encoding="utf-8"))["detector"]["alertsByRule"]
     assert "kubehipaa.config" in modules
     # A broken config found the same way is still an input error (exit 2), not silently ignored.
     (log.parent / ".kubehipaa.yaml").write_text("breakGlas: {}\n", encoding="utf-8")
-    code, _ = _run(["audit", "analyze", str(log), "--format", "json", "-o", str(out)], tmp_path)
+    code, _ = _run(["audit", "analyze", str(log), "--format", "json", "-o", str(out), "--trust-config"], tmp_path)
     assert code == 2
+    # Not trusted: named as ignored and not read, so neither kubehipaa.config nor pydantic is imported.
+    code, modules = _run(["audit", "analyze", str(log), "--format", "json", "-o", str(out)], tmp_path)
+    assert code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["warnings"][0]["code"] == "ignored-config"
+    assert "kubehipaa.config" not in modules
+
+
+def test_audit_analyze_reads_the_current_directory_config(log: Path, tmp_path: Path) -> None:
+    (tmp_path / ".kubehipaa.yaml").write_text("breakGlass:\n  users: [jane@hospital.org]\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    code, modules = _run(["audit", "analyze", str(log), "--format", "json", "-o", str(out)], tmp_path)
+    assert code == 1
+    assert "kubehipaa.config" in modules
 
 
 def test_explicit_config_is_loaded(log: Path, tmp_path: Path) -> None:
@@ -109,16 +123,17 @@ def test_explicit_config_is_loaded(log: Path, tmp_path: Path) -> None:
     [(), (".kubehipaa.yaml",), (".kubehipaa.yml",), ("sub/.kubehipaa.yaml",), ("kubehipaa.yaml",)],
 )
 def test_config_discovery_matches_kubehipaa_config(tmp_path: Path, layout: tuple[str, ...]) -> None:
-    """The pydantic-free pre-check in cli.common finds a config exactly when kubehipaa.config would."""
-    from kubehipaa.cli.common import _config_file_beside
+    """The pydantic-free lookup (kubehipaa.config_location) finds a config exactly when kubehipaa.config does."""
     from kubehipaa.config import find_config
+    from kubehipaa.config_location import locate_config
 
     (tmp_path / "sub").mkdir()
     (tmp_path / "audit.log").write_text("", encoding="utf-8")
     for name in layout:
         (tmp_path / name).write_text("{}\n", encoding="utf-8")
     for scan in (["-"], [str(tmp_path)], [str(tmp_path / "audit.log")], ["-", str(tmp_path / "sub")]):
-        assert _config_file_beside(scan) == (find_config(scan) is not None), scan
+        located = locate_config(None, scan, trust=True, cwd=tmp_path / "sub" / "nowhere")
+        assert located.path == find_config(scan), scan
 
 
 runner = CliRunner()

@@ -33,7 +33,7 @@ TODAY = dt.date(2026, 6, 1)  # fixed so the example exceptions' live/expired sta
 def scan_example(path: Path) -> ScanResult:
     loaded = load_paths([str(path)])
     assert not loaded.problems, f"{path.name}: skipped documents {loaded.problems}"
-    cfg = load_config(None, [str(path)])
+    cfg = load_config(None, [str(path)], trust=True)  # the example's own config, as with --trust-config
     result = run_scan(Inventory(loaded.objects, cfg), cfg, today=TODAY)
     assert not result.errors, f"{path.name}: checks failed to run: {result.errors}"
     return result
@@ -63,7 +63,7 @@ def test_hardened_workloads_have_no_workload_image_or_secret_finding_at_all() ->
 def test_both_examples_mark_clinical_as_phi() -> None:
     for path in (INSECURE, HARDENED):
         loaded = load_paths([str(path)])
-        inv = Inventory(loaded.objects, load_config(None, [str(path)]))
+        inv = Inventory(loaded.objects, load_config(None, [str(path)], trust=True))
         assert "clinical" in inv.phi_namespaces
         assert inv.namespace_labels("clinical").get("kubehipaa.io/phi") == "true"
 
@@ -137,3 +137,19 @@ def test_cli_exit_codes() -> None:
     assert hardened.exit_code == 0, hardened.output
     # --fail-on critical still fails on the insecure clinic (privileged DB in a PHI namespace is critical)
     assert runner.invoke(app, ["scan", str(INSECURE), "--fail-on", "critical"]).exit_code == 1
+    # the same verdicts with the examples' own .kubehipaa.yaml applied
+    assert runner.invoke(app, ["scan", str(INSECURE), "--trust-config"]).exit_code == 1
+    assert runner.invoke(app, ["scan", str(HARDENED), "--trust-config"]).exit_code == 0
+
+
+def test_readme_first_command_names_the_example_config_it_does_not_use() -> None:
+    """`kubehipaa scan examples/clinic-insecure` from the repository root: the example's .kubehipaa.yaml is
+    input, not the user's config, so its exceptions do not apply (README) until --trust-config is given."""
+    runner = CliRunner()
+    plain = runner.invoke(app, ["scan", str(INSECURE), "--format", "json"])
+    assert plain.exit_code == 1, plain.output
+    assert f"ignored .kubehipaa.yaml in {INSECURE} (pass --trust-config to use it)" in plain.stderr
+    assert json.loads(plain.stdout)["summary"]["suppressed"] == 0
+    trusted = runner.invoke(app, ["scan", str(INSECURE), "--format", "json", "--trust-config"])
+    assert "ignored" not in trusted.stderr
+    assert json.loads(trusted.stdout)["summary"]["suppressed"] >= 1  # the log-shipper hostPath exception

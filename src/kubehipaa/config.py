@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import fnmatch
+import os
+import stat
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -16,10 +18,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from kubehipaa.config_location import CONFIG_NAMES as CONFIG_NAMES
+from kubehipaa.config_location import configs_beside, locate_config
 from kubehipaa.errors import ConfigError
-from kubehipaa.sources import k8s_yaml, limits, reading
+from kubehipaa.sources import k8s_yaml
 
-CONFIG_NAMES = (".kubehipaa.yaml", ".kubehipaa.yml")
 DEFAULT_PHI_LABEL = {"kubehipaa.io/phi": "true"}
 ALL_RESOURCES = "all-resources"
 DEFAULT_MAX_EXPIRY_DAYS = 365
@@ -137,30 +140,46 @@ class Config(_Strict):
 
 
 def find_config(scan_paths: Sequence[str]) -> Path | None:
-    """The first `.kubehipaa.yaml` in a scanned directory (or beside a scanned file)."""
-    for raw in scan_paths:
-        if raw == "-":
-            continue
-        path = Path(raw)
-        folder = path if reading.is_dir(path) else path.parent  # never raises on an unsearchable directory
-        for name in CONFIG_NAMES:
-            candidate = folder / name
-            if reading.is_file(candidate):
-                return candidate
-    return None
+    """The first `.kubehipaa.yaml` in a scanned directory (or beside a scanned file), used or not.
+
+    Which config a command actually uses is `locate_config`'s answer (the current directory's, or this
+    one only with `--trust-config`); see kubehipaa.config_location for why.
+    """
+    found = configs_beside(scan_paths)
+    return found[0][1] if found else None
 
 
-def load_config(path: str | None = None, scan_paths: Sequence[str] = ()) -> Config:
-    """Load and validate the config; no file at all means the defaults."""
-    config_path = Path(path) if path else find_config(scan_paths)
-    if config_path is None:
-        return Config()
-    try:  # a regular file within --max-file-bytes (`sources.reading`): `--config /dev/zero` cannot hang
-        text = reading.read_file(config_path, limits.current().file_bytes).decode("utf-8")
-    except reading.ReadRefused as exc:
-        raise ConfigError(f"{config_path}: cannot read config: {exc.reason}") from None
+def load_config(path: str | None = None, scan_paths: Sequence[str] = (), *, trust: bool = False) -> Config:
+    """Load and validate the config `locate_config` picks: `path`, else (with `trust`) the one beside a
+    scanned path, else the current directory's; no file at all means the defaults.
+
+    A config beside `scan_paths` is not used without `trust`: it came with the input. Commands warn about
+    it (cli.common.load_config_if_present); this library call only leaves it out.
+    """
+    location = locate_config(path, scan_paths, trust=trust)
+    return read_config(location.path) if location.path is not None else Config()
+
+
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+"""A config is a page of YAML; anything near this size is not one (and must not be read into memory whole)."""
+
+
+def read_config(config_path: Path) -> Config:
+    """Read and validate one config file (a regular file of UTF-8 YAML, at most MAX_CONFIG_BYTES)."""
+    try:
+        # O_NONBLOCK: opening a FIFO named like a config must not wait for a writer; it is refused below.
+        fd = os.open(config_path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ConfigError(f"{config_path}: cannot read config: not a regular file")
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(f"{config_path}: cannot read config: {exc.strerror}") from None
+        raise ConfigError(f"{config_path}: cannot read config: {exc.strerror or type(exc).__name__}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{config_path}: config is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{config_path}: config is not UTF-8 text") from None
     try:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubehipaa.checks import skipped as engine_skipped
 from kubehipaa.checks.registry import Check, all_checks
 from kubehipaa.config import Config, ExceptionRule, is_broad, validate_exceptions
 from kubehipaa.inventory import Inventory
@@ -38,7 +39,8 @@ class ScanWarning:
 
     `code` is stable for tooling: `broad-exception` (an exception over several checks and every resource,
     carried in `exception`), `no-phi-namespace`, `no-network-policy`, `no-rbac`, `no-namespaces` (the
-    input lacks what the PHI severities and the network, RBAC and namespace checks judge).
+    input lacks what the PHI severities and the network, RBAC and namespace checks judge), `ignored-config` (a
+    `.kubehipaa.yaml` in a scanned directory that was not used; added by the CLI, which looks for it).
     """
 
     code: str
@@ -56,7 +58,9 @@ class ScanResult:
     errors: list[CheckError] = field(default_factory=list)
     phi_namespaces: list[str] = field(default_factory=list)
     skipped: list[Any] = field(default_factory=list)
-    """Input documents that were skipped (`sources.files.InputProblem`), set by the caller that loaded them."""
+    """Input that was not analysed (`sources.files.InputProblem`): `run_scan` sets the objects an engine left
+    out (an invalid NetworkPolicy, a malformed Role, a pod spec of the wrong shape; all lost input, exit 2);
+    the caller that loaded the input adds its skipped documents."""
     warnings: list[ScanWarning] = field(default_factory=list)
     """Broad exceptions and coverage gaps, printed on every run and carried by every report."""
 
@@ -83,6 +87,7 @@ def run_scan(
     """Run `checks` (default: every registered check) over `inv` and apply the config's exceptions.
 
     `progress` is called after each check, so a CLI can show progress without this module printing.
+    Objects the engines left out while the checks ran are returned in `skipped` (see `checks.skipped`).
     """
     config = config or inv.config
     selected = list(checks) if checks is not None else all_checks()
@@ -112,7 +117,7 @@ def run_scan(
     warnings = exception_warnings(config.exceptions, known, today) + coverage_warnings(inv)
     return ScanResult(
         findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces),
-        warnings=warnings,
+        skipped=engine_skipped.collected(inv), warnings=warnings,
     )
 
 

@@ -71,7 +71,7 @@ def test_suppressed_findings_do_not_fail(app_dir: Path) -> None:
         "exceptions:\n  - check: KH-TST-00*\n    scope: all-resources\n    justification: accepted risk, see RISK-7\n"
         f"    owner: ciso\n    expires: {expires}\n"
     )
-    res = _run(str(app_dir), "--fail-on", "low", "-f", "json")
+    res = _run(str(app_dir), "--fail-on", "low", "-f", "json", "--trust-config")
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["summary"]["findings"] == 0 and doc["summary"]["suppressed"] == 5
@@ -82,7 +82,7 @@ def test_expired_exception_warns_and_fails(app_dir: Path) -> None:
     (app_dir / ".kubehipaa.yaml").write_text(
         "exceptions:\n  - check: KH-TST-00*\n    scope: all-resources\n    justification: old\n    owner: ciso\n    expires: 2020-01-01\n"
     )
-    res = _run(str(app_dir))
+    res = _run(str(app_dir), "--trust-config")
     assert res.exit_code == 1
     assert "exception for KH-TST-00* (owner ciso) expired on 2020-01-01" in res.stderr
 
@@ -131,7 +131,7 @@ def test_usage_and_input_errors_exit_2(app_dir: Path, args: list[str], stderr: s
 
 def test_bad_config_exits_2(app_dir: Path) -> None:
     (app_dir / ".kubehipaa.yaml").write_text("phi:\n  namespace: [x]\n")
-    res = _run(str(app_dir))
+    res = _run(str(app_dir), "--trust-config")
     assert res.exit_code == 2
     assert res.stderr.strip() == f"error: {app_dir}/.kubehipaa.yaml:2: phi.namespace: unknown key " \
         "(not a kubehipaa setting; check the spelling)"

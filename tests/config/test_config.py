@@ -69,7 +69,9 @@ def test_found_in_the_scanned_directory_or_beside_a_scanned_file(tmp_path: Path)
     manifest.write_text("")
     assert find_config([str(tmp_path)]) == path
     assert find_config(["-", str(manifest)]) == path
-    assert load_config(None, [str(tmp_path)]).phi.namespaces == ["x"]
+    # found, but used only when trusted (or when it is the current directory's): it came with the input
+    assert load_config(None, [str(tmp_path)], trust=True).phi.namespaces == ["x"]
+    assert load_config(None, [str(tmp_path)]).phi.namespaces == []
     assert find_config(["-"]) is None
 
 

@@ -245,7 +245,7 @@ def _expires(days: int = 30) -> str:
 
 def test_cli_wildcard_without_scope_exits_2_with_one_line(app_dir: Path) -> None:
     (app_dir / ".kubehipaa.yaml").write_text("exceptions:\n  - check: '*'\n" + RULE.format(expires=_expires()))
-    res = CliRunner().invoke(app, ["scan", str(app_dir)])
+    res = CliRunner().invoke(app, ["scan", str(app_dir), "--trust-config"])
     assert res.exit_code == 2, res.output
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {app_dir}/.kubehipaa.yaml:2: exceptions.0: check '*'")
@@ -253,7 +253,7 @@ def test_cli_wildcard_without_scope_exits_2_with_one_line(app_dir: Path) -> None
 
 def test_cli_unknown_check_exits_2(app_dir: Path) -> None:
     (app_dir / ".kubehipaa.yaml").write_text("exceptions:\n  - check: KH-WLL-003\n" + RULE.format(expires=_expires()))
-    res = CliRunner().invoke(app, ["scan", str(app_dir), "-f", "json"])
+    res = CliRunner().invoke(app, ["scan", str(app_dir), "--trust-config", "-f", "json"])
     assert res.exit_code == 2 and res.stdout == ""
     assert "did you mean KH-WL-003?" in res.stderr
 
@@ -262,7 +262,7 @@ def test_cli_broad_exception_is_a_warning_and_in_json(app_dir: Path) -> None:
     (app_dir / ".kubehipaa.yaml").write_text(
         "exceptions:\n  - check: '*'\n    scope: all-resources\n" + RULE.format(expires=_expires())
     )
-    res = CliRunner().invoke(app, ["scan", str(app_dir), "-f", "json"])
+    res = CliRunner().invoke(app, ["scan", str(app_dir), "--trust-config", "-f", "json"])
     assert res.exit_code == 0, res.output  # everything is suppressed ...
     warning = [line for line in res.stderr.splitlines() if "suppresses every finding" in line]
     assert len(warning) == 1 and warning[0].startswith("warning: exception for * (owner team")  # ... said aloud

@@ -263,11 +263,12 @@ def test_missing_namespace_object_gets_name_label() -> None:
         ({"podSelector": {}, "egress": [{"ports": [{"port": "dns"}]}]}, "named port error"),
     ],
 )
-def test_invalid_policies_are_refused_with_a_one_line_error(spec: dict[str, Any], needle: str) -> None:
-    with pytest.raises(NetpolError) as info:
-        build_topology([policy("a", "bad", spec)])
-    assert needle in str(info.value)
-    assert "a/bad" in str(info.value) and "\n" not in str(info.value)
+def test_invalid_policies_are_left_out_with_a_one_line_problem(spec: dict[str, Any], needle: str) -> None:
+    topo = build_topology([*BASE, policy("a", "bad", spec)])
+    [problem] = topo.problems
+    assert needle in str(problem)
+    assert "NetworkPolicy a/bad" in str(problem) and "\n" not in str(problem)
+    assert [p.name for p in topo.policies] == ([] if "named port" not in needle else ["bad"])
 
 
 def test_non_strict_accepts_named_port_towards_ip() -> None:
@@ -340,16 +341,22 @@ def _owned_pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def test_pods_of_one_owner_with_labels_a_policy_tells_apart_are_refused() -> None:
+def test_pods_of_one_owner_with_labels_a_policy_tells_apart_are_a_problem() -> None:
+    """netpol-analyzer refuses the input; kubehipaa names the pod and computes the owner from its first pod."""
     pods = [ns("a"), _owned_pod("p1", {"app": "x", "v": "1"}), _owned_pod("p2", {"app": "x", "v": "2"})]
     harmless = policy("a", "p", {"podSelector": {"matchLabels": {"app": "x"}}})
-    assert len(build_topology([*pods, harmless]).workloads) == 1
+    topo = build_topology([*pods, harmless])
+    assert len(topo.workloads) == 1 and not topo.problems
     splitting = policy(
         "a", "p", {"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"v": "1"}}}]}]}
     )
-    with pytest.raises(NetpolError) as info:
-        build_topology([*pods, splitting])
-    assert "same owner a/rs[ReplicaSet] have different labels" in str(info.value)
+    topo = build_topology([*pods, splitting])
+    [problem] = topo.problems
+    assert problem.what == "Pod a/p2"
+    assert "same owner a/rs[ReplicaSet] have different labels" in problem.message
+    assert "computed from its first pod's labels" in problem.message
+    [owner] = topo.workloads
+    assert owner.labels == {"app": "x", "v": "1"}
 
 
 def test_can_reach_from_the_ingress_controller(shared_dir: Any) -> None:

@@ -27,11 +27,15 @@ def _app() -> typer.Typer:
 
 
 def test_help_has_an_example() -> None:
-    r = CliRunner().invoke(_app(), ["--help"])
+    r = CliRunner().invoke(_app(), ["--help"], env={"COLUMNS": "200"})
     assert r.exit_code == 0
     assert "Example: kubehipaa audit serve" in r.output
-    for opt in ("--tls-cert", "--tls-key", "--alerts-out", "--queue-size", "--max-body-bytes", "--sigma"):
+    for opt in ("--tls-cert", "--tls-key", "--alerts-out", "--spool-dir", "--spool-max-bytes", "--max-body-bytes",
+                "--shutdown-timeout", "--body-timeout", "--header-timeout", "--tls-handshake-timeout",
+                "--max-connections", "--sigma"):
         assert opt in r.output
+    # --help and the code agree: an oversized batch is 413 (tests/server/test_connections.py checks the code)
+    assert "rejected (413)" in " ".join(r.output.split())
 
 
 def test_tls_is_required() -> None:
@@ -73,7 +77,8 @@ def _free_port() -> int:
 
 def test_serve_command_with_mutual_tls_writes_alerts_and_stops_cleanly(tmp_path: Path) -> None:
     pytest.importorskip("cryptography")
-    from tests.server.test_audit_webhook import _event_list, _self_signed
+    from tests.server.support import event_list as _event_list
+    from tests.server.support import self_signed as _self_signed
 
     cert, key = _self_signed(tmp_path)
     client_cert, client_key = _client_cert(tmp_path, cert, key)
@@ -82,7 +87,8 @@ def test_serve_command_with_mutual_tls_writes_alerts_and_stops_cleanly(tmp_path:
     code = "import typer; from kubehipaa.cli.audit_serve import serve; typer.run(serve)"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--host", "127.0.0.1", "--port", str(port), "--tls-cert", str(cert),
-         "--tls-key", str(key), "--client-ca", str(cert), "--alerts-out", str(alerts), "--log-level", "warning"],
+         "--tls-key", str(key), "--client-ca", str(cert), "--alerts-out", str(alerts), "--log-level", "warning",
+         "--spool-dir", str(tmp_path / "spool")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
@@ -124,3 +130,22 @@ def test_unusable_certificate_is_a_one_line_error(tmp_path: Path) -> None:
     key.write_text("not a key\n")
     r = CliRunner().invoke(_app(), ["--tls-cert", str(cert), "--tls-key", str(key)])
     assert isinstance(r.exception, KubehipaaError) and "tls.crt" in str(r.exception)
+
+
+def test_an_unusable_or_busy_spool_dir_is_a_one_line_error(tmp_path: Path) -> None:
+    from kubehipaa.errors import KubehipaaError
+    from kubehipaa.server.spool import Spool
+    from tests.server.support import self_signed
+
+    cert, key = self_signed(tmp_path)
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    busy = Spool(tmp_path / "busy", 1 << 20)  # another receiver holds it
+    try:
+        for spool_dir, expected in ((not_a_dir, "cannot use as spool directory"), (tmp_path / "busy", "in use")):
+            r = CliRunner().invoke(_app(), ["--tls-cert", str(cert), "--tls-key", str(key), "--host", "127.0.0.1",
+                                            "--port", str(_free_port()), "--spool-dir", str(spool_dir)])
+            assert isinstance(r.exception, KubehipaaError), r.output
+            assert expected in str(r.exception) and "--spool-dir" in str(r.exception)
+    finally:
+        busy.close()

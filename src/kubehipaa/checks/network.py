@@ -13,6 +13,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 
+from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.netpol import conns
 from kubehipaa.engines.netpol.analysis import Connection, Engine
@@ -33,10 +34,12 @@ MAX_LISTED = 5
 class _NetView:
     """The engine for an inventory and, computed on first use, the connections touching PHI namespaces."""
 
-    __slots__ = ("_inbound", "_outbound", "_phi", "engine")
+    __slots__ = ("_inbound", "_outbound", "_phi", "engine", "left_out")
 
     def __init__(self, engine: Engine, phi: frozenset[str]) -> None:
         self.engine = engine
+        self.left_out = {id(p.obj) for p in engine.topo.problems if p.obj is not None}
+        """The objects the engine left out (already reported as skipped input)."""
         self._phi = set(phi)
         self._inbound: list[Connection] | None = None
         self._outbound: list[Connection] | None = None
@@ -65,12 +68,35 @@ def _view(inv: Inventory) -> _NetView:
     Only connections touching PHI namespaces are expanded, and only when a check asks for them (KH-NET-001
     needs the policies alone): a cluster without policies has a quadratic number of connections, which the
     checks never need.
+
+    An object the engine cannot use (an invalid NetworkPolicy, a workload or Service with a wrong-typed
+    field) is left out and reported once as skipped input (the scan then exits 2); the checks judge the rest
+    instead of all failing on it.
     """
     view = _CACHE.get(inv)
     if view is None:
-        view = _NetView(Engine(build_topology(inv.objects, strict=False)), inv.phi_namespaces)
+        topo = build_topology(inv.objects, strict=False)
+        for problem in topo.problems:
+            skipped.report(inv, problem.file, problem.line, problem.message)
+        view = _NetView(Engine(topo), inv.phi_namespaces)
         _CACHE[inv] = view
     return view
+
+
+def _readable(inv: Inventory, obj: K8sObject) -> bool:
+    """Whether a check reading `obj` directly can use it: not when the engine left it out for a wrong-typed
+    field, which is then reported as skipped input already (building the view reports it)."""
+    return id(obj) not in _view(inv).left_out
+
+
+def _unchecked(inv: Inventory, obj: K8sObject, why: str, what: str) -> None:
+    """Report a field only a direct check reads (never the engine) that has the wrong type: skipped input,
+    so the scan exits 2 instead of passing the object over."""
+    skipped.report(inv, obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: {why}; {what} not checked")
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _ns_anchor(inv: Inventory, ns: str) -> K8sObject | None:
@@ -373,8 +399,10 @@ def egress_to_world(inv: Inventory) -> Iterator[Hit]:
 )
 def nodeport_service(inv: Inventory) -> Iterator[Hit]:
     for svc in inv.of_kind("Service"):
+        if not _readable(inv, svc):
+            continue
         spec = svc.doc.get("spec") or {}
-        if isinstance(spec, dict) and spec.get("type") == "NodePort":
+        if spec.get("type") == "NodePort":
             yield Hit(
                 svc,
                 f"Service {svc.namespace}/{svc.name} is of type NodePort",
@@ -396,10 +424,16 @@ def nodeport_service(inv: Inventory) -> Iterator[Hit]:
 )
 def loadbalancer_without_source_ranges(inv: Inventory) -> Iterator[Hit]:
     for svc in inv.of_kind("Service"):
+        if not _readable(inv, svc):
+            continue
         spec = svc.doc.get("spec") or {}
-        if not isinstance(spec, dict) or spec.get("type") != "LoadBalancer":
+        if spec.get("type") != "LoadBalancer":
             continue
         ranges = spec.get("loadBalancerSourceRanges") or []
+        if not _strings(ranges):
+            # a string would be read per character and look restricted
+            _unchecked(inv, svc, "spec.loadBalancerSourceRanges must be a list of strings", "source ranges")
+            continue
         if not ranges or any(r in ("0.0.0.0/0", "::/0") for r in ranges):
             yield Hit(
                 svc,
@@ -422,10 +456,16 @@ def loadbalancer_without_source_ranges(inv: Inventory) -> Iterator[Hit]:
 )
 def ingress_without_tls(inv: Inventory) -> Iterator[Hit]:
     for ing in inv.of_kind("Ingress"):
-        spec = ing.doc.get("spec") or {}
-        if not isinstance(spec, dict):
+        if not _readable(inv, ing):
             continue
+        spec = ing.doc.get("spec") or {}  # a mapping, rules a list of mappings: the engine checked them
         tls = spec.get("tls") or []
+        if not isinstance(tls, list) or not all(
+            isinstance(t, dict) and _strings(t.get("hosts") or []) for t in tls
+        ) or not all(isinstance(r.get("host") or "", str) for r in spec.get("rules") or ()):
+            _unchecked(inv, ing, "spec.tls must be a list of mappings whose hosts are strings, and each "
+                       "rule's host a string", "TLS")
+            continue
         hosts = {r.get("host") for r in spec.get("rules") or () if isinstance(r, dict) and r.get("host")}
         covered = {h for t in tls if isinstance(t, dict) for h in t.get("hosts") or ()}
         if not tls:

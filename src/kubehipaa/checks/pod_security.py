@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines import pss
 from kubehipaa.inventory import Inventory, PodSpecRef
@@ -30,11 +31,14 @@ def _policies(inv: Inventory) -> dict[str | None, pss.NamespacePolicy]:
     return out
 
 
-def _verdict(ref: PodSpecRef, lv: pss.LevelVersion) -> pss.Verdict | None:
+def _verdict(inv: Inventory, ref: PodSpecRef, lv: pss.LevelVersion) -> pss.Verdict | None:
     try:
         return pss.evaluate_lv(ref.template_meta, ref.spec, lv)
-    except pss.PodSpecError:
-        return None  # malformed specs are reported by the loader and the workload checks
+    except pss.PodSpecError as exc:
+        # Not judged, so not "admissible" either: reported as skipped input (the scan exits 2).
+        skipped.report(inv, ref.owner.file, ref.owner.line,
+                       f"{ref.owner.display}: {ref.path}: {exc}; Pod Security not evaluated")
+        return None
 
 
 def _summary(verdict: pss.Verdict) -> str:
@@ -68,7 +72,7 @@ def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
             continue
         policy = policies[ns]
         lv = policy.enforce if policy.enforce.level is pss.Level.RESTRICTED else RESTRICTED_LATEST
-        verdict = _verdict(ref, lv)
+        verdict = _verdict(inv, ref, lv)
         if verdict is None or verdict.allowed:
             continue
         yield Hit(ref.owner, _summary(verdict), path=ref.path, value=list(verdict.checks))
@@ -100,7 +104,7 @@ def workload_violates_namespace_enforce(inv: Inventory) -> Iterator[Hit]:
             continue
         if policy.enforce.level is pss.Level.RESTRICTED and inv.is_phi(ns):
             continue  # KH-PSS-001 reports exactly this, at higher severity
-        verdict = _verdict(ref, policy.enforce)
+        verdict = _verdict(inv, ref, policy.enforce)
         if verdict is None or verdict.allowed:
             continue
         yield Hit(ref.owner, _summary(verdict), path=ref.path, value=list(verdict.checks))

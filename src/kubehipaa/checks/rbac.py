@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 
+from kubehipaa.checks import skipped
 from kubehipaa.checks._pods import MIRROR_POD_ANNOTATION, is_static_control_plane
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.rbac import RbacIndex, request_attributes
@@ -41,11 +42,16 @@ _INDEXES: weakref.WeakKeyDictionary[Inventory, RbacIndex] = weakref.WeakKeyDicti
 
 
 def rbac_index(inv: Inventory) -> RbacIndex:
-    """The engine's index for this inventory, built once and shared by every check."""
+    """The engine's index for this inventory, built once and shared by every check.
+
+    A malformed Role or binding is left out of it and reported once as skipped input (the scan then exits
+    2); the checks judge the rest instead of all failing on it."""
     idx = _INDEXES.get(inv)
     if idx is None:
         idx = RbacIndex.from_objects(inv.of_kind("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
                                                  "ServiceAccount"))
+        for bad in idx.skipped:
+            skipped.report(inv, bad.file, bad.line, bad.message)
         _INDEXES[inv] = idx
     return idx
 

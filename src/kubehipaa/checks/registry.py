@@ -7,19 +7,22 @@ a check stays a few lines of logic.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from kubehipaa.inventory import Inventory
-from kubehipaa.model import Evidence, Finding, K8sObject, Severity
+from kubehipaa.model import Evidence, Finding, K8sObject, ResourceRef, Severity
+from kubehipaa.redaction import GENERIC, mask_sensitive, redact_text, redact_tree, redacted
 
 CHECK_ID = re.compile(r"^KH-[A-Z]{2,5}-\d{3}$")
 HIPAA_PARAGRAPH = re.compile(
     r"^164\.(308|310|312|314|316)\([a-e]\)(\(\d+\))?(\((i|ii|iii|iv|v|vi|vii|viii)\))?(\([A-J]\))?$"
 )
-REDACTED = "<redacted>"
+REDACTED = GENERIC
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +66,12 @@ class CheckMeta:
 class Hit:
     """What a check yields: the object, a message and the offending field.
 
-    `sensitive=True` means `value` must never be shown as-is: pass an already-redacted value (e.g.
-    from `kubehipaa.engines.phi`) or None, which becomes `<redacted>`. `severity` overrides the
+    `sensitive=True` means `value` must never be shown as-is: pass None, or key names / paths that say where the
+    sensitive value is; any string without a letter or digit (a `phi.redact` shape, which would tell the value's
+    length and punctuation) and None become the fixed mask `<redacted>`. Every other message, path and value, and
+    the object's name and file, are passed through `kubehipaa.redaction` when the finding is made (`Check.run`;
+    the message is then a `redaction.Redacted`, which tells the reports' exit pass it has nothing left to do).
+    `severity` overrides the
     check's default for this one hit; `namespace` overrides the object's namespace for the PHI decision
     (e.g. a ClusterRoleBinding judged by the namespace it affects).
     """
@@ -98,14 +105,33 @@ class Check:
             if not severity:
                 ns = hit.namespace if hit.namespace is not None else hit.obj.namespace
                 severity = phi_default if ns and ns in phi else default
-            if hit.sensitive:
-                evidence = Evidence(hit.path, hit.value if hit.value is not None else REDACTED, True)
-            else:
-                evidence = Evidence(hit.path, hit.value)
-            out.append(
-                Finding(check_id, title, severity, ref(hit.obj), hit.message, [evidence], remediation, hipaa)
-            )
+            out.append(Finding(check_id, title, severity, redact_ref(ref(hit.obj)), redacted(hit.message),
+                               [_evidence(hit)], remediation, hipaa))
         return out
+
+
+@lru_cache(maxsize=1 << 17)
+def redact_ref(ref: ResourceRef) -> ResourceRef:
+    """`ref` with its name, namespace and file redacted (an object named after a patient identifier); the same
+    object when nothing changes, which is nearly always. Cached: every check that fires on an object asks."""
+    name, file = redact_text(ref.name), redact_text(ref.file)
+    ns = redact_text(ref.namespace) if ref.namespace else ref.namespace
+    if name is ref.name and ns is ref.namespace and file is ref.file:
+        return ref
+    return dataclasses.replace(ref, name=name, namespace=ns, file=file)
+
+
+def _evidence(hit: Hit) -> Evidence:
+    """The hit's evidence as it may be shown: a sensitive value masked, any other value redacted (a manifest
+    value can hold a password or an SSN the check was not looking for)."""
+    path = redact_text(hit.path)
+    if hit.sensitive:
+        return Evidence(path, mask_sensitive(hit.value), True)
+    value = hit.value
+    if isinstance(value, str | list | tuple | dict):
+        shown = redact_tree(value)
+        return Evidence(path, shown, shown != (list(value) if isinstance(value, tuple) else value))
+    return Evidence(path, value)
 
 
 REGISTRY: dict[str, Check] = {}

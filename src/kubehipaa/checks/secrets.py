@@ -26,11 +26,10 @@ from kubehipaa.engines.phi import (
     CONTACT_KINDS,
     STRONG_KINDS,
     PhiMatch,
+    PhiScan,
     join_path,
     might_contain_phi,
     redact,
-    scan_text,
-    scan_value,
 )
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
@@ -49,7 +48,12 @@ _NOT_A_SECRET = re.compile(
     r"|audience|type|name|algorithm|ref|policy|rotation|lifetime|duration|count|limit)$"
 )
 _PLACEHOLDER = re.compile(r"^(\$\(.*\)|\$\{.*\}|\{\{.*\}\}|<.*>|\*+|x+|changeme-placeholder)$", re.IGNORECASE)
-_URL_CREDS = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s:@]*):([^@\s/]+)@")
+# `scheme://user:password@`, as `\b[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s:@]*):([^@\s/]+)@` would find it. That one
+# regex is quadratic (every word boundary in a long run of scheme characters, `a.a.a.a…`, starts an attempt
+# that scans the run for '://'), so `_url_credentials` anchors on each '://' instead.
+_SCHEME_RUN = re.compile(r"[a-zA-Z0-9+.-]*")
+_SCHEME_START = re.compile(r"\b[a-zA-Z]")
+_URL_USERINFO = re.compile(r"([^/\s:@]*):([^@\s/]+)@")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _PATIENT_KEY = re.compile(r"(?i)patient|member|guardian|emergency|subscriber|beneficiar")
 
@@ -70,7 +74,27 @@ def literal_secret_value(value: Any) -> bool:
 
 
 def _url_credentials(text: str) -> bool:
-    return any(not _PLACEHOLDER.match(m.group(2)) for m in _URL_CREDS.finditer(text))
+    """A `scheme://user:password@` whose password is not a placeholder, in time linear in `text`.
+
+    Each '://' (after the previous match) needs a scheme before it: a letter at a word boundary inside the
+    run of scheme characters that ends there (the run is measured on the reversed text, and the runs of
+    different '://'s never overlap, since ':' and '/' are not scheme characters).
+    """
+    rev = text[::-1]
+    n = len(text)
+    pos = 0
+    i = text.find("://")
+    while i != -1:
+        m = _SCHEME_RUN.match(rev, n - i)  # a `[...]*` class: always a match, maybe empty
+        run = 0 if m is None else m.end() - (n - i)
+        if _SCHEME_START.search(text, max(i - run, pos), i) is not None:
+            m = _URL_USERINFO.match(text, i + 3)
+            if m is not None:
+                if not _PLACEHOLDER.match(m.group(2)):
+                    return True
+                pos = m.end()
+        i = text.find("://", max(i + 3, pos))
+    return False
 
 
 def relevant_phi(matches: list[PhiMatch]) -> dict[str, list[PhiMatch]]:
@@ -152,7 +176,9 @@ def phi_in_configmap(inv: Inventory) -> Iterator[Hit]:
     for obj in inv.of_kind("ConfigMap"):
         data = obj.doc.get("data")
         if isinstance(data, dict) and data:
-            yield from _phi_hits(obj, "ConfigMap data", scan_value(data, "data"))
+            scan = PhiScan()
+            scan.add_value(data, "data")
+            yield from _phi_hits(obj, "ConfigMap data", scan.matches)
 
 
 @check(
@@ -172,9 +198,10 @@ def phi_in_env(inv: Inventory) -> Iterator[Hit]:
     for ct, i, e in _env_entries(inv):
         value = e.get("value")
         if isinstance(value, str | int) and not isinstance(value, bool):
-            matches = scan_text(str(value), str(e.get("name") or ""), path=f"{ct.path}.env[{i}].value")
-            if matches:
-                yield from _phi_hits(ct.owner, f"env {e.get('name', '?')} of container {ct.name}", matches)
+            scan = PhiScan()
+            scan.add_text(str(value), str(e.get("name") or ""), path=f"{ct.path}.env[{i}].value")
+            if scan.matches:
+                yield from _phi_hits(ct.owner, f"env {e.get('name', '?')} of container {ct.name}", scan.matches)
 
 
 @check(
@@ -206,13 +233,13 @@ def _metadata_hits(obj: K8sObject, meta: dict[str, Any], prefix: str, where: str
         items = meta.get(field)
         if not isinstance(items, dict) or not items:
             continue
-        matches: list[PhiMatch] = []
+        scan = PhiScan()
         for key, value in items.items():
             # values are strings in valid manifests; the prefilter rejects nearly all of them cheaply
             if isinstance(value, str) and might_contain_phi(value) and key != _LAST_APPLIED:
-                matches += scan_text(value, str(key), path=join_path(f"{prefix}.{field}", str(key)))
-        if matches:
-            yield from _phi_hits(obj, f"{field}{where}", matches)
+                scan.add_text(value, str(key), path=join_path(f"{prefix}.{field}", str(key)))
+        if scan.matches:
+            yield from _phi_hits(obj, f"{field}{where}", scan.matches)
 
 
 @check(

@@ -7,21 +7,29 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import re
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, check_audit_read, load_sigma_rules, write_output
+from kubehipaa.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    TRUST_CONFIG_HELP,
+    check_audit_read,
+    load_sigma_rules,
+    warn,
+    write_output,
+)
 
 # Returns Config | None: kubehipaa.config (pydantic models) is imported only when a .kubehipaa.yaml is given
 # or found (start-up, issue 7); DetectorConfig.from_config(None) gives the defaults, as an empty config does.
 from kubehipaa.cli.common import load_config_if_present as load_config
+from kubehipaa.config_location import IGNORED_CODE
 from kubehipaa.engines.auditlog import RULES, Detector, DetectorConfig
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
-from kubehipaa.engines.auditlog.timerange import TimeRange
+from kubehipaa.engines.auditlog.timerange import TimeRange, resolve_bound
 from kubehipaa.errors import InputError, KubehipaaError
 from kubehipaa.model import Severity
 from kubehipaa.reports import audit_alerts
@@ -63,40 +71,25 @@ class FailOn(str, Enum):
     never = "never"
 
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def parse_since(text: str | None, now: dt.datetime | None = None, option: str = "--since") -> str | None:
-    """`24h`, `30m`, `7d` (before now) or an RFC 3339 time/date → 'YYYY-MM-DDTHH:MM:SS' (UTC) bound.
+    """`24h`, `30m`, `7d` (before now, whole seconds) or an RFC 3339 time/date → the UTC bound
+    'YYYY-MM-DDTHH:MM:SS[.fraction]' that `TimeRange` compares events with as instants.
 
-    Audit timestamps are UTC RFC 3339 strings, so the bound is compared as a string: no per-event parsing.
     Used for `--until` too (`option` names the flag in errors).
     """
     if not text:
         return None
-    now = now or dt.datetime.now(dt.UTC)
-    m = _DURATION.match(text.strip())
-    if m:
-        try:
-            moment = now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-        except OverflowError:
-            raise KubehipaaError(f"{option} {text!r}: too far back (before year 1)") from None
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise KubehipaaError(f"{option} {text!r}: expected a duration like 24h, 30m, 7d or an RFC 3339 "
-                                 "time") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    try:
+        return resolve_bound(text, now, option)
+    except ValueError as exc:
+        raise KubehipaaError(str(exc)) from None
 
 
 def time_range(since: str | None, until: str | None) -> TimeRange:
     """The `--since`/`--until` window of a command (an empty window is a usage error, not a clean result)."""
     rng = TimeRange(parse_since(since), parse_since(until, option="--until"))
-    if rng.since is not None and rng.until is not None and rng.until <= rng.since:
+    if rng.spans_no_time():
         raise KubehipaaError(f"--until {until!r} is not after --since {since!r}: the window holds no time")
     return rng
 
@@ -106,6 +99,9 @@ def check_window(rng: TimeRange) -> None:
 
     Called after the report is written: the report says "0 of N events in the window" (JSON: `window`), so
     neither it nor the exit code can pass for a clean review, while a script still gets the counts."""
+    malformed = rng.malformed_warning()  # events whose time could not be placed: counted, never in the window
+    if malformed is not None:
+        warn(malformed)
     reason = rng.empty_reason()
     if reason is not None:
         raise InputError(reason)
@@ -169,7 +165,9 @@ def analyze(
     until: str | None = typer.Option(None, "--until", help="Only events before this: 24h, 30m, 7d or RFC 3339."),
     fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.table, "--format", "-f", help="Report format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
-    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids)."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids; "
+                                      "default: the one in the current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     fail_on: FailOn = typer.Option(FailOn.high, "--fail-on", help="Exit 1 when an alert is at or above this."),
     min_severity: str = typer.Option("low", "--min-severity", help="Report only alerts at or above this."),
     only: list[str] = typer.Option(None, "--rule", help="Run only these rule ids (repeatable)."),
@@ -201,7 +199,8 @@ def analyze(
     unknown = sorted(set(only or []) - {r.id for r in RULES})
     if unknown:
         raise KubehipaaError(f"--rule: unknown rule id(s) {', '.join(unknown)} (see `kubehipaa audit rules list`)")
-    cfg = load_config(config, [p for p in paths if p != "-"])
+    ignored_configs: list[str] = []
+    cfg = load_config(config, paths, trust=trust_config, ignored=ignored_configs)
     detector = Detector(rules, DetectorConfig.from_config(cfg))
     raw_view = None
     if sigma:
@@ -216,7 +215,8 @@ def analyze(
     rng = run_analysis(paths, detector, collector, stats, bounds.since, raw_view, bounds.until)
     check_audit_read(stats, paths)
     meta: dict[str, Any] = {"generatedAt": _now(), "since": rng.since, "until": rng.until,
-                            "window": rng.to_dict(), "inputs": stats.to_dict(), "detector": detector.stats.to_dict()}
+                            "window": rng.to_dict(), "inputs": stats.to_dict(), "detector": detector.stats.to_dict(),
+                            "warnings": [{"code": IGNORED_CODE, "message": m} for m in ignored_configs]}
     if fmt == AnalyzeFormat.json:
         text = audit_alerts.render_json(collector, meta)
     elif fmt == AnalyzeFormat.sarif:
@@ -243,7 +243,9 @@ def timeline(
     fmt: TimelineFormat = typer.Option(TimelineFormat.table, "--format", "-f", help="Report format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     limit: int = typer.Option(10_000, "--limit", min=1, help="At most this many requests in the report."),
-    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids)."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids; "
+                                      "default: the one in the current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
 ) -> None:
     """Who did what, when, from where: requests in time order with verb, object, outcome, source IP and
     user agent, and the detections each request raised.
@@ -258,7 +260,7 @@ def timeline(
     flt = TimelineFilter(user=user, namespace=namespace, resource=resource, verb=verb, since=bounds.since,
                          until=bounds.until)
     tl = Timeline(flt, limit=limit)
-    cfg = load_config(config, [p for p in paths if p != "-"])
+    cfg = load_config(config, paths, trust=trust_config)
     detector = Detector(config=DetectorConfig.from_config(cfg))
     stats = ReadStats()
     for ev in iter_events(paths, stats):

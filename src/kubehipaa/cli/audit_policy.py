@@ -15,8 +15,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, require_readable, warn, write_output
-from kubehipaa.config import load_config
+from kubehipaa.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    TRUST_CONFIG_HELP,
+    load_config_if_present,
+    load_objects,
+    require_readable,
+    warn,
+    write_output,
+)
 from kubehipaa.engines.auditpolicy import (
     ClassCoverage,
     Policy,
@@ -114,7 +122,9 @@ def check_cmd(
         "-n",
         help="PHI namespace(s) to simulate requests in (default: from config, or 'default').",
     ),
-    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in "
+                                      "the current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
 ) -> None:
@@ -146,7 +156,7 @@ def check_cmd(
     if namespace:
         nss = list(namespace)
     else:
-        cfg = load_config(config, [p for p in paths if p != "-"])
+        cfg = load_config_if_present(config, paths, trust=trust_config)
         inv = Inventory(loaded.objects, cfg)
         nss = sorted(inv.phi_namespaces) or ["default"]
     reports = []

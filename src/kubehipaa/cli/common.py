@@ -1,19 +1,25 @@
-"""Helpers shared by every command: consoles, loading inputs, writing output, exit codes."""
+"""Helpers shared by every command: consoles, loading inputs, writing output, exit codes.
+
+Every line the CLI writes to stderr goes through `err_console`, which redacts secrets and PHI
+(`kubehipaa.redaction`): warnings, errors (input problems quote what they could not read), notes. Log records are
+redacted where they are made (`install_log_redaction`, for `audit serve` and its HTTP server's access log).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from kubehipaa.errors import InputError, KubehipaaError
+from kubehipaa.redaction import install_log_redaction, redact_text
 
 if TYPE_CHECKING:  # imported where used: every command imports this module, not every command needs these
     from kubehipaa.config import Config
@@ -49,8 +55,17 @@ class _Console(Console):
         raise SystemExit(EXIT_BROKEN_PIPE)
 
 
+class RedactingConsole(_Console):
+    """A rich Console whose `print` redacts every string it is given (markup included: a mask has no brackets,
+    so markup survives). The stderr console of every command: a message that quotes input cannot leak."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(redact_text(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
 console = _Console(highlight=False)
-err_console = _Console(stderr=True, highlight=False)
+err_console = RedactingConsole(stderr=True, highlight=False)
+install_log_redaction()
 
 
 def check_audit_read(stats: ReadStats, paths: list[str]) -> None:
@@ -100,35 +115,33 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_ERROR)
 
 
-# The names kubehipaa.config.find_config looks for (tests/test_cli_startup.py keeps the two in step).
-CONFIG_NAMES = (".kubehipaa.yaml", ".kubehipaa.yml")
+TRUST_CONFIG_HELP = (
+    "Use a .kubehipaa.yaml found in a scanned directory (or beside a scanned file). Without it only --config "
+    "or the current directory's is used: a config that comes with the input could suppress its own findings."
+)
 
 
-def _config_file_beside(scan_paths: Sequence[str]) -> bool:
-    """Whether kubehipaa.config.find_config would find a `.kubehipaa.yaml`, without importing it."""
-    for raw in scan_paths:
-        if raw == "-":
-            continue
-        path = Path(raw)
-        from kubehipaa.sources.reading import is_dir, is_file  # never raises on a directory it may not search
-
-        folder = path if is_dir(path) else path.parent
-        if any(is_file(folder / name) for name in CONFIG_NAMES):
-            return True
-    return False
-
-
-def load_config_if_present(path: str | None = None, scan_paths: Sequence[str] = ()) -> Config | None:
-    """The config given (`path`) or found beside `scan_paths`, else None, meaning the defaults.
+def load_config_if_present(path: str | None = None, scan_paths: Sequence[str] = (), *, trust: bool = False,
+                           ignored: list[str] | None = None) -> Config | None:
+    """The config given (`path`), else the current directory's (or, with `trust`, the one beside a scanned
+    path), else None, meaning the defaults. A config found beside a scanned path and not used is warned
+    about, one line each, and its message appended to `ignored` (for the reports' warnings).
 
     For commands whose engines take `Config | None`: with no config file, kubehipaa.config is not imported at
     all (building its pydantic models costs ~100 ms), which matters for `audit analyze` start-up (issue 7).
     """
-    if path is None and not _config_file_beside(scan_paths):
-        return None
-    from kubehipaa.config import load_config
+    from kubehipaa.config_location import locate_config
 
-    return load_config(path, scan_paths)
+    location = locate_config(path, scan_paths, trust=trust)
+    for message in location.messages:
+        warn(message)
+    if ignored is not None:
+        ignored.extend(location.messages)
+    if location.path is None:
+        return None
+    from kubehipaa.config import read_config
+
+    return read_config(location.path)
 
 
 # The option every manifest-reading command offers for objects without metadata.namespace. Commands whose
@@ -328,3 +341,15 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def report_skipped(result: LoadResult, skipped: Iterable[Any]) -> None:
+    """Objects an engine left out of its answer (each with `file`, `line`, `message`: an invalid
+    NetworkPolicy, a Role whose rules are not a list): one warning line each, counted with the lost input,
+    so that `finish` exits 2 after the answers for the rest are written."""
+    from kubehipaa.sources.files import LOST, InputProblem
+
+    for item in skipped:
+        problem = InputProblem(item.file, item.line, item.message, LOST)
+        warn(str(problem))
+        result.problems.append(problem)

@@ -8,6 +8,7 @@ it with the key the EncryptionConfiguration currently writes with.  Values are n
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
@@ -33,7 +34,7 @@ from kubehipaa.engines.encryption import (
 )
 from kubehipaa.errors import InputError
 from kubehipaa.sources.controlplane import ENCRYPTION_KINDS
-from kubehipaa.sources.etcd import EtcdClient, EtcdOptions
+from kubehipaa.sources.etcd import EtcdClient, EtcdDeadlineError, EtcdOptions
 
 app = typer.Typer(help="etcd: verify encryption at rest against what is really stored.", no_args_is_help=True)
 
@@ -43,6 +44,7 @@ STATUSES = (STATUS_PLAINTEXT, STATUS_STALE, STATUS_UNREADABLE, STATUS_CURRENT, S
 BUILTIN_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "extensions"}
 REWRITE_HINT = "kubectl get {res} -A -o json | kubectl replace -f -"
 TABLE_LIST_LIMIT = 50
+DEFAULT_TIMEOUT = 120.0
 
 
 class Format(str, Enum):
@@ -109,29 +111,46 @@ def _load_config(path: Path) -> EncryptionConfig:
 def verify(
     client: EtcdClient, resources: list[tuple[str, str]], config: EncryptionConfig | None, root: str
 ) -> list[ResourceReport]:
-    """Classify every stored object of each resource; only key names and classifications are kept."""
-    reports = []
+    """Classify every stored object of each resource; only key names and classifications are kept.
+
+    A read cut short by the time limit is an error that says how far it got, never a partial report: the
+    objects not read could be the plaintext ones.
+    """
+    reports: list[ResourceReport] = []
     for resource, group in resources:
         prefix = etcd_prefix(root, resource, group)
         rep = ResourceReport(resource, group, prefix)
-        for ck in client.scan_prefix(prefix.encode()):
-            rest = ck.key[len(prefix) :]
-            ns, _, name = rest.partition("/") if "/" in rest else ("", "", rest)
-            vc = ck.value_class
-            status = value_status(vc, config, resource, group)
-            if config is None and status == STATUS_CURRENT:
-                status = STATUS_ENCRYPTED
-            rep.counts[status] += 1
-            rep.namespaces[ns or "(cluster)"][status] += 1
-            if status in (STATUS_PLAINTEXT, STATUS_STALE, STATUS_UNREADABLE):
-                entry = {"namespace": ns, "name": name}
-                if vc.kind == "plaintext":
-                    entry["encoding"] = vc.encoding
-                else:
-                    entry.update(provider=vc.provider, version=vc.version, key=vc.key)
-                rep.objects[status].append(entry)
+        try:
+            _classify(client, rep, config)
+        except EtcdDeadlineError as exc:
+            done = ", ".join(f"{r.display} ({sum(r.counts.values())} keys)" for r in reports)
+            raise EtcdDeadlineError(
+                f"{exc}" + (f"; read completely before: {done}" if done else "")
+                + "; nothing is reported (raise --timeout for a store this size)"
+            ) from None
         reports.append(rep)
     return reports
+
+
+def _classify(client: EtcdClient, rep: ResourceReport, config: EncryptionConfig | None) -> None:
+    """Count every object under the resource's prefix by status, keeping names of the ones to fix."""
+    resource, group, prefix = rep.resource, rep.group, rep.prefix
+    for ck in client.scan_prefix(prefix.encode()):
+        rest = ck.key[len(prefix) :]
+        ns, _, name = rest.partition("/") if "/" in rest else ("", "", rest)
+        vc = ck.value_class
+        status = value_status(vc, config, resource, group)
+        if config is None and status == STATUS_CURRENT:
+            status = STATUS_ENCRYPTED
+        rep.counts[status] += 1
+        rep.namespaces[ns or "(cluster)"][status] += 1
+        if status in (STATUS_PLAINTEXT, STATUS_STALE, STATUS_UNREADABLE):
+            entry = {"namespace": ns, "name": name}
+            if vc.kind == "plaintext":
+                entry["encoding"] = vc.encoding
+            else:
+                entry.update(provider=vc.provider, version=vc.version, key=vc.key)
+            rep.objects[status].append(entry)
 
 
 def _table(reports: list[ResourceReport], endpoint: str, revision: int | None, config_note: str) -> str:
@@ -222,7 +241,11 @@ def verify_cmd(
         None, "--resource", "-r", help="Resource to verify (repeatable; default secrets and configmaps)."
     ),
     prefix: str = typer.Option("/registry", "--prefix", help="The API server's --etcd-prefix."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds per etcd request."),
+    timeout: float = typer.Option(
+        DEFAULT_TIMEOUT, "--timeout",
+        help="Seconds the whole verification may spend talking to etcd: connecting and every page of every "
+        "resource (each request gets what is left). Past it: exit 2, saying how far it got.",
+    ),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
 ) -> None:
@@ -244,8 +267,8 @@ def verify_cmd(
     eps = [e.strip() for raw in endpoints for e in raw.split(",") if e.strip()]
     if not eps:
         raise InputError("--endpoints: no URL given, e.g. https://127.0.0.1:2379")
-    if not timeout > 0:  # also NaN
-        raise InputError(f"--timeout {timeout:g}: must be a positive number of seconds")
+    if not (timeout > 0 and math.isfinite(timeout)):  # also NaN
+        raise InputError(f"--timeout {timeout:g}: must be a positive, finite number of seconds")
     for ep in eps:
         _check_endpoint(ep)
         if ep.startswith("http://"):

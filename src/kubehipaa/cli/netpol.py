@@ -17,15 +17,18 @@ from kubehipaa.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     MANIFEST_NAMESPACE_HELP,
+    TRUST_CONFIG_HELP,
     finish,
+    load_config_if_present,
     load_manifests,
+    report_skipped,
     warn,
     write_output,
 )
-from kubehipaa.config import load_config
 from kubehipaa.engines.netpol import (
     Engine,
     NetpolError,
+    Topology,
     build_topology,
     can_reach,
     diff,
@@ -62,22 +65,30 @@ def load_netpol_objects(paths: Sequence[str], *, quiet: bool = False, namespace:
 def build_engine(paths: Sequence[str], *, quiet: bool = False, namespace: str | None = None
                  ) -> tuple[Engine, LoadResult]:
     loaded = load_netpol(paths, quiet=quiet, namespace=namespace)
-    try:
-        topo = build_topology(loaded.objects)
-    except NetpolError as exc:
-        raise InputError(str(exc)) from None
+    return Engine(topology(loaded, quiet=quiet)), loaded
+
+
+def topology(loaded: LoadResult, *, quiet: bool = False) -> Topology:
+    """The engine's view of the loaded objects. An object it cannot use (an invalid NetworkPolicy, a Service
+    whose spec is not a mapping) is one warning line naming file:line, the object and what the answers lack
+    without it, and counts as lost input: the command answers for the rest and exits 2 (`finish`). When
+    nothing usable is left, that is an input error at once, as for input with no object at all."""
+    topo = build_topology(loaded.objects)
     if not quiet:
         for w in topo.warnings:
             warn(w)
-    return Engine(topo), loaded
+    if topo.problems and not topo.workloads and not topo.policies:
+        first = topo.problems[0]
+        more = f" (and {len(topo.problems) - 1} more)" if len(topo.problems) > 1 else ""
+        raise InputError(f"{first.what}: {first.reason}{more}; no workload or NetworkPolicy left to analyse",
+                         first.file or None, first.line)
+    report_skipped(loaded, topo.problems)
+    return topo
 
 
 def engine_from_inventory(inv: Inventory) -> Engine:
-    """The engine for an already loaded inventory (used by the scan checks)."""
-    try:
-        return Engine(build_topology(inv.objects))
-    except NetpolError as exc:
-        raise InputError(str(exc)) from None
+    """The engine for an already loaded inventory; objects it left out are in `engine.topo.problems`."""
+    return Engine(build_topology(inv.objects))
 
 
 @app.command("connlist")
@@ -187,7 +198,9 @@ def exposure_cmd(
     namespace: list[str] = typer.Option(
         [], "--namespace", "-n", help="Namespace to examine (repeatable); default: the PHI namespaces."
     ),
-    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml."),
+    config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in "
+                                      "the current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     fmt: str = typer.Option("txt", "--format", "-f", help="txt or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
@@ -201,14 +214,11 @@ def exposure_cmd(
     objects = loaded.objects
     nss = list(namespace)
     if not nss:
-        inv = Inventory(objects, load_config(config, paths))
+        inv = Inventory(objects, load_config_if_present(config, paths, trust=trust_config))
         nss = sorted(inv.phi_namespaces)
         if not nss:
             raise InputError("no PHI namespace found; pass --namespace or label one kubehipaa.io/phi=true")
-    try:
-        engine = Engine(build_topology(objects))
-    except NetpolError as exc:
-        raise InputError(str(exc)) from None
+    engine = Engine(topology(loaded, quiet=quiet))
     e = exposure(engine, nss)
     if fmt == "json":
         text = json.dumps(exposure_dict(e), indent=2) + "\n"

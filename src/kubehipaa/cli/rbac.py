@@ -16,13 +16,15 @@ from kubehipaa.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     MANIFEST_NAMESPACE_HELP,
+    TRUST_CONFIG_HELP,
     fail,
     finish,
+    load_config_if_present,
     load_manifests,
+    report_skipped,
     warn,
     write_output,
 )
-from kubehipaa.config import load_config
 from kubehipaa.engines.rbac import (
     Attributes,
     RbacIndex,
@@ -72,9 +74,9 @@ def load_rbac(paths: list[str], namespace: str | None = None) -> LoadResult:
     return result
 
 
-def _load_rbac_inventory(paths: list[str], config_path: str | None, namespace: str | None = None
-                         ) -> tuple[Inventory, LoadResult]:
-    config = load_config(config_path, paths)
+def _load_rbac_inventory(paths: list[str], config_path: str | None, namespace: str | None = None,
+                         trust_config: bool = False) -> tuple[Inventory, LoadResult]:
+    config = load_config_if_present(config_path, paths, trust=trust_config)
     loaded = load_rbac(paths, namespace)
     return Inventory(loaded.objects, config), loaded
 
@@ -82,10 +84,24 @@ def _load_rbac_inventory(paths: list[str], config_path: str | None, namespace: s
 def build_index(paths: list[str], namespace: str | None = None) -> tuple[RbacIndex, LoadResult]:
     """Load manifests (warning about skipped documents) and build the RBAC index."""
     result = load_rbac(paths, namespace)
-    idx = RbacIndex.from_objects(result.objects)
+    return index_of(result), result
+
+
+def index_of(loaded: LoadResult) -> RbacIndex:
+    """The RBAC index of the loaded objects, its warnings printed. A malformed Role or binding is left out:
+    one warning line naming file:line, the object and the field, counted as lost input so the command answers
+    for the rest and exits 2 (`finish`). When no RBAC object is left, that is an error at once."""
+    idx = RbacIndex.from_objects(loaded.objects)
     for problem in idx.problems:
         warn(problem)
-    return idx, result
+    if idx.skipped and not idx.loaded.roles and not idx.loaded.bindings:
+        first = idx.skipped[0]
+        where = f"{first.file}:{first.line}: " if first.file else ""
+        more = f" (and {len(idx.skipped) - 1} more)" if len(idx.skipped) > 1 else ""
+        raise fail(f"{where}{first.message.split('; ')[0]}{more}; no Role, ClusterRole, RoleBinding or "
+                   "ClusterRoleBinding left to evaluate")
+    report_skipped(loaded, idx.skipped)
+    return idx
 
 
 def _attrs(verb: str, target: str, namespace: str | None, name: str | None, subresource: str | None) -> Attributes:
@@ -227,7 +243,9 @@ def review(
                                          "default: the PHI namespaces."),
     fmt: ReviewFormat = typer.Option(ReviewFormat.csv, "--format", "-f", help="Output format."),
     since: Path | None = typer.Option(None, "--since", help="A previous review (--format json) to diff against."),
-    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
+    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml in the "
+                                           "current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
     manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
 ) -> None:
@@ -243,10 +261,8 @@ def review(
 
       kubehipaa rbac review ./rbac --since review-2026q3.json --format html -o changes.html
     """
-    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
-    idx = RbacIndex.from_objects(inv.objects)
-    for problem in idx.problems:
-        warn(problem)
+    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace, trust_config)
+    idx = index_of(loaded)
     chosen = list(namespaces) or sorted(inv.phi_namespaces)
     if not chosen:
         raise fail("no PHI namespaces found in the input or config; name the namespaces with --namespace")
@@ -281,7 +297,9 @@ def escalation(
     paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests, ServiceAccounts, "
                                       "workloads and Namespaces."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
-    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
+    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml in the "
+                                           "current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
     manifest_namespace: str | None = typer.Option(
         None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
@@ -298,10 +316,8 @@ def escalation(
 
       kubehipaa rbac escalation argo-cd/install.yaml -n argocd   # the namespace `kubectl apply -n` gives it
     """
-    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
-    idx = RbacIndex.from_objects(inv.objects)
-    for problem in idx.problems:
-        warn(problem)
+    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace, trust_config)
+    idx = index_of(loaded)
     graph = build_escalation_graph(idx, inv.phi_namespaces)
     found = graph.shortest_paths()
     if fmt is TextOrJson.json:
@@ -331,7 +347,9 @@ def risks(
     rules_file: Path | None = typer.Option(None, "--rules", help="A risk-rule catalog to use instead of the "
                                            "built-in one (same schema)."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
-    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml)."),
+    config_path: str | None = typer.Option(None, "--config", help="Config file (default: .kubehipaa.yaml in the "
+                                           "current directory)."),
+    trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
     manifest_namespace: str | None = typer.Option(
         None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
@@ -360,10 +378,8 @@ def risks(
         rules = load_risk_rules(text, str(rules_file))
     else:
         rules = list(builtin_risk_rules())
-    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace)
-    idx = RbacIndex.from_objects(inv.objects)
-    for problem in idx.problems:
-        warn(problem)
+    inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace, trust_config)
+    idx = index_of(loaded)
     hits = sorted(evaluate_risks(idx, inv.phi_namespaces, rules), key=lambda h: (-h.severity, h.rule.id))
     if fmt is TextOrJson.json:
         write_output(_dumps({"rules": [r.id for r in rules], "findings": [h.to_dict() for h in hits]}), output)

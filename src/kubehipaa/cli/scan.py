@@ -27,11 +27,12 @@ from kubehipaa.cli.common import (
     warn,
     write_output,
 )
-from kubehipaa.config import load_config
+from kubehipaa.config import Config
+from kubehipaa.config_location import IGNORED_CODE
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.pipeline import ScanResult, check_exceptions, run_scan
+from kubehipaa.pipeline import ScanResult, ScanWarning, check_exceptions, run_scan
 
 
 class ReportFormat(str, Enum):
@@ -54,8 +55,9 @@ def scan(
         None, help="Files or directories of manifests (YAML/JSON, Kustomize dirs); '-' reads stdin."
     ),
     config: str | None = typer.Option(
-        None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in a scanned directory)."
+        None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in the current directory)."
     ),
+    trust_config: bool = typer.Option(False, "--trust-config", help=common.TRUST_CONFIG_HELP),
     fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Report format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     fail_on: FailOn = typer.Option(
@@ -96,6 +98,9 @@ def scan(
 
       kubehipaa scan upstream/install.yaml --namespace argocd   # what `kubectl apply -n argocd` would create
 
+    The .kubehipaa.yaml used is --config FILE, else the one in the current directory. One in a scanned
+    directory (or beside a scanned file) is used only with --trust-config, otherwise named in a warning.
+
     A file that cannot be read is reported (file:line) and the rest is still scanned; the exit code is then 2.
 
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
@@ -103,7 +108,7 @@ def scan(
     try:
         code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
                      (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config), managed,
-                     namespace)
+                     namespace, trust_config)
     except KubehipaaError as exc:
         # Handled here, not only in main(), so the exit code is 2 however the app is invoked (tests, plugins).
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
@@ -113,14 +118,15 @@ def scan(
 
 def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
           strict: bool, only: list[str], max_rows: int, cp_files: tuple[Path | None, ...],
-          managed: str | None, namespace: str | None = None) -> int:
+          managed: str | None, namespace: str | None = None, trust_config: bool = False) -> int:
     control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
     cp_requested = any(
         x is not None for x in (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config)
     ) or managed is not None
     if not paths and not cp_requested:
         raise typer.BadParameter("give at least one path (or '-' for stdin, or --control-plane DIR)")
-    cfg = load_config(config, paths)
+    ignored_configs: list[str] = []
+    cfg = common.load_config_if_present(config, paths, trust=trust_config, ignored=ignored_configs) or Config()
     check_exceptions(cfg)  # a bad exception fails before a large input is read (run_scan checks it too)
     checks = _select_checks(only) if only else None
     with _status("Loading manifests…"):
@@ -141,14 +147,21 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         note("control plane not assessed: the input has no kube-apiserver manifest, EncryptionConfiguration, "
              "audit Policy or KubeletConfiguration (add --control-plane DIR, or --managed eks|gke|aks)")
     result = _run_with_progress(inv, cfg, checks)
-    if loaded is not None:
-        result.skipped = list(loaded.problems)
+    # Objects an engine left out (an invalid NetworkPolicy, a malformed Role): named, and lost input (exit 2).
+    if loaded is None:
+        from kubehipaa.sources.files import LoadResult
+
+        loaded = LoadResult()
+    common.report_skipped(loaded, result.skipped)
+    result.skipped = list(loaded.problems)
     for err in result.errors:
         warn(f"check {err.check_id} could not run on this input: {err.message}")
     for rule in result.expired_exceptions:
         warn(f"exception for {rule.check} (owner {rule.owner}) expired on {rule.expires}; it no longer suppresses")
     for warning in result.warnings:
         warn(warning.message)
+    # Already said on stderr when the config was looked for; the reports carry it too.
+    result.warnings.extend(ScanWarning(IGNORED_CODE, message) for message in ignored_configs)
 
     _emit(result, fmt, cfg, output, max_rows or None)
     # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.

@@ -22,7 +22,6 @@ No I/O here: callers pass strings and lists, and get plain objects back.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -200,34 +199,140 @@ def container_flags(container: dict, *, bool_flags: Iterable[str] = BOOL_FLAGS) 
 
 
 _ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=(.*)$", re.S)
+_NAME_EQ = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_SHELL_SPECIAL = re.compile(r"[\s'\"\\#]")
+"""What shell tokenising can change: whitespace (lines, splitting), quotes, escapes, comments."""
+_SYSTEMD_PREFIXES = ("ExecStart=", "Environment=")
+_MAX_NESTING = 32
+"""Nested `NAME="..."` expansions followed; a value nested deeper is kept as one token. Real files nest one
+level; each extra level needs another layer of quoting, so this is never reached by accident."""
 
 
 def tokens_from_text(text: str) -> list[str]:
     """Tokenise a flags file or a command line with shell rules.
 
     ``NAME="--a=b --c=d"`` assignments (env files, systemd ``Environment=``) are expanded into their flags;
-    ``#`` comments and backslash-newline continuations are handled by :mod:`shlex`.  A leading ``ExecStart=``
+    ``#`` comments and backslash-newline continuations are handled as :mod:`shlex` does (`shell_split`).  A leading ``ExecStart=``
     or ``Environment=`` of a systemd unit is dropped.
     """
+    return _tokens(text, 0)
+
+
+def _tokens(text: str, depth: int) -> list[str]:
     out: list[str] = []
     for raw_line in text.replace("\\\n", " ").splitlines():
         line = raw_line.strip()
         if not line or line.startswith("#") or (line.startswith("[") and line.endswith("]")):
             continue
-        for prefix in ("ExecStart=", "Environment="):
+        for prefix in _SYSTEMD_PREFIXES:
             if line.startswith(prefix):
                 line = line[len(prefix) :]
         try:
-            parts = shlex.split(line, comments=True)
+            parts = shell_split(line)
         except ValueError:
             parts = line.split()
         for part in parts:
             m = _ENV_ASSIGN.match(part)
             if m and not part.startswith("-"):
-                out.extend(tokens_from_text(m.group(1)))
+                out.extend(_assigned(m.group(1), depth + 1))
             else:
                 out.append(part)
     return out
+
+
+_SHELL_BLANKS = re.compile(r"[ \t\r\n]*")
+_SHELL_WORD = re.compile(r"[^ \t\r\n'\"\\#]+")
+_DQUOTED_RUN = re.compile(r'[^"\\]+')
+
+
+def shell_split(line: str) -> list[str]:
+    """`shlex.split(line, comments=True)`, same tokens and same ValueErrors, in time linear in `line`.
+
+    `shlex` builds each token one character at a time by string concatenation, which is quadratic in the
+    token's length (a 400 KB token took seconds). Here each run of ordinary characters, each quoted string
+    and each escape is appended as a piece and the pieces are joined once. POSIX rules as `shlex` applies
+    them: blanks are space, tab, CR and LF; `#` outside quotes starts a comment (ending the token); inside
+    double quotes a backslash escapes only `"` and `\\`; `''` is an empty token.
+    """
+    out: list[str] = []
+    n = len(line)
+    i = 0
+    while True:
+        blanks = _SHELL_BLANKS.match(line, i)
+        i = blanks.end() if blanks is not None else i
+        if i >= n or line[i] == "#":
+            return out
+        pieces: list[str] = []
+        quoted = False
+        while i < n:
+            c = line[i]
+            if c in " \t\r\n":
+                break
+            if c == "#":  # a comment: ends this token and the line
+                i = n
+                break
+            if c == "'":
+                close = line.find("'", i + 1)
+                if close < 0:
+                    raise ValueError("No closing quotation")
+                pieces.append(line[i + 1 : close])
+                quoted, i = True, close + 1
+            elif c == '"':
+                quoted, i = True, i + 1
+                while True:
+                    run = _DQUOTED_RUN.match(line, i)
+                    if run is not None:
+                        pieces.append(run.group())
+                        i = run.end()
+                    if i >= n:
+                        raise ValueError("No closing quotation")
+                    if line[i] == '"':
+                        i += 1
+                        break
+                    if i + 1 >= n:
+                        raise ValueError("No escaped character")
+                    nxt = line[i + 1]
+                    pieces.append(nxt if nxt in '"\\' else "\\" + nxt)
+                    i += 2
+            elif c == "\\":
+                if i + 1 >= n:
+                    raise ValueError("No escaped character")
+                pieces.append(line[i + 1])
+                i += 2
+            else:
+                word = _SHELL_WORD.match(line, i)
+                assert word is not None  # c is an ordinary character
+                pieces.append(word.group())
+                i = word.end()
+        token = "".join(pieces)
+        if token or quoted:
+            out.append(token)
+
+
+def _assigned(value: str, depth: int) -> list[str]:
+    """`_tokens(value)` for the value of a `NAME=value` token, in time linear in `value`.
+
+    A value with no character shell rules treat specially is one line and one token, so tokenising it
+    again only strips the prefixes below: `A=B=C=...` chains are followed in one pass here instead of one
+    `shlex` call per link (which was quadratic, and past ~1,000 links a RecursionError). A value with
+    quotes or spaces is tokenised again, up to `_MAX_NESTING` levels.
+    """
+    if _SHELL_SPECIAL.search(value) is not None:
+        return _tokens(value, depth) if depth <= _MAX_NESTING else [value]
+    pos, n = 0, len(value)
+    while pos < n:
+        if value[pos] == "[" and value.endswith("]"):  # a whole line like a unit-file section header
+            return []
+        for prefix in _SYSTEMD_PREFIXES:
+            if value.startswith(prefix, pos):
+                pos += len(prefix)
+        if pos == n:
+            break
+        m = _NAME_EQ.match(value, pos)
+        if value[pos] == "-" or m is None:
+            return [value[pos:]]
+        pos = m.end()
+    return []
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")

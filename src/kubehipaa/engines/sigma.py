@@ -16,13 +16,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import orjson
+import re2  # type: ignore[import-untyped]  # google-re2, a pySigma dependency: linear-time |re matching
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.conditions import (
@@ -52,7 +53,6 @@ from sigma.types import (
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
     SigmaType,
     SpecialChars,
@@ -112,32 +112,55 @@ FieldCache = dict[str, list[Any]]
 Getter = Callable[[dict[str, Any], FieldCache], list[Any]]
 
 
-def _walk(node: Any, parts: Sequence[str]) -> Iterator[Any]:
-    """Yield the leaf values of a dotted path; lists fan out, keys may themselves contain dots."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _walk(item, parts)
-        return
-    if not parts:
-        yield node
-        return
-    if not isinstance(node, dict):
-        return
-    # Longest key first, so `annotations.authorization.k8s.io/decision` finds the dotted annotation key.
-    for cut in range(len(parts), 0, -1):
-        key = ".".join(parts[:cut]) if cut > 1 else parts[0]
-        if key in node:
-            yield from _walk(node[key], parts[cut:])
-            return
+def _walk(node: Any, parts: Sequence[str]) -> list[Any]:
+    """The leaf values of a dotted path; lists fan out, keys may themselves contain dots.
 
-
-def _flatten(values: Iterable[Any]) -> list[Any]:
+    An explicit stack (document order, as a recursive walk would give) instead of recursion, so a deeply
+    nested list in an event cannot exhaust Python's recursion limit; and each container is visited once per
+    position in the path, so lists that share elements (possible in dicts built in memory) cannot make the
+    fan-out exponential. A repeated visit could only repeat a value, which no predicate needs.
+    """
     out: list[Any] = []
-    for v in values:
-        if isinstance(v, list):
-            out.extend(_flatten(v))
+    n = len(parts)
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Any, int]] = [(node, 0)]
+    while stack:
+        node, i = stack.pop()
+        if isinstance(node, list):
+            if (id(node), i) not in seen:
+                seen.add((id(node), i))
+                stack.extend((item, i) for item in reversed(node))
+            continue
+        if i == n:
+            out.append(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        # Longest key first, so `annotations.authorization.k8s.io/decision` finds the dotted annotation key.
+        for cut in range(n - i, 0, -1):
+            key = ".".join(parts[i:i + cut]) if cut > 1 else parts[i]
+            if key in node:
+                stack.append((node[key], i + cut))
+                break
+    return out
+
+
+def _flatten(values: list[Any]) -> list[Any]:
+    """`values` with nested lists spliced in, in order; each nested list once (iterative, see `_walk`)."""
+    out: list[Any] = []
+    seen: set[int] = {id(values)}
+    stack: list[Iterator[Any]] = [iter(values)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    stack.append(iter(v))
+                    break
+            else:
+                out.append(v)
         else:
-            out.append(v)
+            stack.pop()
     return out
 
 
@@ -224,10 +247,10 @@ def _getter(field_name: str) -> Getter:
                     node = node[rests[i]]
                     break
                 if any("." in k for k in node):  # some other split of the dotted keys
-                    return _flatten(_walk(event, parts))
+                    return _walk(event, parts)
                 return []
             if type(node) is list:  # fan out over list elements
-                return _flatten(_walk(event, parts))
+                return _walk(event, parts)
             return []
         return _flatten(node) if type(node) is list else [node]
 
@@ -241,16 +264,32 @@ def _getter(field_name: str) -> Getter:
 
 
 def _all_strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for v in node.values():
-            yield from _all_strings(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _all_strings(v)
-    elif isinstance(node, (int, float)) and not isinstance(node, bool):
-        yield str(node)
+    """Every string (and number, as text) anywhere in `node`, in document order; each container once.
+
+    Iterative (no recursion limit on deep events) and visiting a shared container once: a keyword rule
+    asks whether *any* value matches, which a second visit cannot change.
+    """
+    if not isinstance(node, dict | list):
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            yield str(node)
+        return
+    seen: set[int] = {id(node)}
+    stack: list[Iterator[Any]] = [iter(node.values() if isinstance(node, dict) else node)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, str):
+                yield v
+            elif isinstance(v, dict | list):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    stack.append(iter(v.values() if isinstance(v, dict) else v))
+                    break
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                yield str(v)
+        else:
+            stack.pop()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -269,12 +308,116 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
-def _wildcard_regex(value: SigmaString) -> str:
-    """Sigma wildcards (`*`, `?`) as a Python regex for fullmatch; everything else literal."""
-    return "".join(
-        ".*" if p is SpecialChars.WILDCARD_MULTI else "." if p is SpecialChars.WILDCARD_SINGLE
-        else re.escape(str(p)) for p in value.s
-    )
+def _fold(text: str) -> str:
+    """`text` with case folded one character at a time, as Sigma's case-insensitive comparison needs.
+
+    Length-preserving (so `?` still stands for exactly one character of the value): `str.casefold` where it
+    maps every character to one (ASCII, and nearly all other text), else per character the one-character
+    fold, lower case, or the character itself (`ß` stays `ß`; `İ` folds to `i`, as `re.IGNORECASE` does).
+    """
+    if text.isascii():
+        return text.lower()
+    folded = text.casefold()
+    if len(folded) == len(text):
+        return folded
+    return "".join(_fold_char(ch) for ch in text)
+
+
+def _fold_char(ch: str) -> str:
+    folded = ch.casefold()
+    if len(folded) == 1:
+        return folded
+    lower = ch.lower()
+    return lower if len(lower) == 1 else lower[0]
+
+
+class _Segment:
+    """A run of a wildcard pattern between two `*`: literal characters and `?`, so of fixed length.
+
+    Without `?` it is found with `str.find` / `str.startswith`; with `?` through a regex of literals and
+    `.` only (no quantifier, so no backtracking: at most its length per position tried).
+    """
+
+    __slots__ = ("literal", "rx", "size")
+
+    def __init__(self, tokens: list[str | None]) -> None:
+        self.size = len(tokens)
+        if all(t is not None for t in tokens):
+            self.literal: str | None = "".join(t for t in tokens if t is not None)
+            self.rx: re.Pattern[str] | None = None
+        else:
+            self.literal = None
+            self.rx = re.compile("".join("." if t is None else re.escape(t) for t in tokens), re.DOTALL)
+
+    def at(self, text: str, pos: int) -> bool:
+        """Does the segment match `text` at exactly `pos`?"""
+        if self.literal is not None:
+            return text.startswith(self.literal, pos)
+        assert self.rx is not None
+        return self.rx.match(text, pos) is not None
+
+    def find(self, text: str, start: int, end: int) -> int:
+        """The leftmost position in [start, end - size] where the segment matches, or -1."""
+        if self.literal is not None:
+            return text.find(self.literal, start, end)
+        assert self.rx is not None
+        m = self.rx.search(text, start, end)
+        return -1 if m is None else m.start()
+
+
+class _Glob:
+    """A Sigma wildcard string as a matcher for the whole value, in time linear in the value.
+
+    The pattern is `head * mid1 * ... * midN * tail` (with no `*`: `head` alone). Each part has a fixed
+    length, so the leftmost match of each middle part, searched left to right between the head and the
+    tail, leaves the most room for the rest: if any placement works, that one does. No regex backtracking,
+    so `*a*b*c*` on a 24 KB user agent is three `str.find` calls, not minutes.
+    """
+
+    __slots__ = ("head", "mids", "min_len", "star", "tail")
+
+    def __init__(self, parts: Sequence[Any], fold: bool) -> None:
+        segments: list[list[str | None]] = [[]]
+        for p in parts:
+            if p is SpecialChars.WILDCARD_MULTI:
+                segments.append([])
+            elif p is SpecialChars.WILDCARD_SINGLE:
+                segments[-1].append(None)
+            else:
+                segments[-1].extend(_fold(str(p)) if fold else str(p))
+        self.star = len(segments) > 1
+        self.head = _Segment(segments[0])
+        self.tail = _Segment(segments[-1]) if self.star else None
+        self.mids = [_Segment(t) for t in segments[1:-1] if t]
+        self.min_len = sum(len(t) for t in segments)
+
+    def __call__(self, text: str) -> bool:
+        n = len(text)
+        if not self.star:
+            return n == self.head.size and self.head.at(text, 0)
+        if n < self.min_len or not self.head.at(text, 0):
+            return False
+        tail = self.tail
+        assert tail is not None
+        end = n - tail.size
+        if not tail.at(text, end):
+            return False
+        pos = self.head.size
+        for seg in self.mids:
+            found = seg.find(text, pos, end)
+            if found < 0:
+                return False
+            pos = found + seg.size
+        return True
+
+
+def _wildcard_matcher(value: SigmaString) -> Callable[[str], bool]:
+    """Whole-value match of a Sigma string with `*`/`?` wildcards (escapes already resolved by pySigma);
+    case-insensitive unless the value is `|cased`. Linear time in the value: see `_Glob`."""
+    if isinstance(value, SigmaCasedString):
+        return _Glob(value.s, fold=False)
+    glob = _Glob(value.s, fold=True)
+    return lambda t: glob(_fold(t))
 
 
 def _string_pred(value: SigmaString) -> ValuePred:
@@ -285,7 +428,7 @@ def _string_pred(value: SigmaString) -> ValuePred:
         raise ValueError(f"placeholder %{value}% (the |expand modifier) is not supported")
     if all(p is SpecialChars.WILDCARD_MULTI for p in parts) and parts:
         return lambda v: v is not None and not isinstance(v, (dict, list))
-    norm: Callable[[str], str] = (lambda s: s) if cased else str.lower
+    norm: Callable[[str], str] = (lambda s: s) if cased else _fold
     plain = [p for p in parts if isinstance(p, str)]
     specials = [p for p in parts if isinstance(p, SpecialChars)]
     if not specials:
@@ -301,8 +444,8 @@ def _string_pred(value: SigmaString) -> ValuePred:
     if len(parts) == 3 and parts[0] is star and parts[2] is star and isinstance(parts[1], str):
         inner = norm(parts[1])
         return lambda v: (t := _as_text(v)) is not None and inner in norm(t)
-    rx = re.compile(_wildcard_regex(value), re.DOTALL | (0 if cased else re.IGNORECASE))
-    return lambda v: (t := _as_text(v)) is not None and rx.fullmatch(t) is not None
+    matcher = _wildcard_matcher(value)
+    return lambda v: (t := _as_text(v)) is not None and matcher(t)
 
 
 def _number_of(v: Any) -> float | None:
@@ -327,6 +470,28 @@ _COMPARE: dict[CompareOperators, Callable[[float, float], bool]] = {
 }
 
 
+def _linear_regex(value: SigmaRegularExpression) -> Callable[[str], Any]:
+    """The `search` of a `|re` value compiled with RE2, which matches in time linear in the text.
+
+    A rule is user input, and Python's backtracking `re` takes exponential time on patterns like `(a+)+$`
+    against a long run of `a`. RE2 has no backtracking; what it cannot run in linear time (backreferences,
+    lookaround) it refuses, and so does pySigma's default (safe) policy when it parses the rule. The Sigma
+    specification's regex flavour (`.`, anchors, `* + ? {n,m}`, classes, groups, alternation) is entirely
+    within RE2. The `i`/`m`/`s` sub-modifiers become inline flags, as in pySigma's RE2 engine.
+    """
+    flags = "".join(sorted(SigmaRegularExpression.sigma_to_re_flag[f] for f in value.flags))
+    pattern = str(value.regexp)
+    options = re2.Options()
+    options.log_errors = False  # RE2 would log a refused pattern to stderr; the InputError names it instead
+    options.never_capture = True
+    try:
+        return re2.compile(f"(?{flags}){pattern}" if flags else pattern, options).search  # type: ignore[no-any-return]
+    except re2.error as exc:
+        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"regular expression {pattern!r} cannot be matched in linear time (RE2: {why}); "
+                         "backreferences and lookaround are outside the Sigma regex flavour") from None
+
+
 def _value_pred(value: SigmaType) -> ValuePred:
     if isinstance(value, SigmaString):
         return _string_pred(value)
@@ -337,13 +502,8 @@ def _value_pred(value: SigmaType) -> ValuePred:
         want_n = value.number
         return lambda v: (n := _number_of(v)) is not None and n == want_n
     if isinstance(value, SigmaRegularExpression):
-        flags = 0
-        for flag in value.flags:
-            flags |= SigmaRegularExpression.sigma_to_python_flags[flag]
-        if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
-            flags |= re.IGNORECASE
-        rx = re.compile(str(value.regexp), flags)
-        return lambda v: (t := _as_text(v)) is not None and rx.search(t) is not None
+        search = _linear_regex(value)
+        return lambda v: (t := _as_text(v)) is not None and search(t) is not None
     if isinstance(value, SigmaCIDRExpression):
         net = value.network
 
@@ -449,7 +609,7 @@ def _keyword_pred(node: ConditionValueExpression) -> EventPred:
 
 
 def _alternation_pred(args: list[Any]) -> EventPred | None:
-    """OR of case-insensitive wildcard strings on one field (a `|contains` list) as one regex."""
+    """OR of case-insensitive wildcard strings on one field (a `|contains` list) as one matcher."""
     if len(args) < 2 or not all(
         isinstance(a, ConditionFieldEqualsValueExpression) and type(a.value) is SigmaString
         and not any(isinstance(p, Placeholder) for p in a.value.s) for a in args
@@ -461,16 +621,22 @@ def _alternation_pred(args: list[Any]) -> EventPred | None:
     star = SpecialChars.WILDCARD_MULTI
     inners = [a.value.s[1] for a in args if len(a.value.s) == 3 and a.value.s[0] is star
               and a.value.s[2] is star and isinstance(a.value.s[1], str)]
-    if len(inners) == len(args):  # a `|contains` list: one unanchored search for any of the substrings
-        finder = re.compile("|".join(re.escape(str(i)) for i in inners), re.DOTALL | re.IGNORECASE).search
-    else:
-        finder = re.compile("|".join(f"(?:{_wildcard_regex(a.value)})" for a in args),
-                            re.DOTALL | re.IGNORECASE).fullmatch
+    if len(inners) == len(args):  # a `|contains` list: one unanchored search of literals (no backtracking)
+        search = re.compile("|".join(re.escape(_fold(str(i))) for i in inners), re.DOTALL).search
+
+        def finder(t: str) -> bool:
+            return search(_fold(t)) is not None
+    else:  # each wildcard pattern on its own, with the linear matcher; the value is folded once
+        globs = [_Glob(a.value.s, fold=True) for a in args]
+
+        def finder(t: str) -> bool:
+            folded = _fold(t)
+            return any(g(folded) for g in globs)
 
     def matches_any(e: dict[str, Any], c: FieldCache) -> bool:
         for v in get(e, c):
             t = _as_text(v)
-            if t is not None and finder(t) is not None:
+            if t is not None and finder(t):
                 return True
         return False
 

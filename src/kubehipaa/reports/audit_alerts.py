@@ -1,4 +1,9 @@
-"""Render `audit analyze` results: alerts grouped by rule, as a terminal table, JSON or SARIF 2.1.0."""
+"""Render `audit analyze` results: alerts grouped by rule, as a terminal table, JSON or SARIF 2.1.0.
+
+Every format renders an alert from `Alert.to_dict()`, which redacts what came from the event (kubehipaa.redaction),
+and the run's metadata (input files, malformed-line samples) through `redact_tree`: no format shows what another
+one masks.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from rich.table import Table
 from kubehipaa import __version__
 from kubehipaa.engines.auditlog import RULES_BY_ID, Alert, Rule
 from kubehipaa.model import Severity
+from kubehipaa.redaction import redact_tree
 
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
                   Severity.LOW: "cyan"}
@@ -58,7 +64,7 @@ def report_dict(col: AlertCollector, meta: dict[str, Any]) -> dict[str, Any]:
         by_sev[rule.severity.label] += n
     return {
         "tool": {"name": "kubehipaa", "version": __version__},
-        **meta,
+        **redact_tree(meta),
         "summary": {"alerts": col.total, "bySeverity": dict(by_sev), "rules": len(col.counts)},
         "rules": [
             {**rule.to_dict(), "count": n, "shown": len(alerts), "alerts": [a.to_dict() for a in alerts]}
@@ -74,6 +80,7 @@ def render_json(col: AlertCollector, meta: dict[str, Any]) -> str:
 def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int = 20, width: int = 200) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=width, highlight=False, force_terminal=False)
+    meta = redact_tree(meta)
     inputs = meta.get("inputs", {})
     for rule, n, alerts in col.groups():
         style = SEVERITY_STYLE[rule.severity]
@@ -82,7 +89,8 @@ def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int = 2
         for col_name in ("time", "user", "source IP", "message"):
             table.add_column(col_name, overflow="fold")
         for a in alerts[:max_rows]:
-            table.add_row(a.time, escape(a.user), a.source_ip, escape(a.message))
+            d = a.to_dict()
+            table.add_row(escape(d["time"]), escape(d["user"]), escape(d["sourceIP"]), escape(d["message"]))
         console.print(table)
         if n > min(len(alerts), max_rows):
             console.print(f"  … {n - min(len(alerts), max_rows)} more (use --format json or --max-rows)")
@@ -119,22 +127,25 @@ def _describe_window(window: dict[str, Any]) -> str:
 def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
     rules = [r for r, _n, _a in col.groups()]
     results = []
+    meta = redact_tree(meta)
     for rule, _n, alerts in col.groups():
-        for a in alerts:
+        for alert in alerts:
+            a = alert.to_dict()
             # v2 adds the request time: an auditID is not unique (clients set Audit-ID), and two requests under
-            # one id with the same message must stay two results, not be merged by the consumer.
-            fp = hashlib.sha256(f"{a.rule_id}|{a.audit_id}|{a.time}|{a.message}".encode()).hexdigest()
+            # one id with the same message must stay two results, not be merged by the consumer. Hashed from the
+            # redacted text: a hash of a low-entropy secret can be reversed by trying candidates.
+            fp = hashlib.sha256(f"{a['ruleId']}|{a['auditID']}|{a['time']}|{a['message']}".encode()).hexdigest()
             results.append({
                 "ruleId": rule.id,
                 "level": SARIF_LEVEL[rule.severity],
-                "message": {"text": a.message},
-                "locations": [{"logicalLocations": [{"name": a.object or a.verb, "kind": "resource",
-                                                     "fullyQualifiedName": a.object}]}],
+                "message": {"text": a["message"]},
+                "locations": [{"logicalLocations": [{"name": a["object"] or a["verb"], "kind": "resource",
+                                                     "fullyQualifiedName": a["object"]}]}],
                 "partialFingerprints": {"kubehipaaAlert/v2": fp},
-                "properties": {"time": a.time, "user": a.user, "sourceIP": a.source_ip, "auditID": a.audit_id,
-                               "count": a.count, "hipaa": list(a.hipaa)},
+                "properties": {"time": a["time"], "user": a["user"], "sourceIP": a["sourceIP"],
+                               "auditID": a["auditID"], "count": a["count"], "hipaa": a["hipaa"]},
             })
-    doc = {
+    doc: dict[str, Any] = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -155,6 +166,11 @@ def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
                            "detector": meta.get("detector", {})},
         }],
     }
+    if meta.get("warnings"):  # e.g. a .kubehipaa.yaml beside the logs that was not used (ignored-config)
+        doc["runs"][0]["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": [
+            {"level": "warning", "message": {"text": w["message"]}, "descriptor": {"id": w["code"]}}
+            for w in meta["warnings"]
+        ]}]
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 

@@ -1,10 +1,12 @@
 """What every renderer shares: severity counts, the summary line, grouping by HIPAA safeguard.
 
-Kept in one place so the table, JSON, SARIF and JUnit reports never disagree on a count.
+Kept in one place so the table, JSON, SARIF and JUnit reports never disagree on a count, and so that all of
+them render the same redacted result (`redact_result`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections import Counter
@@ -15,8 +17,9 @@ from typing import Any
 from kubehipaa import __version__
 from kubehipaa.config import ExceptionRule
 from kubehipaa.frameworks import HipaaCatalog, load_hipaa
-from kubehipaa.model import Finding, Severity
-from kubehipaa.pipeline import ScanResult, ScanWarning
+from kubehipaa.model import Evidence, Finding, ResourceRef, Severity
+from kubehipaa.pipeline import CheckError, ScanResult, ScanWarning
+from kubehipaa.redaction import Redacted, redact_text, redact_tree
 
 TOOL_NAME = "kubehipaa"
 TOOL_VERSION = __version__
@@ -86,9 +89,67 @@ def group_by_safeguard(findings: Iterable[Finding], catalog: HipaaCatalog | None
     return sorted(groups.values(), key=lambda g: catalog.order(g.standard))
 
 
+def redact_result(result: ScanResult) -> ScanResult:
+    """The result as it may leave the tool: every string that came from the input (finding messages, evidence
+    paths and values, resource names and files, check errors, warnings, skipped-input messages) passed through
+    `kubehipaa.redaction`. Every renderer starts from this, so no format can show what another one masks.
+
+    Findings made by the registry were redacted then (their message is a `Redacted`) and are passed over; any
+    other finding is redacted here, idempotently (a mask is never masked again).
+    """
+    refs: dict[int, ResourceRef] = {}
+
+    def ref(r: ResourceRef) -> ResourceRef:
+        done = refs.get(id(r))
+        if done is None:
+            name, ns, file = redact_text(r.name), redact_text(r.namespace) if r.namespace else r.namespace, \
+                redact_text(r.file)
+            same = name is r.name and ns is r.namespace and file is r.file
+            done = refs[id(r)] = r if same else dataclasses.replace(r, name=name, namespace=ns, file=file)
+        return done
+
+    def evidence(e: Evidence) -> Evidence:
+        value = redact_tree(e.value) if isinstance(e.value, str | list | tuple | dict) else e.value
+        changed = value != (list(e.value) if isinstance(e.value, tuple) else e.value)
+        path = redact_text(e.path)
+        return e if not changed and path is e.path else Evidence(path, value, e.redacted or changed)
+
+    def finding(f: Finding) -> Finding:
+        if isinstance(f.message, Redacted) and not f.suppression:
+            return f  # made by the registry, which redacted message, evidence and resource
+        res, message = ref(f.resource), redact_text(f.message)
+        evidence_ = [evidence(e) for e in f.evidence]
+        suppression = redact_tree(f.suppression) if f.suppression else f.suppression
+        if res is f.resource and message is f.message and suppression == f.suppression and all(
+                a is b for a, b in zip(evidence_, f.evidence, strict=True)):
+            return f  # nearly always: the registry redacted it when it was made
+        return dataclasses.replace(f, resource=res, message=message, evidence=evidence_, suppression=suppression)
+
+    findings = [finding(f) for f in result.findings]
+    return dataclasses.replace(
+        result,
+        findings=findings,
+        errors=[CheckError(e.check_id, redact_text(e.message)) for e in result.errors],
+        skipped=[_redact_problem(p) for p in result.skipped],
+        warnings=[dataclasses.replace(w, message=redact_text(w.message)) for w in result.warnings],
+    )
+
+
+def _redact_problem(problem: Any) -> Any:
+    """A skipped-input record (`sources.files.InputProblem`) with its file and message redacted."""
+    if not dataclasses.is_dataclass(problem) or isinstance(problem, type):
+        return redact_text(str(problem))
+    changes: dict[str, Any] = {name: redact_text(getattr(problem, name)) for name in ("file", "message")
+                               if isinstance(getattr(problem, name, None), str)}
+    if "message" in changes and hasattr(problem, "severity") and hasattr(problem, "level"):
+        changes["level"] = problem.severity  # decided on the original message, kept whatever the mask changed
+    return dataclasses.replace(problem, **changes)
+
+
 def exception_record(rule: ExceptionRule) -> dict[str, Any]:
+    """An exception of `.kubehipaa.yaml` as report data (its free text redacted like everything else)."""
     resource = rule.resource
-    return {
+    return redact_tree({
         "check": rule.check,
         "resource": {"kind": resource.kind, "namespace": resource.namespace, "name": resource.name,
                      "container": resource.container},
@@ -96,7 +157,7 @@ def exception_record(rule: ExceptionRule) -> dict[str, Any]:
         "owner": rule.owner,
         "justification": rule.justification,
         "expires": rule.expires.isoformat(),
-    }
+    })
 
 
 def warning_record(warning: ScanWarning) -> dict[str, Any]:

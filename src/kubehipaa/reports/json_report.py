@@ -19,6 +19,7 @@ from kubehipaa.reports.common import (
     TOOL_VERSION,
     exception_record,
     generated_at,
+    redact_result,
     safeguard_of,
     severity_counts,
     summary_line,
@@ -30,7 +31,8 @@ SCHEMA_ID = "https://kubehipaa.dev/schemas/kubehipaa-report-1.0.schema.json"
 
 
 def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
-    """The report as plain data (what `render_json` serialises)."""
+    """The report as plain data (what `render_json` serialises), from the redacted result."""
+    result = redact_result(result)
     catalog = load_hipaa()
     findings = []
     # Tens of thousands of findings share a few hundred resources and checks: convert each once.

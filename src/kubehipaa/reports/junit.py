@@ -13,7 +13,7 @@ from collections import defaultdict
 from kubehipaa.config import Config
 from kubehipaa.model import Finding, ResourceRef
 from kubehipaa.pipeline import ScanResult
-from kubehipaa.reports.common import summary_line
+from kubehipaa.reports.common import redact_result, summary_line
 
 
 def _failure_text(findings: list[Finding]) -> str:
@@ -35,6 +35,7 @@ def _case(suite: ET.Element, check_id: str, ref: ResourceRef) -> ET.Element:
 
 
 def junit_tree(result: ScanResult) -> ET.Element:
+    result = redact_result(result)
     by_check: dict[str, dict[ResourceRef, list[Finding]]] = defaultdict(lambda: defaultdict(list))
     titles: dict[str, str] = {}
     for f in result.findings:

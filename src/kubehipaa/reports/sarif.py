@@ -25,6 +25,7 @@ from kubehipaa.reports.common import (
     TOOL_NAME,
     TOOL_VERSION,
     exception_record,
+    redact_result,
     warning_record,
 )
 
@@ -163,6 +164,7 @@ def _result(finding: Finding, rule_index: int, cwd: Path) -> dict[str, Any]:
 
 
 def sarif_dict(result: ScanResult, config: Config, cwd: Path | None = None) -> dict[str, Any]:
+    result = redact_result(result)
     cwd = cwd or Path.cwd()
     metas = [c.meta for c in result.checks]
     index = {m.id: i for i, m in enumerate(metas)}

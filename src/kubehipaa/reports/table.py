@@ -16,7 +16,7 @@ from kubehipaa.config import Config
 from kubehipaa.frameworks import load_hipaa
 from kubehipaa.model import Finding, Severity
 from kubehipaa.pipeline import ScanResult
-from kubehipaa.reports.common import exception_record, group_by_safeguard, summary_line
+from kubehipaa.reports.common import exception_record, group_by_safeguard, redact_result, summary_line
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -47,6 +47,7 @@ def _message_cell(finding: Finding) -> Text:
 
 def table_renderables(result: ScanResult, config: Config, max_rows: int | None = None) -> list[RenderableType]:
     """The report as rich renderables: one table per HIPAA standard, then exceptions, errors, summary."""
+    result = redact_result(result)
     catalog = load_hipaa()
     phi = set(result.phi_namespaces)
     out: list[RenderableType] = []

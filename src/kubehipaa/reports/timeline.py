@@ -1,4 +1,7 @@
-"""Render an audit timeline (who did what, when, from where) as a terminal table, JSON or HTML."""
+"""Render an audit timeline (who did what, when, from where) as a terminal table, JSON or HTML.
+
+Every format renders the entries' `to_dict()` (redacted, see engines/auditlog/timeline.py) and the inputs through
+`redact_tree`."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from kubehipaa import __version__
-from kubehipaa.engines.auditlog.timeline import Timeline, TimelineEntry
+from kubehipaa.engines.auditlog.timeline import Timeline
+from kubehipaa.redaction import clip, redact_tree
 
 OUTCOME_STYLE = {"allowed": "green", "forbidden": "red", "unauthorized": "red", "failed": "yellow"}
 
@@ -22,12 +26,12 @@ def timeline_dict(tl: Timeline, inputs: dict[str, Any], generated_at: str) -> di
     return {
         "tool": {"name": "kubehipaa", "version": __version__},
         "generatedAt": generated_at,
-        "filters": tl.filter.to_dict(),
+        "filters": redact_tree(tl.filter.to_dict()),
         "matched": tl.matched,
         "shown": len(entries),
         "truncated": tl.truncated,
         "window": tl.window.to_dict(),
-        "inputs": inputs,
+        "inputs": redact_tree(inputs),
         "entries": [e.to_dict() for e in entries],
     }
 
@@ -49,15 +53,15 @@ def render_timeline_html(tl: Timeline, inputs: dict[str, Any], generated_at: str
 def render_timeline_table(tl: Timeline, inputs: dict[str, Any], *, width: int = 200) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=width, highlight=False, force_terminal=False)
-    entries = tl.entries()
-    flt = ", ".join(f"{k}={v}" for k, v in tl.filter.to_dict().items()) or "none"
+    entries = [e.to_dict() for e in tl.entries()]
+    flt = ", ".join(f"{k}={v}" for k, v in redact_tree(tl.filter.to_dict()).items()) or "none"
     table = Table(title=f"Audit timeline (filters: {flt})", show_lines=False)
     for col in ("time", "user", "verb", "object", "outcome", "source IP", "user agent", "alerts"):
         table.add_column(col, overflow="fold")
     for e in entries:
-        table.add_row(e.time, escape(_who(e)), e.verb, escape(_what(e)),
-                      f"[{OUTCOME_STYLE.get(e.outcome, 'white')}]{e.outcome} {e.code or ''}[/]", e.source_ip,
-                      escape(e.user_agent[:40]), ",".join(e.alerts))
+        table.add_row(escape(e["time"]), escape(_who(e)), escape(e["verb"]), escape(_what(e)),
+                      f"[{OUTCOME_STYLE.get(e['outcome'], 'white')}]{e['outcome']} {e['code'] or ''}[/]",
+                      escape(e["sourceIP"]), escape(clip(e["userAgent"], 40)), ",".join(e["alerts"]))
     console.print(table)
     more = f" (first {len(entries)} shown; raise --limit)" if tl.truncated else ""
     window = f", {tl.window.summary()}" if tl.window.bounded else ""
@@ -66,10 +70,10 @@ def render_timeline_table(tl: Timeline, inputs: dict[str, Any], *, width: int = 
     return buf.getvalue()
 
 
-def _who(e: TimelineEntry) -> str:
-    return f"{e.user} as {e.impersonated}" if e.impersonated else e.user
+def _who(e: dict[str, Any]) -> str:
+    return f"{e['user']} as {e['impersonatedUser']}" if e["impersonatedUser"] else str(e["user"])
 
 
-def _what(e: TimelineEntry) -> str:
-    cmd = f" [{' '.join(e.command)}]" if e.command else ""
-    return e.object + cmd
+def _what(e: dict[str, Any]) -> str:
+    cmd = f" [{' '.join(e['command'])}]" if e["command"] else ""
+    return str(e["object"]) + cmd

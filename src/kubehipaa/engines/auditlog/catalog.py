@@ -9,6 +9,10 @@ ids, SigmaHQ titles); the conformance test uses them.
 Shared exclusion (`expected_platform_action`): a control-plane identity (a `system:`/`eks:`/`aks:` user or a
 service account of a system namespace) acting cluster-wide or inside a system namespace is the platform
 managing itself, and most rules skip it.
+
+Messages never carry secrets or PHI: text built from structured user data is redacted here, where its structure
+is known (an exec command with `redaction.redact_argv`, a request URI with `redaction.redact_uri`, PHI in
+bodies as fixed masks); everything else an alert carries is redacted when it leaves (`Alert.to_dict`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.auditlog import podspec as ps
 from kubehipaa.engines.auditlog.phi import scan_bodies
-from kubehipaa.engines.auditlog.redact import redact_command
 from kubehipaa.engines.auditlog.rules import (
     ANONYMOUS_USER,
     SYSTEM_NAMESPACES,
@@ -34,6 +37,7 @@ from kubehipaa.engines.auditlog.rules import (
     succeeded,
 )
 from kubehipaa.model import Severity
+from kubehipaa.redaction import redact_argv, redact_uri
 
 if TYPE_CHECKING:
     from kubehipaa.engines.auditlog.event import AuditEvent
@@ -353,7 +357,8 @@ def _anonymous_remote(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
         return None  # load-balancer and kubelet probes from inside the VPC
     if is_cloud_health_checker(ip):
         return None
-    return f"anonymous request {ev.requestURI or ev.object_display} from {ip} ({ev.outcome})"
+    target = redact_uri(ev.requestURI) if ev.requestURI else ev.object_display
+    return f"anonymous request {target} from {ip} ({ev.outcome})"
 
 
 _add(Rule(
@@ -511,7 +516,7 @@ _add(Rule(
 def _interactive(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     if not succeeded(ev) or expected_platform_action(ev):
         return None
-    cmd = redact_command(ev.exec_command)
+    cmd = redact_argv(ev.exec_command)
     shown = f": {' '.join(cmd)}" if cmd else ""
     return f"{ev.username or '?'} {ev.subresource} into pod {ev.namespace}/{ev.name}{shown}"
 
@@ -521,7 +526,7 @@ def _suspicious_exec(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
         return None
     cmd = ev.exec_command
     if cmd and SUSPICIOUS_COMMAND.search(" ".join(cmd)):
-        return f"suspicious command in pod {ev.namespace}/{ev.name}: {' '.join(redact_command(cmd))}"
+        return f"suspicious command in pod {ev.namespace}/{ev.name}: {' '.join(redact_argv(cmd))}"
     return None
 
 
@@ -530,7 +535,7 @@ def _token_read(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
         return None
     cmd = ev.exec_command
     if any(p in arg for arg in cmd for p in TOKEN_PATHS):
-        return f"pod {ev.namespace}/{ev.name}: credentials read via exec: {' '.join(redact_command(cmd))}"
+        return f"pod {ev.namespace}/{ev.name}: credentials read via exec: {' '.join(redact_argv(cmd))}"
     return None
 
 
@@ -551,7 +556,7 @@ def _kubectl_cp(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
         return None
     cmd = ev.exec_command
     if _tar_to_stdout(cmd):
-        return f"files copied out of pod {ev.namespace}/{ev.name}: {' '.join(redact_command(cmd))}"
+        return f"files copied out of pod {ev.namespace}/{ev.name}: {' '.join(redact_argv(cmd))}"
     return None
 
 

@@ -25,12 +25,14 @@ evaluated on its own, and every request that reuses an id already seen with a di
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from kubehipaa.engines.auditlog.catalog import RULES
-from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
+from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, request_signature
 from kubehipaa.engines.auditlog.phi import _scanner
 from kubehipaa.engines.auditlog.rules import (
     ANONYMOUS_USER,
@@ -39,8 +41,9 @@ from kubehipaa.engines.auditlog.rules import (
     DetectorConfig,
     Rule,
 )
-from kubehipaa.engines.auditlog.windows import CountWindow, DistinctWindow, FirstSeen, parse_time
+from kubehipaa.engines.auditlog.windows import CountWindow, DistinctWindow, EventClock, FirstSeen
 from kubehipaa.model import Severity
+from kubehipaa.redaction import redact_text, redact_tree
 
 MAX_DONE_IDS = 200_000
 """auditIDs remembered for de-duplication (two generations of half this size), each with the signature of
@@ -55,6 +58,9 @@ alert rather than a lost one."""
 
 _Held = tuple[int, AuditEvent]
 """A held RequestReceived event with its request signature."""
+
+SNAPSHOT_VERSION = 1
+"""Version of `Detector.snapshot()`'s layout; `restore` refuses any other (the caller starts fresh)."""
 
 
 @dataclass(slots=True)
@@ -82,22 +88,25 @@ class Alert:
     per-process hash."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The alert as output data (reports, `audit serve`'s alerts.jsonl): the only way an alert leaves the
+        process, so every string taken from the event is redacted here (kubehipaa.redaction)."""
+        r = redact_text
         return {
             "ruleId": self.rule_id,
             "title": self.title,
             "severity": self.severity.label,
             "hipaa": list(self.hipaa),
-            "message": self.message,
-            "time": self.time,
-            "auditID": self.audit_id,
-            "user": self.user,
-            "sourceIP": self.source_ip,
-            "userAgent": self.user_agent,
-            "verb": self.verb,
-            "object": self.object,
-            "namespace": self.namespace,
+            "message": r(self.message),
+            "time": r(self.time),
+            "auditID": r(self.audit_id),
+            "user": r(self.user),
+            "sourceIP": r(self.source_ip),
+            "userAgent": r(self.user_agent),
+            "verb": r(self.verb),
+            "object": r(self.object),
+            "namespace": r(self.namespace),
             "count": self.count,
-            "evidence": self.evidence,
+            "evidence": redact_tree(self.evidence),
         }
 
 
@@ -119,14 +128,21 @@ class Detector:
     """Runs a rule set over a stream of `AuditEvent`s with bounded memory."""
 
     def __init__(self, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None, *,
-                 dedupe: bool = True) -> None:
+                 dedupe: bool = True, signature: Callable[[AuditEvent], int] | None = None) -> None:
+        """`signature`: how requests under one auditID are told apart (default `request_signature`, a
+        per-process hash). A detector whose state outlives the process (`snapshot`/`restore`) needs one that
+        gives the same value in the next process, e.g. `event.keyed_request_signature(key)` with a stored
+        key; otherwise a later stage of a request evaluated before a restart would look like another request
+        reusing its auditID."""
         self.rules = list(RULES if rules is None else rules)
         self.config = config or DetectorConfig()
         self.dedupe = dedupe
+        self._signature = signature or request_signature
         self._hooks: list[Callable[[AuditEvent], Iterable[Alert]]] = []
         self._received = 0
         self._t_event: AuditEvent | None = None
         self._t = 0.0
+        self._clock = EventClock()  # windowed rules' time: a malformed timestamp counts at the stream's latest
         self._duplicates = 0
         self._reused_ids = 0
         self._evaluated = 0
@@ -190,7 +206,7 @@ class Detector:
         aid = ev.auditID
         if aid is not None and self.dedupe:
             out: list[Alert] = []
-            if not self._admit(ev, aid, request_signature(ev), out):
+            if not self._admit(ev, aid, self._signature(ev), out):
                 return out
             if out:
                 out.extend(self._evaluate(ev))
@@ -218,6 +234,11 @@ class Detector:
             for ev in events:
                 self._received += 1
                 out.extend(self._evaluate(ev))
+            return out
+        if self._signature is not request_signature:  # the inlined de-duplication below hashes like it
+            out = []
+            for ev in events:
+                out.extend(self.process(ev))
             return out
         out = []
         received = duplicates = 0
@@ -431,6 +452,75 @@ class Detector:
         return DetectorStats(self._received, self._duplicates, self._evaluated, Counter(self._alerts),
                              self._reused_ids)
 
+    # -- persistence ----------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restarted process needs to continue this stream as if it had not stopped.
+
+        Why: a long-running receiver (`audit serve`) restarts; without its windows a burst that straddles
+        the restart is never counted, first-seen tables re-learn, and the later stage of a request evaluated
+        before the restart is evaluated again. The result holds only str/int/float/bytes/None in lists, tuples
+        and dicts (msgpack-able; no pickle, so loading a snapshot never runs code). Held
+        RequestReceived events are kept as their JSON. Versioned by `SNAPSHOT_VERSION`. The de-duplication
+        tables (up to 200,000 auditIDs) are shallow copies, so encoding them costs no Python loop.
+        """
+        def pending(table: dict[str, _Held | list[_Held]]) -> list[list[Any]]:
+            return [[aid, [[sig, msgspec.json.encode(ev)] for sig, ev in (e if isinstance(e, list) else (e,))]]
+                    for aid, e in table.items()]
+
+        return {
+            "version": SNAPSHOT_VERSION,
+            "windows": {rid: [type(w).__name__, w.to_state()] for rid, w in self._state.items()},
+            "done": [dict(self._done_old), dict(self._done_new)],
+            "pending": [pending(self._pending_old), pending(self._pending_new)],
+            "counters": {"received": self._received, "duplicates": self._duplicates,
+                         "evaluated": self._evaluated, "reused": self._reused_ids,
+                         "alerts": dict(self._alerts)},
+        }
+
+    def restore(self, snap: Mapping[str, Any]) -> list[str]:
+        """Continue from `snapshot()`'s output (taken by a detector with the same `signature`).
+
+        A window is restored only into a rule that still has a window of the same kind; its current bounds
+        (seconds, threshold, max_keys from this detector's config) apply. Returns the ids of windowed rules
+        whose state could not be restored (new rules, changed kinds), which start empty. Raises ValueError
+        for another snapshot version.
+        """
+        if snap.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"detector snapshot version {snap.get('version')!r}, expected {SNAPSHOT_VERSION}")
+        saved = snap["windows"]
+        fresh: list[str] = []
+        for rid, window in self._state.items():
+            entry = saved.get(rid)
+            if entry is None or entry[0] != type(window).__name__:
+                fresh.append(rid)
+                continue
+            window.load_state(entry[1])
+
+        def done(table: dict[str, Any]) -> dict[str, int | tuple[int, ...]]:
+            return {aid: v if isinstance(v, int) else tuple(v) for aid, v in table.items()}
+
+        def pending(rows: list[list[Any]]) -> dict[str, _Held | list[_Held]]:
+            out: dict[str, _Held | list[_Held]] = {}
+            for aid, held in rows:
+                items = [(int(sig), EVENT_DECODER.decode(raw)) for sig, raw in held]
+                out[aid] = items[0] if len(items) == 1 else items
+            return out
+
+        self._done_old, self._done_new = (done(table) for table in snap["done"])
+        self._pending_old, self._pending_new = (pending(rows) for rows in snap["pending"])
+        c = snap["counters"]
+        self._received, self._duplicates = int(c["received"]), int(c["duplicates"])
+        self._evaluated, self._reused_ids = int(c["evaluated"]), int(c["reused"])
+        self._alerts = Counter({str(k): int(v) for k, v in c["alerts"].items()})
+        self._t_event = None
+        return fresh
+
+    @property
+    def pending_count(self) -> int:
+        """RequestReceived events held waiting for a later stage (evaluated by `flush`)."""
+        return sum(len(e) if isinstance(e, list) else 1
+                   for table in (self._pending_old, self._pending_new) for e in table.values())
+
     def process_all(self, events: Iterable[AuditEvent]) -> list[Alert]:
         """Convenience for tests and small inputs: every alert of `events`, including the final flush."""
         out: list[Alert] = []
@@ -571,7 +661,7 @@ class Detector:
             if self._t_event is ev:
                 t = self._t
             else:
-                t = self._t = parse_time(ev.time)
+                t = self._t = self._clock.at(ev.time)
                 self._t_event = ev
             key = w.key(ev)
             if w.mode == "first_seen":
@@ -602,5 +692,5 @@ class Detector:
             rule_id=rule.id, title=rule.title, severity=rule.severity, hipaa=rule.hipaa, message=message,
             time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
             user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
-            count=count, request=request_signature(ev),
+            count=count, request=self._signature(ev),
         ))

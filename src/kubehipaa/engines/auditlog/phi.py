@@ -2,12 +2,17 @@
 
 The detectors themselves live in `kubehipaa.engines.phi` (one definition of what an SSN, NPI, MRN, DOB or
 FHIR Patient looks like, shared with the manifest checks); this module only decides which bodies to look at
-and formats the redacted matches. If that engine is not installed yet the rule reports nothing.
+and formats the redacted matches. One `PhiScan` per event bounds what is kept (three examples per field
+and kind) while every match is still counted, so a body with 40,000 SSNs costs linear time and a few
+strings, and each body is walked once however many aliases share its subtrees.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from kubehipaa.engines.phi import STRONG_KINDS, PhiScan
+from kubehipaa.redaction import mask
 
 if TYPE_CHECKING:
     from kubehipaa.engines.auditlog.event import AuditEvent
@@ -17,9 +22,10 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 def _scanner() -> Any:
+    """The PHI walker, or None when the engine is absent (the detector then skips decoding bodies)."""
     try:
         from kubehipaa.engines import phi
-    except ImportError:
+    except ImportError:  # pragma: no cover - the engine ships with the package
         return None
     return getattr(phi, "scan_value", None)
 
@@ -40,28 +46,24 @@ def _trim(body: Any) -> Any:
 
 
 def scan_bodies(ev: AuditEvent) -> list[str]:
-    """`kind at path: redacted` for each PHI-shaped value in the event's bodies (never the raw value).
+    """`kind at path: <redacted:kind>` for the PHI-shaped values in the event's bodies: every kind found in every
+    field, once. The mask is fixed (`kubehipaa.redaction`): the engine's shape (`###-##-####`) would tell the
+    value's length and punctuation.
 
     What is written is in the requestObject of create/update/patch; what is read is in the responseObject
     of get/list/watch (a write's response echoes its request, so it is not scanned twice). Only the kinds
     that identify a patient on their own are reported (SSN, NPI, MRN, DOB, HL7, FHIR), not phone numbers
     or e-mail addresses, which are common in ordinary configuration.
     """
-    scan_value = _scanner()
-    if scan_value is None:
-        return []
-    from kubehipaa.engines.phi import STRONG_KINDS
-
     verb = ev.verb or ""
-    out: list[str] = []
+    scan = PhiScan()
     if verb in WRITE_VERBS and ev.requestObject and len(ev.requestObject) <= MAX_BODY_BYTES:
         body = ev.request_object
         if body is not None:
-            out.extend(f"{m.kind} at {m.path}: {m.redacted}" for m in scan_value(_trim(body), "requestObject")
-                       if m.kind in STRONG_KINDS)
+            scan.add_value(_trim(body), "requestObject")
     if verb in READ_VERBS and ev.responseObject and len(ev.responseObject) <= MAX_BODY_BYTES:
         body = ev.response_object
         if body is not None:
-            out.extend(f"{m.kind} at {m.path}: {m.redacted}" for m in scan_value(_trim(body), "responseObject")
-                       if m.kind in STRONG_KINDS)
-    return out
+            scan.add_value(_trim(body), "responseObject")
+    return list(dict.fromkeys(f"{m.kind} at {m.path}: {mask(m.kind)}" for m in scan.matches
+                              if m.kind in STRONG_KINDS))

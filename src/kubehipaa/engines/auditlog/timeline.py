@@ -5,6 +5,10 @@ one, so the entry shows the final outcome. A request is its auditID and its `req
 requestURI, user, request time), as in the detector: clients can set the Audit-ID header, so different
 requests that share an auditID each get their own entry and their own alerts. The number of entries kept is
 bounded by `limit` (oldest kept; `truncated` says when more matched).
+
+An entry never carries a secret or PHI out: its command and request URI are redacted when the entry is made
+(`redact_argv`, `redact_uri`: the query string and the application path behind `/proxy/` are masked), and every
+other event-derived string when the entry is serialized (`TimelineEntry.to_dict`, which every renderer uses).
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
-from kubehipaa.engines.auditlog.redact import redact_command
-from kubehipaa.engines.auditlog.timerange import TimeRange
+from kubehipaa.engines.auditlog.timerange import TimeRange, sort_key
+from kubehipaa.redaction import redact_argv, redact_text, redact_uri
 
 if TYPE_CHECKING:
     from kubehipaa.engines.auditlog.detector import Alert
@@ -82,12 +86,16 @@ class TimelineEntry:
         return f"{self.resource} {target}".strip() if self.resource else self.request_uri
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as report data: the only way an entry leaves the process, so every string taken from the
+        event (user agent, names, auditID...) is redacted here."""
+        r = redact_text
         return {
-            "time": self.time, "user": self.user, "impersonatedUser": self.impersonated or None,
-            "verb": self.verb, "resource": self.resource, "namespace": self.namespace, "name": self.name,
-            "object": self.object, "outcome": self.outcome, "code": self.code, "sourceIP": self.source_ip,
-            "userAgent": self.user_agent, "auditID": self.audit_id, "requestURI": self.request_uri,
-            "command": self.command or None, "alerts": self.alerts,
+            "time": r(self.time), "user": r(self.user), "impersonatedUser": r(self.impersonated) or None,
+            "verb": r(self.verb), "resource": r(self.resource), "namespace": r(self.namespace),
+            "name": r(self.name), "object": r(self.object), "outcome": self.outcome, "code": self.code,
+            "sourceIP": r(self.source_ip), "userAgent": r(self.user_agent), "auditID": r(self.audit_id),
+            "requestURI": r(self.request_uri), "command": [r(c) for c in self.command] or None,
+            "alerts": self.alerts,
         }
 
 
@@ -144,7 +152,7 @@ class Timeline:
 
     def entries(self) -> list[TimelineEntry]:
         out = list(self._by_request.values()) + self._anon
-        out.sort(key=lambda e: e.time)
+        out.sort(key=lambda e: sort_key(e.time))  # as instants: `+14:00` and `Z` times interleave correctly
         return out
 
 
@@ -152,8 +160,8 @@ def _entry(ev: AuditEvent, alerts: list[str]) -> TimelineEntry:
     res = ev.resource
     if ev.subresource:
         res = f"{res}/{ev.subresource}"
-    cmd = redact_command(ev.exec_command) if ev.subresource in ("exec", "attach") else []
-    uri = (ev.requestURI or "").split("?", 1)[0]
+    cmd = redact_argv(ev.exec_command) if ev.subresource in ("exec", "attach") else []
+    uri = redact_uri(ev.requestURI or "")
     return TimelineEntry(
         time=ev.time, user=ev.username, impersonated=ev.impersonated_username, verb=ev.verb or "",
         resource=res, namespace=ev.namespace, name=ev.name, outcome=ev.outcome, code=ev.code,

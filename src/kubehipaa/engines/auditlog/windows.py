@@ -2,47 +2,87 @@
 
 Every table is an LRU of at most `max_keys` keys and every per-key list is capped, so a month of logs uses
 the same memory as an hour. Time is the events' own time (requestReceivedTimestamp), not the wall clock,
-so replaying an old log gives the same alerts as watching it live.
+so replaying an old log gives the same alerts as watching it live (`EventClock`: a time that cannot be read
+counts at the stream's latest time; a time earlier than an alert does not fall in that alert's quiet period).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import OrderedDict, deque
+from typing import Any
+
+from kubehipaa.engines.auditlog.timerange import NS_PER_S, TimeParseError, parse_instant
 
 _EPOCH_CACHE: dict[str, float] = {}
+"""'YYYY-MM-DDTHH:MM:SS' of MicroTime-shaped times → seconds since the epoch (validated when added)."""
+
+
+def event_seconds(text: str) -> float | None:
+    """RFC 3339 (Kubernetes MicroTime, Go RFC3339Nano, offsets) → whole seconds since the epoch; None when
+    absent, unparsable or outside years 1-9999 UTC.
+
+    Windows are minutes long, so the fraction is dropped, and in the common MicroTime shape
+    ('YYYY-MM-DDTHH:MM:SS.ffffffZ', 27 characters ending in Z) it is not even looked at: the date and time
+    before it are validated once per second and cached, because consecutive events share them. Anything
+    else is parsed in full (`timerange.parse_instant`), so an offset such as `+14:00` moves the time, and
+    text that only starts like a time is not taken for one.
+    """
+    if len(text) == 27 and text[26] == "Z":
+        seconds = _EPOCH_CACHE.get(text[:19])
+        if seconds is not None:
+            return seconds
+        if text[19] == ".":
+            try:
+                seconds = float(parse_instant(text[:19] + "Z") // NS_PER_S)
+            except TimeParseError:
+                return None
+            if len(_EPOCH_CACHE) > 4096:
+                _EPOCH_CACHE.clear()
+            _EPOCH_CACHE[text[:19]] = seconds
+            return seconds
+    if not text:
+        return None
+    try:
+        return float(parse_instant(text) // NS_PER_S)
+    except TimeParseError:
+        return None
 
 
 def parse_time(text: str) -> float:
-    """RFC 3339 (Go RFC3339Nano included) → whole seconds since the epoch; 0.0 when absent or unparseable.
+    """`event_seconds`, with 0.0 for a time that is absent or cannot be used (callers that keep no stream of
+    times; windowed rules use `EventClock`, for which 0.0 would be a time 56 years back)."""
+    seconds = event_seconds(text)
+    return 0.0 if seconds is None else seconds
 
-    Windows are minutes long, so the fraction is dropped; the seconds part is looked up in a small cache
-    because consecutive events share it.
+
+class EventClock:
+    """The time windowed rules give an event (`at`): its own, or, when that is absent, unparsable or outside
+    years 1-9999, the time of the last event before it that had a valid one.
+
+    Why not 0.0 (the epoch) for a bad time: windows compare times, and a time decades off would open a
+    learning period again, put a key in a "quiet" period that never ends, or keep a burst from ever adding
+    up, so one malformed timestamp could hide real alerts. The previous event's time keeps such an event in
+    the current window, where it counts like any other. `unplaced` counts them.
     """
-    head = text[:19]
-    base = _EPOCH_CACHE.get(head)
-    if base is None:
-        if len(text) < 19:
-            return 0.0
-        try:
-            base = dt.datetime.fromisoformat(head).replace(tzinfo=dt.UTC).timestamp()
-        except ValueError:
-            return 0.0
-        if len(_EPOCH_CACHE) > 4096:
-            _EPOCH_CACHE.clear()
-        _EPOCH_CACHE[head] = base
-    if text[-1:] in ("Z", "z") or len(text) == 19:
-        return base
-    tail = text[19:]
-    for sign in ("+", "-"):
-        if sign in tail:
-            hh_mm = tail.rsplit(sign, 1)[1]
-            try:
-                offset = int(hh_mm[:2]) * 3600 + int(hh_mm[3:5] or 0) * 60
-            except ValueError:
-                return base
-            return base - offset if sign == "+" else base + offset
-    return base
+
+    __slots__ = ("latest", "unplaced")
+
+    def __init__(self) -> None:
+        self.latest = 0.0
+        self.unplaced = 0
+
+    def at(self, text: str) -> float:
+        if len(text) == 27 and text[26] == "Z":  # the cached case of `event_seconds`, inlined: per event
+            seconds = _EPOCH_CACHE.get(text[:19])
+            if seconds is not None:
+                self.latest = seconds
+                return seconds
+        found = event_seconds(text)
+        if found is None:
+            self.unplaced += 1
+            return self.latest
+        self.latest = found
+        return found
 
 
 class _Lru(OrderedDict):  # type: ignore[type-arg]
@@ -61,6 +101,11 @@ class _Lru(OrderedDict):  # type: ignore[type-arg]
             self.move_to_end(key)
         return value
 
+    def trim(self) -> None:
+        """Drop the least recently used keys beyond `max_keys` (after a restore with a smaller bound)."""
+        while len(self) > self.max_keys:
+            self.popitem(last=False)
+
 
 class CountWindow:
     """`threshold` hits for one key within `seconds` → one alert, then quiet for a window."""
@@ -74,7 +119,7 @@ class CountWindow:
     def add(self, key: str, t: float) -> int:
         """Record a hit; return the number of hits in the window when this hit triggers an alert, else 0."""
         quiet = self.quiet_until.get(key)
-        if quiet is not None and t < quiet:
+        if quiet is not None and quiet - self.seconds <= t < quiet:  # not before the alert: times can go back
             return 0
         dq = self.hits.get(key)
         if dq is None:
@@ -94,6 +139,22 @@ class CountWindow:
             return n
         return 0
 
+    def to_state(self) -> dict[str, Any]:
+        """Plain lists in LRU order (oldest first), for `Detector.snapshot`."""
+        return {"hits": [[k, list(dq)] for k, dq in self.hits.items()],
+                "quiet": [[k, t] for k, t in self.quiet_until.items()]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Replace the tables with `to_state`'s output; this window's own bounds (threshold, max_keys) apply."""
+        self.hits.clear()
+        self.quiet_until.clear()
+        for k, ts in state["hits"]:
+            self.hits[k] = deque((float(t) for t in ts), maxlen=self.threshold)
+        for k, t in state["quiet"]:
+            self.quiet_until[k] = float(t)
+        self.hits.trim()
+        self.quiet_until.trim()
+
 
 class DistinctWindow:
     """`threshold` distinct values for one key within `seconds` → one alert, then quiet for a window."""
@@ -107,7 +168,7 @@ class DistinctWindow:
     def add(self, key: str, value: str, t: float) -> int:
         quiet = self.quiet_until.get(key)
         if quiet is not None:
-            if t < quiet:
+            if quiet - self.seconds <= t < quiet:  # not before the alert: merged logs can go back in time
                 return 0
             del self.quiet_until[key]
         seen = self.values.get(key)
@@ -132,6 +193,21 @@ class DistinctWindow:
                 return n
         return 0
 
+    def to_state(self) -> dict[str, Any]:
+        return {"values": [[k, [[v, t] for v, t in seen.items()]] for k, seen in self.values.items()],
+                "quiet": [[k, t] for k, t in self.quiet_until.items()]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.values.clear()
+        self.quiet_until.clear()
+        for k, pairs in state["values"]:
+            self.values[k] = {v: float(t) for v, t in pairs}
+        for k, t in state["quiet"]:
+            self.quiet_until[k] = float(t)
+        self.values.trim()
+        while len(self.quiet_until) > self.values.max_keys:
+            self.quiet_until.pop(next(iter(self.quiet_until)))
+
 
 class FirstSeen:
     """New key, or new (key, value) pair, after a learning period of `learning_s` seconds of log time."""
@@ -143,7 +219,9 @@ class FirstSeen:
 
     def add(self, key: str, value: str, t: float) -> str:
         """'' when nothing is new (or still learning), else 'identity' or 'source'."""
-        if self.start is None:
+        if self.start is None or t < self.start:
+            # The learning period runs from the earliest time seen: an event from before the first one (logs
+            # merged out of order) must not open it again, nor keep it open.
             self.start = t
         learning = t - self.start < self.learning_s
         values = self.keys.get(key)
@@ -162,3 +240,18 @@ class FirstSeen:
         if len(values) > values.max_keys:
             values.popitem(last=False)
         return "" if learning else "source"
+
+    def to_state(self) -> dict[str, Any]:
+        return {"start": self.start, "keys": [[k, list(values)] for k, values in self.keys.items()]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        start = state["start"]
+        self.start = None if start is None else float(start)
+        self.keys.clear()
+        for k, values in state["keys"]:
+            lru = _Lru(64)
+            for v in values:
+                lru[v] = True
+            lru.trim()
+            self.keys[k] = lru
+        self.keys.trim()

@@ -1,7 +1,9 @@
 """From plain Kubernetes object dicts to the engine's view: namespaces, workload peers and policies.
 
-Parsing validates every NetworkPolicy up front (selectors, CIDRs, peers, ports) and raises
-`NetpolError` naming the policy and where it was read, instead of failing midway through an analysis.
+Parsing validates every NetworkPolicy up front (selectors, CIDRs, peers, ports) and the fields the engine
+reads from the other kinds (`shapes`), instead of failing midway through an analysis. An object that fails
+is left out and recorded as one `Problem` naming it, where it was read and why (with netpol-analyzer's
+wording for policies); everything else is analysed, so one bad policy never hides the others' answers.
 Peers follow netpol-analyzer: a workload (Deployment, StatefulSet, ...) is one peer whatever its replica
 count; a Pod with a controller ownerReference is shown as its direct owner; a bare Pod is itself.
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from kubehipaa.engines.netpol import conns
+from kubehipaa.engines.netpol import conns, shapes
 from kubehipaa.engines.netpol.conns import ConnSet
+from kubehipaa.engines.netpol.errors import NetpolError, Problem
 from kubehipaa.engines.netpol.ipranges import CidrError, Interval, ipblock_intervals
 from kubehipaa.engines.netpol.selectors import Selector, SelectorError, matches_labels, parse_selector
 
@@ -39,10 +42,6 @@ RELEVANT_KINDS = frozenset(WORKLOAD_TEMPLATES) | {
     "Route",
     "Ingress",
 }
-
-
-class NetpolError(ValueError):
-    """Input the engine cannot analyse; the message is one line and names the object and its source."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +156,8 @@ class Topology:
     # peer key -> TCP ports an Ingress/Route sends to it, and the objects that do
     ingress_targets: dict[str, tuple[ConnSet, list[str]]]
     warnings: list[str]
+    problems: list[Problem] = field(default_factory=list)
+    """Objects left out of the analysis (or used only in part), one each, in input order."""
 
     def workload(self, key: str) -> Workload | None:
         for w in self.workloads:
@@ -165,54 +166,87 @@ class Topology:
         return None
 
 
-Doc = tuple[dict[str, Any], str, Any]
+class _Source(NamedTuple):
+    """Where an input object was read: `text` for Policy/Workload.source, file and line for problems.
+    (A named tuple: one is made per input object.)"""
+
+    text: str
+    file: str
+    line: int | None
+    obj: Any
 
 
-def _meta(doc: dict[str, Any]) -> dict[str, Any]:
-    m = doc.get("metadata")
-    return m if isinstance(m, dict) else {}
+# What leaving an object of each kind out means for the answers (said with every problem).
+_REFUSED = "skipped, as the API server would refuse it"
+EFFECTS = {
+    "NetworkPolicy": f"policy {_REFUSED}: connectivity is computed without it (pods only it selects look "
+    "unisolated, connections only it allows are missing)",
+    "Pod": f"{_REFUSED}: connectivity is computed without this pod",
+    "Service": f"{_REFUSED}: Ingress/Route traffic through it is not computed",
+    "Ingress": f"{_REFUSED}: ingress-controller connections through it are not computed",
+    "Route": f"{_REFUSED}: ingress-controller connections through it are not computed",
+    "Namespace": f"{_REFUSED}: namespace selectors see only its {NS_NAME_LABEL} label",
+}
+WORKLOAD_EFFECT = f"{_REFUSED}: connectivity is computed without this workload"
+NAMED_PORT_EFFECT = (
+    "kept as the API server reads it (the named port matches no external address); netpol-analyzer refuses "
+    "this policy"
+)
 
 
-def _labels(raw: Any) -> dict[str, str]:
-    if not isinstance(raw, dict):
-        return {}
-    return {str(k): "" if v is None else str(v) for k, v in raw.items()}
-
-
-def _dig(doc: Any, keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        if not isinstance(doc, dict):
-            return None
-        doc = doc.get(k)
-    return doc
-
-
-def _container_ports(spec: Any) -> tuple[ContainerPort, ...]:
-    out: list[ContainerPort] = []
-    if not isinstance(spec, dict):
+def _container_ports(spec: Any, path: str) -> tuple[ContainerPort, ...]:
+    """The named and numbered container ports of a pod spec, every field type-checked. The per-pod hot path
+    of `build_topology`: types are tested inline and the `shapes` helpers called only to word an error."""
+    if spec is None:
         return ()
-    for c in spec.get("containers") or ():
-        if not isinstance(c, dict):
+    if type(spec) is not dict:
+        shapes.mapping(spec, path)  # raises
+    containers = spec.get("containers")
+    if containers is None:
+        return ()
+    if type(containers) is not list:
+        shapes.mappings(containers, f"{path}.containers")  # raises
+    out: list[ContainerPort] = []
+    for ci, c in enumerate(containers):
+        ports = c.get("ports") if type(c) is dict else shapes.mappings(containers, f"{path}.containers")
+        if ports is None:
             continue
-        for p in c.get("ports") or ():
-            if not isinstance(p, dict):
-                continue
-            try:
-                number = int(p.get("containerPort"))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                continue
-            out.append(
-                ContainerPort(str(p.get("name") or ""), number, str(p.get("protocol") or "TCP").upper())
-            )
+        if type(ports) is not list:
+            shapes.mappings(ports, f"{path}.containers[{ci}].ports")  # raises
+        for pi, p in enumerate(ports):
+            if type(p) is not dict:
+                shapes.mappings(ports, f"{path}.containers[{ci}].ports")  # raises
+            number, name, protocol = p.get("containerPort"), p.get("name"), p.get("protocol")
+            if type(number) is not int or (name is not None and type(name) is not str) or (
+                protocol is not None and type(protocol) is not str
+            ):
+                where = f"{path}.containers[{ci}].ports[{pi}]"
+                number = shapes.integer(number, f"{where}.containerPort")
+                shapes.text(name, f"{where}.name")
+                shapes.text(protocol, f"{where}.protocol")
+                if number is None:
+                    continue  # required by the API server; nothing a named port could resolve to
+            out.append(ContainerPort(name or "", number, (protocol or "TCP").upper()))
     return tuple(out)
 
 
 def _pod_owner(meta: dict[str, Any]) -> tuple[str, str] | None:
-    for ref in meta.get("ownerReferences") or ():
-        if isinstance(ref, dict) and ref.get("controller") is True:
-            if ref.get("kind") == "Node":
+    refs = meta.get("ownerReferences")
+    if refs is None:
+        return None
+    if type(refs) is not list:
+        shapes.mappings(refs, "metadata.ownerReferences")  # raises
+    for i, ref in enumerate(refs):
+        if type(ref) is not dict:
+            shapes.mappings(refs, "metadata.ownerReferences")  # raises
+        if ref.get("controller") is True:
+            kind, name = ref.get("kind"), ref.get("name")
+            if not (type(kind) is str and type(name) is str):
+                kind = shapes.text(kind, f"metadata.ownerReferences[{i}].kind")
+                name = shapes.text(name, f"metadata.ownerReferences[{i}].name")
+            if kind == "Node":
                 return None
-            return str(ref.get("name") or ""), str(ref.get("kind") or "Pod")
+            return name or "", kind or "Pod"
     return None
 
 
@@ -269,7 +303,7 @@ _PEERS_CACHE_MAX = 50_000
 def _parse_peers(raw: Any, where: str) -> tuple[PeerSpec, ...] | None:
     """The compiled `from`/`to` list. Memoised on its text: thousands of policies repeat the same peers
     (`podSelector: {role: frontend}`), and the result is immutable. Errors are never memoised (they name
-    the policy)."""
+    the rule)."""
     if not raw:
         return None
     if not isinstance(raw, list):
@@ -302,8 +336,10 @@ def _compile_peers(raw: list[Any], where: str) -> tuple[PeerSpec, ...]:
             if not isinstance(ip_raw, dict):
                 raise NetpolError(f"{pw}: ipBlock must be a mapping")
             excepts = ip_raw.get("except") or []
+            if not isinstance(excepts, list):
+                raise NetpolError(f"{pw}: ipBlock.except must be a list")
             try:
-                block = ipblock_intervals(ip_raw.get("cidr"), list(excepts))
+                block = ipblock_intervals(ip_raw.get("cidr"), excepts)
             except CidrError as exc:
                 raise NetpolError(f"{pw}: CIDR error: {exc}") from None
             text = f"ipBlock {ip_raw.get('cidr')}" + (
@@ -325,15 +361,7 @@ def _compile_peers(raw: list[Any], where: str) -> tuple[PeerSpec, ...]:
     return tuple(out)
 
 
-def _parse_rule(
-    raw: Any,
-    index: int,
-    peers_key: str,
-    where: str,
-    egress: bool,
-    strict: bool = True,
-    warnings: list[str] | None = None,
-) -> Rule:
+def _parse_rule(raw: Any, index: int, peers_key: str, where: str, egress: bool, notes: list[str] | None) -> Rule:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -343,141 +371,197 @@ def _parse_rule(
     named = any(p.name for p in ports or ())
     if egress and named and (peers is None or any(p.is_ip for p in peers)):
         # netpol-analyzer refuses this: a named port cannot be resolved for an IP destination. The API
-        # server accepts it and the port then matches no external address, which is what non-strict does.
+        # server accepts it and the port then matches no external address, which is what is computed.
         message = f"{where}: named port error: cannot convert named port for an IP destination"
-        if strict:
+        if notes is None:
             raise NetpolError(message)
-        if warnings is not None:
-            warnings.append(message + " (it matches no external address)")
+        notes.append(message)
     rule = Rule(index, peers, ports, named=named)
     if not named:
         rule.const_conn = rule.conn_for(None) if ports is not None else conns.ALL
     return rule
 
 
-def parse_policy(
-    doc: dict[str, Any], source: str = "", strict: bool = True, warnings: list[str] | None = None
-) -> Policy:
-    """Validate and compile one NetworkPolicy (strict: refuse what netpol-analyzer refuses)."""
-    meta = _meta(doc)
+def parse_policy(doc: dict[str, Any], source: str = "", notes: list[str] | None = None) -> Policy:
+    """Validate and compile one NetworkPolicy; raises NetpolError (naming the rule, peer or field, not
+    the policy: the caller knows which one it passed) for anything the API server or netpol-analyzer
+    refuses. What only netpol-analyzer refuses (a named port towards IP peers) is appended to `notes` when
+    given, and compiled as the API server reads it."""
+    meta = shapes.metadata(doc)
     ns = str(meta.get("namespace") or DEFAULT_NS)
     name = str(meta.get("name") or "")
-    label = f"NetworkPolicy {ns}/{name}" + (f" ({source})" if source else "")
-    spec = doc.get("spec") or {}
-    if not isinstance(spec, dict):
-        raise NetpolError(f"{label}: spec must be a mapping")
+    spec = shapes.mapping(doc.get("spec"), "spec")
     try:
         pod_sel = parse_selector(spec.get("podSelector"))
     except SelectorError as exc:
-        raise NetpolError(f"{label}: selector error: {exc}") from None
+        raise NetpolError(f"spec.podSelector: selector error: {exc}") from None
     ingress_raw = spec.get("ingress") or []
     egress_raw = spec.get("egress") or []
     if not isinstance(ingress_raw, list) or not isinstance(egress_raw, list):
-        raise NetpolError(f"{label}: ingress and egress must be lists")
+        raise NetpolError("ingress and egress must be lists")
     types = spec.get("policyTypes")
     if types:
+        if not isinstance(types, list):
+            raise NetpolError(f"policyTypes must be a list, not {shapes.kind_of(types)}")
         bad = [t for t in types if t not in ("Ingress", "Egress")]
         if bad:
-            raise NetpolError(f"{label}: policyTypes may only hold Ingress and Egress, got {bad}")
+            raise NetpolError(f"policyTypes may only hold Ingress and Egress, got {bad}")
         affects_in, affects_eg = "Ingress" in types, "Egress" in types
     else:
         # upstream defaulting: Ingress always; Egress only if the policy has egress rules
         affects_in, affects_eg = True, bool(egress_raw)
-    ingress = [
-        _parse_rule(r, i, "from", f"{label} Ingress rule #{i + 1}", False) for i, r in enumerate(ingress_raw)
-    ]
-    egress = [
-        _parse_rule(r, i, "to", f"{label} Egress rule #{i + 1}", True, strict, warnings)
-        for i, r in enumerate(egress_raw)
-    ]
+    ingress = [_parse_rule(r, i, "from", f"Ingress rule #{i + 1}", False, None) for i, r in enumerate(ingress_raw)]
+    egress = [_parse_rule(r, i, "to", f"Egress rule #{i + 1}", True, notes) for i, r in enumerate(egress_raw)]
     return Policy(ns, name, pod_sel, affects_in, affects_eg, ingress, egress, source, doc)
 
 
-def _as_docs(objects: Iterable[Any]) -> Iterable[Doc]:
+def _as_docs(objects: Iterable[Any]) -> Iterable[tuple[Any, _Source]]:
     for obj in objects:
         if isinstance(obj, tuple):
-            yield obj[0], obj[1], None
+            yield obj[0], _Source(obj[1], obj[1], None, None)
         elif isinstance(obj, dict):
-            yield obj, "", None
+            yield obj, _Source("", "", None, None)
         else:  # a kubehipaa.model.K8sObject (duck-typed to keep the engine free of core imports)
-            yield obj.doc, f"{obj.file}:{obj.line}", obj
+            yield obj.doc, _Source(f"{obj.file}:{obj.line}", obj.file, obj.line, obj)
+
+
+def _what(kind: str, doc: dict[str, Any]) -> str:
+    """`Kind ns/name` for a message, whatever shape the metadata has."""
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    name = meta.get("name")
+    name = name if isinstance(name, str) and name else "<unnamed>"
+    if kind == "Namespace":
+        return f"Namespace {name}"
+    ns = meta.get("namespace")
+    return f"{kind} {ns if isinstance(ns, str) and ns else DEFAULT_NS}/{name}"
+
+
+@dataclass(slots=True)
+class _Collected:
+    """What the first pass over the input keeps, before selectors and Services are resolved."""
+
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    workloads: dict[str, Workload] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    # (namespace, name, selector, ports) of each Service
+    services: list[tuple[str, str, dict[str, str], list[dict[str, Any]]]] = field(default_factory=list)
+    # ("Kind ns/name", namespace, [(service name, requested port)]) of each Ingress and Route
+    ingress_objs: list[tuple[str, str, list[tuple[str, Any]]]] = field(default_factory=list)
+    label_gaps: list[tuple[Workload, Workload, str, _Source]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def build_topology(objects: Iterable[Any], *, strict: bool = True) -> Topology:
     """Build the engine's view from object dicts, (dict, source) pairs or K8sObjects.
 
-    Kinds that play no part in connectivity are ignored. Raises NetpolError on an invalid policy; a policy
-    name defined twice keeps the last definition, with a warning. `strict=False` accepts a named port towards IP peers (valid for the API
-    server, refused by netpol-analyzer) and records a warning instead.
+    Kinds that play no part in connectivity are ignored. An object the engine cannot use (an invalid
+    NetworkPolicy; a workload, Pod, Service, Ingress, Route or Namespace with a wrong-typed field) is left
+    out and recorded in `Topology.problems`, one each, saying what the answers then lack; the rest is
+    analysed. A policy name defined twice keeps the last definition, with a warning. A named port towards
+    IP peers (valid for the API server, refused by netpol-analyzer) is compiled as the API server reads it
+    and is a problem with `strict` (the default, netpol-analyzer's rules), only a warning without.
     """
-    namespaces: dict[str, dict[str, str]] = {}
-    workloads: dict[str, Workload] = {}
-    policies: dict[str, Policy] = {}
-    services: list[tuple[dict[str, Any], str]] = []
-    ingress_objs: list[tuple[dict[str, Any], str]] = []
-    warnings: list[str] = []
-    label_gaps: list[tuple[Workload, Workload, str]] = []  # (owner's first pod, another pod, its name)
-    for doc, source, kobj in _as_docs(objects):
+    c = _Collected()
+    for doc, src in _as_docs(objects):
         if not isinstance(doc, dict):
             continue
         kind = doc.get("kind")
         if kind not in RELEVANT_KINDS:
             continue
-        meta = _meta(doc)
-        name = str(meta.get("name") or "")
-        ns = str(meta.get("namespace") or DEFAULT_NS)
-        if kind == "Namespace":
-            labels = _labels(meta.get("labels"))
-            labels.setdefault(NS_NAME_LABEL, name)
-            namespaces[name] = labels
-        elif kind == "NetworkPolicy":
-            pol = parse_policy(doc, source, strict, warnings)
-            pol.obj = kobj
-            earlier = policies.pop(pol.key, None)
-            if earlier is not None:
-                # netpol-analyzer refuses the input; a cluster simply holds the last one applied, and one
-                # duplicate must not stop every answer (the file source already keeps only the last).
-                warnings.append(
-                    f'NetworkPolicy "{pol.key}" is defined again ({earlier.source or "first"}, then '
-                    f'{source or "again"}); only the last definition is used, as `kubectl apply` would leave it'
-                )
-            policies[pol.key] = pol
-        elif kind == "Pod":
-            owner = _pod_owner(meta)
-            wname, wkind = owner if owner else (name, "Pod")
-            w = Workload(
-                ns, wname, wkind, _labels(meta.get("labels")), _container_ports(doc.get("spec")), source, kobj
-            )
-            first = workloads.setdefault(w.key, w)  # the first pod of an owner stands for all of them
-            if first is not w and first.labels != w.labels:
-                label_gaps.append((first, w, name))
-        elif kind in WORKLOAD_TEMPLATES:
-            tmpl = _dig(doc, WORKLOAD_TEMPLATES[str(kind)]) or {}
-            tmeta = _meta(tmpl) if isinstance(tmpl, dict) else {}
-            spec = tmpl.get("spec") if isinstance(tmpl, dict) else None
-            w = Workload(
-                ns, name, str(kind), _labels(tmeta.get("labels")), _container_ports(spec), source, kobj
-            )
-            workloads.setdefault(w.key, w)
-        elif kind == "Service":
-            services.append((doc, ns))
-        elif kind in ("Route", "Ingress"):
-            ingress_objs.append((doc, ns))
-    for w in workloads.values():
-        if w.namespace not in namespaces:
-            namespaces[w.namespace] = {NS_NAME_LABEL: w.namespace}
-    for first, other, pod_name in label_gaps:
-        _check_label_gap(first, other, pod_name, list(policies.values()))
-    wl = sorted(workloads.values(), key=lambda w: w.key)
-    targets = _ingress_targets(wl, services, ingress_objs, warnings)
-    return Topology(namespaces, wl, list(policies.values()), targets, warnings)
+        try:
+            _collect(c, str(kind), doc, src, strict)
+        except NetpolError as exc:
+            c.problems.append(_problem(str(kind), doc, str(exc), src))
+        except (TypeError, AttributeError, ValueError) as exc:  # a wrong type no check above names
+            c.problems.append(_problem(str(kind), doc, f"malformed: {exc}", src))
+    for w in c.workloads.values():
+        if w.namespace not in c.namespaces:
+            c.namespaces[w.namespace] = {NS_NAME_LABEL: w.namespace}
+    policies = list(c.policies.values())
+    for first, other, pod_name, src in c.label_gaps:
+        reason = _label_gap(first, other, pod_name, policies)
+        if reason is not None:
+            effect = f"connectivity of {first.key} is computed from its first pod's labels"
+            c.problems.append(Problem(f"Pod {other.namespace}/{pod_name}", reason, effect, src.file, src.line,
+                                      src.obj))
+    wl = sorted(c.workloads.values(), key=lambda w: w.key)
+    targets = _ingress_targets(wl, c.services, c.ingress_objs, c.warnings)
+    return Topology(c.namespaces, wl, policies, targets, c.warnings, c.problems)
 
 
-def _check_label_gap(first: Workload, other: Workload, pod_name: str, policies: list[Policy]) -> None:
-    """Refuse pods of one owner whose labels differ where some policy selector tells them apart.
+def _problem(kind: str, doc: dict[str, Any], reason: str, src: _Source) -> Problem:
+    effect = EFFECTS.get(kind, WORKLOAD_EFFECT)
+    return Problem(_what(kind, doc), reason, effect, src.file, src.line, src.obj)
+
+
+def _collect(c: _Collected, kind: str, doc: dict[str, Any], src: _Source, strict: bool) -> None:
+    """Validate one relevant object and add it to `c`; raises NetpolError naming the field that is wrong."""
+    meta = shapes.metadata(doc)
+    name = str(meta.get("name") or "")
+    ns = str(meta.get("namespace") or DEFAULT_NS)
+    if kind == "Namespace":
+        labels = shapes.labels(meta.get("labels"), "metadata.labels")
+        labels.setdefault(NS_NAME_LABEL, name)
+        c.namespaces[name] = labels
+    elif kind == "NetworkPolicy":
+        notes: list[str] = []
+        pol = parse_policy(doc, src.text, notes)
+        pol.obj = src.obj
+        for note in notes:
+            if strict:
+                c.problems.append(Problem(f"NetworkPolicy {pol.key}", note, NAMED_PORT_EFFECT, src.file, src.line,
+                                          src.obj))
+            else:
+                c.warnings.append(f"NetworkPolicy {pol.key} {note} (it matches no external address)")
+        earlier = c.policies.pop(pol.key, None)
+        if earlier is not None:
+            # netpol-analyzer refuses the input; a cluster simply holds the last one applied, and one
+            # duplicate must not stop every answer (the file source already keeps only the last).
+            c.warnings.append(
+                f'NetworkPolicy "{pol.key}" is defined again ({earlier.source or "first"}, then '
+                f'{src.text or "again"}); only the last definition is used, as `kubectl apply` would leave it'
+            )
+        c.policies[pol.key] = pol
+    elif kind == "Pod":
+        owner = _pod_owner(meta)
+        labels = shapes.labels(meta.get("labels"), "metadata.labels")
+        ports = _container_ports(doc.get("spec"), "spec")
+        wname, wkind = owner if owner else (name, "Pod")
+        w = Workload(ns, wname, wkind, labels, ports, src.text, src.obj)
+        first = c.workloads.setdefault(w.key, w)  # the first pod of an owner stands for all of them
+        if first is not w and first.labels != w.labels:
+            c.label_gaps.append((first, w, name, src))
+    elif kind in WORKLOAD_TEMPLATES:
+        node: dict[str, Any] = doc
+        walked: list[str] = []
+        for key in WORKLOAD_TEMPLATES[kind]:
+            walked.append(key)
+            node = shapes.mapping(node.get(key), ".".join(walked))
+        path = ".".join(walked)
+        tmeta = shapes.mapping(node.get("metadata"), f"{path}.metadata")
+        labels = shapes.labels(tmeta.get("labels"), f"{path}.metadata.labels")
+        w = Workload(ns, name, kind, labels, _container_ports(node.get("spec"), f"{path}.spec"), src.text, src.obj)
+        c.workloads.setdefault(w.key, w)
+    elif kind == "Service":
+        spec = shapes.mapping(doc.get("spec"), "spec")
+        selector = shapes.labels(spec.get("selector"), "spec.selector")
+        svc_ports = shapes.mappings(spec.get("ports"), "spec.ports")
+        for i, sp in enumerate(svc_ports):
+            shapes.text(sp.get("name"), f"spec.ports[{i}].name")
+            shapes.int_or_string(sp.get("port"), f"spec.ports[{i}].port")
+            shapes.int_or_string(sp.get("targetPort"), f"spec.ports[{i}].targetPort")
+        c.services.append((ns, name, selector, svc_ports))
+    else:  # Route, Ingress
+        c.ingress_objs.append((f"{kind} {ns}/{name}", ns, _backends(kind, doc)))
+
+
+def _label_gap(first: Workload, other: Workload, pod_name: str, policies: list[Policy]) -> str | None:
+    """Why pods of one owner whose labels differ cannot be one peer, or None when no selector tells them apart.
 
     The owner is one peer, so its pods must be indistinguishable to the policies; netpol-analyzer refuses
-    such input too. Differences no selector looks at are harmless.
+    such input. Differences no selector looks at are harmless.
     """
     for pol in policies:
         selectors = [pol.pod_selector] if pol.namespace == first.namespace else []
@@ -485,22 +569,21 @@ def _check_label_gap(first: Workload, other: Workload, pod_name: str, policies: 
             selectors.extend(p.pod_selector for p in rule.peers or () if p.pod_selector is not None)
         for sel in selectors:
             if sel.matches(first.labels) != sel.matches(other.labels):
-                raise NetpolError(
+                return (
                     f"pods of the same owner {first.key} have different labels (pod {other.namespace}/{pod_name} "
                     f"has {other.labels}, the first pod has {first.labels}) and NetworkPolicy {pol.key} selector "
                     f"'{sel}' selects only some of them; connectivity per owner is undefined"
                 )
+    return None
 
 
 # --- Ingress / Route: which workloads an ingress controller is sent to, on which TCP ports -----------------
 
 
-def _access_ports(svc_ports: list[Any], required: Any) -> list[Any]:
+def _access_ports(svc_ports: list[dict[str, Any]], required: Any) -> list[Any]:
     """The pod-side ports reached through a Service for a requested service port (None = every port)."""
     out: list[Any] = []
     for sp in svc_ports:
-        if not isinstance(sp, dict):
-            continue
         target = sp.get("targetPort")
         access = target if target not in (None, "", 0) else sp.get("port")
         if required in (None, "", 0):
@@ -515,34 +598,42 @@ def _access_ports(svc_ports: list[Any], required: Any) -> list[Any]:
     return out
 
 
-def _backends(doc: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(service name, requested port) pairs of a Route or an Ingress."""
-    spec = doc.get("spec") or {}
+def _backends(kind: str, doc: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(service name, requested port) pairs of a Route or an Ingress, every field type-checked."""
+    spec = shapes.mapping(doc.get("spec"), "spec")
     out: list[tuple[str, Any]] = []
-    if doc.get("kind") == "Route":
-        port = _dig(spec, ("port", "targetPort"))
-        to = spec.get("to") or {}
-        if isinstance(to, dict) and to.get("kind", "Service") in ("", "Service"):
-            out.append((str(to.get("name") or ""), port))
-        for b in spec.get("alternateBackends") or ():
-            if isinstance(b, dict) and b.get("kind", "Service") in ("", "Service"):
-                out.append((str(b.get("name") or ""), port))
+    if kind == "Route":
+        target_port = shapes.int_or_string(shapes.mapping(spec.get("port"), "spec.port").get("targetPort"),
+                                           "spec.port.targetPort")
+        targets = [("spec.to", shapes.mapping(spec.get("to"), "spec.to"))]
+        targets += [(f"spec.alternateBackends[{i}]", b)
+                    for i, b in enumerate(shapes.mappings(spec.get("alternateBackends"), "spec.alternateBackends"))]
+        for path, to in targets:
+            if shapes.text(to.get("kind"), f"{path}.kind") in (None, "", "Service"):
+                out.append((shapes.text(to.get("name"), f"{path}.name") or "", target_port))
         return out
-    svc_backends = [_dig(spec, ("defaultBackend", "service"))]
-    for rule in spec.get("rules") or ():
-        for path in _dig(rule, ("http", "paths")) or ():
-            svc_backends.append(_dig(path, ("backend", "service")))
-    for b in svc_backends:
-        if isinstance(b, dict):
-            port = b.get("port") or {}
-            out.append((str(b.get("name") or ""), port.get("name") or port.get("number")))
+    services = [("spec.defaultBackend", shapes.mapping(spec.get("defaultBackend"), "spec.defaultBackend"))]
+    for ri, rule in enumerate(shapes.mappings(spec.get("rules"), "spec.rules")):
+        http = shapes.mapping(rule.get("http"), f"spec.rules[{ri}].http")
+        for pi, p in enumerate(shapes.mappings(http.get("paths"), f"spec.rules[{ri}].http.paths")):
+            path = f"spec.rules[{ri}].http.paths[{pi}].backend"
+            services.append((path, shapes.mapping(p.get("backend"), path)))
+    for path, backend in services:
+        svc = backend.get("service")
+        if svc is None:
+            continue
+        svc = shapes.mapping(svc, f"{path}.service")
+        svc_port = shapes.mapping(svc.get("port"), f"{path}.service.port")
+        wanted = shapes.text(svc_port.get("name"), f"{path}.service.port.name") or shapes.integer(
+            svc_port.get("number"), f"{path}.service.port.number")
+        out.append((shapes.text(svc.get("name"), f"{path}.service.name") or "", wanted))
     return out
 
 
 def _ingress_targets(
     workloads: list[Workload],
-    services: list[tuple[dict[str, Any], str]],
-    ingress_objs: list[tuple[dict[str, Any], str]],
+    services: list[tuple[str, str, dict[str, str], list[dict[str, Any]]]],
+    ingress_objs: list[tuple[str, str, list[tuple[str, Any]]]],
     warnings: list[str],
 ) -> dict[str, tuple[ConnSet, list[str]]]:
     # (namespace, label key, label value) -> workloads carrying that label, in `workloads` order: a
@@ -552,23 +643,18 @@ def _ingress_targets(
         for w in workloads:
             for k, v in w.labels.items():
                 by_label.setdefault((w.namespace, k, v), []).append(w)
-    svc_map: dict[tuple[str, str], tuple[list[Workload], list[Any]]] = {}
-    for doc, ns in services:
-        spec = doc.get("spec") or {}
-        selector = spec.get("selector")
-        name = str(_meta(doc).get("name") or "")
-        if not isinstance(selector, dict) or not selector:
+    svc_map: dict[tuple[str, str], tuple[list[Workload], list[dict[str, Any]]]] = {}
+    for ns, name, sel, svc_ports in services:
+        if not sel:
             warnings.append(f"Service {ns}/{name}: a Service without selector is ignored")
             continue
-        sel = {str(k): str(v) for k, v in selector.items()}
         candidates = min((by_label.get((ns, k, v), []) for k, v in sel.items()), key=len)
         peers = [w for w in candidates if matches_labels(sel, w.labels)]
         if peers:
-            svc_map[(ns, name)] = (peers, list(spec.get("ports") or []))
+            svc_map[(ns, name)] = (peers, svc_ports)
     out: dict[str, tuple[ConnSet, list[str]]] = {}
-    for doc, ns in ingress_objs:
-        obj_name = f"{doc.get('kind')} {ns}/{_meta(doc).get('name')}"
-        for svc_name, required in _backends(doc):
+    for obj_name, ns, backends in ingress_objs:
+        for svc_name, required in backends:
             entry = svc_map.get((ns, svc_name))
             if entry is None:
                 warnings.append(f"{obj_name}: target service {svc_name} not found")

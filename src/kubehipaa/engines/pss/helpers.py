@@ -44,14 +44,25 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
+def _container_list(spec: dict[str, Any], key: str) -> list[Any] | tuple[()]:
+    value = spec.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        # `containers: {}` used to read as "no containers" and pass every check
+        raise TypeError(f"{key} must be a list, not {type(value).__name__}")
+    return value
+
+
 def containers_of(spec: dict[str, Any]) -> Containers:
     """(container, securityContext) for init containers, then containers, then ephemeral containers:
-    upstream's visiting order. Raises TypeError when a securityContext is not a mapping."""
-    init = spec.get("initContainers")
-    main = spec.get("containers") or ()
-    eph = spec.get("ephemeralContainers")
+    upstream's visiting order. Raises TypeError when a container list is not a list or a securityContext
+    is not a mapping (the API server refuses both, so such a pod is malformed, never "allowed")."""
+    init = _container_list(spec, "initContainers")
+    main = _container_list(spec, "containers")
+    eph = _container_list(spec, "ephemeralContainers")
     if init or eph:
-        main = [*(init or ()), *main, *(eph or ())]
+        main = [*init, *main, *eph]
     pairs = []
     keys: set[str] = set()
     for c in main:

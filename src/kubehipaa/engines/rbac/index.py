@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from kubehipaa.engines.rbac.aggregation import aggregate_cluster_roles
 from kubehipaa.engines.rbac.defaults import aggregation_defaults, referenced_defaults
-from kubehipaa.engines.rbac.loader import Loaded, load_objects
+from kubehipaa.engines.rbac.loader import ROLE_KINDS, Loaded, SkippedObject, load_objects
 from kubehipaa.engines.rbac.matching import combined_resource, rule_allows, rules_allow
 from kubehipaa.engines.rbac.subjects import MASTERS, subject_user_key
 from kubehipaa.engines.rbac.types import (
@@ -100,6 +100,10 @@ class RbacIndex:
                  ) -> None:
         self.loaded = loaded
         self.problems: list[str] = []
+        self.skipped: list[SkippedObject] = loaded.skipped
+        """Malformed Roles and bindings left out of every answer (callers report them; the run exits 2)."""
+        self._skipped_roles: dict[RoleKey, SkippedObject] = {
+            (s.namespace, s.name): s for s in loaded.skipped if s.kind in ROLE_KINDS and s.name}
         cluster_roles = {r.name: r for r in loaded.roles if r.kind == "ClusterRole"}
         assumed: set[str] = set()
         if builtin_cluster_admin and "cluster-admin" not in cluster_roles:
@@ -240,6 +244,11 @@ class RbacIndex:
         if ref.kind not in ("Role", "ClusterRole"):
             return f"{binding.display}: unsupported role reference kind {ref.kind!r}"
         where = f" in namespace {binding.namespace!r}" if ref.kind == "Role" else ""
+        key = role_key_for(binding)
+        bad = self._skipped_roles.get(key) if key is not None else None
+        if bad is not None and key not in self.roles:
+            at = f" at {bad.file}:{bad.line}" if bad.file else ""
+            return f"{binding.display}: {ref.kind} {ref.name!r}{where} is malformed{at} and was skipped"
         return f"{binding.display}: {ref.kind} {ref.name!r}{where} not found"
 
     # ----------------------------------------------------------------- authorize
