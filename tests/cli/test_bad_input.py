@@ -9,11 +9,16 @@ a temporary directory, `{tmp}` that directory, `{busy}` a local port something i
 from __future__ import annotations
 
 import gzip
+import os
+import resource
 import socket
+import stat
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,3 +221,281 @@ def test_bad_input_is_one_line_and_exit_2(
     assert "aGk=" not in err and "c2VjcmV0" not in err  # never file content in a message
     assert "hello" not in err and "s3cr3t" not in err
     assert elapsed < 10, f"took {elapsed:.1f}s: bad input must fail fast"
+
+
+# ---- issue 12, req. 5: every input bounded, every failure named ------------------------------------------
+#
+# Inputs that hang or exhaust memory without the bounds (a FIFO nobody writes to; /dev/zero) run the CLI in a
+# child process with a timeout and 1 GiB of address space, so a regression fails the test, not the machine.
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec:\n  containers: [{name: c, image: nginx}]\n"
+
+
+def _cli_child(argv: list[str], *, cwd: Path, stdin: Any = subprocess.DEVNULL, stdout: Any = subprocess.PIPE,
+               timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBEHIPAA_")}
+    return subprocess.run([sys.executable, "-m", "kubehipaa.cli.main", *argv], cwd=cwd, stdin=stdin, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=timeout, preexec_fn=limit,
+                          env={**env, "PYTHONPATH": str(SRC)})
+
+
+def _hazards(tmp: Path) -> None:
+    (tmp / "pod.yaml").write_text(POD)
+    (tmp / "rbac.yaml").write_text(RBAC)
+    (tmp / "good.log").write_text(AUDIT_EVENT)
+    os.mkfifo(tmp / "pipe.yaml")
+    os.mkfifo(tmp / "pipe.log")
+    os.mkfifo(tmp / "pipe.yml")
+
+
+HAZARDS: list[tuple[str, list[str], list[str]]] = [
+    ("scan-dev-zero", ["scan", "/dev/zero"], ["/dev/zero", "character device"]),
+    ("scan-fifo", ["scan", "pipe.yaml"], ["pipe.yaml", "FIFO"]),
+    ("pss-fifo", ["pss", "evaluate", "pipe.yaml"], ["pipe.yaml", "FIFO"]),
+    ("netpol-fifo", ["netpol", "connlist", "pipe.yaml"], ["pipe.yaml", "FIFO"]),
+    ("rbac-fifo", ["rbac", "risks", "pipe.yaml"], ["pipe.yaml", "FIFO"]),
+    ("audit-dev-zero", ["audit", "analyze", "/dev/zero"], ["/dev/zero", "character device"]),
+    ("audit-fifo", ["audit", "analyze", "pipe.log"], ["pipe.log", "FIFO"]),
+    ("sigma-dev-zero", ["audit", "analyze", "good.log", "--sigma", "/dev/zero"], ["/dev/zero", "character device"]),
+    ("sigma-fifo", ["audit", "analyze", "good.log", "--sigma", "pipe.yml"], ["pipe.yml", "FIFO"]),
+    ("config-dev-zero", ["scan", "pod.yaml", "--config", "/dev/zero"], ["/dev/zero", "not a regular file"]),
+    ("rules-dev-zero", ["rbac", "risks", "rbac.yaml", "--rules", "/dev/zero"], ["/dev/zero", "character device"]),
+    ("apiserver-fifo", ["scan", "--apiserver-manifest", "pipe.yaml"], ["pipe.yaml", "FIFO"]),
+    ("kubelet-dev-zero", ["scan", "--kubelet-config", "/dev/zero"], ["/dev/zero", "character device"]),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragments"), [h[1:] for h in HAZARDS], ids=[h[0] for h in HAZARDS])
+def test_a_fifo_or_device_given_explicitly_is_one_error_line(argv: list[str], fragments: list[str],
+                                                             tmp_path: Path) -> None:
+    _hazards(tmp_path)
+    try:
+        proc = _cli_child(argv, cwd=tmp_path, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"kubehipaa {' '.join(argv)} hung")
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and all(f in errors[0] for f in fragments), err
+
+
+@pytest.mark.parametrize("argv", [["scan", "-"], ["scan", "/dev/stdin"]])
+def test_an_endless_stdin_is_capped(argv: list[str], tmp_path: Path) -> None:
+    with open("/dev/zero", "rb") as zero:
+        try:
+            proc = _cli_child(argv, cwd=tmp_path, stdin=zero, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"kubehipaa {' '.join(argv)} < /dev/zero did not stop")
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: {'<stdin>' if argv[1] == '-' else argv[1]}: larger than 64 MiB (raise the cap with --max-file-bytes "
+        "or KUBEHIPAA_MAX_FILE_BYTES)"], err
+
+
+def test_a_log_line_without_end_on_stdin_is_dropped_as_it_streams(tmp_path: Path) -> None:
+    """An audit log is a stream (read line by line, never whole): a line past --max-line-bytes is one malformed
+    line, skipped without being held, and the events after it are read."""
+    log = tmp_path / "stream.log"
+    with open(log, "wb") as fh:
+        fh.write(AUDIT_EVENT.encode())
+        for _ in range(70):
+            fh.write(b"\0" * (1 << 20))
+        fh.write(b"\n" + AUDIT_EVENT.replace('"auditID":"a"', '"auditID":"b"').encode())
+    with open(log, "rb") as stdin:
+        proc = _cli_child(["audit", "analyze", "-", "--format", "json"], cwd=tmp_path, stdin=stdin)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert ("warning: 1 malformed audit line(s) skipped (first: -:2: line longer than 64 MiB (raise the cap with "
+            "--max-line-bytes or KUBEHIPAA_MAX_LINE_BYTES); skipped)") in err
+    assert '"events": 2' in proc.stdout.decode()
+
+
+@pytest.mark.parametrize("argv", [["scan", "."], ["pss", "evaluate", "."], ["netpol", "connlist", "."],
+                                  ["rbac", "risks", "."], ["audit", "analyze", "logs"]])
+def test_a_fifo_in_a_scanned_directory_is_skipped_with_one_line(argv: list[str], tmp_path: Path) -> None:
+    """All four engines and the audit reader hung on a FIFO named like an input."""
+    (tmp_path / "pod.yaml").write_text(POD)
+    (tmp_path / "rbac.yaml").write_text(RBAC)
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "audit.log").write_text(AUDIT_EVENT)
+    os.mkfifo(tmp_path / "logs" / "audit-2.log")
+    try:
+        proc = _cli_child(argv, cwd=tmp_path, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"kubehipaa {' '.join(argv)} hung on a FIFO")
+    err = proc.stderr.decode()
+    assert proc.returncode in (0, 1), err
+    fifo = "logs/audit-2.log" if argv[0] == "audit" else "pipe.yaml"
+    assert [line for line in err.splitlines() if fifo in line] == [
+        f"warning: {fifo}: is a FIFO (named pipe), not a regular file; skipped"], err
+
+
+@pytest.mark.parametrize("argv", [["scan", "{tmp}"], ["pss", "evaluate", "{tmp}"], ["netpol", "connlist", "{tmp}"],
+                                  ["rbac", "risks", "{tmp}"]])
+def test_an_unreadable_subdirectory_is_exit_2_naming_it(argv: list[str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Listing fails as it does for a user without permission (root reads everything; tests/sources runs the
+    loader as `nobody` for the real thing)."""
+    (tmp_path / "pod.yaml").write_text(POD)
+    (tmp_path / "rbac.yaml").write_text(RBAC)
+    locked = tmp_path / "team-b"
+    locked.mkdir()
+    (locked / "more.yaml").write_text(POD)
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(sys, "argv", ["kubehipaa", *[a.replace("{tmp}", str(tmp_path)) for a in argv]])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(locked) in errors[0] and "cannot read directory" in errors[0], err
+
+
+def test_deep_nesting_is_exit_2_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pod.yaml").write_text(POD)
+    deep = '{"a":' * 300 + "1" + "}" * 300
+    (tmp_path / "cr.json").write_text('{"apiVersion":"x/v1","kind":"W","metadata":{"name":"w"},"spec":' + deep + "}")
+    monkeypatch.setattr(sys, "argv", ["kubehipaa", "scan", str(tmp_path), "--format", "json"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2, err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: 1 input problem(s) (first: {tmp_path}/cr.json:1: nested more than 254 levels deep (Kubernetes "
+        "reads up to 10,000 levels, kubehipaa up to 254); see the warnings); the results do not cover what could "
+        "not be read"]
+    assert '"findings"' in out  # the report of what was read is still written
+
+
+def test_a_duplicate_key_is_a_warning_naming_file_line_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pod.yaml").write_text(POD.replace("{name: c, image: nginx}", "{name: c, image: nginx, "
+                                                   "securityContext: {privileged: true, privileged: false}}"))
+    monkeypatch.setattr(sys, "argv", ["kubehipaa", "scan", str(tmp_path / "pod.yaml")])
+    with pytest.raises(SystemExit):
+        main()
+    err = capsys.readouterr().err
+    assert (f"warning: {tmp_path}/pod.yaml:5: duplicate key spec.containers[0].securityContext.privileged (also at "
+            "line 5): the last value is read") in err
+
+
+def test_full_disk_on_stdout_is_exit_2_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(POD)
+    for argv in (["scan", "pod.yaml"], ["scan", "pod.yaml", "--format", "json"], ["checks", "list"],
+                 ["audit", "rules", "list"]):
+        with open("/dev/full", "wb") as full:
+            proc = _cli_child(argv, cwd=tmp_path, stdout=full)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2, (argv, err)
+        assert [line for line in err.splitlines() if line.startswith(("error:", "internal error"))] == [
+            "error: cannot write the output: No space left on device"], (argv, err)
+        assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_full_disk_on_an_output_file_is_exit_2_and_keeps_the_previous_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    from kubehipaa.cli import common
+
+    (tmp_path / "pod.yaml").write_text(POD)
+    report = tmp_path / "report.json"
+    report.write_text("previous report\n")
+    os.chmod(report, 0o640)
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(common.os, "fsync", no_space)
+    monkeypatch.setattr(sys, "argv", ["kubehipaa", "scan", str(tmp_path / "pod.yaml"), "-f", "json", "-o", str(report)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    assert f"error: {report}: cannot write: No space left on device" in err
+    assert report.read_text() == "previous report\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "pod.yaml", "report.json"]  # no half-written report, no temporary file left behind
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "argv", ["kubehipaa", "scan", str(tmp_path / "pod.yaml"), "-f", "json", "-o", str(report)])
+    with pytest.raises(SystemExit):
+        main()
+    assert '"findings"' in report.read_text() and stat.S_IMODE(report.stat().st_mode) == 0o640
+
+
+def test_a_closed_pipe_on_stdout_ends_quietly_with_141(tmp_path: Path) -> None:
+    """`kubehipaa scan x | head -1`: the shell's code for a reader gone (128 + SIGPIPE), never 0 (it would read
+    as a clean scan under `set -o pipefail`) nor 1 (our findings code) nor a traceback."""
+    (tmp_path / "pod.yaml").write_text(POD)
+    for argv in (["scan", "pod.yaml"], ["scan", "pod.yaml", "--format", "json"], ["checks", "list"]):
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            proc = _cli_child(argv, cwd=tmp_path, stdout=w)
+        finally:
+            os.close(w)
+        err = proc.stderr.decode()
+        assert proc.returncode == 141, (argv, err)
+        assert "error" not in err and "Traceback" not in err and "Exception ignored" not in err, err
+
+
+CAPS: list[tuple[str, list[str], list[str]]] = [
+    ("file-cap", ["scan", "{pod.yaml}", "--max-file-bytes", "64"], ["pod.yaml", "larger than 64 bytes",
+                                                                     "--max-file-bytes"]),
+    ("file-cap-bad-size", ["scan", "{pod.yaml}", "--max-file-bytes", "lots"], ["--max-file-bytes", "not a size"]),
+    ("line-cap", ["audit", "analyze", "{good.log}", "--max-line-bytes", "100"], ["good.log:1", "line longer than 100 "
+                                                                                "bytes", "--max-line-bytes"]),
+    ("gzip-ratio-bad", ["audit", "analyze", "{good.log}", "--max-gzip-ratio", "0"], ["--max-gzip-ratio"]),
+    ("sigma-file-cap", ["audit", "analyze", "{good.log}", "--sigma", "{rule.yml}", "--max-file-bytes", "10"],
+     ["rule.yml", "larger than 10 bytes"]),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragments"), [c[1:] for c in CAPS], ids=[c[0] for c in CAPS])
+def test_caps_are_options_of_the_commands_and_name_themselves(argv: list[str], fragments: list[str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pod.yaml").write_text(POD)
+    (tmp_path / "good.log").write_text(AUDIT_EVENT)
+    (tmp_path / "rule.yml").write_text("title: a rule longer than ten bytes\n")
+    (tmp_path / "cfg.yaml").write_text("phi: {namespaces: [a]}\n")
+    monkeypatch.setattr(sys, "argv", ["kubehipaa", *[
+        a.replace("{pod.yaml}", str(tmp_path / "pod.yaml")).replace("{good.log}", str(tmp_path / "good.log"))
+        .replace("{rule.yml}", str(tmp_path / "rule.yml")).replace("{cfg.yaml}", str(tmp_path / "cfg.yaml"))
+        for a in argv]])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and all(f in errors[0] for f in fragments), err
+    from kubehipaa.sources import limits
+
+    assert limits.current() == limits.Limits()  # an option holds for its command only
+
+
+def test_every_command_that_reads_input_offers_the_caps() -> None:
+    from typer.testing import CliRunner
+
+    from kubehipaa.cli.main import app
+
+    for path in (["scan"], ["pss", "evaluate"], ["netpol", "diff"], ["rbac", "unused"], ["audit", "analyze"],
+                 ["audit", "timeline"], ["audit", "serve"], ["audit-policy", "check"], ["etcd", "verify"]):
+        text = CliRunner().invoke(app, [*path, "--help"], terminal_width=200).output
+        assert all(opt in text for opt in ("--max-file-bytes", "--max-line-bytes", "--max-gzip-ratio")), path
+    for path in (["checks", "list"], ["audit", "rules", "list"], ["pss", "checks"]):
+        assert "--max-file-bytes" not in CliRunner().invoke(app, [*path, "--help"], terminal_width=200).output

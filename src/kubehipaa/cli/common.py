@@ -7,6 +7,9 @@ redacted where they are made (`install_log_redaction`, for `audit serve` and its
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,10 +31,31 @@ if TYPE_CHECKING:  # imported where used: every command imports this module, not
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what the shell reports for a tool whose reader went away (`kubehipaa scan x | head -1`), as
+for `yes | head -1`. Not 0: with `set -o pipefail` a cut-short report must not pass as a clean result."""
 
 
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null once stdout failed (reader gone, disk full), so the interpreter's
+    last flush at exit cannot fail again (which would print a traceback and exit 120)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.close(fd)
 
-class RedactingConsole(Console):
+
+class _Console(Console):
+    """rich's Console, whose answer to a closed pipe (exit 1, our "findings" code) becomes the broken-pipe
+    exit code."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        silence_stdout()
+        raise SystemExit(EXIT_BROKEN_PIPE)
+
+
+class RedactingConsole(_Console):
     """A rich Console whose `print` redacts every string it is given (markup included: a mask has no brackets,
     so markup survives). The stderr console of every command: a message that quotes input cannot leak."""
 
@@ -39,7 +63,7 @@ class RedactingConsole(Console):
         super().print(*(redact_text(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
 
-console = Console(highlight=False)
+console = _Console(highlight=False)
 err_console = RedactingConsole(stderr=True, highlight=False)
 install_log_redaction()
 
@@ -50,6 +74,8 @@ def check_audit_read(stats: ReadStats, paths: list[str]) -> None:
 
     Malformed lines alone never fail a run that read events: they are counted and listed in the report.
     """
+    for line in stats.skipped:  # a FIFO, socket or device in a log directory
+        warn(line)
     if stats.malformed and stats.events:
         shown = "; ".join(str(m) for m in stats.malformed_samples[:3])
         more = f" (first: {shown})" if shown else ""
@@ -167,9 +193,9 @@ def report_load(result: LoadResult, *, quiet: bool = False) -> None:
     """Print what loading found, one line each: lost input and skips as warnings (the run then ends with one
     error line, from `finish`), duplicates (after the first few, one count), notes, and the namespaces
     assumed."""
-    from kubehipaa.sources.files import DUPLICATE, LOST, NOTE
+    from kubehipaa.sources.files import DUPLICATE, DUPLICATE_KEY, LOST, NOTE
 
-    duplicates = 0
+    duplicates = duplicate_keys = 0
     for problem in result.problems:
         if problem.severity == LOST:
             warn(str(problem))  # one line each; `finish` (or `require_objects`) says "error" once
@@ -181,11 +207,18 @@ def report_load(result: LoadResult, *, quiet: bool = False) -> None:
             duplicates += 1
             if duplicates <= DUPLICATES_SHOWN:
                 warn(str(problem))
+        elif problem.severity == DUPLICATE_KEY:
+            duplicate_keys += 1
+            if duplicate_keys <= DUPLICATES_SHOWN:
+                warn(str(problem))
         else:
             warn(str(problem))
     if duplicates > DUPLICATES_SHOWN:
         warn(f"... and {duplicates - DUPLICATES_SHOWN} more object(s) defined twice (only the last definition of "
              "each is analysed)")
+    if duplicate_keys > DUPLICATES_SHOWN:
+        warn(f"... and {duplicate_keys - DUPLICATES_SHOWN} more duplicate key(s) (the last value of each is "
+             "analysed)")
     if result.namespace_assumed and not quiet:
         how = ("as given" if result.namespace_given
                else "as `kubectl apply` without -n; give the real one with --manifest-namespace")
@@ -260,15 +293,54 @@ def load_inventory(
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write a rendered report to `output`, or stdout when None or '-'."""
+    """Write a rendered report to `output`, or stdout when None or '-'.
+
+    A file is written whole or not at all: into a temporary file beside it, then renamed over it, so a full
+    disk leaves the previous report (or nothing), never half a report that a CI job would upload as
+    evidence. What is not a regular file (`/dev/stdout`, a FIFO, `/dev/full`) is written in place. A write
+    error is one line and exit 2; stdout's are handled once, in `cli.main`.
+    """
     if output is None or str(output) == "-":
         typer.echo(text, nl=not text.endswith("\n"))
         return
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        _write_whole(output, text.encode("utf-8"))
     except OSError as exc:
-        raise KubehipaaError(f"{output}: cannot write: {exc.strerror}") from None
+        raise KubehipaaError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_whole(output: Path, data: bytes) -> None:
+    try:
+        st: os.stat_result | None = os.stat(output)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(output, "wb") as fh:  # a device or a FIFO: nothing to replace
+            fh.write(data)
+        return
+    import tempfile  # here, not at the top: every command imports this module, few write a file
+
+    target = Path(os.path.realpath(output))  # a symlink stays a symlink: its target is replaced
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    """The process umask (a new report gets the mode `open()` would have given it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def report_skipped(result: LoadResult, skipped: Iterable[Any]) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 import typer.main
@@ -14,8 +16,9 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from kubehipaa import __version__
-from kubehipaa.cli.common import EXIT_ERROR, err_console
+from kubehipaa.cli.common import EXIT_BROKEN_PIPE, EXIT_ERROR, err_console, silence_stdout
 from kubehipaa.errors import KubehipaaError
+from kubehipaa.sources import limits
 
 if TYPE_CHECKING:
     from typer._click import Command, Context
@@ -101,10 +104,77 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
 
 
 def _build(name: str) -> Command:
-    """The click command for `name`, built by typer exactly as `app.add_typer` / `app.command` would have."""
+    """The click command for `name`, built by typer exactly as `app.add_typer` / `app.command` would have, with
+    the input caps (`--max-file-bytes`, ...) added to every command that reads input."""
     holder = typer.Typer(rich_markup_mode=app.rich_markup_mode, pretty_exceptions_short=app.pretty_exceptions_short)
     COMMANDS[name](holder)
-    return typer.main.get_group(holder).commands[name]
+    cmd = typer.main.get_group(holder).commands[name]
+    _add_cap_options(cmd, (name,))
+    return cmd
+
+
+# ---- input caps: the same three options on every command that reads input (sources.limits) ---------------
+
+NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules")}
+"""Commands (or groups) that read no file: no caps to offer."""
+
+CAPS_PANEL = "Input limits"
+
+
+def _cap_callback(field: str, parse: Callable[[str], int]) -> Callable[..., None]:
+    def callback(ctx: typer.Context, _param: typer.CallbackParam, value: str | None) -> None:
+        if "kubehipaa.caps" not in ctx.meta:
+            ctx.meta["kubehipaa.caps"] = {}
+            # the caps hold for this command only: in-process callers (tests) must not inherit them
+            ctx.call_on_close(lambda: limits.configure(None))
+        chosen = ctx.meta["kubehipaa.caps"]
+        if value is not None:
+            try:
+                chosen[field] = parse(value)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc)) from None
+        # click calls this for each of the three options, given or not: the last call sets them all
+        limits.configure(limits.from_env()._replace(**chosen))
+
+    return callback
+
+
+def _cap_params() -> list[Any]:
+    """Fresh click parameters for the three caps (built by typer, so help and errors look like the others)."""
+    holder = typer.Typer()
+
+    @holder.command()
+    def _caps(
+        _file: str | None = typer.Option(
+            None, limits.FILE_OPTION, metavar="SIZE", expose_value=False, rich_help_panel=CAPS_PANEL,
+            callback=_cap_callback("file_bytes", limits.parse_size),
+            help=f"Largest file read whole: a manifest, config, rule file, control-plane file, stdin (default "
+                 f"64Mi, or ${limits.FILE_ENV}). Sizes like 256Mi, 1Gi or bytes."),
+        _line: str | None = typer.Option(
+            None, limits.LINE_OPTION, metavar="SIZE", expose_value=False, rich_help_panel=CAPS_PANEL,
+            callback=_cap_callback("line_bytes", limits.parse_size),
+            help=f"Longest audit-log line; a longer one is counted as malformed (default 64Mi, or "
+                 f"${limits.LINE_ENV})."),
+        _ratio: str | None = typer.Option(
+            None, limits.GZIP_OPTION, metavar="N", expose_value=False, rich_help_panel=CAPS_PANEL,
+            callback=_cap_callback("gzip_ratio", limits.parse_ratio),
+            help=f"How many times its compressed size a gzip file may inflate to, past 64Mi (default 200, or "
+                 f"${limits.GZIP_ENV})."),
+    ) -> None:
+        """Only the options matter."""
+
+    return list(typer.main.get_command(holder).params)
+
+
+def _add_cap_options(cmd: Any, path: tuple[str, ...]) -> None:
+    if any(path[: len(skip)] == skip for skip in NO_INPUT):
+        return
+    subcommands = getattr(cmd, "commands", None)
+    if isinstance(subcommands, dict):
+        for sub_name, sub in subcommands.items():
+            _add_cap_options(sub, (*path, sub_name))
+        return
+    cmd.params.extend(_cap_params())
 
 
 class _LazyCommands(MutableMapping[str, "Command"]):
@@ -184,10 +254,37 @@ def _classes(name: str) -> tuple[type[Any], ...]:
     return tuple(c for m in mods if isinstance(c := getattr(m, name, None), type))
 
 
+# Errors writing the output: a full disk (ENOSPC, EDQUOT), a file size limit (EFBIG), an I/O error (EIO).
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _say(markup: str) -> None:
+    """One line on stderr; if stderr itself cannot be written, there is nowhere left to say it."""
+    with contextlib.suppress(OSError):
+        err_console.print(markup, soft_wrap=True)
+
+
+def _pipe_closed_in_click() -> bool:
+    """typer/click turn a closed stdout (EPIPE) into exit 1 after wrapping stdout in PacifyFlushWrapper."""
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper"
+
+
 def main() -> None:
-    """Run the CLI; user-facing errors become one line on stderr and exit code 2, never a traceback."""
+    """Run the CLI; user-facing errors become one line on stderr and exit code 2, never a traceback.
+
+    Output errors are handled here, once for every command: stdout is flushed before exiting, so a write
+    that fails (disk full, `> /dev/full`) is one `error:` line and exit 2, not an internal error or Python's
+    exit 120 at shutdown; a reader that went away (`| head -1`) ends the run quietly with exit 141, as the
+    shell reports for any tool killed by SIGPIPE (rich and click would say 1, our "findings" code).
+    """
     try:
         code = app(standalone_mode=False)
+        sys.stdout.flush()
+    except SystemExit as exc:
+        if exc.code == 1 and _pipe_closed_in_click():
+            silence_stdout()
+            sys.exit(EXIT_BROKEN_PIPE)
+        raise
     except _classes("NoArgsIsHelpError") as exc:
         err_console.print(exc.format_message(), markup=False, highlight=False)
         sys.exit(EXIT_ERROR)
@@ -209,17 +306,28 @@ def main() -> None:
         err_console.print("interrupted")
         sys.exit(130)
     except BrokenPipeError:
-        sys.exit(0)
+        silence_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            _internal_error(exc)
+        silence_stdout()
+        _say(f"[red]error:[/red] cannot write the output: {escape(exc.strerror or str(exc))}")
+        sys.exit(EXIT_ERROR)
     except Exception as exc:
-        if os.environ.get("KUBEHIPAA_DEBUG"):
-            raise
-        err_console.print(
-            f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))} "
-            "(set KUBEHIPAA_DEBUG=1 for a traceback and please report it)",
-            soft_wrap=True,
-        )
-        sys.exit(3)
+        _internal_error(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal_error(exc: BaseException) -> NoReturn:
+    if os.environ.get("KUBEHIPAA_DEBUG"):
+        raise exc
+    err_console.print(
+        f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))} "
+        "(set KUBEHIPAA_DEBUG=1 for a traceback and please report it)",
+        soft_wrap=True,
+    )
+    sys.exit(3)
 
 
 if __name__ == "__main__":

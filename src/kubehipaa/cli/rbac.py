@@ -45,6 +45,8 @@ from kubehipaa.engines.rbac.review import (
 from kubehipaa.engines.rbac.risk import builtin_risk_rules, evaluate_risks, load_risk_rules
 from kubehipaa.inventory import Inventory
 from kubehipaa.sources.files import LoadResult
+from kubehipaa.sources.limits import current as current_limits
+from kubehipaa.sources.reading import ReadRefused, read_path
 
 app = typer.Typer(help="RBAC: can-i, who-can, access reviews, escalation paths.", no_args_is_help=True)
 
@@ -268,7 +270,9 @@ def review(
     diff = None
     if since is not None:
         try:
-            previous = load_review(orjson.loads(since.read_bytes()), str(since))
+            previous = load_review(orjson.loads(read_path(str(since), current_limits().file_bytes)), str(since))
+        except ReadRefused as exc:
+            raise fail(f"{since}: cannot read: {exc.reason}") from None
         except OSError as exc:
             raise fail(f"{since}: cannot read: {exc.strerror}") from None
         except orjson.JSONDecodeError as exc:
@@ -362,7 +366,9 @@ def risks(
     """
     if rules_file is not None:
         try:
-            text = rules_file.read_text(encoding="utf-8")
+            text = read_path(str(rules_file), current_limits().file_bytes).decode("utf-8")
+        except ReadRefused as exc:
+            raise fail(f"{rules_file}: cannot read: {exc.reason}") from None
         except OSError as exc:
             raise fail(f"{rules_file}: cannot read: {exc.strerror}") from None
         except UnicodeDecodeError as exc:

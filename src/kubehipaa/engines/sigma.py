@@ -60,6 +60,7 @@ from sigma.types import (
 
 from kubehipaa.engines.auditlog.windows import parse_time
 from kubehipaa.errors import InputError
+from kubehipaa.sources import sigma_files
 
 PRODUCT = "kubernetes"
 SERVICE = "audit"
@@ -774,10 +775,11 @@ class SigmaRuleSet:
         Rules for other log sources and correlation rules are skipped (see `.skipped`); a file that is not
         valid YAML or a rule pySigma rejects raises `InputError` naming the file.
         """
-        collections = []
-        for path in _rule_files(paths):
-            collections.append(_load_file(path))
-        return cls.from_collection(_resolve(collections))
+        files, not_regular = sigma_files.rule_files(paths)  # regular files only, each within the size cap
+        collections = [_load_file(path) for path in files]
+        out = cls.from_collection(_resolve(collections))
+        out.skipped.extend(SkippedRule(str(path), path.name, why) for path, why in not_regular)
+        return out
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "<string>") -> SigmaRuleSet:
@@ -1034,19 +1036,6 @@ def _rule_file(rule: Any) -> str:
     return str(path) if path is not None else "<string>"
 
 
-def _rule_files(paths: Sequence[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            files.extend(sorted(f for f in path.rglob("*") if f.suffix in (".yml", ".yaml") and f.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise InputError("Sigma rule path not found", file=str(path))
-    return files
-
-
 def _resolve(collections: list[SigmaCollection]) -> SigmaCollection:
     """Merge per-file collections: applies Sigma filters and resolves correlation references across files."""
     try:
@@ -1061,6 +1050,8 @@ def _parse(text: str, source: str | Path) -> SigmaCollection:
     src = SigmaRuleLocation(Path(source)) if not isinstance(source, str) or source != "<string>" else None
     try:
         docs = list(yaml.safe_load_all(text))
+    except RecursionError:
+        raise InputError("not a Sigma rule: nested too deeply", file=str(source)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -1074,16 +1065,12 @@ def _parse(text: str, source: str | Path) -> SigmaCollection:
         )
     except SigmaError as exc:
         raise InputError(f"invalid Sigma rule: {_one_line(exc)}", file=str(source)) from None
+    except RecursionError:
+        raise InputError("invalid Sigma rule: nested too deeply", file=str(source)) from None
 
 
 def _load_file(path: Path) -> SigmaCollection:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("cannot read Sigma rule: not UTF-8 text", file=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read Sigma rule: {exc.strerror or exc}", file=str(path)) from None
-    return _parse(text, path)
+    return _parse(sigma_files.read_rule(path), path)
 
 
 def _compile_rule(rule: SigmaRule, file: str) -> CompiledSigmaRule:
@@ -1092,6 +1079,8 @@ def _compile_rule(rule: SigmaRule, file: str) -> CompiledSigmaRule:
         predicates = [compile_condition(cond.parsed) for cond in rule.detection.parsed_condition]
     except (SigmaError, ValueError) as exc:
         raise InputError(f"Sigma rule {rule.title!r} cannot be evaluated: {_one_line(exc)}", file=file) from None
+    except RecursionError:
+        raise InputError(f"Sigma rule {rule.title!r} cannot be evaluated: nested too deeply", file=file) from None
     level = rule.level.name.lower() if rule.level is not None else "medium"
     info = SigmaMatch(
         rule_id=str(rule.id) if rule.id is not None else (rule.name or rule.title),

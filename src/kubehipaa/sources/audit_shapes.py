@@ -131,8 +131,9 @@ def _embedded(value: Any, where: str, depth: int) -> Iterator[Part]:
     if isinstance(value, str):
         try:
             value = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            yield where, None, "not a JSON audit Event (truncated or plain text)"
+        except orjson.JSONDecodeError as exc:
+            why = "nested too deeply" if str(exc).startswith("depth limit") else "truncated or plain text"
+            yield where, None, f"not a JSON audit Event ({why})"
             return
         if isinstance(value, str) and depth < MAX_DEPTH:  # encoded twice by a log shipper
             yield from _embedded(value, where, depth + 1)

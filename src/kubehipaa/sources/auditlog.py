@@ -27,8 +27,10 @@ import orjson
 
 from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, has_event_fields, is_event_shaped
 from kubehipaa.errors import InputError
+from kubehipaa.sources import limits, reading
 from kubehipaa.sources.audit_shapes import expand, split_concatenated, strip_timestamp_prefix
 from kubehipaa.sources.gke import gke_to_event, is_gke_entry
+from kubehipaa.sources.limits import Limits, format_size
 
 MAX_SAMPLES = 1000
 """How many malformed lines are kept with their location; all of them are counted."""
@@ -36,8 +38,10 @@ MAX_SAMPLES = 1000
 TOO_DEEP = "invalid JSON: nested too deeply"
 """A line nested thousands of levels deep: the decoders refuse it (msgspec with RecursionError)."""
 
-MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
-"""A pretty-printed (multi-line) document is parsed whole; refuse absurd sizes instead of exhausting memory."""
+# Bounds (`sources.limits`): a line longer than `--max-line-bytes` is one malformed line and reading goes on
+# after its end; a pretty-printed (multi-line) document, parsed whole, is bounded by `--max-file-bytes`; a
+# gzip file may inflate to `--max-gzip-ratio` times the compressed bytes read (never less than 64 MiB), past
+# which the rest of that file is one malformed line: memory stays bounded by the caps, time by the input.
 
 
 @dataclass(slots=True, frozen=True)
@@ -62,6 +66,8 @@ class ReadStats:
     events: int = 0
     malformed: int = 0
     malformed_samples: list[Malformed] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Entries of a directory that were not read, one line each: a FIFO, socket or device is no log file."""
 
     def add_malformed(self, file: str, line: int, message: str) -> None:
         self.malformed += 1
@@ -75,41 +81,117 @@ class ReadStats:
             "events": self.events,
             "malformed": self.malformed,
             "malformedSamples": [str(m) for m in self.malformed_samples],
+            "skipped": list(self.skipped),
         }
 
 
-def expand_paths(paths: Sequence[str]) -> list[str]:
-    """Files as given; a directory contributes its regular files, oldest first (rotation order)."""
+def expand_paths(paths: Sequence[str], skipped: list[str] | None = None) -> list[str]:
+    """Files as given; a directory contributes its regular files, oldest first (rotation order).
+
+    Only regular files are read (`sources.reading`): a FIFO, socket or device in a directory is listed in
+    `skipped` ("path: why"); given explicitly, it is an InputError, unless it names an open descriptor
+    (`/dev/stdin`, `/dev/fd/63` from `<(zcat x.gz)`), read as a stream like "-". A directory that cannot be
+    listed is an InputError: its logs would be missing from the answer.
+    """
     out: list[str] = []
     for p in paths:
         if p == "-":
             out.append(p)
             continue
-        if os.path.isdir(p):
-            entries = [os.path.join(p, n) for n in os.listdir(p) if not n.startswith(".")]
-            files = [e for e in entries if os.path.isfile(e)]
-            files.sort(key=lambda f: (os.path.getmtime(f), f))
-            out.extend(files)
-        elif os.path.exists(p):
+        try:
+            kind = reading.explicit_kind(p)
+        except FileNotFoundError:
+            raise InputError("no such file or directory", file=p) from None
+        except reading.NotRegular as exc:
+            raise InputError(exc.reason + reading.STREAM_HINT, file=p) from None
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", file=p) from None
+        if kind != "dir":
             out.append(p)
-        else:
-            raise InputError("no such file or directory", file=p)
+            continue
+        try:
+            with os.scandir(p) as it:
+                entries = [e for e in it if not e.name.startswith(".")]
+        except OSError as exc:
+            raise InputError(f"cannot read directory: {exc.strerror or exc}", file=p) from None
+        files: list[tuple[float, str]] = []
+        for entry in entries:
+            what = reading.entry_kind(entry)
+            if what == "dir":
+                continue  # rotated logs sit side by side; subdirectories are not searched
+            if what is not None:
+                if skipped is not None:
+                    skipped.append(f"{entry.path}: is {what}, not a regular file; skipped")
+                continue
+            try:
+                mtime = entry.stat().st_mtime
+            except OSError:
+                mtime = 0.0  # a broken symlink: opening it says why
+            files.append((mtime, entry.path))
+        files.sort()
+        out.extend(f for _, f in files)
     return out
 
 
-def _open(path: str) -> IO[bytes]:
+class _Counted:
+    """The compressed side of a gzip stream, counting the bytes the decompressor has taken."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.count += len(data)
+        return data
+
+
+class _GzipTooLarge(Exception):
+    """A gzip stream inflated past its allowance (`Limits.gzip_allowance`)."""
+
+
+class _Inflating:
+    """`read1`/`read` over a gzip stream that stop once more came out than `--max-gzip-ratio` allows for
+    what went in (a 4.6 MB gzip of zeros inflates to 4.7 GB): checked once per block read."""
+
+    def __init__(self, raw: IO[bytes], caps: Limits) -> None:
+        self.raw = raw
+        self.counted = _Counted(raw)
+        self.gz = gzip.GzipFile(fileobj=self.counted, mode="rb")  # type: ignore[call-overload]
+        self.caps = caps
+        self.out = 0
+
+    def read1(self, size: int = -1) -> bytes:
+        data = self.gz.read1(size)
+        self.out += len(data)
+        if self.out > self.caps.gzip_allowance(self.counted.count):
+            raise _GzipTooLarge
+        return data
+
+    read = read1
+
+    def close(self) -> None:
+        self.gz.close()
+        if self.raw is not sys.stdin.buffer:
+            self.raw.close()
+
+
+def _open(path: str, caps: Limits) -> IO[bytes]:
     if path == "-":
         raw: IO[bytes] = sys.stdin.buffer
     else:
         try:
-            raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed there
+            if reading.is_stream_path(path):
+                raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed there
+            else:
+                raw = reading.open_regular(path)  # buffered: peek works
+        except reading.NotRegular as exc:
+            raise InputError(exc.reason, file=path) from None
         except OSError as exc:
             raise InputError(f"cannot open: {exc.strerror}", file=path) from None
     peek = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
-    if peek == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    if path.endswith(".gz") and not isinstance(raw, io.BufferedReader):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if peek == b"\x1f\x8b" or (path.endswith(".gz") and not isinstance(raw, io.BufferedReader)):
+        return _Inflating(raw, caps)  # type: ignore[return-value]
     return raw
 
 
@@ -121,26 +203,58 @@ log (min of 6 interleaved runs, read + decode): 64 KiB ≈ 2.35 µs/line, iterat
 still (a byte-by-byte loop). Memory stays bounded by the block size plus the longest line."""
 
 
-def _chunks(fh: IO[bytes], block: int) -> Iterator[bytes]:
-    """`fh` in pieces of whole lines (each ends with b"\n", except possibly the very last)."""
+def _chunks(fh: IO[bytes], block: int, max_line: int) -> Iterator[bytes | None]:
+    """`fh` in pieces of whole lines (each ends with b"\n", except possibly the very last); None stands for
+    a line longer than `max_line` bytes (newline not counted), which is dropped as it streams by: memory
+    stays bounded by the cap and the block, whatever the input (no newline at all: `/dev/zero`)."""
     read = getattr(fh, "read1", None) or fh.read
+    block = min(block, max_line + 1)  # a line inside one block is then never over the cap
     pending: list[bytes] = []  # the start of a line that continues in the next block(s), joined once
+    size = 0  # bytes in `pending`
+    skipping = False  # inside a line that was too long: drop until its newline
     while True:
         data = read(block)
         if not data:
             break
+        if pending or skipping:
+            nl = data.find(b"\n")
+            if nl < 0:
+                if not skipping:
+                    pending.append(data)
+                    size += len(data)
+                    if size > max_line:
+                        pending.clear()
+                        size, skipping = 0, True
+                        yield None
+                continue
+            if skipping:
+                skipping = False
+                data = data[nl + 1 :]
+            elif size + nl > max_line:
+                pending.clear()
+                size = 0
+                yield None
+                data = data[nl + 1 :]
+            else:
+                pending.append(data)
+                data = b"".join(pending)
+                pending.clear()
+                size = 0
+            if not data:
+                continue
         end = data.rfind(b"\n") + 1
-        if not end:
-            pending.append(data)
-            continue
-        if pending:
-            pending.append(data)
-            data = b"".join(pending)
-            pending.clear()
-            end = data.rfind(b"\n") + 1
         if end < len(data):
+            size = len(data) - end
+            if size > max_line:
+                skipping = True
+                yield data[:end] if end else None
+                if end:
+                    yield None
+                continue
             pending.append(data[end:])
             data = data[:end]
+            if not end:
+                continue
         yield data
     if pending:
         yield b"".join(pending)
@@ -148,8 +262,13 @@ def _chunks(fh: IO[bytes], block: int) -> Iterator[bytes]:
 
 def _lines(fh: IO[bytes], block: int = READ_BLOCK) -> Iterator[bytes]:
     """The lines of `fh`, each with its b"\n" (the last one may lack it): exactly the lines iterating the
-    file object gives, in the same order."""
-    return itertools.chain.from_iterable(map(io.BytesIO, _chunks(fh, block)))
+    file object gives, in the same order (no line cap)."""
+    chunks = _chunks(fh, block, 1 << 62)
+    return itertools.chain.from_iterable(map(io.BytesIO, chunks))  # type: ignore[arg-type]
+
+
+def _line_too_long(caps: Limits) -> str:
+    return f"line longer than {format_size(caps.line_bytes)} ({limits.line_cap_hint()}); skipped"
 
 
 def iter_events(paths: Sequence[str], stats: ReadStats | None = None) -> Iterator[AuditEvent]:
@@ -195,14 +314,19 @@ def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
     decode = EVENT_DECODER.decode
     # RecursionError: msgspec's answer to a hostile line nested a few thousand levels deep
     decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
-    for path in expand_paths(paths):
+    caps = limits.current()
+    for path in expand_paths(paths, st.skipped):
         st.files.append(path)
-        fh = _open(path)
+        fh = _open(path, caps)
         lineno = 0  # lines before the current block
         events = 0
-        chunks = _chunks(fh, READ_BLOCK)
+        chunks = _chunks(fh, READ_BLOCK, caps.line_bytes)
         try:
             for chunk in chunks:
+                if chunk is None:  # a line over --max-line-bytes, dropped as it streamed by
+                    lineno += 1
+                    st.add_malformed(path, lineno, _line_too_long(caps))
+                    continue
                 lines: list[bytes] | None = None
                 try:
                     if keep_raw:  # the one extra branch per block; nothing extra per event
@@ -224,7 +348,7 @@ def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
                     events += len(batch)
                     yield batch, lines
                     continue
-                slow = _decode_block_slowly(chunk, lineno, path, st, chunks, keep_raw)
+                slow = _decode_block_slowly(chunk, lineno, path, st, chunks, keep_raw, caps)
                 lineno += slow.lines
                 events += slow.line_events
                 if slow.events:
@@ -232,6 +356,10 @@ def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             # A truncated or corrupt gzip member: report it where it happened and go on with the next file.
             st.add_malformed(path, lineno + 1, f"cannot read further: {exc}")
+        except _GzipTooLarge:
+            st.add_malformed(path, lineno + 1, f"gzip data inflates to more than {caps.gzip_ratio} times its "
+                             f"compressed size (a decompression bomb?); rest of the file skipped "
+                             f"({limits.gzip_cap_hint()})")
         finally:
             st.lines += lineno
             st.events += events
@@ -250,7 +378,8 @@ class _SlowBlock:
 
 
 def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
-                         rest: Iterator[bytes], keep_raw: bool = False) -> _SlowBlock:
+                         rest: Iterator[bytes | None], keep_raw: bool = False, caps: Limits | None = None,
+                         ) -> _SlowBlock:
     """One block, line by line: the reference semantics for blank, malformed and document lines.
 
     `before` is the number of lines of the file before this block. A file whose first line is a lone `{` or
@@ -261,6 +390,9 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
     decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
     raws: list[bytes | None] | None = [] if keep_raw else None
     out = _SlowBlock([], raws=raws)
+    if chunk.isspace():  # blank lines only (a log, or a gzip bomb, of newlines): counted in C, not one by one
+        out.lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        return out
     lineno = before
     lines = io.BytesIO(chunk)
     for line in lines:
@@ -272,12 +404,14 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
             if not stripped:
                 continue
             if isinstance(exc, RecursionError):
-                st.add_malformed(path, lineno, TOO_DEEP)
+                # msgspec gave up on the nesting; orjson reads up to 1024 levels, so an EventList or a cloud
+                # record keeps its other events and only the deep one is counted as malformed
+                out.events.extend(_document_events(stripped, path, lineno, st, raws, TOO_DEEP))
                 continue
             if lineno == 1 and stripped in (b"{", b"["):
                 # A pretty-printed document (kubectl-style EventList, one Event, a cloud export): parse it whole.
-                remaining = itertools.chain(lines, itertools.chain.from_iterable(map(io.BytesIO, rest)))
-                out.events.extend(_whole_document(line, remaining, path, st, raws))
+                remaining = itertools.chain(lines, _rest_lines(rest))
+                out.events.extend(_whole_document(line, remaining, path, st, raws, caps or limits.current()))
                 out.lines = 1
                 return out
             message = strip_timestamp_prefix(stripped)  # a CloudWatch Logs export to S3: "<time> <event>"
@@ -316,17 +450,40 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
     return out
 
 
-def _whole_document(first: bytes, rest: Iterator[bytes], path: str, st: ReadStats,
-                    raws: list[bytes | None] | None = None) -> Iterator[AuditEvent]:
+def _rest_lines(rest: Iterator[bytes | None]) -> Iterator[bytes | None]:
+    """The lines of the remaining blocks; None for a line over the line cap."""
+    for chunk in rest:
+        if chunk is None:
+            yield None
+        else:
+            yield from io.BytesIO(chunk)
+
+
+def _whole_document(first: bytes, rest: Iterator[bytes | None], path: str, st: ReadStats,
+                    raws: list[bytes | None] | None = None, caps: Limits | None = None) -> Iterator[AuditEvent]:
+    """A pretty-printed document (the rest of the file), parsed whole: bounded by --max-file-bytes. Past the
+    cap, or at a line over the line cap, the document is one malformed line and the rest of the file, which
+    is the rest of that document, is skipped without being kept."""
+    caps = caps or limits.current()
     chunks = [first]
     size = len(first)
+    problem = None
     for line in rest:
+        if line is None:
+            problem = f"multi-line JSON document with a {_line_too_long(caps)}"
+            break
         chunks.append(line)
         size += len(line)
-        if size > MAX_DOCUMENT_BYTES:
-            st.add_malformed(path, 1, f"multi-line JSON document larger than {MAX_DOCUMENT_BYTES} bytes")
-            return
-    yield from _document_events(b"".join(chunks), path, 1, st, raws)
+        if size > caps.file_bytes:
+            problem = f"multi-line JSON document {reading.too_large_message(caps.file_bytes)}"
+            break
+    if problem is None:
+        yield from _document_events(b"".join(chunks), path, 1, st, raws)
+        return
+    st.add_malformed(path, 1, problem)
+    chunks.clear()
+    for _ in rest:
+        pass
 
 
 def _document_events(data: bytes, path: str, lineno: int, st: ReadStats,
@@ -342,7 +499,7 @@ def _document_events(data: bytes, path: str, lineno: int, st: ReadStats,
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        st.add_malformed(path, lineno, f"invalid JSON: {exc}")
+        st.add_malformed(path, lineno, _json_error(exc))
         return
     yield from _expanded_events(doc, path, lineno, st, raws, fallback)
 
@@ -366,7 +523,13 @@ def _expanded_events(doc: Any, path: str, lineno: int, st: ReadStats, raws: list
 
 def _candidate_event(item: dict[str, Any]) -> tuple[AuditEvent, bytes] | str:
     """The candidate as an audit Event and the JSON it was decoded from, or why it is not one."""
-    data = orjson.dumps(item)  # what `event_from_dict` does; kept, since it is the item's JSON
+    try:
+        data = orjson.dumps(item)  # what `event_from_dict` does; kept, since it is the item's JSON
+    except orjson.JSONEncodeError:  # orjson writes at most 254 levels; the line reader takes deeper events
+        try:
+            data = msgspec.json.encode(item)
+        except RecursionError:
+            return TOO_DEEP
     try:
         ev = EVENT_DECODER.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -399,7 +562,7 @@ def events_from_document(data: bytes, *, source: str = "<body>") -> list[AuditEv
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc}", file=source) from None
+        raise InputError(_json_error(exc), file=source) from None
     if isinstance(doc, dict) and doc.get("kind") == "EventList":
         items = doc.get("items")
         if items is None:
@@ -417,6 +580,11 @@ def events_from_document(data: bytes, *, source: str = "<body>") -> list[AuditEv
             raise InputError(f"items[{i}] is not an audit Event", file=source)
         events.append(ev)
     return events
+
+
+def _json_error(exc: orjson.JSONDecodeError) -> str:
+    """orjson's message, or TOO_DEEP for its nesting limit (1024 levels): the same cause, said the same way."""
+    return TOO_DEEP if str(exc).startswith("depth limit") else f"invalid JSON: {exc}"
 
 
 def _describe(exc: Exception) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 from kubehipaa.engines.flags import container_flags, tokens_from_text
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
+from kubehipaa.sources import limits, reading
 from kubehipaa.sources.files import InputProblem, load_paths
 
 SYNTH_API_VERSION = "kubehipaa.io/v1alpha1"
@@ -118,12 +119,28 @@ def _looks_like_yaml_object(text: str) -> bool:
 
 
 def _read_text(path: Path) -> str:
+    """A control-plane file's text: a regular file, within --max-file-bytes (`sources.reading`)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return reading.read_file(path, limits.current().file_bytes).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=str(path)) from None
+    except reading.ReadRefused as exc:
+        raise InputError(exc.reason, file=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+
+
+def _require_file(path: Path) -> None:
+    """A path given on the command line must be a regular file (it is read twice: to tell YAML from flags,
+    then to load it): say what it is otherwise (a FIFO would block, a device never end)."""
+    try:
+        what = reading.describe(path.stat().st_mode)
+    except FileNotFoundError:
+        raise InputError("no such file", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if what is not None:
+        raise InputError(f"is {what}, not a regular file", file=str(path))
 
 
 class _Collector:
@@ -208,7 +225,7 @@ class _Collector:
                     candidates.append(root / p)
             candidates.append(p)
         for c in candidates:
-            if c.is_file():
+            if reading.is_file(c):
                 return c
         return None
 
@@ -250,8 +267,7 @@ def _unreadable(col: _Collector, path: Path, fallback: str) -> InputError:
 
 
 def _load_apiserver(col: _Collector, path: Path) -> None:
-    if not path.is_file():
-        raise InputError("no such file", file=str(path))
+    _require_file(path)
     text = _read_text(path)
     if _looks_like_yaml_object(text):
         kept = col.add_yaml(path)
@@ -267,8 +283,7 @@ def _load_apiserver(col: _Collector, path: Path) -> None:
 
 
 def _load_expected(col: _Collector, path: Path, kinds: tuple[str, ...], what: str) -> None:
-    if not path.is_file():
-        raise InputError("no such file", file=str(path))
+    _require_file(path)
     before = len(col.objects)
     already = str(path.resolve()) in col.seen
     col.add_yaml(path, kinds=kinds, pods=False)
@@ -277,8 +292,7 @@ def _load_expected(col: _Collector, path: Path, kinds: tuple[str, ...], what: st
 
 
 def _load_kubelet(col: _Collector, path: Path) -> None:
-    if not path.is_file():
-        raise InputError("no such file", file=str(path))
+    _require_file(path)
     text = _read_text(path)
     if _looks_like_yaml_object(text):
         _load_expected(col, path, ("KubeletConfiguration",), "a KubeletConfiguration")
@@ -305,16 +319,16 @@ def collect_control_plane(
     root = Path(control_plane_dir) if control_plane_dir is not None else None
     col = _Collector(root)
     if root is not None:
-        if not root.is_dir():
+        if not reading.is_dir(root):
             raise InputError("not a directory", file=str(root))
         for rel in APISERVER_MANIFESTS:
             cand = root / rel
-            if cand.is_file():
+            if reading.is_file(cand):
                 _load_apiserver(col, cand)
                 break
         for rel in ETCD_MANIFESTS:
             cand = root / rel
-            if cand.is_file():
+            if reading.is_file(cand):
                 col.add_yaml(cand, kinds=())
                 break
         # Other control-plane documents anywhere under the directory (kubeconfigs and the like are ignored).
@@ -323,12 +337,12 @@ def collect_control_plane(
                 col.add_yaml(Path(obj.file))
         for rel in KUBELET_FLAG_FILES:
             cand = root / rel
-            if cand.is_file():
+            if reading.is_file(cand):
                 col.add_flags(cand, "KubeletFlags", "kubelet")
         if root.resolve() == Path("/etc/kubernetes"):
             for node_file in NODE_KUBELET_FILES:
                 p = Path(node_file)
-                if p.is_file():
+                if reading.is_file(p):
                     _load_kubelet(col, p)
         if not col.objects:
             # Silence would read as "nothing to report": say that nothing was found to assess.

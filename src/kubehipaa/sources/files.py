@@ -23,14 +23,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import yaml
 
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
-from kubehipaa.sources import k8s_yaml
+from kubehipaa.sources import k8s_yaml, limits, reading
 from kubehipaa.sources.duplicates import deduplicate
 from kubehipaa.sources.namespaces import DEFAULT_NAMESPACE, namespace_name_error, place
 
@@ -43,6 +43,7 @@ CONFIG_FILES = (".kubehipaa.yaml", ".kubehipaa.yml")
 LOST = "error"  # content that may hold objects could not be read: the answers do not cover it (exit 2)
 SKIPPED = "warning"  # a document that is not a Kubernetes object: nothing to analyse is lost
 DUPLICATE = "duplicate"  # an earlier definition of an object defined again later (the later one is analysed)
+DUPLICATE_KEY = "duplicate-key"  # a key written twice in one mapping: a warning (the last value is analysed)
 NOTE = "note"  # said once for the user's information (a Kustomize Component is not built on its own)
 _LOST_PREFIXES = ("malformed", "not UTF-8")
 
@@ -51,8 +52,8 @@ _LOST_PREFIXES = ("malformed", "not UTF-8")
 class InputProblem:
     """A document that was skipped, with the reason; shown to the user as one line.
 
-    `level` is LOST, SKIPPED or NOTE; left empty, it is derived from the message (malformed YAML/JSON and
-    undecodable files are LOST), so parsers only have to say what went wrong.
+    `level` is LOST, SKIPPED, DUPLICATE, DUPLICATE_KEY or NOTE; left empty, it is derived from the message
+    (malformed YAML/JSON and undecodable files are LOST), so parsers only have to say what went wrong.
     """
 
     file: str
@@ -117,23 +118,34 @@ def load_paths(
     """
     if namespace is not None and (why := namespace_name_error(namespace)):
         raise InputError(f"--namespace: {why}")
-    units: list[Path | tuple[str, str]] = []  # files/Kustomize dirs, ("stdin", "-") or ("missing", path)
+    units: list[_Unit] = []
     for raw in paths:
         if raw == "-":
-            units.append(("stdin", raw))
+            units.append(_Special("stdin", raw))
             continue
-        path = Path(raw)
-        if not path.exists():
-            units.append(("missing", raw))
+        try:
+            kind = reading.explicit_kind(raw)
+        except FileNotFoundError:
+            units.append(_Special("refused", raw, "no such file or directory"))
             break  # raised when its turn comes, after the paths before it, as a serial walk would
-        units.extend(_walk(path) if path.is_dir() else [path])
+        except reading.NotRegular as exc:
+            units.append(_Special("refused", raw, exc.reason + reading.STREAM_HINT))
+            break
+        except OSError as exc:
+            units.append(_Special("refused", raw, f"cannot read: {exc.strerror or exc}"))
+            break
+        if kind == "stream":
+            units.append(_Special("stream", raw))
+        else:
+            units.extend(_walk(Path(raw)) if kind == "dir" else [Path(raw)])
     result = LoadResult()
     # Loading only allocates (dicts, lists, strings that all stay alive): no cyclic garbage to find, but
     # every full collection would walk everything loaded so far, a quarter of the load time at 85k objects.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for part in _load_units(units, _load_jobs() if jobs is None else jobs):
+        cap = limits.current().file_bytes  # once: the environment is read per call, not per file
+        for part in _load_units(units, _load_jobs() if jobs is None else jobs, cap):
             result.extend(part)
         _settle(result, namespace)  # still without the collector: its index allocates one tuple per object
     finally:
@@ -185,27 +197,55 @@ def _load_jobs() -> int:
     return 1
 
 
-def _load_unit(unit: Path | tuple[str, str]) -> LoadResult:
+class _Special(NamedTuple):
+    """A unit that is not a file found by a walk: stdin ("-"), a stream path the user named (`/dev/fd/63`),
+    or a path that is refused when its turn comes (`reason`: missing, a FIFO, a device...)."""
+
+    what: str
+    raw: str
+    reason: str = ""
+
+
+_Unit = Path | _Special | reading.Refused
+
+
+def _load_unit(unit: _Unit, cap: int) -> LoadResult:
     if isinstance(unit, Path):
-        return _load_one(unit)
-    what, raw = unit
-    if what == "stdin":
-        return load_text(sys.stdin.read(), "<stdin>")
-    raise InputError("no such file or directory", file=raw)
+        return _load_one(unit, cap)
+    if isinstance(unit, reading.Refused):
+        # found by a walk: a directory that cannot be listed (its files are lost) or a FIFO/device (skipped)
+        return LoadResult(problems=[InputProblem(str(unit.path), None, unit.reason, LOST if unit.lost else SKIPPED)])
+    if unit.what == "refused":
+        raise InputError(unit.reason, file=unit.raw)
+    name = "<stdin>" if unit.what == "stdin" else unit.raw
+    try:
+        if unit.what == "stdin":
+            buffer = getattr(sys.stdin, "buffer", None)
+            if buffer is None:  # a text stream standing in for stdin (tests)
+                return load_text(reading.read_text_capped(sys.stdin, cap), name)
+            data = reading.read_capped(buffer, cap)
+        else:
+            data = reading.read_path(unit.raw, cap)
+    except reading.ReadRefused as exc:
+        return LoadResult(problems=[InputProblem(name, None, f"{exc.reason}; skipped", LOST)], files=1)
+    except OSError as exc:
+        return LoadResult(problems=[InputProblem(name, None, f"cannot read: {exc.strerror or exc}; skipped", LOST)],
+                          files=1)
+    return _load_bytes(data, name, json_hint=False)
 
 
-def _load_batch(batch: list[Path]) -> tuple[LoadResult, tuple[str, str | None, int | None] | None]:
+def _load_batch(batch: list[Path], cap: int) -> tuple[LoadResult, tuple[str, str | None, int | None] | None]:
     """Load a batch of files (in a worker process); an InputError is returned, to be raised in order."""
     out = LoadResult()
     try:
         for item in batch:
-            out.extend(_load_one(item))
+            out.extend(_load_one(item, cap))
     except InputError as exc:
         return out, (exc.message, exc.file, exc.line)
     return out, None
 
 
-def _load_units(units: list[Path | tuple[str, str]], jobs: int) -> Iterator[LoadResult]:
+def _load_units(units: list[_Unit], jobs: int, cap: int) -> Iterator[LoadResult]:
     """LoadResults of `units`, in order; with jobs > 1 and enough files, parsed by worker processes too.
 
     The calling process takes part: workers take batches from the front, this process loads those no
@@ -217,9 +257,9 @@ def _load_units(units: list[Path | tuple[str, str]], jobs: int) -> Iterator[Load
     files = sum(isinstance(u, Path) for u in units)
     if jobs < 2 or files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
         for unit in units:
-            yield _load_unit(unit)
+            yield _load_unit(unit, cap)
         return
-    plan: list[list[Path] | tuple[str, str]] = []
+    plan: list[list[Path] | _Special | reading.Refused] = []
     for unit in units:
         if isinstance(unit, Path):
             if plan and isinstance(plan[-1], list) and len(plan[-1]) < _BATCH:
@@ -230,19 +270,19 @@ def _load_units(units: list[Path | tuple[str, str]], jobs: int) -> Iterator[Load
             plan.append(unit)
     pool = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("fork"))
     try:
-        futures = [pool.submit(_load_batch, step) if isinstance(step, list) else None for step in plan]
+        futures = [pool.submit(_load_batch, step, cap) if isinstance(step, list) else None for step in plan]
         # Workers take batches from the front; this process takes them from the back until they meet.
         mine: dict[int, tuple[LoadResult, tuple[str, str | None, int | None] | None]] = {}
         for i in range(len(plan) - 1, -1, -1):
             step, future = plan[i], futures[i]
-            if future is None or isinstance(step, tuple):
+            if future is None or not isinstance(step, list):
                 continue
             if not future.cancel():
                 break
-            mine[i] = _load_batch(step)
+            mine[i] = _load_batch(step, cap)
         for i, (step, future) in enumerate(zip(plan, futures, strict=True)):
-            if future is None or isinstance(step, tuple):
-                yield _load_unit(step)  # type: ignore[arg-type]
+            if future is None or not isinstance(step, list):
+                yield _load_unit(step, cap)  # type: ignore[arg-type]
                 continue
             if i in mine:
                 part, error = mine.pop(i)
@@ -250,7 +290,7 @@ def _load_units(units: list[Path | tuple[str, str]], jobs: int) -> Iterator[Load
                 try:
                     part, error = future.result()
                 except BrokenProcessPool:
-                    part, error = _load_batch(step)
+                    part, error = _load_batch(step, cap)
             yield part
             if error is not None:
                 raise InputError(*error)
@@ -258,42 +298,45 @@ def _load_units(units: list[Path | tuple[str, str]], jobs: int) -> Iterator[Load
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Manifest files under `root`, sorted; a Kustomize directory is yielded as the directory itself."""
+def _walk(root: Path) -> Iterator[Path | reading.Refused]:
+    """Manifest files under `root`, sorted; a Kustomize directory is yielded as the directory itself. A FIFO,
+    socket or device named like a manifest, and a directory that cannot be listed, come as `Refused`."""
     if _is_kustomize_dir(root):
         yield root
         return
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        kustomized = [d for d in dirnames if _is_kustomize_dir(here / d)]
-        for d in kustomized:
-            yield here / d
-        dirnames[:] = [d for d in dirnames if d not in kustomized]
-        for name in sorted(filenames):
-            if name.startswith(".") or not name.endswith(MANIFEST_SUFFIXES):
-                continue
-            yield here / name
+    yield from reading.walk(root, lambda name: name.endswith(MANIFEST_SUFFIXES), _is_kustomize_dir)
 
 
 def _is_kustomize_dir(path: Path) -> bool:
-    return any((path / name).is_file() for name in KUSTOMIZATION_FILES)
+    return any(reading.is_file(path / name) for name in KUSTOMIZATION_FILES)
 
 
-def _load_one(path: Path) -> LoadResult:
-    """One file (or Kustomize directory); whatever goes wrong is a problem of this file, never of the run."""
+def _load_one(path: Path, cap: int | None = None) -> LoadResult:
+    """One file (or Kustomize directory); whatever goes wrong is a problem of this file, never of the run.
+    `cap`: --max-file-bytes (default: `limits.current()`)."""
     if path.is_dir():
         return _load_kustomize(path)
     if path.name in CONFIG_FILES:
         return LoadResult()
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return LoadResult(problems=[InputProblem(str(path), None, f"not UTF-8 text ({exc.reason}); skipped")], files=1)
+        data = reading.read_file(path, limits.current().file_bytes if cap is None else cap)
+    except reading.NotRegular as exc:  # it changed since the walk saw a regular file
+        return LoadResult(problems=[InputProblem(str(path), None, f"{exc.reason}; skipped", SKIPPED)])
+    except reading.ReadRefused as exc:
+        return LoadResult(problems=[InputProblem(str(path), None, f"{exc.reason}; skipped", LOST)], files=1)
     except OSError as exc:
-        return LoadResult(problems=[InputProblem(str(path), None, f"cannot read: {exc.strerror}; skipped", LOST)],
-                          files=1)
-    result = load_text(text, str(path), json_hint=path.suffix == ".json")
+        return LoadResult(problems=[InputProblem(str(path), None, f"cannot read: {exc.strerror or exc}; skipped",
+                                                 LOST)], files=1)
+    return _load_bytes(data, str(path), json_hint=path.suffix == ".json")
+
+
+def _load_bytes(data: bytes, name: str, *, json_hint: bool) -> LoadResult:
+    """One file's bytes: UTF-8 text, then `load_text` (with the template hint for a Helm/Go template)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return LoadResult(problems=[InputProblem(name, None, f"not UTF-8 text ({exc.reason}); skipped")], files=1)
+    result = load_text(text, name, json_hint=json_hint)
     result.files = 1
     if result.problems and "{{" in text:
         result.problems = [_template_hint(p) for p in result.problems]
@@ -361,10 +404,11 @@ def _kustomization_kind(path: Path) -> str | None:
     """The `kind` of the directory's kustomization file (Kustomization or Component), None if unreadable."""
     for name in KUSTOMIZATION_FILES:
         candidate = path / name
-        if candidate.is_file():
+        if reading.is_file(candidate):
             try:
-                data, _ = k8s_yaml.load_single(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, k8s_yaml.DocumentError):
+                text = reading.read_file(candidate, limits.current().file_bytes).decode("utf-8")
+                data, _ = k8s_yaml.load_single(text)
+            except (OSError, UnicodeDecodeError, reading.ReadRefused, k8s_yaml.DocumentError):
                 return None  # kubectl kustomize will say what is wrong with it
             kind = data.get("kind") if isinstance(data, dict) else None
             return kind if isinstance(kind, str) else None
@@ -372,7 +416,26 @@ def _kustomization_kind(path: Path) -> str | None:
 
 
 def _kustomize(kubectl: str, path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, check=False)
+    """`kubectl kustomize PATH`, its output read within the file cap (a generator can make it huge); stderr
+    goes to a temporary file, so a chatty kubectl cannot block on a full pipe while we read stdout."""
+    args = [kubectl, "kustomize", str(path)]
+    cap = limits.current().file_bytes
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        try:
+            out = reading.read_capped(proc.stdout, cap)
+        except reading.TooLarge as exc:
+            proc.kill()
+            proc.wait()
+            return subprocess.CompletedProcess(args, 1, "", f"its output is {exc.reason}")
+        finally:
+            proc.stdout.close()
+        code = proc.wait()
+        size = err.seek(0, os.SEEK_END)
+        err.seek(max(0, size - 65536))  # the last lines say what failed
+        stderr = err.read().decode("utf-8", errors="replace")
+    return subprocess.CompletedProcess(args, code, out.decode("utf-8", errors="replace"), stderr)
 
 
 def _attach_origins(result: LoadResult, overlay: Path, scanned: Path) -> None:
@@ -399,7 +462,7 @@ def _attach_origins(result: LoadResult, overlay: Path, scanned: Path) -> None:
         # Name the file the way the user named the directory (relative stays relative).
         file = os.path.normpath(os.path.join(str(scanned), os.path.relpath(source, scanned.resolve())))
         line = 1
-        if "path" in origin and source.is_file():
+        if "path" in origin and reading.is_file(source):
             if source not in cache:
                 cache[source] = _load_one(source).objects
             line = _line_in(cache[source], obj)
@@ -425,8 +488,16 @@ def load_text(text: str, filename: str, *, json_hint: bool = False) -> LoadResul
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             line = text.count("\n", 0, exc.pos) + 1 if exc.pos is not None else None
+            if exc.msg.startswith("depth limit"):  # orjson stops at 1024 levels
+                return LoadResult(problems=[InputProblem(filename, line, f"{k8s_yaml.TOO_DEEP}; skipped", LOST)])
             return LoadResult(problems=[InputProblem(filename, line, f"malformed JSON: {exc.msg}; skipped")])
-        result = LoadResult()
+        from kubehipaa.sources import json_keys  # JSON inputs only
+
+        too_deep, duplicates = json_keys.inspect(text, data)
+        if too_deep:
+            return LoadResult(problems=[InputProblem(filename, 1, f"{k8s_yaml.TOO_DEEP}; skipped", LOST)])
+        result = LoadResult(problems=[InputProblem(filename, line, message, DUPLICATE_KEY)
+                                      for line, message in duplicates])
         lines = None
         if isinstance(data, dict) and isinstance(data.get("items"), list) and data["items"]:
             lines = _json_item_lines(text, len(data["items"]))
@@ -504,8 +575,10 @@ def _load_yaml(text: str, filename: str) -> LoadResult:
     result = LoadResult()
     for doc in k8s_yaml.iter_documents(text):
         if doc.error is not None:
-            result.problems.append(InputProblem(filename, doc.line, doc.error))
+            result.problems.append(InputProblem(filename, doc.line, doc.error, LOST if doc.unread else ""))
         else:
+            for line, message in doc.warnings:  # duplicate keys: the last value is read, the earlier named
+                result.problems.append(InputProblem(filename, line, message, DUPLICATE_KEY))
             _add_document(result, doc.data, filename, doc.line or 1, doc.node)
     return result
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+import orjson
 import yaml
 from yaml.composer import Composer, ComposerError
 from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
@@ -33,7 +34,20 @@ try:  # libyaml is the fast path; fall back so the tool still works where it is 
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-__all__ = ["Document", "DocumentError", "iter_documents", "load_single"]
+__all__ = ["MAX_DEPTH", "Document", "DocumentError", "iter_documents", "join_key_path", "load_single"]
+
+MAX_DEPTH = 254
+"""The deepest nesting (mappings and sequences inside each other) a document may have to be read.
+
+Kubernetes' decoders go further (go-yaml and encoding/json stop at 10,000 levels), but no manifest comes
+near: the deepest real documents, CRDs with embedded pod templates, stay under 100 levels, and ordinary
+objects under 20. A fixed cap, enforced while the document is built, means every reader after the loader
+(checks, engines, reports) can walk an object without running out of Python's stack, and every object
+can be written back by orjson, whose limit this is (255 levels fail). A deeper document is skipped, named
+with its line, and the run ends with exit 2: its content was not analysed.
+"""
+
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep (Kubernetes reads up to 10,000 levels, kubehipaa up to {MAX_DEPTH})"
 
 _STR = go_scalars.STR
 _MAP = "tag:yaml.org,2002:map"
@@ -62,7 +76,9 @@ class Document:
 
     `node` is the composed root node (for the lines of List items). `error` is the problem line to show
     for a file, `reason` the bare cause. An error with `fatal` set is a syntax error: nothing after it in
-    the stream could be read.
+    the stream could be read. `unread` marks a document Kubernetes would read but we could not (nested too
+    deep): unlike a document Kubernetes refuses, its content is missing from the answers. `warnings` are
+    (line, message) pairs about a document that was read: duplicate mapping keys.
     """
 
     data: Any = None
@@ -71,6 +87,8 @@ class Document:
     error: str | None = None
     reason: str | None = None
     fatal: bool = False
+    unread: bool = False
+    warnings: Sequence[tuple[int, str]] = ()
 
 
 class _Plain:
@@ -136,6 +154,7 @@ class _FastLoader(_Loader):  # type: ignore[misc,valid-type]
 
     k8s_text = ""  # the text the marks index (without a leading BOM, which libyaml does not count)
     k8s_alias_at: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset()
+    k8s_duplicates: list[tuple[Any, Any, Any]] = []  # set afresh for each document by _documents
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is _SCALAR:
@@ -229,6 +248,7 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
     yaml12_at = _yaml12_directives(loader.k8s_text) if "%YAML" in text else []
     previous_end = 0  # where the previous document ended (a mark index)
     done = 0
+    loader.k8s_duplicates = []
     try:
         while True:
             try:
@@ -241,16 +261,23 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
                 mark = exc.problem_mark or exc.context_mark
                 line = mark.line + 1 if mark is not None else None
                 reason = exc.problem or exc.context or "invalid YAML"
-                yield _syntax_error(reason, line)
+                if "nesting depth" in reason:  # libyaml stops at 1000 levels: a limit, not a syntax error
+                    yield _too_deep(line, fatal=True)
+                else:
+                    yield _syntax_error(reason, line)
                 break
-            except (yaml.YAMLError, ValueError, RecursionError) as exc:
-                reason = "nesting too deep" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
-                yield _syntax_error(reason, None)
+            except RecursionError:
+                yield _too_deep(None, fatal=True)
+                break
+            except (yaml.YAMLError, ValueError) as exc:
+                yield _syntax_error(str(exc).splitlines()[0], None)
                 break
             done += 1
             if done <= skip or node is None:
                 continue
             line = node.start_mark.line + 1
+            if loader.k8s_duplicates:  # left by a document refused half-way
+                loader.k8s_duplicates = []
             try:
                 if yaml12_at:  # the directives between the previous document and this one are this one's
                     begin, previous_end = previous_end, node.end_mark.index
@@ -260,17 +287,47 @@ def _documents(text: str, loader_cls: type[_FastLoader], skip: int) -> Iterator[
                     _check_escapes(loader, node)
                 loader.k8s_alias_at = _check_aliases(node) if has_anchors else frozenset()
                 data = _build(loader, node, {})
+                if loader.k8s_alias_at:
+                    _check_expanded_depth(data, line)
             except DocumentError as exc:
                 where = exc.line if exc.line is not None else line
                 problem = f"{exc.message} (Kubernetes cannot read this document); skipped"
                 yield Document(line=where, error=problem, reason=exc.message)
                 continue
-            except RecursionError:
-                yield Document(line=line, error="nesting too deep; document skipped", reason="nesting too deep")
+            except _TooDeep as exc:
+                yield _too_deep(exc.line or line)
                 continue
-            yield Document(data, line, node)
+            except RecursionError:
+                yield _too_deep(line)
+                continue
+            doc = Document(data, line, node)
+            if loader.k8s_duplicates:
+                doc.warnings = _duplicate_warnings(node, loader.k8s_duplicates)
+                loader.k8s_duplicates = []
+            yield doc
     finally:
         loader.dispose()
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int | None) -> None:
+        super().__init__(TOO_DEEP)
+        self.line = line
+
+
+def _too_deep(line: int | None, fatal: bool = False) -> Document:
+    rest = "rest of the file skipped" if fatal else "document skipped"
+    return Document(line=line, error=f"{TOO_DEEP}; {rest}", reason=TOO_DEEP, fatal=fatal, unread=True)
+
+
+def _check_expanded_depth(data: Any, line: int) -> None:
+    """With aliases, a node built once may be reached deeper than where it was built: orjson, which expands
+    shared references and refuses 255 levels, measures the depth of the data as every reader sees it."""
+    try:
+        orjson.dumps(data)
+    except orjson.JSONEncodeError as exc:
+        if "ecursion" in str(exc):
+            raise _TooDeep(line) from None
 
 
 def _syntax_error(reason: str, line: int | None) -> Document:
@@ -330,12 +387,17 @@ def _has_slash_escape(raw: str) -> bool:
 _intern = sys.intern  # mapping keys repeat in every object: one string each saves memory on large corpora
 
 
-def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
+def _build(loader: Any, node: Any, memo: dict[int, Any], depth: int = 1) -> Any:
     """Python data for a composed node: what `json.loads(YAMLToJSON(document))` gives.
 
     `memo` maps collection nodes already built to their result, so aliases share one object (linear
     work; go-yaml's limit on alias expansion is enforced before, in `_check_aliases`). Plain string
     values, the bulk of a manifest, are taken inline instead of through a recursive call.
+
+    `depth` is the nesting level of `node` (the document's root collection is 1): past `MAX_DEPTH` the
+    document is refused (`_TooDeep`), a fixed bound instead of wherever Python's stack would end. A mapping
+    that ends up with fewer keys than it has entries had a key twice (or a merge key): `_note_duplicates`
+    looks closer, so the common case costs one length comparison.
     """
     cls = node.__class__
     tag = node.tag
@@ -351,6 +413,8 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     key = id(node)
     if key in memo:
         return memo[key]
+    if depth > MAX_DEPTH:
+        raise _TooDeep(_line(node))
     if tag is not _MAP and tag is not _SEQ:
         _check_collection_tag(tag, node)
     if cls is _MAPPING:
@@ -362,9 +426,11 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
                     value = v.value
                     out[_intern(k.value)] = _intern(value) if len(value) < 40 else value
                 else:
-                    out[_intern(k.value)] = _build(loader, v, memo)
+                    out[_intern(k.value)] = _build(loader, v, memo, depth + 1)
             else:
-                _pair(loader, node, k, v, out, memo)
+                _pair(loader, node, k, v, out, memo, depth)
+        if len(out) != len(node.value):
+            _note_duplicates(loader, node)
         return out
     items: list[Any] = []
     memo[key] = items
@@ -373,7 +439,7 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
             value = child.value
             items.append(_intern(value) if len(value) < 40 else value)
         else:
-            items.append(_build(loader, child, memo))
+            items.append(_build(loader, child, memo, depth + 1))
     return items
 
 
@@ -462,32 +528,108 @@ def _position(node: Any, k: Any, v: Any) -> int:
     return -1  # pragma: no cover
 
 
-def _pair(loader: Any, node: Any, k: Any, v: Any, out: dict[str, Any], memo: dict[int, Any]) -> None:
-    """A mapping entry whose key is not a plain string: a merge key, or a key `YAMLToJSON` converts."""
+def _pair(loader: Any, node: Any, k: Any, v: Any, out: dict[str, Any], memo: dict[int, Any], depth: int) -> None:
+    """A mapping entry whose key is not a plain string: a merge key, or a key `YAMLToJSON` converts.
+    `depth` is the level of the mapping `node`."""
     alias_at = loader.k8s_alias_at
     if k.__class__ is _SCALAR and k.tag == _MERGE and k.value == "<<":
         j = _position(node, k, v) if alias_at else 0
         if (id(node), 2 * j) not in alias_at:  # `*x : ...` where x is `<<` is a key, not a merge
-            _merge(loader, node, 2 * j + 1, v, out, memo)
+            _merge(loader, node, 2 * j + 1, v, out, memo, depth)
             return
-    out[_key(loader, k)] = _build(loader, v, memo)
+    out[_key(loader, k)] = _build(loader, v, memo, depth + 1)
 
 
-def _merge(loader: Any, parent: Any, pos: int, v: Any, out: dict[str, Any], memo: dict[int, Any]) -> None:
+def _merge(loader: Any, parent: Any, pos: int, v: Any, out: dict[str, Any], memo: dict[int, Any],
+           depth: int) -> None:
     """go-yaml v2's merge: the merged mapping is decoded into this one where `<<` stands, so it overrides
     the keys before it and the keys after it override it; in a sequence, earlier mappings win. The value
     must be a mapping (or an alias of one) or a written sequence of mappings."""
     if v.__class__ is _MAPPING:
-        out.update(_build(loader, v, memo))
+        out.update(_build(loader, v, memo, depth))  # its entries land at the level of `parent`
         return
     if v.__class__ is _SEQUENCE and (id(parent), pos) not in loader.k8s_alias_at:
         for item in reversed(v.value):
             if item.__class__ is not _MAPPING:
                 break
-            out.update(_build(loader, item, memo))
+            out.update(_build(loader, item, memo, depth))
         else:
             return
     raise DocumentError("map merge requires map or sequence of maps as the value", _line(v))
+
+
+# ---- duplicate mapping keys --------------------------------------------------------------------------
+#
+# go-yaml v2 (non-strict, as sigs.k8s.io/yaml calls it) keeps the last value of a key written twice, and so
+# does `kubectl apply -f` (it converts YAML to JSON before sending: kubernetes/kubernetes#89303, #125885);
+# the API server's strict field validation and kustomize refuse such a document. We read what kubectl
+# sends, the last value, and say where the hidden earlier one is: a duplicate can hide `privileged: true`.
+
+DUPLICATE_KEYS_SHOWN = 10
+"""Per document; the rest are counted in one more warning."""
+
+
+def _note_duplicates(loader: Any, node: Any) -> None:
+    """Record the keys written twice in mapping `node` (merge keys are not keys: what they bring in is
+    overridden by the mapping's own keys by design)."""
+    alias_at = loader.k8s_alias_at
+    seen: dict[str, Any] = {}
+    for j, (k, _v) in enumerate(node.value):
+        if k.__class__ is _SCALAR and k.tag == _MERGE and k.value == "<<" and (id(node), 2 * j) not in alias_at:
+            continue
+        name = _intern(k.value) if k.tag == _STR else _key(loader, k)
+        first = seen.get(name)
+        if first is None:
+            seen[name] = k
+        else:
+            loader.k8s_duplicates.append((node, k, first))
+            seen[name] = k
+
+
+def _duplicate_warnings(root: Any, found: list[tuple[Any, Any, Any]]) -> list[tuple[int, str]]:
+    """One (line, message) per duplicate key: where it is (the key path, never a value) and where the value
+    it hides was written."""
+    paths = _paths_to({id(node) for node, _, _ in found}, root)
+    out: list[tuple[int, str]] = []
+    for node, k, first in found[:DUPLICATE_KEYS_SHOWN]:
+        path = join_key_path(paths.get(id(node), "?"), str(k.value))
+        out.append((_line(k), f"duplicate key {path} (also at line {_line(first)}): the last value is read, as "
+                              "`kubectl apply -f` does; the earlier one is ignored"))
+    if len(found) > DUPLICATE_KEYS_SHOWN:
+        out.append((_line(found[DUPLICATE_KEYS_SHOWN][1]),
+                    f"... and {len(found) - DUPLICATE_KEYS_SHOWN} more duplicate key(s) in this document"))
+    return out
+
+
+def _paths_to(targets: set[int], root: Any) -> dict[int, str]:
+    """The key path (`spec.containers[0]`) of each target mapping node, found by one walk of the document's
+    nodes (each node once, aliases included); only run when a duplicate was found."""
+    out: dict[int, str] = {}
+    stack: list[tuple[Any, str]] = [(root, "")]
+    seen: set[int] = set()
+    while stack and len(out) < len(targets):
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if id(node) in targets:
+            out[id(node)] = path
+        if node.__class__ is _MAPPING:
+            stack.extend((v, join_key_path(path, str(k.value))) for k, v in node.value if v.__class__ is not _SCALAR)
+        elif node.__class__ is _SEQUENCE:
+            stack.extend((c, f"{path}[{i}]") for i, c in enumerate(node.value) if c.__class__ is not _SCALAR)
+    return out
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,80}")
+
+
+def join_key_path(path: str, key: str) -> str:
+    """`path.key`, or `path["a.b/c"]` for a key that is not a plain word (JSON-quoted, cut at 80 chars)."""
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{path}.{key}" if path else key
+    shown = key if len(key) <= 80 else key[:80] + "..."
+    return f"{path}[{orjson.dumps(shown).decode()}]"
 
 
 # ---- go-yaml's alias rules ---------------------------------------------------------------------------
