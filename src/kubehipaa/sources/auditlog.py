@@ -366,7 +366,10 @@ def _expanded_events(doc: Any, path: str, lineno: int, st: ReadStats, raws: list
 
 def _candidate_event(item: dict[str, Any]) -> tuple[AuditEvent, bytes] | str:
     """The candidate as an audit Event and the JSON it was decoded from, or why it is not one."""
-    data = orjson.dumps(item)  # what `event_from_dict` does; kept, since it is the item's JSON
+    try:
+        data = orjson.dumps(item)  # what `event_from_dict` does; kept, since it is the item's JSON
+    except orjson.JSONEncodeError:  # orjson reads 1,024 levels but writes 255: deeper than any Event
+        return TOO_DEEP
     try:
         ev = EVENT_DECODER.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
