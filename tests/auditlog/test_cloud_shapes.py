@@ -238,3 +238,22 @@ def test_detector_sees_each_wrapped_event_once() -> None:
     # the same three requests twice (two exports of one log group): the second copy is a duplicate, not a reuse
     assert det.stats.evaluated == 3 and det.stats.duplicates == 2 and det.stats.reused_ids == 0
     assert [a.rule_id for a in alerts].count("KH-AUDLOG-031") == 1
+
+
+def test_event_list_item_deeper_than_orjson_writes_is_still_read(tmp_path: Path) -> None:
+    """orjson reads 1,024 levels but writes only 255: an EventList item with a field nested 300 levels deep is
+    read as the line reader reads it (no crash, no lost item; a fuzzer found the crash)."""
+    deep: Any = "x"
+    for _ in range(300):
+        deep = [deep]
+    good = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": "a-1",
+            "stage": "ResponseComplete", "verb": "get", "requestURI": "/api/v1/pods",
+            "user": {"username": "jane"}, "stageTimestamp": "2026-11-27T10:00:15Z"}
+    bad = dict(good, auditID="a-2", requestObject={"x": deep})
+    doc = {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [bad, good]}
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(doc, indent=1))
+    stats = ReadStats()
+    ids = [ev.auditID for batch, _ in iter_event_batches_with_raw([str(path)], stats) for ev in batch]
+    assert ids == ["a-2", "a-1"]
+    assert stats.malformed == 0

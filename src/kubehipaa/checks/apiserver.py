@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.flags import (
     Flag,
@@ -72,12 +73,27 @@ class ApiServer:
         return Hit(self.obj, message, path=self.path(f, name), value=value, severity=severity)
 
 
+def static_pod_flags(inv: Inventory, obj: K8sObject, containers: list[tuple[int, dict]], component: str
+                     ) -> list[ApiServer]:
+    """The parsed command lines of `containers` of the static Pod `obj`. A container whose `command` or
+    `args` is not a list of strings (a Pod the API server refuses) is left out and reported as skipped
+    input, so the scan names it and exits 2 instead of judging flags it could not read."""
+    out: list[ApiServer] = []
+    for i, c in containers:
+        flags = container_flags(c)
+        if flags.problems:
+            skipped.report(inv, obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: "
+                           f"spec.containers[{i}].{flags.problems[0]}; {component} flags not judged")
+            continue
+        out.append(ApiServer(obj, flags, f"spec.containers[{i}]"))
+    return out
+
+
 def apiservers(inv: Inventory) -> list[ApiServer]:
     """Every kube-apiserver found: containers of static Pods, and synthetic ``KubeAPIServerFlags``."""
     out: list[ApiServer] = []
     for obj in inv.of_kind("Pod"):
-        for i, c in apiserver_containers(obj):
-            out.append(ApiServer(obj, container_flags(c), f"spec.containers[{i}]"))
+        out.extend(static_pod_flags(inv, obj, apiserver_containers(obj), "kube-apiserver"))
     for obj in inv.of_kind("KubeAPIServerFlags"):
         spec = obj.doc.get("spec") if isinstance(obj.doc.get("spec"), dict) else {}
         args = spec.get("args") if isinstance(spec, dict) else None
@@ -648,8 +664,7 @@ def apiserver_not_assessed(inv: Inventory) -> Iterator[Hit]:
 )
 def etcd_server_tls(inv: Inventory) -> Iterator[Hit]:
     for obj in inv.of_kind("Pod"):
-        for i, c in etcd_containers(obj):
-            srv = ApiServer(obj, container_flags(c), f"spec.containers[{i}]")
+        for srv in static_pod_flags(inv, obj, etcd_containers(obj), "etcd"):
             plain = [u for u in srv.flags.values("listen-client-urls") if u.startswith("http://")]
             non_local = [
                 u for u in plain if not u.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))

@@ -121,13 +121,37 @@ def redact_ref(ref: ResourceRef) -> ResourceRef:
     return dataclasses.replace(ref, name=name, namespace=ns, file=file)
 
 
+EVIDENCE_DEPTH = 16
+"""Nesting shown in an evidence value; deeper parts are shown as `…`. A wrong-typed field can hold a value
+nested hundreds of levels deep, which no report format carries (orjson stops at 255 levels, the redaction
+walk is recursive) and no reader needs."""
+_JSON_INTS = (-(2**63), 2**64)
+"""Integers every report encoder writes as numbers (orjson: int64 and uint64); larger ones become text."""
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """`value` as every renderer can write it: nesting cut at `EVIDENCE_DEPTH`, integers beyond 64 bits as
+    their digits (or their size, past what Python converts to text). Scalars come back as they are."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if _JSON_INTS[0] <= value < _JSON_INTS[1]:
+            return value
+        return str(value) if value.bit_length() <= 4096 else f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, dict | list | tuple):
+        if depth >= EVIDENCE_DEPTH:
+            return "…"
+        if isinstance(value, dict):
+            return {k: _bounded(v, depth + 1) for k, v in value.items()}
+        return [_bounded(v, depth + 1) for v in value]
+    return value
+
+
 def _evidence(hit: Hit) -> Evidence:
     """The hit's evidence as it may be shown: a sensitive value masked, any other value redacted (a manifest
-    value can hold a password or an SSN the check was not looking for)."""
+    value can hold a password or an SSN the check was not looking for), and bounded (`_bounded`)."""
     path = redact_text(hit.path)
     if hit.sensitive:
-        return Evidence(path, mask_sensitive(hit.value), True)
-    value = hit.value
+        return Evidence(path, mask_sensitive(_bounded(hit.value)), True)
+    value = _bounded(hit.value)
     if isinstance(value, str | list | tuple | dict):
         shown = redact_tree(value)
         return Evidence(path, shown, shown != (list(value) if isinstance(value, tuple) else value))

@@ -108,7 +108,7 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
         if not isinstance(rule, dict):
             raise PolicyError(f"{where} must be a mapping")
         level = rule.get("level")
-        if level not in LEVEL_RANK:
+        if not isinstance(level, str) or level not in LEVEL_RANK:  # a mapping or list is not even hashable
             raise PolicyError(f"{where}.level must be one of {', '.join(LEVELS)} (got {level!r})")
         for key in ("users", "userGroups", "verbs", "namespaces", "nonResourceURLs", "omitStages"):
             _str_list(rule.get(key), f"{where}.{key}")

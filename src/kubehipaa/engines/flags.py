@@ -73,6 +73,10 @@ class ParsedFlags:
     occurrences: dict[str, list[Flag]] = field(default_factory=dict)
     positional: list[str] = field(default_factory=list)
     binary: str | None = None
+    problems: list[str] = field(default_factory=list)
+    """Why the token lists could not be read as the kubelet would (`command must be a list of strings, not
+    a boolean`): a Pod the API server refuses. What was readable is parsed; callers that judge the flags
+    leave such an invocation out and name it (the checks report it as skipped input)."""
 
     def has(self, name: str) -> bool:
         return name in self.occurrences
@@ -176,15 +180,43 @@ def name_is_bool(name: str, bools: Iterable[str]) -> bool:
     return name in bools
 
 
+def _kind_of(value: object) -> str:
+    """A wrong value named by its YAML/JSON type, as the other engines name it."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    names: dict[type, str] = {str: "a string", list: "a list", dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _string_list(value: object, name: str, pf: ParsedFlags) -> list[str]:
+    """`command` / `args` as the API server types them (`[]string`; a null item decodes to ""): anything
+    else is a problem recorded on `pf` and never iterated (a string would be read character by character,
+    a number would raise). A wrong-typed item reads as "" so the others keep their indexes."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        pf.problems.append(f"{name} must be a list of strings, not {_kind_of(value)}")
+        return []
+    if all(isinstance(v, str) for v in value):
+        return value
+    for i, v in enumerate(value):
+        if v is not None and not isinstance(v, str):
+            pf.problems.append(f"{name}[{i}] must be a string, not {_kind_of(v)}")
+            break
+    return [v if isinstance(v, str) else "" for v in value]  # indexes kept for evidence paths
+
+
 def container_flags(container: dict, *, bool_flags: Iterable[str] = BOOL_FLAGS) -> ParsedFlags:
     """Flags of a Pod container: ``command`` (first token is the binary) followed by ``args``.
 
     When ``command`` is absent the image entrypoint is the binary and every ``args`` token is a flag.
     A ``command`` written as a shell wrapper (``sh -c "kube-apiserver --a=b"``) is unwrapped.
     """
-    command = [str(c) for c in (container.get("command") or [])]
-    args = [str(a) for a in (container.get("args") or [])]
     pf = ParsedFlags()
+    command = _string_list(container.get("command"), "command", pf)
+    args = _string_list(container.get("args"), "args", pf)
     if command:
         if len(command) >= 3 and command[0].rsplit("/", 1)[-1] in {"sh", "bash"} and command[1] == "-c":
             inner = tokens_from_text(command[2])

@@ -259,10 +259,15 @@ class _Collector:
 
 
 def _unreadable(col: _Collector, path: Path, fallback: str) -> InputError:
-    """The error for a file that yielded nothing: its YAML/JSON error with the line when there is one."""
+    """The error for a file that yielded nothing: its YAML/JSON error with the line when there is one, else
+    `fallback` with the first document the loader had to skip (`document has no 'kind'`: a wrong-typed
+    kind), so the user is pointed at the line."""
     for problem in col.last_problems:
         if problem.message.startswith(("malformed", "not UTF-8")):
             return InputError(problem.message.split(";")[0], file=problem.file, line=problem.line)
+    for problem in col.last_problems:
+        if fallback and problem.line is not None:
+            return InputError(f"{fallback} ({problem.message.split(';')[0]})", file=problem.file, line=problem.line)
     return InputError(fallback, file=str(path))
 
 

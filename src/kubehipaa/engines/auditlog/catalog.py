@@ -165,33 +165,33 @@ def _role_created(check: str) -> Any:
     return match
 
 
-def _wildcard(rules: list[dict[str, Any]]) -> str | None:
+def _wildcard(rules: list[dict[str, list[str]]]) -> str | None:
     for r in rules:
-        if "*" in (r.get("resources") or []) or "*" in (r.get("verbs") or []):
+        if "*" in r["resources"] or "*" in r["verbs"]:
             return "grants '*' resources or verbs"
     return None
 
 
-def _secrets_read(rules: list[dict[str, Any]]) -> str | None:
+def _secrets_read(rules: list[dict[str, list[str]]]) -> str | None:
     return "can read secrets" if ps.rule_grants(rules, "secrets", {"get", "list", "watch"}) else None
 
 
-def _pod_exec(rules: list[dict[str, Any]]) -> str | None:
+def _pod_exec(rules: list[dict[str, list[str]]]) -> str | None:
     for sub in ("pods/exec", "pods/attach"):
         if ps.rule_grants(rules, sub, {"create", "get"}):
             return f"grants {sub}"
     return None
 
 
-def _node_proxy(rules: list[dict[str, Any]]) -> str | None:
+def _node_proxy(rules: list[dict[str, list[str]]]) -> str | None:
     if ps.rule_grants(rules, "nodes/proxy", {"get", "create", "update", "patch", "delete"}):
         return "grants nodes/proxy (kubelet API)"
     return None
 
 
-def _writes(rules: list[dict[str, Any]]) -> str | None:
+def _writes(rules: list[dict[str, list[str]]]) -> str | None:
     for r in rules:
-        verbs = {str(v) for v in (r.get("verbs") or [])}
+        verbs = set(r["verbs"])
         hit = verbs & {"create", "update", "patch", "delete", "deletecollection"}
         if hit:
             return f"grants write verbs {sorted(hit)}"

@@ -89,15 +89,26 @@ def images(spec: dict[str, Any]) -> list[str]:
 # -- RBAC bodies -------------------------------------------------------------------------------------------
 
 
-def role_rules(body: Any) -> list[dict[str, Any]]:
-    return [r for r in _l(_d(body).get("rules")) if isinstance(r, dict)]
+RULE_LISTS = ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs")
+"""The `[]string` fields of an RBAC PolicyRule."""
 
 
-def rule_grants(rules: list[dict[str, Any]], resource: str, verbs: set[str]) -> bool:
+def role_rules(body: Any) -> list[dict[str, list[str]]]:
+    """The `rules` of a Role/ClusterRole body, typed once here so no rule has to: each rule a mapping of
+    `RULE_LISTS` to lists of strings. A field of another type reads as empty and a non-string item is
+    dropped (the API server refuses such a body, so it granted nothing)."""
+    out: list[dict[str, list[str]]] = []
+    for r in _l(_d(body).get("rules")):
+        if isinstance(r, dict):
+            out.append({key: [x for x in _l(r.get(key)) if isinstance(x, str)] for key in RULE_LISTS})
+    return out
+
+
+def rule_grants(rules: list[dict[str, list[str]]], resource: str, verbs: set[str]) -> bool:
     """Whether any rule grants one of `verbs` on `resource` (wildcards honoured, API group not checked)."""
     for r in rules:
-        res = {str(x) for x in _l(r.get("resources"))}
-        vs = {str(x) for x in _l(r.get("verbs"))}
+        res = set(r["resources"])
+        vs = set(r["verbs"])
         base = resource.split("/")[0]
         res_ok = "*" in res or resource in res or (("/" in resource) and f"{base}/*" in res)
         if res_ok and ("*" in vs or vs & verbs):
