@@ -1,0 +1,45 @@
+"""Tables fit the reader's width and never split a name inside a word (issue 13 req 4)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kubehipaa.reports.base import RenderOptions, json_text
+from kubehipaa.reports.terminal import Column, fit_table, render_text, terminal_width
+
+COLUMNS = [Column("Severity", key=True), Column("Check", key=True), Column("Resource", key=True), Column("Message")]
+NAME = "Deployment clinical/patient-records-api-backend"
+ROWS = [
+    ["high", "KH-WL-001", NAME, "Container runs privileged; privileged containers can access the host's devices"],
+    ["medium", "KH-NET-003", "Namespace clinical", "No default-deny NetworkPolicy for ingress in a PHI namespace"],
+]
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 120, 200])
+def test_table_fits_width_and_keeps_names_whole(width: int) -> None:
+    text = render_text([fit_table(COLUMNS, ROWS, width)], width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    words = re.findall(r"[\w/.:-]+", text)
+    for name in ("clinical/patient-records-api-backend", "KH-WL-001", "KH-NET-003", "NetworkPolicy"):
+        assert name in words, f"{name} split at width {width}:\n{text}"
+
+
+def test_wide_terminal_draws_a_table_narrow_one_stacks() -> None:
+    wide = render_text([fit_table(COLUMNS, ROWS, 140)], width=140)
+    narrow = render_text([fit_table(COLUMNS, ROWS, 60)], width=60)
+    assert wide.startswith("┌") and NAME in wide
+    assert "┌" not in narrow and "Resource: " + NAME in narrow
+
+
+def test_width_follows_columns_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "97")
+    assert terminal_width() == 97
+    assert RenderOptions().width == 97
+
+
+def test_json_text_redacts_trees_before_serialising() -> None:
+    text = json_text({"cmd": 'psql "postgres://admin:hunter2@db/phi"', "ok": 1})
+    assert "hunter2" not in text
+    assert text.endswith("\n") and '"ok": 1' in text
