@@ -18,52 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from kubehipaa.checks.registry import Check, all_checks  # noqa: E402
+from kubehipaa.frameworks import load_hipaa  # noqa: E402
+from kubehipaa.frameworks.hipaa import SAFEGUARD_NAMES  # noqa: E402
 
 DOC = ROOT / "docs" / "checks.md"
-
-# Titles of the HIPAA Security Rule paragraphs (45 CFR Part 164, Subpart C) the catalog refers to.
-PARAGRAPHS: dict[str, str] = {
-    "164.308(a)(1)(ii)(A)": "Risk analysis",
-    "164.308(a)(1)(ii)(B)": "Risk management",
-    "164.308(a)(1)(ii)(D)": "Information system activity review",
-    "164.308(a)(3)(ii)(A)": "Authorization and/or supervision",
-    "164.308(a)(3)(ii)(B)": "Workforce clearance procedure",
-    "164.308(a)(3)(ii)(C)": "Termination procedures",
-    "164.308(a)(4)(i)": "Information access management",
-    "164.308(a)(4)(ii)(B)": "Access authorization",
-    "164.308(a)(4)(ii)(C)": "Access establishment and modification",
-    "164.308(a)(5)(ii)(B)": "Protection from malicious software",
-    "164.308(a)(5)(ii)(C)": "Log-in monitoring",
-    "164.308(a)(5)(ii)(D)": "Password management",
-    "164.308(a)(6)(i)": "Security incident procedures",
-    "164.308(a)(6)(ii)": "Response and reporting",
-    "164.308(a)(7)(i)": "Contingency plan",
-    "164.308(a)(7)(ii)(A)": "Data backup plan",
-    "164.308(a)(7)(ii)(B)": "Disaster recovery plan",
-    "164.308(a)(8)": "Evaluation",
-    "164.310(a)(1)": "Facility access controls",
-    "164.310(d)(1)": "Device and media controls",
-    "164.312(a)(1)": "Access control",
-    "164.312(a)(2)(i)": "Unique user identification",
-    "164.312(a)(2)(ii)": "Emergency access procedure",
-    "164.312(a)(2)(iii)": "Automatic logoff",
-    "164.312(a)(2)(iv)": "Encryption and decryption",
-    "164.312(b)": "Audit controls",
-    "164.312(c)(1)": "Integrity",
-    "164.312(c)(2)": "Mechanism to authenticate electronic protected health information",
-    "164.312(d)": "Person or entity authentication",
-    "164.312(e)(1)": "Transmission security",
-    "164.312(e)(2)(i)": "Integrity controls",
-    "164.312(e)(2)(ii)": "Encryption",
-    "164.316(b)(1)": "Documentation",
-    "164.316(b)(2)(i)": "Time limit (retain documentation six years)",
-}
-SAFEGUARDS = {
-    "164.308": "Administrative safeguards",
-    "164.310": "Physical safeguards",
-    "164.312": "Technical safeguards",
-    "164.316": "Policies, procedures and documentation",
-}
 
 # Why each area matters for HIPAA, in one paragraph; areas without an entry get a generic heading only.
 AREAS: dict[str, tuple[str, str]] = {
@@ -154,12 +112,19 @@ def render(checks: list[Check]) -> str:
             if m.description:
                 lines += [f"- Why: {m.description}"]
             lines += [f"- Remediation: {m.remediation}", ""]
+    # Names and safeguards come from the catalog (frameworks/hipaa.yaml), where every rule's paragraphs are
+    # validated to exist; its per-paragraph listing also names the audit-log and RBAC risk rules.
+    catalog = load_hipaa()
     used = sorted({p for chk in checks for p in chk.meta.hipaa})
-    lines += ["## HIPAA paragraphs referenced", "", "| Paragraph | Title | Safeguard | Checks |", "|---|---|---|---|"]
+    lines += ["## HIPAA paragraphs referenced", "",
+              "Every built-in rule citing a paragraph, audit-log detections and RBAC risk rules included, is "
+              "listed under it in `src/kubehipaa/frameworks/hipaa.yaml` (`supported_by`, `satisfied_by`).", "",
+              "| Paragraph | Title | Safeguard | Checks |", "|---|---|---|---|"]
     for para in used:
         ids = [c.meta.id for c in checks if para in c.meta.hipaa]
-        safeguard = SAFEGUARDS.get(para[:7], "")
-        lines.append(f"| {para} | {PARAGRAPHS.get(para, '')} | {safeguard} | {len(ids)}: {_compact(ids)} |")
+        entry = catalog.get(para)
+        name, safeguard = (entry.name, SAFEGUARD_NAMES[entry.safeguard]) if entry else ("", "")
+        lines.append(f"| {para} | {name} | {safeguard} | {len(ids)}: {_compact(ids)} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -8,38 +8,31 @@ a check stays a few lines of logic.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from kubehipaa.frameworks.rules import Family, RuleError, RuleMeta, validate
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Evidence, Finding, K8sObject, ResourceRef, Severity
 from kubehipaa.redaction import GENERIC, mask_sensitive, redact_text, redact_tree, redacted
 
-CHECK_ID = re.compile(r"^KH-[A-Z]{2,5}-\d{3}$")
-HIPAA_PARAGRAPH = re.compile(
-    r"^164\.(308|310|312|314|316)\([a-e]\)(\(\d+\))?(\((i|ii|iii|iv|v|vi|vii|viii)\))?(\([A-J]\))?$"
-)
 REDACTED = GENERIC
 
 
-@dataclass(frozen=True, slots=True)
-class CheckMeta:
-    id: str
-    title: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckMeta(RuleMeta):
+    """A check's metadata: the common `RuleMeta` (id, title, severity, HIPAA paragraphs, remediation, description,
+    relation) plus what only the scanner uses."""
+
     area: str
-    severity: Severity
-    hipaa: tuple[str, ...]
-    remediation: str
-    description: str = ""
     phi_severity: Severity | None = None
-    relation: Literal["satisfies", "supports"] = "supports"
     cis: tuple[str, ...] = ()
     nsa: tuple[str, ...] = ()
     pss: tuple[str, ...] = ()
     scope: Literal["manifest", "control-plane", "cluster"] = "manifest"
+    family: Family = "check"
 
     def severity_for(self, phi: bool) -> Severity:
         return self.phi_severity if (phi and self.phi_severity is not None) else self.severity
@@ -171,16 +164,12 @@ def check(
     remediation: str,
     **extra: Any,
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register `fn` as a check with this metadata; ids and HIPAA paragraphs are validated here."""
-    if not CHECK_ID.match(id):
-        raise ValueError(f"check id {id!r} does not match KH-<AREA>-<NNN>")
-    if not hipaa:
-        raise ValueError(f"{id}: a check must name the HIPAA paragraphs it supports")
-    for para in hipaa:
-        if not HIPAA_PARAGRAPH.match(para):
-            raise ValueError(f"{id}: {para!r} is not a HIPAA Security Rule paragraph id")
-    meta = CheckMeta(id=id, title=title, area=area, severity=severity, hipaa=tuple(hipaa),
-                     remediation=remediation, **extra)
+    """Register `fn` as a check with this metadata, validated here (`frameworks.rules.validate`: id format,
+    severity, HIPAA paragraphs in the catalog, remediation)."""
+    meta = validate(CheckMeta(id=id, title=title, area=area, severity=severity, hipaa=tuple(hipaa),
+                              remediation=remediation, **extra))
+    if meta.phi_severity is not None and not isinstance(meta.phi_severity, Severity):
+        raise RuleError(f"{id}: phi_severity {meta.phi_severity!r} is not a Severity")
 
     def register(fn: CheckFn) -> CheckFn:
         if id in REGISTRY and REGISTRY[id].fn.__qualname__ != fn.__qualname__:

@@ -818,6 +818,8 @@ class SigmaRuleSet:
                 out.skipped.append(SkippedRule(file, corr.title, reason))
             else:
                 out.correlations.append(compiled)
+        for info in [r.match_info for r in out.rules] + [c.match_info for c in out.correlations]:
+            sigma_meta(info)  # validated at load: a hipaa.<paragraph> tag must name a catalog paragraph
         return out
 
     def match(self, event: dict[str, Any]) -> list[SigmaMatch]:
@@ -1096,21 +1098,25 @@ def _compile_rule(rule: SigmaRule, file: str) -> CompiledSigmaRule:
 # --------------------------------------------------------------------------------------------------
 # Running Sigma next to the built-in detections
 
-SIGMA_SEVERITY = {"informational": 1, "low": 1, "medium": 2, "high": 3, "critical": 4}
-SIGMA_HIPAA = ("164.312(b)", "164.308(a)(1)(ii)(D)")
-"""What any audit-log detection supports: audit controls and information-system activity review (a Sigma
-rule carries ATT&CK tags, not HIPAA paragraphs)."""
-"""Sigma level → kubehipaa Severity value (informational has no counterpart and reads as low)."""
+def sigma_meta(match: SigmaMatch) -> Any:
+    """A Sigma rule's metadata in the common rule model (`frameworks.rules.sigma_rule_meta`: severity from its
+    level; HIPAA paragraphs from its `hipaa.<paragraph>` tags, else the documented default `SIGMA_HIPAA`),
+    validated; `InputError` naming the rule's file when a tag names no catalog paragraph."""
+    from kubehipaa.frameworks.rules import RuleError, sigma_rule_meta
+
+    try:
+        return sigma_rule_meta(match.rule_id, match.title, match.level, match.tags)
+    except RuleError as exc:
+        raise InputError(f"Sigma rule {match.title!r}: {exc}", file=match.file) from None
 
 
 def sigma_alert(match: SigmaMatch, ev: Any) -> Any:
     """A Sigma match on an `AuditEvent` as the audit core's `Alert`, so reports and sinks treat both alike."""
     from kubehipaa.engines.auditlog import Alert
-    from kubehipaa.model import Severity
 
+    meta = sigma_meta(match)
     return Alert(
-        rule_id=f"sigma:{match.rule_id}", title=match.title,
-        severity=Severity(SIGMA_SEVERITY.get(match.level, 2)), hipaa=SIGMA_HIPAA,
+        rule_id=meta.id, title=match.title, severity=meta.severity, hipaa=meta.hipaa,
         message=(f"Sigma correlation {match.title!r}: {match.detail} (last: {ev.verb or '?'} {ev.object_display})"
                  if match.detail else f"Sigma rule {match.title!r} matched ({ev.verb or '?'} {ev.object_display})"),
         time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
@@ -1177,17 +1183,17 @@ def catalog_rules(ruleset: SigmaRuleSet) -> list[Any]:
 
     Their `match` never fires: Sigma rules are evaluated by `SigmaRuleSet.match`, not by the Detector."""
     from kubehipaa.engines.auditlog import Rule
-    from kubehipaa.model import Severity
 
     out = []
     entries = [(r.match_info, "rule", tuple(str(x) for x in (r.rule.references or ()))) for r in ruleset.rules
                if r.output]
     entries += [(c.match_info, "correlation", ()) for c in ruleset.correlations]
     for info, what, refs in entries:
+        meta = sigma_meta(info)
         out.append(Rule(
-            id=f"sigma:{info.rule_id}", title=info.title, severity=Severity(SIGMA_SEVERITY.get(info.level, 2)),
-            hipaa=SIGMA_HIPAA, logic=f"Sigma {what} {Path(info.file).name} (level {info.level}), evaluated through pySigma",
-            match=lambda ev, cfg: None, gate="sigma", refs=refs,
+            id=meta.id, title=meta.title, severity=meta.severity, hipaa=meta.hipaa,
+            logic=f"Sigma {what} {Path(info.file).name} (level {info.level}), evaluated through pySigma",
+            match=lambda ev, cfg: None, gate="sigma", refs=refs, family="sigma",
         ))
     return out
 

@@ -1,26 +1,28 @@
 """Load and validate `hipaa.yaml`, the HIPAA Security Rule catalog.
 
-Why data and not code: a compliance officer can review one YAML file against the regulation, and a check
+Why data and not code: a compliance officer can review one YAML file against the regulation, and a rule
 only names paragraph ids. The loader refuses a catalog with a malformed id, a dangling parent or a
 missing Required/Addressable status, so a typo there cannot silently drop a safeguard from a report.
+
+Each paragraph also lists the built-in rules that satisfy or support it (`satisfied_by`, `supported_by`): the
+base of per-safeguard scoring and OSCAL. That listing is generated from the rules' metadata
+(`scripts/gen_frameworks.py`); here it is only checked for shape (rule ids, no rule twice).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from kubehipaa.errors import KubehipaaError
+from kubehipaa.frameworks.rules import BUILTIN_RULE_ID, PARAGRAPH_ID
 
-PARAGRAPH_ID = re.compile(
-    r"^164\.(308|310|312|314|316)\([a-e]\)(\(\d+\))?(\((i|ii|iii|iv|v|vi|vii|viii)\))?(\([A-J]\))?$"
-)
+RuleId = Annotated[str, StringConstraints(pattern=f"^(?:{BUILTIN_RULE_ID.pattern})$")]
 SAFEGUARD_NAMES = {
     "administrative": "Administrative safeguards (164.308)",
     "physical": "Physical safeguards (164.310)",
@@ -43,9 +45,16 @@ class Paragraph(BaseModel):
     standard: str | None = None
     evidence: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
+    satisfied_by: tuple[RuleId, ...] = ()
+    """Built-in rules whose metadata says they alone evidence this paragraph (generated)."""
+    supported_by: tuple[RuleId, ...] = ()
+    """Built-in rules that are one piece of the evidence for this paragraph (generated)."""
 
     @model_validator(mode="after")
     def _shape(self) -> Paragraph:
+        listed = [*self.satisfied_by, *self.supported_by]
+        if len(set(listed)) != len(listed):
+            raise ValueError(f"{self.id}: a rule is listed twice under satisfied_by/supported_by")
         if self.type == "implementation":
             if not self.standard:
                 raise ValueError(f"{self.id}: an implementation specification names its standard")
@@ -58,6 +67,11 @@ class Paragraph(BaseModel):
     @property
     def title(self) -> str:
         return f"{self.id} {self.name}"
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Every built-in rule citing this paragraph (those that satisfy it first)."""
+        return (*self.satisfied_by, *self.supported_by)
 
 
 class _FrameworkInfo(BaseModel):

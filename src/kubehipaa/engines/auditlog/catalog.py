@@ -36,12 +36,16 @@ from kubehipaa.engines.auditlog.rules import (
     is_public_ip,
     succeeded,
 )
+from kubehipaa.frameworks.rules import RuleError, validate
 from kubehipaa.model import Severity
 from kubehipaa.redaction import redact_argv, redact_uri
 
 if TYPE_CHECKING:
     from kubehipaa.engines.auditlog.event import AuditEvent
 
+# HIPAA Security Rule paragraphs the detections cite (validated against frameworks/hipaa.yaml at registration).
+# Over-broad grants and reads that the Privacy Rule's minimum-necessary standard (164.502(b)) is about are cited
+# by their Security Rule counterparts: access authorization, activity review, access control.
 AUDIT = "164.312(b)"
 REVIEW = "164.308(a)(1)(ii)(D)"
 LOGIN = "164.308(a)(5)(ii)(C)"
@@ -53,7 +57,7 @@ INTEGRITY = "164.312(c)(1)"
 TRANSMISSION = "164.312(e)(1)"
 EMERGENCY = "164.312(a)(2)(ii)"
 INCIDENT = "164.308(a)(6)(ii)"
-MIN_NECESSARY = "164.502(b)"
+ENCRYPTION = "164.312(a)(2)(iv)"
 
 RBAC_RESOURCES = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
@@ -83,6 +87,10 @@ RULES: list[Rule] = []
 
 
 def _add(rule: Rule) -> Rule:
+    """Register a detection; its metadata is validated here (`frameworks.rules.validate`)."""
+    validate(rule.meta)
+    if any(r.id == rule.id for r in RULES):
+        raise RuleError(f"{rule.id}: duplicate audit-log rule id")
     RULES.append(rule)
     return rule
 
@@ -204,7 +212,7 @@ _ROLE_KINDS = ("roles", "clusterroles")
 
 _add(Rule(
     "KH-AUDLOG-003", "Role or ClusterRole with wildcard permissions created", Severity.HIGH,
-    (ACCESS, AUTHZ, MIN_NECESSARY),
+    (ACCESS, AUTHZ, MODIFY),
     "Successful create of a role/clusterrole whose rules list '*' in resources or verbs (apiGroups '*' alone "
     "does not count); control-plane identities in system scope are skipped.",
     _role_created("wildcard"), resources=_ROLE_KINDS, verbs=("create",),
@@ -212,14 +220,14 @@ _add(Rule(
 ))
 _add(Rule(
     "KH-AUDLOG-004", "Role or ClusterRole that can read secrets created", Severity.MEDIUM,
-    (ACCESS, MIN_NECESSARY),
+    (ACCESS, AUTHZ),
     "Successful create of a role/clusterrole with a rule granting get, list, watch or '*' on secrets "
     "(or on '*' resources).",
     _role_created("secrets"), resources=_ROLE_KINDS, verbs=("create",),
 ))
 _add(Rule(
     "KH-AUDLOG-005", "Role or ClusterRole granting pod exec/attach created", Severity.MEDIUM,
-    (ACCESS, MIN_NECESSARY),
+    (ACCESS, AUTHZ),
     "Successful create of a role/clusterrole granting create or get on pods/exec or pods/attach (also via "
     "pods/* or '*' resources, as the RBAC authorizer matches them).",
     _role_created("exec"), resources=_ROLE_KINDS, verbs=("create",),
@@ -457,13 +465,13 @@ def _secret_lifecycle(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 
 
 _add(Rule(
-    "KH-AUDLOG-020", "Secret read by a human user", Severity.MEDIUM, (ACCESS, MIN_NECESSARY, REVIEW),
+    "KH-AUDLOG-020", "Secret read by a human user", Severity.MEDIUM, (ACCESS, AUDIT, REVIEW),
     "Successful get/list/watch of secrets by a user that is not a service account nor a system:/eks:/aks: "
     "component.",
     _secret_read_by_human, resources=("secrets",), verbs=READ_VERBS,
 ))
 _add(Rule(
-    "KH-AUDLOG-021", "Secrets listed across all namespaces", Severity.HIGH, (ACCESS, MIN_NECESSARY),
+    "KH-AUDLOG-021", "Secrets listed across all namespaces", Severity.HIGH, (ACCESS, REVIEW),
     "Successful list/watch of secrets with no namespace (GET /api/v1/secrets), except control-plane "
     "identities.",
     _cluster_wide_secrets, resources=("secrets",), verbs=("list", "watch"),
@@ -471,7 +479,7 @@ _add(Rule(
 ))
 _add(Rule(
     "KH-AUDLOG-022", "Burst of distinct secrets read by one identity", Severity.HIGH,
-    (ACCESS, MIN_NECESSARY, INCIDENT),
+    (ACCESS, REVIEW, INCIDENT),
     "Per-event: get/list/watch of secrets (any outcome) by an identity that is not a control-plane component "
     "(kubelets and controllers read many secrets by design). Alert when one user touches "
     "secret_burst_threshold (15) distinct namespace/name "
@@ -1017,7 +1025,7 @@ def _phi(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 
 _add(Rule(
     "KH-AUDLOG-080", "PHI-shaped values in audited request or response bodies", Severity.HIGH,
-    (AUDIT, MIN_NECESSARY, "164.312(a)(2)(iv)"),
+    (AUDIT, ACCESS, ENCRYPTION),
     "requestObject/responseObject (Request/RequestResponse level) contain values shaped like an SSN, NPI, "
     "MRN, date of birth, HL7 or a FHIR Patient resource (kubehipaa.engines.phi): requestObject of "
     "create/update/patch, responseObject of get/list/watch. Output shows redacted values and JSON paths only. "

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from kubehipaa.frameworks.rules import REVIEW_REMEDIATION, Family, RuleMeta
 from kubehipaa.model import Severity
 
 if TYPE_CHECKING:
@@ -107,7 +108,17 @@ class Rule:
     window: Window | None = None
     refs: tuple[str, ...] = field(default=())
     remediation: str = ""
-    """What to do about an alert, when it is not obvious from the title (empty: review the request)."""
+    """What to do about an alert, when it is not obvious from the title (empty: review the request, which the
+    metadata states as `REVIEW_REMEDIATION`)."""
+    family: Family = "audit"
+    """`audit` for the built-in detections, `sigma` for a Sigma rule shown in the catalog."""
+
+    @property
+    def meta(self) -> RuleMeta:
+        """This rule's metadata in the common model (`frameworks.rules`), validated when the rule is registered."""
+        return RuleMeta(id=self.id, title=self.title, severity=self.severity, hipaa=self.hipaa,
+                        remediation=self.remediation or REVIEW_REMEDIATION, description=self.logic,
+                        family=self.family)
 
     def to_dict(self) -> dict[str, object]:
         return {

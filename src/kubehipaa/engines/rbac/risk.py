@@ -1,8 +1,9 @@
 """RBAC risk rules: a validated data catalog (`risk_rules.yaml`) and its evaluation over an `RbacIndex`.
 
 The catalog is data so that security teams can read and review it without reading code; it is checked against
-a JSON Schema, duplicate YAML keys and duplicate ids are rejected, and every request string must parse, so a
-typo can never silently disable a rule.
+a JSON Schema, duplicate YAML keys and duplicate ids are rejected, every request string must parse, and every
+rule's metadata passes the common rule validator (`frameworks.rules`: HIPAA paragraphs in the catalog, a
+remediation), so a typo can never silently disable a rule or cite a paragraph that does not exist.
 """
 
 from __future__ import annotations
@@ -23,22 +24,28 @@ from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import RequestSyntaxError, request_attributes, rolebinding_can_grant
 from kubehipaa.engines.rbac.types import Attributes, Binding, Role, Subject
 from kubehipaa.errors import InputError
+from kubehipaa.frameworks.rules import Family, RuleError, RuleMeta, validate
 from kubehipaa.model import Severity
 
 AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
 ELEVATED_NAMESPACES = frozenset({"kube-system"})
+DEFAULT_HIPAA = ("164.312(a)(1)", "164.308(a)(4)(ii)(B)")
+"""Paragraphs of a rule in a user's catalog (`--rules`) that names none: access control and access
+authorization, what every risky grant is about. The built-in catalog states each rule's own."""
+DEFAULT_REMEDIATION = ("Remove the grant or limit it with resourceNames to what the subject needs; see "
+                       "`kubehipaa rbac escalation` for where it leads.")
+"""Remediation of a rule in a user's catalog that states none."""
 
 
-@dataclass(frozen=True, slots=True)
-class RiskRule:
-    id: str
-    title: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskRule(RuleMeta):
+    """One risk rule: the common rule metadata (`description` is the catalog's `why`) and what to match."""
+
     kind: str
-    severity: Severity
-    why: str
     covered_by: str | None = None
     any_of: tuple[tuple[Attributes, ...], ...] = ()
     any_of_text: tuple[tuple[str, ...], ...] = ()
+    family: Family = "rbac-risk"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,18 +151,22 @@ def load_risk_rules(text: str | None = None, source: str = "risk_rules.yaml") ->
                 alternatives.append(tuple(parse_request(r) for r in alt))
             except RequestSyntaxError as exc:
                 raise InputError(f"rules/{i}/any_of/{j}: {exc}", source) from None
-        out.append(
-            RiskRule(
-                id=raw["id"],
-                title=raw["title"],
-                kind=raw["kind"],
-                severity=Severity.parse(raw["severity"]),
-                why=" ".join(str(raw["why"]).split()),
-                covered_by=raw.get("covered_by"),
-                any_of=tuple(alternatives),
-                any_of_text=tuple(tuple(alt) for alt in raw.get("any_of") or ()),
-            )
+        rule = RiskRule(
+            id=raw["id"],
+            title=raw["title"],
+            kind=raw["kind"],
+            severity=Severity.parse(raw["severity"]),
+            hipaa=tuple(raw.get("hipaa") or DEFAULT_HIPAA),
+            remediation=" ".join(str(raw.get("remediation") or DEFAULT_REMEDIATION).split()),
+            description=" ".join(str(raw["why"]).split()),
+            covered_by=raw.get("covered_by"),
+            any_of=tuple(alternatives),
+            any_of_text=tuple(tuple(alt) for alt in raw.get("any_of") or ()),
         )
+        try:
+            out.append(validate(rule))
+        except RuleError as exc:
+            raise InputError(f"rules/{i}: {exc}", source) from None
     return out
 
 
