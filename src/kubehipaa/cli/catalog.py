@@ -1,4 +1,5 @@
-"""`kubehipaa checks`: the check catalog (id, title, severity, HIPAA paragraphs, remediation)."""
+"""`kubehipaa checks`: the check catalog (id, title, severity, HIPAA paragraphs, remediation, where the code and
+the test cases are). Named `catalog` because "check" already names the scanner checks themselves (`kubehipaa.checks`)."""
 
 from __future__ import annotations
 
