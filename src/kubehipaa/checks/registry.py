@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from kubehipaa.frameworks.rules import Family, RuleError, RuleMeta, validate
@@ -101,6 +102,24 @@ class Check:
             out.append(Finding(check_id, title, severity, redact_ref(ref(hit.obj)), redacted(hit.message),
                                [_evidence(hit)], remediation, hipaa))
         return out
+
+    def location(self) -> str:
+        """`kubehipaa/checks/rbac.py:109`: where the check is defined (its `@check` line), relative to the
+        directory that holds the package, so the same text points into a checkout's src/ and an installed
+        site-packages alike (`kubehipaa checks show`)."""
+        code = getattr(self.fn, "__code__", None)
+        if code is None:  # a callable object, not a function: its module is all we know
+            return self.fn.__module__.replace(".", "/") + ".py"
+        path = Path(code.co_filename)
+        try:
+            rel = path.relative_to(_PACKAGE_PARENT).as_posix()
+        except ValueError:
+            rel = self.fn.__module__.replace(".", "/") + ".py"
+        return f"{rel}:{code.co_firstlineno}"
+
+
+_PACKAGE_PARENT = Path(__file__).parents[2]
+"""The directory holding the `kubehipaa` package (src/ in a checkout, site-packages when installed)."""
 
 
 @lru_cache(maxsize=1 << 17)

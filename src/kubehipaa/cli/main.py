@@ -35,9 +35,9 @@ def _scan(holder: typer.Typer) -> None:
 
 
 def _checks(holder: typer.Typer) -> None:
-    from kubehipaa.cli import checks_cmd
+    from kubehipaa.cli import catalog
 
-    holder.add_typer(checks_cmd.app, name="checks")
+    holder.add_typer(catalog.app, name="checks")
 
 
 def _pss(holder: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from kubehipaa.engines.pss.api import MAX_MINOR, Level
 from kubehipaa.engines.pss.base import Check, CheckFn, VersionedCheck
-from kubehipaa.engines.pss.checks import ALL_CHECKS
+from kubehipaa.engines.pss.controls import ALL_CHECKS
 
 __all__ = ["BY_ID", "CHECKS", "Check", "CheckFn", "VersionedCheck", "checks_for", "compiled"]
 

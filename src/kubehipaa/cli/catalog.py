@@ -1,19 +1,20 @@
-"""`kubehipaa checks`: the check catalog (id, title, severity, HIPAA paragraphs, remediation)."""
+"""`kubehipaa checks`: the check catalog (id, title, severity, HIPAA paragraphs, remediation, where the code and
+the test cases are). Named `catalog` because "check" already names the scanner checks themselves (`kubehipaa.checks`)."""
 
 from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from kubehipaa.checks.registry import Check, all_checks
-from kubehipaa.cli.common import EXIT_ERROR, console, err_console, write_output
+from kubehipaa.cli.common import console, fail, write_output
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.frameworks import load_hipaa
+from kubehipaa.reports.base import RenderOptions
+from kubehipaa.reports.catalog import CatalogReport, CheckCard, CheckCardReport
+from kubehipaa.sources.checkout import case_folder
 
 app = typer.Typer(help="The check catalog.\n\nExample: kubehipaa checks list --format json", no_args_is_help=True)
 
@@ -21,15 +22,6 @@ app = typer.Typer(help="The check catalog.\n\nExample: kubehipaa checks list --f
 class CatalogFormat(str, Enum):
     table = "table"
     json = "json"
-
-
-def _hipaa_lines(check: Check) -> str:
-    catalog = load_hipaa()
-    out = []
-    for pid in check.meta.hipaa:
-        para = catalog.get(pid)
-        out.append(f"{pid} {para.name}" if para else pid)
-    return "\n".join(out)
 
 
 @app.command("list")
@@ -63,25 +55,9 @@ def list_checks(
     checks = [c for c in every if area is None or c.meta.area == area]
     if hipaa is not None:
         checks = [c for c in checks if _cites(c, hipaa)]
-    if fmt is CatalogFormat.json:
-        write_output(orjson.dumps([c.meta.to_dict() for c in checks], option=orjson.OPT_INDENT_2).decode(), output)
-        return
-    table = Table(title=f"kubehipaa checks ({len(checks)})", show_lines=True, title_justify="left")
-    for col in ("id", "severity", "title", "HIPAA", "remediation"):
-        table.add_column(col, overflow="fold")
-    for c in checks:
-        m = c.meta
-        sev = m.severity.label
-        if m.phi_severity not in (None, m.severity):
-            sev += f"\n({m.phi_severity.label} in PHI ns)"  # type: ignore[union-attr]
-        table.add_row(m.id, sev, m.title, f"{_hipaa_lines(c)}\n[dim]{m.relation}[/dim]", m.remediation)
-    if output is not None:
-        plain = Console(width=160, no_color=True, highlight=False)
-        with plain.capture() as cap:
-            plain.print(table)
-        write_output(cap.get(), output)
-    else:
-        console.print(table)
+    # a file gets the width of the terminal it was asked from (80 when piped), like every report
+    options = RenderOptions(color=output is None and console.is_terminal and not console.no_color)
+    write_output(CatalogReport().render(checks, fmt.value, options), output)
 
 
 def _cites(check: Check, paragraph: str) -> bool:
@@ -95,9 +71,16 @@ def _cites(check: Check, paragraph: str) -> bool:
     return False
 
 
+def _is_audit_rule(rule_id: str) -> bool:
+    from kubehipaa.engines.auditlog import RULES  # only on this error path: the detector is not needed here
+
+    return any(r.id == rule_id for r in RULES)
+
+
 @app.command("show")
 def show_check(check_id: str = typer.Argument(..., help="A check id, e.g. KH-RBAC-001.")) -> None:
-    """Show one check in full: why it matters, HIPAA paragraphs, cross-references, remediation.
+    """Show one check in full: why it matters, HIPAA paragraphs, cross-references, remediation, where its
+    code is (file:line under the package) and where its test cases are (in a source checkout).
 
     Example:
 
@@ -105,21 +88,10 @@ def show_check(check_id: str = typer.Argument(..., help="A check id, e.g. KH-RBA
     """
     found = {c.meta.id: c for c in all_checks()}.get(check_id.upper())
     if found is None:
-        err_console.print(f"[red]error:[/red] no check {check_id!r} (see `kubehipaa checks list`)")
-        raise typer.Exit(EXIT_ERROR)
-    m = found.meta
-    catalog = load_hipaa()
-    console.print(f"[bold]{m.id}[/bold] {m.title}")
-    sev = m.severity.label + (f" ({m.phi_severity.label} in PHI namespaces)" if m.phi_severity else "")
-    console.print(f"severity: {sev}    area: {m.area}    scope: {m.scope}")
-    if m.description:
-        console.print(f"\n{m.description}")
-    console.print(f"\nHIPAA Security Rule ({m.relation}):")
-    for pid in m.hipaa:
-        para = catalog.get(pid)
-        detail = f" {para.name} [{catalog.requirement(pid)}]" if para else ""
-        console.print(f"  {pid}{detail}", highlight=False, markup=False)
-    refs = [f"CIS {x}" for x in m.cis] + [f"NSA {x}" for x in m.nsa] + [f"PSS {x}" for x in m.pss]
-    if refs:
-        console.print("\ncross-references: " + ", ".join(refs), highlight=False, markup=False)
-    console.print(f"\nremediation: {m.remediation}", highlight=False, markup=False)
+        hint = "see `kubehipaa checks list`"
+        if _is_audit_rule(check_id.upper()):
+            hint = "it is an audit-log rule: see `kubehipaa audit rules list`"
+        raise fail(f"no check {check_id!r} ({hint})")
+    card = CheckCard(found, found.location(), case_folder(found.meta.id))
+    options = RenderOptions(color=console.is_terminal and not console.no_color)
+    write_output(CheckCardReport().render(card, "text", options), None)
