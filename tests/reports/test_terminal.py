@@ -43,3 +43,10 @@ def test_json_text_redacts_trees_before_serialising() -> None:
     text = json_text({"cmd": 'psql "postgres://admin:hunter2@db/phi"', "ok": 1})
     assert "hunter2" not in text
     assert text.endswith("\n") and '"ok": 1' in text
+
+
+def test_a_multi_line_cell_is_as_wide_as_its_longest_line() -> None:
+    cols = [Column("Id", key=True), Column("HIPAA", key=True), Column("Title")]
+    rows = [["KH-X-001", "164.312(a)(1)\n164.312(b)\n164.308(a)(1)(ii)(D)", "A title"]]
+    text = render_text([fit_table(cols, rows, 200)], width=200)
+    assert max(len(line) for line in text.splitlines()) < 60, text
