@@ -13,7 +13,7 @@ import pytest
 from kubehipaa.checks.registry import all_checks
 from kubehipaa.config import Config
 from kubehipaa.inventory import Inventory
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 from kubehipaa.sources.files import DUPLICATE, load_paths
 from tests.conftest import CASES
 

@@ -57,6 +57,11 @@ def _plain(cell: Cell) -> str:
     return cell.plain if isinstance(cell, Text) else cell
 
 
+def _longest_line(text: str) -> int:
+    """Width of a cell's widest line (a cell of several lines is as wide as its widest one, not their sum)."""
+    return max((len(line) for line in text.split("\n")), default=0)
+
+
 def _longest_word(cell: Cell) -> int:
     words = _plain(cell).split()
     return max((len(w) for w in words), default=0)
@@ -74,7 +79,7 @@ def _widths(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: in
     soft: list[int] = []
     for i, col in enumerate(columns):
         cells = [_plain(r[i]) for r in rows]
-        longest = max([len(col.header), *(len(c) for c in cells)])
+        longest = max([len(col.header), *(_longest_line(c) for c in cells)])
         word = max([len(w) for w in col.header.split()] + [_longest_word(c) for c in cells])
         natural.append(longest)
         least.append(word if col.key else min(MIN_TEXT, longest))
