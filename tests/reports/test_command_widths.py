@@ -163,3 +163,14 @@ def test_audit_policy_table_fits(width: int, tmp_path: Path) -> None:
     text = _invoke(["audit-policy", "check", str(bad), "-n", "clinical-records-production"], width)
     assert_fits(text, width, {"FAIL", "RequestResponse", "rbac-writes:", "system:serviceaccount:"
                               "clinical-records-production:app"})
+
+
+def test_a_cell_of_several_lines_is_as_wide_as_its_widest_line() -> None:
+    """A resource cell `name` + `file:line` on two lines must not claim the width of both lines together,
+    squeezing the finding column into needless wrapping (it did: the scan table at 120 columns)."""
+    from kubehipaa.reports.terminal import Column, fit_table, render_text
+
+    message = "container api is privileged and can reach the node"
+    rows = [["Deployment/clinical/ehr-api\nexamples/clinic/workloads.yaml:8", message]]
+    text = render_text([fit_table([Column("Resource", key=True), Column("Finding")], rows, 100)], width=100)
+    assert any(message in line for line in text.splitlines()), text
