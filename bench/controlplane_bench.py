@@ -28,10 +28,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from kubehipaa.cli.etcd import verify  # noqa: E402
 from kubehipaa.engines.auditpolicy import Request, coverage, evaluate, parse_policy  # noqa: E402
 from kubehipaa.engines.encryption import classify_value, parse_encryption_config  # noqa: E402
 from kubehipaa.engines.flags import container_flags  # noqa: E402
+from kubehipaa.pipelines.etcd import verify  # noqa: E402
 from kubehipaa.sources.etcd import EtcdClient, EtcdOptions  # noqa: E402
 
 HARDENED = ROOT / "examples" / "clinic-hardened" / "control-plane"

@@ -263,7 +263,7 @@ def child_scan(root: str, profile: bool) -> dict:
     from kubehipaa.checks.registry import all_checks
     from kubehipaa.config import load_config
     from kubehipaa.inventory import Inventory
-    from kubehipaa.pipeline import run_scan
+    from kubehipaa.pipelines.scan import run_scan
     from kubehipaa.reports import render
     from kubehipaa.sources.files import load_paths
 

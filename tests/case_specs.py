@@ -21,7 +21,7 @@ from kubehipaa.config import Config
 from kubehipaa.engines.auditlog import Alert, Detector
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Finding, Severity
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 from kubehipaa.sources.auditlog import ReadStats, iter_events
 from kubehipaa.sources.files import DUPLICATE, load_paths
 

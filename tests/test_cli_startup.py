@@ -31,6 +31,8 @@ HEAVY = (
     "kubehipaa.cli.scan",
     "kubehipaa.cli.rbac",
     "kubehipaa.cli.etcd",
+    "kubehipaa.pipelines.etcd",
+    "kubehipaa.pipelines.scan",
 )
 
 _PROBE = """

@@ -20,7 +20,7 @@ from kubehipaa.cli.main import app
 from kubehipaa.config import load_config
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Severity
-from kubehipaa.pipeline import ScanResult, run_scan
+from kubehipaa.pipelines.scan import ScanResult, run_scan
 from kubehipaa.sources.files import load_paths
 from tests.conftest import EXAMPLES
 

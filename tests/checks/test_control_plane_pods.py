@@ -13,7 +13,7 @@ from kubehipaa.checks._pods import control_plane_verdict, workload_specs
 from kubehipaa.config import Config
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 
 def kubeadm_apiserver() -> dict[str, Any]:

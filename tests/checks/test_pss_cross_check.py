@@ -17,7 +17,7 @@ from kubehipaa.config import Config
 from kubehipaa.engines.pss import parse_level, parse_version, violations
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 all_checks()
 

@@ -18,7 +18,7 @@ from kubehipaa.cli.main import app
 from kubehipaa.config import Config
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 all_checks()
 CHECK = "KH-SEC-008"

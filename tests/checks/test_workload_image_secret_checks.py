@@ -16,7 +16,7 @@ from kubehipaa.checks.secrets import literal_secret_value, secret_like_name
 from kubehipaa.config import Config
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Finding, K8sObject, Severity
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 all_checks()
 

@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from kubehipaa.checks.registry import Check, CheckMeta, Hit
-from kubehipaa.cli import scan as scan_cmd
 from kubehipaa.cli.main import app
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Severity
@@ -27,8 +26,8 @@ CLEAN = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespa
 
 @pytest.fixture(autouse=True)
 def _stand_in_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("kubehipaa.pipeline.all_checks", lambda: list(TEST_CHECKS))
-    monkeypatch.setattr(scan_cmd, "all_checks", lambda: list(TEST_CHECKS))
+    # `select_checks` (used by the CLI) and `run_scan` both read the registry through the pipeline module.
+    monkeypatch.setattr("kubehipaa.pipelines.scan.all_checks", lambda: list(TEST_CHECKS))
 
 
 @pytest.fixture
@@ -167,7 +166,7 @@ def test_a_failing_check_is_reported_and_exits_2(app_dir: Path, monkeypatch: pyt
 
     broken = Check(CheckMeta(id="KH-TST-099", title="broken", area="x", severity=Severity.LOW,
                              hipaa=("164.312(b)",), remediation="r"), boom)
-    monkeypatch.setattr("kubehipaa.pipeline.all_checks", lambda: [*TEST_CHECKS, broken])
+    monkeypatch.setattr("kubehipaa.pipelines.scan.all_checks", lambda: [*TEST_CHECKS, broken])
     res = _run(str(app_dir), "-f", "json")
     assert res.exit_code == 2
     assert "check KH-TST-099 could not run on this input: KeyError" in res.stderr

@@ -21,7 +21,7 @@ from kubehipaa.config import load_config, parse_config
 from kubehipaa.errors import ConfigError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 all_checks()
 TODAY = dt.date(2026, 6, 1)

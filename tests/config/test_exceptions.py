@@ -11,7 +11,7 @@ from kubehipaa.checks.registry import Check, CheckMeta, Hit
 from kubehipaa.config import parse_config
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 TODAY = dt.date(2026, 6, 1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kubehipaa.config import AuditConfig, Config
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 
 def _obj(doc: dict, file: str = "x.yaml") -> K8sObject:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from kubehipaa.cli.main import app
 from kubehipaa.errors import InputError
 from kubehipaa.inventory import Inventory
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 from kubehipaa.sources.controlplane import collect_control_plane
 from tests.conftest import EXAMPLES
 

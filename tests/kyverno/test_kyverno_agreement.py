@@ -25,7 +25,7 @@ import yaml
 from kubehipaa.checks.registry import REGISTRY, all_checks
 from kubehipaa.config import Config
 from kubehipaa.inventory import Inventory
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 from kubehipaa.sources.files import load_paths
 from tests.conftest import CONFORMANCE
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from kubehipaa.cli.main import app
 from kubehipaa.config import parse_config
 from kubehipaa.inventory import Inventory
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 from kubehipaa.sources.files import load_paths
 from tests.conftest import CASES, ROOT
 

@@ -23,7 +23,7 @@ from kubehipaa.engines.rbac.risk import evaluate_risks
 from kubehipaa.engines.rbac.types import Origin
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 from tests.rbac.helpers import crb, crole, group, rb, role, rule, sa, user
 
 CHECKS = {c.meta.id: c for c in all_checks()}

@@ -14,7 +14,7 @@ from kubehipaa.checks.registry import Check, CheckMeta, Hit
 from kubehipaa.config import Config, parse_config
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Severity
-from kubehipaa.pipeline import ScanResult, run_scan
+from kubehipaa.pipelines.scan import ScanResult, run_scan
 from kubehipaa.sources.files import load_paths
 
 MANIFESTS = """\

@@ -19,7 +19,7 @@ from kubehipaa.cli.main import app
 from kubehipaa.config import Config, parse_config
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 from kubehipaa.reports import render
 from kubehipaa.reports.json_report import report_dict
 from kubehipaa.reports.sarif import sarif_dict

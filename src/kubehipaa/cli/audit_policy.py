@@ -1,19 +1,15 @@
 """`kubehipaa audit-policy`: simulate an audit Policy and show which high-value events it records, and how.
 
-Thin layer over :mod:`kubehipaa.engines.auditpolicy`: load, simulate, render a coverage table.
+Thin layer: load, call the pipeline (`kubehipaa.pipelines.audit_policy`, over `kubehipaa.engines.auditpolicy`),
+render its coverage report (`kubehipaa.reports.audit_policy`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from kubehipaa.cli.common import (
     EXIT_FINDINGS,
@@ -25,18 +21,9 @@ from kubehipaa.cli.common import (
     warn,
     write_output,
 )
-from kubehipaa.engines.auditpolicy import (
-    ClassCoverage,
-    Policy,
-    PolicyError,
-    coverage,
-    hiding_catch_all,
-    parse_policy,
-    request_received_recorded,
-)
-from kubehipaa.errors import InputError
-from kubehipaa.inventory import Inventory
-from kubehipaa.sources.controlplane import is_audit_policy
+from kubehipaa.pipelines.audit_policy import check_policies
+from kubehipaa.reports.audit_policy import AuditPolicyReport
+from kubehipaa.reports.base import RenderOptions
 
 app = typer.Typer(
     help="Audit Policy: simulate first-match rule evaluation and report coverage of high-value events.",
@@ -47,70 +34,6 @@ app = typer.Typer(
 class Format(str, Enum):
     table = "table"
     json = "json"
-
-
-def _row(c: ClassCoverage) -> dict[str, Any]:
-    return {
-        "class": c.cls.key,
-        "title": c.cls.title,
-        "required": c.cls.min_level if c.cls.min_level == c.cls.max_level else f"{c.cls.min_level}+",
-        "levels": c.levels,
-        "rules": [i for i in c.rule_indexes],
-        "ok": c.ok,
-        "problems": c.problems,
-        "why": c.cls.why,
-    }
-
-
-def _report(file: str, line: int, pol: Policy, cov: list[ClassCoverage]) -> dict[str, Any]:
-    return {
-        "file": file,
-        "line": line,
-        "rules": len(pol.rules),
-        "omitStages": sorted(pol.omit_stages),
-        "coverage": [_row(c) for c in cov],
-        "requestReceivedRecordedBy": request_received_recorded(pol),
-        "catchAllNoneHides": {str(k): v for k, v in hiding_catch_all(pol, cov).items()},
-        "ok": all(c.ok for c in cov),
-    }
-
-
-def _rules_text(indexes: Sequence[int | None]) -> str:
-    return ", ".join("default" if i is None else str(i) for i in indexes)
-
-
-def _render_table(reports: list[dict[str, Any]], namespaces: Sequence[str]) -> str:
-    console = Console(record=True, width=150, highlight=False)
-    with console.capture() as cap:
-        for rep in reports:
-            table = Table(
-                title=f"audit policy {rep['file']}:{rep['line']} - coverage in namespace(s) {', '.join(namespaces)}",
-                show_lines=False,
-            )
-            table.add_column("event class", overflow="fold")
-            table.add_column("required")
-            table.add_column("recorded at")
-            table.add_column("rule(s)")
-            table.add_column("status")
-            for row in rep["coverage"]:
-                status = "[green]ok[/green]" if row["ok"] else "[red]FAIL[/red]"
-                table.add_row(
-                    row["title"], row["required"], ", ".join(row["levels"]), _rules_text(row["rules"]), status
-                )
-            console.print(table)
-            for row in rep["coverage"]:
-                for problem in row["problems"][:3]:
-                    console.print(f"  [red]-[/red] {row['class']}: {problem}", soft_wrap=True)
-                if len(row["problems"]) > 3:
-                    console.print(f"    ({len(row['problems']) - 3} more for {row['class']})")
-            for idx, keys in rep["catchAllNoneHides"].items():
-                console.print(f"  [red]-[/red] rule {idx} is a catch-all None that hides: {', '.join(keys)}")
-            if rep["requestReceivedRecordedBy"]:
-                console.print(
-                    "  [yellow]-[/yellow] RequestReceived is not omitted (rules "
-                    f"{_rules_text(rep['requestReceivedRecordedBy'])}); add omitStages: [RequestReceived]"
-                )
-    return cap.get()
 
 
 @app.command("check")
@@ -148,29 +71,7 @@ def check_cmd(
     require_readable(loaded)
     for problem in loaded.problems:
         warn(str(problem))
-    policies = [o for o in loaded.objects if is_audit_policy(o)]
-    if not policies:
-        raise InputError(
-            f"no audit Policy (apiVersion audit.k8s.io/v1, kind Policy) found in {', '.join(paths)}"
-        )
-    if namespace:
-        nss = list(namespace)
-    else:
-        cfg = load_config_if_present(config, paths, trust=trust_config)
-        inv = Inventory(loaded.objects, cfg)
-        nss = sorted(inv.phi_namespaces) or ["default"]
-    reports = []
-    for obj in policies:
-        try:
-            pol = parse_policy(obj.doc)
-        except PolicyError as exc:
-            raise InputError(f"invalid audit Policy: {exc}", obj.file, obj.line) from None
-        reports.append(_report(obj.file, obj.line, pol, coverage(pol, nss)))
-    if fmt is Format.json:
-        text = (
-            orjson.dumps({"namespaces": nss, "policies": reports}, option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
-    else:
-        text = _render_table(reports, nss)
-    write_output(text, output)
-    raise typer.Exit(EXIT_OK if all(r["ok"] for r in reports) else EXIT_FINDINGS)
+    result = check_policies(loaded.objects, namespace or None,
+                            lambda: load_config_if_present(config, paths, trust=trust_config), where=", ".join(paths))
+    write_output(AuditPolicyReport().render(result, fmt.value, RenderOptions()), output)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)

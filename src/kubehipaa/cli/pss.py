@@ -1,20 +1,16 @@
 """`kubehipaa pss`: evaluate workloads against Pod Security Standards, as the API server would.
 
-Thin layer: load manifests, hand pod templates to the pure engine (`kubehipaa.engines.pss`), render.
+Thin layer: parse, load manifests, call the command's pipeline (`kubehipaa.pipelines.pss`, over the pure
+engine `kubehipaa.engines.pss`), render its result (`kubehipaa.reports.pss`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from kubehipaa.cli.common import (
     EXIT_FINDINGS,
@@ -27,15 +23,15 @@ from kubehipaa.cli.common import (
 )
 from kubehipaa.engines import pss
 from kubehipaa.errors import ConfigError, InputError
-from kubehipaa.model import K8sObject
-from kubehipaa.sources.files import LOST, InputProblem, LoadResult
+from kubehipaa.pipelines import pss as pipeline
+from kubehipaa.reports.base import RenderOptions
+from kubehipaa.reports.pss import ChecksReport, DryRunReport, EvaluationReport, NamespacesReport
+from kubehipaa.sources.files import InputProblem, LoadResult
 
 app = typer.Typer(
     help="Pod Security Standards: which workloads a PodSecurity level would reject, and why.",
     no_args_is_help=True,
 )
-
-DEFAULT_NAMESPACE = "default"
 
 
 class Format(str, Enum):
@@ -47,28 +43,6 @@ class DryRunFormat(str, Enum):
     table = "table"
     json = "json"
     warnings = "warnings"
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluated:
-    """One Pod or workload and its verdict."""
-
-    obj: K8sObject
-    verdict: pss.Verdict
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.obj.file,
-            "line": self.obj.line,
-            "kind": self.obj.kind,
-            "namespace": self.obj.namespace,
-            "namespaceAssumed": self.obj.namespace_assumed,
-            "name": self.obj.name,
-            "level": str(self.verdict.level),
-            "version": str(self.verdict.version),
-            "allowed": self.verdict.allowed,
-            "violations": [v.to_dict() for v in self.verdict.violations],
-        }
 
 
 def _level(text: str) -> pss.Level:
@@ -85,13 +59,6 @@ def _version(text: str) -> pss.Version:
         raise ConfigError(f"--version: {exc}") from None
 
 
-def _template(obj: K8sObject) -> pss.PodTemplate | None:
-    try:
-        return pss.extract(obj.doc)
-    except pss.PodSpecError as exc:
-        raise InputError(f"{obj.display}: {exc}", obj.file, obj.line) from None
-
-
 def _load(paths: Sequence[str], *, strict: bool = False, namespace: str | None = None) -> LoadResult:
     """Load manifests through the shared path: a file that cannot be read is named (file:line) and the rest
     is evaluated; the command then exits 2 (`finish`), since a verdict on the readable part ("every object
@@ -99,62 +66,11 @@ def _load(paths: Sequence[str], *, strict: bool = False, namespace: str | None =
     return load_manifests(paths, strict=strict, namespace=namespace)
 
 
-def evaluate_objects(objects: Sequence[K8sObject], level: pss.Level, version: pss.Version,
-                     problems: list[InputProblem] | None = None) -> list[Evaluated]:
-    """Verdicts for every Pod and pod-template workload among `objects`.
-
-    A malformed pod spec is an InputError, or, given `problems`, is warned about (one line), added there as
-    lost input (so the command exits 2) and skipped, so one broken object does not hide the others' verdicts.
-    """
-    out = []
-    for obj in objects:
-        try:
-            tpl = _template(obj)
-            if tpl is None:
-                continue
-            try:
-                verdict = pss.evaluate(tpl.meta, tpl.spec, level, version)
-            except pss.PodSpecError as exc:
-                raise InputError(f"{obj.display}: {tpl.path}: {exc}", obj.file, obj.line) from None
-        except InputError as exc:
-            if problems is None:
-                raise
-            problem = InputProblem(obj.file, obj.line, f"{exc.message}; not evaluated", LOST)
-            warn(str(problem))
-            problems.append(problem)
-            continue
-        out.append(Evaluated(obj, verdict))
-    return out
-
-
-def _json(data: Any) -> str:
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
-
-
-def _capture(*renderables: Any) -> str:
-    console = Console(record=True, width=160, highlight=False)
-    with console.capture() as cap:
-        for r in renderables:
-            console.print(r)
-    return cap.get()
-
-
-def _verdict_table(results: Sequence[Evaluated], title: str, extra: dict[int, str] | None = None) -> Table:
-    table = Table(title=title, show_lines=True)
-    table.add_column("workload", overflow="fold")
-    table.add_column("file:line", overflow="fold")
-    table.add_column("allowed")
-    if extra is not None:
-        table.add_column("enforced now")
-    table.add_column("violations (check: reason (detail))", overflow="fold")
-    for i, r in enumerate(results):
-        lines = "\n".join(f"{v.check}: {v.message}" for v in r.verdict.violations)
-        shown = r.obj.display + (" (ns assumed)" if r.obj.namespace_assumed else "")
-        row = [shown, f"{r.obj.file}:{r.obj.line}", "yes" if r.verdict.allowed else "NO"]
-        if extra is not None:
-            row.append(extra.get(i, ""))
-        table.add_row(*row, lines)
-    return table
+def _lost(loaded: LoadResult, problems: Sequence[InputProblem]) -> None:
+    """Objects the pipeline could not evaluate: one warning each, counted as lost input (exit 2 at the end)."""
+    for problem in problems:
+        warn(str(problem))
+    loaded.problems.extend(problems)
 
 
 def _no_workloads(paths: Sequence[str]) -> InputError:
@@ -193,27 +109,12 @@ def evaluate_cmd(
     """
     lvl, ver = _level(level), _version(version)
     loaded = _load(paths, strict=strict, namespace=manifest_namespace)
-    results = evaluate_objects(loaded.objects, lvl, ver, loaded.problems)
-    if not results:
+    result = pipeline.evaluate(loaded.objects, lvl, ver)
+    _lost(loaded, result.problems)
+    if not result.results:
         raise _no_workloads(paths)
-    denied = sum(1 for r in results if not r.verdict.allowed)
-    if fmt is Format.json:
-        write_output(_json([r.to_dict() for r in results]), output)
-    else:
-        summary = f"{len(results)} evaluated at {lvl}:{ver}, {denied} denied"
-        write_output(
-            _capture(_verdict_table(results, f"Pod Security Standards {lvl}:{ver}"), summary), output
-        )
-    raise typer.Exit(finish(loaded, EXIT_FINDINGS if denied else EXIT_OK))
-
-
-def _namespace_policy(objects: Sequence[K8sObject], namespace: str) -> pss.NamespacePolicy:
-    """Policy from the namespace's labels; with several declarations the last one applied wins."""
-    labels: dict[str, str] = {}
-    for obj in objects:
-        if obj.kind == "Namespace" and obj.name == namespace:
-            labels = {str(k): str(v) for k, v in obj.labels.items()}
-    return pss.policy_from_labels(labels)
+    write_output(EvaluationReport().render(result, fmt.value, RenderOptions()), output)
+    raise typer.Exit(finish(loaded, EXIT_FINDINGS if result.denied else EXIT_OK))
 
 
 @app.command("dry-run")
@@ -253,52 +154,12 @@ def dry_run_cmd(
     """
     lvl, ver = _level(level), _version(version)
     loaded = _load(paths, strict=strict, namespace=manifest_namespace)
-    objects = loaded.objects
-    in_ns = [o for o in objects if (o.namespace or DEFAULT_NAMESPACE) == namespace]
-    results = evaluate_objects(in_ns, lvl, ver, loaded.problems)
-    current = _namespace_policy(objects, namespace)
-    for err in current.errors:
-        warn(f"namespace {namespace}: {err}")
-    now = {i: pss.evaluate_lv(*_meta_spec(r.obj), current.enforce) for i, r in enumerate(results)}
-    rejected = [r for r in results if not r.verdict.allowed]
-    if not results:
-        warn(f"no Pod or workload in namespace {namespace!r} among the inputs")
-    if fmt is DryRunFormat.warnings:
-        named = [(_pod_name(r.obj), r.verdict) for r in results]
-        lines = [
-            f"Warning: {w}" for w in pss.label_change_warnings(namespace, pss.LevelVersion(lvl, ver), named)
-        ]
-        write_output("\n".join(lines) + "\n" if lines else "", output)
-    elif fmt is DryRunFormat.json:
-        rows = []
-        for i, r in enumerate(results):
-            row = r.to_dict()
-            row["enforcedNow"] = {
-                "level": str(current.enforce.level),
-                "version": str(current.enforce.version),
-                "allowed": now[i].allowed,
-            }
-            rows.append(row)
-        write_output(_json(rows), output)
-    else:
-        extra = {i: f"{current.enforce}: {'allowed' if v.allowed else 'denied'}" for i, v in now.items()}
-        title = f"namespace {namespace}: enforce {current.enforce} → {lvl}:{ver}"
-        summary = (
-            f"{len(rejected)} of {len(results)} workloads in {namespace} would be rejected at {lvl}:{ver}"
-            + ("" if not rejected else " (existing pods keep running; new pods from them are refused)")
-        )
-        write_output(_capture(_verdict_table(results, title, extra), summary), output)
-    raise typer.Exit(finish(loaded, EXIT_FINDINGS if rejected else EXIT_OK))
-
-
-def _pod_name(obj: K8sObject) -> str:
-    return obj.name if obj.kind == "Pod" else f"{obj.kind.lower()}/{obj.name}"
-
-
-def _meta_spec(obj: K8sObject) -> tuple[dict[str, Any], dict[str, Any]]:
-    tpl = _template(obj)
-    assert tpl is not None  # only called for objects that evaluated
-    return tpl.meta, tpl.spec
+    result = pipeline.dry_run(loaded.objects, namespace, lvl, ver)
+    _lost(loaded, result.problems)
+    for message in result.warnings:
+        warn(message)
+    write_output(DryRunReport().render(result, fmt.value, RenderOptions()), output)
+    raise typer.Exit(finish(loaded, EXIT_FINDINGS if result.rejected else EXIT_OK))
 
 
 @app.command("namespaces")
@@ -323,46 +184,9 @@ def namespaces_cmd(
     Exit codes: 0 report written; 2 bad input.
     """
     loaded = _load(paths, namespace=manifest_namespace)
-    objects = loaded.objects
-    names = {o.name for o in objects if o.kind == "Namespace"}
-    names |= {(o.namespace or DEFAULT_NAMESPACE) for o in objects if o.kind in pss.POD_KINDS}
-    rows = []
-    for name in sorted(names):
-        policy = _namespace_policy(objects, name)
-        in_ns = [o for o in objects if (o.namespace or DEFAULT_NAMESPACE) == name]
-        results = evaluate_objects(in_ns, policy.enforce.level, policy.enforce.version, loaded.problems)
-        rows.append((name, policy, len(results), sum(1 for r in results if not r.verdict.allowed)))
-    if fmt is Format.json:
-        data = []
-        for name, policy, total, denied in rows:
-            entry: dict[str, Any] = {"namespace": name, **policy.to_dict()}
-            entry["workloads"] = total
-            entry["deniedByEnforce"] = denied
-            data.append(entry)
-        write_output(_json(data), output)
-    else:
-        table = Table(title="PodSecurity policy per namespace", show_lines=False)
-        for col in (
-            "namespace",
-            "enforce",
-            "audit",
-            "warn",
-            "workloads",
-            "denied by enforce",
-            "label errors",
-        ):
-            table.add_column(col, overflow="fold")
-        for name, policy, total, denied in rows:
-            table.add_row(
-                name,
-                str(policy.enforce),
-                str(policy.audit),
-                str(policy.warn),
-                str(total),
-                str(denied),
-                "; ".join(policy.errors),
-            )
-        write_output(_capture(table), output)
+    result = pipeline.namespaces(loaded.objects)
+    _lost(loaded, result.problems)
+    write_output(NamespacesReport().render(result, fmt.value, RenderOptions()), output)
     raise typer.Exit(finish(loaded, EXIT_OK))
 
 
@@ -377,26 +201,5 @@ def checks_cmd(
 
       kubehipaa pss checks
     """
-    if fmt is Format.json:
-        data = [
-            {
-                "id": c.id,
-                "level": str(c.level),
-                "versions": [f"v1.{v.min_minor}" for v in c.versions],
-                "overrides": sorted({o for v in c.versions for o in v.overrides}),
-                "summary": c.summary,
-            }
-            for c in pss.CHECKS
-        ]
-        write_output(_json(data), output)
-        raise typer.Exit(EXIT_OK)
-    table = Table(title=f"Pod Security Standards checks (latest = v1.{pss.MAX_MINOR})")
-    for col in ("id", "level", "revisions from", "overrides", "rule"):
-        table.add_column(col, overflow="fold")
-    for c in pss.CHECKS:
-        overrides = ", ".join(sorted({o for v in c.versions for o in v.overrides}))
-        table.add_row(
-            c.id, str(c.level), ", ".join(f"v1.{v.min_minor}" for v in c.versions), overrides, c.summary
-        )
-    write_output(_capture(table), output)
+    write_output(ChecksReport().render(pss.CHECKS, fmt.value, RenderOptions()), output)
     raise typer.Exit(EXIT_OK)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import fnmatch
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Group
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kubehipaa.checks.registry import Check, all_checks
+from kubehipaa.checks.registry import Check
 from kubehipaa.cli import common
 from kubehipaa.cli.common import (
     EXIT_ERROR,
@@ -30,9 +28,21 @@ from kubehipaa.cli.common import (
 from kubehipaa.config import Config
 from kubehipaa.config_location import IGNORED_CODE
 from kubehipaa.errors import KubehipaaError
-from kubehipaa.inventory import Inventory
-from kubehipaa.model import K8sObject, Severity
-from kubehipaa.pipeline import ScanResult, ScanWarning, check_exceptions, run_scan
+from kubehipaa.model import Severity
+from kubehipaa.pipelines.scan import (
+    ControlPlaneFiles,
+    ScanResult,
+    ScanRun,
+    check_exceptions,
+    select_checks,
+)
+from kubehipaa.pipelines.scan import scan as scan_pipeline
+from kubehipaa.reports.base import RenderOptions
+from kubehipaa.reports.scan import ScanReport
+from kubehipaa.reports.terminal import terminal_width
+
+if TYPE_CHECKING:
+    from kubehipaa.sources.files import LoadResult
 
 
 class ReportFormat(str, Enum):
@@ -119,61 +129,37 @@ def scan(
 def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
           strict: bool, only: list[str], max_rows: int, cp_files: tuple[Path | None, ...],
           managed: str | None, namespace: str | None = None, trust_config: bool = False) -> int:
-    control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
-    cp_requested = any(
-        x is not None for x in (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config)
-    ) or managed is not None
-    if not paths and not cp_requested:
+    directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
+    control_plane = ControlPlaneFiles(directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config,
+                                      managed)
+    if not paths and not control_plane.requested:
         raise typer.BadParameter("give at least one path (or '-' for stdin, or --control-plane DIR)")
     ignored_configs: list[str] = []
     cfg = common.load_config_if_present(config, paths, trust=trust_config, ignored=ignored_configs) or Config()
     check_exceptions(cfg)  # a bad exception fails before a large input is read (run_scan checks it too)
-    checks = _select_checks(only) if only else None
+    checks = select_checks(only)
     with _status("Loading manifests…"):
         loaded = load_objects(paths, strict=strict, namespace=namespace) if paths else None
-    objects: list[K8sObject] = loaded.objects if loaded is not None else []
-    if loaded is not None and not objects and not cp_requested:
+    if loaded is not None and not loaded.objects and not control_plane.requested:
         # "0 findings" over nothing would pass CI: an empty directory or a wrong path is an input error
         # (a file that could not be read has been named already, one line each).
-        common.require_objects(objects, paths, loaded, "nothing was scanned")
-    if cp_requested:
-        objects.extend(
-            _control_plane_objects(control_plane, apiserver_manifest, encryption_config, audit_policy,
-                                   kubelet_config, managed)
-        )
-    inv = Inventory(objects, cfg)
-    if not cp_requested and not _has_control_plane_evidence(inv):
-        # Honest about what was checked: silence on encryption/audit/kubelet must not read as a pass.
-        note("control plane not assessed: the input has no kube-apiserver manifest, EncryptionConfiguration, "
-             "audit Policy or KubeletConfiguration (add --control-plane DIR, or --managed eks|gke|aks)")
-    result = _run_with_progress(inv, cfg, checks)
-    # Objects an engine left out (an invalid NetworkPolicy, a malformed Role): named, and lost input (exit 2).
-    if loaded is None:
-        from kubehipaa.sources.files import LoadResult
-
-        loaded = LoadResult()
-    common.report_skipped(loaded, result.skipped)
-    result.skipped = list(loaded.problems)
+        common.require_objects(loaded.objects, paths, loaded, "nothing was scanned")
+    run = _run_with_progress(loaded, cfg, control_plane, checks, ignored_configs)
+    result = run.result
+    for message in run.notes:
+        note(message)
+    for problem in run.left_out:
+        warn(str(problem))
     for err in result.errors:
         warn(f"check {err.check_id} could not run on this input: {err.message}")
     for rule in result.expired_exceptions:
         warn(f"exception for {rule.check} (owner {rule.owner}) expired on {rule.expires}; it no longer suppresses")
     for warning in result.warnings:
-        warn(warning.message)
-    # Already said on stderr when the config was looked for; the reports carry it too.
-    result.warnings.extend(ScanWarning(IGNORED_CODE, message) for message in ignored_configs)
-
+        if warning.code != IGNORED_CODE:  # said on stderr when the config was looked for
+            warn(warning.message)
     _emit(result, fmt, cfg, output, max_rows or None)
     # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
-    return common.finish(loaded, exit_code(result, fail_on))
-
-
-def _has_control_plane_evidence(inv: Inventory) -> bool:
-    from kubehipaa.sources.controlplane import CONTROL_PLANE_KINDS, apiserver_containers
-
-    if any(inv.of_kind(kind) for kind in (*CONTROL_PLANE_KINDS, "ControlPlaneScan")):
-        return True
-    return any(apiserver_containers(pod) for pod in inv.of_kind("Pod") if pod.namespace == "kube-system")
+    return common.finish(run.loaded, exit_code(result, fail_on))
 
 
 def note(message: str) -> None:
@@ -190,24 +176,12 @@ def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
     return EXIT_OK
 
 
-def _select_checks(only: list[str]) -> list[Check]:
-    checks = [c for c in all_checks() if any(fnmatch.fnmatchcase(c.meta.id, p) for p in only)]
-    if not checks:
-        raise KubehipaaError(f"--check {' '.join(only)} matches no registered check (see `kubehipaa checks list`)")
-    return checks
-
-
-def _emit(result: ScanResult, fmt: ReportFormat, cfg: Any, output: Path | None, max_rows: int | None) -> None:
-    if fmt is ReportFormat.table and (output is None or str(output) == "-") and console.is_terminal:
-        # Straight to the console so a terminal gets colours; rich drops them when stdout is piped.
-        from kubehipaa.reports.table import table_renderables
-
-        console.print(Group(*table_renderables(result, cfg, max_rows=max_rows)))
-        return
-    from kubehipaa.reports import render
-
-    # Files and pipes get plain text at a width that keeps file:line on one line.
-    write_output(render(result, fmt.value, cfg, max_rows=max_rows), output)
+def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | None, max_rows: int | None) -> None:
+    to_terminal = (output is None or str(output) == "-") and console.is_terminal
+    # Colours only on a terminal (rich drops them when stdout is piped); tables fit the reader's width.
+    options = RenderOptions(width=console.width if to_terminal else terminal_width(),
+                            color=fmt is ReportFormat.table and to_terminal, max_rows=max_rows)
+    write_output(ScanReport(cfg).render(result, fmt.value, options), output)
 
 
 def _interactive() -> bool:
@@ -224,32 +198,18 @@ def _status(message: str) -> Iterator[None]:
         yield
 
 
-def _run_with_progress(inv: Inventory, cfg: Any, checks: list[Check] | None) -> ScanResult:
+def _run_with_progress(loaded: LoadResult | None, cfg: Config, control_plane: ControlPlaneFiles,
+                       checks: list[Check], ignored_configs: list[str]) -> ScanRun:
     if not _interactive():
-        return run_scan(inv, cfg, checks=checks)
-    selected = checks if checks is not None else all_checks()
+        return scan_pipeline(loaded, cfg, control_plane=control_plane, checks=checks,
+                             ignored_configs=ignored_configs)
     columns = (TextColumn("Checking {task.fields[check]:<12}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task("checks", total=len(selected), check="")
+        task = progress.add_task("checks", total=len(checks), check="")
 
         def advance(chk: Check) -> None:
             progress.update(task, advance=1, check=chk.meta.id)
 
-        return run_scan(inv, cfg, checks=selected, progress=advance)
-
-
-def _control_plane_objects(control_plane: Path | None, apiserver_manifest: Path | None,
-                           encryption_config: Path | None, audit_policy: Path | None,
-                           kubelet_config: Path | None, managed: str | None) -> list[K8sObject]:
-    """Control-plane files as objects (kube-apiserver flags, EncryptionConfiguration, audit Policy, kubelet)."""
-    from kubehipaa.sources import controlplane
-
-    return controlplane.collect_control_plane(
-        control_plane_dir=control_plane,
-        apiserver_manifest=apiserver_manifest,
-        encryption_config=encryption_config,
-        audit_policy=audit_policy,
-        kubelet_config=kubelet_config,
-        managed=managed,
-    )
+        return scan_pipeline(loaded, cfg, control_plane=control_plane, checks=checks,
+                             ignored_configs=ignored_configs, progress=advance)

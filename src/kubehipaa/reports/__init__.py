@@ -1,4 +1,10 @@
-"""Renderers: findings and the catalog in, text out. No checks, no I/O beyond returning strings."""
+"""Renderers: results in, text out. No checks, no I/O beyond returning strings.
+
+One `reports.base.Report` per result type (scan: `reports.scan.ScanReport`; PSS: `reports.pss`; etcd verify:
+`reports.etcd`; audit-policy check: `reports.audit_policy`; ...); every text table goes through
+`reports.terminal.fit_table`, every JSON document through `reports.base.json_text` (or, for the scan formats,
+the redacted result of `reports.common.redact_result`).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kubehipaa.config import Config
-    from kubehipaa.pipeline import ScanResult
+    from kubehipaa.pipelines.scan import ScanResult
 
 
-def render(result: ScanResult, fmt: str, config: Config, *, max_rows: int | None = None) -> str:
-    """Render a scan result in `fmt` (table, json, sarif, junit); `max_rows` caps each table group."""
-    if fmt == "json":
-        from kubehipaa.reports.json_report import render_json
+def render(result: ScanResult, fmt: str, config: Config, *, max_rows: int | None = None,
+           width: int | None = None) -> str:
+    """Render a scan result in `fmt` (table, json, sarif, junit); `max_rows` caps each table group, `width` is
+    the table's (the terminal's when None)."""
+    from kubehipaa.reports.base import RenderOptions
+    from kubehipaa.reports.scan import ScanReport
 
-        return render_json(result, config)
-    if fmt == "sarif":
-        from kubehipaa.reports.sarif import render_sarif
-
-        return render_sarif(result, config)
-    if fmt == "junit":
-        from kubehipaa.reports.junit import render_junit
-
-        return render_junit(result, config)
-    from kubehipaa.reports.table import render_table
-
-    return render_table(result, config, max_rows=max_rows)
+    options = RenderOptions(max_rows=max_rows) if width is None else RenderOptions(width=width, max_rows=max_rows)
+    return ScanReport(config).render(result, fmt, options)

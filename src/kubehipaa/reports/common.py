@@ -18,7 +18,7 @@ from kubehipaa import __version__
 from kubehipaa.config import ExceptionRule
 from kubehipaa.frameworks import HipaaCatalog, load_hipaa
 from kubehipaa.model import Evidence, Finding, ResourceRef, Severity
-from kubehipaa.pipeline import CheckError, ScanResult, ScanWarning
+from kubehipaa.pipelines.scan import CheckError, ScanResult, ScanWarning
 from kubehipaa.redaction import Redacted, redact_text, redact_tree
 
 TOOL_NAME = "kubehipaa"

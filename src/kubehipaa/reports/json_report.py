@@ -13,7 +13,7 @@ import orjson
 
 from kubehipaa.config import Config
 from kubehipaa.frameworks import load_hipaa
-from kubehipaa.pipeline import ScanResult
+from kubehipaa.pipelines.scan import ScanResult
 from kubehipaa.reports.common import (
     TOOL_NAME,
     TOOL_VERSION,

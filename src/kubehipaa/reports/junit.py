@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from kubehipaa.config import Config
 from kubehipaa.model import Finding, ResourceRef
-from kubehipaa.pipeline import ScanResult
+from kubehipaa.pipelines.scan import ScanResult
 from kubehipaa.reports.common import redact_result, summary_line
 
 

@@ -19,7 +19,7 @@ from kubehipaa.checks.registry import CheckMeta
 from kubehipaa.config import Config
 from kubehipaa.frameworks import load_hipaa
 from kubehipaa.model import Finding, Severity
-from kubehipaa.pipeline import ScanResult
+from kubehipaa.pipelines.scan import ScanResult
 from kubehipaa.reports.common import (
     INFORMATION_URI,
     TOOL_NAME,

@@ -1,22 +1,22 @@
 """Terminal report: findings grouped by HIPAA standard, severity-coloured, each with file:line.
 
-Built as rich renderables so the CLI can print them straight to a colour terminal, and rendered to
-plain text for files and tests. Long groups are cut at `max_rows` with a count of what was left out,
-because a table of 40,000 rows helps nobody; JSON and SARIF always carry everything.
+Built as rich renderables (each table through `terminal.fit_table`, so it fits the reader's width and never
+splits a check id or resource name) and rendered to text at that width, with colours only for a terminal.
+Long groups are cut at `max_rows` with a count of what was left out, because a table of 40,000 rows helps
+nobody; JSON and SARIF always carry everything.
 """
 
 from __future__ import annotations
 
-from rich import box
-from rich.console import Console, Group, RenderableType
-from rich.table import Table
+from rich.console import RenderableType
 from rich.text import Text
 
 from kubehipaa.config import Config
 from kubehipaa.frameworks import load_hipaa
 from kubehipaa.model import Finding, Severity
-from kubehipaa.pipeline import ScanResult
+from kubehipaa.pipelines.scan import ScanResult
 from kubehipaa.reports.common import exception_record, group_by_safeguard, redact_result, summary_line
+from kubehipaa.reports.terminal import Cell, Column, fit_table, render_text, terminal_width
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -45,8 +45,18 @@ def _message_cell(finding: Finding) -> Text:
     return text
 
 
-def table_renderables(result: ScanResult, config: Config, max_rows: int | None = None) -> list[RenderableType]:
-    """The report as rich renderables: one table per HIPAA standard, then exceptions, errors, summary."""
+FINDING_COLUMNS = (Column("Severity", key=True), Column("Check", key=True), Column("Resource", key=True),
+                   Column("Finding"))
+SUPPRESSED_COLUMNS = (Column("Check", key=True), Column("Resource", key=True), Column("Owner", key=True),
+                      Column("Expires", key=True), Column("Justification"))
+
+
+def table_renderables(result: ScanResult, config: Config, max_rows: int | None = None,
+                      width: int | None = None) -> list[RenderableType]:
+    """The report as rich renderables: one table per HIPAA standard, then exceptions, errors, summary.
+
+    `width`: the width the tables are fitted to (the terminal's when None)."""
+    width = width or terminal_width()
     result = redact_result(result)
     catalog = load_hipaa()
     phi = set(result.phi_namespaces)
@@ -56,36 +66,29 @@ def table_renderables(result: ScanResult, config: Config, max_rows: int | None =
         count = f"{len(group.findings)} finding{'s' if len(group.findings) != 1 else ''}"
         title = Text(group.title, style="bold")
         title.append(f"  ({para.safeguard} safeguard, {count})" if para else f"  ({count})", style="dim")
-        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, expand=True)
-        table.add_column("Severity", no_wrap=True)
-        table.add_column("Check", no_wrap=True)
-        table.add_column("Resource", overflow="fold", ratio=2)
-        table.add_column("Finding", overflow="fold", ratio=3)
         shown = group.findings if max_rows is None else group.findings[:max_rows]
-        for f in shown:
-            table.add_row(
-                Text(f.severity.label.upper(), style=SEVERITY_STYLE[f.severity]),
-                f.check_id,
-                _resource_cell(f, phi),
-                _message_cell(f),
-            )
+        rows: list[list[Cell]] = [[Text(f.severity.label.upper(), style=SEVERITY_STYLE[f.severity]), f.check_id,
+                 _resource_cell(f, phi), _message_cell(f)] for f in shown]
+        if out:
+            out.append(Text(""))  # a blank line between groups: stacked rows read as one list otherwise
+        out.append(title)
+        out.append(fit_table(FINDING_COLUMNS, rows, width))
         if len(shown) < len(group.findings):
-            table.add_row("", "", Text(f"… {len(group.findings) - len(shown)} more (see --format json)", "dim"), "")
-        out.append(table)
+            out.append(Text(f"… {len(group.findings) - len(shown)} more (see --format json)", "dim"))
     suppressed = result.suppressed
     if suppressed:
-        sup = Table(title=Text("Suppressed by exceptions", style="bold"), title_justify="left",
-                    box=box.SIMPLE_HEAD, expand=True)
-        for col in ("Check", "Resource", "Owner", "Expires", "Justification"):
-            sup.add_column(col, overflow="fold")
-        rows = suppressed if max_rows is None else suppressed[:max_rows]
-        for f in rows:
+        kept = suppressed if max_rows is None else suppressed[:max_rows]
+        sup_rows: list[list[Cell]] = []
+        for f in kept:
             rec = f.suppression or {}
-            sup.add_row(f.check_id, f"{f.resource.display}\n{f.resource.file}:{f.resource.line}",
-                        str(rec.get("owner", "")), str(rec.get("expires", "")), str(rec.get("justification", "")))
-        if len(rows) < len(suppressed):
-            sup.add_row("", Text(f"… {len(suppressed) - len(rows)} more", "dim"), "", "", "")
-        out.append(sup)
+            sup_rows.append([f.check_id, f"{f.resource.display}\n{f.resource.file}:{f.resource.line}",
+                         str(rec.get("owner", "")), str(rec.get("expires", "")), str(rec.get("justification", ""))])
+        if out:
+            out.append(Text(""))
+        out.append(Text("Suppressed by exceptions", style="bold"))
+        out.append(fit_table(SUPPRESSED_COLUMNS, sup_rows, width))
+        if len(kept) < len(suppressed):
+            out.append(Text(f"… {len(suppressed) - len(kept)} more", "dim"))
     for rule in result.expired_exceptions:
         rec = exception_record(rule)
         out.append(Text(
@@ -109,11 +112,8 @@ def table_renderables(result: ScanResult, config: Config, max_rows: int | None =
     return out
 
 
-def render_table(result: ScanResult, config: Config, *, width: int = 140, color: bool = False,
+def render_table(result: ScanResult, config: Config, *, width: int | None = None, color: bool = False,
                  max_rows: int | None = None) -> str:
-    """The table report as text (ANSI colours only when `color`)."""
-    console = Console(width=width, force_terminal=color, no_color=not color, highlight=False,
-                      color_system="standard" if color else None)
-    with console.capture() as cap:
-        console.print(Group(*table_renderables(result, config, max_rows=max_rows)))
-    return cap.get()
+    """The table report as text at `width` (the terminal's when None), ANSI colours only when `color`."""
+    width = width or terminal_width()
+    return render_text(table_renderables(result, config, max_rows=max_rows, width=width), width=width, color=color)

@@ -1,6 +1,11 @@
-"""The scan pipeline: inventory → checks → findings, with exceptions applied and blind spots named.
+"""The scan pipeline: loaded input → inventory → checks → findings, with exceptions applied and blind spots named.
 
-Pure: no I/O. The CLI loads sources, calls `run_scan`, and hands the result to a renderer.
+`scan` is what `kubehipaa scan` runs between parsing its options and rendering: the control-plane files are
+read (through `sources.controlplane`), the Inventory built, every check run (`run_scan`), the objects an
+engine left out added to the input problems, and every warning a reader must see assembled. It prints
+nothing: the CLI (or a later server) says what `ScanRun` carries and hands `ScanRun.result` to a report.
+Loading the manifests stays with the caller (`cli.common.load_objects`, the one loading path of every
+command, which reports each unreadable file as it is found).
 """
 
 from __future__ import annotations
@@ -11,13 +16,17 @@ import gc
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kubehipaa.checks import skipped as engine_skipped
 from kubehipaa.checks.registry import Check, all_checks
 from kubehipaa.config import Config, ExceptionRule, is_broad, validate_exceptions
+from kubehipaa.config_location import IGNORED_CODE
+from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Finding, K8sObject, ResourceRef, Severity
+from kubehipaa.sources.files import LOST, InputProblem, LoadResult
 
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 # A container's place in an evidence path: `<pod spec path>.<list>[<index>]`, e.g.
@@ -118,6 +127,114 @@ def run_scan(
     return ScanResult(
         findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces),
         skipped=engine_skipped.collected(inv), warnings=warnings,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPlaneFiles:
+    """The control-plane inputs of a scan (`--control-plane DIR` and the single-file options, `--managed`)."""
+
+    directory: Path | None = None
+    apiserver_manifest: Path | None = None
+    encryption_config: Path | None = None
+    audit_policy: Path | None = None
+    kubelet_config: Path | None = None
+    managed: str | None = None
+
+    @property
+    def requested(self) -> bool:
+        """Whether any control-plane input was given (then the control plane is assessed from it)."""
+        return any(x is not None for x in (self.directory, self.apiserver_manifest, self.encryption_config,
+                                           self.audit_policy, self.kubelet_config, self.managed))
+
+
+@dataclass(slots=True)
+class ScanRun:
+    """What a scan produced beyond its result: what the caller must tell the reader, and the input problems.
+
+    `loaded.problems` holds every input problem (the loader's and the objects an engine left out, `left_out`);
+    any that is lost input makes the run exit 2 after the report is written. `notes` are said once (stderr).
+    """
+
+    result: ScanResult
+    loaded: LoadResult
+    left_out: list[InputProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+CONTROL_PLANE_NOT_ASSESSED = (
+    "control plane not assessed: the input has no kube-apiserver manifest, EncryptionConfiguration, audit Policy "
+    "or KubeletConfiguration (add --control-plane DIR, or --managed eks|gke|aks)"
+)
+
+
+def select_checks(patterns: Sequence[str] = ()) -> list[Check]:
+    """The registered checks whose id matches one of `patterns` (`fnmatch`; all checks when none is given).
+
+    A pattern list matching nothing is an error: running no check would report a clean scan."""
+    checks = all_checks()
+    if not patterns:
+        return checks
+    chosen = [c for c in checks if any(fnmatch.fnmatchcase(c.meta.id, p) for p in patterns)]
+    if not chosen:
+        raise KubehipaaError(f"--check {' '.join(patterns)} matches no registered check (see `kubehipaa checks list`)")
+    return chosen
+
+
+def scan(
+    loaded: LoadResult | None,
+    config: Config,
+    *,
+    control_plane: ControlPlaneFiles | None = None,
+    checks: Sequence[Check] | None = None,
+    ignored_configs: Sequence[str] = (),
+    today: dt.date | None = None,
+    progress: Callable[[Check], None] | None = None,
+) -> ScanRun:
+    """Scan the loaded manifests (None: none were given) and the control-plane files with `checks`.
+
+    `ignored_configs`: the messages about a `.kubehipaa.yaml` found in the input and not used (the caller
+    said them when it looked for the config); the reports carry them as `ignored-config` warnings.
+    """
+    control_plane = control_plane or ControlPlaneFiles()
+    loaded = loaded if loaded is not None else LoadResult()
+    objects: list[K8sObject] = list(loaded.objects)
+    if control_plane.requested:
+        objects.extend(control_plane_objects(control_plane))
+    inv = Inventory(objects, config)
+    notes: list[str] = []
+    if not control_plane.requested and not has_control_plane_evidence(inv):
+        # Honest about what was checked: silence on encryption/audit/kubelet must not read as a pass.
+        notes.append(CONTROL_PLANE_NOT_ASSESSED)
+    result = run_scan(inv, config, checks=checks, today=today, progress=progress)
+    # Objects an engine left out (an invalid NetworkPolicy, a malformed Role): lost input, the run exits 2.
+    left_out = [InputProblem(item.file, item.line, item.message, LOST) for item in result.skipped]
+    loaded.problems.extend(left_out)
+    result.skipped = list(loaded.problems)
+    result.warnings.extend(ScanWarning(IGNORED_CODE, message) for message in ignored_configs)
+    return ScanRun(result, loaded, left_out, notes)
+
+
+def has_control_plane_evidence(inv: Inventory) -> bool:
+    """Whether the input shows any control-plane configuration (a file or a kube-apiserver Pod)."""
+    from kubehipaa.sources.controlplane import CONTROL_PLANE_KINDS, apiserver_containers
+
+    if any(inv.of_kind(kind) for kind in (*CONTROL_PLANE_KINDS, "ControlPlaneScan")):
+        return True
+    return any(apiserver_containers(pod) for pod in inv.of_kind("Pod") if pod.namespace == "kube-system")
+
+
+def control_plane_objects(files: ControlPlaneFiles) -> list[K8sObject]:
+    """Control-plane files as objects (kube-apiserver flags, EncryptionConfiguration, audit Policy, kubelet)."""
+    from kubehipaa.sources import controlplane
+
+    return controlplane.collect_control_plane(
+        control_plane_dir=files.directory,
+        apiserver_manifest=files.apiserver_manifest,
+        encryption_config=files.encryption_config,
+        audit_policy=files.audit_policy,
+        kubelet_config=files.kubelet_config,
+        managed=files.managed,
     )
 
 
