@@ -27,18 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubehipaa.engines.auditlog import AuditEvent
-from kubehipaa.engines.auditlog.windows import parse_time
-from kubehipaa.engines.rbac import (
-    Attributes,
-    Binding,
-    PolicyRule,
-    RbacIndex,
-    Subject,
-    rule_allows,
-    user_info,
-)
-from kubehipaa.engines.rbac.subjects import split_service_account
+from kubehipaa.engines.auditlog import AuditEvent, parse_time
+from kubehipaa.engines.rbac.index import RbacIndex
+from kubehipaa.engines.rbac.matching import rule_allows
+from kubehipaa.engines.rbac.subjects import split_service_account, user_info
+from kubehipaa.engines.rbac.types import Attributes, Binding, PolicyRule, Subject
 
 MAX_RESOURCE_NAMES = 20
 """Beyond this many distinct names a verb is granted without resourceNames (unless that would grant a denied
