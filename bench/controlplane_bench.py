@@ -29,9 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from kubehipaa.cli.etcd import verify  # noqa: E402
-from kubehipaa.engines.auditpolicy import Request, coverage, evaluate, parse_policy  # noqa: E402
-from kubehipaa.engines.encryption import classify_value, parse_encryption_config  # noqa: E402
-from kubehipaa.engines.flags import container_flags  # noqa: E402
+from kubehipaa.engines.controlplane import (  # noqa: E402
+    Request,
+    classify_value,
+    container_flags,
+    coverage,
+    evaluate,
+    parse_encryption_config,
+    parse_policy,
+)
 from kubehipaa.sources.etcd import EtcdClient, EtcdOptions  # noqa: E402
 
 HARDENED = ROOT / "examples" / "clinic-hardened" / "control-plane"

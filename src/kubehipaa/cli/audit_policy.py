@@ -1,6 +1,6 @@
 """`kubehipaa audit-policy`: simulate an audit Policy and show which high-value events it records, and how.
 
-Thin layer over :mod:`kubehipaa.engines.auditpolicy`: load, simulate, render a coverage table.
+Thin layer over :mod:`kubehipaa.engines.controlplane` (audit_policy.py): load, simulate, render a coverage table.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from kubehipaa.cli.common import (
     warn,
     write_output,
 )
-from kubehipaa.engines.auditpolicy import (
+from kubehipaa.engines.controlplane import (
     ClassCoverage,
     Policy,
     PolicyError,
     coverage,
     hiding_catch_all,
+    is_audit_policy,
     parse_policy,
     request_received_recorded,
 )
 from kubehipaa.errors import InputError
 from kubehipaa.inventory import Inventory
-from kubehipaa.sources.controlplane import is_audit_policy
 
 app = typer.Typer(
     help="Audit Policy: simulate first-match rule evaluation and report coverage of high-value events.",

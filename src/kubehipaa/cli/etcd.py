@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, require_readable, warn, write_output
-from kubehipaa.engines.encryption import (
+from kubehipaa.engines.controlplane import (
+    ENCRYPTION_KINDS,
     STATUS_CURRENT,
     STATUS_PLAINTEXT,
     STATUS_STALE,
@@ -33,7 +34,6 @@ from kubehipaa.engines.encryption import (
     value_status,
 )
 from kubehipaa.errors import InputError
-from kubehipaa.sources.controlplane import ENCRYPTION_KINDS
 from kubehipaa.sources.etcd import EtcdClient, EtcdDeadlineError, EtcdOptions
 
 app = typer.Typer(help="etcd: verify encryption at rest against what is really stored.", no_args_is_help=True)

@@ -169,11 +169,7 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
 
 
 def _has_control_plane_evidence(inv: Inventory) -> bool:
-    from kubehipaa.sources.controlplane import CONTROL_PLANE_KINDS, apiserver_containers
-
-    if any(inv.of_kind(kind) for kind in (*CONTROL_PLANE_KINDS, "ControlPlaneScan")):
-        return True
-    return any(apiserver_containers(pod) for pod in inv.of_kind("Pod") if pod.namespace == "kube-system")
+    return inv.control_plane.has_evidence()
 
 
 def note(message: str) -> None:
