@@ -17,10 +17,14 @@ from kubehipaa.engines.controlplane import (
     container_flags,
     entrypoint,
     runs_one_command,
+    script_commands,
 )
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
 from kubehipaa.pipeline import run_scan
+
+KOPS = ("mkfifo /tmp/pipe; (tee -a /var/log/kube-apiserver.log < /tmp/pipe & ) ; exec /usr/local/bin/kube-apiserver "
+        "--allow-privileged=true --anonymous-auth=false --x=\"a;b\" > /tmp/pipe 2>&1")
 
 
 def _obj(doc: dict[str, Any]) -> K8sObject:
@@ -42,6 +46,8 @@ def _pod(name: str, *containers: dict[str, Any], namespace: str = "kube-system")
     ({"command": ["/go-runner", "--log-file=/var/log/etcd.log", "--also-stdout=false", "/usr/local/bin/etcd"]},
      "etcd"),
     ({"command": ["etcd", "--data-dir=/var/lib/etcd"]}, "etcd"),
+    # kops: a log pipe set up before the API server is exec'd
+    ({"command": ["/bin/sh", "-c", KOPS]}, "kube-apiserver"),
     # no command: the image's entrypoint runs; a kube-* image or name says which component
     ({"image": "registry.k8s.io/kube-apiserver-amd64:v1.10.0", "args": ["--a=b"]}, "kube-apiserver"),
     ({"name": "kube-scheduler", "image": "example.org/sched:1"}, "kube-scheduler"),
@@ -67,6 +73,10 @@ def test_wrappers_are_taken_off_the_same_way_for_the_flags() -> None:
     # every flag of a script points at the script's list item
     assert {(f.source, f.index) for n in pf.names() for f in pf.occurrences[n]} == {("command", 2)}
 
+    kops = container_flags({"command": ["/bin/sh", "-c", KOPS]})
+    assert kops.binary == "/usr/local/bin/kube-apiserver" and kops.positional == []
+    assert kops.boolean("anonymous-auth") is False and kops.get("x") == "a;b"
+
     split = container_flags({"command": ["/bin/sh", "-c"], "args": ["kube-apiserver --a=1", "--b=2"]})
     assert split.binary == "kube-apiserver" and not split.has("c")
     a, b = split.flag("a"), split.flag("b")
@@ -78,6 +88,19 @@ def test_wrappers_are_taken_off_the_same_way_for_the_flags() -> None:
     assert runner.binary == "/usr/local/bin/kube-apiserver" and runner.names() == ["a", "b"]
     a = runner.flag("a")
     assert a is not None and (a.source, a.index) == ("command", 5)
+
+
+@pytest.mark.parametrize("script,commands", [
+    ("kube-apiserver --a=b", ["kube-apiserver --a=b"]),
+    ("a; b && c || d | e & f", ["a", " b ", " c ", " d ", " e ", " f"]),
+    ("(a &) ; b", ["a ", " b"]),
+    ("a 2>&1 >/x <&3 &>/y", ["a 2>&1 >/x <&3 &>/y"]),
+    ("a '--x=;' \"--y=|\\\";\" \\; b", ["a '--x=;' \"--y=|\\\";\" \\; b"]),
+    ("a \\\n b\nc # d; e\n#f;g\nh", ["a \\\n b", "c ", "h"]),
+    ("a --x=#1; b", ["a --x=#1", " b"]),
+])
+def test_script_commands(script: str, commands: list[str]) -> None:
+    assert script_commands(script) == commands
 
 
 @pytest.mark.parametrize("script,one", [

@@ -2,6 +2,7 @@
 
 Public API (checks, CLI, sources and pipelines import this module only):
 
+- components.py: the component binaries (`COMPONENTS`, `APISERVER`, `ETCD`, ...), one list for both below.
 - flags.py: `container_flags(container)` / `parse_args(tokens)` -> `ParsedFlags` (pflag rules), `entrypoint`
   (what a container runs, ``sh -c`` / ``go-runner`` wrappers taken off), `tokens_from_text` (flags files),
   `parse_bool`, `parse_int`, `parse_go_duration`.
@@ -36,21 +37,16 @@ from kubehipaa.engines.controlplane.audit_policy import (
     rule_matches,
 )
 from kubehipaa.engines.controlplane.classify import (
-    APISERVER,
     APISERVER_FLAGS_KIND,
     AUDIT_POLICY_KIND,
-    COMPONENTS,
     CONFIG_KINDS,
     CONTROL_PLANE_NAMESPACE,
-    CONTROLLER_MANAGER,
     ENCRYPTION_KINDS,
-    ETCD,
     KUBEADM_ADDED_CAPABILITIES,
     KUBEADM_HOST_PATHS,
     KUBELET_CONFIG_KIND,
     KUBELET_FLAGS_KIND,
     MARKER_KIND,
-    SCHEDULER,
     ControlPlane,
     ControlPlaneVerdict,
     Invocation,
@@ -66,6 +62,13 @@ from kubehipaa.engines.controlplane.classify import (
     is_config,
     is_static_control_plane,
     runs_one_command,
+)
+from kubehipaa.engines.controlplane.components import (
+    APISERVER,
+    COMPONENTS,
+    CONTROLLER_MANAGER,
+    ETCD,
+    SCHEDULER,
 )
 from kubehipaa.engines.controlplane.encryption import (
     KEYED_PROVIDERS,
@@ -95,6 +98,7 @@ from kubehipaa.engines.controlplane.flags import (
     parse_bool,
     parse_go_duration,
     parse_int,
+    script_commands,
     shell_split,
     tokens_from_text,
 )
@@ -171,6 +175,7 @@ __all__ = [
     "request_received_recorded",
     "rule_matches",
     "runs_one_command",
+    "script_commands",
     "shell_split",
     "tokens_from_text",
     "value_status",

@@ -28,6 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubehipaa.engines.controlplane.components import (
+    APISERVER,
+    COMPONENTS,
+    CONTROLLER_MANAGER,
+    ETCD,
+    SCHEDULER,
+)
 from kubehipaa.engines.controlplane.flags import (
     Entrypoint,
     ParsedFlags,
@@ -37,11 +44,6 @@ from kubehipaa.engines.controlplane.flags import (
 )
 from kubehipaa.model import K8sObject
 
-APISERVER = "kube-apiserver"
-ETCD = "etcd"
-CONTROLLER_MANAGER = "kube-controller-manager"
-SCHEDULER = "kube-scheduler"
-COMPONENTS = frozenset({APISERVER, CONTROLLER_MANAGER, SCHEDULER, ETCD})
 _NAMED_BY_IMAGE = (APISERVER, CONTROLLER_MANAGER, SCHEDULER)
 CONTROL_PLANE_NAMESPACE = "kube-system"
 

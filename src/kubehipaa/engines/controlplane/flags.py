@@ -18,8 +18,9 @@ plain "one flag per line" file) are tokenised with shell rules by :func:`tokens_
 
 A container's command line is read as the kubelet builds it (``command`` then ``args``), with the wrappers
 real control-plane manifests use taken off (:func:`entrypoint`): ``sh -c "[exec] kube-apiserver ..."`` (kube-up's
-manifests, hand-written ones; output redirections are the shell's, not flags) and ``go-runner [--log-file=...]
-kube-apiserver ...`` (the runner in the upstream images). The control-plane classifier (classify.py) decides
+manifests, hand-written ones; output redirections are the shell's, not flags; in a script of several commands,
+such as kops' ``mkfifo ...; (tee ... &); exec kube-apiserver ...``, the one that runs a component) and
+``go-runner [--log-file=...] kube-apiserver ...`` (the runner in the upstream images). The control-plane classifier (classify.py) decides
 what a container is from the same :func:`entrypoint`, so a Pod is judged as the component whose flags we read.
 
 No I/O here: callers pass strings and lists, and get plain objects back.
@@ -30,6 +31,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from kubehipaa.engines.controlplane.components import COMPONENTS
 
 # Boolean flags of kube-apiserver and kubelet that matter to our checks (and common others).  pflag marks
 # them NoOptDefVal="true", so "--flag" alone means true and "--flag false" does not consume "false".
@@ -273,6 +276,62 @@ def _after_script(inner: list[str]) -> tuple[str, list[str]]:
     return (words[0], words[1:]) if words else ("", [])
 
 
+_SCRIPT_SPECIAL = re.compile(r"[\\'\"#;&|()\n]")
+_DQUOTE_END = re.compile(r'[\\"]')
+
+
+def script_commands(script: str) -> list[str]:
+    """The simple commands of a shell script, in order: the text between unquoted ``;``, ``&``, ``|``, ``(``,
+    ``)`` and line ends (``&&``/``||`` give empty pieces, dropped). ``>&``/``<&``/``&>`` are redirections, a
+    backslash escapes the next character (a backslash-newline continues the line), ``#`` at a word start
+    comments to the end of the line. Linear: each step jumps to the next character that matters."""
+    out: list[str] = []
+    start = i = 0
+    n = len(script)
+    while (m := _SCRIPT_SPECIAL.search(script, i)) is not None:
+        i = m.start()
+        c = script[i]
+        if c == "\\":
+            i += 2
+        elif c == "'":
+            close = script.find("'", i + 1)
+            i = n if close < 0 else close + 1
+        elif c == '"':
+            i += 1
+            while (q := _DQUOTE_END.search(script, i)) is not None and script[q.start()] == "\\":
+                i = q.start() + 2
+            i = n if q is None else q.end()
+        elif c == "#":
+            if i == start or script[i - 1] in " \t":
+                out.append(script[start:i])
+                end = script.find("\n", i)
+                i = start = n if end < 0 else end + 1
+            else:
+                i += 1
+        elif c == "&" and ((i and script[i - 1] in "<>") or script.startswith(">", i + 1)):
+            i += 1  # a redirection: 2>&1, <&3, &>file
+        else:
+            out.append(script[start:i])
+            i = start = i + 1
+    out.append(script[start:])
+    return [piece for piece in out if piece.strip()]
+
+
+def _script_command(script: str) -> tuple[str, list[str]]:
+    """(binary, arguments) of the command a ``sh -c`` script runs: the first of its simple commands that
+    runs a control-plane component (kops wraps ``exec kube-apiserver ...`` in a ``mkfifo; tee`` preamble),
+    else its first command."""
+    first: tuple[str, list[str]] | None = None
+    for piece in script_commands(script):
+        binary, words = _after_script(tokens_from_text(piece))
+        if not binary:
+            continue
+        if binary.rsplit("/", 1)[-1] in COMPONENTS:
+            return binary, words
+        first = first or (binary, words)
+    return first or ("", [])
+
+
 def _argv_item(command: list[str], args: list[str], i: int) -> tuple[str, int, str]:
     """(source, index, token) of item `i` of the container's argv (command followed by args)."""
     return ("command", i, command[i]) if i < len(command) else ("args", i - len(command), args[i - len(command)])
@@ -297,7 +356,7 @@ def _unwrap(command: list[str], args: list[str]) -> Entrypoint:
     n = len(command) + len(args)
     if first in SHELLS and n >= 3 and _argv_item(command, args, 1)[2] == "-c":
         source, index, script = _argv_item(command, args, 2)
-        binary, words = _after_script(tokens_from_text(script))
+        binary, words = _script_command(script)
         segments = [Segment(words, source, index, at=index)] if words else []
         # Items after the script are the shell's $0, $1...: kept as flags when in `args`, as before (a
         # script that ends in "$@" passes them on).
