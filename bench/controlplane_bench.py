@@ -28,9 +28,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from kubehipaa.engines.auditpolicy import Request, coverage, evaluate, parse_policy  # noqa: E402
-from kubehipaa.engines.encryption import classify_value, parse_encryption_config  # noqa: E402
-from kubehipaa.engines.flags import container_flags  # noqa: E402
+from kubehipaa.engines.controlplane import (  # noqa: E402
+    Request,
+    classify_value,
+    container_flags,
+    coverage,
+    evaluate,
+    parse_encryption_config,
+    parse_policy,
+)
 from kubehipaa.pipelines.etcd import verify  # noqa: E402
 from kubehipaa.sources.etcd import EtcdClient, EtcdOptions  # noqa: E402
 

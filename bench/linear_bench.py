@@ -177,7 +177,7 @@ def run_deep_event(event: dict[str, Any]) -> Any:
 
 
 def run_tokens(text: str) -> Any:
-    from kubehipaa.engines.flags import tokens_from_text
+    from kubehipaa.engines.controlplane import tokens_from_text
 
     return tokens_from_text(text)
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from kubehipaa.engines.auditlog import Detector
-from kubehipaa.engines.rbac_usage import collect_usage
+from kubehipaa.engines.rbac import collect_usage
 from kubehipaa.engines.sigma import SigmaRuleSet, with_sigma
 from kubehipaa.sources.auditlog import iter_events
 

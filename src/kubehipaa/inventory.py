@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from kubehipaa.config import Config
+from kubehipaa.engines.controlplane import ControlPlane, classify_control_plane
 from kubehipaa.model import K8sObject, ResourceRef
 
 # kind -> path (as keys) from the object root to its pod template
@@ -164,3 +165,11 @@ class Inventory:
 
     def is_phi(self, namespace: str | None) -> bool:
         return bool(namespace) and namespace in self.phi_namespaces
+
+    @cached_property
+    def control_plane(self) -> ControlPlane:
+        """The control plane in this input, classified once by the one classifier: kube-apiserver, etcd and the
+        other component containers with their parsed flags, the verdict on each kube-system Pod that presents
+        itself as a component (exempt from the workload checks or a look-alike), and the configuration files
+        (EncryptionConfiguration, audit Policy, kubelet) by kind. The KH-API/ENC/AUD/KUB checks read it."""
+        return classify_control_plane(self.of_kind)

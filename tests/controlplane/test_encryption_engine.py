@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubehipaa.engines.encryption import (
+from kubehipaa.engines.controlplane import (
     EncryptionConfigError,
     classify_value,
     parse_encryption_config,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubehipaa.engines.flags import container_flags, parse_args, parse_go_duration, tokens_from_text
+from kubehipaa.engines.controlplane import container_flags, parse_args, parse_go_duration, tokens_from_text
 
 
 def test_equals_and_space_forms() -> None:

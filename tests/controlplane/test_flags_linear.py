@@ -15,7 +15,8 @@ from bench.linear_bench import CASES, check_linear
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubehipaa.engines.flags import _tokens, shell_split, tokens_from_text
+from kubehipaa.engines.controlplane import shell_split, tokens_from_text
+from kubehipaa.engines.controlplane.flags import _tokens
 
 LINEAR_SLACK = 24.0
 

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from kubehipaa.engines.auditlog import AuditEvent, event_from_dict
-from kubehipaa.engines.rbac import RbacIndex, user_info
-from kubehipaa.engines.rbac_usage import (
+from kubehipaa.engines.rbac import (
+    RbacIndex,
     collect_usage,
     event_attributes,
     suggest_role,
     unused_permissions,
+    user_info,
 )
 
 SA = "system:serviceaccount:clinical:app-sa"

@@ -11,8 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from kubehipaa.cli.rbac_usage import suggest, unused
-from kubehipaa.engines.rbac import RbacIndex, user_info
-from kubehipaa.engines.rbac_usage import collect_usage
+from kubehipaa.engines.rbac import RbacIndex, collect_usage, user_info
 from kubehipaa.errors import KubehipaaError
 from tests.rbac_usage.test_rbac_usage import SA, app_log
 

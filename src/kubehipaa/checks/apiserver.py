@@ -15,22 +15,17 @@ from dataclasses import dataclass
 
 from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
-from kubehipaa.engines.flags import (
+from kubehipaa.engines.controlplane import (
+    APISERVER,
+    ETCD,
     Flag,
+    Invocation,
     ParsedFlags,
-    container_flags,
-    parse_args,
     parse_go_duration,
     parse_int,
 )
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.sources.controlplane import (
-    ENCRYPTION_KINDS,
-    apiserver_containers,
-    etcd_containers,
-    is_audit_policy,
-)
 
 AREA = "apiserver"
 
@@ -73,33 +68,26 @@ class ApiServer:
         return Hit(self.obj, message, path=self.path(f, name), value=value, severity=severity)
 
 
-def static_pod_flags(inv: Inventory, obj: K8sObject, containers: list[tuple[int, dict]], component: str
-                     ) -> list[ApiServer]:
-    """The parsed command lines of `containers` of the static Pod `obj`. A container whose `command` or
-    `args` is not a list of strings (a Pod the API server refuses) is left out and reported as skipped
-    input, so the scan names it and exits 2 instead of judging flags it could not read."""
-    out: list[ApiServer] = []
-    for i, c in containers:
-        flags = container_flags(c)
-        if flags.problems:
+def _judged(inv: Inventory, found: tuple[Invocation, ...], component: str) -> list[ApiServer]:
+    """The invocations of `component` in `inv.control_plane`. A container whose `command` or `args` is not a
+    list of strings (a Pod the API server refuses) is left out and reported as skipped input, so the scan
+    names it and exits 2 instead of judging flags it could not read."""
+    for u in inv.control_plane.unreadable:
+        if u.component == component:
+            obj = u.obj
             skipped.report(inv, obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: "
-                           f"spec.containers[{i}].{flags.problems[0]}; {component} flags not judged")
-            continue
-        out.append(ApiServer(obj, flags, f"spec.containers[{i}]"))
-    return out
+                           f"{u.prefix}.{u.problem}; {component} flags not judged")
+    return [ApiServer(i.obj, i.flags, i.prefix) for i in found]
 
 
 def apiservers(inv: Inventory) -> list[ApiServer]:
     """Every kube-apiserver found: containers of static Pods, and synthetic ``KubeAPIServerFlags``."""
-    out: list[ApiServer] = []
-    for obj in inv.of_kind("Pod"):
-        out.extend(static_pod_flags(inv, obj, apiserver_containers(obj), "kube-apiserver"))
-    for obj in inv.of_kind("KubeAPIServerFlags"):
-        spec = obj.doc.get("spec") if isinstance(obj.doc.get("spec"), dict) else {}
-        args = spec.get("args") if isinstance(spec, dict) else None
-        tokens = [str(t) for t in args] if isinstance(args, list) else []
-        out.append(ApiServer(obj, parse_args(tokens, source="args"), "spec"))
-    return out
+    return _judged(inv, inv.control_plane.apiservers, APISERVER)
+
+
+def etcd_servers(inv: Inventory) -> list[ApiServer]:
+    """Every etcd server container of a static Pod."""
+    return _judged(inv, inv.control_plane.etcd, ETCD)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -148,23 +136,24 @@ SELF_MANAGED_EVIDENCE = {
 }
 
 
-def markers(inv: Inventory) -> list[K8sObject]:
-    return inv.of_kind("ControlPlaneScan")
+def markers(inv: Inventory) -> tuple[K8sObject, ...]:
+    return inv.control_plane.markers
 
 
 def area_has_evidence(inv: Inventory, area: str) -> bool:
+    cp = inv.control_plane
     if area == "apiserver":
         return bool(apiservers(inv))
     if area == "encryption":
-        return bool(inv.of_kind(*ENCRYPTION_KINDS))
+        return bool(cp.encryption_configs)
     if area == "audit":
-        return any(is_audit_policy(o) for o in inv.of_kind("Policy"))
+        return bool(cp.audit_policies)
     if area == "kubelet":
-        return bool(inv.of_kind("KubeletConfiguration", "KubeletFlags"))
+        return bool(cp.kubelet_configs or cp.kubelet_flags)
     raise ValueError(area)
 
 
-# Flags whose files, when missing, leave an area without evidence (sources/controlplane.py records them).
+# Flags whose files, when missing, leave an area without evidence (the control-plane source records them).
 MISSING_FLAG_AREA = {"--encryption-provider-config": "encryption", "--audit-policy-file": "audit"}
 
 
@@ -663,33 +652,32 @@ def apiserver_not_assessed(inv: Inventory) -> Iterator[Hit]:
     "the whole cluster state (ciphertext or not) and can rewrite it. Checked on the etcd static Pod.",
 )
 def etcd_server_tls(inv: Inventory) -> Iterator[Hit]:
-    for obj in inv.of_kind("Pod"):
-        for srv in static_pod_flags(inv, obj, etcd_containers(obj), "etcd"):
-            plain = [u for u in srv.flags.values("listen-client-urls") if u.startswith("http://")]
-            non_local = [
-                u for u in plain if not u.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
-            ]
-            if non_local:
-                yield srv.hit(
-                    "listen-client-urls", f"etcd serves clients over plain HTTP: {', '.join(non_local)}"
-                )
-            for name in ("cert-file", "key-file", "trusted-ca-file"):
-                if not srv.flags.get(name):
-                    yield srv.hit(name, f"--{name} is not set")
-            if srv.flags.boolean("client-cert-auth") is not True:
-                yield srv.hit("client-cert-auth", "client certificate authentication is off")
-            if srv.flags.boolean("auto-tls") is True:
-                yield srv.hit("auto-tls", "--auto-tls uses self-signed certificates")
-            for name in ("peer-cert-file", "peer-key-file"):
-                if not srv.flags.get(name):
-                    yield srv.hit(name, f"--{name} is not set", severity=Severity.MEDIUM)
-            if srv.flags.boolean("peer-client-cert-auth") is not True:
-                yield srv.hit(
-                    "peer-client-cert-auth",
-                    "peer client certificate authentication is off",
-                    severity=Severity.MEDIUM,
-                )
-            if srv.flags.boolean("peer-auto-tls") is True:
-                yield srv.hit(
-                    "peer-auto-tls", "--peer-auto-tls uses self-signed certificates", severity=Severity.MEDIUM
-                )
+    for srv in etcd_servers(inv):
+        plain = [u for u in srv.flags.values("listen-client-urls") if u.startswith("http://")]
+        non_local = [
+            u for u in plain if not u.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+        ]
+        if non_local:
+            yield srv.hit(
+                "listen-client-urls", f"etcd serves clients over plain HTTP: {', '.join(non_local)}"
+            )
+        for name in ("cert-file", "key-file", "trusted-ca-file"):
+            if not srv.flags.get(name):
+                yield srv.hit(name, f"--{name} is not set")
+        if srv.flags.boolean("client-cert-auth") is not True:
+            yield srv.hit("client-cert-auth", "client certificate authentication is off")
+        if srv.flags.boolean("auto-tls") is True:
+            yield srv.hit("auto-tls", "--auto-tls uses self-signed certificates")
+        for name in ("peer-cert-file", "peer-key-file"):
+            if not srv.flags.get(name):
+                yield srv.hit(name, f"--{name} is not set", severity=Severity.MEDIUM)
+        if srv.flags.boolean("peer-client-cert-auth") is not True:
+            yield srv.hit(
+                "peer-client-cert-auth",
+                "peer client certificate authentication is off",
+                severity=Severity.MEDIUM,
+            )
+        if srv.flags.boolean("peer-auto-tls") is True:
+            yield srv.hit(
+                "peer-auto-tls", "--peer-auto-tls uses self-signed certificates", severity=Severity.MEDIUM
+            )

@@ -1,6 +1,6 @@
 """Audit Policy coverage (KH-AUD-NNN): what the API server records for high-value events.
 
-The policy is simulated with :mod:`kubehipaa.engines.auditpolicy` (first matching rule wins) for
+The policy is simulated with :mod:`kubehipaa.engines.controlplane` (audit_policy.py) (first matching rule wins) for
 representative requests in the PHI namespaces (``default`` when none are known), by a human user and by a
 workload service account.  CIS 3.2.1/3.2.2 ask for a minimal policy covering key security concerns;
 HIPAA 164.312(b) asks that activity in systems holding ePHI be recorded - without copying ePHI or
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from kubehipaa.checks.apiserver import not_assessed
 from kubehipaa.checks.registry import Hit, check
-from kubehipaa.engines.auditpolicy import (
+from kubehipaa.engines.controlplane import (
     LEVEL_RANK,
     ClassCoverage,
     Policy,
@@ -25,7 +25,6 @@ from kubehipaa.engines.auditpolicy import (
 )
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.sources.controlplane import is_audit_policy
 
 AREA = "audit"
 SENSITIVE_CLASSES = ("secrets", "configmaps", "tokenreviews", "serviceaccounts/token")
@@ -33,9 +32,7 @@ EXEC_CLASSES = ("pods/exec", "pods/attach", "pods/portforward")
 
 
 def policies(inv: Inventory) -> Iterator[tuple[K8sObject, Policy | None, str | None]]:
-    for obj in inv.of_kind("Policy"):
-        if not is_audit_policy(obj):
-            continue
+    for obj in inv.control_plane.audit_policies:
         try:
             yield obj, parse_policy(obj.doc), None
         except PolicyError as exc:

@@ -1,6 +1,6 @@
 """Encryption at rest: the API server's EncryptionConfiguration (KH-ENC-NNN).
 
-Semantics come from :mod:`kubehipaa.engines.encryption` (first provider writes, first matching resource
+Semantics come from :mod:`kubehipaa.engines.controlplane` (encryption.py) (first provider writes, first matching resource
 entry governs).  Evidence never contains key material: only provider types, key names and sizes.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from kubehipaa.checks.apiserver import not_assessed
 from kubehipaa.checks.registry import Hit, check
-from kubehipaa.engines.encryption import (
+from kubehipaa.engines.controlplane import (
     KEYED_PROVIDERS,
     EncryptionConfig,
     EncryptionConfigError,
@@ -19,7 +19,6 @@ from kubehipaa.engines.encryption import (
 )
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
-from kubehipaa.sources.controlplane import ENCRYPTION_KINDS
 
 AREA = "encryption"
 HIPAA = ("164.312(a)(2)(iv)",)
@@ -39,7 +38,7 @@ WEAKER_PROVIDER_REASON = {
 
 def configs(inv: Inventory) -> Iterator[tuple[K8sObject, EncryptionConfig | None, str | None]]:
     """(object, parsed config or None, parse error or None) for every EncryptionConfiguration."""
-    for obj in inv.of_kind(*ENCRYPTION_KINDS):
+    for obj in inv.control_plane.encryption_configs:
         try:
             yield obj, parse_encryption_config(obj.doc), None
         except EncryptionConfigError as exc:
@@ -237,7 +236,7 @@ def observed_mode(obj: K8sObject) -> int | None:
     "(--control-plane/--encryption-config) or a node agent recorded the mode.",
 )
 def file_mode(inv: Inventory) -> Iterator[Hit]:
-    for obj in inv.of_kind(*ENCRYPTION_KINDS):
+    for obj in inv.control_plane.encryption_configs:
         mode = observed_mode(obj)
         if mode is not None and mode & 0o077:
             yield Hit(

@@ -15,7 +15,7 @@ from typing import Any
 
 from kubehipaa.checks.apiserver import STRONG_CIPHERS, TLS_VERSIONS, not_assessed
 from kubehipaa.checks.registry import Hit, check
-from kubehipaa.engines.flags import ParsedFlags, parse_args, parse_bool, parse_go_duration, parse_int
+from kubehipaa.engines.controlplane import ParsedFlags, parse_bool, parse_go_duration, parse_int
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
 
@@ -63,12 +63,9 @@ class Kubelet:
 
 
 def kubelets(inv: Inventory) -> list[Kubelet]:
-    out = [Kubelet(o, None) for o in inv.of_kind("KubeletConfiguration")]
-    for obj in inv.of_kind("KubeletFlags"):
-        spec = obj.doc.get("spec") if isinstance(obj.doc.get("spec"), dict) else {}
-        args = spec.get("args") if isinstance(spec, dict) else None
-        out.append(Kubelet(obj, parse_args([str(a) for a in args] if isinstance(args, list) else [])))
-    return out
+    """KubeletConfiguration files, then kubelet flags files (`inv.control_plane`)."""
+    cp = inv.control_plane
+    return [*(Kubelet(o, None) for o in cp.kubelet_configs), *(Kubelet(i.obj, i.flags) for i in cp.kubelet_flags)]
 
 
 def _as_bool(value: Any) -> bool | None:

@@ -1,6 +1,6 @@
 """`kubehipaa audit-policy`: simulate an audit Policy and show which high-value events it records, and how.
 
-Thin layer: load, call the pipeline (`kubehipaa.pipelines.audit_policy`, over `kubehipaa.engines.auditpolicy`),
+Thin layer: load, call the pipeline (`kubehipaa.pipelines.audit_policy`, over `kubehipaa.engines.controlplane`),
 render its coverage report (`kubehipaa.reports.audit_policy`).
 """
 

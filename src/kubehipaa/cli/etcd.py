@@ -16,12 +16,16 @@ from urllib.parse import urlsplit
 import typer
 
 from kubehipaa.cli.common import EXIT_FINDINGS, EXIT_OK, load_objects, require_readable, warn, write_output
-from kubehipaa.engines.encryption import EncryptionConfig, EncryptionConfigError, parse_encryption_config
+from kubehipaa.engines.controlplane import (
+    ENCRYPTION_KINDS,
+    EncryptionConfig,
+    EncryptionConfigError,
+    parse_encryption_config,
+)
 from kubehipaa.errors import InputError
 from kubehipaa.pipelines.etcd import parse_resource, verify_etcd
 from kubehipaa.reports.base import RenderOptions
 from kubehipaa.reports.etcd import EtcdReport
-from kubehipaa.sources.controlplane import ENCRYPTION_KINDS
 from kubehipaa.sources.etcd import EtcdOptions
 
 app = typer.Typer(help="etcd: verify encryption at rest against what is really stored.", no_args_is_help=True)

@@ -25,8 +25,14 @@ from kubehipaa.cli.common import (
     write_output,
 )
 from kubehipaa.cli.rbac import load_rbac
-from kubehipaa.engines.rbac import RbacIndex
-from kubehipaa.engines.rbac_usage import UnusedReport, Usage, collect_usage, suggest_role, unused_permissions
+from kubehipaa.engines.rbac import (
+    RbacIndex,
+    UnusedReport,
+    Usage,
+    collect_usage,
+    suggest_role,
+    unused_permissions,
+)
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.sources.auditlog import ReadStats, iter_events
 

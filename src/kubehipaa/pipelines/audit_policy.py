@@ -1,6 +1,6 @@
 """The audit-policy check pipeline: which high-value events an audit Policy records, and at which level.
 
-For each audit Policy among the loaded objects: parse it (`engines.auditpolicy`), simulate the representative
+For each audit Policy among the loaded objects: parse it (`engines.controlplane`), simulate the representative
 requests of every high-value event class in the PHI namespaces with the API server's first-match rule
 evaluation, and keep what `reports.audit_policy` shows (coverage per class, catch-all `None` rules that hide
 classes, rules that still record the `RequestReceived` stage). Nothing here prints or renders.
@@ -12,18 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kubehipaa.engines.auditpolicy import (
+from kubehipaa.engines.controlplane import (
     ClassCoverage,
     PolicyError,
     coverage,
     hiding_catch_all,
+    is_audit_policy,
     parse_policy,
     request_received_recorded,
 )
 from kubehipaa.errors import InputError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.sources.controlplane import is_audit_policy
 
 if TYPE_CHECKING:  # not imported at run time: building the config models costs ~100 ms
     from kubehipaa.config import Config

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from kubehipaa.engines.encryption import (
+from kubehipaa.engines.controlplane import (
     STATUS_CURRENT,
     STATUS_PLAINTEXT,
     STATUS_STALE,

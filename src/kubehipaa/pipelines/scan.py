@@ -203,7 +203,7 @@ def scan(
         objects.extend(control_plane_objects(control_plane))
     inv = Inventory(objects, config)
     notes: list[str] = []
-    if not control_plane.requested and not has_control_plane_evidence(inv):
+    if not control_plane.requested and not inv.control_plane.has_evidence():
         # Honest about what was checked: silence on encryption/audit/kubelet must not read as a pass.
         notes.append(CONTROL_PLANE_NOT_ASSESSED)
     result = run_scan(inv, config, checks=checks, today=today, progress=progress)
@@ -213,15 +213,6 @@ def scan(
     result.skipped = list(loaded.problems)
     result.warnings.extend(ScanWarning(IGNORED_CODE, message) for message in ignored_configs)
     return ScanRun(result, loaded, left_out, notes)
-
-
-def has_control_plane_evidence(inv: Inventory) -> bool:
-    """Whether the input shows any control-plane configuration (a file or a kube-apiserver Pod)."""
-    from kubehipaa.sources.controlplane import CONTROL_PLANE_KINDS, apiserver_containers
-
-    if any(inv.of_kind(kind) for kind in (*CONTROL_PLANE_KINDS, "ControlPlaneScan")):
-        return True
-    return any(apiserver_containers(pod) for pod in inv.of_kind("Pod") if pod.namespace == "kube-system")
 
 
 def control_plane_objects(files: ControlPlaneFiles) -> list[K8sObject]:

@@ -16,6 +16,9 @@ Path following: ``--encryption-provider-config`` and ``--audit-policy-file`` are
 node.  When scanning a copy of the node's ``/etc/kubernetes`` elsewhere, an absolute path that does not
 exist is looked up relative to the control-plane directory (``/etc/kubernetes/x`` -> ``DIR/x``, any other
 ``/a/b`` -> ``DIR/a/b``, then ``DIR/<basename>``).
+
+This module only reads files: what a document or container *is* (an API server, an audit Policy, ...) is
+decided by the engine's classifier (:mod:`kubehipaa.engines.controlplane`), the one the checks read too.
 """
 
 from __future__ import annotations
@@ -27,7 +30,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kubehipaa.engines.flags import container_flags, tokens_from_text
+from kubehipaa.engines.controlplane import (
+    APISERVER_FLAGS_KIND,
+    AUDIT_POLICY_KIND,
+    CONFIG_KINDS,
+    ENCRYPTION_KINDS,
+    KUBELET_CONFIG_KIND,
+    KUBELET_FLAGS_KIND,
+    MARKER_KIND,
+    apiserver_containers,
+    container_flags,
+    etcd_containers,
+    is_config,
+    parse_args,
+    tokens_from_text,
+)
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
 from kubehipaa.sources import limits, reading
@@ -35,8 +52,6 @@ from kubehipaa.sources.files import InputProblem, load_paths
 
 SYNTH_API_VERSION = "kubehipaa.io/v1alpha1"
 MANAGED_PROVIDERS = ("eks", "gke", "aks")
-ENCRYPTION_KINDS = ("EncryptionConfiguration", "EncryptionConfig")
-CONTROL_PLANE_KINDS = (*ENCRYPTION_KINDS, "Policy", "KubeletConfiguration")
 APISERVER_MANIFESTS = ("manifests/kube-apiserver.yaml", "manifests/kube-apiserver.yml", "kube-apiserver.yaml")
 ETCD_MANIFESTS = ("manifests/etcd.yaml", "manifests/etcd.yml", "etcd.yaml")
 KUBELET_FLAG_FILES = ("kubeadm-flags.env", "kubelet.env", "kubelet-flags.env", "default/kubelet")
@@ -48,50 +63,6 @@ NODE_KUBELET_FILES = (
 )
 
 PathLike = str | os.PathLike[str]
-
-
-def is_audit_policy(obj: K8sObject) -> bool:
-    """Audit policies only: other projects (Kyverno, ...) also have a kind named ``Policy``."""
-    return obj.kind == "Policy" and obj.api_version.startswith("audit.k8s.io/")
-
-
-def is_apiserver_container(container: dict[str, Any]) -> bool:
-    command = container.get("command") or []
-    if command and isinstance(command, list):
-        first = str(command[0]).rsplit("/", 1)[-1]
-        if first == "kube-apiserver":
-            return True
-        inner = str(command[2]).split() if len(command) >= 3 else []
-        return first in {"sh", "bash"} and bool(inner) and inner[0].rsplit("/", 1)[-1] == "kube-apiserver"
-    image = str(container.get("image") or "")
-    return "kube-apiserver" in image.rsplit("/", 1)[-1] or container.get("name") == "kube-apiserver"
-
-
-def apiserver_containers(obj: K8sObject) -> list[tuple[int, dict[str, Any]]]:
-    """(index, container) of kube-apiserver containers in a Pod manifest."""
-    return [(i, c) for i, c in _containers(obj) if is_apiserver_container(c)]
-
-
-def is_etcd_container(container: dict[str, Any]) -> bool:
-    command = container.get("command") or []
-    if command and isinstance(command, list):
-        return str(command[0]).rsplit("/", 1)[-1] == "etcd"
-    return False
-
-
-def etcd_containers(obj: K8sObject) -> list[tuple[int, dict[str, Any]]]:
-    """(index, container) of etcd server containers in a static Pod manifest (command ``etcd``)."""
-    return [(i, c) for i, c in _containers(obj) if is_etcd_container(c)]
-
-
-def _containers(obj: K8sObject) -> list[tuple[int, dict[str, Any]]]:
-    if obj.kind != "Pod":
-        return []
-    spec = obj.doc.get("spec")
-    containers = spec.get("containers") if isinstance(spec, dict) else None
-    if not isinstance(containers, list):
-        return []
-    return [(i, c) for i, c in enumerate(containers) if isinstance(c, dict)]
 
 
 def flags_object(tokens: list[str], file: str, kind: str, name: str) -> K8sObject:
@@ -168,11 +139,11 @@ class _Collector:
             return []
         loaded = load_paths([str(path)])
         self.last_problems = loaded.problems
-        wanted = set(kinds) if kinds is not None else set(CONTROL_PLANE_KINDS)
+        wanted = set(kinds) if kinds is not None else set(CONFIG_KINDS)
         kept: list[K8sObject] = []
         mode = _mode(path)
         for obj in loaded.objects:
-            keep = (obj.kind in wanted and (obj.kind != "Policy" or is_audit_policy(obj))) or (
+            keep = (obj.kind in wanted and is_config(obj)) or (
                 pods and bool(apiserver_containers(obj) or etcd_containers(obj))
             )
             if keep:
@@ -194,7 +165,7 @@ class _Collector:
             # set" would report every default as the cluster's configuration.
             what = (
                 "a KubeletConfiguration (YAML with apiVersion and kind) nor kubelet"
-                if kind == "KubeletFlags"
+                if kind == KUBELET_FLAGS_KIND
                 else "a kube-apiserver static Pod manifest (YAML with apiVersion and kind) nor its"
             )
             raise InputError(f"neither {what} command-line flags", file=str(path))
@@ -232,16 +203,14 @@ class _Collector:
     def follow_apiserver_flags(self, obj: K8sObject, base: Path | None) -> None:
         """Load the EncryptionConfiguration and audit Policy that the apiserver's flags point to."""
         flag_sets = []
-        if obj.kind == "KubeAPIServerFlags":
-            from kubehipaa.engines.flags import parse_args
-
+        if obj.kind == APISERVER_FLAGS_KIND:
             flag_sets.append(parse_args([str(t) for t in obj.doc["spec"]["args"]]))
         else:
             flag_sets.extend(container_flags(c) for _, c in apiserver_containers(obj))
         for pf in flag_sets:
             for flag, kinds in (
                 ("encryption-provider-config", ENCRYPTION_KINDS),
-                ("audit-policy-file", ("Policy",)),
+                ("audit-policy-file", (AUDIT_POLICY_KIND,)),
             ):
                 raw = pf.get(flag)
                 if not raw:
@@ -282,7 +251,7 @@ def _load_apiserver(col: _Collector, path: Path) -> None:
         for obj in pods:
             col.follow_apiserver_flags(obj, path.parent)
         return
-    flags_obj = col.add_flags(path, "KubeAPIServerFlags", "kube-apiserver")
+    flags_obj = col.add_flags(path, APISERVER_FLAGS_KIND, "kube-apiserver")
     if flags_obj is not None:
         col.follow_apiserver_flags(flags_obj, path.parent)
 
@@ -300,9 +269,9 @@ def _load_kubelet(col: _Collector, path: Path) -> None:
     _require_file(path)
     text = _read_text(path)
     if _looks_like_yaml_object(text):
-        _load_expected(col, path, ("KubeletConfiguration",), "a KubeletConfiguration")
+        _load_expected(col, path, (KUBELET_CONFIG_KIND,), "a KubeletConfiguration")
     else:
-        col.add_flags(path, "KubeletFlags", "kubelet")
+        col.add_flags(path, KUBELET_FLAGS_KIND, "kubelet")
 
 
 def collect_control_plane(
@@ -338,12 +307,12 @@ def collect_control_plane(
                 break
         # Other control-plane documents anywhere under the directory (kubeconfigs and the like are ignored).
         for obj in load_paths([str(root)]).objects:
-            if obj.kind in CONTROL_PLANE_KINDS and (obj.kind != "Policy" or is_audit_policy(obj)):
+            if is_config(obj):
                 col.add_yaml(Path(obj.file))
         for rel in KUBELET_FLAG_FILES:
             cand = root / rel
             if reading.is_file(cand):
-                col.add_flags(cand, "KubeletFlags", "kubelet")
+                col.add_flags(cand, KUBELET_FLAGS_KIND, "kubelet")
         if root.resolve() == Path("/etc/kubernetes"):
             for node_file in NODE_KUBELET_FILES:
                 p = Path(node_file)
@@ -361,7 +330,7 @@ def collect_control_plane(
     if encryption_config is not None:
         _load_expected(col, Path(encryption_config), ENCRYPTION_KINDS, "an EncryptionConfiguration")
     if audit_policy is not None:
-        _load_expected(col, Path(audit_policy), ("Policy",), "an audit Policy (audit.k8s.io/v1)")
+        _load_expected(col, Path(audit_policy), (AUDIT_POLICY_KIND,), "an audit Policy (audit.k8s.io/v1)")
     if kubelet_config is not None:
         _load_kubelet(col, Path(kubelet_config))
     requested = {
@@ -373,7 +342,7 @@ def collect_control_plane(
     }
     marker_doc: dict[str, Any] = {
         "apiVersion": SYNTH_API_VERSION,
-        "kind": "ControlPlaneScan",
+        "kind": MARKER_KIND,
         "metadata": {"name": "control-plane"},
         "spec": {
             "managed": managed.lower() if managed else None,

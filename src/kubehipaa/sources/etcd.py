@@ -6,7 +6,7 @@ the maintained Python gRPC clients for etcd are stale.  We only ever call ``kv/r
 1. ``keys_only`` pages (``limit``) under ``/registry/<resource>/`` pinned to one revision, so the scan sees a
    consistent snapshot however long it takes;
 2. for each page of keys, one ranged read of the same span returns the values; only the head of each value
-   is decoded and classified by prefix (:func:`kubehipaa.engines.encryption.classify_value`), then dropped.
+   is decoded and classified by prefix (:func:`kubehipaa.engines.controlplane.classify_value`), then dropped.
 
 Values are never stored, logged or returned: callers receive keys and a :class:`ValueClass` per key.
 
@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 import httpcore
 import orjson
 
-from kubehipaa.engines.encryption import ValueClass, classify_value
+from kubehipaa.engines.controlplane import ValueClass, classify_value
 from kubehipaa.errors import KubehipaaError
 
 PAGE = 500

@@ -10,6 +10,10 @@ Public API (stable; other engines and the CLI build on it):
     idx.effective_rules(user, "clinical")          # [(PolicyRule, Grant)]
     authorize(idx, "jane", ["g"], attrs)           # shorthand
 
+Least privilege from observed usage (usage.py): `collect_usage(audit_events)` -> `Usage`,
+`unused_permissions(idx, usage)` -> `UnusedReport`, `suggest_role(usage, user)` -> a minimal Role,
+`event_attributes(event)` (the authorizer's attributes of an audit event).
+
 Everything here is pure: no I/O, no printing.
 """
 
@@ -42,6 +46,18 @@ from kubehipaa.engines.rbac.types import (
     Subject,
     UserInfo,
 )
+from kubehipaa.engines.rbac.usage import (
+    Permission,
+    SubjectUsage,
+    UnusedReport,
+    Usage,
+    collect_usage,
+    event_attributes,
+    event_identity,
+    granted_permissions,
+    suggest_role,
+    unused_permissions,
+)
 
 
 def authorize(index: RbacIndex, user: str, groups: Iterable[str], attrs: Attributes) -> Decision:
@@ -55,15 +71,23 @@ __all__ = [
     "Binding",
     "Decision",
     "Grant",
+    "Permission",
     "PolicyRule",
     "RbacIndex",
     "RequestSyntaxError",
     "Role",
     "RoleRef",
     "Subject",
+    "SubjectUsage",
+    "UnusedReport",
+    "Usage",
     "UserInfo",
     "WhoCanEntry",
     "authorize",
+    "collect_usage",
+    "event_attributes",
+    "event_identity",
+    "granted_permissions",
     "identity_for_subject",
     "implicit_groups",
     "is_cluster_scoped",
@@ -73,5 +97,7 @@ __all__ = [
     "rule_allows",
     "rules_allow",
     "service_account_username",
+    "suggest_role",
+    "unused_permissions",
     "user_info",
 ]

@@ -16,6 +16,13 @@ flag the component would see is the flag we see:
 Flags files (``/etc/default/kubelet``, kubeadm's ``kubeadm-flags.env``, a systemd ``Environment=`` line or a
 plain "one flag per line" file) are tokenised with shell rules by :func:`tokens_from_text`.
 
+A container's command line is read as the kubelet builds it (``command`` then ``args``), with the wrappers
+real control-plane manifests use taken off (:func:`entrypoint`): ``sh -c "[exec] kube-apiserver ..."`` (kube-up's
+manifests, hand-written ones; output redirections are the shell's, not flags; in a script of several commands,
+such as kops' ``mkfifo ...; (tee ... &); exec kube-apiserver ...``, the one that runs a component) and
+``go-runner [--log-file=...] kube-apiserver ...`` (the runner in the upstream images). The control-plane classifier (classify.py) decides
+what a container is from the same :func:`entrypoint`, so a Pod is judged as the component whose flags we read.
+
 No I/O here: callers pass strings and lists, and get plain objects back.
 """
 
@@ -24,6 +31,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from kubehipaa.engines.controlplane.components import COMPONENTS
 
 # Boolean flags of kube-apiserver and kubelet that matter to our checks (and common others).  pflag marks
 # them NoOptDefVal="true", so "--flag" alone means true and "--flag false" does not consume "false".
@@ -128,8 +137,10 @@ def parse_args(
     start: int = 0,
     into: ParsedFlags | None = None,
     bool_flags: Iterable[str] = BOOL_FLAGS,
+    at: int | None = None,
 ) -> ParsedFlags:
-    """Parse a token list.  ``start`` offsets indexes (so ``command[1:]`` keeps ``command[i]`` indexes).
+    """Parse a token list.  ``start`` offsets indexes (so ``command[1:]`` keeps ``command[i]`` indexes);
+    ``at`` gives every flag the same index instead (the tokens of a shell script all live in one list item).
 
     ``into`` lets ``command`` and ``args`` of one container accumulate into one result, in the order the
     kubelet concatenates them (command then args).
@@ -140,7 +151,7 @@ def parse_args(
     n = len(tokens)
     while i < n:
         tok = str(tokens[i])
-        idx = start + i
+        idx = start + i if at is None else at
         if tok == "--":
             pf.positional.extend(str(t) for t in tokens[i + 1 :])
             break
@@ -208,25 +219,188 @@ def _string_list(value: object, name: str, pf: ParsedFlags) -> list[str]:
     return [v if isinstance(v, str) else "" for v in value]  # indexes kept for evidence paths
 
 
+SHELLS = frozenset({"sh", "bash"})
+GO_RUNNER = "go-runner"
+_GO_RUNNER_VALUE_FLAGS = frozenset({"log-file"})
+"""go-runner's one flag that takes a value (``--also-stdout`` and ``--redirect-stderr`` are booleans); Go's
+`flag` package, which it uses, stops at the first argument that is not a flag: the command to run."""
+_REDIRECT = re.compile(r"^\d*(?:>>?|<|>&|&>)")
+"""A shell redirection (``1>>/var/log/kube-apiserver.log``, ``2>&1``): the shell's, never an argument."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Argument tokens of the unwrapped binary and where they sit in the container (for evidence paths):
+    ``source`` is ``command`` or ``args``, the first token at index ``start``, or all at ``at`` (a script)."""
+
+    tokens: Sequence[str]
+    source: str
+    start: int
+    at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entrypoint:
+    """What a container runs once a ``sh -c`` or ``go-runner`` wrapper is taken off."""
+
+    binary: str
+    """The executable as written (``/usr/local/bin/kube-apiserver``); "" when ``command`` does not say (the
+    image's entrypoint runs) or the wrapped command line is empty."""
+    wrapper: str = ""
+    """"" (none), ``sh -c`` (``script`` holds the script) or ``go-runner``."""
+    script: str | None = None
+    segments: tuple[Segment, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The binary's file name: ``kube-apiserver`` for ``/usr/local/bin/kube-apiserver``."""
+        return self.binary.rsplit("/", 1)[-1]
+
+
+def _after_script(inner: list[str]) -> tuple[str, list[str]]:
+    """(binary, its arguments) of a shell script's tokens: a leading ``exec`` (which replaces the shell by the
+    command) and redirections are the shell's."""
+    words: list[str] = []
+    skip = False
+    for tok in inner:
+        if skip:
+            skip = False
+            continue
+        m = _REDIRECT.match(tok)
+        if m is not None:
+            skip = m.end() == len(tok)  # `> file`: the target is the next token
+            continue
+        words.append(tok)
+    while words and words[0] == "exec":
+        words.pop(0)
+    return (words[0], words[1:]) if words else ("", [])
+
+
+_SCRIPT_SPECIAL = re.compile(r"[\\'\"#;&|()\n]")
+_DQUOTE_END = re.compile(r'[\\"]')
+
+
+def script_commands(script: str) -> list[str]:
+    """The simple commands of a shell script, in order: the text between unquoted ``;``, ``&``, ``|``, ``(``,
+    ``)`` and line ends (``&&``/``||`` give empty pieces, dropped). ``>&``/``<&``/``&>`` are redirections, a
+    backslash escapes the next character (a backslash-newline continues the line), ``#`` at a word start
+    comments to the end of the line. Linear: each step jumps to the next character that matters."""
+    out: list[str] = []
+    start = i = 0
+    n = len(script)
+    while (m := _SCRIPT_SPECIAL.search(script, i)) is not None:
+        i = m.start()
+        c = script[i]
+        if c == "\\":
+            i += 2
+        elif c == "'":
+            close = script.find("'", i + 1)
+            i = n if close < 0 else close + 1
+        elif c == '"':
+            i += 1
+            while (q := _DQUOTE_END.search(script, i)) is not None and script[q.start()] == "\\":
+                i = q.start() + 2
+            i = n if q is None else q.end()
+        elif c == "#":
+            if i == start or script[i - 1] in " \t":
+                out.append(script[start:i])
+                end = script.find("\n", i)
+                i = start = n if end < 0 else end + 1
+            else:
+                i += 1
+        elif c == "&" and ((i and script[i - 1] in "<>") or script.startswith(">", i + 1)):
+            i += 1  # a redirection: 2>&1, <&3, &>file
+        else:
+            out.append(script[start:i])
+            i = start = i + 1
+    out.append(script[start:])
+    return [piece for piece in out if piece.strip()]
+
+
+def _script_command(script: str) -> tuple[str, list[str]]:
+    """(binary, arguments) of the command a ``sh -c`` script runs: the first of its simple commands that
+    runs a control-plane component (kops wraps ``exec kube-apiserver ...`` in a ``mkfifo; tee`` preamble),
+    else its first command."""
+    first: tuple[str, list[str]] | None = None
+    for piece in script_commands(script):
+        binary, words = _after_script(tokens_from_text(piece))
+        if not binary:
+            continue
+        if binary.rsplit("/", 1)[-1] in COMPONENTS:
+            return binary, words
+        first = first or (binary, words)
+    return first or ("", [])
+
+
+def _argv_item(command: list[str], args: list[str], i: int) -> tuple[str, int, str]:
+    """(source, index, token) of item `i` of the container's argv (command followed by args)."""
+    return ("command", i, command[i]) if i < len(command) else ("args", i - len(command), args[i - len(command)])
+
+
+def _rest(command: list[str], args: list[str], i: int) -> tuple[Segment, ...]:
+    """Segments for argv items from `i` on."""
+    out: list[Segment] = []
+    if i < len(command):
+        out.append(Segment(command[i:], "command", i))
+        i = len(command)
+    if args:
+        out.append(Segment(args[i - len(command):], "args", i - len(command)))
+    return tuple(s for s in out if s.tokens)
+
+
+def _unwrap(command: list[str], args: list[str]) -> Entrypoint:
+    if not command:
+        # The image's entrypoint runs, with `args` as its arguments.
+        return Entrypoint("", segments=_rest(command, args, 0))
+    first = command[0].rsplit("/", 1)[-1]
+    n = len(command) + len(args)
+    if first in SHELLS and n >= 3 and _argv_item(command, args, 1)[2] == "-c":
+        source, index, script = _argv_item(command, args, 2)
+        binary, words = _script_command(script)
+        segments = [Segment(words, source, index, at=index)] if words else []
+        # Items after the script are the shell's $0, $1...: kept as flags when in `args`, as before (a
+        # script that ends in "$@" passes them on).
+        after = len(command) + index + 1 if source == "args" else len(command)
+        segments.extend(_rest(command, args, after))
+        return Entrypoint(binary, "sh -c", script, tuple(s for s in segments if s.tokens))
+    if first == GO_RUNNER:
+        i = 1
+        while i < n:
+            tok = _argv_item(command, args, i)[2]
+            if tok == "--":
+                i += 1
+                break
+            if not tok.startswith("-") or tok == "-":
+                break
+            if "=" not in tok and tok.lstrip("-") in _GO_RUNNER_VALUE_FLAGS:
+                i += 1
+            i += 1
+        if i >= n:
+            return Entrypoint("", GO_RUNNER)
+        return Entrypoint(_argv_item(command, args, i)[2], GO_RUNNER, segments=_rest(command, args, i + 1))
+    return Entrypoint(command[0], segments=_rest(command, args, 1))
+
+
+def entrypoint(container: dict) -> Entrypoint:
+    """What `container` runs, wrappers taken off (`command`/`args` items of a wrong type read as "")."""
+    scratch = ParsedFlags()
+    return _unwrap(_string_list(container.get("command"), "command", scratch),
+                   _string_list(container.get("args"), "args", scratch))
+
+
 def container_flags(container: dict, *, bool_flags: Iterable[str] = BOOL_FLAGS) -> ParsedFlags:
     """Flags of a Pod container: ``command`` (first token is the binary) followed by ``args``.
 
     When ``command`` is absent the image entrypoint is the binary and every ``args`` token is a flag.
-    A ``command`` written as a shell wrapper (``sh -c "kube-apiserver --a=b"``) is unwrapped.
+    Wrappers (``sh -c "kube-apiserver --a=b"``, ``go-runner ... kube-apiserver``) are taken off
+    (:func:`entrypoint`); the flags of a shell script all point at the script's list item.
     """
     pf = ParsedFlags()
-    command = _string_list(container.get("command"), "command", pf)
-    args = _string_list(container.get("args"), "args", pf)
-    if command:
-        if len(command) >= 3 and command[0].rsplit("/", 1)[-1] in {"sh", "bash"} and command[1] == "-c":
-            inner = tokens_from_text(command[2])
-            if inner:
-                pf.binary = inner[0]
-                parse_args(inner[1:], source="command", start=2, into=pf, bool_flags=bool_flags)
-        else:
-            pf.binary = command[0]
-            parse_args(command[1:], source="command", start=1, into=pf, bool_flags=bool_flags)
-    parse_args(args, source="args", start=0, into=pf, bool_flags=bool_flags)
+    ep = _unwrap(_string_list(container.get("command"), "command", pf),
+                 _string_list(container.get("args"), "args", pf))
+    pf.binary = ep.binary or None
+    for seg in ep.segments:
+        parse_args(seg.tokens, source=seg.source, start=seg.start, at=seg.at, into=pf, bool_flags=bool_flags)
     return pf
 
 

@@ -25,20 +25,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubehipaa.engines.auditlog import AuditEvent
-from kubehipaa.engines.auditlog.windows import parse_time
-from kubehipaa.engines.rbac import (
-    Attributes,
-    Binding,
-    PolicyRule,
-    RbacIndex,
-    Subject,
-    rule_allows,
-    user_info,
-)
-from kubehipaa.engines.rbac.subjects import split_service_account
+from kubehipaa.engines.rbac.index import RbacIndex
+from kubehipaa.engines.rbac.matching import rule_allows
+from kubehipaa.engines.rbac.subjects import split_service_account, user_info
+from kubehipaa.engines.rbac.types import Attributes, Binding, PolicyRule, Subject
+
+if TYPE_CHECKING:
+    # Only a type here: importing the audit-log engine at load time would make every `import
+    # kubehipaa.engines.rbac` (each scan, through the RBAC checks) pay for the detector and its catalog.
+    from kubehipaa.engines.auditlog import AuditEvent
 
 MAX_RESOURCE_NAMES = 20
 """Beyond this many distinct names a verb is granted without resourceNames (unless that would grant a denied
@@ -187,6 +184,8 @@ class Usage:
 
     def within(self, window_s: float | None) -> Usage:
         """Only requests last seen within `window_s` seconds of the newest event (None = everything)."""
+        from kubehipaa.engines.auditlog import parse_time  # loaded by whoever decoded the events
+
         end_t = parse_time(self.end)
         if window_s is None or not end_t:
             return self
