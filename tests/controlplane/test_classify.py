@@ -21,7 +21,7 @@ from kubehipaa.engines.controlplane import (
 )
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 KOPS = ("mkfifo /tmp/pipe; (tee -a /var/log/kube-apiserver.log < /tmp/pipe & ) ; exec /usr/local/bin/kube-apiserver "
         "--allow-privileged=true --anonymous-auth=false --x=\"a;b\" > /tmp/pipe 2>&1")
