@@ -211,6 +211,23 @@ def test_table_output_matches_golden(case: str, fmt: str, netpol_data: Path) -> 
     assert sorted(got) == sorted(line.rstrip("\r") for line in expected if line.strip())
 
 
+def _golden_files() -> list[str]:
+    if not GOLDEN.exists():
+        return ["<conformance data absent>"]
+    return sorted(p.name for p in GOLDEN.iterdir()
+                  if "_connlist_output." in p.name and p.suffix in (".txt", ".json", ".csv", ".md"))
+
+
+@pytest.mark.parametrize("golden", _golden_files())
+def test_upstream_formats_match_golden_byte_for_byte(golden: str, netpol_data: Path) -> None:
+    """reports/netpol.py writes netpol-analyzer's txt, csv, md and json byte for byte (json: upstream's file
+    lacks the final newline every report ends with). dot differs only in edge weights, compared above."""
+    case, _, fmt = golden.partition("_connlist_output.")
+    got = _render(_engine(TESTS / case), fmt)
+    expected = (GOLDEN / golden).read_text(encoding="utf-8")
+    assert got == (expected + "\n" if fmt == "json" else expected)
+
+
 @pytest.mark.parametrize(
     "case", ["netpol-analysis-example-minimal", "acs-security-demos", "onlineboutique_workloads"]
 )
