@@ -46,13 +46,32 @@ from kubehipaa.reports.terminal import Column, fit_table, render_text
 CONNECTION_COLUMNS = (Column("Source", key=True), Column("Destination", key=True), Column("Connections"))
 
 
+class _Redacted(dict[str, str]):
+    """Peer text -> its redacted form, computed once per distinct peer: a connection list repeats a few
+    hundred names over thousands of lines, and this lookup is a plain dict hit."""
+
+    def __missing__(self, text: str) -> str:
+        self[text] = out = redact_text(text)
+        return out
+
+
+_NAMES = _Redacted()
+_NAMES_MAX = 100_000
+
+
+def _bound_names() -> None:
+    """Called by each `render`: keeps the name cache bounded across many renders in one process."""
+    if len(_NAMES) >= _NAMES_MAX:
+        _NAMES.clear()
+
+
 def _name(peer: Peer) -> str:
-    return redact_text(peer.text)
+    return _NAMES[peer.text]
 
 
 def _line(c: Connection) -> str:
     """netpol-analyzer's connlist line, names redacted."""
-    return f"{_name(c.src)} => {_name(c.dst)} : {c.conn_str}"
+    return f"{_NAMES[c.src.text]} => {_NAMES[c.dst.text]} : {c.conn_str}"
 
 
 def _lines(lines: Sequence[str]) -> str:
@@ -128,6 +147,7 @@ class ConnlistReport:
 
     def render(self, result: Connlist, fmt: str, options: RenderOptions) -> str:
         require_format(self, fmt)
+        _bound_names()
         rows = result.connections
         if fmt == "txt":
             return _lines([_line(c) for c in rows])
@@ -196,6 +216,7 @@ class ExposureReport:
 
     def render(self, result: Exposure, fmt: str, options: RenderOptions) -> str:
         require_format(self, fmt)
+        _bound_names()
         e = result
         heading = f"Exposure of namespace(s): {redact_text(', '.join(e.namespaces)) or '(none)'}"
         if fmt == "json":
@@ -265,6 +286,7 @@ class VerdictReport:
 
     def render(self, result: Verdict, fmt: str, options: RenderOptions) -> str:
         require_format(self, fmt)
+        _bound_names()
         v = result
         if fmt == "json":
             return json_text({
@@ -308,6 +330,7 @@ class DiffReport:
 
     def render(self, result: Sequence[DiffRow], fmt: str, options: RenderOptions) -> str:
         require_format(self, fmt)
+        _bound_names()
         rows = result
         if fmt == "txt":
             return ("Connectivity diff:\n" + _lines([_diff_line(r) for r in rows])) if rows else ""

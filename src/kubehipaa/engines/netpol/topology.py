@@ -541,10 +541,12 @@ def _collect(c: _Collected, kind: str, doc: dict[str, Any], src: _Source, strict
         labels = shapes.labels(meta.get("labels"), "metadata.labels")
         ports = _container_ports(doc.get("spec"), "spec")
         wname, wkind = owner if owner else (name, "Pod")
-        w = Workload(ns, wname, wkind, labels, ports, src.text, src.obj)
-        first = c.workloads.setdefault(w.key, w)  # the first pod of an owner stands for all of them
-        if first is not w and first.labels != w.labels:
-            c.label_gaps.append((first, w, name, src))
+        key = f"{ns}/{wname}[{wkind}]"  # = Workload.key; the peer is built only for the first pod of an owner
+        first = c.workloads.get(key)
+        if first is None:  # the first pod of an owner stands for all of them
+            c.workloads[key] = Workload(ns, wname, wkind, labels, ports, src.text, src.obj)
+        elif first.labels != labels:
+            c.label_gaps.append((first, Workload(ns, wname, wkind, labels, ports, src.text, src.obj), name, src))
     elif kind in WORKLOAD_TEMPLATES:
         node: dict[str, Any] = doc
         walked: list[str] = []
