@@ -347,7 +347,7 @@ def _to_world(peer: PeerSpec) -> bool:
     half of the IPv4 space once its excepts are taken out."""
     if peer.block is None or peer.ipblock is None:
         return False
-    if ipaddress.ip_network(peer.block.cidr.strip(), strict=False).prefixlen == 0:
+    if peer.block.prefix_length == 0:
         return True
     return sum(e - s + 1 for s, e in peer.ipblock) > (MAX_IP + 1) // 2
 

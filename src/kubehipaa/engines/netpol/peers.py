@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from kubehipaa.engines.netpol.ipranges import Interval, atom_name
+from kubehipaa.engines.netpol.ipranges import Interval, atom_name, prefix_length
 
 INGRESS_CONTROLLER = "{ingress-controller}"
 
@@ -94,6 +94,11 @@ class IPBlockPeer:
 
     cidr: str
     excepts: tuple[str, ...] = ()
+
+    @property
+    def prefix_length(self) -> int:
+        """The cidr's prefix length: 0 for a whole address family (`0.0.0.0/0`, `::/0`)."""
+        return prefix_length(self.cidr)
 
     def __str__(self) -> str:
         return f"ipBlock {self.cidr}" + (f" except {', '.join(self.excepts)}" if self.excepts else "")
