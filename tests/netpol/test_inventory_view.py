@@ -62,3 +62,27 @@ def test_inventories_do_not_share_an_engine() -> None:
     a = Inventory([])
     b = Inventory([])
     assert a.netpol is not b.netpol and a.netpol.topo.workloads == []
+
+
+@pytest.mark.parametrize(("cidr", "excepts", "fires"), [
+    ("0.0.0.0/0", [], True),
+    ("0.0.0.0/0", ["10.0.0.0/8"], True),
+    ("::/0", [], True),
+    ("128.0.0.0/0", [], True),  # host bits set: still the whole IPv4 space, as the API server reads it
+    ("0.0.0.0/1", [], False),  # exactly half
+    ("10.0.0.0/8", [], False),
+    ("2001:db8::/32", [], False),
+])
+def test_egress_to_world_judges_the_typed_ipblock(cidr: str, excepts: list[str], fires: bool) -> None:
+    """KH-NET-006 reads the rule peer's cidr (`IPBlockPeer`), not a search in its printed text."""
+    from kubehipaa.model import K8sObject
+
+    block: dict[str, Any] = {"cidr": cidr, **({"except": excepts} if excepts else {})}
+    pol = policy("n", "out", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": block}]}]})
+    inv = Inventory([K8sObject(ns("n"), "in.yaml", 1), K8sObject(pol, "in.yaml", 2)])
+    [check] = [c for c in all_checks() if c.meta.id == "KH-NET-006"]
+    hits = list(check.run(inv))
+    assert bool(hits) is fires
+    if fires:
+        expected = f"ipBlock {cidr}" + (f" except {', '.join(excepts)}" if excepts else "")
+        assert hits[0].evidence[0].value == expected and hits[0].message.endswith(f"allows {expected}")
