@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubehipaa.config import Config
 from kubehipaa.engines.controlplane import ControlPlane, classify_control_plane
 from kubehipaa.model import K8sObject, ResourceRef
+
+if TYPE_CHECKING:
+    from kubehipaa.engines.netpol import Engine as NetpolEngine
 
 # kind -> path (as keys) from the object root to its pod template
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -131,6 +134,20 @@ class Inventory:
                 if ref is not None:
                     out.append(ref)
         return out
+
+    @cached_property
+    def netpol(self) -> NetpolEngine:
+        """The NetworkPolicy connectivity engine over these objects, built once for every check that asks.
+
+        Built as the API server reads the input (`strict=False`: a named port towards IP peers is kept, as a
+        warning, where netpol-analyzer refuses the policy). Objects the engine cannot use are left out and
+        listed in `netpol.topo.problems`; a reader reports them as skipped input. Connections are expanded only
+        when asked (`netpol.connections(...)`, restricted to namespaces when given): a cluster without policies
+        has a quadratic number of them.
+        """
+        from kubehipaa.engines.netpol import Engine, build_topology  # not every command needs the engine
+
+        return Engine(build_topology(self.objects, strict=False))
 
     @cached_property
     def namespaces(self) -> dict[str, K8sObject]:

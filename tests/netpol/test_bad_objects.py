@@ -40,7 +40,7 @@ WEB, DB, JOB = "a/web[Deployment]", "a/db[Deployment]", "b/job[Deployment]"
 
 
 def pairs(objects: list[Any]) -> dict[tuple[str, str], str]:
-    return {(c.src, c.dst): c.conn_str for c in Engine(build_topology(objects)).connections()}
+    return {(str(c.src), str(c.dst)): c.conn_str for c in Engine(build_topology(objects)).connections()}
 
 
 BAD_POLICY_SPECS = [
@@ -73,7 +73,7 @@ def test_an_invalid_policy_is_left_out_and_the_others_still_decide(spec: Any, ne
     assert problem.what == "NetworkPolicy a/bad" and problem.file == "bad.yaml:7"
     assert "connectivity is computed without it" in problem.effect
     assert [p.name for p in topo.policies] == ["db-in"]
-    p = {(c.src, c.dst): c.conn_str for c in Engine(topo).connections()}
+    p = {(str(c.src), str(c.dst)): c.conn_str for c in Engine(topo).connections()}
     assert p[(WEB, DB)] == "TCP 5432" and (JOB, DB) not in p
 
 

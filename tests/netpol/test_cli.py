@@ -112,6 +112,42 @@ def test_typed_list_items_without_kind_are_loaded(tmp_path: Path) -> None:
     assert "n/a[Pod] => n/b[Pod] : All Connections" in res.output
 
 
+POD_LIST_AND_KINDLESS = """\
+apiVersion: v1
+kind: PodList
+items:
+- metadata: {name: a, namespace: ns1, labels: {app: a}}
+  spec: {}
+- metadata: {name: b, namespace: ns1}
+  spec: {}
+---
+apiVersion: v1
+metadata: {name: orphan, namespace: ns1}
+data: {x: "1"}
+"""
+
+
+def test_pod_list_beside_a_kindless_document_is_read_once_by_the_sources_layer(tmp_path: Path) -> None:
+    """The CLI used to re-read such a file itself (`_typed_list_items`): the PodList's pods were loaded twice
+    and the kind-less document was no longer reported. The sources layer is the only reader: exactly the two
+    pods, and the kind-less document is reported as `scan` reports it."""
+    from kubehipaa.cli.netpol import load_netpol_objects
+
+    path = tmp_path / "mixed.yaml"
+    path.write_text(POD_LIST_AND_KINDLESS)
+    assert sorted((o.kind, o.name) for o in load_netpol_objects([str(path)], quiet=True)) == [
+        ("Pod", "a"), ("Pod", "b")]
+    res = runner.invoke(app, ["netpol", "connlist", str(path)])
+    assert res.exit_code == 0, res.output
+    peers = {p for line in res.stdout.splitlines() for p in line.split(" : ")[0].split(" => ")}
+    assert {p for p in peers if not p.endswith("[External]")} == {"ns1/a[Pod]", "ns1/b[Pod]"}
+    assert res.stdout.count("ns1/a[Pod] => ns1/b[Pod]") == 1
+    skipped = f"warning: {path}:9: document has no 'kind'; skipped"
+    assert skipped in res.stderr.splitlines()
+    scan = runner.invoke(app, ["scan", str(path)])
+    assert skipped in scan.stderr.splitlines()
+
+
 @pytest.mark.parametrize(
     "args",
     [

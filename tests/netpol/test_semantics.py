@@ -11,7 +11,7 @@ from tests.netpol.helpers import deploy, ns, policy
 
 
 def pairs(objects: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    return {(c.src, c.dst): c.conn_str for c in Engine(build_topology(objects)).connections()}
+    return {(str(c.src), str(c.dst)): c.conn_str for c in Engine(build_topology(objects)).connections()}
 
 
 BASE = [
@@ -275,7 +275,7 @@ def test_non_strict_accepts_named_port_towards_ip() -> None:
     spec = {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": "pg"}]}]}
     topo = build_topology([*BASE, policy("a", "p", spec)], strict=False)
     assert topo.warnings
-    p = {(c.src, c.dst): c.conn_str for c in Engine(topo).connections()}
+    p = {(str(c.src), str(c.dst)): c.conn_str for c in Engine(topo).connections()}
     assert p[(WEB, DB)] == "TCP 5432" and (WEB, ALL) not in p
 
 
@@ -315,14 +315,13 @@ def test_can_reach_explains_the_deciding_policy_and_rule() -> None:
 )
 def test_namespace_filtered_connections_equal_filtered_full_list(case: str, shared_dir: Any) -> None:
     from kubehipaa.cli.netpol import load_netpol_objects
-    from kubehipaa.engines.netpol.exposure import peer_namespace
 
     folder = shared_dir("conformance/netpol") / "tests" / case
     engine = Engine(build_topology(load_netpol_objects([str(folder)], quiet=True)))
     full = engine.connections()
     for name in sorted({w.namespace for w in engine.topo.workloads}):
-        into = [c for c in full if peer_namespace(c.dst) == name]
-        out_of = [c for c in full if peer_namespace(c.src) == name]
+        into = [c for c in full if c.dst.namespace == name]
+        out_of = [c for c in full if c.src.namespace == name]
         assert engine.connections(dst_namespaces={name}) == into
         assert engine.connections(src_namespaces={name}) == out_of
 

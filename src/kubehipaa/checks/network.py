@@ -1,92 +1,62 @@
 """Network checks (KH-NET-*): default deny, PHI exposure and egress, policy hygiene, exposed Services.
 
-The connectivity checks run the NetworkPolicy engine once per inventory (cached) and judge what the
-policies actually allow, not what they look like: a PHI workload counts as reachable from outside its
-namespace only if some allowed connection from another namespace, an external range or the ingress
-controller reaches it.
+The connectivity checks read the Inventory's NetworkPolicy engine (`inv.netpol`, built once per inventory)
+and judge what the policies actually allow, not what they look like: a PHI workload counts as reachable from
+outside its namespace only if some allowed connection from another namespace, an external range or the
+ingress controller reaches it. Only the connections touching PHI namespaces are expanded, and only by the
+check that needs them (KH-NET-001 needs the policies alone): a cluster without policies has a quadratic
+number of connections, which the checks never need.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 
 from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
-from kubehipaa.engines.netpol import conns
-from kubehipaa.engines.netpol.analysis import Connection, Engine
-from kubehipaa.engines.netpol.exposure import peer_namespace
-from kubehipaa.engines.netpol.ipranges import MAX_IP
-from kubehipaa.engines.netpol.selectors import Selector
-from kubehipaa.engines.netpol.topology import INGRESS_CONTROLLER, Policy, build_topology
+from kubehipaa.engines.netpol import (
+    INGRESS_CONTROLLER,
+    MAX_IP,
+    Connection,
+    Engine,
+    ExternalPeer,
+    IngressControllerPeer,
+    PeerSpec,
+    Policy,
+    WorkloadPeer,
+    intersect_conns,
+    make_conns,
+    union_conns,
+)
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
 
 HIPAA_NET = ("164.312(a)(1)", "164.312(e)(1)", "164.308(a)(1)(ii)(B)")
 HIPAA_TRANSMISSION = ("164.312(e)(1)", "164.312(e)(2)(ii)")
-DNS_ONLY = conns.union(conns.make("TCP", 53, 53), conns.make("UDP", 53, 53))
+DNS_ONLY = union_conns(make_conns("TCP", 53, 53), make_conns("UDP", 53, 53))
 QUARANTINE_LABELS = {"quarantine": "true"}
 MAX_LISTED = 5
 
 
-class _NetView:
-    """The engine for an inventory and, computed on first use, the connections touching PHI namespaces."""
-
-    __slots__ = ("_inbound", "_outbound", "_phi", "engine", "left_out")
-
-    def __init__(self, engine: Engine, phi: frozenset[str]) -> None:
-        self.engine = engine
-        self.left_out = {id(p.obj) for p in engine.topo.problems if p.obj is not None}
-        """The objects the engine left out (already reported as skipped input)."""
-        self._phi = set(phi)
-        self._inbound: list[Connection] | None = None
-        self._outbound: list[Connection] | None = None
-
-    @property
-    def inbound_phi(self) -> list[Connection]:
-        """Connections into PHI namespaces."""
-        if self._inbound is None:
-            self._inbound = self.engine.connections(dst_namespaces=self._phi) if self._phi else []
-        return self._inbound
-
-    @property
-    def outbound_phi(self) -> list[Connection]:
-        """Connections out of PHI namespaces."""
-        if self._outbound is None:
-            self._outbound = self.engine.connections(src_namespaces=self._phi) if self._phi else []
-        return self._outbound
-
-
-_CACHE: weakref.WeakKeyDictionary[Inventory, _NetView] = weakref.WeakKeyDictionary()
-
-
-def _view(inv: Inventory) -> _NetView:
-    """The engine and the PHI-related connections for this inventory, built once for all checks.
-
-    Only connections touching PHI namespaces are expanded, and only when a check asks for them (KH-NET-001
-    needs the policies alone): a cluster without policies has a quadratic number of connections, which the
-    checks never need.
+def _engine(inv: Inventory) -> Engine:
+    """`inv.netpol`, with the objects it left out reported as skipped input.
 
     An object the engine cannot use (an invalid NetworkPolicy, a workload or Service with a wrong-typed
-    field) is left out and reported once as skipped input (the scan then exits 2); the checks judge the rest
-    instead of all failing on it.
+    field) is left out of every answer and reported as skipped input (the scan then exits 2); the checks
+    judge the rest instead of all failing on it. Every check reports them: `skipped` keeps each once.
     """
-    view = _CACHE.get(inv)
-    if view is None:
-        topo = build_topology(inv.objects, strict=False)
-        for problem in topo.problems:
-            skipped.report(inv, problem.file, problem.line, problem.message)
-        view = _NetView(Engine(topo), inv.phi_namespaces)
-        _CACHE[inv] = view
-    return view
+    engine = inv.netpol
+    for problem in engine.topo.problems:
+        skipped.report(inv, problem.file, problem.line, problem.message)
+    return engine
 
 
-def _readable(inv: Inventory, obj: K8sObject) -> bool:
-    """Whether a check reading `obj` directly can use it: not when the engine left it out for a wrong-typed
-    field, which is then reported as skipped input already (building the view reports it)."""
-    return id(obj) not in _view(inv).left_out
+def _left_out(inv: Inventory) -> set[int]:
+    """Ids of the objects the engine left out (reported as skipped input already): a check reading objects
+    directly passes them over."""
+    return {id(p.obj) for p in _engine(inv).topo.problems if p.obj is not None}
 
 
 def _unchecked(inv: Inventory, obj: K8sObject, why: str, what: str) -> None:
@@ -133,7 +103,7 @@ def _is_default_deny(pol: Policy, ingress: bool) -> bool:
     ),
 )
 def phi_namespace_default_deny(inv: Inventory) -> Iterator[Hit]:
-    policies = _view(inv).engine.policies
+    policies = _engine(inv).policies
     for ns in sorted(inv.phi_namespaces):
         in_ns = [p for p in policies if p.namespace == ns]
         missing = []
@@ -153,26 +123,22 @@ def phi_namespace_default_deny(inv: Inventory) -> Iterator[Hit]:
 
 
 def _ingress_allowed(inv: Inventory, c: Connection, dst_ns: str, dst_name: str) -> bool:
-    src_ns = peer_namespace(c.src)
+    """Whether `network.allowed_ingress` declares this connection into a PHI workload."""
+    src = c.src
     for rule in inv.config.network.allowed_ingress:
         if rule.to_namespace != dst_ns or (rule.to_workload and rule.to_workload != dst_name):
             continue
         if rule.from_namespace and (
-            rule.from_namespace == src_ns
+            rule.from_namespace == src.namespace
             or (
-                c.src == INGRESS_CONTROLLER
+                isinstance(src, IngressControllerPeer)
                 and rule.from_namespace in (INGRESS_CONTROLLER, "ingress-controller")
             )
         ):
             return True
-        if rule.from_cidr and c.src.endswith("[External]"):
-            lo, hi = c.src.removesuffix("[External]").split("-")
+        if rule.from_cidr and isinstance(src, ExternalPeer):
             net = ipaddress.ip_network(rule.from_cidr, strict=False)
-            if (
-                net.version == 4
-                and int(ipaddress.IPv4Address(lo)) >= int(net.network_address)
-                and int(ipaddress.IPv4Address(hi)) <= int(net.broadcast_address)
-            ):
+            if net.version == 4 and src.within(int(net.network_address), int(net.broadcast_address)):
                 return True
     return False
 
@@ -197,14 +163,14 @@ def phi_reachable_from_outside(inv: Inventory) -> Iterator[Hit]:
     phi = inv.phi_namespaces
     if not phi:
         return
-    view = _view(inv)
-    by_dst: dict[str, list[Connection]] = defaultdict(list)
-    for c in view.inbound_phi:
-        dst_ns = peer_namespace(c.dst)
-        if dst_ns in phi and peer_namespace(c.src) != dst_ns:
-            by_dst[c.dst].append(c)
-    for w in view.engine.topo.workloads:
-        found = [c for c in by_dst.get(w.key, ()) if not _ingress_allowed(inv, c, w.namespace, w.name)]
+    engine = _engine(inv)
+    by_dst: dict[WorkloadPeer, list[Connection]] = defaultdict(list)
+    for c in engine.connections(dst_namespaces=set(phi)):
+        dst = c.dst
+        if isinstance(dst, WorkloadPeer) and dst.namespace in phi and c.src.namespace != dst.namespace:
+            by_dst[dst].append(c)
+    for w in engine.topo.workloads:
+        found = [c for c in by_dst.get(w.peer, ()) if not _ingress_allowed(inv, c, w.namespace, w.name)]
         if not found or w.obj is None:
             continue
         sources = [f"{c.src} ({c.conn_str})" for c in found[:MAX_LISTED]]
@@ -213,7 +179,7 @@ def phi_reachable_from_outside(inv: Inventory) -> Iterator[Hit]:
             w.obj,
             f"{w.key} in PHI namespace {w.namespace} is reachable from {', '.join(sources)}{more}",
             path="metadata.labels",
-            value=sorted(c.src for c in found)[:20],
+            value=sorted(c.src.text for c in found)[:20],
             namespace=w.namespace,
         )
 
@@ -225,11 +191,6 @@ def _allowed_egress_ranges(inv: Inventory) -> list[tuple[int, int]]:
         if net.version == 4:
             out.append((int(net.network_address), int(net.broadcast_address)))
     return out
-
-
-def _range_of(peer: str) -> tuple[int, int]:
-    lo, hi = peer.removesuffix("[External]").split("-")
-    return int(ipaddress.IPv4Address(lo)), int(ipaddress.IPv4Address(hi))
 
 
 @check(
@@ -253,18 +214,18 @@ def phi_open_egress(inv: Inventory) -> Iterator[Hit]:
     if not phi:
         return
     allowed = _allowed_egress_ranges(inv)
-    view = _view(inv)
-    by_src: dict[str, list[Connection]] = defaultdict(list)
-    for c in view.outbound_phi:
-        if peer_namespace(c.src) in phi and c.dst.endswith("[External]"):
-            lo, hi = _range_of(c.dst)
-            if any(a <= lo and hi <= b for a, b in allowed):
+    engine = _engine(inv)
+    by_src: dict[WorkloadPeer, list[Connection]] = defaultdict(list)
+    for c in engine.connections(src_namespaces=set(phi)):
+        src, dst = c.src, c.dst
+        if isinstance(src, WorkloadPeer) and src.namespace in phi and isinstance(dst, ExternalPeer):
+            if any(dst.within(a, b) for a, b in allowed):
                 continue
-            if conns.intersect(c.conn, DNS_ONLY) == c.conn:
+            if intersect_conns(c.conn, DNS_ONLY) == c.conn:
                 continue  # DNS only
-            by_src[c.src].append(c)
-    for w in view.engine.topo.workloads:
-        found = by_src.get(w.key)
+            by_src[src].append(c)
+    for w in engine.topo.workloads:
+        found = by_src.get(w.peer)
         if not found or w.obj is None:
             continue
         dests = [f"{c.dst} ({c.conn_str})" for c in found[:MAX_LISTED]]
@@ -273,7 +234,7 @@ def phi_open_egress(inv: Inventory) -> Iterator[Hit]:
             w.obj,
             f"{w.key} in PHI namespace {w.namespace} may send to {', '.join(dests)}{more}",
             path="spec",
-            value=sorted(c.dst for c in found)[:20],
+            value=sorted(c.dst.text for c in found)[:20],
             namespace=w.namespace,
         )
 
@@ -292,7 +253,7 @@ def phi_open_egress(inv: Inventory) -> Iterator[Hit]:
     ),
 )
 def policy_selects_nothing(inv: Inventory) -> Iterator[Hit]:
-    engine = _view(inv).engine
+    engine = _engine(inv)
     populated = {w.namespace for w in engine.topo.workloads}
     for pol in engine.policies:
         if pol.obj is None or pol.pod_selector.is_empty or pol.namespace not in populated:
@@ -310,7 +271,7 @@ def policy_selects_nothing(inv: Inventory) -> Iterator[Hit]:
 
 
 def _is_quarantine_policy(pol: Policy) -> bool:
-    sel: Selector = pol.pod_selector
+    sel = pol.pod_selector
     return (
         not sel.is_empty
         and sel.matches(QUARANTINE_LABELS)
@@ -339,7 +300,7 @@ def _is_quarantine_policy(pol: Policy) -> bool:
     ),
 )
 def quarantine_readiness(inv: Inventory) -> Iterator[Hit]:
-    policies = _view(inv).engine.policies
+    policies = _engine(inv).policies
     for ns in sorted(inv.phi_namespaces):
         if any(p.namespace == ns and _is_quarantine_policy(p) for p in policies):
             continue
@@ -366,23 +327,29 @@ def quarantine_readiness(inv: Inventory) -> Iterator[Hit]:
     description="An egress rule to the whole Internet defeats egress control and opens an exfiltration path.",
 )
 def egress_to_world(inv: Inventory) -> Iterator[Hit]:
-    for pol in _view(inv).engine.policies:
+    for pol in _engine(inv).policies:
         if pol.obj is None or not pol.affects_egress:
             continue
         for rule in pol.egress_rules:
             for peer in rule.peers or ():
-                block = peer.ipblock
-                if block is None:
-                    continue
-                covered = sum(e - s + 1 for s, e in block)
-                if "0.0.0.0/0" in peer.text or "::/0" in peer.text or covered > (MAX_IP + 1) // 2:
+                if _to_world(peer):
                     yield Hit(
                         pol.obj,
-                        f"NetworkPolicy {pol.key} egress rule #{rule.index + 1} allows {peer.text}",
+                        f"NetworkPolicy {pol.key} egress rule #{rule.index + 1} allows {peer}",
                         path=f"spec.egress[{rule.index}].to",
-                        value=peer.text,
+                        value=str(peer),
                     )
                     break
+
+
+def _to_world(peer: PeerSpec) -> bool:
+    """An ipBlock whose cidr is a whole address family (`0.0.0.0/0`, `::/0`, any /0), or that leaves more than
+    half of the IPv4 space once its excepts are taken out."""
+    if peer.block is None or peer.ipblock is None:
+        return False
+    if peer.block.prefix_length == 0:
+        return True
+    return sum(e - s + 1 for s, e in peer.ipblock) > (MAX_IP + 1) // 2
 
 
 @check(
@@ -398,8 +365,9 @@ def egress_to_world(inv: Inventory) -> Iterator[Hit]:
     description="A NodePort opens the service on every node's address, bypassing ingress TLS and allow-lists.",
 )
 def nodeport_service(inv: Inventory) -> Iterator[Hit]:
+    left_out = _left_out(inv)
     for svc in inv.of_kind("Service"):
-        if not _readable(inv, svc):
+        if id(svc) in left_out:
             continue
         spec = svc.doc.get("spec") or {}
         if spec.get("type") == "NodePort":
@@ -423,8 +391,9 @@ def nodeport_service(inv: Inventory) -> Iterator[Hit]:
     description="Without source ranges a LoadBalancer accepts connections from the whole Internet.",
 )
 def loadbalancer_without_source_ranges(inv: Inventory) -> Iterator[Hit]:
+    left_out = _left_out(inv)
     for svc in inv.of_kind("Service"):
-        if not _readable(inv, svc):
+        if id(svc) in left_out:
             continue
         spec = svc.doc.get("spec") or {}
         if spec.get("type") != "LoadBalancer":
@@ -455,8 +424,9 @@ def loadbalancer_without_source_ranges(inv: Inventory) -> Iterator[Hit]:
     description="Traffic to an Ingress without TLS crosses the network in clear text (164.312(e)(2)(ii)).",
 )
 def ingress_without_tls(inv: Inventory) -> Iterator[Hit]:
+    left_out = _left_out(inv)
     for ing in inv.of_kind("Ingress"):
-        if not _readable(inv, ing):
+        if id(ing) in left_out:
             continue
         spec = ing.doc.get("spec") or {}  # a mapping, rules a list of mappings: the engine checked them
         tls = spec.get("tls") or []

@@ -1,12 +1,13 @@
 """`kubehipaa netpol`: NetworkPolicy connectivity (connlist, can-reach, exposure, diff).
 
-Thin layer: load manifests, build the engine, render. Output of `connlist` is line-compatible with
-np-guard's netpol-analyzer so the two tools can be diffed.
+Thin layer: parse the options, load the manifests through the sources layer (`common.load_manifests`, the
+only reader: typed Lists, kind-less documents and namespaces are settled there once), ask the engine
+(`kubehipaa.engines.netpol`), render with `kubehipaa.reports.netpol`. Output of `connlist` is line-compatible
+with np-guard's netpol-analyzer so the two tools can be diffed.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,23 +26,12 @@ from kubehipaa.cli.common import (
     warn,
     write_output,
 )
-from kubehipaa.engines.netpol import (
-    Engine,
-    NetpolError,
-    Topology,
-    build_topology,
-    can_reach,
-    diff,
-    diff_text,
-    exposure,
-    exposure_text,
-    formats,
-    verdict_text,
-)
-from kubehipaa.engines.netpol.exposure import exposure_dict
+from kubehipaa.engines.netpol import Engine, NetpolError, Topology, build_topology, can_reach, diff, exposure
 from kubehipaa.errors import InputError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
+from kubehipaa.reports.base import RenderOptions, Report
+from kubehipaa.reports.netpol import CONNLIST, DIFF, EXPOSURE, VERDICT
 from kubehipaa.sources.files import LoadResult
 
 app = typer.Typer(
@@ -86,15 +76,17 @@ def topology(loaded: LoadResult, *, quiet: bool = False) -> Topology:
     return topo
 
 
-def engine_from_inventory(inv: Inventory) -> Engine:
-    """The engine for an already loaded inventory; objects it left out are in `engine.topo.problems`."""
-    return Engine(build_topology(inv.objects))
+def _format(report: Report[Any], fmt: str) -> str:
+    """`fmt` if the report offers it, else an input error (exit 2) before anything is loaded."""
+    if fmt not in report.formats:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(report.formats)}")
+    return fmt
 
 
 @app.command("connlist")
 def connlist_cmd(
     paths: list[str] = typer.Argument(..., help="Manifest files or directories ('-' for stdin)."),
-    fmt: str = typer.Option("txt", "--format", "-f", help="txt, json, csv, md or dot."),
+    fmt: str = typer.Option("txt", "--format", "-f", help="txt, json, csv, md, dot (netpol-analyzer's) or table."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
     manifest_namespace: str | None = typer.Option(
@@ -105,16 +97,14 @@ def connlist_cmd(
 
     Example: kubehipaa netpol connlist ./k8s --format dot -o graph.dot
     """
-    if fmt not in formats.FORMATS:
-        raise InputError(f"--format {fmt!r}: choose one of {', '.join(formats.FORMATS)}")
+    _format(CONNLIST, fmt)
     engine, loaded = build_engine(paths, quiet=quiet, namespace=manifest_namespace)
     shown = len(engine.topo.warnings)
-    rows = engine.connections()
+    result = engine.connlist()
     if not quiet:
         for w in engine.topo.warnings[shown:]:  # e.g. an Ingress whose target the policies block
             warn(w)
-    peers = [w.key for w in engine.topo.workloads]
-    write_output(formats.render(rows, fmt, peers), output)
+    write_output(CONNLIST.render(result, fmt, RenderOptions()), output)
     raise typer.Exit(finish(loaded, EXIT_OK))
 
 
@@ -149,46 +139,13 @@ def can_reach_cmd(
     Example: kubehipaa netpol can-reach clinical/frontend clinical/db --port 5432/TCP ./k8s
     """
     protocol, number = _parse_port(port)
+    _format(VERDICT, fmt)
     engine, loaded = build_engine(paths, quiet=quiet, namespace=manifest_namespace)
     try:
         v = can_reach(engine, src, dst, protocol, number)
     except NetpolError as exc:
         raise InputError(str(exc)) from None
-    if fmt == "json":
-        from kubehipaa.engines.netpol import conns
-
-        def side(s: Any) -> dict[str, Any]:
-            return {
-                "direction": s.direction,
-                "subject": s.subject,
-                "isolatedBy": s.isolating,
-                "rules": [
-                    {"policy": r.policy, "rule": r.rule, "conn": conns.to_str(r.conn)} for r in s.rules
-                ],
-                "allowed": conns.to_str(s.allowed),
-            }
-
-        text = (
-            json.dumps(
-                {
-                    "src": v.src.name,
-                    "dst": v.dst.name,
-                    "protocol": v.protocol,
-                    "port": v.port,
-                    "reachable": v.reachable,
-                    "allowed": conns.to_str(v.allowed),
-                    "egress": side(v.egress),
-                    "ingress": side(v.ingress),
-                },
-                indent=2,
-            )
-            + "\n"
-        )
-    elif fmt == "txt":
-        text = verdict_text(v)
-    else:
-        raise InputError(f"--format {fmt!r}: choose txt or json")
-    write_output(text, output)
+    write_output(VERDICT.render(v, fmt, RenderOptions()), output)
     raise typer.Exit(finish(loaded, EXIT_OK if v.reachable else EXIT_FINDINGS))
 
 
@@ -201,7 +158,7 @@ def exposure_cmd(
     config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in "
                                       "the current directory)."),
     trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
-    fmt: str = typer.Option("txt", "--format", "-f", help="txt or json."),
+    fmt: str = typer.Option("txt", "--format", "-f", help="txt, json or table."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
     manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
@@ -210,6 +167,7 @@ def exposure_cmd(
 
     Example: kubehipaa netpol exposure ./k8s --namespace clinical
     """
+    _format(EXPOSURE, fmt)
     loaded = load_netpol(paths, quiet=quiet, namespace=manifest_namespace)
     objects = loaded.objects
     nss = list(namespace)
@@ -219,14 +177,7 @@ def exposure_cmd(
         if not nss:
             raise InputError("no PHI namespace found; pass --namespace or label one kubehipaa.io/phi=true")
     engine = Engine(topology(loaded, quiet=quiet))
-    e = exposure(engine, nss)
-    if fmt == "json":
-        text = json.dumps(exposure_dict(e), indent=2) + "\n"
-    elif fmt == "txt":
-        text = exposure_text(e)
-    else:
-        raise InputError(f"--format {fmt!r}: choose txt or json")
-    write_output(text, output)
+    write_output(EXPOSURE.render(exposure(engine, nss), fmt, RenderOptions()), output)
     raise typer.Exit(finish(loaded, EXIT_OK))
 
 
@@ -234,7 +185,7 @@ def exposure_cmd(
 def diff_cmd(
     before: str = typer.Argument(..., help="Manifests before the change (file or directory)."),
     after: str = typer.Argument(..., help="Manifests after the change (file or directory)."),
-    fmt: str = typer.Option("txt", "--format", "-f", help="txt, json or csv."),
+    fmt: str = typer.Option("txt", "--format", "-f", help="txt, json, csv (netpol-analyzer's) or table."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
     manifest_namespace: str | None = typer.Option(
@@ -245,42 +196,11 @@ def diff_cmd(
 
     Example: kubehipaa netpol diff ./before ./after
     """
+    _format(DIFF, fmt)
     e1, loaded1 = build_engine([before], quiet=quiet, namespace=manifest_namespace)
     e2, loaded2 = build_engine([after], quiet=quiet, namespace=manifest_namespace)
-    rows = diff(
-        e1.connections(),
-        [w.key for w in e1.topo.workloads],
-        e2.connections(),
-        [w.key for w in e2.topo.workloads],
-    )
-    if fmt == "txt":
-        text = diff_text(rows)
-    elif fmt == "json":
-        text = (
-            json.dumps(
-                [
-                    {
-                        "diff-type": r.diff_type,
-                        "src": r.src,
-                        "dst": r.dst,
-                        "ref1": r.ref1,
-                        "ref2": r.ref2,
-                        "workloads-diff-info": r.info,
-                    }
-                    for r in rows
-                ],
-                indent=2,
-            )
-            + "\n"
-        )
-    elif fmt == "csv":
-        lines = ["diff-type,source,destination,ref1,ref2,workloads-diff-info"]
-        for r in rows:
-            vals = [r.diff_type, r.src, r.dst, r.ref1, r.ref2, r.info]
-            lines.append(",".join(f'"{v}"' if "," in v else v for v in vals))
-        text = "\n".join(lines) + "\n"
-    else:
-        raise InputError(f"--format {fmt!r}: choose txt, json or csv")
-    write_output(text, output)
+    c1, c2 = e1.connlist(), e2.connlist()
+    rows = diff(c1.connections, c1.peers, c2.connections, c2.peers)
+    write_output(DIFF.render(rows, fmt, RenderOptions()), output)
     loaded1.problems.extend(loaded2.problems)
     raise typer.Exit(finish(loaded1, EXIT_FINDINGS if rows else EXIT_OK))

@@ -19,10 +19,10 @@ from typing import Any
 
 from kubehipaa.engines.netpol import conns
 from kubehipaa.engines.netpol.conns import ConnSet
-from kubehipaa.engines.netpol.ipranges import Interval, atom_name, atoms, atoms_inside
+from kubehipaa.engines.netpol.ipranges import Interval, atoms, atoms_inside
+from kubehipaa.engines.netpol.peers import INGRESS_CONTROLLER_PEER, ExternalPeer, Peer, WorkloadPeer
 from kubehipaa.engines.netpol.selectors import Selector
 from kubehipaa.engines.netpol.topology import (
-    INGRESS_CONTROLLER,
     INGRESS_CONTROLLER_NS,
     NS_NAME_LABEL,
     PeerSpec,
@@ -35,18 +35,30 @@ from kubehipaa.engines.netpol.topology import (
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """One allowed (src, dst) pair; peers are printed names (`ns/name[Kind]`, `a-b[External]`)."""
+    """One allowed (src, dst) pair of typed peers (`peers`) and the connections allowed between them."""
 
-    src: str
-    dst: str
+    src: Peer
+    dst: Peer
     conn: ConnSet
 
     @property
     def conn_str(self) -> str:
+        """`All Connections` or `TCP 80,UDP 53` (netpol-analyzer's text)."""
         return conns.to_str(self.conn)
 
     def line(self) -> str:
-        return f"{self.src} => {self.dst} : {conns.to_str(self.conn)}"
+        """`src => dst : conns`: netpol-analyzer's line, the identity of a connection (the list is sorted by it
+        and the `txt` format is these lines)."""
+        return f"{self.src.text} => {self.dst.text} : {conns.to_str(self.conn)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Connlist:
+    """The answer to "which connections are allowed": the connections, sorted, and every workload peer of the
+    input (the `dot` graph draws those without any connection too)."""
+
+    connections: list[Connection]
+    peers: list[WorkloadPeer]
 
 
 @dataclass(slots=True)
@@ -68,7 +80,7 @@ class Engine:
         self.class_ns: list[str] = []
         self.class_rep: list[Workload | None] = []
         self.members: list[list[Workload]] = []
-        self.class_of: dict[str, int] = {}
+        self.class_of: dict[WorkloadPeer, int] = {}
         index: dict[tuple[Any, ...], int] = {}
         for w in topo.workloads:
             named = tuple(sorted((p.name, p.number, p.protocol) for p in w.ports if p.name))
@@ -77,7 +89,7 @@ class Engine:
             if ci is None:
                 ci = index[key] = self._new_class(w.namespace, w.labels, w)
             self.members[ci].append(w)
-            self.class_of[w.key] = ci
+            self.class_of[w.peer] = ci
         self.ic_class: int | None = None
         if topo.ingress_targets:
             self.namespaces.setdefault(INGRESS_CONTROLLER_NS, {NS_NAME_LABEL: INGRESS_CONTROLLER_NS})
@@ -359,12 +371,12 @@ class Engine:
         dst_ok = None if dst_namespaces is None else [ns in dst_namespaces for ns in self.class_ns]
         for (s, d), c in self.class_pairs(src_ok, dst_ok).items():
             for p in members[s]:
-                pk = p.key
+                pk = p.peer
                 for q in members[d]:
                     if q is not p:
-                        append(Connection(pk, q.key, c))
-        src_names = [atom_name(a) for a in self.src_atoms]
-        dst_names = [atom_name(a) for a in self.dst_atoms]
+                        append(Connection(pk, q.peer, c))
+        src_names = [ExternalPeer(*a) for a in self.src_atoms]
+        dst_names = [ExternalPeer(*a) for a in self.dst_atoms]
         for ci in range(len(self.class_labels)):
             if ci == self.ic_class:
                 continue
@@ -382,36 +394,46 @@ class Engine:
                 )
             for w in members[ci]:
                 for a, c in incoming:
-                    append(Connection(src_names[a], w.key, c))
+                    append(Connection(src_names[a], w.peer, c))
                 for b, c in outgoing:
-                    append(Connection(w.key, dst_names[b], c))
+                    append(Connection(w.peer, dst_names[b], c))
         if src_ok is None:
             res.extend(
                 c
-                for c in self.ingress_controller_connections()
-                if dst_ok is None or dst_ok[self.class_of[c.dst]]
+                for c, d in self._ingress_controller_connections()
+                if dst_ok is None or dst_ok[d]
             )
-        res.sort(key=lambda x: (x.src, x.dst))
+        res.sort(key=lambda x: (x.src.text, x.dst.text))
         return res
 
+    def connlist(self) -> Connlist:
+        """Every allowed connection, sorted, with the workload peers of the input."""
+        return Connlist(self.connections(), [w.peer for w in self.topo.workloads])
+
     def ingress_controller_connections(self) -> list[Connection]:
-        out: list[Connection] = []
+        """What the ingress controller may open, per workload an Ingress or Route sends to; a target the policies
+        block entirely is a warning instead."""
+        return [c for c, _ in self._ingress_controller_connections()]
+
+    def _ingress_controller_connections(self) -> list[tuple[Connection, int]]:
+        """(connection, destination class) pairs of `ingress_controller_connections`."""
+        out: list[tuple[Connection, int]] = []
         if self.ic_class is None:
             return out
-        for key, (c_ing, objs) in sorted(self.topo.ingress_targets.items()):
-            d = self.class_of[key]
+        for peer, (c_ing, objs) in sorted(self.topo.ingress_targets.items(), key=lambda kv: kv[0].text):
+            d = self.class_of[peer]
             xi = self.ingress_of(d)
             allowed = conns.ALL if xi is None else xi.pods.get(self.ic_class, conns.NONE)
             c = conns.intersect(c_ing, allowed)
             if conns.is_empty(c):
                 self.topo.warnings.append(
-                    f"{objs[0]} routes to {key}, but network policies block the ingress controller"
+                    f"{objs[0]} routes to {peer}, but network policies block the ingress controller"
                 )
                 continue
-            out.append(Connection(INGRESS_CONTROLLER, key, c))
+            out.append((Connection(INGRESS_CONTROLLER_PEER, peer, c), d))
         return out
 
 
-def connlist(topo: Topology) -> list[Connection]:
-    """Every allowed connection of a topology, sorted."""
-    return Engine(topo).connections()
+def connlist(topo: Topology) -> Connlist:
+    """Every allowed connection of a topology, sorted, with its workload peers."""
+    return Engine(topo).connlist()

@@ -12,18 +12,24 @@ from dataclasses import dataclass, field
 from kubehipaa.engines.netpol import conns
 from kubehipaa.engines.netpol.analysis import Engine
 from kubehipaa.engines.netpol.conns import ConnSet
-from kubehipaa.engines.netpol.ipranges import Interval, atom_name, parse_ip_or_cidr
-from kubehipaa.engines.netpol.topology import INGRESS_CONTROLLER, NetpolError, Policy, Rule, Workload
+from kubehipaa.engines.netpol.ipranges import Interval, parse_ip_or_cidr
+from kubehipaa.engines.netpol.peers import INGRESS_CONTROLLER, INGRESS_CONTROLLER_PEER, ExternalPeer, Peer
+from kubehipaa.engines.netpol.topology import NetpolError, Policy, Rule, Workload
 
 
 @dataclass(slots=True)
 class Endpoint:
-    """A workload peer or an external address range."""
+    """A workload peer, the ingress controller or an external address range."""
 
-    name: str
+    peer: Peer
     workload: Workload | None = None
     ip: Interval | None = None
     cls: int | None = None  # equivalence class (workloads and the ingress controller)
+
+    @property
+    def name(self) -> str:
+        """The peer's printed name (for messages)."""
+        return self.peer.text
 
 
 @dataclass(slots=True)
@@ -38,7 +44,7 @@ class Side:
     """One direction's decision: egress at the source or ingress at the destination."""
 
     direction: str  # "Egress" | "Ingress"
-    subject: str
+    subject: Peer
     isolating: list[str] = field(default_factory=list)
     rules: list[RuleMatch] = field(default_factory=list)
     allowed: ConnSet = conns.ALL
@@ -46,6 +52,17 @@ class Side:
     @property
     def isolated(self) -> bool:
         return bool(self.isolating)
+
+    @property
+    def external(self) -> bool:
+        """Whether the subject is an address range outside the cluster (no policy governs it)."""
+        return isinstance(self.subject, ExternalPeer)
+
+    def rules_allowing(self, protocol: str | None, port: int | None) -> list[RuleMatch]:
+        """The matching rules that allow `port`/`protocol` (all matching rules when no port is asked)."""
+        if protocol is None or port is None:
+            return list(self.rules)
+        return [r for r in self.rules if conns.contains(r.conn, protocol, port)]
 
 
 @dataclass(slots=True)
@@ -70,13 +87,13 @@ def resolve(engine: Engine, text: str) -> Endpoint:
     if text == INGRESS_CONTROLLER:
         if engine.ic_class is None:
             raise NetpolError("no Ingress or Route in the input, so there is no ingress controller peer")
-        return Endpoint(INGRESS_CONTROLLER, cls=engine.ic_class)
+        return Endpoint(INGRESS_CONTROLLER_PEER, cls=engine.ic_class)
     if "/" not in text or text.replace(".", "").replace("/", "").isdigit():
         try:
             iv = parse_ip_or_cidr(text)
         except ValueError as exc:
             raise NetpolError(f"{text}: not a workload (ns/name) nor an address: {exc}") from None
-        return Endpoint(atom_name(iv), ip=iv)
+        return Endpoint(ExternalPeer(*iv), ip=iv)
     matches = [w for w in engine.topo.workloads if w.key == text or f"{w.namespace}/{w.name}" == text]
     if not matches:
         raise NetpolError(
@@ -84,7 +101,7 @@ def resolve(engine: Engine, text: str) -> Endpoint:
         )
     if len(matches) > 1:
         raise NetpolError(f"{text}: ambiguous, matches {', '.join(w.key for w in matches)}")
-    return Endpoint(matches[0].key, workload=matches[0], cls=engine.class_of[matches[0].key])
+    return Endpoint(matches[0].peer, workload=matches[0], cls=engine.class_of[matches[0].peer])
 
 
 def _selects(engine: Engine, pol: Policy, rule: Rule, ingress: bool, peer: Endpoint) -> bool:
@@ -100,7 +117,7 @@ def _selects(engine: Engine, pol: Policy, rule: Rule, ingress: bool, peer: Endpo
 
 def _side(engine: Engine, subject: Endpoint, other: Endpoint, dst: Endpoint, ingress: bool) -> Side:
     direction = "Ingress" if ingress else "Egress"
-    side = Side(direction, subject.name)
+    side = Side(direction, subject.peer)
     if subject.cls is None:
         return side  # external addresses are not governed by NetworkPolicies
     ci = subject.cls
@@ -140,37 +157,3 @@ def can_reach(
     if s.workload is not None and s.workload is d.workload:
         allowed = conns.ALL  # a pod may always talk to itself
     return Verdict(s, d, protocol, port, eg, ing, allowed)
-
-
-def _side_text(side: Side, protocol: str | None, port: int | None) -> list[str]:
-    lines = []
-    if not side.isolated:
-        what = "an external address" if side.subject.endswith("[External]") else "not isolated"
-        lines.append(
-            f"  {side.direction} at {side.subject}: {what}; allowed by default (no policy selects it)"
-        )
-        return lines
-    lines.append(f"  {side.direction} at {side.subject}: isolated by {', '.join(side.isolating)}")
-    relevant = [
-        r for r in side.rules if protocol is None or port is None or conns.contains(r.conn, protocol, port)
-    ]
-    if relevant:
-        for r in relevant:
-            lines.append(f"    allowed by {r.policy} {r.rule} ({conns.to_str(r.conn)})")
-    elif side.rules:
-        for r in side.rules:
-            lines.append(f"    {r.policy} {r.rule} matches the peer but only for {conns.to_str(r.conn)}")
-        lines.append("    no rule allows the requested port: denied")
-    else:
-        lines.append("    no rule of these policies selects the peer: denied")
-    return lines
-
-
-def verdict_text(v: Verdict) -> str:
-    what = f" on {v.port}/{v.protocol}" if v.protocol and v.port else ""
-    answer = "yes" if v.reachable else "no"
-    lines = [f"{answer}: {v.src.name} => {v.dst.name}{what}"]
-    lines += _side_text(v.egress, v.protocol, v.port)
-    lines += _side_text(v.ingress, v.protocol, v.port)
-    lines.append(f"  allowed between them: {conns.to_str(v.allowed)}")
-    return "\n".join(lines) + "\n"

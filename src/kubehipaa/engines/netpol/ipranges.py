@@ -45,6 +45,19 @@ def parse_cidr(text: object) -> tuple[int, int] | None:
     return result
 
 
+_PREFIX_CACHE: dict[str, int] = {}
+
+
+def prefix_length(text: str) -> int:
+    """The prefix length of a CIDR already validated by `parse_cidr` (IPv4 or IPv6); memoised like it."""
+    hit = _PREFIX_CACHE.get(text)
+    if hit is None:
+        if len(_PREFIX_CACHE) >= _CIDR_CACHE_MAX:
+            _PREFIX_CACHE.clear()
+        hit = _PREFIX_CACHE[text] = ipaddress.ip_network(text.strip(), strict=False).prefixlen
+    return hit
+
+
 def ipblock_intervals(cidr: object, excepts: list[object] | None) -> tuple[Interval, ...]:
     """The address intervals of `cidr` minus its `except` list."""
     base = parse_cidr(cidr)

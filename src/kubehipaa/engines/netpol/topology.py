@@ -18,11 +18,11 @@ from kubehipaa.engines.netpol import conns, shapes
 from kubehipaa.engines.netpol.conns import ConnSet
 from kubehipaa.engines.netpol.errors import NetpolError, Problem
 from kubehipaa.engines.netpol.ipranges import CidrError, Interval, ipblock_intervals
+from kubehipaa.engines.netpol.peers import IPBlockPeer, WorkloadPeer
 from kubehipaa.engines.netpol.selectors import Selector, SelectorError, matches_labels, parse_selector
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_NS = "default"
-INGRESS_CONTROLLER = "{ingress-controller}"
 INGRESS_CONTROLLER_NS = "ingress-controller-ns"
 
 WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -62,10 +62,16 @@ class Workload:
     ports: tuple[ContainerPort, ...]
     source: str = ""
     obj: Any = field(default=None, repr=False, compare=False)  # the K8sObject it came from, if any
+    peer: WorkloadPeer = field(init=False, repr=False, compare=False)
+    """How the answers name this workload (built once: every connection of it shares the one object)."""
+
+    def __post_init__(self) -> None:
+        self.peer = WorkloadPeer(self.namespace, self.kind, self.name)
 
     @property
     def key(self) -> str:
-        return f"{self.namespace}/{self.name}[{self.kind}]"
+        """The printed name, `ns/name[Kind]` (for messages)."""
+        return self.peer.text
 
     def named_port(self, name: str) -> ContainerPort | None:
         for p in self.ports:
@@ -93,16 +99,28 @@ class PortSpec:
 
 @dataclass(frozen=True, slots=True)
 class PeerSpec:
-    """One entry of `from`/`to`: selectors (either may be None = absent) or an ipBlock."""
+    """One entry of `from`/`to`: selectors (either may be None = absent), or an ipBlock (`block` as written,
+    `ipblock` its IPv4 intervals: empty for an IPv6 block, which is not modelled)."""
 
     pod_selector: Selector | None
     ns_selector: Selector | None
     ipblock: tuple[Interval, ...] | None
-    text: str
+    block: IPBlockPeer | None = None
 
     @property
     def is_ip(self) -> bool:
         return self.ipblock is not None
+
+    def __str__(self) -> str:
+        """`ipBlock CIDR[ except A, B]`, or `namespaceSelector S and podSelector P` (either part may be absent)."""
+        if self.block is not None:
+            return str(self.block)
+        parts = []
+        if self.ns_selector is not None:
+            parts.append(f"namespaceSelector {self.ns_selector}")
+        if self.pod_selector is not None:
+            parts.append(f"podSelector {self.pod_selector}")
+        return " and ".join(parts)
 
 
 @dataclass(slots=True)
@@ -153,15 +171,16 @@ class Topology:
     namespaces: dict[str, dict[str, str]]
     workloads: list[Workload]
     policies: list[Policy]
-    # peer key -> TCP ports an Ingress/Route sends to it, and the objects that do
-    ingress_targets: dict[str, tuple[ConnSet, list[str]]]
+    # peer -> TCP ports an Ingress/Route sends to it, and the objects that do
+    ingress_targets: dict[WorkloadPeer, tuple[ConnSet, list[str]]]
     warnings: list[str]
     problems: list[Problem] = field(default_factory=list)
     """Objects left out of the analysis (or used only in part), one each, in input order."""
 
-    def workload(self, key: str) -> Workload | None:
+    def workload(self, peer: WorkloadPeer) -> Workload | None:
+        """The workload a peer of the answers stands for."""
         for w in self.workloads:
-            if w.key == key:
+            if w.peer == peer:
                 return w
         return None
 
@@ -342,22 +361,15 @@ def _compile_peers(raw: list[Any], where: str) -> tuple[PeerSpec, ...]:
                 block = ipblock_intervals(ip_raw.get("cidr"), excepts)
             except CidrError as exc:
                 raise NetpolError(f"{pw}: CIDR error: {exc}") from None
-            text = f"ipBlock {ip_raw.get('cidr')}" + (
-                f" except {', '.join(map(str, excepts))}" if excepts else ""
-            )
-            out.append(PeerSpec(None, None, block, text))
+            # valid now (ipblock_intervals parsed them): the cidr and every except entry are strings
+            out.append(PeerSpec(None, None, block, IPBlockPeer(ip_raw["cidr"], tuple(excepts))))
             continue
         try:
             pod_sel = parse_selector(pod_raw) if pod_raw is not None else None
             ns_sel = parse_selector(ns_raw) if ns_raw is not None else None
         except SelectorError as exc:
             raise NetpolError(f"{pw}: selector error: {exc}") from None
-        parts = []
-        if ns_sel is not None:
-            parts.append(f"namespaceSelector {ns_sel}")
-        if pod_sel is not None:
-            parts.append(f"podSelector {pod_sel}")
-        out.append(PeerSpec(pod_sel, ns_sel, None, " and ".join(parts)))
+        out.append(PeerSpec(pod_sel, ns_sel, None))
     return tuple(out)
 
 
@@ -529,10 +541,12 @@ def _collect(c: _Collected, kind: str, doc: dict[str, Any], src: _Source, strict
         labels = shapes.labels(meta.get("labels"), "metadata.labels")
         ports = _container_ports(doc.get("spec"), "spec")
         wname, wkind = owner if owner else (name, "Pod")
-        w = Workload(ns, wname, wkind, labels, ports, src.text, src.obj)
-        first = c.workloads.setdefault(w.key, w)  # the first pod of an owner stands for all of them
-        if first is not w and first.labels != w.labels:
-            c.label_gaps.append((first, w, name, src))
+        key = f"{ns}/{wname}[{wkind}]"  # = Workload.key; the peer is built only for the first pod of an owner
+        first = c.workloads.get(key)
+        if first is None:  # the first pod of an owner stands for all of them
+            c.workloads[key] = Workload(ns, wname, wkind, labels, ports, src.text, src.obj)
+        elif first.labels != labels:
+            c.label_gaps.append((first, Workload(ns, wname, wkind, labels, ports, src.text, src.obj), name, src))
     elif kind in WORKLOAD_TEMPLATES:
         node: dict[str, Any] = doc
         walked: list[str] = []
@@ -635,7 +649,7 @@ def _ingress_targets(
     services: list[tuple[str, str, dict[str, str], list[dict[str, Any]]]],
     ingress_objs: list[tuple[str, str, list[tuple[str, Any]]]],
     warnings: list[str],
-) -> dict[str, tuple[ConnSet, list[str]]]:
+) -> dict[WorkloadPeer, tuple[ConnSet, list[str]]]:
     # (namespace, label key, label value) -> workloads carrying that label, in `workloads` order: a
     # Service's selector is matched against the workloads holding one of its labels, not against all.
     by_label: dict[tuple[str, str, str], list[Workload]] = {}
@@ -652,7 +666,7 @@ def _ingress_targets(
         peers = [w for w in candidates if matches_labels(sel, w.labels)]
         if peers:
             svc_map[(ns, name)] = (peers, svc_ports)
-    out: dict[str, tuple[ConnSet, list[str]]] = {}
+    out: dict[WorkloadPeer, tuple[ConnSet, list[str]]] = {}
     for obj_name, ns, backends in ingress_objs:
         for svc_name, required in backends:
             entry = svc_map.get((ns, svc_name))
@@ -669,6 +683,6 @@ def _ingress_targets(
                         number = cp.number if cp is not None and cp.protocol == "TCP" else None
                     if number is not None and any(p.number == number for p in w.ports):
                         c = conns.union(c, conns.make("TCP", number, number))
-                prev, objs = out.get(w.key, (conns.NONE, []))
-                out[w.key] = (conns.union(prev, c), [*objs, obj_name])
+                prev, objs = out.get(w.peer, (conns.NONE, []))
+                out[w.peer] = (conns.union(prev, c), [*objs, obj_name])
     return out

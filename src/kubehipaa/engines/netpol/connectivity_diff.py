@@ -1,9 +1,12 @@
-"""Connectivity diff between two inputs, in netpol-analyzer's `Connectivity diff:` line format."""
+"""Connectivity diff between two inputs, in netpol-analyzer's `Connectivity diff:` terms.
+
+Rows pair typed peers (`peers`): External ranges are compared by their address intervals, never by their
+printed names.
+"""
 
 from __future__ import annotations
 
 import bisect
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,46 +14,47 @@ from dataclasses import dataclass
 from kubehipaa.engines.netpol import conns
 from kubehipaa.engines.netpol.analysis import Connection
 from kubehipaa.engines.netpol.conns import ConnSet
-from kubehipaa.engines.netpol.ipranges import Interval, atom_name
+from kubehipaa.engines.netpol.ipranges import Interval
+from kubehipaa.engines.netpol.peers import ExternalPeer, Peer, WorkloadPeer
 
 _ORDER = {"changed": 0, "added": 1, "removed": 2}
+
+Pair = tuple[Peer, Peer]
 
 
 @dataclass(frozen=True, slots=True)
 class DiffRow:
+    """A pair whose allowed connections differ: `ref1`/`ref2` are the connections before and after
+    (`No Connections` when the pair had or has none); `workloads` the peers of the pair that exist only
+    after (added rows) or only before (removed rows)."""
+
     diff_type: str  # changed | added | removed
-    src: str
-    dst: str
+    src: Peer
+    dst: Peer
     ref1: str
     ref2: str
-    info: str = ""
+    workloads: tuple[WorkloadPeer, ...] = ()
 
-    def line(self) -> str:
-        text = (
-            f"diff-type: {self.diff_type}, source: {self.src}, destination: {self.dst}, "
-            f"ref1: {self.ref1}, ref2: {self.ref2}"
-        )
-        return text + (f", workloads-diff-info: {self.info}" if self.info else "")
-
-
-def _info(src: str, dst: str, peers: set[str], verb: str) -> str:
-    new = [p for p in (src, dst) if not p.endswith("[External]") and not p.startswith("{") and p not in peers]
-    if not new:
-        return ""
-    return f"workload {' and '.join(new)} {verb}"
+    @property
+    def info(self) -> str:
+        """netpol-analyzer's `workloads-diff-info`: `workload ns/a[Deployment] added` (or empty)."""
+        if not self.workloads:
+            return ""
+        return f"workload {' and '.join(w.text for w in self.workloads)} {self.diff_type}"
 
 
-def _ip_range(peer: str) -> Interval | None:
-    if not peer.endswith("[External]"):
-        return None
-    lo, hi = peer.removesuffix("[External]").split("-")
-    return int(ipaddress.IPv4Address(lo)), int(ipaddress.IPv4Address(hi))
+def _new_workloads(src: Peer, dst: Peer, known: set[Peer]) -> tuple[WorkloadPeer, ...]:
+    return tuple(p for p in (src, dst) if isinstance(p, WorkloadPeer) and p not in known)
 
 
-def _refine(rows: Iterable[Connection], cuts: list[int]) -> dict[tuple[str, str], ConnSet]:
+def _ip_range(peer: Peer) -> Interval | None:
+    return peer.interval if isinstance(peer, ExternalPeer) else None
+
+
+def _refine(rows: Iterable[Connection], cuts: list[int]) -> dict[Pair, ConnSet]:
     """Split every External peer of `rows` at the common cut points of both inputs."""
 
-    out: dict[tuple[str, str], ConnSet] = {}
+    out: dict[Pair, ConnSet] = {}
     for c in rows:
         src_r, dst_r = _ip_range(c.src), _ip_range(c.dst)
         r = src_r or dst_r
@@ -61,18 +65,18 @@ def _refine(rows: Iterable[Connection], cuts: list[int]) -> dict[tuple[str, str]
         start = r[0]
         while start <= r[1]:
             end = min(r[1], cuts[i] - 1) if i < len(cuts) else r[1]
-            name = atom_name((start, end))
-            out[(name, c.dst) if src_r else (c.src, name)] = c.conn
+            piece = ExternalPeer(start, end)
+            out[(piece, c.dst) if src_r else (c.src, piece)] = c.conn
             start, i = end + 1, i + 1
     return out
 
 
 def _merge_ip_rows(
-    table: dict[tuple[str, str], tuple[ConnSet | None, ConnSet | None]],
-) -> dict[tuple[str, str], tuple[ConnSet | None, ConnSet | None]]:
+    table: dict[Pair, tuple[ConnSet | None, ConnSet | None]],
+) -> dict[Pair, tuple[ConnSet | None, ConnSet | None]]:
     """Merge touching External ranges that pair with the same peer and have the same two connection sets."""
-    out: dict[tuple[str, str], tuple[ConnSet | None, ConnSet | None]] = {}
-    groups: dict[tuple[bool, str, ConnSet | None, ConnSet | None], list[Interval]] = defaultdict(list)
+    out: dict[Pair, tuple[ConnSet | None, ConnSet | None]] = {}
+    groups: dict[tuple[bool, Peer, ConnSet | None, ConnSet | None], list[Interval]] = defaultdict(list)
     for (src, dst), (c1, c2) in table.items():
         src_r, dst_r = _ip_range(src), _ip_range(dst)
         if src_r is None and dst_r is None:
@@ -91,15 +95,16 @@ def _merge_ip_rows(
             else:
                 merged.append((lo, hi))
         for r in merged:
-            name = atom_name(r)
-            out[(name, other) if ip_is_src else (other, name)] = (c1, c2)
+            piece = ExternalPeer(*r)
+            out[(piece, other) if ip_is_src else (other, piece)] = (c1, c2)
     return out
 
 
 def diff(
-    ref1: Iterable[Connection], peers1: Iterable[str], ref2: Iterable[Connection], peers2: Iterable[str]
+    ref1: Iterable[Connection], peers1: Iterable[WorkloadPeer], ref2: Iterable[Connection],
+    peers2: Iterable[WorkloadPeer],
 ) -> list[DiffRow]:
-    """Rows for pairs whose connections differ; `peersN` are the workload keys of each input.
+    """Rows for pairs whose connections differ; `peersN` are the workload peers of each input.
 
     As netpol-analyzer does, External ranges of both inputs are first cut at their common boundaries so
     that rows are comparable, and touching ranges with identical before/after connections are merged back.
@@ -114,24 +119,19 @@ def diff(
     cuts = sorted(cut_set)
     a, b = _refine(rows1, cuts), _refine(rows2, cuts)
     table = _merge_ip_rows({key: (a.get(key), b.get(key)) for key in a.keys() | b.keys()})
-    p1, p2 = set(peers1), set(peers2)
+    p1: set[Peer] = set(peers1)
+    p2: set[Peer] = set(peers2)
     rows: list[DiffRow] = []
-    for key, (c1, c2) in table.items():
+    for (src, dst), (c1, c2) in table.items():
         if c1 == c2:
             continue
         s1 = conns.to_str(c1) if c1 is not None else conns.NO_CONNECTIONS
         s2 = conns.to_str(c2) if c2 is not None else conns.NO_CONNECTIONS
         if c1 is None:
-            rows.append(DiffRow("added", key[0], key[1], s1, s2, _info(key[0], key[1], p1, "added")))
+            rows.append(DiffRow("added", src, dst, s1, s2, _new_workloads(src, dst, p1)))
         elif c2 is None:
-            rows.append(DiffRow("removed", key[0], key[1], s1, s2, _info(key[0], key[1], p2, "removed")))
+            rows.append(DiffRow("removed", src, dst, s1, s2, _new_workloads(src, dst, p2)))
         else:
-            rows.append(DiffRow("changed", key[0], key[1], s1, s2))
-    rows.sort(key=lambda r: (_ORDER[r.diff_type], r.src, r.dst))
+            rows.append(DiffRow("changed", src, dst, s1, s2))
+    rows.sort(key=lambda r: (_ORDER[r.diff_type], r.src.text, r.dst.text))
     return rows
-
-
-def diff_text(rows: list[DiffRow]) -> str:
-    if not rows:
-        return ""
-    return "Connectivity diff:\n" + "\n".join(r.line() for r in rows) + "\n"
