@@ -14,7 +14,7 @@ import kubehipaa.engines.netpol as netpol
 from kubehipaa.checks.registry import all_checks
 from kubehipaa.config import parse_config
 from kubehipaa.inventory import Inventory
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 from kubehipaa.sources.files import load_paths
 from tests.conftest import CASES
 from tests.netpol.helpers import deploy, ns, policy
