@@ -13,19 +13,7 @@ from typing import Any
 
 from kubehipaa.config import Config
 from kubehipaa.model import K8sObject, ResourceRef
-
-# kind -> path (as keys) from the object root to its pod template
-POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "PodTemplate": ("template",),
-}
-WORKLOAD_KINDS = frozenset(POD_TEMPLATE_PATHS) | {"Pod"}
+from kubehipaa.workload_kinds import POD_TEMPLATE_PATHS
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +49,7 @@ class PodSpecRef:
 
 
 def pod_spec_of(obj: K8sObject) -> PodSpecRef | None:
-    """The pod spec carried by `obj`, if it is a Pod or a workload with a pod template."""
-    if obj.kind == "Pod":
-        spec = obj.doc.get("spec")
-        if isinstance(spec, dict):
-            return PodSpecRef(obj, spec, "spec", obj.metadata)
-        return None
+    """The pod spec carried by `obj`, if it is a Pod or a workload with a pod template (`POD_TEMPLATE_PATHS`)."""
     keys = POD_TEMPLATE_PATHS.get(obj.kind)
     if keys is None:
         return None
@@ -81,7 +64,7 @@ def pod_spec_of(obj: K8sObject) -> PodSpecRef | None:
     if not isinstance(spec, dict):
         return None
     meta: dict[str, Any] = node["metadata"] if isinstance(node.get("metadata"), dict) else {}
-    return PodSpecRef(obj, spec, ".".join(keys) + ".spec", meta)
+    return PodSpecRef(obj, spec, ".".join((*keys, "spec")), meta)
 
 
 class Inventory:
@@ -124,7 +107,7 @@ class Inventory:
     @cached_property
     def pod_specs(self) -> list[PodSpecRef]:
         out = []
-        for kind in ("Pod", *POD_TEMPLATE_PATHS):
+        for kind in POD_TEMPLATE_PATHS:
             for obj in self._by_kind.get(kind, ()):
                 ref = pod_spec_of(obj)
                 if ref is not None:
