@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.flags import (
     Flag,
@@ -82,8 +81,8 @@ def static_pod_flags(inv: Inventory, obj: K8sObject, containers: list[tuple[int,
     for i, c in containers:
         flags = container_flags(c)
         if flags.problems:
-            skipped.report(inv, obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: "
-                           f"spec.containers[{i}].{flags.problems[0]}; {component} flags not judged")
+            inv.skip(obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: "
+                     f"spec.containers[{i}].{flags.problems[0]}; {component} flags not judged")
             continue
         out.append(ApiServer(obj, flags, f"spec.containers[{i}]"))
     return out

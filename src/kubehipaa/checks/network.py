@@ -13,7 +13,6 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 
-from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.netpol import conns
 from kubehipaa.engines.netpol.analysis import Connection, Engine
@@ -77,7 +76,7 @@ def _view(inv: Inventory) -> _NetView:
     if view is None:
         topo = build_topology(inv.objects, strict=False)
         for problem in topo.problems:
-            skipped.report(inv, problem.file, problem.line, problem.message)
+            inv.skip(problem.file, problem.line, problem.message)
         view = _NetView(Engine(topo), inv.phi_namespaces)
         _CACHE[inv] = view
     return view
@@ -92,7 +91,7 @@ def _readable(inv: Inventory, obj: K8sObject) -> bool:
 def _unchecked(inv: Inventory, obj: K8sObject, why: str, what: str) -> None:
     """Report a field only a direct check reads (never the engine) that has the wrong type: skipped input,
     so the scan exits 2 instead of passing the object over."""
-    skipped.report(inv, obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: {why}; {what} not checked")
+    inv.skip(obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: {why}; {what} not checked")
 
 
 def _strings(value: object) -> bool:
