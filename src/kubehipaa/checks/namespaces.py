@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines import pss
-from kubehipaa.engines.pss.namespaces import LABEL_PREFIX as PREFIX
-from kubehipaa.engines.pss.namespaces import MODES
+from kubehipaa.engines.pss import LABEL_PREFIX as PREFIX
+from kubehipaa.engines.pss import MODES
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
 

@@ -24,16 +24,24 @@ from kubehipaa.engines.pss.api import (
     parse_version,
 )
 from kubehipaa.engines.pss.evaluate import PodSpecError, evaluate, evaluate_lv, is_allowed, violations
-from kubehipaa.engines.pss.namespaces import NamespacePolicy, label_change_warnings, policy_from_labels
+from kubehipaa.engines.pss.namespaces import (
+    LABEL_PREFIX,
+    MODES,
+    NamespacePolicy,
+    label_change_warnings,
+    policy_from_labels,
+)
 from kubehipaa.engines.pss.registry import BY_ID, CHECKS, Check, checks_for
 from kubehipaa.engines.pss.workloads import POD_KINDS, PodTemplate, extract
 
 __all__ = [
     "BY_ID",
     "CHECKS",
+    "LABEL_PREFIX",
     "LATEST",
     "LEVEL_CHOICES",
     "MAX_MINOR",
+    "MODES",
     "POD_KINDS",
     "Check",
     "Level",
