@@ -10,11 +10,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from kubehipaa.checks.images import parse_image
 from kubehipaa.checks.registry import REGISTRY, all_checks
 from kubehipaa.checks.secrets import literal_secret_value, secret_like_name
 from kubehipaa.config import Config
-from kubehipaa.inventory import Inventory
+from kubehipaa.inventory import Inventory, parse_image
 from kubehipaa.model import Finding, K8sObject, Severity
 from kubehipaa.pipelines.scan import run_scan
 

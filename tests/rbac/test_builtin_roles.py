@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from kubehipaa.checks.rbac import rbac_index
 from kubehipaa.checks.registry import all_checks
 from kubehipaa.config import Config
 from kubehipaa.engines.rbac import RbacIndex, request_attributes, user_info
@@ -163,7 +162,7 @@ def test_risk_catalog_reports_pod_creation_and_token_minting_for_edit() -> None:
 
 def resolved_role(docs: list[dict[str, Any]]) -> Any:
     inv = Inventory([K8sObject(d, "test.yaml", i + 1) for i, d in enumerate(docs)], Config())
-    idx = rbac_index(inv)
+    idx = inv.rbac
     return idx.role_for(idx.bindings[0])
 
 

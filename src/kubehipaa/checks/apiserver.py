@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.controlplane import (
     APISERVER,
@@ -75,8 +74,8 @@ def _judged(inv: Inventory, found: tuple[Invocation, ...], component: str) -> li
     for u in inv.control_plane.unreadable:
         if u.component == component:
             obj = u.obj
-            skipped.report(inv, obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: "
-                           f"{u.prefix}.{u.problem}; {component} flags not judged")
+            inv.skip(obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: "
+                     f"{u.prefix}.{u.problem}; {component} flags not judged")
     return [ApiServer(i.obj, i.flags, i.prefix) for i in found]
 
 

@@ -6,59 +6,19 @@ without any manifest change: no review, no audit trail, and possibly malicious c
 exact bytes that were scanned and approved.
 
 Image references are parsed by the OCI/Docker grammar (`[registry[:port]/]repo[:tag][@digest]`), so a
-registry port (`registry:5000/app`) is not mistaken for a tag.
+registry port (`registry:5000/app`) is not mistaken for a tag; the Inventory parses them once (`inv.images`).
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from kubehipaa.checks._pods import all_containers
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.inventory import Inventory
-from kubehipaa.model import K8sObject, Severity
+from kubehipaa.model import Severity
 
 AREA = "images"
 PROVENANCE = ("164.308(a)(5)(ii)(B)", "164.312(c)(1)")
-_PARSED: weakref.WeakKeyDictionary[Inventory, list[tuple[K8sObject, str, str, str, ImageRef]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    repository: str
-    tag: str | None
-    digest: str | None
-
-
-def parse_image(image: str) -> ImageRef:
-    """Split an image reference; the tag is the part after ':' in the last path component only."""
-    name, _, digest = image.partition("@")
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        return ImageRef(name[:colon], name[colon + 1 :] or None, digest or None)
-    return ImageRef(name, None, digest or None)
-
-
-def _images(inv: Inventory) -> list[tuple[K8sObject, str, str, str, ImageRef]]:
-    """(owner, evidence path, container name, image, parsed ref) for every container; parsed once."""
-    cached = _PARSED.get(inv)
-    if cached is None:
-        cached = []
-        refs: dict[str, ImageRef] = {}
-        for ct in all_containers(inv):
-            image = ct.c.get("image")
-            if isinstance(image, str) and image:
-                ref = refs.get(image)
-                if ref is None:
-                    ref = refs[image] = parse_image(image)
-                cached.append((ct.owner, f"{ct.path}.image", ct.name, image, ref))
-        _PARSED[inv] = cached
-    return cached
 
 
 @check(
@@ -76,7 +36,7 @@ def _images(inv: Inventory) -> list[tuple[K8sObject, str, str, str, ImageRef]]:
     "ePHI is not what was reviewed, and a rollback cannot restore the previous code.",
 )
 def latest_tag(inv: Inventory) -> Iterator[Hit]:
-    for owner, path, name, image, ref in _images(inv):
+    for owner, path, name, image, ref in inv.images:
         if ref.tag == "latest" and ref.digest is None:
             yield Hit(owner, f"container {name} uses {image}", path=path, value=image)
 
@@ -95,7 +55,7 @@ def latest_tag(inv: Inventory) -> Iterator[Hit]:
     "and audit problems.",
 )
 def untagged(inv: Inventory) -> Iterator[Hit]:
-    for owner, path, name, image, ref in _images(inv):
+    for owner, path, name, image, ref in inv.images:
         if ref.tag is None and ref.digest is None:
             yield Hit(owner, f"container {name} image {image} has no tag", path=path, value=image)
 
@@ -117,7 +77,7 @@ def untagged(inv: Inventory) -> Iterator[Hit]:
     "low elsewhere).",
 )
 def no_digest(inv: Inventory) -> Iterator[Hit]:
-    for owner, path, name, image, ref in _images(inv):
+    for owner, path, name, image, ref in inv.images:
         if ref.digest is None:
             yield Hit(owner, f"container {name} image {image} is not pinned by digest",
                       path=path, value=image)

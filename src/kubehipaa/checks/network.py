@@ -14,7 +14,6 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 
-from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.netpol import (
     INGRESS_CONTROLLER,
@@ -49,7 +48,7 @@ def _engine(inv: Inventory) -> Engine:
     """
     engine = inv.netpol
     for problem in engine.topo.problems:
-        skipped.report(inv, problem.file, problem.line, problem.message)
+        inv.skip(problem.file, problem.line, problem.message)
     return engine
 
 
@@ -62,7 +61,7 @@ def _left_out(inv: Inventory) -> set[int]:
 def _unchecked(inv: Inventory, obj: K8sObject, why: str, what: str) -> None:
     """Report a field only a direct check reads (never the engine) that has the wrong type: skipped input,
     so the scan exits 2 instead of passing the object over."""
-    skipped.report(inv, obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: {why}; {what} not checked")
+    inv.skip(obj.file, obj.line, f"{obj.kind} {obj.namespace}/{obj.name}: {why}; {what} not checked")
 
 
 def _strings(value: object) -> bool:

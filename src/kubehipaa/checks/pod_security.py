@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubehipaa.checks import skipped
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines import pss
 from kubehipaa.inventory import Inventory, PodSpecRef
@@ -36,8 +35,8 @@ def _verdict(inv: Inventory, ref: PodSpecRef, lv: pss.LevelVersion) -> pss.Verdi
         return pss.evaluate_lv(ref.template_meta, ref.spec, lv)
     except pss.PodSpecError as exc:
         # Not judged, so not "admissible" either: reported as skipped input (the scan exits 2).
-        skipped.report(inv, ref.owner.file, ref.owner.line,
-                       f"{ref.owner.display}: {ref.path}: {exc}; Pod Security not evaluated")
+        inv.skip(ref.owner.file, ref.owner.line,
+                 f"{ref.owner.display}: {ref.path}: {exc}; Pod Security not evaluated")
         return None
 
 

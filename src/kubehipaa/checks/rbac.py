@@ -5,30 +5,34 @@ owner's choices. Which objects those are is decided by name AND content against 
 (engines/rbac/defaults.py), never by the `kubernetes.io/bootstrapping` label, which anyone can set. A built-in
 that was modified, or a look-alike carrying the label, is reported by KH-RBAC-014 and judged by every other
 check like any object, its messages saying "(modified built-in)".
+
+Every check reads the engine's index from the Inventory (`inv.rbac`, built once; a malformed Role or binding
+is left out of it and named as skipped input).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 
-from kubehipaa.checks import skipped
 from kubehipaa.checks._pods import MIRROR_POD_ANNOTATION, is_static_control_plane
 from kubehipaa.checks.registry import Hit, check
-from kubehipaa.engines.rbac import RbacIndex, request_attributes
-from kubehipaa.engines.rbac.defaults import BuiltinAudit, builtin_audit
-from kubehipaa.engines.rbac.matching import rule_allows
-from kubehipaa.engines.rbac.resources import CLUSTER_SCOPED
-from kubehipaa.engines.rbac.risk import (
+from kubehipaa.engines.rbac import (
+    CLUSTER_SCOPED,
+    Binding,
+    BuiltinAudit,
+    PolicyRule,
     RiskHit,
+    Role,
     binding_grants,
+    builtin_audit,
     builtin_risk_rules,
     evaluate_risks,
+    request_attributes,
     role_allows_any_name,
+    rule_allows,
 )
-from kubehipaa.engines.rbac.types import Binding, PolicyRule, Role
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject, Severity
 
@@ -37,23 +41,6 @@ ACCESS = ("164.312(a)(1)", "164.308(a)(4)(ii)(B)")
 ACCESS_MOD = ("164.312(a)(1)", "164.308(a)(4)(ii)(C)")
 EXPIRES_ANNOTATION = "kubehipaa.io/expires"
 BREAK_GLASS_MARK = "kubehipaa.io/break-glass"
-
-_INDEXES: weakref.WeakKeyDictionary[Inventory, RbacIndex] = weakref.WeakKeyDictionary()
-
-
-def rbac_index(inv: Inventory) -> RbacIndex:
-    """The engine's index for this inventory, built once and shared by every check.
-
-    A malformed Role or binding is left out of it and reported once as skipped input (the scan then exits
-    2); the checks judge the rest instead of all failing on it."""
-    idx = _INDEXES.get(inv)
-    if idx is None:
-        idx = RbacIndex.from_objects(inv.of_kind("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
-                                                 "ServiceAccount"))
-        for bad in idx.skipped:
-            skipped.report(inv, bad.file, bad.line, bad.message)
-        _INDEXES[inv] = idx
-    return idx
 
 
 def _obj(x: Role | Binding) -> K8sObject:
@@ -66,13 +53,13 @@ MODIFIED_BUILTIN = "modified built-in"
 
 
 def _audit(inv: Inventory) -> BuiltinAudit:
-    return builtin_audit(rbac_index(inv))
+    return builtin_audit(inv.rbac)
 
 
 def _roles(inv: Inventory) -> Iterator[Role]:
     """Input roles the checks judge: all but unmodified built-ins."""
     audit = _audit(inv)
-    for role in rbac_index(inv).roles.values():
+    for role in inv.rbac.roles.values():
         if isinstance(role.origin.obj, K8sObject) and not audit.exempt(role):
             yield role
 
@@ -80,7 +67,7 @@ def _roles(inv: Inventory) -> Iterator[Role]:
 def _bindings(inv: Inventory) -> Iterator[Binding]:
     """Input bindings the checks judge: all but unmodified built-ins (of unmodified roles)."""
     audit = _audit(inv)
-    for b in rbac_index(inv).bindings:
+    for b in inv.rbac.bindings:
         if isinstance(b.origin.obj, K8sObject) and not audit.exempt(b):
             yield b
 
@@ -203,7 +190,7 @@ def user_subjects(inv: Inventory) -> Iterator[Hit]:
     "of more privileged service accounts and database passwords for PHI stores.",
 )
 def secret_readers(inv: Inventory) -> Iterator[Hit]:
-    idx = rbac_index(inv)
+    idx = inv.rbac
     for b in _bindings(inv):
         role = idx.role_for(b)
         if role is None or is_full_wildcard(role):
@@ -270,7 +257,7 @@ def interactive_access_phi(inv: Inventory) -> Iterator[Hit]:
     phi = sorted(inv.phi_namespaces)
     if not phi:
         return
-    idx = rbac_index(inv)
+    idx = inv.rbac
     for b in _bindings(inv):
         if (b.namespace and b.namespace not in phi) or is_full_wildcard(idx.role_for(b)):
             continue
@@ -304,7 +291,7 @@ def _rule_touches_cluster_scope(rule: PolicyRule) -> bool:
     "namespace, PHI namespaces included.",
 )
 def cluster_binding_for_namespaced_role(inv: Inventory) -> Iterator[Hit]:
-    idx = rbac_index(inv)
+    idx = inv.rbac
     for b in _bindings(inv):
         if b.namespace or b.role_ref.name == "cluster-admin":
             continue
@@ -442,7 +429,7 @@ def legacy_token_secrets(inv: Inventory) -> Iterator[Hit]:
     "from the catalog, one level higher where the grant reaches a PHI namespace or kube-system.",
 )
 def risk_catalog(inv: Inventory) -> Iterator[Hit]:
-    idx = rbac_index(inv)
+    idx = inv.rbac
     rules = [r for r in builtin_risk_rules() if r.covered_by is None]
     grouped: dict[int, list[RiskHit]] = {}
     for h in evaluate_risks(idx, inv.phi_namespaces, rules):
@@ -476,7 +463,7 @@ def risk_catalog(inv: Inventory) -> Iterator[Hit]:
     "by every other RBAC check.",
 )
 def modified_builtins(inv: Inventory) -> Iterator[Hit]:
-    idx = rbac_index(inv)
+    idx = inv.rbac
     audit = _audit(inv)
     roles = [r for r in idx.roles.values() if isinstance(r.origin.obj, K8sObject)]
     bindings = [b for b in idx.bindings if isinstance(b.origin.obj, K8sObject)]

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 
 from kubehipaa.checks._pods import all_containers, as_dict, control_plane_verdict, workload_specs
 from kubehipaa.checks.registry import Hit, check
-from kubehipaa.inventory import WORKLOAD_KINDS, Inventory
+from kubehipaa.inventory import Inventory
 from kubehipaa.model import Severity
+from kubehipaa.workload_kinds import WORKLOAD_KINDS
 
 AREA = "workloads"
 ISOLATION = ("164.312(a)(1)", "164.308(a)(1)(ii)(B)")

@@ -61,6 +61,7 @@ from sigma.types import (
 from kubehipaa.engines.auditlog.windows import parse_time
 from kubehipaa.errors import InputError
 from kubehipaa.sources import sigma_files
+from kubehipaa.workload_kinds import POD_SPEC_PATHS as _POD_SPEC_PATHS
 
 PRODUCT = "kubernetes"
 SERVICE = "audit"
@@ -162,14 +163,6 @@ def _flatten(values: list[Any]) -> list[Any]:
         else:
             stack.pop()
     return out
-
-
-_POD_SPEC_PATHS: tuple[tuple[str, ...], ...] = (
-    ("spec",),  # Pod
-    ("spec", "template", "spec"),  # Deployment, DaemonSet, StatefulSet, ReplicaSet, Job
-    ("spec", "jobTemplate", "spec", "template", "spec"),  # CronJob
-    ("template", "spec"),  # PodTemplate
-)
 
 
 def _pod_specs(event: dict[str, Any]) -> list[dict[str, Any]]:

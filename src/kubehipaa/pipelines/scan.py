@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubehipaa.checks import skipped as engine_skipped
 from kubehipaa.checks.registry import Check, all_checks
 from kubehipaa.config import Config, ExceptionRule, is_broad, validate_exceptions
 from kubehipaa.config_location import IGNORED_CODE
@@ -96,7 +95,7 @@ def run_scan(
     """Run `checks` (default: every registered check) over `inv` and apply the config's exceptions.
 
     `progress` is called after each check, so a CLI can show progress without this module printing.
-    Objects the engines left out while the checks ran are returned in `skipped` (see `checks.skipped`).
+    Objects the engines left out while the checks ran are returned in `skipped` (`Inventory.skipped`).
     """
     config = config or inv.config
     selected = list(checks) if checks is not None else all_checks()
@@ -126,7 +125,7 @@ def run_scan(
     warnings = exception_warnings(config.exceptions, known, today) + coverage_warnings(inv)
     return ScanResult(
         findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces),
-        skipped=engine_skipped.collected(inv), warnings=warnings,
+        skipped=inv.skipped, warnings=warnings,
     )
 
 

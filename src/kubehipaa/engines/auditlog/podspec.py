@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from kubehipaa.workload_kinds import POD_SPEC_PATHS, pod_spec_path
+
 SENSITIVE_HOST_PATHS = (
     "/",
     "/proc",
@@ -44,16 +46,29 @@ def _l(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _at(node: Any, path: tuple[str, ...]) -> dict[str, Any]:
+    for key in path:
+        node = _d(node).get(key)
+    return _d(node)
+
+
 def pod_spec(body: Any) -> dict[str, Any]:
-    """`spec` of a Pod body (or `spec.template.spec` of a workload body)."""
-    spec = _d(_d(body).get("spec"))
-    template = _d(spec.get("template"))
-    if template:
-        return _d(template.get("spec"))
-    job_template = _d(spec.get("jobTemplate"))
-    if job_template:
-        return _d(_d(_d(_d(job_template.get("spec")).get("template"))).get("spec"))
-    return spec
+    """The pod spec of a request body, where `kubehipaa.workload_kinds` says its kind keeps it (a Pod's
+    `spec`, a Deployment's `spec.template.spec`, a CronJob's `spec.jobTemplate.spec.template.spec`).
+
+    A body without a kind we know (trimmed exports, hand-written events) is read at the first pod template
+    it holds, else at `spec`. A Pod is never read through a `spec.template` it cannot have: the API server
+    runs its `spec`, and a decoy template must not hide a privileged container."""
+    body = _d(body)
+    kind = body.get("kind")
+    path = pod_spec_path(kind) if isinstance(kind, str) else None
+    if path is not None:
+        return _at(body, path)
+    for path in POD_SPEC_PATHS:
+        template = _at(body, path[:-1]) if len(path) > 1 else None
+        if template:
+            return _d(template.get("spec"))
+    return _d(body.get("spec"))
 
 
 def containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

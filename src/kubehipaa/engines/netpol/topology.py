@@ -20,20 +20,12 @@ from kubehipaa.engines.netpol.errors import NetpolError, Problem
 from kubehipaa.engines.netpol.ipranges import CidrError, Interval, ipblock_intervals
 from kubehipaa.engines.netpol.peers import IPBlockPeer, WorkloadPeer
 from kubehipaa.engines.netpol.selectors import Selector, SelectorError, matches_labels, parse_selector
+from kubehipaa.workload_kinds import CONTROLLER_TEMPLATE_PATHS as WORKLOAD_TEMPLATES
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_NS = "default"
 INGRESS_CONTROLLER_NS = "ingress-controller-ns"
 
-WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
 RELEVANT_KINDS = frozenset(WORKLOAD_TEMPLATES) | {
     "Pod",
     "Namespace",

@@ -1,4 +1,7 @@
-"""Find the pod template inside every kind that creates pods, as upstream's PodSpecExtractor does."""
+"""Find the pod template inside every kind that creates pods, as upstream's PodSpecExtractor does.
+
+Which kinds and where: `kubehipaa.workload_kinds`, the table the Inventory and the other engines share.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubehipaa.engines.pss.evaluate import PodSpecError
+from kubehipaa.workload_kinds import POD_TEMPLATE_PATHS
+from kubehipaa.workload_kinds import WORKLOAD_KINDS as POD_KINDS
 
-# kind -> path to the object holding {metadata, spec} of the pod ("" = the object itself)
-TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": (),
-    "PodTemplate": ("template",),
-    "ReplicationController": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
-POD_KINDS = frozenset(TEMPLATE_PATHS)
+__all__ = ["POD_KINDS", "PodTemplate", "extract"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +30,11 @@ def extract(doc: dict[str, Any]) -> PodTemplate | None:
     Raises PodSpecError when the template is present but not shaped like one.
     """
     kind = doc.get("kind")
-    if kind not in TEMPLATE_PATHS:
+    if kind not in POD_TEMPLATE_PATHS:
         return None
     node: Any = doc
     walked: list[str] = []
-    for key in TEMPLATE_PATHS[str(kind)]:
+    for key in POD_TEMPLATE_PATHS[str(kind)]:
         walked.append(key)
         node = node.get(key) if isinstance(node, dict) else None
         if node is None:

@@ -21,13 +21,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kubehipaa.engines.rbac.defaults import BuiltinAudit, builtin_audit
 from kubehipaa.engines.rbac.index import NO_RULE, RbacIndex, WhoCanEntry, role_key_for
 from kubehipaa.engines.rbac.matching import rule_allows, rules_allow
 from kubehipaa.engines.rbac.resources import (
+    CLUSTER_SCOPED,
     RequestSyntaxError,
     is_cluster_scoped,
     request_attributes,
     resolve_resource,
+)
+from kubehipaa.engines.rbac.risk import (
+    RiskHit,
+    binding_grants,
+    builtin_risk_rules,
+    evaluate_risks,
+    role_allows_any_name,
 )
 from kubehipaa.engines.rbac.subjects import (
     identity_for_subject,
@@ -66,15 +75,18 @@ def authorize(index: RbacIndex, user: str, groups: Iterable[str], attrs: Attribu
 
 
 __all__ = [
+    "CLUSTER_SCOPED",
     "NO_RULE",
     "Attributes",
     "Binding",
+    "BuiltinAudit",
     "Decision",
     "Grant",
     "Permission",
     "PolicyRule",
     "RbacIndex",
     "RequestSyntaxError",
+    "RiskHit",
     "Role",
     "RoleRef",
     "Subject",
@@ -84,7 +96,11 @@ __all__ = [
     "UserInfo",
     "WhoCanEntry",
     "authorize",
+    "binding_grants",
+    "builtin_audit",
+    "builtin_risk_rules",
     "collect_usage",
+    "evaluate_risks",
     "event_attributes",
     "event_identity",
     "granted_permissions",
@@ -93,6 +109,7 @@ __all__ = [
     "is_cluster_scoped",
     "request_attributes",
     "resolve_resource",
+    "role_allows_any_name",
     "role_key_for",
     "rule_allows",
     "rules_allow",

@@ -49,6 +49,7 @@ from kubehipaa.engines.rbac.subjects import (
     subject_user_key,
 )
 from kubehipaa.engines.rbac.types import Attributes, Subject, UserInfo
+from kubehipaa.workload_kinds import RUNS_PODS, pod_spec_path
 
 ADMIN = "target:cluster-admin"
 PHI_PREFIX = "target:phi-secrets:"
@@ -316,19 +317,13 @@ def _namespaces(idx: RbacIndex, phi: set[str]) -> set[str]:
     return names
 
 
-POD_SPEC_PATHS = {
-    "Pod": ("spec",),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-    **{k: ("spec", "template", "spec") for k in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
-                                                 "ReplicationController")},
-}
-
-
 def _pod_service_accounts(idx: RbacIndex) -> set[tuple[str, str]]:
-    """(namespace, service account) of every pod and workload template in the input."""
+    """(namespace, service account) of every pod and workload template in the input. A PodTemplate object
+    runs no pod (`RUNS_PODS`), so nobody can exec into one."""
     out = set()
     for doc, _ in idx.loaded.others:
-        path = POD_SPEC_PATHS.get(str(doc.get("kind")))
+        kind = str(doc.get("kind"))
+        path = pod_spec_path(kind) if kind in RUNS_PODS else None
         meta = metadata_of(doc)
         if path is None or not meta.get("namespace"):
             continue
