@@ -16,7 +16,7 @@ from kubehipaa.config import Config
 from kubehipaa.engines import rbac as rbac_engine
 from kubehipaa.inventory import Inventory, pod_spec_of
 from kubehipaa.model import K8sObject
-from kubehipaa.pipeline import run_scan
+from kubehipaa.pipelines.scan import run_scan
 
 CHECKS = Path(__file__).resolve().parent.parent / "src" / "kubehipaa" / "checks"
 
