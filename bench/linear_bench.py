@@ -141,7 +141,7 @@ _RULES: dict[str, Any] = {}
 
 
 def sigma_rules(detection: str) -> Any:
-    from kubehipaa.engines.sigma import SigmaRuleSet
+    from kubehipaa.engines.auditlog import SigmaRuleSet
 
     if detection not in _RULES:
         _RULES[detection] = SigmaRuleSet.from_yaml(

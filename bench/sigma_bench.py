@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from kubehipaa.engines.auditlog import Detector
+from kubehipaa.engines.auditlog import Detector, with_sigma
 from kubehipaa.engines.rbac import collect_usage
-from kubehipaa.engines.sigma import SigmaRuleSet, with_sigma
+from kubehipaa.pipelines.audit import read_sigma_rules
 from kubehipaa.sources.auditlog import iter_events
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     args = ap.parse_args()
     if not SIGMA_DIR.exists():
         raise SystemExit(f"SigmaHQ rules not found at {SIGMA_DIR}")
-    rules = SigmaRuleSet.from_paths([SIGMA_DIR])
+    rules = read_sigma_rules([SIGMA_DIR])
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "audit.log"
         _audit_bench().generate(log, args.events, args.seed)

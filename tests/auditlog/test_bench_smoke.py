@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from kubehipaa.cli.audit import run_analysis
-from kubehipaa.engines.auditlog import Detector
-from kubehipaa.reports.audit_alerts import AlertCollector
+from kubehipaa.engines.auditlog import AlertCollector, Detector
+from kubehipaa.pipelines.audit import run_analysis
 from kubehipaa.sources.auditlog import ReadStats
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "audit_bench.py"

@@ -12,7 +12,8 @@ import pytest
 
 from kubehipaa.engines.auditlog import Detector
 from kubehipaa.errors import InputError
-from kubehipaa.sources.auditlog import ReadStats, events_from_document, iter_events
+from kubehipaa.sources.auditlog import ReadStats, iter_events
+from kubehipaa.sources.eventlist import decode_event_list as events_from_document
 from kubehipaa.sources.gke import gke_to_event
 
 from .helpers import raw_event

@@ -21,7 +21,7 @@ from kubehipaa.checks.registry import REGISTRY, all_checks, check
 from kubehipaa.engines.auditlog import RULES, Detector, Rule, event_from_dict
 from kubehipaa.engines.auditlog import catalog as audit_catalog
 from kubehipaa.engines.rbac.risk import DEFAULT_HIPAA, builtin_risk_rules, load_risk_rules
-from kubehipaa.engines.sigma import SigmaRuleSet, catalog_rules, with_sigma
+from kubehipaa.engines.auditlog import SigmaRuleSet, catalog_rules, with_sigma
 from kubehipaa.errors import InputError
 from kubehipaa.frameworks import load_hipaa
 from kubehipaa.frameworks.rules import (

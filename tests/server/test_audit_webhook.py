@@ -46,12 +46,12 @@ def tls(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def served(tmp_path: Path, tls: tuple[Path, Path],
            shared_dir: Callable[[str], Path]) -> Iterator[tuple[LoopbackServer, AuditReceiver, Path]]:
-    from kubehipaa.engines.sigma import SigmaRuleSet
+    from kubehipaa.pipelines.audit import read_sigma_rules
 
     alerts_path = tmp_path / "alerts.jsonl"
     output = AlertFile(alerts_path)
     settings = WebhookSettings(max_body_bytes=256 * 1024, flush_idle_s=0.2, spool_dir=tmp_path / "spool",
-                               sigma=SigmaRuleSet.from_paths([shared_dir("conformance/audit/sigma")]))
+                               sigma=read_sigma_rules([shared_dir("conformance/audit/sigma")]))
     receiver = AuditReceiver(settings, output)
     server = LoopbackServer(create_app(receiver), *tls)
     try:
@@ -153,14 +153,14 @@ def test_single_event_body_and_chunked_oversize() -> None:
 )
 def test_decode_batch_rejects_whole_batches(body: bytes) -> None:
     from kubehipaa.errors import InputError
-    from kubehipaa.server.audit_webhook import decode_batch
+    from kubehipaa.sources.eventlist import decode_event_list as decode_batch
 
     with pytest.raises(InputError, match="request body"):
         decode_batch(body)
 
 
 def test_decode_batch_accepts_eventlist_and_single_event() -> None:
-    from kubehipaa.server.audit_webhook import decode_batch
+    from kubehipaa.sources.eventlist import decode_event_list as decode_batch
 
     ev = {"kind": "Event", "auditID": "a", "verb": "get", "objectRef": {"resource": "pods"}}
     assert [e.auditID for e in decode_batch(_event_list([ev, ev | {"auditID": "b"}]))] == ["a", "b"]
@@ -213,7 +213,7 @@ def test_a_failing_sink_is_retried_and_loses_no_alert() -> None:
 def test_sigma_in_the_receiver_sees_every_field_of_the_event() -> None:
     """Sigma reads the event as sent, including fields the audit core does not decode (here `level` and
     `responseStatus.reason`)."""
-    from kubehipaa.engines.sigma import SigmaRuleSet
+    from kubehipaa.engines.auditlog import SigmaRuleSet
 
     rule = SigmaRuleSet.from_yaml(
         "title: Forbidden at RequestResponse level\nid: 11111111-2222-4333-8444-555555555555\nlevel: high\n"
@@ -233,7 +233,7 @@ def test_sigma_in_the_receiver_sees_every_field_of_the_event() -> None:
 
 
 def test_decode_batch_raw_keeps_each_item() -> None:
-    from kubehipaa.server.audit_webhook import decode_batch_raw
+    from kubehipaa.sources.eventlist import decode_event_list_raw as decode_batch_raw
 
     items = [{"kind": "Event", "auditID": "a", "verb": "get", "level": "Metadata"},
              {"kind": "Event", "auditID": "b", "verb": "list", "user": {"username": "u", "extra": {"k": ["v"]}}}]

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sigma.types import SigmaCasedString, SigmaString
 
-from kubehipaa.engines.sigma import SigmaRuleSet, _fold, _string_pred, _wildcard_matcher
+from kubehipaa.engines.auditlog import SigmaRuleSet
+from kubehipaa.engines.auditlog.sigma.values import _fold, _string_pred, _wildcard_matcher
 from kubehipaa.errors import InputError
 
 LINEAR_SLACK = 24.0

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kubehipaa.engines.sigma import SigmaRuleSet
+from kubehipaa.engines.auditlog import SigmaRuleSet
+from kubehipaa.pipelines.audit import read_sigma_rules
 
 # trace file → SigmaHQ rule file stems (without "kubernetes_audit_") expected to fire
 EXPECTED: dict[str, set[str]] = {
@@ -65,7 +66,7 @@ def sigma_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def ruleset(sigma_dir: Path) -> SigmaRuleSet:
-    return SigmaRuleSet.from_paths([sigma_dir])
+    return read_sigma_rules([sigma_dir])
 
 
 def _fired(ruleset: SigmaRuleSet, trace: Path) -> set[str]:

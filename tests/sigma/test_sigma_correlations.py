@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubehipaa.engines.sigma import SigmaRuleSet
+from kubehipaa.engines.auditlog import SigmaRuleSet
 
 BASE = """
 title: Forbidden secret read
@@ -94,7 +94,7 @@ def test_correlation_match_carries_the_group_and_count() -> None:
 
 
 def test_groups_are_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import kubehipaa.engines.sigma as sigma
+    import kubehipaa.engines.auditlog.sigma.correlate as sigma
 
     monkeypatch.setattr(sigma, "MAX_CORRELATION_GROUPS", 3)
     rs = SigmaRuleSet.from_yaml(BASE + "---\n" + EVENT_COUNT)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kubehipaa.engines.auditlog import Detector, event_from_dict
-from kubehipaa.engines.sigma import SigmaRuleSet, with_sigma
+from kubehipaa.engines.auditlog import Detector, SigmaRuleSet, event_from_dict, with_sigma
 from kubehipaa.model import Severity
 
 RULE = """
@@ -44,10 +43,11 @@ def test_sigma_alerts_join_the_detector_stream_once_per_request() -> None:
 def test_sigma_alerts_appear_in_alert_reports() -> None:
     import json
 
+    from kubehipaa.engines.auditlog import AlertCollector
     from kubehipaa.reports import audit_alerts
 
     det = with_sigma(Detector(), SigmaRuleSet.from_yaml(RULE))
-    col = audit_alerts.AlertCollector()
+    col = AlertCollector()
     for a in det.process_all([event_from_dict(_event("ResponseComplete"))]):
         col.add(a)
     report = json.loads(audit_alerts.render_json(col, {}))
@@ -60,7 +60,7 @@ def test_sigma_alerts_appear_in_alert_reports() -> None:
 def test_event_dict_round_trip_equals_to_dict(shared_dir) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from kubehipaa.engines.sigma import event_dict
+    from kubehipaa.engines.auditlog import event_dict
 
     traces = shared_dir("conformance/audit/falco/trace_files")
     n = 0

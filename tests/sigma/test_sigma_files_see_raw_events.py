@@ -15,11 +15,9 @@ from typing import Any
 import orjson
 from typer.testing import CliRunner
 
-from kubehipaa.cli.audit import run_analysis
 from kubehipaa.cli.main import app
-from kubehipaa.engines.auditlog import Detector
-from kubehipaa.engines.sigma import RawEventView, SigmaRuleSet, with_sigma
-from kubehipaa.reports.audit_alerts import AlertCollector
+from kubehipaa.engines.auditlog import AlertCollector, Detector, RawEventView, with_sigma
+from kubehipaa.pipelines.audit import read_sigma_rules, run_analysis
 from kubehipaa.sources.auditlog import ReadStats
 
 LEVEL_ID = "11111111-0000-4000-8000-000000000001"
@@ -158,14 +156,14 @@ def test_file_analysis_and_audit_serve_give_the_same_sigma_alerts(tmp_path: Path
 
     detector = Detector()
     view = RawEventView()
-    with_sigma(detector, SigmaRuleSet.from_paths([str(rules_dir)]), to_dict=view)
+    with_sigma(detector, read_sigma_rules([str(rules_dir)]), to_dict=view)
     collector = AlertCollector()
     run_analysis([str(_write_log(tmp_path, events))], detector, collector, ReadStats(), raw_view=view)
     from_file = sorted((a.rule_id, a.audit_id) for _, _, alerts in collector.groups() for a in alerts
                        if a.rule_id.startswith("sigma:"))
 
     sink: list[dict[str, Any]] = []
-    receiver = AuditReceiver(WebhookSettings(sigma=SigmaRuleSet.from_paths([str(rules_dir)]), flush_idle_s=0.1),
+    receiver = AuditReceiver(WebhookSettings(sigma=read_sigma_rules([str(rules_dir)]), flush_idle_s=0.1),
                              sink.append)
     with TestClient(create_app(receiver)) as client:
         body = orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": events})

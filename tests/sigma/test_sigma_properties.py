@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sigma.types import SigmaString
 
-from kubehipaa.engines.sigma import SigmaRuleSet, _string_pred
+from kubehipaa.engines.auditlog import SigmaRuleSet
+from kubehipaa.engines.auditlog.sigma.values import _string_pred
+from kubehipaa.pipelines.audit import read_sigma_rules
 from tests.conftest import SHARED
 
 ALPHABET = "aAbB.-/%*?\\"
@@ -52,7 +54,7 @@ json_values = st.recursive(
 def _rules() -> SigmaRuleSet:
     path = SHARED / "conformance/audit/sigma"
     if path.exists():
-        return SigmaRuleSet.from_paths([path])
+        return read_sigma_rules([path])
     return SigmaRuleSet.from_yaml(  # the pseudo-field rules, when the shared data is absent
         "title: t\nlogsource: {product: kubernetes, service: audit}\n"
         "detection:\n  s:\n    capabilities: '*'\n    hostPath|contains: etc\n  condition: s\n")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kubehipaa.engines.sigma import SigmaRuleSet
+from kubehipaa.engines.auditlog import SigmaRuleSet
 from kubehipaa.errors import InputError
+from kubehipaa.pipelines.audit import read_sigma_rules
 
 HEAD = """
 title: t
@@ -117,13 +118,13 @@ def test_bad_rule_files_name_the_file(tmp_path: Path) -> None:
     bad_yaml = tmp_path / "bad.yml"
     bad_yaml.write_text("title: x\ndetection: [unclosed\n")
     with pytest.raises(InputError, match=r"bad\.yml"):
-        SigmaRuleSet.from_paths([bad_yaml])
+        read_sigma_rules([bad_yaml])
     bad_cond = tmp_path / "cond.yml"
     bad_cond.write_text(HEAD + "detection:\n  s:\n    verb: list\n  condition: s and missing\n")
     with pytest.raises(InputError, match=r"cond\.yml"):
-        SigmaRuleSet.from_paths([tmp_path / "cond.yml"])
+        read_sigma_rules([tmp_path / "cond.yml"])
     with pytest.raises(InputError, match="nowhere"):
-        SigmaRuleSet.from_paths([tmp_path / "nowhere"])
+        read_sigma_rules([tmp_path / "nowhere"])
 
 
 def test_non_dict_events_never_match() -> None:
@@ -140,7 +141,7 @@ def test_sigma_filters_in_another_file_apply(tmp_path: Path) -> None:
         "title: admins may exec\nid: 5d9a1f3e-0000-4000-8000-000000000011\n"
         "logsource: {product: kubernetes, service: audit}\n"
         "filter:\n  rules: [exec_rule]\n  selection:\n    user.username: admin\n  condition: not selection\n")
-    rs = SigmaRuleSet.from_paths([tmp_path])
+    rs = read_sigma_rules([tmp_path])
     event = {"verb": "create", "objectRef": {"subresource": "exec"}, "user": {"username": "admin"}}
     assert rs.match(event) == []
     assert [m.title for m in rs.match(event | {"user": {"username": "eve"}})] == ["exec"]

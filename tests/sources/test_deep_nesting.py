@@ -20,7 +20,8 @@ import pytest
 
 from kubehipaa.errors import ConfigError, InputError
 from kubehipaa.sources import audit_shapes, auditlog, k8s_yaml
-from kubehipaa.sources.auditlog import ReadStats, events_from_document, iter_events
+from kubehipaa.sources.auditlog import ReadStats, iter_events
+from kubehipaa.sources.eventlist import decode_event_list as events_from_document
 from kubehipaa.sources.files import load_paths, load_text
 
 MAX = k8s_yaml.MAX_DEPTH
@@ -122,13 +123,13 @@ def test_a_deep_config_is_one_config_error(tmp_path: Path) -> None:
 
 
 def test_a_deep_sigma_rule_is_one_input_error(tmp_path: Path) -> None:
-    from kubehipaa.engines.sigma import SigmaRuleSet
+    from kubehipaa.pipelines.audit import read_sigma_rules
 
     path = tmp_path / "rule.yml"
     path.write_text("title: t\nlogsource: {product: kubernetes, service: audit}\ndetection:\n  sel: "
                     + "{a: " * 3000 + "1" + "}" * 3000 + "\n  condition: sel\n")
     with pytest.raises(InputError, match="nested too deeply"):
-        SigmaRuleSet.from_paths([path])
+        read_sigma_rules([path])
 
 
 # ---- audit logs: every shape ------------------------------------------------------------------------------
@@ -200,8 +201,15 @@ def test_a_webhook_batch_with_a_deep_event_is_decoded_or_refused_never_an_intern
     if depth == 300:  # deeper than orjson writes (254), well within what the event decoder reads
         assert [e.auditID for e in events_from_document(body)] == ["g", "d"]
         return
-    expected = "items[1] is not an audit Event" if depth < 1024 else "invalid JSON: nested too deeply"
-    with pytest.raises(InputError, match=re.escape(expected)):
+    if depth < 1024:
+        # the one EventList decoder (msgspec) reads as deep as Python's recursion limit allows from the
+        # caller's stack: the batch is decoded whole, or refused whole as too deep
+        try:
+            assert [e.auditID for e in events_from_document(body)] == ["g", "d"]
+        except InputError as exc:
+            assert str(exc) == "request body: invalid JSON: nested too deeply"
+        return
+    with pytest.raises(InputError, match=re.escape("invalid JSON: nested too deeply")):
         events_from_document(body)
 
 

@@ -1,15 +1,15 @@
 """`kubehipaa audit`: analyze API-server audit logs, build who-did-what timelines, list the detections.
 
-The webhook receiver (`audit serve`) lives in cli/audit_serve.py and registers itself on `app`.
+Each command parses its options, calls one pipeline (`kubehipaa.pipelines.audit`) and hands the result to
+its report (`reports.audit_alerts`, `reports.timeline`). The webhook receiver (`audit serve`) lives in
+cli/audit_serve.py and registers itself on `app`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -26,17 +26,13 @@ from kubehipaa.cli.common import (
 # Returns Config | None: kubehipaa.config (pydantic models) is imported only when a .kubehipaa.yaml is given
 # or found (start-up, issue 7); DetectorConfig.from_config(None) gives the defaults, as an empty config does.
 from kubehipaa.cli.common import load_config_if_present as load_config
-from kubehipaa.config_location import IGNORED_CODE
-from kubehipaa.engines.auditlog import RULES, Detector, DetectorConfig
-from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
-from kubehipaa.engines.auditlog.timerange import TimeRange, resolve_bound
+from kubehipaa.engines.auditlog import RULES, DetectorConfig, TimelineFilter, TimeRange, resolve_bound
 from kubehipaa.errors import InputError, KubehipaaError
 from kubehipaa.model import Severity
-from kubehipaa.reports import audit_alerts
-from kubehipaa.sources.auditlog import ReadStats, iter_event_batches, iter_event_batches_with_raw, iter_events
-
-if TYPE_CHECKING:
-    from kubehipaa.engines.sigma import RawEventView
+from kubehipaa.pipelines import audit as pipeline
+from kubehipaa.reports.audit_alerts import AuditAlertsReport, AuditRulesReport
+from kubehipaa.reports.base import RenderOptions
+from kubehipaa.reports.timeline import TimelineReport
 
 app = typer.Typer(
     help="Audit-log analysis: detections, timelines (who did what, when, from where), the rule catalog.",
@@ -111,53 +107,6 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_analysis(paths: list[str], detector: Detector, collector: audit_alerts.AlertCollector,
-                 stats: ReadStats, since: str | None = None, raw_view: RawEventView | None = None,
-                 until: str | None = None) -> TimeRange:
-    """The hot loop: stream every event in the window through the detector; only alerts are kept (bounded).
-
-    Returns the window with its counts (events read, events in the window).
-
-    The cyclic garbage collector is paused for the loop: events, alerts and window tables form no reference
-    cycles, so it would only spend time re-walking the growing set of live containers (reference counting
-    still frees every event as soon as it is processed).
-
-    With `raw_view` (the `to_dict` given to `with_sigma`), the log is read with each event's line and the
-    view is told each batch's lines before the detector sees the batch, so Sigma rules see every field as
-    logged, as in `audit serve`. Without it, the plain reader (no per-line bytes kept) is used.
-    """
-    rng = TimeRange(since, until)
-    process_batch = detector.process_batch
-    add = collector.add
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        if raw_view is None:
-            select = rng.select
-            for batch in iter_event_batches(paths, stats):
-                alerts = process_batch(select(batch))
-                if alerts:
-                    for a in alerts:
-                        add(a)
-        else:
-            for batch, raws in iter_event_batches_with_raw(paths, stats):
-                batch, raws = rng.select_pairs(batch, raws)
-                raw_view.set_batch(batch, raws)
-                try:
-                    alerts = process_batch(batch)
-                finally:
-                    raw_view.clear()
-                if alerts:
-                    for a in alerts:
-                        add(a)
-        for a in detector.flush():  # held-back events: Sigma sees their decoded fields (as in `audit serve`)
-            add(a)
-    finally:
-        if was_enabled:
-            gc.enable()
-    return rng
-
-
 @app.command("analyze")
 def analyze(
     paths: list[str] = typer.Argument(..., help="Audit log files (plain, gzip, rotated), directories, or '-'."),
@@ -195,37 +144,20 @@ def analyze(
         floor = Severity.parse(min_severity)
     except ValueError as exc:
         raise KubehipaaError(f"--min-severity: {exc}") from None
-    rules = [r for r in RULES if r.severity >= floor and (not only or r.id in only)]
-    unknown = sorted(set(only or []) - {r.id for r in RULES})
-    if unknown:
-        raise KubehipaaError(f"--rule: unknown rule id(s) {', '.join(unknown)} (see `kubehipaa audit rules list`)")
+    try:
+        rules = pipeline.select_rules(floor, only)
+    except pipeline.UnknownRules as exc:
+        raise KubehipaaError(f"--rule: unknown rule id(s) {exc} (see `kubehipaa audit rules list`)") from None
     ignored_configs: list[str] = []
     cfg = load_config(config, paths, trust=trust_config, ignored=ignored_configs)
-    detector = Detector(rules, DetectorConfig.from_config(cfg))
-    raw_view = None
-    if sigma:
-        from kubehipaa.engines.sigma import RawEventView, with_sigma
-
-        # Sigma rules see each event as logged (every field), like `audit serve --sigma`
-        raw_view = RawEventView()
-        with_sigma(detector, load_sigma_rules(sigma), to_dict=raw_view)
-    collector = audit_alerts.AlertCollector(keep=keep)
-    stats = ReadStats()
-    bounds = time_range(since, until)
-    rng = run_analysis(paths, detector, collector, stats, bounds.since, raw_view, bounds.until)
-    check_audit_read(stats, paths)
-    meta: dict[str, Any] = {"generatedAt": _now(), "since": rng.since, "until": rng.until,
-                            "window": rng.to_dict(), "inputs": stats.to_dict(), "detector": detector.stats.to_dict(),
-                            "warnings": [{"code": IGNORED_CODE, "message": m} for m in ignored_configs]}
-    if fmt == AnalyzeFormat.json:
-        text = audit_alerts.render_json(collector, meta)
-    elif fmt == AnalyzeFormat.sarif:
-        text = audit_alerts.render_sarif(collector, meta)
-    else:
-        text = audit_alerts.render_table(collector, meta, max_rows=max_rows)
-    write_output(text, output)
-    check_window(rng)  # after the report, which carries "0 of N events in the window": still exit 2
-    worst = collector.max_severity()
+    sigma_rules = load_sigma_rules(sigma) if sigma else None
+    result = pipeline.analyze(paths, rules=rules, config=DetectorConfig.from_config(cfg), sigma=sigma_rules,
+                              keep=keep, window=time_range(since, until), warnings=ignored_configs)
+    check_audit_read(result.inputs, paths)
+    options = RenderOptions(max_rows=max_rows, generated_at=_now())
+    write_output(AuditAlertsReport().render(result, fmt.value, options), output)
+    check_window(result.window)  # after the report, which carries "0 of N events in the window": still exit 2
+    worst = result.max_severity()
     if fail_on != FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value):
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_OK)
@@ -259,29 +191,11 @@ def timeline(
     bounds = time_range(since, until)
     flt = TimelineFilter(user=user, namespace=namespace, resource=resource, verb=verb, since=bounds.since,
                          until=bounds.until)
-    tl = Timeline(flt, limit=limit)
     cfg = load_config(config, paths, trust=trust_config)
-    detector = Detector(config=DetectorConfig.from_config(cfg))
-    stats = ReadStats()
-    for ev in iter_events(paths, stats):
-        if not tl.add(ev):
-            continue  # outside the window: not evaluated, as in `audit analyze`
-        for a in detector.process(ev):
-            tl.note_alert(a)
-    for a in detector.flush():
-        tl.note_alert(a)
-    check_audit_read(stats, paths)
-    from kubehipaa.reports import timeline as render
-
-    inputs = stats.to_dict()
-    if fmt == TimelineFormat.json:
-        text = render.render_timeline_json(tl, inputs, _now())
-    elif fmt == TimelineFormat.html:
-        text = render.render_timeline_html(tl, inputs, _now())
-    else:
-        text = render.render_timeline_table(tl, inputs)
-    write_output(text, output)
-    check_window(tl.window)  # after the report, which carries "0 of N events in the window": still exit 2
+    result = pipeline.build_timeline(paths, flt, limit=limit, config=DetectorConfig.from_config(cfg))
+    check_audit_read(result.inputs, paths)
+    write_output(TimelineReport().render(result, fmt.value, RenderOptions(generated_at=_now())), output)
+    check_window(result.timeline.window)  # after the report, which carries "0 of N events in the window": exit 2
 
 
 @rules_app.command("list")
@@ -293,4 +207,4 @@ def rules_list(
 
     Example: kubehipaa audit rules list --format json
     """
-    write_output(audit_alerts.render_rules(list(RULES), fmt.value), output)
+    write_output(AuditRulesReport().render(list(RULES), fmt.value, RenderOptions()), output)

@@ -23,7 +23,7 @@ from kubehipaa.redaction import install_log_redaction, redact_text
 
 if TYPE_CHECKING:  # imported where used: every command imports this module, not every command needs these
     from kubehipaa.config import Config
-    from kubehipaa.engines.sigma import SigmaRuleSet
+    from kubehipaa.engines.auditlog import SigmaRuleSet
     from kubehipaa.inventory import Inventory
     from kubehipaa.sources.auditlog import ReadStats
     from kubehipaa.sources.files import LoadResult
@@ -93,9 +93,9 @@ def load_sigma_rules(sigma: Sequence[Path]) -> SigmaRuleSet:
     """The Sigma rules of `--sigma` files/directories; skipped rules are warned about, and finding no
     kubernetes/audit rule at all is an input error (running without the rules that were asked for would
     look like "no Sigma alert")."""
-    from kubehipaa.engines.sigma import SigmaRuleSet
+    from kubehipaa.pipelines.audit import read_sigma_rules
 
-    rules = SigmaRuleSet.from_paths(list(sigma))
+    rules = read_sigma_rules(list(sigma))
     for skipped in rules.skipped:
         warn(f"{skipped.file}: Sigma rule {skipped.title!r} skipped: {skipped.reason}")
     if not rules.rules and not rules.correlations:

@@ -2,7 +2,7 @@
 
 Four registries produce findings or alerts: the scanner's checks (`checks/registry.py`), the audit-log detections
 (`engines/auditlog/catalog.py`), the RBAC risk rules (`engines/rbac/risk_rules.yaml`) and the Sigma rules a user
-loads at run time (`engines/sigma.py`). Each keeps the record its engine evaluates, and each describes itself
+loads at run time (`engines/auditlog/sigma/`). Each keeps the record its engine evaluates, and each describes itself
 with a `RuleMeta` (`.meta`) that `validate` checks when the rule is registered: an id in its family's format, a
 `Severity`, HIPAA Security Rule paragraphs that exist in the catalog (`frameworks/hipaa.yaml`, by their
 catalog id), a remediation. A typo or a citation outside the catalog therefore fails when the registry is

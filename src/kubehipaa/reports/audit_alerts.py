@@ -1,61 +1,41 @@
-"""Render `audit analyze` results: alerts grouped by rule, as a terminal table, JSON or SARIF 2.1.0.
+"""Render `audit analyze` results (alerts grouped by rule: table, JSON, SARIF 2.1.0) and the rule list.
 
-Every format renders an alert from `Alert.to_dict()`, which redacts what came from the event (kubehipaa.redaction),
-and the run's metadata (input files, malformed-line samples) through `redact_tree`: no format shows what another
-one masks.
+Two `Report`s (reports/base.py): `AuditAlertsReport` for an `AuditAnalysis` (pipelines/audit.py) and
+`AuditRulesReport` for a list of audit-log rules. Every format renders an alert from `Alert.to_dict()`, which
+redacts what came from the event (kubehipaa.redaction), and the run's metadata (input files, malformed-line
+samples) through `redact_tree`: no format shows what another one masks. Tables go through
+`terminal.fit_table` at the reader's width: times, users, addresses and rule ids are never split inside a
+word, and rows are stacked when the columns cannot fit.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.markup import escape
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from kubehipaa import __version__
-from kubehipaa.engines.auditlog import RULES_BY_ID, Alert, Rule
+from kubehipaa.config_location import IGNORED_CODE
+from kubehipaa.engines.auditlog import Alert, AlertCollector, Rule
 from kubehipaa.model import Severity
 from kubehipaa.redaction import redact_tree
+from kubehipaa.reports.base import RenderOptions, require_format
+from kubehipaa.reports.terminal import Cell, Column, fit_table, fits, render_text, stacked, terminal_width
+
+if TYPE_CHECKING:
+    from kubehipaa.pipelines.audit import AuditAnalysis
 
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
                   Severity.LOW: "cyan"}
 SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
                Severity.LOW: "note"}
 SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0"}
-
-
-@dataclass(slots=True)
-class AlertCollector:
-    """Keeps every alert count but at most `keep` alerts per rule, so a report's memory is bounded."""
-
-    keep: int = 1000
-    counts: Counter[str] = field(default_factory=Counter)
-    kept: dict[str, list[Alert]] = field(default_factory=dict)
-
-    def add(self, alert: Alert) -> None:
-        self.counts[alert.rule_id] += 1
-        lst = self.kept.setdefault(alert.rule_id, [])
-        if len(lst) < self.keep:
-            lst.append(alert)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def max_severity(self) -> Severity | None:
-        sevs = [RULES_BY_ID[r].severity for r in self.counts if r in RULES_BY_ID]
-        return max(sevs) if sevs else None
-
-    def groups(self) -> list[tuple[Rule, int, list[Alert]]]:
-        rules = [RULES_BY_ID[r] for r in self.counts if r in RULES_BY_ID]
-        rules.sort(key=lambda r: (-int(r.severity), r.id))
-        return [(r, self.counts[r.id], self.kept.get(r.id, [])) for r in rules]
 
 
 def report_dict(col: AlertCollector, meta: dict[str, Any]) -> dict[str, Any]:
@@ -77,44 +57,61 @@ def render_json(col: AlertCollector, meta: dict[str, Any]) -> str:
     return orjson.dumps(report_dict(col, meta), option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int = 20, width: int = 200) -> str:
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, highlight=False, force_terminal=False)
+ALERT_COLUMNS = (Column("time", key=True), Column("user", key=True), Column("source IP", key=True),
+                 Column("message"))
+RULE_COLUMNS = (Column("id", key=True), Column("severity", key=True), Column("title"), Column("HIPAA", key=True),
+                Column("matching logic"))
+
+
+def _alert_row(alert: Alert) -> list[Cell]:
+    d = alert.to_dict()  # redacted
+    return [Text(d["time"]), Text(d["user"]), Text(d["sourceIP"]), Text(d["message"])]
+
+
+def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int | None = 20,
+                 width: int | None = None, color: bool = False) -> str:
+    """One block per rule (worst first): a heading line, then its alerts (at most `max_rows`; None: every
+    alert kept), then the summary, one fact per line (so that no count is broken across lines at 80
+    columns)."""
+    width = width or terminal_width()
+    if max_rows is None:
+        max_rows = max((len(alerts) for _r, _n, alerts in col.groups()), default=0)
     meta = redact_tree(meta)
     inputs = meta.get("inputs", {})
-    for rule, n, alerts in col.groups():
-        style = SEVERITY_STYLE[rule.severity]
-        table = Table(title=f"[{style}]{rule.severity.label.upper()}[/] {rule.id} {rule.title} — {n} alert(s) "
-                      f"· HIPAA {', '.join(rule.hipaa)}", title_justify="left", show_lines=False)
-        for col_name in ("time", "user", "source IP", "message"):
-            table.add_column(col_name, overflow="fold")
-        for a in alerts[:max_rows]:
-            d = a.to_dict()
-            table.add_row(escape(d["time"]), escape(d["user"]), escape(d["sourceIP"]), escape(d["message"]))
-        console.print(table)
-        if n > min(len(alerts), max_rows):
-            console.print(f"  … {n - min(len(alerts), max_rows)} more (use --format json or --max-rows)")
+    groups = [(rule, n, [_alert_row(a) for a in alerts[:max_rows]]) for rule, n, alerts in col.groups()]
+    # one layout for every rule's block: all boxed tables when every row fits the width, else all stacked
+    boxed = fits(ALERT_COLUMNS, [row for *_, rows in groups for row in rows], width)
+    parts: list[RenderableType] = []
+    for rule, n, rows in groups:
+        parts.append(Text.assemble((rule.severity.label.upper(), SEVERITY_STYLE[rule.severity]),
+                                   f" {rule.id} {rule.title} — {n} alert(s) · HIPAA {', '.join(rule.hipaa)}"))
+        parts.append(fit_table(ALERT_COLUMNS, rows, width) if boxed else stacked(ALERT_COLUMNS, rows, width=width))
+        if n > len(rows):
+            parts.append(Text(f"  … {n - len(rows)} more (use --format json or --max-rows)"))
+        parts.append(Text(""))
     sev: Counter[str] = Counter()
     for rule, n, _ in col.groups():
         sev[rule.severity.label] += n
-    parts = ", ".join(f"{sev[s.label]} {s.label}" for s in sorted(Severity, reverse=True) if sev[s.label])
+    counts = ", ".join(f"{sev[s.label]} {s.label}" for s in sorted(Severity, reverse=True) if sev[s.label])
     window = meta.get("window") or {}
-    in_window = (f"{window.get('eventsInWindow', 0)} of {window.get('eventsRead', 0)} events in the window "
-                 f"({_describe_window(window)}), ") if window.get("since") or window.get("until") else ""
-    reused = meta.get("detector", {}).get("reusedAuditIDs", 0)
-    console.print(f"{col.total} alert(s) from {len(col.counts)} rule(s)" + (f" ({parts})" if parts else "")
-                  + f"; {inputs.get('events', 0)} events read from {len(inputs.get('files', []))} file(s), "
-                  + in_window
-                  + f"{meta.get('detector', {}).get('duplicates', 0)} duplicate stages, "
-                  + (f"{reused} request(s) reusing another request's auditID, " if reused else "")
-                  + f"{inputs.get('malformed', 0)} malformed line(s)")
+    detector = meta.get("detector", {})
+    reused = detector.get("reusedAuditIDs", 0)
+    lines = [f"{col.total} alert(s) from {len(col.counts)} rule(s)" + (f" ({counts})" if counts else ""),
+             f"{inputs.get('events', 0)} events read from {len(inputs.get('files', []))} file(s)"]
+    if window.get("since") or window.get("until"):
+        lines.append(f"{window.get('eventsInWindow', 0)} of {window.get('eventsRead', 0)} events in the window "
+                     f"({_describe_window(window)})")
+    lines.append(f"{detector.get('duplicates', 0)} duplicate stages")
+    if reused:
+        lines.append(f"{reused} request(s) reusing another request's auditID")
+    lines.append(f"{inputs.get('malformed', 0)} malformed line(s)")
+    parts.extend(Text(line) for line in lines)
     samples = inputs.get("malformedSamples", [])
-    for m in samples[:10]:
-        console.print(f"  malformed: {escape(str(m))}")
+    parts.extend(Text(f"  malformed: {m}") for m in samples[:10])
     if inputs.get("malformed", 0) > 10:
-        console.print(f"  … {inputs['malformed'] - 10} more malformed line(s) (the JSON report lists up to "
-                      f"{len(samples)})")
-    return buf.getvalue()
+        parts.append(Text(f"  … {inputs['malformed'] - 10} more malformed line(s) (the JSON report lists up to "
+                          f"{len(samples)})"))
+    return render_text(parts, width=width, color=color)
 
 
 def _describe_window(window: dict[str, Any]) -> str:
@@ -174,15 +171,49 @@ def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def render_rules(rules: list[Rule], fmt: str, *, width: int = 200) -> str:
+def render_rules(rules: Sequence[Rule], fmt: str, *, width: int | None = None, color: bool = False) -> str:
+    """The audit-log rules with severity, HIPAA paragraphs and matching logic (`audit rules list`)."""
     if fmt == "json":
         return orjson.dumps([r.to_dict() for r in rules], option=orjson.OPT_INDENT_2).decode() + "\n"
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, highlight=False, force_terminal=False)
-    table = Table(title=f"{len(rules)} built-in audit-log detections", show_lines=True)
-    for name in ("id", "severity", "title", "HIPAA", "matching logic"):
-        table.add_column(name, overflow="fold")
-    for r in rules:
-        table.add_row(r.id, r.severity.label, escape(r.title), "\n".join(r.hipaa), escape(r.logic))
-    console.print(table)
-    return buf.getvalue()
+    width = width or terminal_width()
+    rows = [[Text(r.id), Text(r.severity.label), Text(r.title), Text("\n".join(r.hipaa)), Text(r.logic)]
+            for r in rules]
+    table = fit_table(RULE_COLUMNS, rows, width, title=f"{len(rules)} built-in audit-log detections")
+    if isinstance(table, Table):
+        table.show_lines = True  # multi-line cells: a rule per boxed row
+    return render_text([table], width=width, color=color)
+
+
+def analysis_meta(result: AuditAnalysis, generated_at: str | None) -> dict[str, Any]:
+    """The run's metadata every format carries: when, the window with its counts, what was read, the
+    detector's counters and the warnings (not yet redacted: each renderer does)."""
+    window = result.window
+    return {"generatedAt": generated_at, "since": window.since, "until": window.until, "window": window.to_dict(),
+            "inputs": result.inputs.to_dict(), "detector": result.detector.to_dict(),
+            "warnings": [{"code": IGNORED_CODE, "message": m} for m in result.warnings]}
+
+
+class AuditAlertsReport:
+    """`audit analyze`'s result as a table (the default), JSON or SARIF."""
+
+    formats: tuple[str, ...] = ("table", "json", "sarif")
+
+    def render(self, result: AuditAnalysis, fmt: str, options: RenderOptions) -> str:
+        require_format(self, fmt)
+        meta = analysis_meta(result, options.generated_at)
+        if fmt == "json":
+            return render_json(result.alerts, meta)
+        if fmt == "sarif":
+            return render_sarif(result.alerts, meta)
+        return render_table(result.alerts, meta, max_rows=options.max_rows, width=options.width,
+                            color=options.color)
+
+
+class AuditRulesReport:
+    """A list of audit-log rules (`audit rules list`) as a table (the default) or JSON."""
+
+    formats: tuple[str, ...] = ("table", "json")
+
+    def render(self, result: Sequence[Rule], fmt: str, options: RenderOptions) -> str:
+        require_format(self, fmt)
+        return render_rules(result, fmt, width=options.width, color=options.color)

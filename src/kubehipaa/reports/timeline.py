@@ -1,27 +1,35 @@
 """Render an audit timeline (who did what, when, from where) as a terminal table, JSON or HTML.
 
-Every format renders the entries' `to_dict()` (redacted, see engines/auditlog/timeline.py) and the inputs through
-`redact_tree`."""
+`TimelineReport` is the `Report` (reports/base.py) of an `AuditTimeline` (pipelines/audit.py). Every format
+renders the entries' `to_dict()` (redacted, see engines/auditlog/timeline.py) and the inputs through
+`redact_tree`. The table goes through `terminal.fit_table` at the reader's width: times, users, verbs,
+outcomes, addresses and alert ids are never split inside a word (rows are stacked when they cannot fit).
+"""
 
 from __future__ import annotations
 
-import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from jinja2 import Environment, PackageLoader, select_autoescape
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from rich.console import RenderableType
+from rich.text import Text
 
 from kubehipaa import __version__
-from kubehipaa.engines.auditlog.timeline import Timeline
+from kubehipaa.engines.auditlog import Timeline
 from kubehipaa.redaction import clip, redact_tree
+from kubehipaa.reports.base import RenderOptions, require_format
+from kubehipaa.reports.terminal import Column, fit_table, render_text, terminal_width
+
+if TYPE_CHECKING:
+    from kubehipaa.pipelines.audit import AuditTimeline
 
 OUTCOME_STYLE = {"allowed": "green", "forbidden": "red", "unauthorized": "red", "failed": "yellow"}
+COLUMNS = (Column("time", key=True), Column("user", key=True), Column("verb", key=True), Column("object"),
+           Column("outcome", key=True), Column("source IP", key=True), Column("user agent"),
+           Column("alerts", key=True))
 
 
-def timeline_dict(tl: Timeline, inputs: dict[str, Any], generated_at: str) -> dict[str, Any]:
+def timeline_dict(tl: Timeline, inputs: dict[str, Any], generated_at: str | None) -> dict[str, Any]:
     entries = tl.entries()
     return {
         "tool": {"name": "kubehipaa", "version": __version__},
@@ -36,11 +44,13 @@ def timeline_dict(tl: Timeline, inputs: dict[str, Any], generated_at: str) -> di
     }
 
 
-def render_timeline_json(tl: Timeline, inputs: dict[str, Any], generated_at: str) -> str:
+def render_timeline_json(tl: Timeline, inputs: dict[str, Any], generated_at: str | None) -> str:
     return orjson.dumps(timeline_dict(tl, inputs, generated_at), option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def render_timeline_html(tl: Timeline, inputs: dict[str, Any], generated_at: str) -> str:
+def render_timeline_html(tl: Timeline, inputs: dict[str, Any], generated_at: str | None) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape  # ~50 ms of imports, for HTML only
+
     env = Environment(loader=PackageLoader("kubehipaa.reports", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("timeline.html.j2")
@@ -50,24 +60,24 @@ def render_timeline_html(tl: Timeline, inputs: dict[str, Any], generated_at: str
     return template.render(report=data, users=users, ips=ips)
 
 
-def render_timeline_table(tl: Timeline, inputs: dict[str, Any], *, width: int = 200) -> str:
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, highlight=False, force_terminal=False)
+def render_timeline_table(tl: Timeline, inputs: dict[str, Any], *, width: int | None = None,
+                          color: bool = False) -> str:
+    """The requests in time order, one row each, then the counts (one fact per line)."""
+    width = width or terminal_width()
     entries = [e.to_dict() for e in tl.entries()]
     flt = ", ".join(f"{k}={v}" for k, v in redact_tree(tl.filter.to_dict()).items()) or "none"
-    table = Table(title=f"Audit timeline (filters: {flt})", show_lines=False)
-    for col in ("time", "user", "verb", "object", "outcome", "source IP", "user agent", "alerts"):
-        table.add_column(col, overflow="fold")
-    for e in entries:
-        table.add_row(escape(e["time"]), escape(_who(e)), escape(e["verb"]), escape(_what(e)),
-                      f"[{OUTCOME_STYLE.get(e['outcome'], 'white')}]{e['outcome']} {e['code'] or ''}[/]",
-                      escape(e["sourceIP"]), escape(clip(e["userAgent"], 40)), ",".join(e["alerts"]))
-    console.print(table)
+    rows = [[Text(e["time"]), Text(_who(e)), Text(e["verb"]), Text(_what(e)),
+             Text(f"{e['outcome']} {e['code'] or ''}".rstrip(), style=OUTCOME_STYLE.get(e["outcome"], "")),
+             Text(e["sourceIP"]), Text(clip(e["userAgent"], 40)), Text(", ".join(e["alerts"]))]
+            for e in entries]
+    parts: list[RenderableType] = [Text(f"Audit timeline (filters: {flt})"), fit_table(COLUMNS, rows, width)]
     more = f" (first {len(entries)} shown; raise --limit)" if tl.truncated else ""
-    window = f", {tl.window.summary()}" if tl.window.bounded else ""
-    console.print(f"{tl.matched} matching requests{more}; {inputs.get('events', 0)} events read{window}, "
-                  f"{inputs.get('malformed', 0)} malformed lines")
-    return buf.getvalue()
+    parts.append(Text(""))
+    parts.append(Text(f"{tl.matched} matching requests{more}"))
+    parts.append(Text(f"{inputs.get('events', 0)} events read, {inputs.get('malformed', 0)} malformed lines"))
+    if tl.window.bounded:
+        parts.append(Text(tl.window.summary()))
+    return render_text(parts, width=width, color=color)
 
 
 def _who(e: dict[str, Any]) -> str:
@@ -77,3 +87,18 @@ def _who(e: dict[str, Any]) -> str:
 def _what(e: dict[str, Any]) -> str:
     cmd = f" [{' '.join(e['command'])}]" if e["command"] else ""
     return str(e["object"]) + cmd
+
+
+class TimelineReport:
+    """`audit timeline`'s result as a table (the default), JSON or a self-contained HTML page."""
+
+    formats: tuple[str, ...] = ("table", "json", "html")
+
+    def render(self, result: AuditTimeline, fmt: str, options: RenderOptions) -> str:
+        require_format(self, fmt)
+        inputs = result.inputs.to_dict()
+        if fmt == "json":
+            return render_timeline_json(result.timeline, inputs, options.generated_at)
+        if fmt == "html":
+            return render_timeline_html(result.timeline, inputs, options.generated_at)
+        return render_timeline_table(result.timeline, inputs, width=options.width, color=options.color)

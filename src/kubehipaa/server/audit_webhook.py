@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -51,8 +50,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from starlette.requests import ClientDisconnect
 
-from kubehipaa.engines.auditlog import AuditEvent, Detector, DetectorConfig
-from kubehipaa.engines.auditlog.event import keyed_request_signature
+from kubehipaa.engines.auditlog import AuditEvent, Detector, DetectorConfig, keyed_request_signature
 from kubehipaa.errors import InputError
 from kubehipaa.server import (
     DEFAULT_MAX_BODY_BYTES,
@@ -64,6 +62,7 @@ from kubehipaa.server import checkpoint as ckpt
 from kubehipaa.server.alerts_out import AlertFile, AlertOutput, CallableOutput, StreamOutput
 from kubehipaa.server.http import ConnectionLimits
 from kubehipaa.server.spool import Position, Record, Spool, SpoolClosed, SpoolFull
+from kubehipaa.sources.eventlist import decode_event_list_raw
 
 log = logging.getLogger("kubehipaa.audit_webhook")
 
@@ -81,7 +80,7 @@ class WebhookSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     detector_config: DetectorConfig | None = None
     sigma: Any = None
-    """An optional `kubehipaa.engines.sigma.SigmaRuleSet` run on every event the detector evaluates."""
+    """An optional `SigmaRuleSet` (`kubehipaa.engines.auditlog`) run on every event the detector evaluates."""
     flush_idle_s: float = 5.0
     """After this long without batches, evaluate RequestReceived events still waiting for a later stage."""
     spool_dir: Path | None = None
@@ -199,7 +198,7 @@ class AuditReceiver:
         self._restore()
         self._sigma_view: Any = None
         if s.sigma is not None:  # (imported only then: pySigma costs ~0.6 s of start-up)
-            from kubehipaa.engines.sigma import RawEventView, with_sigma
+            from kubehipaa.engines.auditlog import RawEventView, with_sigma
 
             self._sigma_view = RawEventView()  # Sigma sees each event as posted (every field)
             with_sigma(self.detector, s.sigma, to_dict=self._sigma_view)
@@ -544,101 +543,12 @@ class AuditReceiver:
 
 # -- decoding -----------------------------------------------------------------------------------------------
 
-class _EventList(msgspec.Struct, gc=False):
-    """The webhook body: `audit.k8s.io/v1 EventList` (apiVersion/metadata are not needed)."""
-
-    kind: str | None = None
-    items: list[AuditEvent] | None = None
-
-
-class _RawEventList(msgspec.Struct, gc=False):
-    """The same body with each item kept as its JSON bytes (for Sigma, which may read any field)."""
-
-    kind: str | None = None
-    items: list[msgspec.Raw] | None = None
-
-
-_BATCH_DECODER = msgspec.json.Decoder(_EventList)
-_RAW_BATCH_DECODER = msgspec.json.Decoder(_RawEventList)
-_EVENT_DECODER = msgspec.json.Decoder(AuditEvent)
-
-_SAFE_REASON = re.compile(r"(Expected `[a-z0-9 |]+`, got `[a-z0-9 ]+`|Object missing required field `\w+`|"
-                          r"JSON is malformed: [a-z ',]+|Input data was truncated|Invalid UTF-8 sequence)"
-                          r"( - at `\$[\w.\[\]]*`)?( \(byte \d+\))?")
-
-
-def _reason(exc: Exception) -> str:
-    """msgspec's message when it is one of the shapes known to quote only types, schema field names and
-    offsets; else a generic phrase. Error answers and logs must never echo request content."""
-    msg = str(exc)
-    return msg if len(msg) < 200 and _SAFE_REASON.fullmatch(msg) else "wrong type or value"
-
-
-def decode_batch(body: bytes) -> list[AuditEvent]:
-    """An EventList (or a single Event) decoded straight into `AuditEvent`s, all or nothing.
-
-    msgspec validates while decoding, without building intermediate dicts: about 5x faster than a generic
-    JSON parse, which matters because this runs on the request path. Raises InputError naming the problem
-    (never quoting the body).
-    """
-    return decode_batch_raw(body, keep_raw=False)[0]
-
-
-def decode_batch_raw(body: bytes | bytearray, *, keep_raw: bool = True) -> tuple[list[AuditEvent], list[bytes]]:
-    """`decode_batch`, plus (with `keep_raw`) every item's own JSON bytes, in the same order.
-
-    The audit core's `AuditEvent` declares only the fields its detections read; a Sigma rule may name any
-    field of the Event (`responseStatus.reason`, `user.extra`, other annotations), so Sigma gets the item as
-    it was sent."""
-    try:
-        if keep_raw:
-            raw_batch = _RAW_BATCH_DECODER.decode(body)
-            kind, raw_items = raw_batch.kind, raw_batch.items
-        else:
-            batch = _BATCH_DECODER.decode(body)
-            kind, raw_items = batch.kind, None
-    except msgspec.DecodeError as exc:
-        raise InputError(f"invalid JSON: {_reason(exc)}", file="request body") from None
-    except msgspec.ValidationError as exc:
-        raise InputError(f"not an audit EventList: {_reason(exc)}", file="request body") from None
-    except RecursionError:  # a hostile body nested thousands of levels deep
-        raise InputError("invalid JSON: nested too deeply", file="request body") from None
-    raws: list[bytes] = []
-    if kind == "EventList":
-        if keep_raw:
-            events = []
-            for i, item in enumerate(raw_items or []):
-                try:
-                    events.append(_EVENT_DECODER.decode(item))
-                except msgspec.ValidationError as exc:
-                    raise InputError(f"items[{i}] is not an audit Event: {_reason(exc)}",
-                                     file="request body") from None
-                except RecursionError:
-                    raise InputError(f"items[{i}]: nested too deeply", file="request body") from None
-                raws.append(bytes(item))
-        else:
-            events = batch.items or []
-    elif kind in (None, "Event") and (raw_items if keep_raw else batch.items) is None:
-        try:
-            events = [_EVENT_DECODER.decode(body)]
-        except msgspec.ValidationError as exc:
-            raise InputError(f"not an audit Event: {_reason(exc)}", file="request body") from None
-        except RecursionError:
-            raise InputError("invalid JSON: nested too deeply", file="request body") from None
-        raws = [bytes(body)] if keep_raw else []
-    else:
-        raise InputError("expected an audit EventList or Event (got another kind)", file="request body")
-    for i, ev in enumerate(events):
-        if ev.kind not in (None, "Event") or not (ev.auditID or ev.verb or ev.requestURI or ev.user is not None):
-            raise InputError(f"items[{i}] is not an audit Event", file="request body")
-    return events, raws
-
-
 def decode_spooled(payload: bytes, *, keep_raw: bool) -> tuple[list[AuditEvent], list[bytes]]:
-    """A spooled body as the worker needs it: like `decode_batch_raw`, and a RequestReceived event's
-    bodies copied out of the payload, because the detector may hold that event (waiting for its later
-    stage) long after the batch, and a zero-copy `msgspec.Raw` would keep the whole payload alive."""
-    events, raws = decode_batch_raw(payload, keep_raw=keep_raw)
+    """A spooled body as the worker needs it: decoded by the one EventList decoder (`sources.eventlist`, as
+    when it was accepted), and a RequestReceived event's bodies copied out of the payload, because the
+    detector may hold that event (waiting for its later stage) long after the batch, and a zero-copy
+    `msgspec.Raw` would keep the whole payload alive."""
+    events, raws = decode_event_list_raw(payload, keep_raw=keep_raw)
     for i, ev in enumerate(events):
         if ev.stage == "RequestReceived" and (ev.requestObject or ev.responseObject):
             events[i] = msgspec.structs.replace(ev, requestObject=ev.requestObject.copy(),
@@ -747,7 +657,7 @@ def create_app(receiver: AuditReceiver | None = None, settings: WebhookSettings 
             del body
             try:
                 # the same decoder as the worker's, so a batch accepted here is one it can read back
-                n = len(decode_batch_raw(data, keep_raw=s.sigma is not None)[0])
+                n = len(decode_event_list_raw(data, keep_raw=s.sigma is not None)[0])
             except InputError as exc:
                 m.malformed.labels("invalid").inc()
                 log.warning("rejected audit batch from %s: %s", client, exc)
@@ -805,6 +715,5 @@ __all__ = [
     "WebhookMetrics",
     "WebhookSettings",
     "create_app",
-    "decode_batch",
-    "decode_batch_raw",
+    "decode_spooled",
 ]

@@ -8,7 +8,9 @@ are not events and are skipped. Files are opened by content (gzip magic bytes), 
 (bare Event or a cloud record around one) is told from its content, line by line, so one file may mix them.
 
 Lines are decoded straight into `AuditEvent` Structs with msgspec (see `engines.auditlog.event` for why);
-whole documents (`EventList`, pretty-printed Events, JSON arrays) are parsed with orjson.
+an `EventList` goes through the one EventList decoder (`sources.eventlist`, the webhook's too); other whole
+documents (pretty-printed Events, JSON arrays, cloud records), and an EventList with an item that is not an
+Event, are parsed with orjson and taken apart by `audit_shapes.expand`.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from typing import IO, Any
 import msgspec
 import orjson
 
-from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, has_event_fields, is_event_shaped
+from kubehipaa.engines.auditlog import EVENT_DECODER, AuditEvent
 from kubehipaa.errors import InputError
 from kubehipaa.sources import limits, reading
 from kubehipaa.sources.audit_shapes import expand, split_concatenated, strip_timestamp_prefix
-from kubehipaa.sources.gke import gke_to_event, is_gke_entry
+from kubehipaa.sources.eventlist import decode_event_list_raw, is_audit_event
 from kubehipaa.sources.limits import Limits, format_size
 
 MAX_SAMPLES = 1000
@@ -337,7 +339,7 @@ def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
                 except decode_errors:
                     batch = None
                 if batch is not None:
-                    for ev in batch:  # `not is_event_shaped(ev)`, inlined: this runs for every event
+                    for ev in batch:  # `not is_audit_event(ev)`, inlined: this runs for every event
                         if (ev.kind is not None and ev.kind != "Event") or (
                             ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None
                         ):
@@ -433,11 +435,11 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
         kind = ev.kind
         if kind is not None and kind != "Event":
             if kind == "EventList":
-                out.events.extend(_document_events(line, path, lineno, st, raws))
+                out.events.extend(_event_list_events(line, path, lineno, st, raws))
             else:
                 st.add_malformed(path, lineno, f"not an audit Event (kind {kind!r})")
             continue
-        if not has_event_fields(ev):
+        if not is_audit_event(ev):
             # A cloud record around an Event (GKE, AKS, EKS), or not an Event at all: `expand` tells which.
             out.events.extend(_document_events(line, path, lineno, st, raws,
                                                "not an audit Event (no auditID, verb, user or requestURI)"))
@@ -478,12 +480,33 @@ def _whole_document(first: bytes, rest: Iterator[bytes | None], path: str, st: R
             problem = f"multi-line JSON document {reading.too_large_message(caps.file_bytes)}"
             break
     if problem is None:
-        yield from _document_events(b"".join(chunks), path, 1, st, raws)
+        yield from _event_list_events(b"".join(chunks), path, 1, st, raws)
         return
     st.add_malformed(path, 1, problem)
     chunks.clear()
     for _ in rest:
         pass
+
+
+def _event_list_events(data: bytes, path: str, lineno: int, st: ReadStats,
+                       raws: list[bytes | None] | None = None) -> Iterator[AuditEvent]:
+    """The events of a document that may be an `EventList` (or a single Event): the one EventList decoder
+    first (`sources.eventlist`, as the webhook; items decoded straight from their bytes, no dicts built),
+    and when it refuses the document (an item that is not an Event, a wrapper, an array, bad JSON),
+    `_document_events`, which keeps the good items and names each bad one. Both give the same events for
+    a document the decoder accepts; raws are appended just before each event is yielded, as there."""
+    try:
+        events, items = decode_event_list_raw(data, keep_raw=raws is not None, source=path)
+    except InputError:
+        yield from _document_events(data, path, lineno, st, raws)
+        return
+    st.events += len(events)
+    if raws is None:
+        yield from events
+        return
+    for ev, item in zip(events, items, strict=True):
+        raws.append(item)
+        yield ev
 
 
 def _document_events(data: bytes, path: str, lineno: int, st: ReadStats,
@@ -538,48 +561,9 @@ def _candidate_event(item: dict[str, Any]) -> tuple[AuditEvent, bytes] | str:
         return TOO_DEEP
     if ev.kind is not None and ev.kind != "Event":
         return f"not an audit Event (kind {ev.kind!r})"
-    if not is_event_shaped(ev):
+    if not is_audit_event(ev):
         return "not an audit Event (no auditID, verb, user or requestURI)"
     return ev, data
-
-
-def _item_event(item: Any) -> AuditEvent | None:
-    """A webhook item (an Event, or a GKE entry converted to one) as an audit Event; None if it is not one."""
-    if not isinstance(item, dict):
-        return None
-    if is_gke_entry(item):
-        item = gke_to_event(item)
-    decoded = _candidate_event(item)
-    return None if isinstance(decoded, str) else decoded[0]
-
-
-def events_from_document(data: bytes, *, source: str = "<body>") -> list[AuditEvent]:
-    """Decode one webhook body (an `EventList`, or a single Event) strictly; bad input raises InputError.
-
-    For the audit webhook receiver: a batch is accepted whole or rejected whole (HTTP 400), so the API
-    server's retry semantics stay simple.
-    """
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(_json_error(exc), file=source) from None
-    if isinstance(doc, dict) and doc.get("kind") == "EventList":
-        items = doc.get("items")
-        if items is None:
-            return []
-        if not isinstance(items, list):
-            raise InputError("EventList.items is not a list", file=source)
-    elif isinstance(doc, dict):
-        items = [doc]
-    else:
-        raise InputError("expected an EventList or Event object", file=source)
-    events: list[AuditEvent] = []
-    for i, item in enumerate(items):
-        ev = _item_event(item)
-        if ev is None:
-            raise InputError(f"items[{i}] is not an audit Event", file=source)
-        events.append(ev)
-    return events
 
 
 def _json_error(exc: orjson.JSONDecodeError) -> str:

@@ -1,4 +1,7 @@
-"""Finding and reading Sigma rule files within bounds (`--sigma FILE|DIR`), for `engines.sigma`.
+"""Finding and reading Sigma rule files within bounds (`--sigma FILE|DIR`), for the Sigma engine.
+
+The engine (`kubehipaa.engines.auditlog`'s `SigmaRuleSet.from_texts`) reads no file: `read_rules` gives it
+each rule file's text with the name it is reported under, and the entries that were not read.
 
 The same rules as every other reader (`sources.reading`): only regular files are read, each within
 `--max-file-bytes`; a FIFO, socket or device in a rules directory is skipped with one line; a directory that
@@ -9,7 +12,7 @@ rules repository's `.github/workflows/*.yml` are not rules).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from kubehipaa.errors import InputError
@@ -58,3 +61,12 @@ def read_rule(path: Path) -> str:
         raise InputError(f"cannot read Sigma rule: {exc.reason}", file=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read Sigma rule: {exc.strerror or exc}", file=str(path)) from None
+
+
+def read_rules(paths: Sequence[str | Path]) -> tuple[Iterator[tuple[str, str]], list[tuple[str, str]]]:
+    """(file name, text) of every rule file under `paths`, read one at a time as the consumer asks (so the
+    first unreadable or invalid file is the one reported, in path order, and only one text is held at a
+    time before it is parsed), and the (file name, reason) of entries skipped as not regular files."""
+    files, skipped = rule_files(paths)
+    texts = ((str(path), read_rule(path)) for path in files)
+    return texts, [(str(path), why) for path, why in skipped]

@@ -21,7 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.auditlog import podspec as ps
-from kubehipaa.engines.auditlog.phi import scan_bodies
+from kubehipaa.engines.auditlog.phi_scan import scan_bodies
 from kubehipaa.engines.auditlog.rules import (
     ANONYMOUS_USER,
     SYSTEM_NAMESPACES,

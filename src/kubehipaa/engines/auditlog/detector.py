@@ -33,7 +33,6 @@ import msgspec
 
 from kubehipaa.engines.auditlog.catalog import RULES
 from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, request_signature
-from kubehipaa.engines.auditlog.phi import _scanner
 from kubehipaa.engines.auditlog.rules import (
     ANONYMOUS_USER,
     GATES,
@@ -167,8 +166,6 @@ class Detector:
             subs = self._index3.setdefault(res, {})
             for s in ((sub,) if sub else (None, "")):
                 subs.setdefault(s, {}).update(by_verb)
-        if _scanner() is None:
-            self._gated["body"] = []  # PHI engine absent: do not pay for decoding bodies
         self._state: dict[str, Any] = {}
         cfg = self.config
         for r in self.rules:

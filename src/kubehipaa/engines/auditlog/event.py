@@ -334,14 +334,3 @@ def keyed_request_signature(key: bytes) -> Callable[[AuditEvent], int]:
         return from_bytes(h.digest(), "little", signed=True)
 
     return signature
-
-
-def has_event_fields(ev: AuditEvent) -> bool:
-    """Whether a decoded document carries any field only an audit Event has (auditID, verb, user, requestURI):
-    the reader's test for "is this line an Event at all" (a `{"kind": "Pod"}` or `{}` line is not)."""
-    return not (ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None)
-
-
-def is_event_shaped(ev: AuditEvent) -> bool:
-    """An audit Event: no other `kind` (FAL-01-003's `{"kind": 0}` does not even decode), and event fields."""
-    return (ev.kind is None or ev.kind == "Event") and has_event_fields(ev)

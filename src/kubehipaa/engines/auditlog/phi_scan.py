@@ -1,4 +1,4 @@
-"""PHI in audited bodies: walk requestObject/responseObject with the shared PHI detectors.
+"""Scan audited request/response bodies for PHI (KH-AUDLOG-080) with the shared PHI detectors.
 
 The detectors themselves live in `kubehipaa.engines.phi` (one definition of what an SSN, NPI, MRN, DOB or
 FHIR Patient looks like, shared with the manifest checks); this module only decides which bodies to look at
@@ -19,15 +19,6 @@ if TYPE_CHECKING:
 
 MAX_BODY_BYTES = 1024 * 1024
 """Bodies larger than this (huge list responses) are not scanned; the cost would dominate the stream."""
-
-
-def _scanner() -> Any:
-    """The PHI walker, or None when the engine is absent (the detector then skips decoding bodies)."""
-    try:
-        from kubehipaa.engines import phi
-    except ImportError:  # pragma: no cover - the engine ships with the package
-        return None
-    return getattr(phi, "scan_value", None)
 
 
 WRITE_VERBS = frozenset({"create", "update", "patch"})
