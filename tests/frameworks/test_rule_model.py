@@ -18,10 +18,17 @@ import pytest
 import yaml
 
 from kubehipaa.checks.registry import REGISTRY, all_checks, check
-from kubehipaa.engines.auditlog import RULES, Detector, Rule, event_from_dict
+from kubehipaa.engines.auditlog import (
+    RULES,
+    Detector,
+    Rule,
+    SigmaRuleSet,
+    catalog_rules,
+    event_from_dict,
+    with_sigma,
+)
 from kubehipaa.engines.auditlog import catalog as audit_catalog
 from kubehipaa.engines.rbac.risk import DEFAULT_HIPAA, builtin_risk_rules, load_risk_rules
-from kubehipaa.engines.auditlog import SigmaRuleSet, catalog_rules, with_sigma
 from kubehipaa.errors import InputError
 from kubehipaa.frameworks import load_hipaa
 from kubehipaa.frameworks.rules import (
@@ -33,6 +40,7 @@ from kubehipaa.frameworks.rules import (
     validate,
 )
 from kubehipaa.model import Severity
+from kubehipaa.pipelines.audit import read_sigma_rules
 from tests.conftest import ROOT
 
 NOT_IN_CATALOG = "164.312(e)(9)"
@@ -205,7 +213,7 @@ def test_sigma_rule_citing_an_unknown_paragraph_is_refused_when_loaded(tmp_path:
     rule.parent.mkdir()
     rule.write_text(SIGMA.format(tags=f"tags: [attack.t1552, '{tag}']\n"), encoding="utf-8")
     with pytest.raises(InputError) as err:
-        SigmaRuleSet.from_paths([rule.parent])
+        read_sigma_rules([rule.parent])
     text = str(err.value)
     assert "bad.yml" in text and "Secrets listed" in text and "not a paragraph of the HIPAA" in text
 
