@@ -6,7 +6,14 @@ import csv
 import io
 from html.parser import HTMLParser
 
-from kubehipaa.engines.rbac import RbacIndex, build_review, diff_reviews, load_review, request_attributes, user_info
+from kubehipaa.engines.rbac import (
+    RbacIndex,
+    build_review,
+    diff_reviews,
+    load_review,
+    request_attributes,
+    user_info,
+)
 from kubehipaa.reports.rbac_review import review_csv, review_html
 from tests.rbac.helpers import crb, crole, group, rb, role, rule, sa
 

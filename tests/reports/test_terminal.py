@@ -7,7 +7,7 @@ import re
 import pytest
 
 from kubehipaa.reports.base import RenderOptions, json_text
-from kubehipaa.reports.terminal import Column, fit_table, render_text, terminal_width
+from kubehipaa.reports.terminal import Column, fit_table, render_text, stacked, terminal_width
 
 COLUMNS = [Column("Severity", key=True), Column("Check", key=True), Column("Resource", key=True), Column("Message")]
 NAME = "Deployment clinical/patient-records-api-backend"
@@ -43,3 +43,14 @@ def test_json_text_redacts_trees_before_serialising() -> None:
     text = json_text({"cmd": 'psql "postgres://admin:hunter2@db/phi"', "ok": 1})
     assert "hunter2" not in text
     assert text.endswith("\n") and '"ok": 1' in text
+
+
+def test_stacked_rows_keep_a_long_word_of_a_text_column_whole() -> None:
+    # A message quoting a long name: narrower than the line, wider than the room beside the label. Stacked,
+    # it goes on a line of its own instead of being folded under the label.
+    binding = '"clinical-records-production/patient-records-api-backend-reader-binding"'
+    columns = [Column("Subject", key=True), Column("Granted by")]
+    rows = [["ServiceAccount clinical/app", f"RoleBinding {binding} of Role reader"]]
+    text = render_text([stacked(columns, rows, width=80)], width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert any(binding in line for line in text.splitlines()), text

@@ -140,8 +140,9 @@ def stacked(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, title:
             parts.append(Text(""))
         for col, cell in zip(columns, row, strict=True):
             text = cell if isinstance(cell, Text) else Text(cell, style=col.style or "")
-            if col.key and value_width is not None and _longest_word(cell) > value_width:
-                parts.append(Text(f"{col.header}:", style="bold"))  # a long name on a line of its own
+            if value_width is not None and _longest_word(cell) > value_width:
+                # a long name (or a text quoting one) on a line of its own rather than split under the label
+                parts.append(Text(f"{col.header}:", style="bold"))
                 parts.append(text)
                 continue
             grid = Table.grid(padding=(0, 1))
