@@ -39,6 +39,7 @@ from kubehipaa.engines.rbac import (
     user_info,
 )
 from kubehipaa.engines.rbac.subjects import split_service_account
+from kubehipaa.redaction import redact_text
 
 MAX_RESOURCE_NAMES = 20
 """Beyond this many distinct names a verb is granted without resourceNames (unless that would grant a denied
@@ -371,7 +372,9 @@ ROLE_API = "rbac.authorization.k8s.io/v1"
 
 
 def _safe_name(user: str) -> str:
-    out = "".join(c if c.isalnum() or c in "-." else "-" for c in user.lower()).strip("-.")
+    """An object name derived from the user name, redacted first: once `:` and `@` are replaced, a password in
+    `postgres://admin:hunter2@db` no longer looks like one to the output's redaction."""
+    out = "".join(c if c.isalnum() or c in "-." else "-" for c in redact_text(user).lower()).strip("-.")
     return ("least-privilege-" + out)[:253]
 
 

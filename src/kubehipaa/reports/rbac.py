@@ -153,7 +153,7 @@ class EscalationAnswer:
 
 
 ESCALATION_COLUMNS = (Column("hops", key=True, justify="right"), Column("identity", key=True),
-                      Column("path (each step: how --> what it reaches)"))
+                      Column("path"))
 
 
 class EscalationReport:
