@@ -65,6 +65,10 @@ def _item(text: str, width: int) -> Table:
     return grid
 
 
+def _where(file: str, line: int) -> str:
+    return f"  [{file}:{line}]" if file else ""
+
+
 def unused_text(report: UnusedReport, options: RenderOptions, *, show_all: bool = False) -> str:
     """Per subject: how many of its granted permissions went unused in the log window, then each of them with
     the binding that grants it and where that binding is."""
@@ -82,7 +86,7 @@ def unused_text(report: UnusedReport, options: RenderOptions, *, show_all: bool 
             state += f" (+{len(s.identities) - 3})"
         parts.append(Text(_line(f"{s.subject.display}: {len(s.unused)} of {s.granted} granted permissions unused "
                                 f"({state})")))
-        parts.extend(_item(_line(f"{p.describe()}  [{p.binding.origin.file}:{p.binding.origin.line}]"),
+        parts.extend(_item(_line(p.describe() + _where(p.binding.origin.file, p.binding.origin.line)),
                            options.width) for p in s.unused)
         parts.append(Text(""))
     parts.append(Text(f"{total} unused permission(s) across {len(report.subjects)} subject(s)."))
