@@ -54,3 +54,11 @@ def test_stacked_rows_keep_a_long_word_of_a_text_column_whole() -> None:
     text = render_text([stacked(columns, rows, width=80)], width=80)
     assert max(len(line) for line in text.splitlines()) <= 80
     assert any(binding in line for line in text.splitlines()), text
+
+
+def test_a_multi_line_cell_is_as_wide_as_its_longest_line() -> None:
+    steps = "--[create jobs]--> a pod in argocd\n--[run the pod as controller]--> ServiceAccount argocd/controller"
+    text = render_text([fit_table([Column("identity", key=True), Column("path")], [["User lead", steps]], 200)],
+                       width=200)
+    widest = max(len(line) for line in steps.split("\n"))
+    assert max(len(line) for line in text.splitlines()) == len("│ User lead │  │") + widest

@@ -74,7 +74,7 @@ def _widths(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: in
     soft: list[int] = []
     for i, col in enumerate(columns):
         cells = [_plain(r[i]) for r in rows]
-        longest = max([len(col.header), *(len(c) for c in cells)])
+        longest = max([len(col.header), *(len(line) for c in cells for line in c.split("\n"))])  # lines, not cells
         word = max([len(w) for w in col.header.split()] + [_longest_word(c) for c in cells])
         natural.append(longest)
         least.append(word if col.key else min(MIN_TEXT, longest))
