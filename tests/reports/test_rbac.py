@@ -220,3 +220,16 @@ def test_json_answers_are_the_engine_dicts_when_nothing_is_secret() -> None:
     hits = evaluate_risks(idx, phi, rules)
     assert hits and orjson.loads(RISKS.render(RiskAnswer(rules, hits), "json", opts))["findings"] == \
         [h.to_dict() for h in hits]
+
+
+def test_review_table_shows_at_most_max_rows_and_says_how_many_more() -> None:
+    result = _review(True)
+    rows, changes = len(result.review.matrix()), len(result.changes.added) if result.changes else 0
+    text = ACCESS_REVIEW.render(result, "table", RenderOptions(width=120, max_rows=2))
+    assert f"… {rows - 2} more row(s) (use --format csv, json or html)" in text
+    assert f"… {changes - 2} more change(s)" in text
+    shown = [line for line in text.splitlines() if line.startswith("namespace:")]  # rows are stacked at 120
+    assert len(shown) == 2 + 2
+    full = ACCESS_REVIEW.render(result, "table", RenderOptions(width=120))
+    assert "more row(s)" not in full and "more change(s)" not in full
+    assert len([line for line in full.splitlines() if line.startswith("namespace:")]) == rows + changes

@@ -215,6 +215,8 @@ def review(
     trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
     manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
+    max_rows: int = typer.Option(100, "--max-rows", min=0, help="Table format: at most this many rows per table "
+                                 "(0 = all); CSV, JSON and HTML always hold every row."),
 ) -> None:
     """Access-review matrix: every subject's permissions on sensitive resources, with the granting path.
 
@@ -248,7 +250,7 @@ def review(
         except ValueError as exc:
             raise fail(str(exc)) from None
         result.changes = diff_reviews(previous, result.review.grants)
-    write_output(ACCESS_REVIEW.render(result, fmt.value, RenderOptions()), output)
+    write_output(ACCESS_REVIEW.render(result, fmt.value, RenderOptions(max_rows=max_rows or None)), output)
     raise typer.Exit(finish(loaded, EXIT_OK))
 
 

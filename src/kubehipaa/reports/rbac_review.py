@@ -62,20 +62,20 @@ def change_rows(diff: ReviewDiff) -> dict[str, list[dict[str, Any]]]:
 
 
 def review_csv(review: Review) -> str:
-    """The matrix as CSV for spreadsheets (one row per namespace, subject and resource)."""
+    """The matrix as CSV for spreadsheets (one row per namespace, subject and resource). Every cell is redacted
+    as the sheet shows it, joined lists included, by `csv_text` (not the tree first: that would be twice)."""
     return csv_text(CSV_COLUMNS, (
         (r["namespace"], r["subject_kind"], r["subject_namespace"], r["subject_name"], r["resource"],
          " ".join(r["verbs"]), " ".join(r["resource_names"]), " | ".join(r["via"]))
-        for r in matrix_rows(review)))
+        for r in review.matrix()))
 
 
 def diff_csv(diff: ReviewDiff) -> str:
-    """One row per grant added or removed since the previous review."""
-    changes = change_rows(diff)
+    """One row per grant added or removed since the previous review (cells redacted by `csv_text`)."""
     return csv_text(DIFF_CSV_COLUMNS, (
-        (change, g["namespace"], g["subject_kind"], g["subject_namespace"], g["subject_name"], g["resource"],
-         g["verb"], " ".join(g["names"]), g["via"])
-        for change in CHANGES for g in changes[change]))
+        (change, g.namespace, g.subject_kind, g.subject_namespace, g.subject_name, g.resource, g.verb,
+         " ".join(g.names), g.via)
+        for change, grants in (("added", diff.added), ("removed", diff.removed)) for g in grants))
 
 
 def subject_count(review: Review) -> int:
