@@ -15,10 +15,14 @@ import statistics
 import time
 from typing import Any
 
-from kubehipaa.engines.rbac import RbacIndex, request_attributes, user_info
-from kubehipaa.engines.rbac.escalation import build_escalation_graph
-from kubehipaa.engines.rbac.review import build_review
-from kubehipaa.engines.rbac.subjects import identity_for_subject
+from kubehipaa.engines.rbac import (
+    RbacIndex,
+    build_escalation_graph,
+    build_review,
+    identity_for_subject,
+    request_attributes,
+    user_info,
+)
 
 N_NAMESPACES = 50
 N_CLUSTER_ROLES = 400

@@ -251,9 +251,10 @@ def test_namespace_option_refuses_an_object_of_another_namespace_like_kubectl(tm
     assert run("scan", str(tmp_path), "--namespace", "clinical", "--fail-on", "never").exit_code == 0
 
 
-def test_argocd_escalation_needs_the_namespace_it_is_applied_to() -> None:
+def test_argocd_escalation_needs_the_namespace_it_is_applied_to(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 11: `rbac escalation` on argo-cd's install.yaml found nothing until a namespace was written in;
     with -n argocd: argocd-server -> create Jobs -> run as the application controller (cluster-admin)."""
+    monkeypatch.setenv("COLUMNS", "200")  # the text is a table fitted to the width: one step a line at 200
     res = run("rbac", "escalation", str(ARGOCD), "-n", "argocd", "-f", "json")
     assert res.exit_code == 1, res.stderr
     paths = json.loads(res.stdout)["paths"]
@@ -261,10 +262,11 @@ def test_argocd_escalation_needs_the_namespace_it_is_applied_to() -> None:
     assert [hop["how"] for hop in path["path"]] == [
         "create jobs.batch in argocd", "run the pod as argocd-application-controller", "is cluster-admin-equivalent"]
     assert path["target"] == "cluster-admin-equivalent"
-    described = run("rbac", "escalation", str(ARGOCD), "--manifest-namespace", "argocd").stdout
-    assert ("ServiceAccount argocd/argocd-server --[create jobs.batch in argocd]--> a pod in argocd "
-            "--[run the pod as argocd-application-controller]--> ServiceAccount argocd/argocd-application-controller"
-            ) in described
+    lines = run("rbac", "escalation", str(ARGOCD), "--manifest-namespace", "argocd").stdout.splitlines()
+    [first] = [i for i, line in enumerate(lines) if "ServiceAccount argocd/argocd-server" in line]
+    assert "--[create jobs.batch in argocd]--> a pod in argocd" in lines[first]
+    assert ("--[run the pod as argocd-application-controller]--> ServiceAccount argocd/argocd-application-controller"
+            in lines[first + 1])
     # applied to default, the Role and its Jobs are in default, where the controller's account is not
     res = run("rbac", "escalation", str(ARGOCD))
     assert res.exit_code == 0 and "no escalation paths found" in res.stdout

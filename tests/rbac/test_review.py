@@ -6,14 +6,15 @@ import csv
 import io
 from html.parser import HTMLParser
 
-from kubehipaa.engines.rbac import RbacIndex, request_attributes, user_info
-from kubehipaa.engines.rbac.review import (
+from kubehipaa.engines.rbac import (
+    RbacIndex,
     build_review,
     diff_reviews,
     load_review,
-    review_csv,
-    review_html,
+    request_attributes,
+    user_info,
 )
+from kubehipaa.reports.rbac_review import review_csv, review_html
 from tests.rbac.helpers import crb, crole, group, rb, role, rule, sa
 
 OBJS = [

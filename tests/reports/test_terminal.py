@@ -7,7 +7,7 @@ import re
 import pytest
 
 from kubehipaa.reports.base import RenderOptions, json_text
-from kubehipaa.reports.terminal import Column, fit_table, render_text, terminal_width
+from kubehipaa.reports.terminal import Column, fit_table, render_text, stacked, terminal_width
 
 COLUMNS = [Column("Severity", key=True), Column("Check", key=True), Column("Resource", key=True), Column("Message")]
 NAME = "Deployment clinical/patient-records-api-backend"
@@ -45,8 +45,28 @@ def test_json_text_redacts_trees_before_serialising() -> None:
     assert text.endswith("\n") and '"ok": 1' in text
 
 
+def test_stacked_rows_keep_a_long_word_of_a_text_column_whole() -> None:
+    # A message quoting a long name: narrower than the line, wider than the room beside the label. Stacked,
+    # it goes on a line of its own instead of being folded under the label.
+    binding = '"clinical-records-production/patient-records-api-backend-reader-binding"'
+    columns = [Column("Subject", key=True), Column("Granted by")]
+    rows = [["ServiceAccount clinical/app", f"RoleBinding {binding} of Role reader"]]
+    text = render_text([stacked(columns, rows, width=80)], width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert any(binding in line for line in text.splitlines()), text
+
+
 def test_a_multi_line_cell_is_as_wide_as_its_longest_line() -> None:
-    cols = [Column("Id", key=True), Column("HIPAA", key=True), Column("Title")]
-    rows = [["KH-X-001", "164.312(a)(1)\n164.312(b)\n164.308(a)(1)(ii)(D)", "A title"]]
-    text = render_text([fit_table(cols, rows, 200)], width=200)
-    assert max(len(line) for line in text.splitlines()) < 60, text
+    steps = "--[create jobs]--> a pod in argocd\n--[run the pod as controller]--> ServiceAccount argocd/controller"
+    text = render_text([fit_table([Column("identity", key=True), Column("path")], [["User lead", steps]], 200)],
+                       width=200)
+    widest = max(len(line) for line in steps.split("\n"))
+    assert max(len(line) for line in text.splitlines()) == len("│ User lead │  │") + widest
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_plain_string_cells_are_data_not_markup(width: int) -> None:
+    """A name with square brackets is printed as written in both layouts (rich would parse `[/]` and raise)."""
+    rows = [["high", "KH-WL-001", "Pod clinical/a[/]b", "[bold]shown as written[/bold]"]]
+    text = render_text([fit_table(COLUMNS, rows, width)], width=width)
+    assert "a[/]b" in text and "[bold]shown as written[/bold]" in text

@@ -1,13 +1,13 @@
 """`kubehipaa rbac`: can-i, who-can, access reviews and escalation paths over RBAC manifests.
 
-Thin layer: parse options, build the engine's index from the given files, render its answers.
+Thin layer: parse options, build the engine's index from the given files, ask the engine, and hand its answer
+to its report (reports/rbac.py, reports/rbac_review.py), which writes every format.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import orjson
 import typer
@@ -29,21 +29,31 @@ from kubehipaa.engines.rbac import (
     Attributes,
     RbacIndex,
     RequestSyntaxError,
+    ReviewResult,
+    build_escalation_graph,
+    build_review,
+    builtin_risk_rules,
+    diff_reviews,
+    evaluate_risks,
+    load_review,
+    load_risk_rules,
     request_attributes,
+    request_namespace,
     user_info,
 )
-from kubehipaa.engines.rbac.escalation import build_escalation_graph
-from kubehipaa.engines.rbac.resources import request_namespace
-from kubehipaa.engines.rbac.review import (
-    build_review,
-    diff_csv,
-    diff_reviews,
-    load_review,
-    review_csv,
-    review_html,
-)
-from kubehipaa.engines.rbac.risk import builtin_risk_rules, evaluate_risks, load_risk_rules
 from kubehipaa.inventory import Inventory
+from kubehipaa.reports.base import RenderOptions
+from kubehipaa.reports.rbac import (
+    CAN_I,
+    ESCALATION,
+    RISKS,
+    WHO_CAN,
+    CanIAnswer,
+    EscalationAnswer,
+    RiskAnswer,
+    WhoCanAnswer,
+)
+from kubehipaa.reports.rbac_review import ACCESS_REVIEW
 from kubehipaa.sources.files import LoadResult
 from kubehipaa.sources.limits import current as current_limits
 from kubehipaa.sources.reading import ReadRefused, read_path
@@ -54,10 +64,6 @@ app = typer.Typer(help="RBAC: can-i, who-can, access reviews, escalation paths."
 class TextOrJson(str, Enum):
     text = "text"
     json = "json"
-
-
-def _dumps(data: Any) -> str:
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 
 
 RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
@@ -131,13 +137,6 @@ def _attrs(verb: str, target: str, namespace: str | None, name: str | None, subr
     return attrs
 
 
-def _attrs_dict(a: Attributes) -> dict[str, Any]:
-    if not a.resource_request:
-        return {"verb": a.verb, "nonResourceURL": a.path}
-    return {"verb": a.verb, "resource": a.resource, "apiGroup": a.api_group, "subresource": a.subresource,
-            "name": a.name, "namespace": a.namespace}
-
-
 @app.command("can-i")
 def can_i(
     verb: str = typer.Argument(..., help="Verb: get, list, create, delete, escalate, impersonate, ..."),
@@ -166,29 +165,7 @@ def can_i(
     idx, loaded = build_index(paths, manifest_namespace)
     user = user_info(as_user, as_groups)
     decision = idx.authorize(user, attrs)
-    if fmt is TextOrJson.json:
-        data = {
-            "allowed": decision.allowed,
-            "reason": decision.reason,
-            "user": {"name": user.name, "groups": list(user.groups)},
-            "request": _attrs_dict(attrs),
-            "grant": decision.grant.to_dict() if decision.grant else None,
-            "errors": list(decision.errors),
-        }
-        write_output(_dumps(data), output)
-    else:
-        lines = ["yes" if decision.allowed else "no", f"  {decision.reason}"]
-        g = decision.grant
-        if g is not None and g.binding is not None:
-            lines.append(f"  binding: {g.binding.kind} {g.binding.name}"
-                         + (f" (namespace {g.binding.namespace})" if g.binding.namespace else "")
-                         + (f" at {g.binding.origin.file}:{g.binding.origin.line}" if g.binding.origin.file else ""))
-            lines.append(f"  role:    {g.role_kind} {g.role_name}")
-            if g.rule is not None:
-                lines.append(f"  rule:    rules[{g.rule_index}] {g.rule.compact()}")
-        for err in decision.errors:
-            lines.append(f"  unresolved: {err}")
-        write_output("\n".join(lines) + "\n", output)
+    write_output(CAN_I.render(CanIAnswer(user, attrs, decision), fmt.value, RenderOptions()), output)
     raise typer.Exit(finish(loaded, EXIT_OK if decision.allowed else EXIT_FINDINGS))
 
 
@@ -214,19 +191,8 @@ def who_can(
     """
     attrs = _attrs(verb, target, namespace, name, subresource)
     idx, loaded = build_index(paths, manifest_namespace)
-    entries = idx.who_can(attrs)
-    if fmt is TextOrJson.json:
-        write_output(_dumps({"request": _attrs_dict(attrs), "subjects": [e.to_dict() for e in entries]}), output)
-        raise typer.Exit(finish(loaded, EXIT_OK))
-    lines = [f"who can {attrs.display}:"]
-    for e in entries:
-        s = e.subject
-        ident = f"{s.kind:<15} {s.namespace + '/' if s.namespace else ''}{s.name}"
-        where = ""
-        if e.binding is not None and e.binding.origin.file:
-            where = f" ({e.binding.origin.file}:{e.binding.origin.line})"
-        lines.append(f"  {ident}\n      via {e.grant.describe()}{where}")
-    write_output("\n".join(lines) + "\n", output)
+    answer = WhoCanAnswer(attrs, idx.who_can(attrs))
+    write_output(WHO_CAN.render(answer, fmt.value, RenderOptions()), output)
     raise typer.Exit(finish(loaded, EXIT_OK))
 
 
@@ -234,6 +200,7 @@ class ReviewFormat(str, Enum):
     csv = "csv"
     json = "json"
     html = "html"
+    table = "table"
 
 
 @app.command("review")
@@ -248,6 +215,8 @@ def review(
     trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
     manifest_namespace: str | None = typer.Option(None, "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP),
+    max_rows: int = typer.Option(100, "--max-rows", min=0, help="Table format: at most this many rows per table "
+                                 "(0 = all); CSV, JSON and HTML always hold every row."),
 ) -> None:
     """Access-review matrix: every subject's permissions on sensitive resources, with the granting path.
 
@@ -260,14 +229,15 @@ def review(
       kubehipaa rbac review ./rbac --format json -o review-2026q4.json
 
       kubehipaa rbac review ./rbac --since review-2026q3.json --format html -o changes.html
+
+      kubehipaa rbac review ./rbac --namespace clinical --format table
     """
     inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace, trust_config)
     idx = index_of(loaded)
     chosen = list(namespaces) or sorted(inv.phi_namespaces)
     if not chosen:
         raise fail("no PHI namespaces found in the input or config; name the namespaces with --namespace")
-    result = build_review(idx, chosen)
-    diff = None
+    result = ReviewResult(build_review(idx, chosen))
     if since is not None:
         try:
             previous = load_review(orjson.loads(read_path(str(since), current_limits().file_bytes)), str(since))
@@ -279,16 +249,8 @@ def review(
             raise fail(f"{since}: not JSON ({exc})") from None
         except ValueError as exc:
             raise fail(str(exc)) from None
-        diff = diff_reviews(previous, result.grants)
-    if fmt is ReviewFormat.json:
-        data = result.to_dict()
-        if diff is not None:
-            data["changes"] = diff.to_dict()
-        write_output(_dumps(data), output)
-    elif fmt is ReviewFormat.csv:
-        write_output(diff_csv(diff) if diff is not None else review_csv(result), output)
-    else:
-        write_output(review_html(result, diff, title="Access review: " + ", ".join(chosen)), output)
+        result.changes = diff_reviews(previous, result.review.grants)
+    write_output(ACCESS_REVIEW.render(result, fmt.value, RenderOptions(max_rows=max_rows or None)), output)
     raise typer.Exit(finish(loaded, EXIT_OK))
 
 
@@ -320,24 +282,8 @@ def escalation(
     idx = index_of(loaded)
     graph = build_escalation_graph(idx, inv.phi_namespaces)
     found = graph.shortest_paths()
-    if fmt is TextOrJson.json:
-        write_output(_dumps({
-            "phiNamespaces": sorted(inv.phi_namespaces),
-            "admins": sorted(graph.admins),
-            "identities": len(graph.nodes),
-            "edges": [e.to_dict() for e in graph.edges],
-            "paths": [p.to_dict() for p in found],
-        }), output)
-    else:
-        lines = [f"{len(graph.nodes)} identities, {len(graph.edges)} escalation edges; already cluster-admin: "
-                 + (", ".join(sorted(graph.admins)) or "none")]
-        if not inv.phi_namespaces:
-            lines.append("note: no PHI namespaces found, only paths to cluster-admin are searched")
-        for p in found:
-            lines.append(f"[{len(p.edges)} hop{'s' if len(p.edges) != 1 else ''}] {p.describe()}")
-        if not found:
-            lines.append("no escalation paths found")
-        write_output("\n".join(lines) + "\n", output)
+    answer = EscalationAnswer(graph, found, frozenset(inv.phi_namespaces))
+    write_output(ESCALATION.render(answer, fmt.value, RenderOptions()), output)
     raise typer.Exit(finish(loaded, EXIT_FINDINGS if found else EXIT_OK))
 
 
@@ -381,14 +327,5 @@ def risks(
     inv, loaded = _load_rbac_inventory(paths, config_path, manifest_namespace, trust_config)
     idx = index_of(loaded)
     hits = sorted(evaluate_risks(idx, inv.phi_namespaces, rules), key=lambda h: (-h.severity, h.rule.id))
-    if fmt is TextOrJson.json:
-        write_output(_dumps({"rules": [r.id for r in rules], "findings": [h.to_dict() for h in hits]}), output)
-    else:
-        lines = []
-        for h in hits:
-            target = h.binding or h.role
-            where = f" ({target.origin.file}:{target.origin.line})" if target and target.origin.file else ""
-            lines.append(f"{h.severity.label.upper():<8} {h.rule.id} {h.message}{where}")
-        lines.append(f"{len(hits)} risky grant(s) from {len(rules)} rules")
-        write_output("\n".join(lines) + "\n", output)
+    write_output(RISKS.render(RiskAnswer(rules, hits), fmt.value, RenderOptions()), output)
     raise typer.Exit(finish(loaded, EXIT_FINDINGS if hits else EXIT_OK))

@@ -57,6 +57,12 @@ def _plain(cell: Cell) -> str:
     return cell.plain if isinstance(cell, Text) else cell
 
 
+def _as_text(cell: Cell, col: Column) -> Text:
+    """A cell as rich `Text`: a plain string is shown as written, never parsed as markup (a resource named
+    `[bold]x[/]` or `a[/]b` is data, and markup parsing would restyle it or raise)."""
+    return cell if isinstance(cell, Text) else Text(cell, style=col.style or "")
+
+
 def _longest_line(cell: Cell) -> int:
     return max((len(line) for line in _plain(cell).split("\n")), default=0)
 
@@ -122,12 +128,12 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: 
     widths = _widths(columns, rows, width)
     if widths is None:
         return stacked(columns, rows, title=title, width=width)
-    table = Table(title=title, box=box.SQUARE, title_justify="left", highlight=False)
+    table = Table(title=Text(title) if title else None, box=box.SQUARE, title_justify="left", highlight=False)
     for col, w in zip(columns, widths, strict=True):
         table.add_column(col.header, justify=col.justify,  # type: ignore[arg-type]
                          style=col.style or None, width=w, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(_as_text(cell, col) for cell, col in zip(row, columns, strict=True)))
     return table
 
 
@@ -144,14 +150,15 @@ def stacked(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, title:
             parts.append(Text(""))
         for col, cell in zip(columns, row, strict=True):
             text = cell if isinstance(cell, Text) else Text(cell, style=col.style or "")
-            if col.key and value_width is not None and _longest_word(cell) > value_width:
-                parts.append(Text(f"{col.header}:", style="bold"))  # a long name on a line of its own
+            if value_width is not None and _longest_word(cell) > value_width:
+                # a long name (or a text quoting one) on a line of its own rather than split under the label
+                parts.append(Text(f"{col.header}:", style="bold"))
                 parts.append(text)
                 continue
             grid = Table.grid(padding=(0, 1))
             grid.add_column(no_wrap=True, style="bold", min_width=label_width)
             grid.add_column(overflow="fold", max_width=value_width)
-            grid.add_row(f"{col.header}:", text)
+            grid.add_row(Text(f"{col.header}:"), text)
             parts.append(grid)
     return Group(*parts)
 

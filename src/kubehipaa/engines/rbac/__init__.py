@@ -13,6 +13,11 @@ Public API (stable; other engines and the CLI build on it):
 Least privilege from observed usage (usage.py): `collect_usage(audit_events)` -> `Usage`,
 `unused_permissions(idx, usage)` -> `UnusedReport`, `suggest_role(usage, user)` -> a minimal Role,
 `event_attributes(event)` (the authorizer's attributes of an audit event).
+    build_review(idx, ["clinical"])                # access review (diff_reviews, load_review: --since)
+    evaluate_risks(idx, phi_namespaces)            # risk-rule hits (builtin_risk_rules, load_risk_rules)
+    build_escalation_graph(idx, phi_namespaces).shortest_paths()
+
+Callers outside the engine import these names from here, never from the modules behind them.
 
 Everything here is pure: no I/O, no printing.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kubehipaa.engines.rbac.defaults import BuiltinAudit, builtin_audit
+from kubehipaa.engines.rbac.escalation import EscalationGraph, EscalationPath, build_escalation_graph
 from kubehipaa.engines.rbac.index import NO_RULE, RbacIndex, WhoCanEntry, role_key_for
 from kubehipaa.engines.rbac.matching import rule_allows, rules_allow
 from kubehipaa.engines.rbac.resources import (
@@ -29,13 +35,25 @@ from kubehipaa.engines.rbac.resources import (
     RequestSyntaxError,
     is_cluster_scoped,
     request_attributes,
+    request_namespace,
     resolve_resource,
+)
+from kubehipaa.engines.rbac.review import (
+    Review,
+    ReviewDiff,
+    ReviewGrant,
+    ReviewResult,
+    build_review,
+    diff_reviews,
+    load_review,
 )
 from kubehipaa.engines.rbac.risk import (
     RiskHit,
+    RiskRule,
     binding_grants,
     builtin_risk_rules,
     evaluate_risks,
+    load_risk_rules,
     role_allows_any_name,
 )
 from kubehipaa.engines.rbac.subjects import (
@@ -81,12 +99,19 @@ __all__ = [
     "Binding",
     "BuiltinAudit",
     "Decision",
+    "EscalationGraph",
+    "EscalationPath",
     "Grant",
     "Permission",
     "PolicyRule",
     "RbacIndex",
     "RequestSyntaxError",
+    "Review",
+    "ReviewDiff",
+    "ReviewGrant",
+    "ReviewResult",
     "RiskHit",
+    "RiskRule",
     "Role",
     "RoleRef",
     "Subject",
@@ -97,9 +122,12 @@ __all__ = [
     "WhoCanEntry",
     "authorize",
     "binding_grants",
+    "build_escalation_graph",
+    "build_review",
     "builtin_audit",
     "builtin_risk_rules",
     "collect_usage",
+    "diff_reviews",
     "evaluate_risks",
     "event_attributes",
     "event_identity",
@@ -107,7 +135,10 @@ __all__ = [
     "identity_for_subject",
     "implicit_groups",
     "is_cluster_scoped",
+    "load_review",
+    "load_risk_rules",
     "request_attributes",
+    "request_namespace",
     "resolve_resource",
     "role_allows_any_name",
     "role_key_for",

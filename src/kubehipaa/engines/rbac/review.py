@@ -7,12 +7,13 @@ grant to one Secret is still a grant.
 
 Rows come from bindings directly (a Group row is every member's access); implicit-group bindings such as
 `system:authenticated` appear as their own rows. `system:masters` is allowed everything and is noted, not listed.
+
+Pure: the review and its diff are data (`ReviewResult`); reports/rbac_review.py renders them (CSV, JSON, HTML,
+table).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from kubehipaa.engines.rbac.index import RbacIndex
 from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.resources import is_cluster_scoped, request_attributes, rolebinding_can_grant
-from kubehipaa.engines.rbac.types import ASSUMED_ROLE_NOTE, Subject
+from kubehipaa.engines.rbac.types import ASSUMED_ROLE_NOTE
 
 READ_WRITE = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -196,51 +197,16 @@ def diff_reviews(previous: Iterable[ReviewGrant], current: Iterable[ReviewGrant]
                       removed=sorted(prev[k] for k in prev.keys() - cur.keys()))
 
 
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas: names come from manifests, and a subject called `=HYPERLINK(...)` must
-    not execute when an auditor opens the review."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+@dataclass(slots=True)
+class ReviewResult:
+    """What an access review shows: the review and, when compared with an earlier one (`--since`), the grants
+    added and removed since. Every review format renders this one value, so they never disagree."""
 
+    review: Review
+    changes: ReviewDiff | None = None
 
-CSV_COLUMNS = ("namespace", "subject_kind", "subject_namespace", "subject_name", "resource", "verbs",
-               "resource_names", "granted_by")
-
-
-def review_csv(review: Review) -> str:
-    """The matrix as CSV for spreadsheets (one row per namespace, subject and resource)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for row in review.matrix():
-        w.writerow([_cell(str(v)) for v in (
-            row["namespace"], row["subject_kind"], row["subject_namespace"], row["subject_name"], row["resource"],
-            " ".join(row["verbs"]), " ".join(row["resource_names"]), " | ".join(row["via"]))])
-    return buf.getvalue()
-
-
-def diff_csv(diff: ReviewDiff) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("change", "namespace", "subject_kind", "subject_namespace", "subject_name", "resource", "verb",
-                "resource_names", "granted_by"))
-    for change, grants in (("added", diff.added), ("removed", diff.removed)):
-        for g in grants:
-            w.writerow([_cell(v) for v in (change, g.namespace, g.subject_kind, g.subject_namespace,
-                                           g.subject_name, g.resource, g.verb, " ".join(g.names), g.via)])
-    return buf.getvalue()
-
-
-def review_html(review: Review, diff: ReviewDiff | None = None, *, title: str = "Access review") -> str:
-    """A self-contained HTML page (no external assets) rendered from the Jinja2 template beside this module."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("kubehipaa.engines.rbac", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    tmpl = env.get_template("rbac_review.html.j2")
-    subjects = sorted({(g.subject_kind, g.subject_namespace, g.subject_name) for g in review.grants})
-    return tmpl.render(title=title, review=review, rows=review.matrix(), diff=diff,
-                       subjects=[Subject(k, n, ns) for k, ns, n in subjects])
+    def to_dict(self) -> dict[str, Any]:
+        data = self.review.to_dict()
+        if self.changes is not None:
+            data["changes"] = self.changes.to_dict()
+        return data

@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources as importlib_resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from kubehipaa.engines.rbac.defaults import bootstrap_policy, builtin_audit
@@ -26,6 +25,9 @@ from kubehipaa.engines.rbac.types import Attributes, Binding, Role, Subject
 from kubehipaa.errors import InputError
 from kubehipaa.frameworks.rules import Family, RuleError, RuleMeta, validate
 from kubehipaa.model import Severity
+
+if TYPE_CHECKING:  # imported where the catalog is validated: `rbac can-i`/`who-can` never load it (~100 ms)
+    import jsonschema
 
 AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
 ELEVATED_NAMESPACES = frozenset({"kube-system"})
@@ -134,6 +136,8 @@ def load_risk_rules(text: str | None = None, source: str = "risk_rules.yaml") ->
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise InputError(f"malformed YAML: {exc.problem}", source, line) from None
+    import jsonschema
+
     errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         err = errors[0]

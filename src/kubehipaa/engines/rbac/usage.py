@@ -31,6 +31,7 @@ from kubehipaa.engines.rbac.index import RbacIndex
 from kubehipaa.engines.rbac.matching import rule_allows
 from kubehipaa.engines.rbac.subjects import split_service_account, user_info
 from kubehipaa.engines.rbac.types import Attributes, Binding, PolicyRule, Subject
+from kubehipaa.redaction import redact_text
 
 if TYPE_CHECKING:
     # Only a type here: importing the audit-log engine at load time would make every `import
@@ -370,7 +371,9 @@ ROLE_API = "rbac.authorization.k8s.io/v1"
 
 
 def _safe_name(user: str) -> str:
-    out = "".join(c if c.isalnum() or c in "-." else "-" for c in user.lower()).strip("-.")
+    """An object name derived from the user name, redacted first: once `:` and `@` are replaced, a password in
+    `postgres://admin:hunter2@db` no longer looks like one to the output's redaction."""
+    out = "".join(c if c.isalnum() or c in "-." else "-" for c in redact_text(user).lower()).strip("-.")
     return ("least-privilege-" + out)[:253]
 
 
