@@ -4,20 +4,13 @@ and shows no secret."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from kubehipaa.engines.rbac import RbacIndex, ReviewResult, build_review, diff_reviews
 from kubehipaa.reports.base import RenderOptions
 from kubehipaa.reports.rbac_review import ACCESS_REVIEW
 from tests.rbac.helpers import crole, group, rb, role, rule, sa, user
-
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+from tests.reports.browser import opened
 
 XSS = "<img src=x onerror=\"document.title='pwned'\">"
 SECRETS = ("hunter2", "ghp_abcdefghijklmnopqrstuvwxyz0123456789")
@@ -41,17 +34,8 @@ def page_of_review(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no
     html = ACCESS_REVIEW.render(ReviewResult(review, diff), "html", RenderOptions(width=100))
     path = tmp_path_factory.mktemp("review") / "review.html"
     path.write_text(html, encoding="utf-8")
-    requests: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.as_uri())
-            page.wait_for_load_state("load")
-            yield page, review, diff, requests
-        finally:
-            browser.close()
+    with opened(path) as (page, requests):
+        yield page, review, diff, requests
 
 
 def _cells(page, selector: str) -> list[list[str]]:  # type: ignore[no-untyped-def]

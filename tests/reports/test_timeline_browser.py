@@ -5,19 +5,13 @@ runs nothing that came from the log, and shows no secret from an exec command.""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from kubehipaa.cli.main import app
-
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+from tests.reports.browser import opened
 
 XSS = "<img src=x onerror=\"document.title='pwned'\">"
 SECRET = "hunter2"
@@ -57,17 +51,8 @@ def timeline_page(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     html = tmp / "timeline.html"
     res = runner.invoke(app, ["audit", "timeline", str(log), "-f", "html", "-o", str(html)])
     assert res.exit_code == 0, res.output
-    requests: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(html.as_uri())
-            page.wait_for_load_state("load")
-            yield page, json.loads(as_json.stdout), requests, html.read_text(encoding="utf-8")
-        finally:
-            browser.close()
+    with opened(html) as (page, requests):
+        yield page, json.loads(as_json.stdout), requests, html.read_text(encoding="utf-8")
 
 
 def test_timeline_page_loads_on_its_own(timeline_page) -> None:  # type: ignore[no-untyped-def]
