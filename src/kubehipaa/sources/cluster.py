@@ -267,8 +267,8 @@ class _Lister:
         found: list[K8sObject] = []
         try:
             if spec.kind == "Namespace" and self.target.namespaces:
-                for ns in self.target.namespaces:
-                    found.extend(self._objects(spec, [self._get(spec.path() + "/" + quote(ns, safe=""))]))
+                for name in self.target.namespaces:
+                    found.extend(self._objects(spec, [self._get(spec.path() + "/" + quote(name, safe=""))]))
             else:
                 for ns in scopes:
                     found.extend(self._list(spec, ns))
