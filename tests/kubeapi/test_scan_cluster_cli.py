@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
 from kubehipaa.cli.main import app
+from tests.conftest import EXAMPLES
 from tests.kubeapi.server import RESOURCES, FakeCluster
 
 SECRET_B64 = "c3VwZXItc2VjcmV0LXZhbHVlLTQy"  # super-secret-value-42
@@ -97,8 +99,19 @@ def test_managed_control_plane_is_not_assessed(fake: FakeCluster, kubeconfig: Pa
     report = json.loads(out)
     managed = [w for w in report["warnings"] if w["code"] == "managed-control-plane"]
     assert len(managed) == 1 and "eks" in managed[0]["message"]
-    control = [f for f in report["findings"] if f["checkId"].startswith(("KH-API", "KH-ENC", "KH-AUD"))]
-    assert all("managed" in f["message"].lower() or f["severity"] in ("low", "info") for f in control)
+    control = [f for f in report["findings"] if f["checkId"].startswith(("KH-API", "KH-ENC", "KH-AUD", "KH-KUB"))]
+    assert control and all("not assessed (managed control plane, EKS)" in f["message"] for f in control)
+
+
+def test_apiserver_flags_come_from_the_visible_static_pod(fake: FakeCluster, kubeconfig: Path) -> None:
+    doc = yaml.safe_load((EXAMPLES / "clinic-insecure" / "control-plane" / "kube-apiserver.yaml").read_text())
+    doc["metadata"]["name"] = "kube-apiserver-cp-1"
+    doc["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "abc", "kubernetes.io/config.source": "file"}
+    fake.add(doc)
+    _, out, _ = _scan(kubeconfig, "-f", "json")
+    api = [f for f in json.loads(out)["findings"] if f["checkId"].startswith("KH-API")
+           and f["resource"]["file"] == "cluster:test-ctx/Pod/kube-system/kube-apiserver-cp-1"]
+    assert api and not any("not assessed" in f["message"] for f in api)
 
 
 def test_secret_values_are_in_no_output(fake: FakeCluster, kubeconfig: Path) -> None:
