@@ -27,7 +27,8 @@ from kubehipaa.sources.cluster import ClusterLoad, ClusterTarget, Progress, load
 from kubehipaa.sources.files import LOST, InputProblem, LoadResult
 from kubehipaa.workload_kinds import WORKLOAD_KINDS
 
-__all__ = ["CLUSTER_KINDS", "KIND_CHECKS", "ClusterScan", "ClusterTarget", "Progress", "coverage", "scan_cluster"]
+__all__ = ["CLUSTER_KINDS", "KIND_CHECKS", "ClusterScan", "ClusterTarget", "Progress", "coverage", "scan_cluster",
+           "snapshot_cluster"]
 
 NOT_READABLE = "not-readable"
 CONTROL_PLANE = "@control-plane"
@@ -114,3 +115,12 @@ def scan_cluster(
     run = scan(loaded, config, control_plane=control_plane, checks=checks, today=today, progress=progress)
     run.result.warnings[:0] = warnings
     return ClusterScan(run, load)
+
+
+def snapshot_cluster(target: ClusterTarget, listing: Progress | None = None) -> ClusterLoad:
+    """List the cluster for `snapshot`: read-only; nothing readable at all is an input error."""
+    load = load_cluster(target, listing)
+    if not load.objects:
+        first = load.unreadable[0].reason if load.unreadable else "no objects"
+        raise InputError(f"nothing could be read from cluster {load.context} ({first}); no snapshot written")
+    return load
