@@ -132,3 +132,23 @@ def test_cluster_and_paths_are_exclusive(kubeconfig: Path) -> None:
     assert res.exit_code == 2
     res = runner.invoke(app, ["scan", "x.yaml", "--context", "prod"])
     assert res.exit_code == 2
+
+
+def test_listing_progress_only_on_a_terminal_and_not_for_json(monkeypatch, kubeconfig: Path) -> None:
+    from kubehipaa.cli import scan as scan_cli
+
+    seen: list[object] = []
+    real = scan_cli.scan_cluster
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs.get("listing"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scan_cli, "scan_cluster", spy)
+    _scan(kubeconfig, "-f", "table")  # CliRunner: stderr is not a terminal
+    monkeypatch.setattr(scan_cli, "_interactive", lambda: True)
+    _scan(kubeconfig, "-f", "json")
+    _scan(kubeconfig, "-f", "sarif")
+    _scan(kubeconfig, "-f", "table")
+    assert seen[:3] == [None, None, None]
+    assert callable(seen[3])
