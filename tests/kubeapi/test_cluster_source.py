@@ -120,3 +120,18 @@ def test_unreachable_server_is_an_input_error(tmp_path: Path) -> None:
 def test_unknown_context_is_an_input_error(kubeconfig: Path) -> None:
     with pytest.raises(InputError, match="context 'prod' not in kubeconfig"):
         load_cluster(ClusterTarget(str(kubeconfig), context="prod"))
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    (None, "kubeconfig not found"),
+    ("not: [yaml", "not a usable kubeconfig"),
+    ("- a\n- b\n", "not a usable kubeconfig|cannot load"),
+    ("{}", "cannot load|not a usable"),
+])
+def test_bad_kubeconfig_is_an_input_error_naming_the_file(tmp_path: Path, text: str | None, match: str) -> None:
+    kc = tmp_path / "kc.yaml"
+    if text is not None:
+        kc.write_text(text)
+    with pytest.raises(InputError, match=match) as err:
+        load_cluster(ClusterTarget(str(kc)))
+    assert err.value.file == str(kc)

@@ -174,6 +174,8 @@ def _client(target: ClusterTarget) -> tuple[Any, str]:
             kconfig.load_incluster_config(client_configuration=configuration)
             return kclient.ApiClient(configuration), "in-cluster"
         file = path or default
+        if not os.path.isfile(file):
+            raise InputError("kubeconfig not found (give --kubeconfig FILE or set KUBECONFIG)", file=file)
         contexts, active = kconfig.list_kube_config_contexts(config_file=file)
         names = [c["name"] for c in contexts or []]
         context = target.context or (active or {}).get("name")
@@ -182,9 +184,15 @@ def _client(target: ClusterTarget) -> tuple[Any, str]:
                              file=file)
         return kconfig.new_client_from_config(config_file=file, context=context), str(context)
     except ConfigException as exc:
-        raise InputError(f"cannot load the cluster configuration: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"cannot load the cluster configuration: {str(exc).splitlines()[0]}",
+                         file=None if in_cluster else path or default) from None
     except OSError as exc:
         raise InputError(f"cannot read kubeconfig: {exc.strerror or exc}", file=path or default) from None
+    except InputError:
+        raise
+    except Exception as exc:  # malformed YAML or structure: the client raises whatever its parser does
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(f"not a usable kubeconfig ({type(exc).__name__}: {first})", file=path or default) from None
 
 
 class _Lister:
