@@ -108,6 +108,35 @@ def test_managed_control_plane_detection(fake: FakeCluster, kubeconfig: Path, ve
     assert not any(o.kind == "Node" for o in load.objects)
 
 
+@pytest.mark.parametrize(("label", "managed"), [
+    ("eks.amazonaws.com/nodegroup", "eks"), ("cloud.google.com/gke-nodepool", "gke"),
+    ("kubernetes.azure.com/cluster", "aks"), ("node-role.kubernetes.io/control-plane", None),
+])
+def test_managed_node_labels(fake: FakeCluster, kubeconfig: Path, label: str, managed: str | None) -> None:
+    fake.add({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {label: "x"}}, "spec": {}})
+    assert load_cluster(ClusterTarget(str(kubeconfig))).managed == managed
+
+
+def test_in_cluster_config_when_there_is_no_kubeconfig(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from kubernetes import config as kconfig
+
+    from tests.kubeapi.server import KubeAPIServer
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    with KubeAPIServer() as server:
+        server.cluster.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "clinical"}})
+
+        def fake_incluster(client_configuration: object) -> None:  # the service-account files, pointed here
+            client_configuration.host = server.url  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(kconfig, "load_incluster_config", fake_incluster)
+        load = load_cluster(ClusterTarget())
+    assert load.context == "in-cluster"
+    assert [o.file for o in load.objects] == ["cluster:in-cluster/Namespace/clinical"]
+
+
 def test_unreachable_server_is_an_input_error(tmp_path: Path) -> None:
     from tests.kubeapi.server import KubeAPIServer
 

@@ -95,6 +95,10 @@ NODES = KindSpec("Node", "", "v1", "nodes", False)
 _MANAGED_VERSION = (("eks", re.compile(r"-eks-")), ("gke", re.compile(r"-gke\.")),
                     ("aks", re.compile(r"-aks|\+aks")))
 _MANAGED_PROVIDER_ID = (("eks", "aws://"), ("gke", "gce://"), ("aks", "azure://"))
+# Node labels only the managed node pools set (a self-managed cluster on a cloud VM has the providerID too,
+# so the version string and these labels are the stronger signals; all three are checked).
+_MANAGED_NODE_LABEL = (("eks", "eks.amazonaws.com/nodegroup"), ("gke", "cloud.google.com/gke-nodepool"),
+                       ("aks", "kubernetes.azure.com/cluster"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,8 +347,16 @@ class _Lister:
             body = self._get(NODES.path(), [("limit", "50")])
         except _HTTPError:
             return
-        for node in body.get("items") or []:
-            spec = node.get("spec") if isinstance(node, dict) else None
+        nodes = [n for n in body.get("items") or [] if isinstance(n, dict)]
+        for node in nodes:
+            meta = node.get("metadata")
+            labels = meta.get("labels") if isinstance(meta, dict) else None
+            for provider, label in _MANAGED_NODE_LABEL:
+                if isinstance(labels, dict) and label in labels:
+                    out.managed, out.managed_evidence = provider, f"node label {label}"
+                    return
+        for node in nodes:
+            spec = node.get("spec")
             pid = str(spec.get("providerID") or "") if isinstance(spec, dict) else ""
             for provider, prefix in _MANAGED_PROVIDER_ID:
                 if pid.startswith(prefix):
