@@ -152,3 +152,13 @@ def test_listing_progress_only_on_a_terminal_and_not_for_json(monkeypatch, kubec
     _scan(kubeconfig, "-f", "table")
     assert seen[:3] == [None, None, None]
     assert callable(seen[3])
+
+
+def test_sarif_locations_are_cluster_uris(kubeconfig: Path) -> None:
+    _, out, _ = _scan(kubeconfig, "-f", "sarif")
+    locations = [r["locations"][0]["physicalLocation"] for r in json.loads(out)["runs"][0]["results"]]
+    assert locations
+    assert all(loc["artifactLocation"]["uri"].startswith("cluster:test-ctx/") for loc in locations)
+    assert all("uriBaseId" not in loc["artifactLocation"] for loc in locations)
+    assert {"uri": "cluster:test-ctx/ClusterRoleBinding/anonymous-view"} in [loc["artifactLocation"]
+                                                                             for loc in locations]

@@ -121,6 +121,9 @@ def scan(
 
     A file that cannot be read is reported (file:line) and the rest is still scanned; the exit code is then 2.
 
+    --cluster lists the live cluster read-only (get/list; Secret values masked on arrival). A kind the
+    identity may not list is a `not-readable` warning naming the checks it leaves unassessed, and exit 2.
+
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
     namespaces = namespace or []
