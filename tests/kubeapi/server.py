@@ -15,8 +15,9 @@ Shapes, from upstream (kubernetes/kubernetes, read with the search tools, writte
 * Errors: `Status` (metav1 types.go: kind Status, apiVersion v1, metadata {}, status "Failure", message,
   reason, details {name, group, kind}, code): 403 reason "Forbidden" with the apiserver's
   `<resource> is forbidden: User "…" cannot list resource …` message; 410 reason "Expired" for a continue
-  token the server no longer honours (apiserver's storage/errors: "The provided continue parameter is too
-  old…"); 404 reason "NotFound".
+  token the server no longer honours, with the message of staging/src/k8s.io/apiserver/pkg/storage/etcd3/
+  errors.go (`inconsistentContinue`) and an inconsistent continue token in the Status's metadata, as
+  the etcd3 store returns it; 404 reason "NotFound".
 """
 
 from __future__ import annotations
@@ -218,7 +219,11 @@ class _Handler(BaseHTTPRequestHandler):
         token = (query.get("continue") or [""])[0]
         if token and plural in cluster.expire_once:
             cluster.expire_once.discard(plural)
-            return 410, status(410, "Expired", EXPIRED_MESSAGE)
+            gone = status(410, "Expired", EXPIRED_MESSAGE)
+            # the apiserver hands back an "inconsistent" continue token in the Status's ListMeta; a client
+            # that wants a consistent list (ours) ignores it and starts over
+            gone["metadata"] = {"continue": f"inconsistent-{token}"}
+            return 410, gone
         items = cluster.selected(kind, namespace)
         start = int(token) if token else 0
         limit = int((query.get("limit") or ["0"])[0])
