@@ -85,6 +85,10 @@ class FakeCluster:
     git_version: str = "v1.31.2"
     forbidden: set[str] = field(default_factory=set)
     expire_once: set[str] = field(default_factory=set)
+    repeat_token: set[str] = field(default_factory=set)
+    """Plurals whose lists always answer the same continue token (a broken server)."""
+    null_items: set[str] = field(default_factory=set)
+    """Plurals whose lists answer `"items": null`."""
     requests: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
     resource_version: int = 1000
     lists: dict[str, int] = field(default_factory=dict)
@@ -225,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             gone["metadata"] = {"continue": f"inconsistent-{token}"}
             return 410, gone
         items = cluster.selected(kind, namespace)
-        start = int(token) if token else 0
+        start = int(token) if token.isdigit() else 0
         limit = int((query.get("limit") or ["0"])[0])
         end = start + limit if limit > 0 else len(items)
         page = items[start:end]
@@ -233,10 +237,13 @@ class _Handler(BaseHTTPRequestHandler):
         if end < len(items):
             meta["continue"] = str(end)
             meta["remainingItemCount"] = len(items) - end
+        if plural in cluster.repeat_token:
+            meta["continue"] = "again"
         gv = f"{group}/{version}" if group else version
         # On the wire, list items carry no kind/apiVersion: the list's own do.
         wire = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in page]
-        return 200, {"kind": f"{kind}List", "apiVersion": gv, "metadata": meta, "items": wire}
+        return 200, {"kind": f"{kind}List", "apiVersion": gv, "metadata": meta,
+                     "items": None if plural in cluster.null_items else wire}
 
 
 class KubeAPIServer:

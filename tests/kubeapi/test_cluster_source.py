@@ -164,3 +164,19 @@ def test_bad_kubeconfig_is_an_input_error_naming_the_file(tmp_path: Path, text: 
     with pytest.raises(InputError, match=match) as err:
         load_cluster(ClusterTarget(str(kc)))
     assert err.value.file == str(kc)
+
+
+
+def test_a_repeated_continue_token_stops_the_list_as_unreadable(fake: FakeCluster, kubeconfig: Path) -> None:
+    fake.add(*_pods(6))
+    fake.repeat_token.add("pods")
+    load = load_cluster(ClusterTarget(str(kubeconfig), page_size=5))
+    assert [u.kind for u in load.unreadable] == ["Pod"]
+    assert "repeats continue token" in load.unreadable[0].reason
+    assert fake.lists["pods"] == 3  # first page, the token, the same token again: stop
+
+
+def test_null_items_is_an_empty_list(fake: FakeCluster, kubeconfig: Path) -> None:
+    fake.null_items.add("podtemplates")
+    load = load_cluster(ClusterTarget(str(kubeconfig)))
+    assert load.counts["PodTemplate"] == 0 and not load.unreadable

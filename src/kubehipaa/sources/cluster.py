@@ -296,6 +296,7 @@ class _Lister:
         while True:
             objects: list[K8sObject] = []
             token = ""
+            seen: set[str] = set()
             try:
                 while True:
                     query = [("limit", str(self.target.page_size))]
@@ -303,6 +304,8 @@ class _Lister:
                         query.append(("continue", token))
                     body = self._get(spec.path(namespace), query)
                     items = body.get("items")
+                    if items is None:  # some servers send `"items": null` for an empty list
+                        items = []
                     if not isinstance(items, list):
                         raise _HTTPError(200, f"the {spec.kind} list has no items")
                     objects.extend(self._objects(spec, items))
@@ -310,6 +313,9 @@ class _Lister:
                     token = str(meta.get("continue") or "") if isinstance(meta, dict) else ""
                     if not token:
                         return objects
+                    if token in seen:  # a server that hands back a token twice would page forever
+                        raise _HTTPError(200, f"the {spec.kind} list repeats continue token; listing stopped")
+                    seen.add(token)
             except _HTTPError as exc:
                 if exc.status == 410 and token and restarts < MAX_RESTARTS:
                     restarts += 1
