@@ -179,9 +179,7 @@ def _scan_cluster(target: ClusterTarget, config: str | None, fmt: ReportFormat, 
     show = _interactive() and fmt in (ReportFormat.table, ReportFormat.junit)
     with _listing_progress(show) as listing:
         done = scan_cluster(target, cfg, checks=checks, listing=listing)
-    for problem in done.run.left_out:
-        warn(str(problem))
-    return _report(done.run, cfg, fmt, output, fail_on, max_rows, said=False)
+    return _report(done.run, cfg, fmt, output, fail_on, max_rows)
 
 
 @contextmanager
@@ -202,14 +200,13 @@ def _listing_progress(show: bool) -> Iterator[Progress_ | None]:
 
 
 def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
-            max_rows: int, said: bool = True) -> int:
+            max_rows: int) -> int:
     """Say what the run carries on stderr, write the report, and return the exit code."""
     result = run.result
     for message in run.notes:
         note(message)
-    if said:
-        for problem in run.left_out:
-            warn(str(problem))
+    for problem in run.left_out:
+        warn(str(problem))
     for err in result.errors:
         warn(f"check {err.check_id} could not run on this input: {err.message}")
     for rule in result.expired_exceptions:
