@@ -34,6 +34,12 @@ def _scan(holder: typer.Typer) -> None:
     holder.command("scan")(scan.scan)
 
 
+def _snapshot(holder: typer.Typer) -> None:
+    from kubehipaa.cli import snapshot
+
+    holder.command("snapshot")(snapshot.snapshot)
+
+
 def _checks(holder: typer.Typer) -> None:
     from kubehipaa.cli import catalog
 
@@ -93,6 +99,7 @@ def _etcd(holder: typer.Typer) -> None:
 
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "scan": _scan,
+    "snapshot": _snapshot,
     "checks": _checks,
     "pss": _pss,
     "rbac": _rbac,

@@ -37,11 +37,13 @@ from kubehipaa.pipelines.scan import (
     select_checks,
 )
 from kubehipaa.pipelines.scan import scan as scan_pipeline
+from kubehipaa.pipelines.scan_cluster import CLUSTER_KINDS, ClusterTarget, scan_cluster
 from kubehipaa.reports.base import RenderOptions
 from kubehipaa.reports.scan import ScanReport
 from kubehipaa.reports.terminal import terminal_width
 
 if TYPE_CHECKING:
+    from kubehipaa.pipelines.scan_cluster import Progress as Progress_
     from kubehipaa.sources.files import LoadResult
 
 
@@ -90,9 +92,15 @@ def scan(
     managed: str | None = typer.Option(
         None, "--managed", help="Managed control plane (eks, gke, aks): control-plane checks are 'not assessed'."
     ),
-    namespace: str | None = typer.Option(
-        None, "--namespace", "-n", "--manifest-namespace", help=common.MANIFEST_NAMESPACE_HELP
+    namespace: list[str] = typer.Option(
+        None, "--namespace", "-n", "--manifest-namespace",
+        help=common.MANIFEST_NAMESPACE_HELP + " With --cluster: list only these namespaces (repeatable).",
     ),
+    cluster: bool = typer.Option(
+        False, "--cluster", help="Scan the live cluster (read-only: get/list) instead of files."
+    ),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="With --cluster: kubeconfig file."),
+    context: str | None = typer.Option(None, "--context", help="With --cluster: kubeconfig context."),
 ) -> None:
     """Scan manifests for HIPAA-relevant misconfigurations.
 
@@ -102,7 +110,7 @@ def scan(
 
       kubehipaa scan ./k8s --format sarif -o kubehipaa.sarif --fail-on high
 
-      kubectl get all,roles,rolebindings,networkpolicies -A -o yaml | kubehipaa scan -
+      kubehipaa scan --cluster --context prod -n clinical -n billing
 
       kubehipaa scan --control-plane /etc/kubernetes
 
@@ -113,12 +121,26 @@ def scan(
 
     A file that cannot be read is reported (file:line) and the rest is still scanned; the exit code is then 2.
 
+    --cluster lists the live cluster read-only (get/list; Secret values masked on arrival). A kind the
+    identity may not list is a `not-readable` warning naming the checks it leaves unassessed, and exit 2.
+
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
+    namespaces = namespace or []
     try:
-        code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
-                     (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config), managed,
-                     namespace, trust_config)
+        if cluster:
+            if paths:
+                raise typer.BadParameter("give either paths or --cluster, not both")
+            code = _scan_cluster(ClusterTarget(kubeconfig, context, tuple(namespaces)), config, fmt, output,
+                                 fail_on, only or [], max_rows)
+        else:
+            if kubeconfig is not None or context is not None:
+                raise typer.BadParameter("--kubeconfig and --context need --cluster")
+            if len(namespaces) > 1:
+                raise typer.BadParameter("manifests take one --namespace (several only with --cluster)")
+            code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
+                         (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config),
+                         managed, namespaces[0] if namespaces else None, trust_config)
     except KubehipaaError as exc:
         # Handled here, not only in main(), so the exit code is 2 however the app is invoked (tests, plugins).
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
@@ -145,6 +167,41 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         # (a file that could not be read has been named already, one line each).
         common.require_objects(loaded.objects, paths, loaded, "nothing was scanned")
     run = _run_with_progress(loaded, cfg, control_plane, checks, ignored_configs)
+    return _report(run, cfg, fmt, output, fail_on, max_rows)
+
+
+def _scan_cluster(target: ClusterTarget, config: str | None, fmt: ReportFormat, output: Path | None,
+                  fail_on: FailOn, only: list[str], max_rows: int) -> int:
+    """The live cluster through the same pipeline, reports and exit codes; unreadable kinds exit 2."""
+    cfg = common.load_config_if_present(config, []) or Config()
+    check_exceptions(cfg)
+    checks = select_checks(only)
+    show = _interactive() and fmt in (ReportFormat.table, ReportFormat.junit)
+    with _listing_progress(show) as listing:
+        done = scan_cluster(target, cfg, checks=checks, listing=listing)
+    return _report(done.run, cfg, fmt, output, fail_on, max_rows)
+
+
+@contextmanager
+def _listing_progress(show: bool) -> Iterator[Progress_ | None]:
+    """A progress bar on stderr (kinds listed / total, objects) on a terminal; nothing otherwise."""
+    if not show:
+        yield None
+        return
+    columns = (TextColumn("Listing {task.fields[kind]:<22}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[objects]} objects"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("list", total=len(CLUSTER_KINDS), kind="", objects=0)
+
+        def step(kind: str, done: int, objects: int) -> None:
+            bar.update(task, completed=done, kind=kind, objects=objects)
+
+        yield step
+
+
+def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
+            max_rows: int) -> int:
+    """Say what the run carries on stderr, write the report, and return the exit code."""
     result = run.result
     for message in run.notes:
         note(message)

@@ -39,8 +39,15 @@ SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.ME
 LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 
 
+CLUSTER_SCHEME = "cluster:"
+
+
 def artifact_location(file: str, cwd: Path | None = None) -> dict[str, Any]:
     """A SARIF artifactLocation: relative to the working directory when possible, else a file: URI."""
+    if file.startswith(CLUSTER_SCHEME):
+        # a live-cluster object (`cluster:<context>/<kind>/<ns>/<name>`): an absolute URI of its own, not a
+        # file under the source root
+        return {"uri": CLUSTER_SCHEME + quote(file[len(CLUSTER_SCHEME):], safe="/:@")}
     path = Path(file)
     if file.startswith("<") or not (path.is_absolute() or path.parts):
         return {"uri": quote(file.strip("<>") or "stdin")}

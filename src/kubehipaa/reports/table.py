@@ -33,8 +33,13 @@ def _resource_cell(finding: Finding, phi: set[str]) -> Text:
         text.append(" (ns assumed)", style="dim")
     if r.namespace and r.namespace in phi:
         text.append(" PHI", style="bold magenta")
-    text.append(f"\n{r.file}:{r.line}", style="dim")
+    text.append(f"\n{_where(r.file, r.line)}", style="dim")
     return text
+
+
+def _where(file: str, line: int) -> str:
+    """`file:line`; a live-cluster object (`cluster:<context>/...`, line 0) has no line to name."""
+    return f"{file}:{line}" if line else file
 
 
 def _message_cell(finding: Finding) -> Text:
@@ -81,7 +86,7 @@ def table_renderables(result: ScanResult, config: Config, max_rows: int | None =
         sup_rows: list[list[Cell]] = []
         for f in kept:
             rec = f.suppression or {}
-            sup_rows.append([f.check_id, f"{f.resource.display}\n{f.resource.file}:{f.resource.line}",
+            sup_rows.append([f.check_id, f"{f.resource.display}\n{_where(f.resource.file, f.resource.line)}",
                          str(rec.get("owner", "")), str(rec.get("expires", "")), str(rec.get("justification", ""))])
         if out:
             out.append(Text(""))
