@@ -108,3 +108,10 @@ def test_kubeconfig_without_cluster_is_a_usage_error(kubeconfig: Path) -> None:
     code, _, err = _run("rbac", "risks", *FILES, "--kubeconfig", str(kubeconfig))
     assert code == 2
     assert "--kubeconfig and --context need --cluster" in err
+
+
+def test_a_cluster_without_readable_rbac_names_the_cluster(fake: FakeCluster, kubeconfig: Path) -> None:
+    fake.forbidden.update({"roles", "clusterroles", "rolebindings", "clusterrolebindings"})
+    code, out, err = _run("rbac", "who-can", "get", "secrets", "--cluster", "--kubeconfig", str(kubeconfig))
+    assert code == 2
+    assert "found in the cluster" in err and out == ""

@@ -227,6 +227,11 @@ def cluster_source(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def input_name(paths: Sequence[str]) -> str:
+    """How a message names the input: the paths given, or "the cluster" under `--cluster`."""
+    return ", ".join(paths) if paths or _CLUSTER.get() is None else "the cluster"
+
+
 def load_cluster_manifests(target: ClusterTarget, *, quiet: bool = False,
                            outcome: str = "nothing was evaluated") -> LoadResult:
     """The live cluster as a LoadResult: a kind the identity cannot list is lost input (a warning naming it,

@@ -18,6 +18,7 @@ from kubehipaa.cli.common import (
     MANIFEST_NAMESPACE_HELP,
     cluster_source,
     finish,
+    input_name,
     load_manifests,
     warn,
     write_output,
@@ -75,7 +76,7 @@ def _lost(loaded: LoadResult, problems: Sequence[InputProblem]) -> None:
 
 
 def _no_workloads(paths: Sequence[str]) -> InputError:
-    return InputError(f"no Pod or workload with a pod template found in {' '.join(paths)}")
+    return InputError(f"no Pod or workload with a pod template found in {input_name(paths)}")
 
 
 @app.command("evaluate")

@@ -20,6 +20,7 @@ from kubehipaa.cli.common import (
     cluster_source,
     fail,
     finish,
+    input_name,
     load_config_if_present,
     load_manifests,
     report_skipped,
@@ -77,7 +78,7 @@ def load_rbac(paths: list[str], namespace: str | None = None) -> LoadResult:
     shown, the exit code is 2. Input without any RBAC object is an error at once."""
     result = load_manifests(paths, namespace=namespace)
     if not any(obj.kind in RBAC_KINDS for obj in result.objects):
-        raise fail(f"no Role, ClusterRole, RoleBinding or ClusterRoleBinding found in {', '.join(paths)}")
+        raise fail(f"no Role, ClusterRole, RoleBinding or ClusterRoleBinding found in {input_name(paths)}")
     return result
 
 
