@@ -8,9 +8,13 @@ redacted where they are made (`install_log_redaction`, for `audit serve` and its
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import copy
+import functools
+import inspect
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +30,7 @@ if TYPE_CHECKING:  # imported where used: every command imports this module, not
     from kubehipaa.engines.auditlog import SigmaRuleSet
     from kubehipaa.inventory import Inventory
     from kubehipaa.sources.auditlog import ReadStats
+    from kubehipaa.sources.cluster import ClusterTarget
     from kubehipaa.sources.files import LoadResult
 
 EXIT_OK = 0
@@ -170,17 +175,98 @@ def load_objects(paths: Sequence[str], *, strict: bool = False, quiet: bool = Fa
     return result
 
 
+_CLUSTER: contextvars.ContextVar[ClusterTarget | None] = contextvars.ContextVar("kubehipaa_cluster", default=None)
+"""The live cluster the running command reads instead of files (set by `cluster_source`), else None."""
+
+
+def cluster_source(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a manifest-reading command `--cluster/--kubeconfig/--context`, once for all of them.
+
+    The command's `paths` argument becomes optional; with `--cluster`, `load_manifests` lists the live cluster
+    (sources.cluster, read-only) instead of reading files, under the same honesty rules as `scan --cluster`.
+    Done by wrapping the signature typer reads, so no command repeats the options or their checks.
+    """
+    sig = inspect.signature(command, eval_str=True)
+    params = []
+    for param in sig.parameters.values():
+        if param.name == "paths":
+            info = copy.copy(param.default)
+            info.default = None  # optional: --cluster needs none
+            param = param.replace(default=info, annotation=list[str] | None)
+        params.append(param)
+    extra = [
+        inspect.Parameter("cluster", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+            False, "--cluster", help="Read the live cluster (read-only: get/list) instead of files.")),
+        inspect.Parameter("kubeconfig", inspect.Parameter.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
+            None, "--kubeconfig", help="With --cluster: kubeconfig file.")),
+        inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
+            None, "--context", help="With --cluster: kubeconfig context.")),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, cluster: bool = False, kubeconfig: str | None = None, context: str | None = None,
+                **kwargs: Any) -> Any:
+        if not cluster:
+            if kubeconfig is not None or context is not None:
+                raise typer.BadParameter("--kubeconfig and --context need --cluster")
+            return command(*args, **kwargs)
+        if kwargs.get("paths"):
+            raise typer.BadParameter("give either paths or --cluster, not both")
+        kwargs["paths"] = []
+        from kubehipaa.sources.cluster import ClusterTarget
+
+        token = _CLUSTER.set(ClusterTarget(kubeconfig, context))
+        try:
+            return command(*args, **kwargs)
+        finally:
+            _CLUSTER.reset(token)
+
+    wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*params, *extra)} | {"return": sig.return_annotation}
+    del wrapper.__wrapped__  # typer must read the new signature, not the command's
+    return wrapper
+
+
+def input_name(paths: Sequence[str]) -> str:
+    """How a message names the input: the paths given, or "the cluster" under `--cluster`."""
+    return ", ".join(paths) if paths or _CLUSTER.get() is None else "the cluster"
+
+
+def load_cluster_manifests(target: ClusterTarget, *, quiet: bool = False,
+                           outcome: str = "nothing was evaluated") -> LoadResult:
+    """The live cluster as a LoadResult: a kind the identity cannot list is lost input (a warning naming it,
+    and exit 2 from `finish`), as an unreadable file is; nothing readable at all is an input error."""
+    from kubehipaa.sources.cluster import load_cluster
+    from kubehipaa.sources.files import LOST, InputProblem, LoadResult
+
+    load = load_cluster(target)
+    if not load.objects:
+        first = load.unreadable[0].reason if load.unreadable else "no objects"
+        raise InputError(f"nothing could be read from cluster {load.context} ({first}); {outcome}")
+    problems = [InputProblem(load.location(item.kind) + "/*", None,
+                             f"{item.kind} could not be listed ({item.reason}); the answer does not cover it", LOST)
+                for item in load.unreadable]
+    result = LoadResult(objects=load.objects, problems=problems)
+    report_load(result, quiet=quiet)
+    return result
+
+
 def load_manifests(paths: Sequence[str], *, strict: bool = False, quiet: bool = False,
                    namespace: str | None = None, outcome: str = "nothing was evaluated") -> LoadResult:
     """The one loading path of every command that reads manifests (scan, pss, netpol, rbac).
+
+    Under `cluster_source --cluster` it lists the live cluster instead (`load_cluster_manifests`).
 
     Every problem is printed once, one line each (`quiet` silences only skips and notes, never lost input);
     a file that cannot be read does not stop the others: the command evaluates the rest and ends with
     `finish(result, code)`, which turns the exit code into 2 when input was lost. Input with no Kubernetes
     object at all is an input error at once: an answer over nothing would look like a clean one.
     """
+    target = _CLUSTER.get()
+    if target is not None:
+        return load_cluster_manifests(target, quiet=quiet, outcome=outcome)
     if not paths:
-        raise InputError("no input given (pass files, directories, or - for stdin)")
+        raise InputError("no input given (pass files, directories, or - for stdin, or --cluster)")
     from kubehipaa.sources.files import load_paths
 
     result = load_paths(paths, strict=strict, namespace=namespace)

@@ -19,6 +19,7 @@ from kubehipaa.cli.common import (
     EXIT_OK,
     MANIFEST_NAMESPACE_HELP,
     TRUST_CONFIG_HELP,
+    cluster_source,
     finish,
     load_config_if_present,
     load_manifests,
@@ -84,6 +85,7 @@ def _format(report: Report[Any], fmt: str) -> str:
 
 
 @app.command("connlist")
+@cluster_source
 def connlist_cmd(
     paths: list[str] = typer.Argument(..., help="Manifest files or directories ('-' for stdin)."),
     fmt: str = typer.Option("txt", "--format", "-f", help="txt, json, csv, md, dot (netpol-analyzer's) or table."),
@@ -122,6 +124,7 @@ def _parse_port(text: str | None) -> tuple[str | None, int | None]:
 
 
 @app.command("can-reach")
+@cluster_source
 def can_reach_cmd(
     src: str = typer.Argument(..., help="Source: ns/name, ns/name[Kind] or an IPv4 address/CIDR."),
     dst: str = typer.Argument(..., help="Destination: ns/name, ns/name[Kind] or an IPv4 address/CIDR."),
@@ -150,6 +153,7 @@ def can_reach_cmd(
 
 
 @app.command("exposure")
+@cluster_source
 def exposure_cmd(
     paths: list[str] = typer.Argument(..., help="Manifest files or directories."),
     namespace: list[str] = typer.Option(

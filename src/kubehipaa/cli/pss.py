@@ -16,7 +16,9 @@ from kubehipaa.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     MANIFEST_NAMESPACE_HELP,
+    cluster_source,
     finish,
+    input_name,
     load_manifests,
     warn,
     write_output,
@@ -74,10 +76,11 @@ def _lost(loaded: LoadResult, problems: Sequence[InputProblem]) -> None:
 
 
 def _no_workloads(paths: Sequence[str]) -> InputError:
-    return InputError(f"no Pod or workload with a pod template found in {' '.join(paths)}")
+    return InputError(f"no Pod or workload with a pod template found in {input_name(paths)}")
 
 
 @app.command("evaluate")
+@cluster_source
 def evaluate_cmd(
     paths: list[str] = typer.Argument(..., help="Manifest files or directories; '-' reads stdin."),
     level: str = typer.Option("restricted", "--level", "-l", help="privileged, baseline or restricted."),
@@ -118,6 +121,7 @@ def evaluate_cmd(
 
 
 @app.command("dry-run")
+@cluster_source
 def dry_run_cmd(
     paths: list[str] = typer.Argument(..., help="Manifest files or directories; '-' reads stdin."),
     namespace: str = typer.Option(..., "--namespace", "-n", help="Namespace whose label would change."),
@@ -163,6 +167,7 @@ def dry_run_cmd(
 
 
 @app.command("namespaces")
+@cluster_source
 def namespaces_cmd(
     paths: list[str] = typer.Argument(..., help="Manifest files or directories; '-' reads stdin."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),

@@ -17,8 +17,10 @@ from kubehipaa.cli.common import (
     EXIT_OK,
     MANIFEST_NAMESPACE_HELP,
     TRUST_CONFIG_HELP,
+    cluster_source,
     fail,
     finish,
+    input_name,
     load_config_if_present,
     load_manifests,
     report_skipped,
@@ -76,7 +78,7 @@ def load_rbac(paths: list[str], namespace: str | None = None) -> LoadResult:
     shown, the exit code is 2. Input without any RBAC object is an error at once."""
     result = load_manifests(paths, namespace=namespace)
     if not any(obj.kind in RBAC_KINDS for obj in result.objects):
-        raise fail(f"no Role, ClusterRole, RoleBinding or ClusterRoleBinding found in {', '.join(paths)}")
+        raise fail(f"no Role, ClusterRole, RoleBinding or ClusterRoleBinding found in {input_name(paths)}")
     return result
 
 
@@ -138,6 +140,7 @@ def _attrs(verb: str, target: str, namespace: str | None, name: str | None, subr
 
 
 @app.command("can-i")
+@cluster_source
 def can_i(
     verb: str = typer.Argument(..., help="Verb: get, list, create, delete, escalate, impersonate, ..."),
     target: str = typer.Argument(..., help="Resource as kubectl names it (pods, pods/exec, deployments.apps) or a /url."),
@@ -170,6 +173,7 @@ def can_i(
 
 
 @app.command("who-can")
+@cluster_source
 def who_can(
     verb: str = typer.Argument(..., help="Verb, e.g. get."),
     target: str = typer.Argument(..., help="Resource as kubectl names it (pods, pods/exec, deployments.apps) or a /url."),
@@ -204,6 +208,7 @@ class ReviewFormat(str, Enum):
 
 
 @app.command("review")
+@cluster_source
 def review(
     paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests (and Namespaces)."),
     namespaces: list[str] = typer.Option([], "--namespace", "-n", help="Namespace to review (repeatable); "
@@ -255,6 +260,7 @@ def review(
 
 
 @app.command("escalation")
+@cluster_source
 def escalation(
     paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests, ServiceAccounts, "
                                       "workloads and Namespaces."),
@@ -288,6 +294,7 @@ def escalation(
 
 
 @app.command("risks")
+@cluster_source
 def risks(
     paths: list[str] = typer.Argument(..., help="Files or directories with RBAC manifests."),
     rules_file: Path | None = typer.Option(None, "--rules", help="A risk-rule catalog to use instead of the "
