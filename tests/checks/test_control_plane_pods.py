@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from kubehipaa.checks._pods import control_plane_verdict, workload_specs
+from kubehipaa.checks._pods import workload_specs
 from kubehipaa.config import Config
+from kubehipaa.engines.controlplane import control_plane_verdict
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
 from kubehipaa.pipelines.scan import run_scan

@@ -16,8 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from kubehipaa.engines.controlplane import CONTROL_PLANE_NAMESPACE as CONTROL_PLANE_NAMESPACE
-from kubehipaa.engines.controlplane import control_plane_verdict as control_plane_verdict  # for the checks
-from kubehipaa.engines.controlplane import is_static_control_plane
 from kubehipaa.inventory import Container, Inventory, PodSpecRef, PodView
 
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
@@ -26,12 +24,6 @@ _EMPTY: dict[str, Any] = {}
 
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else _EMPTY
-
-
-def is_control_plane_pod(ps: PodSpecRef) -> bool:
-    """A pod spec of a control-plane static Pod that is what it claims (`control_plane_verdict`); the same
-    answer as `Inventory.control_plane.is_exempt`, from the same classifier."""
-    return ps.owner.kind == "Pod" and is_static_control_plane(ps.owner)
 
 
 def view(inv: Inventory) -> PodView:

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import replace
 
-from kubehipaa.checks._pods import MIRROR_POD_ANNOTATION, is_static_control_plane
+from kubehipaa.checks._pods import MIRROR_POD_ANNOTATION
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.rbac import (
     CLUSTER_SCOPED,
@@ -380,7 +380,7 @@ def service_account_automount(inv: Inventory) -> Iterator[Hit]:
 def pod_automount(inv: Inventory) -> Iterator[Hit]:
     for ref in inv.pod_specs:
         if ref.owner.kind == "Pod" and (
-            MIRROR_POD_ANNOTATION in ref.owner.annotations or is_static_control_plane(ref.owner)
+            MIRROR_POD_ANNOTATION in ref.owner.annotations or inv.control_plane.is_exempt(ref.owner)
         ):
             # Never gets a token: the ServiceAccount admission plugin leaves a Pod carrying the mirror-pod
             # annotation alone (and forbids it a service account), and a control-plane static Pod (judged by

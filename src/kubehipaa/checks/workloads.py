@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubehipaa.checks._pods import all_containers, as_dict, control_plane_verdict, workload_specs
+from kubehipaa.checks._pods import all_containers, as_dict, workload_specs
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Severity
@@ -381,9 +381,8 @@ def default_namespace(inv: Inventory) -> Iterator[Hit]:
     "mounts host paths kubeadm does not, is not exempt, and is reported here as a modified built-in.",
 )
 def control_plane_look_alike(inv: Inventory) -> Iterator[Hit]:
-    for pod in inv.of_kind("Pod"):
-        verdict = control_plane_verdict(pod)
-        if verdict is not None and verdict.modified:
+    for pod, verdict in inv.control_plane.static_pods:  # classified once, with the exemption
+        if verdict.modified:
             yield Hit(pod, f"modified built-in: Pod {pod.namespace}/{pod.name} presents itself as "
                       f"{verdict.component} but " + "; ".join(t for t, _ in verdict.differences)
                       + "; it is judged as an ordinary workload", path=verdict.differences[0][1])
