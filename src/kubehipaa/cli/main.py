@@ -97,6 +97,12 @@ def _etcd(holder: typer.Typer) -> None:
     holder.add_typer(etcd.app, name="etcd")
 
 
+def _respond(holder: typer.Typer) -> None:
+    from kubehipaa.cli import respond
+
+    holder.add_typer(respond.register(), name="respond")
+
+
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "scan": _scan,
     "snapshot": _snapshot,
@@ -107,6 +113,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "audit": _audit,
     "audit-policy": _audit_policy,
     "etcd": _etcd,
+    "respond": _respond,
 }
 
 
@@ -122,7 +129,8 @@ def _build(name: str) -> Command:
 
 # ---- input caps: the same three options on every command that reads input (sources.limits) ---------------
 
-NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules")}
+NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules"), *(("respond", c) for c in (
+    "quarantine", "release", "scale", "cordon", "revoke", "evidence"))}
 """Commands (or groups) that read no file: no caps to offer."""
 
 CAPS_PANEL = "Input limits"
