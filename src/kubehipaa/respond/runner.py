@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubehipaa.errors import KubehipaaError
+from kubehipaa.reports.respond_plan import ActionOutcome
 from kubehipaa.respond.actions import ActionLog
 from kubehipaa.respond.api import ApiAnswer, ApiRequest, ResponderClient
 
@@ -87,6 +88,18 @@ class ActionRunner:
         if not answer.ok and answer.code not in ok_codes:
             raise ActionFailed(request, answer)
         return answer
+
+    def outcome(self, summary: list[str] | None = None) -> ActionOutcome:
+        """The action as the report renders it: each planned request with its answer once sent."""
+        answers = {id(req): ans for req, ans in self.results}
+        requests = []
+        for request in self.planned:
+            record = request.as_record() | {"why": request.why}
+            if id(request) in answers:
+                record["answer"] = answers[id(request)].summary()
+            requests.append(record)
+        return ActionOutcome(self.action, self.target, self.namespace, self.dry_run, requests, self.records,
+                             summary or [], str(self.log.path))
 
     def nothing_to_do(self, why: str, extra: dict[str, Any] | None = None) -> None:
         """Record that the action found its effect already in place (not under --dry-run)."""
