@@ -187,22 +187,49 @@ def exposure_cmd(
 
 @app.command("diff")
 def diff_cmd(
-    before: str = typer.Argument(..., help="Manifests before the change (file or directory)."),
-    after: str = typer.Argument(..., help="Manifests after the change (file or directory)."),
+    before: str = typer.Argument(..., help="Manifests before the change (file or directory); with --cluster: "
+                                 "the manifests you would apply."),
+    after: str | None = typer.Argument(None, help="Manifests after the change (file or directory); not with "
+                                       "--cluster."),
     fmt: str = typer.Option("txt", "--format", "-f", help="txt, json, csv (netpol-analyzer's) or table."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not warn about skipped documents."),
     manifest_namespace: str | None = typer.Option(
         None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
     ),
+    cluster: bool = typer.Option(False, "--cluster", help="Before: the live cluster (read-only: get/list); "
+                                 "after: the live cluster with the given manifests applied."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="With --cluster: kubeconfig file."),
+    context: str | None = typer.Option(None, "--context", help="With --cluster: kubeconfig context."),
 ) -> None:
     """Connections added, removed or changed between two versions (exit 1 when they differ).
 
-    Example: kubehipaa netpol diff ./before ./after
+    With --cluster, "before" is what runs now and "after" is the live cluster with FILES applied (each manifest
+    object replaces the live object of the same group, kind, namespace and name, or is added): the
+    connections a `kubectl apply` of FILES would open or close.
+
+    Examples: kubehipaa netpol diff ./before ./after
+              kubehipaa netpol diff --cluster --context prod ./k8s/netpol
     """
     _format(DIFF, fmt)
-    e1, loaded1 = build_engine([before], quiet=quiet, namespace=manifest_namespace)
-    e2, loaded2 = build_engine([after], quiet=quiet, namespace=manifest_namespace)
+    if cluster:
+        if after is not None:
+            raise typer.BadParameter("with --cluster give only the manifests to apply (before is the cluster)")
+        from kubehipaa.cli.common import load_cluster_manifests
+        from kubehipaa.sources.cluster import ClusterTarget
+        from kubehipaa.sources.overlay import overlay
+
+        loaded1 = load_cluster_manifests(ClusterTarget(kubeconfig, context), quiet=quiet)
+        changes = load_netpol([before], quiet=quiet, namespace=manifest_namespace)
+        loaded2 = LoadResult(objects=overlay(loaded1.objects, changes.objects), problems=changes.problems)
+        e1, e2 = Engine(topology(loaded1, quiet=quiet)), Engine(topology(loaded2, quiet=quiet))
+    else:
+        if after is None:
+            raise typer.BadParameter("give the manifests before and after the change (or --cluster FILES)")
+        if kubeconfig is not None or context is not None:
+            raise typer.BadParameter("--kubeconfig and --context need --cluster")
+        e1, loaded1 = build_engine([before], quiet=quiet, namespace=manifest_namespace)
+        e2, loaded2 = build_engine([after], quiet=quiet, namespace=manifest_namespace)
     c1, c2 = e1.connlist(), e2.connlist()
     rows = diff(c1.connections, c1.peers, c2.connections, c2.peers)
     write_output(DIFF.render(rows, fmt, RenderOptions()), output)

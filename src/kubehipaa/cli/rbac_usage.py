@@ -73,8 +73,9 @@ def read_usage(logs: list[str]) -> Usage:
 
 
 def unused(
-    rbac: str = typer.Argument(..., help="RBAC manifests: a file or directory (Roles, ClusterRoles, bindings)."),
-    logs: list[str] = typer.Argument(..., help="API-server audit logs (plain, gzip, rotated), directories or '-'."),
+    rbac: str = typer.Argument(..., help="RBAC manifests: a file or directory (Roles, ClusterRoles, bindings); "
+                               "with --cluster, the first audit log."),
+    logs: list[str] = typer.Argument(None, help="API-server audit logs (plain, gzip, rotated), directories or '-'."),
     window: str | None = typer.Option(
         None, "--window", "-w", help="Only requests in this period before the newest event (e.g. 30d, 24h)."
     ),
@@ -84,14 +85,30 @@ def unused(
     manifest_namespace: str | None = typer.Option(
         None, "--namespace", "-n", "--manifest-namespace", help=MANIFEST_NAMESPACE_HELP
     ),
+    cluster: bool = typer.Option(False, "--cluster", help="Read the grants from the live cluster (read-only: "
+                                 "get/list) instead of RBAC manifests; every argument is then an audit log."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="With --cluster: kubeconfig file."),
+    context: str | None = typer.Option(None, "--context", help="With --cluster: kubeconfig context."),
 ) -> None:
     """Permissions granted (per the RBAC manifests) but never exercised in the audit log: access-review input.
 
-    Example: kubehipaa rbac unused ./rbac /var/log/kubernetes/audit.log --window 30d
+    Examples: kubehipaa rbac unused ./rbac /var/log/kubernetes/audit.log --window 30d
+              kubehipaa rbac unused --cluster --context prod /var/log/kubernetes/audit.log
     """
     seconds = parse_window(window)
-    # As for every RBAC answer: a binding in a file that could not be read would make its grants look unused.
-    loaded = load_rbac([rbac], manifest_namespace)
+    if cluster:
+        from kubehipaa.cli.common import load_cluster_manifests
+        from kubehipaa.sources.cluster import ClusterTarget
+
+        logs = [rbac, *(logs or [])]
+        loaded = load_cluster_manifests(ClusterTarget(kubeconfig, context))
+    else:
+        if not logs:
+            raise typer.BadParameter("give the RBAC manifests and at least one audit log (or --cluster LOGS)")
+        if kubeconfig is not None or context is not None:
+            raise typer.BadParameter("--kubeconfig and --context need --cluster")
+        # As for every RBAC answer: a binding in a file that could not be read would make its grants look unused.
+        loaded = load_rbac([rbac], manifest_namespace)
     index = RbacIndex.from_objects(loaded.objects)
     for problem in index.problems:
         warn(problem)
