@@ -223,3 +223,49 @@ def test_listing_progress_sums_every_cluster(two: tuple[FakeCluster, FakeCluster
     assert {k.split(":")[0] for k, _, _ in seen} == {"east", "west"}
     assert [load.context for load in done.loads] == ["east", "west"]
     assert all(not load.objects for load in done.loads)  # released once checked
+
+
+@pytest.mark.parametrize(("name", "expected"), [("prod-east", "prod-east"), ("", "in-cluster")])
+def test_in_cluster_locations_carry_the_configured_cluster_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kubeapi: KubeAPIServer, name: str, expected: str,
+) -> None:
+    """In-cluster (the `generate cronjob` scanner) there is no context: KUBEHIPAA_CLUSTER_NAME names the
+    cluster in every location, so many clusters' runs stay apart in one history."""
+    from kubernetes import config as kconfig
+
+    from kubehipaa.sources.cluster import ClusterTarget, load_cluster
+
+    def fake_incluster(client_configuration: Any = None, **_: Any) -> None:
+        client_configuration.host = kubeapi.url
+        client_configuration.api_key = {"authorization": "Bearer test-token"}
+
+    monkeypatch.setattr(kconfig, "load_incluster_config", fake_incluster)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBEHIPAA_CLUSTER_NAME", name)
+    load = load_cluster(ClusterTarget())
+    assert load.context == expected
+    assert load.objects and all(o.file.startswith(f"cluster:{expected}/") for o in load.objects)
+
+
+def test_fleet_progress_only_on_a_terminal_and_not_for_json(monkeypatch: pytest.MonkeyPatch,
+                                                            two: tuple[FakeCluster, FakeCluster, Path]) -> None:
+    from kubehipaa.cli import scan as scan_cli
+
+    _, _, kc = two
+    seen: list[object] = []
+    real = scan_cli.scan_fleet
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("listing"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scan_cli, "scan_fleet", spy)
+    assert _scan(kc, "--all-contexts")[0] == 1  # CliRunner: stderr is not a terminal
+    monkeypatch.setattr(scan_cli, "_interactive", lambda: True)
+    assert _scan(kc, "--all-contexts", "-f", "json")[0] == 1
+    code, out, _ = _scan(kc, "--all-contexts", "-f", "table", "--max-rows", "0")
+    assert code == 1 and "cluster:west/RoleBinding/billing/everyone-admin" in out
+    assert seen[:2] == [None, None]
+    assert callable(seen[2])
