@@ -269,3 +269,28 @@ def test_fleet_progress_only_on_a_terminal_and_not_for_json(monkeypatch: pytest.
     assert code == 1 and "cluster:west/RoleBinding/billing/everyone-admin" in out
     assert seen[:2] == [None, None]
     assert callable(seen[2])
+
+
+def test_fleet_json_report_validates_against_the_published_schema(two: tuple[FakeCluster, FakeCluster, Path]) -> None:
+    """Every warning a cluster scan adds (cluster-not-scanned, not-readable, managed-control-plane) is a code
+    the published report schema knows."""
+    import jsonschema
+
+    from tests.conftest import ROOT
+
+    east, west, kc = two
+    east.forbidden.add("configmaps")
+    west.git_version = "v1.30.4-eks-a737599"
+    config = json.loads(kc.read_text())
+    config["clusters"].append({"name": "c-down", "cluster": {"server": "http://127.0.0.1:9"}})
+    config["contexts"].append({"name": "down", "context": {"cluster": "c-down", "user": "scanner"}})
+    kc.write_text(json.dumps(config))
+    code, out, _ = _scan(kc, "--all-contexts", "-f", "json")
+    assert code == 2
+    report = json.loads(out)
+    assert {"cluster-not-scanned", "not-readable", "managed-control-plane"} <= {w["code"] for w in report["warnings"]}
+    for schema_path in (ROOT / "schemas" / "kubehipaa-report.schema.json",
+                        ROOT / "src" / "kubehipaa" / "reports" / "schemas" / "kubehipaa-report.schema.json"):
+        schema = json.loads(schema_path.read_text())
+        jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+                                        ).validate(report)
