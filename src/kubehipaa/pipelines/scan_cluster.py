@@ -160,7 +160,7 @@ def scan_fleet(
     One target is exactly `scan_cluster` (its errors included). With several, clusters are listed in a pool
     of at most `workers` threads and checked in this thread as their listings complete; a cluster that cannot
     be listed (or where nothing is readable) becomes a `cluster-not-scanned` warning and a lost-input problem;
-    if no cluster can be scanned, InputError. `listing` gets (\"<context>: <kind>\", kinds listed, objects)
+    if no cluster can be scanned, InputError. `listing` gets ("<context>: <kind>", kinds listed, objects)
     summed over all clusters.
     """
     if len(targets) == 1:
