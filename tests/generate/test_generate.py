@@ -215,6 +215,7 @@ def test_history_url_with_a_password_is_refused_and_never_printed(url: str) -> N
     (("cronjob", "--image", IMAGE, "-n", "Bad"), "not a valid Kubernetes name"),
     (("cronjob", "--image", IMAGE, "--history-secret", "s", "--history-url", "postgresql://h/db"), "not both"),
     (("cronjob",), "--image"),
+    (("cronjob", "--image", IMAGE, "--schedule", "every day"), "5 cron fields"),
 ])
 def test_bad_options_are_usage_errors(args: tuple[str, ...], message: str) -> None:
     code, _, err = _gen(*args)

@@ -33,6 +33,7 @@ SECRETS_HELP = (
     "scan reports Secrets not-readable (KH-SEC-008, KH-RBAC-012 not assessed) and exits 2."
 )
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
@@ -147,6 +148,9 @@ def cronjob_cmd(
         _name(name, "--name", _DNS_LABEL, 52)  # a CronJob name is at most 52 characters
         if not image.strip() or any(c.isspace() for c in image):
             raise typer.BadParameter("--image needs an image reference")
+        if schedule.strip() not in _MACROS and len(schedule.split()) != 5:
+            raise typer.BadParameter(f"--schedule {schedule!r}: give 5 cron fields (minute hour day month weekday) "
+                                     "or @hourly/@daily/@weekly/@monthly/@yearly")
         history = _history(history_secret, history_url)
         opts = CronJobOptions(image=image, namespace=namespace, name=name, schedule=schedule,
                               cluster_name=cluster_name, create_namespace=create_namespace, history=history,
