@@ -91,6 +91,12 @@ def _audit_policy(holder: typer.Typer) -> None:
     holder.add_typer(audit_policy.app, name="audit-policy")
 
 
+def _generate(holder: typer.Typer) -> None:
+    from kubehipaa.cli import generate
+
+    holder.add_typer(generate.app, name="generate")
+
+
 def _etcd(holder: typer.Typer) -> None:
     from kubehipaa.cli import etcd
 
@@ -113,6 +119,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "audit": _audit,
     "audit-policy": _audit_policy,
     "etcd": _etcd,
+    "generate": _generate,
     "respond": _respond,
 }
 
@@ -129,7 +136,7 @@ def _build(name: str) -> Command:
 
 # ---- input caps: the same three options on every command that reads input (sources.limits) ---------------
 
-NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules"), *(("respond", c) for c in (
+NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules"), ("generate",), *(("respond", c) for c in (
     "quarantine", "release", "scale", "cordon", "revoke", "evidence"))}
 """Commands (or groups) that read no file: no caps to offer."""
 

@@ -37,10 +37,11 @@ from kubehipaa.pipelines.scan import (
     select_checks,
 )
 from kubehipaa.pipelines.scan import scan as scan_pipeline
-from kubehipaa.pipelines.scan_cluster import CLUSTER_KINDS, ClusterTarget, scan_cluster
+from kubehipaa.pipelines.scan_cluster import CLUSTER_KINDS, ClusterTarget, scan_cluster, scan_fleet
 from kubehipaa.reports.base import RenderOptions
 from kubehipaa.reports.scan import ScanReport
 from kubehipaa.reports.terminal import terminal_width
+from kubehipaa.sources.cluster import kubeconfig_contexts
 
 if TYPE_CHECKING:
     from kubehipaa.pipelines.scan_cluster import Progress as Progress_
@@ -100,7 +101,13 @@ def scan(
         False, "--cluster", help="Scan the live cluster (read-only: get/list) instead of files."
     ),
     kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="With --cluster: kubeconfig file."),
-    context: str | None = typer.Option(None, "--context", help="With --cluster: kubeconfig context."),
+    context: list[str] = typer.Option(
+        None, "--context",
+        help="With --cluster: kubeconfig context (repeatable: several clusters, one report).",
+    ),
+    all_contexts: bool = typer.Option(
+        False, "--all-contexts", help="With --cluster: every context in the kubeconfig, one report."
+    ),
 ) -> None:
     """Scan manifests for HIPAA-relevant misconfigurations.
 
@@ -111,6 +118,8 @@ def scan(
       kubehipaa scan ./k8s --format sarif -o kubehipaa.sarif --fail-on high
 
       kubehipaa scan --cluster --context prod -n clinical -n billing
+
+      kubehipaa scan --cluster --context prod-east --context prod-west -f sarif -o fleet.sarif
 
       kubehipaa scan --control-plane /etc/kubernetes
 
@@ -123,6 +132,9 @@ def scan(
 
     --cluster lists the live cluster read-only (get/list; Secret values masked on arrival). A kind the
     identity may not list is a `not-readable` warning naming the checks it leaves unassessed, and exit 2.
+    Several --context (or --all-contexts): each cluster is listed (4 at a time) and checked on its own, the
+    findings merged into one report located by context; a cluster that cannot be scanned is named in a
+    warning, the others are still reported, and the exit code is 2.
 
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
@@ -131,11 +143,11 @@ def scan(
         if cluster:
             if paths:
                 raise typer.BadParameter("give either paths or --cluster, not both")
-            code = _scan_cluster(ClusterTarget(kubeconfig, context, tuple(namespaces)), config, fmt, output,
-                                 fail_on, only or [], max_rows)
+            targets = _targets(kubeconfig, context or [], all_contexts, tuple(namespaces))
+            code = _scan_cluster(targets, config, fmt, output, fail_on, only or [], max_rows)
         else:
-            if kubeconfig is not None or context is not None:
-                raise typer.BadParameter("--kubeconfig and --context need --cluster")
+            if kubeconfig is not None or context or all_contexts:
+                raise typer.BadParameter("--kubeconfig, --context and --all-contexts need --cluster")
             if len(namespaces) > 1:
                 raise typer.BadParameter("manifests take one --namespace (several only with --cluster)")
             code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
@@ -170,28 +182,53 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
     return _report(run, cfg, fmt, output, fail_on, max_rows)
 
 
-def _scan_cluster(target: ClusterTarget, config: str | None, fmt: ReportFormat, output: Path | None,
+def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
+             namespaces: tuple[str, ...]) -> list[ClusterTarget]:
+    """The clusters to scan: the given contexts (duplicates once, in order), every context of the kubeconfig
+    with --all-contexts, else the current one. Several contexts are checked against the kubeconfig first, so
+    a misspelt one is a usage error before any cluster is listed."""
+    if all_contexts and contexts:
+        raise typer.BadParameter("give --context or --all-contexts, not both")
+    names = kubeconfig_contexts(kubeconfig) if all_contexts else list(dict.fromkeys(contexts))
+    if len(names) > 1 and not all_contexts:
+        known = kubeconfig_contexts(kubeconfig)
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise typer.BadParameter(f"context {', '.join(map(repr, missing))} not in kubeconfig "
+                                     f"(has: {', '.join(known)})")
+    if not names:
+        return [ClusterTarget(kubeconfig, None, namespaces)]
+    return [ClusterTarget(kubeconfig, name, namespaces) for name in names]
+
+
+def _scan_cluster(targets: list[ClusterTarget], config: str | None, fmt: ReportFormat, output: Path | None,
                   fail_on: FailOn, only: list[str], max_rows: int) -> int:
-    """The live cluster through the same pipeline, reports and exit codes; unreadable kinds exit 2."""
+    """The live cluster(s) through the same pipeline, reports and exit codes; unreadable kinds exit 2."""
     cfg = common.load_config_if_present(config, []) or Config()
     check_exceptions(cfg)
     checks = select_checks(only)
     show = _interactive() and fmt in (ReportFormat.table, ReportFormat.junit)
-    with _listing_progress(show) as listing:
-        done = scan_cluster(target, cfg, checks=checks, listing=listing)
-    return _report(done.run, cfg, fmt, output, fail_on, max_rows)
+    with _listing_progress(show, len(targets)) as listing:
+        if len(targets) == 1:
+            run = scan_cluster(targets[0], cfg, checks=checks, listing=listing).run
+        else:
+            run = scan_fleet(targets, cfg, checks=checks, listing=listing).run
+    return _report(run, cfg, fmt, output, fail_on, max_rows)
 
 
 @contextmanager
-def _listing_progress(show: bool) -> Iterator[Progress_ | None]:
-    """A progress bar on stderr (kinds listed / total, objects) on a terminal; nothing otherwise."""
+def _listing_progress(show: bool, clusters: int = 1) -> Iterator[Progress_ | None]:
+    """A progress bar on stderr (kinds listed / total over every cluster, objects) on a terminal; nothing
+    otherwise. With several clusters the callback is called from the listing threads (rich's Progress
+    serialises updates with its own lock)."""
     if not show:
         yield None
         return
-    columns = (TextColumn("Listing {task.fields[kind]:<22}"), BarColumn(), MofNCompleteColumn(),
+    width = 22 if clusters == 1 else 40
+    columns = (TextColumn(f"Listing {{task.fields[kind]:<{width}}}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[objects]} objects"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task("list", total=len(CLUSTER_KINDS), kind="", objects=0)
+        task = bar.add_task("list", total=len(CLUSTER_KINDS) * clusters, kind="", objects=0)
 
         def step(kind: str, done: int, objects: int) -> None:
             bar.update(task, completed=done, kind=kind, objects=objects)

@@ -10,11 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block style, keys in their API order."""
+from kubehipaa.reports.manifests import dump_documents
 
 
 def snapshot_yaml(context: str, git_version: str, objects: Sequence[dict[str, Any]],
@@ -25,6 +21,5 @@ def snapshot_yaml(context: str, git_version: str, objects: Sequence[dict[str, An
     if managed:
         header.append(f"# managed control plane ({managed}): scan with --managed {managed}")
     header.extend(f"# NOT READABLE: {line}" for line in unreadable)
-    body = yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, explicit_start=True, width=1 << 30)
+    body = dump_documents(objects, indent_lists=False)
     return "\n".join(header) + "\n" + body

@@ -90,6 +90,14 @@ KINDS: tuple[KindSpec, ...] = (
 )
 NODES = KindSpec("Node", "", "v1", "nodes", False)
 """Read only to recognise a managed control plane (providerID); nodes are not scanned objects."""
+VERBS = ("get", "list")
+"""The only verbs this source sends for KINDS: list for every kind, get for the Namespaces named with -n.
+`generate scanner-rbac` derives the scanning identity's ClusterRole from KINDS, VERBS, NODES and NODE_VERBS."""
+NODE_VERBS = ("list",)
+"""Nodes are only listed (one page, to recognise a managed control plane)."""
+IN_CLUSTER_NAME_ENV = "KUBEHIPAA_CLUSTER_NAME"
+"""In-cluster there is no context name: locations use this variable's value (else `in-cluster`), so the runs
+of many clusters (one `generate cronjob` per cluster) stay apart in one history."""
 
 # Managed control planes: /version gitVersion suffixes and node spec.providerID prefixes.
 _MANAGED_VERSION = (("eks", re.compile(r"-eks-")), ("gke", re.compile(r"-gke\.")),
@@ -161,13 +169,42 @@ def load_cluster(target: ClusterTarget, progress: Progress | None = None,
         api.close()
 
 
+def _kubeconfig_path(kubeconfig: str | None) -> tuple[str | None, str]:
+    """(the kubeconfig named by --kubeconfig or $KUBECONFIG, if any; the default ~/.kube/config)."""
+    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    return path, os.path.expanduser("~/.kube/config")
+
+
+def kubeconfig_contexts(kubeconfig: str | None = None) -> list[str]:
+    """Every context name in the kubeconfig (`--all-contexts`), in file order; InputError if unusable."""
+    from kubernetes import config as kconfig
+    from kubernetes.config.config_exception import ConfigException
+
+    path, default = _kubeconfig_path(kubeconfig)
+    file = path or default
+    if not os.path.isfile(file):
+        raise InputError("kubeconfig not found (give --kubeconfig FILE or set KUBECONFIG)", file=file)
+    try:
+        contexts, _active = kconfig.list_kube_config_contexts(config_file=file)
+    except ConfigException as exc:
+        raise InputError(f"cannot load the cluster configuration: {str(exc).splitlines()[0]}", file=file) from None
+    except OSError as exc:
+        raise InputError(f"cannot read kubeconfig: {exc.strerror or exc}", file=file) from None
+    except Exception as exc:  # malformed YAML or structure: the client raises whatever its parser does
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(f"not a usable kubeconfig ({type(exc).__name__}: {first})", file=file) from None
+    names = [str(c.get("name")) for c in contexts or [] if isinstance(c, dict) and c.get("name")]
+    if not names:
+        raise InputError("the kubeconfig has no contexts", file=file)
+    return names
+
+
 def _client(target: ClusterTarget) -> tuple[Any, str]:
     """An ApiClient for the target and the context name the locations carry."""
     from kubernetes import config as kconfig
     from kubernetes.config.config_exception import ConfigException
 
-    path = target.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-    default = os.path.expanduser("~/.kube/config")
+    path, default = _kubeconfig_path(target.kubeconfig)
     in_cluster = (target.kubeconfig is None and target.context is None and not path
                   and not os.path.exists(default) and os.environ.get("KUBERNETES_SERVICE_HOST"))
     try:
@@ -176,7 +213,7 @@ def _client(target: ClusterTarget) -> tuple[Any, str]:
 
             configuration = kclient.Configuration()
             kconfig.load_incluster_config(client_configuration=configuration)
-            return kclient.ApiClient(configuration), "in-cluster"
+            return kclient.ApiClient(configuration), os.environ.get(IN_CLUSTER_NAME_ENV) or "in-cluster"
         file = path or default
         if not os.path.isfile(file):
             raise InputError("kubeconfig not found (give --kubeconfig FILE or set KUBECONFIG)", file=file)
