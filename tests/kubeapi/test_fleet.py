@@ -161,9 +161,9 @@ def test_repeated_context_is_scanned_once(two: tuple[FakeCluster, FakeCluster, P
 
 
 class SlowCluster(FakeCluster):
-    """A cluster whose every list answer takes `delay` seconds; records how many clusters list at once."""
+    """A cluster whose every list answer takes `list_delay` seconds; records how many clusters list at once."""
 
-    delay = 0.05
+    list_delay = 0.05
     gauge: dict[str, int]
     lock = threading.Lock()
 
@@ -172,7 +172,7 @@ class SlowCluster(FakeCluster):
             self.gauge["now"] += 1
             self.gauge["max"] = max(self.gauge["max"], self.gauge["now"])
         try:
-            time.sleep(self.delay)
+            time.sleep(self.list_delay)
             return super().selected(kind, namespace)
         finally:
             with self.lock:
