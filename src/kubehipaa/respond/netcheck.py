@@ -29,9 +29,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubehipaa.engines.netpol import Connection, Engine, ExternalPeer, WorkloadPeer, build_topology, conns
+from kubehipaa.engines.netpol import (
+    NO_CONNECTIONS,
+    Connection,
+    ConnSet,
+    Engine,
+    ExternalPeer,
+    WorkloadPeer,
+    build_topology,
+    conns_text,
+    make_conns,
+    union_conns,
+)
 from kubehipaa.errors import InputError
 
+EVERY_PORT: ConnSet = union_conns(make_conns("TCP"), union_conns(make_conns("UDP"), make_conns("SCTP")))
+"""Every protocol and port: what a side no policy isolates admits."""
 CNI_CAVEAT = ("NetworkPolicy is enforced by the cluster's network plugin; the API cannot show whether it "
               "enforces policies, so this is what the policies allow, not a packet test")
 
@@ -164,8 +177,8 @@ def pod_network(objects: list[dict[str, Any]], namespace: str, name: str) -> Pod
     for (_s, d), c in engine.class_pairs(src_ok=flags).items():
         egress.extend(Connection(peer, w.peer, c) for w in engine.members[d] if w is not me)
     xi, xe = engine.ingress_of(ci), engine.egress_of(ci)
-    src_items = list(enumerate([conns.ALL] * len(engine.src_atoms))) if xi is None else list(xi.ips.items())
-    dst_items = list(enumerate([conns.ALL] * len(engine.dst_atoms))) if xe is None else list(xe.ips.items())
+    src_items = list(enumerate([EVERY_PORT] * len(engine.src_atoms))) if xi is None else list(xi.ips.items())
+    dst_items = list(enumerate([EVERY_PORT] * len(engine.dst_atoms))) if xe is None else list(xe.ips.items())
     ingress.extend(Connection(ExternalPeer(*engine.src_atoms[a]), peer, c) for a, c in src_items)
     egress.extend(Connection(peer, ExternalPeer(*engine.dst_atoms[b]), c) for b, c in dst_items)
     ingress.extend(c for c in engine.ingress_controller_connections() if c.dst == peer)
@@ -179,12 +192,12 @@ def pod_network(objects: list[dict[str, Any]], namespace: str, name: str) -> Pod
             for rule in pol.ingress_rules if direction == "ingress" else pol.egress_rules:
                 # ingress ports resolve on this pod; egress named ports on each destination (may allow)
                 conn = rule.conn_for(me) if direction == "ingress" or not rule.named else None
-                if conn is not None and conns.is_empty(conn):
+                if conn is not None and conns_text(conn) == NO_CONNECTIONS:
                     continue
                 peers = "any peer (every namespace and address)" if rule.peers is None else \
                     "; ".join(str(p) for p in rule.peers)
                 ports = "named ports " + ", ".join(str(p) for p in rule.ports or ()) if conn is None \
-                    else conns.to_str(conn)
+                    else conns_text(conn)
                 open_rules.append(OpenRule(pol.key, direction, rule.index + 1, peers, ports))
 
     spec = pod.get("spec")
