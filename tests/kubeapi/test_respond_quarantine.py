@@ -386,3 +386,27 @@ def test_the_action_log_verifies_and_names_a_tampered_line(workload: FakeCluster
     log.path.write_text("\n".join(lines) + "\n")
     broken = log.verify()
     assert broken is not None and broken.line == 3
+    # release will not undo from an altered record
+    res = _invoke(kubeconfig, evidence, "release", POD)
+    assert res.exit_code == 2 and "actions.jsonl:3: the action log's hash chain is broken" in res.stderr
+
+
+def test_an_edited_kubehipaa_policy_is_not_overwritten(workload: FakeCluster, kubeconfig: Path,
+                                                       tmp_path: Path) -> None:
+    edited = policy_body(NS)
+    edited["spec"]["ingress"] = [{}]  # someone opened it up
+    workload.add(edited)
+    res = _invoke(kubeconfig, tmp_path / "ev", "quarantine", POD)
+    assert res.exit_code == 2 and "no longer the deny-all (it was edited)" in res.stderr
+    assert workload.writes == []
+
+
+def test_pod_network_is_exact_per_pod_when_siblings_differ() -> None:
+    owner = {"kind": "ReplicaSet", "name": RS, "uid": "u"}
+    earlier = _pod("ehr-api-7d9f-00000", {"app": "ehr-api", "quarantine": "true"}, owner)  # first of its owner
+    objects = [earlier, _pod(POD, {"app": "ehr-api"}, owner), _pod(SIBLING, {"app": "ehr-api"}, owner),
+               policy_body(NS)]
+    mine = pod_network(objects, NS, POD)
+    assert not mine.contained and not mine.problems
+    assert (f"{NS}/{SIBLING}[Pod]", f"{NS}/{POD}[Pod]", "All Connections") in mine.rows()
+    assert all("ehr-api-7d9f-00000" not in src for src, _dst, _c in mine.rows())  # quarantined: no egress

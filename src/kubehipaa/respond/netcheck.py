@@ -8,12 +8,14 @@ isolate it. It is pure (objects in, answer out); `respond quarantine` runs it on
 after acting (and, under `--dry-run`, on the state its plan would produce), `respond evidence` on the pod it
 preserves.
 
-Why the pod is evaluated as its own peer: the engine follows netpol-analyzer, where a pod with a controller
+Why every pod is evaluated as its own peer: the engine follows netpol-analyzer, where a pod with a controller
 ownerReference stands for its owner (`ns/app-5d9c[ReplicaSet]`) and the owner's FIRST pod's labels speak for
 all of them. A quarantined pod differs from its siblings precisely by its labels, so asking about the owner
-would answer for a sibling. The pod's ownerReferences are therefore dropped on a copy before the topology
-is built: it becomes the bare peer `ns/name[Pod]` with its own labels and named ports, while its siblings
-stay grouped under their owner as before.
+would answer for a sibling (and a sibling quarantined earlier would make the owner's pods disagree). The
+pods' ownerReferences are therefore dropped on copies before the topology is built: each pod is the bare
+peer `ns/name[Pod]` with its own labels and named ports, exact per pod. Workload templates (Deployments,
+...) are left out: on a live cluster their pods are what exists, and a template would be a second,
+hypothetical peer for the same pods.
 
 Why rules as well as connections: connections are computed from the pods that exist now; a rule that still
 admits traffic (a user's allow policy selecting the pod: NetworkPolicies are additive, a deny-all cannot
@@ -142,9 +144,23 @@ def _is_pod(doc: Any, namespace: str, name: str) -> bool:
     return meta.get("name") == name and (meta.get("namespace") or "default") == namespace
 
 
+KINDS = frozenset({"Pod", "Namespace", "NetworkPolicy", "Service", "Ingress", "Route"})
+"""What the verification reads (see the module docstring for why workload templates are not among them)."""
+
+
+def _as_own_peer(doc: dict[str, Any]) -> dict[str, Any]:
+    """A Pod without ownerReferences (a shallow copy), so the engine names it `ns/name[Pod]`."""
+    if doc.get("kind") != "Pod" or "ownerReferences" not in _meta(doc):
+        return doc
+    out = dict(doc)
+    out["metadata"] = {k: v for k, v in _meta(doc).items() if k != "ownerReferences"}
+    return out
+
+
 def pod_network(objects: list[dict[str, Any]], namespace: str, name: str) -> PodNetwork:
     """What pod `namespace/name` may exchange, given the Pods, Namespaces and NetworkPolicies in `objects`
-    (other kinds the engine reads, e.g. Services and Ingresses, add the ingress controller's connections).
+    (Services, Ingresses and Routes add the ingress controller's connections; other kinds are ignored).
+    Every pod is named `ns/name[Pod]` in the connections.
 
     Connections from pods in namespaces absent from `objects` are not listed; the open rules still show
     every rule that admits them. Raises InputError when the pod is not among the objects or the engine
@@ -153,10 +169,8 @@ def pod_network(objects: list[dict[str, Any]], namespace: str, name: str) -> Pod
     pod = next((doc for doc in objects if _is_pod(doc, namespace, name)), None)
     if pod is None:
         raise InputError(f"pod {namespace}/{name} is not among the objects read")
-    alone = dict(pod)
-    alone["metadata"] = {k: v for k, v in _meta(pod).items() if k != "ownerReferences"}
-    rest = [doc for doc in objects if doc is not pod]
-    topo = build_topology([*rest, alone])
+    topo = build_topology([_as_own_peer(doc) for doc in objects
+                           if isinstance(doc, dict) and doc.get("kind") in KINDS])
     peer = WorkloadPeer(namespace, "Pod", name)
     own = f"Pod {namespace}/{name}"
     for problem in topo.problems:

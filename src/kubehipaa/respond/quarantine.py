@@ -504,6 +504,10 @@ def run_quarantine(runner: ActionRunner, namespace: str, name: str, *, detach: b
 def run_release(runner: ActionRunner, namespace: str, name: str) -> ReleasePlan:
     """Undo what the action log says quarantine did to pod `namespace/name`, through `runner`."""
     client = runner.client
+    broken = runner.log.verify()
+    if broken is not None:  # the record release would undo from was altered: undoing from it is guesswork
+        raise Refused(f"{runner.log.path}:{broken.line}: the action log's hash chain is broken ({broken.reason}); "
+                      "refusing to release from an altered record")
 
     def attempt() -> ReleasePlan:
         pod = read_pod(client, namespace, name)
