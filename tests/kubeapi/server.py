@@ -25,8 +25,9 @@ Shapes, from upstream (kubernetes/kubernetes, read with the search tools, writte
   not the stored one are 409 reason "Conflict" (`Operation cannot be fulfilled on <plural>.<group> "<name>":
   the object has been modified; please apply your changes to the latest version and try again`, from
   apimachinery's errors.NewConflict and the registry's optimistic-concurrency message); DELETE answers the
-  object (200) or 404; `POST pods/<name>/eviction` (policy/v1 Eviction) answers a Success Status with 201, or
-  429 reason "TooManyRequests" with a DisruptionBudget cause when a PodDisruptionBudget would be violated
+  object (200) or 404, or 409 when DeleteOptions.preconditions (uid, resourceVersion) do not hold;
+  `POST pods/<name>/eviction` (policy/v1 Eviction) answers a Success Status with 201, or 429 reason
+  "TooManyRequests" with a DisruptionBudget cause when a PodDisruptionBudget would be violated
   (pkg/registry/core/pod/storage/eviction.go); `GET pods/<name>/log` answers text/plain (`container`,
   `previous`, `limitBytes`). `dryRun=All` validates and answers without storing. Strategic merge here is
   merge patch plus the list directives the respond commands use (`$patch: delete` / `$retainKeys` are not
@@ -305,6 +306,15 @@ class _Handler(BaseHTTPRequestHandler):
             return 404, status(404, "NotFound", f'{qualified} "{name}" not found',
                                {"name": name, "group": group, "kind": plural})
         if method == "DELETE":
+            # DeleteOptions.preconditions (uid, resourceVersion): a mismatch is 409 Conflict with the message of
+            # apiserver/pkg/storage/interfaces.go Preconditions.Check, inside NewConflict's wording
+            pre = body.get("preconditions") if isinstance(body, dict) else None
+            for key, shown in (("uid", "UID"), ("resourceVersion", "ResourceVersion")) if isinstance(pre, dict) else ():
+                if pre.get(key) and str(pre[key]) != str(current["metadata"].get(key)):
+                    return 409, status(409, "Conflict", f'Operation cannot be fulfilled on {qualified} "{name}": '
+                                       f"Precondition failed: {shown} in precondition: {pre[key]}, {shown} in "
+                                       f"object meta: {current['metadata'].get(key)}",
+                                       {"name": name, "group": group, "kind": plural})
             if not dry:
                 cluster.remove(current)
             return 200, current

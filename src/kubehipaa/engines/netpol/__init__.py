@@ -36,6 +36,7 @@ from kubehipaa.engines.netpol.peers import (
     Peer,
     WorkloadPeer,
 )
+from kubehipaa.engines.netpol.selectors import Selector, SelectorError, parse_selector
 from kubehipaa.engines.netpol.topology import PeerSpec, Policy, Topology, Workload, build_topology
 
 __all__ = [
@@ -63,6 +64,8 @@ __all__ = [
     "Problem",
     "RuleExposure",
     "RuleMatch",
+    "Selector",
+    "SelectorError",
     "Side",
     "Topology",
     "Verdict",
@@ -77,5 +80,6 @@ __all__ = [
     "exposure",
     "intersect_conns",
     "make_conns",
+    "parse_selector",
     "union_conns",
 ]
