@@ -95,16 +95,18 @@ def plan_drain(pods: Sequence[dict[str, Any]], options: DrainOptions) -> DrainPl
         controller = controller_of(pod)
         volumes = (pod.get("spec") or {}).get("volumes") or []
         phase = (pod.get("status") or {}).get("phase")
-        if options.namespaces is not None and meta.get("namespace") not in options.namespaces:
-            plan.refused.append((ident, f"namespace {meta.get('namespace')} was not given with -n "
-                                        "(or --all-namespaces): outside the fence"))
-        elif MIRROR_ANNOTATION in (meta.get("annotations") or {}):
+        # what drain never evicts is skipped whatever its namespace (a node always runs some: kube-proxy,
+        # static control-plane pods), so only pods drain would evict can be left behind by the fence
+        if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
             plan.skipped.append((ident, "mirror pod of a static pod: the API cannot delete it (the kubelet owns it)"))
         elif controller is not None and controller.get("kind") == "DaemonSet":
             plan.skipped.append((ident, f"DaemonSet-managed ({controller.get('name')}): its controller ignores "
                                         "unschedulable and would recreate it"))
         elif meta.get("deletionTimestamp"):
             plan.skipped.append((ident, "already terminating"))
+        elif options.namespaces is not None and meta.get("namespace") not in options.namespaces:
+            plan.refused.append((ident, f"namespace {meta.get('namespace')} was not given with -n "
+                                        "(or --all-namespaces): outside the fence"))
         elif controller is None and phase not in TERMINAL_PHASES and not options.force:
             plan.refused.append((ident, "no controller owns it: eviction deletes it for good (it may be "
                                         "evidence); use --force to evict it anyway"))
