@@ -84,8 +84,6 @@ def test_scale_conflict_rereads_and_succeeds(fake: FakeCluster, kubeconfig: Path
 
 def test_scale_gives_up_after_bounded_conflicts(fake: FakeCluster, kubeconfig: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    original = fake.find
-
     class Always(set):  # every write conflicts: another writer never settles
         def __contains__(self, item: object) -> bool:
             return item == ("deployments", "ehr-api")
@@ -97,7 +95,7 @@ def test_scale_gives_up_after_bounded_conflicts(fake: FakeCluster, kubeconfig: P
     result = invoke(kubeconfig, tmp_path / "ev", "scale", "deploy/ehr-api", "-n", "clinical", "--replicas", "1")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "3 times" in result.output and len(fake.writes) == 3
-    assert original("Deployment", "clinical", "ehr-api")["spec"]["replicas"] == 2
+    assert fake.find("Deployment", "clinical", "ehr-api")["spec"]["replicas"] == 2
 
 
 def test_scale_refuses_other_kinds_and_missing_objects(kubeconfig: Path, tmp_path: Path) -> None:
@@ -340,3 +338,16 @@ def test_revoke_group_grant_look_alike_default_fails(fake: FakeCluster, kubeconf
 def test_revoke_without_remaining_access_exits_0(fake: FakeCluster, kubeconfig: Path, tmp_path: Path) -> None:
     result = invoke(kubeconfig, tmp_path / "ev", "revoke", "sa/app-sa", "-n", "clinical")
     assert result.exit_code == 0, result.output
+
+
+def test_subject_matching_follows_the_rbac_authorizer() -> None:
+    from kubehipaa.respond.revoke import subject_is_account
+
+    sa = {"kind": "ServiceAccount", "name": "app-sa"}
+    assert subject_is_account(sa, "clinical", "clinical", "app-sa")  # RoleBinding: empty ns = binding's
+    assert not subject_is_account(sa, "", "clinical", "app-sa")  # ClusterRoleBinding: empty ns matches nobody
+    assert not subject_is_account(sa | {"namespace": "billing"}, "clinical", "clinical", "app-sa")
+    assert subject_is_account({"kind": "User", "name": "system:serviceaccount:clinical:app-sa"}, "", "clinical",
+                              "app-sa")
+    assert not subject_is_account({"kind": "Group", "name": "system:serviceaccounts:clinical"}, "", "clinical",
+                                  "app-sa")
