@@ -73,9 +73,11 @@ class ActionRunner:
             raise OutsideNamespace(f"refusing {request.method} {request.path}: outside namespace "
                                    f"{self.namespace!r} (given with -n)")
 
-    def send(self, request: ApiRequest, *, ok_codes: tuple[int, ...] = ()) -> ApiAnswer | None:
-        """Send (or under --dry-run only plan) one write; record it; raise ActionFailed on an error answer
-        unless its code is in `ok_codes` (e.g. 404 for a delete that someone else already did)."""
+    def send(self, request: ApiRequest, *, ok_codes: tuple[int, ...] = (),
+             extra: dict[str, Any] | None = None) -> ApiAnswer | None:
+        """Send (or under --dry-run only plan) one write; record it (with `extra`: what reversing it needs,
+        e.g. the previous replicas); raise ActionFailed on an error answer unless its code is in `ok_codes`
+        (e.g. 404 for a delete that someone else already did)."""
         self.check(request)
         self.planned.append(request)
         if self.dry_run:
@@ -84,7 +86,7 @@ class ActionRunner:
         self.results.append((request, answer))
         self.records.append(self.log.append(action=self.action, target=self.target, namespace=self.namespace,
                                             identity=self.client.identity, request=request, answer=answer,
-                                            note=request.why))
+                                            note=request.why, extra=extra))
         if not answer.ok and answer.code not in ok_codes:
             raise ActionFailed(request, answer)
         return answer
