@@ -383,3 +383,31 @@ def test_report_html_is_written_to_a_file(cluster: FakeCluster, kubeconfig: Path
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http://" not in page
     assert SSN not in page and 'id="factors"' in page
     assert _report(out, "pdf").exit_code == 2
+
+
+def test_lists_page_and_restart_on_an_expired_continue_token(cluster: FakeCluster, kubeconfig: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubehipaa.respond import evidence
+
+    monkeypatch.setattr(evidence, "PAGE_SIZE", 1)
+    cluster.expire_once.add("rolebindings")
+    out = tmp_path / "INC-42"
+    assert _evidence(kubeconfig, out).exit_code == 0
+    bundle = _bundle(out)
+    rbac = _json(bundle, "rbac.json")
+    assert rbac["complete"] and any(g["binding"] == 'RoleBinding "clinical/app-everything"' for g in rbac["grants"])
+    codes = [r["code"] for r in _json(bundle, "collection.json")["requests"] if r["what"] == "rbac rolebindings"]
+    assert 410 in codes and codes[-1] == 200 and codes.count(200) > 2  # paged, restarted, completed
+
+
+def test_json_output_names_the_bundle_and_the_gaps(cluster: FakeCluster, kubeconfig: Path, tmp_path: Path) -> None:
+    cluster.forbidden.add("nodes")
+    out = tmp_path / "INC-42"
+    res = _evidence(kubeconfig, out, "--format", "json")
+    assert res.exit_code == 2
+    doc = json.loads(res.stdout)
+    bundle = _bundle(out)
+    assert doc["bundle"] == bundle.relative_to(out).as_posix() and "summary.md" in doc["files"]
+    assert doc["manifestSha256"] == _sha256(bundle / "MANIFEST.sha256")
+    assert [(u["what"], u["code"]) for u in doc["unreadable"]] == [("node node-7", 403)]
+    assert SSN not in res.output and TOKEN not in res.output

@@ -30,12 +30,16 @@ def evidence(
                                                     "512Ki, 10Mi, 5MB. Truncation is recorded.")] = "10Mi",
     kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help=KUBECONFIG_HELP)] = None,
     context: Annotated[str | None, typer.Option("--context", help=CONTEXT_HELP)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text, or json (bundle path, files, manifest hash, "
+                                     "what was not readable) for scripts.")] = "text",
 ) -> None:
     """Preserve a pod's evidence, read-only: spec/status, owners, events, logs, images, RBAC, network, node.
 
     Files are written read-only and sealed by MANIFEST.sha256 (check with `sha256sum -c`). A kind the
     cluster refuses to show (403) is stated in the bundle and makes the exit code 2; the rest is kept."""
     pod = parse_target(target, ("Pod",), default_kind="Pod")
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt!r}: choose text or json", param_hint="--format")
 
     def body() -> int:
         from kubehipaa.respond.api import ResponderClient
@@ -45,9 +49,16 @@ def evidence(
         options = EvidenceOptions(parse_size(max_log_bytes), redact_logs)
         with ResponderClient(ClusterTarget(kubeconfig, context)) as client:
             result = collect(client, output, namespace, pod.name, options)
-        err_console.print(f"evidence of pod {escape(namespace)}/{escape(pod.name)}: {len(result.files)} files "
-                          f"sealed in {escape(str(result.folder))} (MANIFEST.sha256 "
-                          f"{result.manifest_sha256[:16]}…)", soft_wrap=True, highlight=False)
+        if fmt == "json":
+            from kubehipaa.reports.base import json_text
+
+            typer.echo(json_text({"bundle": result.relpath, "folder": str(result.folder), "files": result.files,
+                                  "manifestSha256": result.manifest_sha256,
+                                  "unreadable": [u.to_dict() for u in result.unreadable], "notes": result.notes}),
+                       nl=False)
+        else:
+            typer.echo(f"evidence of pod {namespace}/{pod.name}: {len(result.files)} files sealed in "
+                       f"{result.folder} (MANIFEST.sha256 sha256 {result.manifest_sha256})")
         for item in result.unreadable:
             err_console.print(f"[yellow]not readable:[/yellow] {escape(item.what)} ({item.code} "
                               f"{escape(item.reason)}), stated in the bundle", soft_wrap=True, highlight=False)

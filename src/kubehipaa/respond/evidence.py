@@ -39,6 +39,9 @@ DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024
 MAX_OWNERS = 20
 """Owner chains are 2-3 deep in practice; the bound keeps a cyclic or fan-out chain finite."""
 SUMMARY_TAIL_LINES = 5
+PAGE_SIZE = 500
+MAX_RESTARTS = 3
+"""A list whose continue token expires (410) is restarted from the first page, at most this often."""
 RBAC = "rbac.authorization.k8s.io/v1"
 
 # Kinds that own pods in a stock cluster (plural, namespaced); any other owner kind is looked up by discovery.
@@ -115,9 +118,14 @@ class Reader:
         out: list[dict[str, Any]] = []
         token = ""
         seen: set[str] = set()
+        restarts = 0
         while True:
-            page_query = [*query, ("limit", "500"), *((("continue", token),) if token else ())]
+            page_query = [*query, ("limit", str(PAGE_SIZE)), *((("continue", token),) if token else ())]
             answer = self.call(what, path, page_query)
+            if answer.code == 410 and token and restarts < MAX_RESTARTS:
+                # the continue token expired between pages: a consistent list means starting over
+                out, token, seen, restarts = [], "", set(), restarts + 1
+                continue
             if not answer.ok or not isinstance(answer.body, dict):
                 return self.refused(what, path, answer)
             page = answer.body
