@@ -411,3 +411,14 @@ def test_json_output_names_the_bundle_and_the_gaps(cluster: FakeCluster, kubecon
     assert doc["manifestSha256"] == _sha256(bundle / "MANIFEST.sha256")
     assert [(u["what"], u["code"]) for u in doc["unreadable"]] == [("node node-7", 403)]
     assert SSN not in res.output and TOKEN not in res.output
+
+
+def test_summary_stays_one_page_for_a_log_of_one_huge_line(cluster: FakeCluster, kubeconfig: Path,
+                                                           tmp_path: Path) -> None:
+    cluster.logs[(NS, POD, "api", False)] = "x" * 3_000_000 + "\n"
+    out = tmp_path / "INC-42"
+    assert _evidence(kubeconfig, out, "--max-log-bytes", "4Mi").exit_code == 0
+    bundle = _bundle(out)
+    assert (bundle / "logs/api.log").stat().st_size == 3_000_001  # the evidence is whole
+    summary = (bundle / "summary.md").read_text()
+    assert len(summary) < 20_000 and "x" * 300 + " […]" in summary

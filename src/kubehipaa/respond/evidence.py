@@ -39,6 +39,9 @@ DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024
 MAX_OWNERS = 20
 """Owner chains are 2-3 deep in practice; the bound keeps a cyclic or fan-out chain finite."""
 SUMMARY_TAIL_LINES = 5
+SUMMARY_LINE_CHARS = 300
+SUMMARY_ROWS = 100
+"""The summary is one page for people: long lists are cut there (the JSON files keep everything)."""
 PAGE_SIZE = 500
 MAX_RESTARTS = 3
 """A list whose continue token expires (410) is restarted from the first page, at most this often."""
@@ -187,9 +190,12 @@ def owner_chain(reader: Reader, pod: dict[str, Any]) -> list[dict[str, Any]]:
     seen: set[str] = {str(pod["metadata"].get("uid") or "")}
     while queue and len(out) < MAX_OWNERS:
         child, ref = queue.pop(0)
-        if not isinstance(ref, dict) or str(ref.get("uid") or "") in seen:
+        if not isinstance(ref, dict):
             continue
-        seen.add(str(ref.get("uid") or ""))
+        key = str(ref.get("uid") or f"{ref.get('apiVersion')}/{ref.get('kind')}/{ref.get('name')}")
+        if key in seen:
+            continue
+        seen.add(key)
         entry: dict[str, Any] = {"ownerOf": child, "reference": ref}
         path = _owner_path(reader, ref, namespace)
         if path is None:
@@ -387,7 +393,9 @@ def collect(client: ResponderClient, incident: Path, namespace: str, name: str,
             logs.append((container, kind, previous,
                          collect_log(reader, namespace, name, container, previous, options.max_log_bytes)))
     images = image_ids(pod)
-    sa_name = str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+    spec = pod.get("spec") or {}
+    # serviceAccount is the deprecated alias the API still fills in; "default" is what admission assigns
+    sa_name = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
     rbac = rbac_grants(reader, namespace, sa_name)
     network = network_view(reader, pod)
     node = node_info(reader, pod)
@@ -440,8 +448,15 @@ def collect(client: ResponderClient, incident: Path, namespace: str, name: str,
 
 # ---------------------------------------------------------------------------------------------- summary
 def _tail(data: bytes, lines: int) -> list[str]:
-    text = data.decode("utf-8", errors="replace").rstrip("\n")
-    return text.splitlines()[-lines:] if text else []
+    """The last lines of a log, each clipped (one 10 MiB line must not become the summary)."""
+    text = data[-lines * SUMMARY_LINE_CHARS * 4:].decode("utf-8", errors="replace").rstrip("\n")
+    return [line if len(line) <= SUMMARY_LINE_CHARS else line[:SUMMARY_LINE_CHARS] + " […]"
+            for line in text.splitlines()[-lines:]]
+
+
+def _capped(lines: list[str], limit: int, what: str) -> list[str]:
+    return lines if len(lines) <= limit else [*lines[:limit], f"- … and {len(lines) - limit} more {what} "
+                                                               "(all in the JSON files)"]
 
 
 def render_summary(pod: dict[str, Any], owners: list[dict[str, Any]], events: Any, log_index: list[dict[str, Any]],
@@ -485,12 +500,14 @@ def render_summary(pod: dict[str, Any], owners: list[dict[str, Any]], events: An
     if isinstance(events, Unreadable):
         out.append(f"- not readable ({events.code} {events.reason})")
     else:
-        out += [f"- {e.get('lastTimestamp') or e.get('eventTime') or e.get('firstTimestamp')} {e.get('type')} "
-                f"{e.get('reason')}: {e.get('message')}" for e in events] or ["- no events"]
+        out += _capped([f"- {e.get('lastTimestamp') or e.get('eventTime') or e.get('firstTimestamp')} "
+                        f"{e.get('type')} {e.get('reason')}: {str(e.get('message'))[:SUMMARY_LINE_CHARS]}"
+                        for e in events], SUMMARY_ROWS, "events") or ["- no events"]
     out += ["", "## RBAC grants of the service account", ""]
-    out += [f"- {g['scope']}: {g['binding']} → {g['role']} rule {g['ruleIndex']}: "
-            f"{', '.join(g['rule'].get('verbs', []))} on {', '.join(g['rule'].get('resources', []) or g['rule'].get('nonResourceURLs', []))}"
-            for g in rbac["grants"]] or ["- none found"]
+    out += _capped([f"- {g['scope']}: {g['binding']} → {g['role']} rule {g['ruleIndex']}: "
+                    f"{', '.join(g['rule'].get('verbs', []))} on "
+                    f"{', '.join(g['rule'].get('resources', []) or g['rule'].get('nonResourceURLs', []))}"
+                    for g in rbac["grants"]], SUMMARY_ROWS, "grants") or ["- none found"]
     out += ["", "## Network", ""]
     if "unavailable" in network:
         out.append(f"- allowed connections not computed: {network['unavailable']}")
