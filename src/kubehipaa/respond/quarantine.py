@@ -328,7 +328,8 @@ def read_log(records: list[dict[str, Any]], namespace: str, name: str) -> LogSta
         extra = rec.get("extra") or {}
         if rec.get("action") == "quarantine":
             ever = True
-            if "labelChanges" in extra and extra.get("applied"):
+            sent_ok = rec.get("request") is None or 200 <= int(answer.get("code") or 0) <= 299
+            if "labelChanges" in extra and extra.get("applied") and sent_ok:
                 pending.append(extra)
         elif rec.get("action") == "release" and extra.get("released"):
             pending = []
@@ -475,9 +476,9 @@ def run_quarantine(runner: ActionRunner, namespace: str, name: str, *, detach: b
         if plan.policy_request is not None:
             runner.send(plan.policy_request)
         if plan.pod_request is not None:
-            runner.send(plan.pod_request)
-            runner.note(f"quarantined pod {namespace}/{name}: labels before and the changes made",
-                        plan.record() | {"applied": True})
+            # the labels before and the changes ride on the patch's own record: no window in which the
+            # change is made but release could not know it
+            runner.send(plan.pod_request, extra=plan.record() | {"applied": True})
         return plan
 
     plan = with_retries(attempt)
