@@ -116,8 +116,8 @@ class FakeCluster:
     """How many list requests (pages) each plural answered."""
     writes: list[tuple[str, str, str, Any]] = field(default_factory=list)
     """Every write as (method, path, content type, decoded body), for tests to assert the exact requests."""
-    logs: dict[tuple[str, str, str, bool], str] = field(default_factory=dict)
-    """Container logs by (namespace, pod, container, previous)."""
+    logs: dict[tuple[str, str, str, bool], str | bytes] = field(default_factory=dict)
+    """Container logs by (namespace, pod, container, previous); bytes are served as they are."""
     pdb_blocked: set[tuple[str, str]] = field(default_factory=set)
     """(namespace, pod) pairs whose eviction a PodDisruptionBudget refuses (429)."""
     conflict_once: set[tuple[str, str]] = field(default_factory=set)
@@ -196,8 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, code: int, body: Any) -> None:
         if self.cluster.delay:
             time.sleep(self.cluster.delay)
-        text = isinstance(body, str)
-        data = body.encode() if text else json.dumps(body).encode()
+        text = isinstance(body, (str, bytes))
+        data = body if isinstance(body, bytes) else body.encode() if text else json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "text/plain" if text else "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -408,9 +408,10 @@ class _Handler(BaseHTTPRequestHandler):
                                    f'"{pod}" not found')
             text = ""
         limit = (query.get("limitBytes") or [""])[0]
+        data = text if isinstance(text, bytes) else text.encode()
         if limit.isdigit():
-            text = text.encode()[: int(limit)].decode(errors="ignore")
-        return 200, text
+            data = data[: int(limit)]
+        return 200, data
 
     def _get(self, plural: str, name: str, res: tuple[str, str, str, str, bool],
              namespace: str | None = None) -> tuple[int, dict[str, Any]]:

@@ -275,6 +275,15 @@ def test_redact_logs_masks_the_stored_logs(cluster: FakeCluster, kubeconfig: Pat
                           check=False).returncode == 0
 
 
+def test_logs_are_stored_byte_for_byte(cluster: FakeCluster, kubeconfig: Path, tmp_path: Path) -> None:
+    """Evidence is not re-encoded: bytes that are not UTF-8 (a binary dump, Latin-1 text) survive exactly."""
+    raw = b"caf\xe9 \xff\xfe binary \x00 tail\n"
+    cluster.logs[(NS, POD, "migrate", False)] = raw
+    out = tmp_path / "INC-7"
+    assert _evidence(kubeconfig, out).exit_code == 0
+    assert (_bundle(out) / "logs/migrate.log").read_bytes() == raw
+
+
 # ------------------------------------------------------------------------------------------- respond report
 def _report(folder: Path, fmt: str = "md", *extra: str) -> Any:
     return CliRunner().invoke(app, ["respond", "report", str(folder), "--format", fmt, *extra])

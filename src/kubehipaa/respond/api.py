@@ -59,6 +59,9 @@ class ApiAnswer:
     body: Any = None
     reason: str = ""
     message: str = ""
+    raw: bytes = b""
+    """The body's bytes exactly as received (evidence keeps logs byte for byte; `body` of a text answer is
+    decoded for display, invalid UTF-8 replaced)."""
 
     @property
     def ok(self) -> bool:
@@ -223,7 +226,7 @@ class ResponderClient:
 
 def _answer(code: int | None, data: bytes, accept: str) -> ApiAnswer:
     if accept != JSON:
-        return ApiAnswer(code, data.decode("utf-8", errors="replace"))
+        return ApiAnswer(code, data.decode("utf-8", errors="replace"), raw=data)
     try:
         body = orjson.loads(data) if data else None
     except orjson.JSONDecodeError:
@@ -232,4 +235,4 @@ def _answer(code: int | None, data: bytes, accept: str) -> ApiAnswer:
     if isinstance(body, dict) and body.get("kind") == "Status":
         reason = str(body.get("reason") or "")
         message = str(body.get("message") or "").splitlines()[0] if body.get("message") else ""
-    return ApiAnswer(code, body, reason, message)
+    return ApiAnswer(code, body, reason, message, data)

@@ -242,7 +242,7 @@ def collect_log(reader: Reader, namespace: str, pod: str, container: str, previo
     what = f"log {container}{' (previous)' if previous else ''}"
     answer = reader.call(what, path, query, accept="text/plain", max_bytes=max_bytes + 1)
     if answer.ok:
-        data = str(answer.body or "").encode("utf-8")
+        data = answer.raw  # byte for byte: evidence is not re-encoded
         truncated = len(data) > max_bytes
         return {"status": "collected", "data": data[:max_bytes], "truncated": truncated,
                 "bytes": min(len(data), max_bytes)}
