@@ -115,3 +115,26 @@ def test_a_cluster_without_readable_rbac_names_the_cluster(fake: FakeCluster, ku
     code, out, err = _run("rbac", "who-can", "get", "secrets", "--cluster", "--kubeconfig", str(kubeconfig))
     assert code == 2
     assert "found in the cluster" in err and out == ""
+
+
+def test_engine_commands_show_listing_progress_on_a_terminal_only(monkeypatch, kubeconfig: Path) -> None:  # type: ignore[no-untyped-def]
+    """The shared cluster loader lists with a progress callback when stderr is a terminal and the output is
+    not JSON; silent otherwise (issue 14 req 3, for every --cluster command, not only scan)."""
+    from kubehipaa.cli import common
+    from kubehipaa.sources import cluster as cluster_source
+
+    seen: list[object] = []
+    real = cluster_source.load_cluster
+
+    def spy(target, progress=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(progress)
+        return real(target, progress, *args, **kwargs)
+
+    monkeypatch.setattr(cluster_source, "load_cluster", spy)
+    cluster = ["--cluster", "--kubeconfig", str(kubeconfig)]
+    _run("rbac", "who-can", "get", "secrets", "-n", "clinical", *cluster)  # CliRunner: not a terminal
+    monkeypatch.setattr(common, "interactive", lambda: True)
+    _run("rbac", "who-can", "get", "secrets", "-n", "clinical", "-f", "json", *cluster)
+    _run("netpol", "connlist", *cluster)
+    assert seen[:2] == [None, None]
+    assert callable(seen[2])

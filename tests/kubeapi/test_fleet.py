@@ -263,7 +263,7 @@ def test_fleet_progress_only_on_a_terminal_and_not_for_json(monkeypatch: pytest.
 
     monkeypatch.setattr(scan_cli, "scan_fleet", spy)
     assert _scan(kc, "--all-contexts")[0] == 1  # CliRunner: stderr is not a terminal
-    monkeypatch.setattr(scan_cli, "_interactive", lambda: True)
+    monkeypatch.setattr(scan_cli.common, "interactive", lambda: True)
     assert _scan(kc, "--all-contexts", "-f", "json")[0] == 1
     code, out, _ = _scan(kc, "--all-contexts", "-f", "table", "--max-rows", "0")
     assert code == 1 and "cluster:west/RoleBinding/billing/everyone-admin" in out

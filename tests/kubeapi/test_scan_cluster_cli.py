@@ -146,7 +146,7 @@ def test_listing_progress_only_on_a_terminal_and_not_for_json(monkeypatch, kubec
 
     monkeypatch.setattr(scan_cli, "scan_cluster", spy)
     _scan(kubeconfig, "-f", "table")  # CliRunner: stderr is not a terminal
-    monkeypatch.setattr(scan_cli, "_interactive", lambda: True)
+    monkeypatch.setattr(scan_cli.common, "interactive", lambda: True)
     _scan(kubeconfig, "-f", "json")
     _scan(kubeconfig, "-f", "sarif")
     _scan(kubeconfig, "-f", "table")

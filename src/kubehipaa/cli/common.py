@@ -14,7 +14,7 @@ import functools
 import inspect
 import os
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # imported where used: every command imports this module, not
     from kubehipaa.engines.auditlog import SigmaRuleSet
     from kubehipaa.inventory import Inventory
     from kubehipaa.sources.auditlog import ReadStats
-    from kubehipaa.sources.cluster import ClusterTarget
+    from kubehipaa.sources.cluster import ClusterTarget, Progress
     from kubehipaa.sources.files import LoadResult
 
 EXIT_OK = 0
@@ -177,6 +177,8 @@ def load_objects(paths: Sequence[str], *, strict: bool = False, quiet: bool = Fa
 
 _CLUSTER: contextvars.ContextVar[ClusterTarget | None] = contextvars.ContextVar("kubehipaa_cluster", default=None)
 """The live cluster the running command reads instead of files (set by `cluster_source`), else None."""
+_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("kubehipaa_cluster_progress", default=False)
+"""Whether `load_cluster_manifests` shows the listing progress (set by `cluster_source` per command)."""
 
 
 def cluster_source(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -216,15 +218,51 @@ def cluster_source(command: Callable[..., Any]) -> Callable[..., Any]:
         from kubehipaa.sources.cluster import ClusterTarget
 
         token = _CLUSTER.set(ClusterTarget(kubeconfig, context))
+        fmt = kwargs.get("fmt")
+        machine = "json" in str(getattr(fmt, "value", fmt) or "").lower()  # JSON output: never a bar
+        shown = _PROGRESS.set(interactive() and not machine and not kwargs.get("quiet"))
         try:
             return command(*args, **kwargs)
         finally:
             _CLUSTER.reset(token)
+            _PROGRESS.reset(shown)
 
     wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in (*params, *extra)} | {"return": sig.return_annotation}
     del wrapper.__wrapped__  # typer must read the new signature, not the command's
     return wrapper
+
+
+def interactive() -> bool:
+    """Whether stderr is a terminal: progress bars and spinners only then (never in CI logs or captures)."""
+    import sys
+
+    return err_console.is_terminal and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def listing_progress(show: bool, clusters: int = 1) -> Iterator[Progress | None]:
+    """A progress bar on stderr (kinds listed / total over every cluster, objects) when `show`; nothing
+    otherwise. With several clusters the callback is called from the listing threads (rich's Progress
+    serialises updates with its own lock)."""
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    from kubehipaa.sources.cluster import KINDS
+
+    width = 22 if clusters == 1 else 40
+    columns = (TextColumn(f"Listing {{task.fields[kind]:<{width}}}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[objects]} objects"), TimeElapsedColumn())
+    with Bar(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("list", total=len(KINDS) * clusters, kind="", objects=0)
+
+        def step(kind: str, done: int, objects: int) -> None:
+            bar.update(task, completed=done, kind=kind, objects=objects)
+
+        yield step
 
 
 def input_name(paths: Sequence[str]) -> str:
@@ -239,7 +277,8 @@ def load_cluster_manifests(target: ClusterTarget, *, quiet: bool = False,
     from kubehipaa.sources.cluster import load_cluster
     from kubehipaa.sources.files import LOST, InputProblem, LoadResult
 
-    load = load_cluster(target)
+    with listing_progress(_PROGRESS.get()) as progress:
+        load = load_cluster(target, progress)
     if not load.objects:
         first = load.unreadable[0].reason if load.unreadable else "no objects"
         raise InputError(f"nothing could be read from cluster {load.context} ({first}); {outcome}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -37,14 +36,13 @@ from kubehipaa.pipelines.scan import (
     select_checks,
 )
 from kubehipaa.pipelines.scan import scan as scan_pipeline
-from kubehipaa.pipelines.scan_cluster import CLUSTER_KINDS, ClusterTarget, scan_cluster, scan_fleet
+from kubehipaa.pipelines.scan_cluster import ClusterTarget, scan_cluster, scan_fleet
 from kubehipaa.reports.base import RenderOptions
 from kubehipaa.reports.scan import ScanReport
 from kubehipaa.reports.terminal import terminal_width
 from kubehipaa.sources.cluster import kubeconfig_contexts
 
 if TYPE_CHECKING:
-    from kubehipaa.pipelines.scan_cluster import Progress as Progress_
     from kubehipaa.sources.files import LoadResult
 
 
@@ -207,33 +205,13 @@ def _scan_cluster(targets: list[ClusterTarget], config: str | None, fmt: ReportF
     cfg = common.load_config_if_present(config, []) or Config()
     check_exceptions(cfg)
     checks = select_checks(only)
-    show = _interactive() and fmt in (ReportFormat.table, ReportFormat.junit)
-    with _listing_progress(show, len(targets)) as listing:
+    show = common.interactive() and fmt in (ReportFormat.table, ReportFormat.junit)
+    with common.listing_progress(show, len(targets)) as listing:
         if len(targets) == 1:
             run = scan_cluster(targets[0], cfg, checks=checks, listing=listing).run
         else:
             run = scan_fleet(targets, cfg, checks=checks, listing=listing).run
     return _report(run, cfg, fmt, output, fail_on, max_rows)
-
-
-@contextmanager
-def _listing_progress(show: bool, clusters: int = 1) -> Iterator[Progress_ | None]:
-    """A progress bar on stderr (kinds listed / total over every cluster, objects) on a terminal; nothing
-    otherwise. With several clusters the callback is called from the listing threads (rich's Progress
-    serialises updates with its own lock)."""
-    if not show:
-        yield None
-        return
-    width = 22 if clusters == 1 else 40
-    columns = (TextColumn(f"Listing {{task.fields[kind]:<{width}}}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[objects]} objects"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task("list", total=len(CLUSTER_KINDS) * clusters, kind="", objects=0)
-
-        def step(kind: str, done: int, objects: int) -> None:
-            bar.update(task, completed=done, kind=kind, objects=objects)
-
-        yield step
 
 
 def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
@@ -278,14 +256,10 @@ def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | Non
     write_output(ScanReport(cfg).render(result, fmt.value, options), output)
 
 
-def _interactive() -> bool:
-    return err_console.is_terminal and sys.stderr.isatty()
-
-
 @contextmanager
 def _status(message: str) -> Iterator[None]:
     """A spinner on stderr, only when stderr is a terminal (never in CI logs or captured output)."""
-    if not _interactive():
+    if not common.interactive():
         yield
         return
     with err_console.status(message):
@@ -294,7 +268,7 @@ def _status(message: str) -> Iterator[None]:
 
 def _run_with_progress(loaded: LoadResult | None, cfg: Config, control_plane: ControlPlaneFiles,
                        checks: list[Check], ignored_configs: list[str]) -> ScanRun:
-    if not _interactive():
+    if not common.interactive():
         return scan_pipeline(loaded, cfg, control_plane=control_plane, checks=checks,
                              ignored_configs=ignored_configs)
     columns = (TextColumn("Checking {task.fields[check]:<12}"), BarColumn(), MofNCompleteColumn(),
