@@ -147,6 +147,14 @@ class Finding:
     suppressed: bool = False
     suppression: dict[str, Any] | None = None
 
+    @property
+    def fingerprint(self) -> str:
+        """A stable id for "this problem on this object": rule id + the object's identity (API group, kind,
+        namespace, name; the cluster context for an object read from a cluster) + the first evidence field
+        path. Not the file path or line: moving or reformatting a manifest is not a new finding, so history
+        diffs, baselines and SARIF's partialFingerprints see the same finding. 32 hex digits of SHA-256."""
+        return finding_fingerprint(self.check_id, self.resource, self.evidence[0].path if self.evidence else "")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "checkId": self.check_id,
@@ -159,4 +167,20 @@ class Finding:
             "hipaa": list(self.hipaa),
             "suppressed": self.suppressed,
             "suppression": self.suppression,
+            "fingerprint": self.fingerprint,
         }
+
+
+FINGERPRINT_VERSION = "kubehipaa/v1"
+"""Bumped when `finding_fingerprint`'s recipe changes (saved history then says its baseline is incomparable)."""
+
+
+def finding_fingerprint(check_id: str, resource: ResourceRef, path: str) -> str:
+    """See `Finding.fingerprint`."""
+    import hashlib
+
+    group = resource.api_version.rpartition("/")[0]
+    cluster = resource.file.split("/", 1)[0] if resource.file.startswith("cluster:") else ""
+    key = "\x1f".join((FINGERPRINT_VERSION, check_id, cluster, group, resource.kind, resource.namespace or "",
+                       resource.name, path))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]

@@ -81,8 +81,8 @@ def test_suppressed_findings_carry_justification(tmp_path: Path, monkeypatch: py
 def test_fingerprints_are_stable_and_distinct(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = _log(tmp_path, monkeypatch)["runs"][0]["results"]
     second = _log(tmp_path, monkeypatch)["runs"][0]["results"]
-    prints = [r["partialFingerprints"]["kubehipaaFinding/v1"] for r in first]
-    assert prints == [r["partialFingerprints"]["kubehipaaFinding/v1"] for r in second]
+    prints = [r["partialFingerprints"]["kubehipaa/v1"] for r in first]
+    assert prints == [r["partialFingerprints"]["kubehipaa/v1"] for r in second]
     assert len(set(prints)) == len(prints)
 
 

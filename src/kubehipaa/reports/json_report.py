@@ -57,6 +57,7 @@ def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
             "safeguard": guard,
             "suppressed": f.suppressed,
             "suppression": f.suppression,
+            "fingerprint": f.fingerprint,
         })
     return {
         "$schema": SCHEMA_ID,

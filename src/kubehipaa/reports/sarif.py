@@ -8,7 +8,6 @@ a SARIF `suppressions` entry holding the exception's justification, so a reviewe
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +17,7 @@ import orjson
 from kubehipaa.checks.registry import CheckMeta
 from kubehipaa.config import Config
 from kubehipaa.frameworks import load_hipaa
-from kubehipaa.model import Finding, Severity
+from kubehipaa.model import FINGERPRINT_VERSION, Finding, Severity
 from kubehipaa.pipelines.scan import ScanResult
 from kubehipaa.reports.common import (
     INFORMATION_URI,
@@ -119,13 +118,6 @@ def _taxonomy(metas: list[CheckMeta]) -> dict[str, Any]:
     }
 
 
-def _fingerprint(finding: Finding) -> str:
-    r = finding.resource
-    path = finding.evidence[0].path if finding.evidence else ""
-    key = "\x1f".join((finding.check_id, r.kind, r.namespace or "", r.name, path))
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
 def _result(finding: Finding, rule_index: int, cwd: Path) -> dict[str, Any]:
     r = finding.resource
     where = r.display
@@ -148,7 +140,7 @@ def _result(finding: Finding, rule_index: int, cwd: Path) -> dict[str, Any]:
                 ],
             }
         ],
-        "partialFingerprints": {"kubehipaaFinding/v1": _fingerprint(finding)},
+        "partialFingerprints": {FINGERPRINT_VERSION: finding.fingerprint},
         "properties": {
             "severity": finding.severity.label,
             "security-severity": SECURITY_SEVERITY[finding.severity],
