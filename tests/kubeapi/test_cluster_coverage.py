@@ -19,3 +19,10 @@ def test_forbidden_secrets_are_not_assessed_with_the_reason(kubeconfig: Path, fa
     outcome = {rc.rule_id: rc.outcome for p in scan_coverage(result).paragraphs for rc in p.rules}["KH-SEC-008"]
     assert outcome.state == "not-assessed"
     assert "KH-NS-001" in result.assessed  # what could be read was assessed
+
+
+def test_cluster_scan_records_the_listing_as_one_hashed_input(kubeconfig: Path) -> None:
+    first = scan_cluster(ClusterTarget(str(kubeconfig)), Config()).run.result.inputs
+    again = scan_cluster(ClusterTarget(str(kubeconfig)), Config()).run.result.inputs
+    assert [i.name for i in first] == ["cluster:test-ctx"] and len(first[0].sha256) == 64
+    assert first == again  # same objects, same digest

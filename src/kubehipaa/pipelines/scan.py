@@ -26,7 +26,7 @@ from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Finding, K8sObject, ResourceRef, Severity
 from kubehipaa.pipelines.check_inputs import assessment
-from kubehipaa.sources.files import LOST, InputProblem, LoadResult
+from kubehipaa.sources.files import LOST, InputProblem, InputRecord, LoadResult
 
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 # A container's place in an evidence path: `<pod spec path>.<list>[<index>]`, e.g.
@@ -74,6 +74,8 @@ class ScanResult:
     """Broad exceptions and coverage gaps, printed on every run and carried by every report."""
     assessed: set[str] = field(default_factory=set)
     """Ids of the selected checks that had input to judge (`check_inputs.assessment`)."""
+    inputs: list[InputRecord] = field(default_factory=list)
+    """The files (and stdin) the scanned objects came from, with SHA-256 (`scan` sets it from the loader)."""
     not_assessed: dict[str, list[str]] = field(default_factory=dict)
     """Why each other selected check (and a check whose input was partly unreadable) was not assessed: no
     input of its kind, a managed control plane, permission denied. The coverage report reads it."""
@@ -218,6 +220,7 @@ def scan(
     loaded.problems.extend(left_out)
     result.skipped = list(loaded.problems)
     result.warnings.extend(ScanWarning(IGNORED_CODE, message) for message in ignored_configs)
+    result.inputs = list(loaded.inputs)
     return ScanRun(result, loaded, left_out, notes)
 
 

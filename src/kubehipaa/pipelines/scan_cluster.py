@@ -20,10 +20,13 @@ clusters' findings are still reported.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+
+import orjson
 
 from kubehipaa.checks.registry import Check, all_checks
 from kubehipaa.config import Config
@@ -32,7 +35,7 @@ from kubehipaa.pipelines.check_inputs import KIND_CHECKS, affected_checks
 from kubehipaa.pipelines.scan import ControlPlaneFiles, ScanResult, ScanRun, ScanWarning, scan
 from kubehipaa.sources.cluster import KINDS as CLUSTER_KINDS
 from kubehipaa.sources.cluster import ClusterLoad, ClusterTarget, Progress, load_cluster
-from kubehipaa.sources.files import LOST, InputProblem, LoadResult
+from kubehipaa.sources.files import LOST, InputProblem, InputRecord, LoadResult
 
 __all__ = ["CLUSTER_KINDS", "FLEET_WORKERS", "KIND_CHECKS", "ClusterScan", "ClusterTarget", "FleetScan", "Progress",
            "coverage", "scan_cluster", "scan_fleet", "snapshot_cluster"]
@@ -73,6 +76,13 @@ def coverage(load: ClusterLoad, checks: Sequence[Check] | None = None) -> tuple[
     return warnings, problems
 
 
+def listing_record(load: ClusterLoad) -> InputRecord:
+    """The listed objects as one input: `cluster:<context>` and the SHA-256 of their canonical JSON (sorted
+    keys, in listing order; Secret values are masked on arrival, so they are not what is hashed)."""
+    data = orjson.dumps([o.doc for o in load.objects], option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return InputRecord(f"cluster:{load.context}", hashlib.sha256(data).hexdigest(), len(data))
+
+
 def scan_cluster(
     target: ClusterTarget,
     config: Config,
@@ -93,7 +103,7 @@ def _scan_load(load: ClusterLoad, config: Config, *, checks: Sequence[Check] | N
         first = load.unreadable[0].reason if load.unreadable else "no objects"
         raise InputError(f"nothing could be read from cluster {load.context} ({first}); nothing was scanned")
     warnings, problems = coverage(load, checks)
-    loaded = LoadResult(objects=load.objects, problems=problems)
+    loaded = LoadResult(objects=load.objects, problems=problems, inputs=[listing_record(load)])
     control_plane = ControlPlaneFiles(managed=load.managed) if load.managed else None
     run = scan(loaded, config, control_plane=control_plane, checks=checks, today=today, progress=progress)
     run.result.warnings[:0] = warnings
@@ -227,6 +237,7 @@ def merge_runs(scans: Sequence[ClusterScan], failed: Sequence[tuple[str, str]] =
         skipped=problems + [p for s in scans for p in s.run.result.skipped],
         warnings=broad + warnings,
         assessed={i for s in scans for i in s.run.result.assessed},
+        inputs=[i for s in scans for i in s.run.result.inputs],
     )
     for s in scans:
         for check_id, reasons in s.run.result.not_assessed.items():
