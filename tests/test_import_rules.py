@@ -11,6 +11,7 @@ Rules:
 3. Checks read the Inventory's views: they import no sources, pipelines, reports, cli or server.
 4. Only the CLI imports the CLI; reports import no sources, cli or server; pipelines import no cli.
 5. Redaction is a leaf: it imports nothing of the project but the PHI engine's validators (`ALLOWED`).
+6. Generators (`generate/`) build manifests as data: no CLI, server, respond, reports, pipelines or checks.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "sources": {"cli", "reports", "checks"},
     "server": {"cli"},
     "respond": {"cli"},
+    "generate": {"cli", "server", "respond", "reports", "pipelines", "checks"},
     "frameworks": {"sources", "checks", "cli", "server", "reports"},
     "redaction": {"sources", "checks", "cli", "server", "reports", "engines", "pipelines"},
 }
