@@ -1,0 +1,57 @@
+"""`kubehipaa exceptions list`: the risk-acceptance register (pipelines.exceptions_register)."""
+
+from __future__ import annotations
+
+import typer
+
+from kubehipaa.cli import common
+from kubehipaa.cli.common import write_output
+from kubehipaa.cli.history import CONFIG_HELP, URL_HELP, TextJson
+from kubehipaa.config import Config
+from kubehipaa.history import HistoryError, HistoryStore
+from kubehipaa.pipelines.exceptions_register import build_register
+from kubehipaa.pipelines.history import history_location
+from kubehipaa.pipelines.scan import check_exceptions
+from kubehipaa.reports.exceptions_register import render_register
+from kubehipaa.reports.terminal import terminal_width
+
+app = typer.Typer(help="The risk-acceptance register: exceptions of .kubehipaa.yaml and what they matched.",
+                  no_args_is_help=True)
+
+
+@app.command("list")
+def list_(
+    expired: bool = typer.Option(False, "--expired", help="Only exceptions past their expiry."),
+    unused: bool = typer.Option(False, "--unused", help="Only live exceptions that matched nothing in the "
+                                                        "latest saved scan of any target."),
+    history_url: str | None = typer.Option(None, "--history-url", help=URL_HELP),
+    config: str | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
+    fmt: TextJson = typer.Option(TextJson.text, "--format", "-f"),
+) -> None:
+    """Every exception with status (active, expired, unused, not-scanned), matched findings, owner, approver,
+    justification, expiry, and its matched counts in every saved scan.
+
+    Matches come from the latest saved scan of each target (input set) in the history; an exception no saved
+    scan has recorded in its current wording is `not-scanned`. Save a scan first (`kubehipaa scan ... --save`)
+    to see what each exception matches.
+    """
+    if expired and unused:
+        raise typer.BadParameter("give --expired or --unused, not both")
+    cfg = common.load_config_if_present(config) or Config()
+    check_exceptions(cfg)
+    location = history_location(history_url, cfg)
+    try:
+        store: HistoryStore | None = HistoryStore.open(location, create=False)
+    except HistoryError as exc:
+        if location.backend != "sqlite" or "no saved scans yet" not in str(exc):
+            raise
+        store = None  # no history yet: statuses say `not-scanned`
+    try:
+        register = build_register(cfg, store)
+    finally:
+        if store is not None:
+            store.close()
+    if expired or unused:
+        want = "expired" if expired else "unused"
+        register.entries = [e for e in register.entries if e.status == want]
+    write_output(render_register(register, fmt.value, terminal_width()), None)
