@@ -6,7 +6,7 @@ import typer
 
 from kubehipaa.cli import common
 from kubehipaa.cli.common import write_output
-from kubehipaa.cli.history import CONFIG_HELP, URL_HELP, TextJson
+from kubehipaa.cli.history import CONFIG_HELP, URL_HELP, TextJson, one_line_errors
 from kubehipaa.config import Config
 from kubehipaa.history import HistoryError, HistoryStore
 from kubehipaa.pipelines.exceptions_register import build_register
@@ -37,6 +37,11 @@ def list_(
     """
     if expired and unused:
         raise typer.BadParameter("give --expired or --unused, not both")
+    with one_line_errors():
+        _list(expired, unused, history_url, config, fmt)
+
+
+def _list(expired: bool, unused: bool, history_url: str | None, config: str | None, fmt: TextJson) -> None:
     cfg = common.load_config_if_present(config) or Config()
     check_exceptions(cfg)
     location = history_location(history_url, cfg)

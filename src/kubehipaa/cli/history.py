@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import typer
 from kubehipaa.cli import common
 from kubehipaa.cli.common import write_output
 from kubehipaa.config import Config
+from kubehipaa.errors import KubehipaaError
 from kubehipaa.pipelines.history import diff_scans, open_history, trend
 from kubehipaa.reports.common import generated_at
 from kubehipaa.reports.history import render_diff, render_list, render_show, render_trend
@@ -35,6 +38,15 @@ class TrendFormat(str, Enum):
     html = "html"
 
 
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """A history or config problem is one `error:` line and exit 2, however the app is invoked."""
+    try:
+        yield
+    except KubehipaaError as exc:
+        raise common.fail(str(exc)) from None
+
+
 def _config(path: str | None) -> Config:
     return common.load_config_if_present(path) or Config()
 
@@ -47,7 +59,7 @@ def list_(
     fmt: TextJson = typer.Option(TextJson.text, "--format", "-f"),
 ) -> None:
     """List saved scans, oldest first."""
-    with open_history(history_url, _config(config), create=False) as store:
+    with one_line_errors(), open_history(history_url, _config(config), create=False) as store:
         write_output(render_list(store.scans(limit or None), store.location.display, fmt.value,
                                  terminal_width()), None)
 
@@ -60,7 +72,7 @@ def show(
     fmt: TextJson = typer.Option(TextJson.text, "--format", "-f"),
 ) -> None:
     """One saved scan: metadata, inputs with SHA-256, findings with fingerprints."""
-    with open_history(history_url, _config(config), create=False) as store:
+    with one_line_errors(), open_history(history_url, _config(config), create=False) as store:
         meta = store.resolve(scan_id)
         if meta is None:
             raise common.fail(f"no saved scans in {store.location.display}")
@@ -78,7 +90,7 @@ def diff(
     unchanged: bool = typer.Option(False, "--unchanged", help="Text: list the unchanged findings too."),
 ) -> None:
     """New, fixed and unchanged findings between two saved scans, by fingerprint (not file or line)."""
-    with open_history(history_url, _config(config), create=False) as store:
+    with one_line_errors(), open_history(history_url, _config(config), create=False) as store:
         write_output(render_diff(diff_scans(store, old, new), fmt.value, terminal_width(),
                                  unchanged=unchanged), None)
 
@@ -93,6 +105,6 @@ def trend_(
 ) -> None:
     """Unsuppressed findings per HIPAA safeguard over the saved scans (HTML: a self-contained page with an
     inline SVG chart)."""
-    with open_history(history_url, _config(config), create=False) as store:
+    with one_line_errors(), open_history(history_url, _config(config), create=False) as store:
         t = trend(store, limit or None)
     write_output(render_trend(t, fmt.value, terminal_width(), generated_at()), output)
