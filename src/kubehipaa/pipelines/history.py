@@ -339,5 +339,5 @@ def trend(store: HistoryStore, limit: int | None = None) -> Trend:
     counts = {g: [0] * len(ids) for g in present}
     for sid, guard, n in rows:
         counts[guard][position[sid]] = n
-    titles = [(g, (p.title if (p := catalog.get(g)) else "Not mapped to a HIPAA paragraph")) for g in present]
+    titles = [(g, (p.name if (p := catalog.get(g)) else "Not mapped to a HIPAA paragraph")) for g in present]
     return Trend(scans, titles, counts)

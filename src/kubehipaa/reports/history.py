@@ -148,7 +148,7 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 def trend_svg(t: Trend) -> str:
     """An inline SVG line chart: x = saved scans in order, y = unsuppressed findings; one line per safeguard."""
-    w, h, left, right, top, bottom = 900, 320, 50, 20, 20, 60
+    w, h, left, right, top, bottom = 900, 320, 50, 50, 20, 60
     n = len(t.scans)
     peak = max([1, *(c for counts in t.counts.values() for c in counts)])
     plot_w, plot_h = w - left - right, h - top - bottom
