@@ -140,7 +140,7 @@ def test_a_baseline_from_another_fingerprint_version_is_refused(history_url: str
     with _store(history_url) as store:
         with store.engine.begin() as conn:
             conn.execute(update(s.scans).where(s.scans.c.id == saved.id).values(fingerprint_version="kubehipaa/v0"))
-        with pytest.raises(KubehipaaError, match="fingerprint version kubehipaa/v0.*cannot be compared"):
+        with pytest.raises(KubehipaaError, match=r"fingerprint version kubehipaa/v0.*cannot be compared"):
             apply_baseline(run([src]).result, store, str(saved.id), [])
 
 
