@@ -142,3 +142,18 @@ def test_config_history_block(tmp_path: Path) -> None:
     (tmp_path / ".kubehipaa.yaml").write_text("history:\n  retention_dayz: 3\n")
     res = runner.invoke(app, ["history", "list"])
     assert res.exit_code == 2 and "retention_dayz: unknown key" in res.stderr
+
+
+def test_history_show_re_checks_the_saved_scan(tmp_path: Path) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    src = write(tmp_path / "k8s", {"a.yaml": deployment("ehr")})
+    _scan(src, url, "--save")
+    shown = runner.invoke(app, ["history", "show", "last", "--history-url", url])
+    assert shown.exit_code == 0 and "verified" in shown.stdout
+    with sqlite3.connect(tmp_path / "h.db") as db:
+        db.execute("DELETE FROM scan_findings WHERE rowid IN (SELECT rowid FROM scan_findings LIMIT 1)")
+    shown = runner.invoke(app, ["history", "show", "1", "--history-url", url, "-f", "json"])
+    assert shown.exit_code == 2 and "finding rows differ from the sealed report" in shown.stderr
+    assert json.loads(shown.stdout)["integrity"]["verified"] is False

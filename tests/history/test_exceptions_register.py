@@ -90,3 +90,16 @@ def test_an_edited_exception_starts_a_new_history(history_url: str, tmp_path: Pa
 def test_expired_and_unused_together_is_a_usage_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["exceptions", "list", "--expired", "--unused"])
     assert res.exit_code == 2
+
+
+def test_the_register_of_the_current_input(tmp_path: Path) -> None:
+    """With paths, the matches are those of the input scanned now (nothing saved, no history needed)."""
+    _config(tmp_path, f"sqlite:///{tmp_path / 'h.db'}")
+    src = write(tmp_path / "k8s", {"ns.yaml": NAMESPACE, "a.yaml": deployment("ehr")})
+    reg = _register(str(src))
+    assert reg["matchedIn"] == "current input"
+    assert [(e["status"], e["matched"]) for e in reg["exceptions"]] == [("active", 1), ("unused", 0), ("expired", 0)]
+    assert reg["exceptions"][0]["matches"][0]["name"] == "ehr"
+    assert not (tmp_path / "h.db").exists()
+    empty = runner.invoke(app, ["exceptions", "list", str(tmp_path / "missing")])
+    assert empty.exit_code == 2

@@ -173,3 +173,27 @@ def test_the_record_is_built_from_the_redacted_report(tmp_path: Path) -> None:
     blob = orjson.dumps(record.report).decode()
     assert secret not in blob and "hunter2hunter2" not in blob
     assert "pw-in-url" not in record.command and "--history-url" in record.command
+
+
+def test_a_saved_scan_is_re_checked_and_a_change_is_named(history_url: str, tmp_path: Path) -> None:
+    import zlib
+
+    import orjson
+
+    from kubehipaa.pipelines.history import verify_saved
+
+    src = write(tmp_path / "k8s", {"a.yaml": deployment("ehr")})
+    saved = save_scan(run([src]), _config(history_url), ["kubehipaa"], now=NOW)
+    with _store(history_url) as store:
+        assert verify_saved(store, saved.id).ok
+        report = store.report(saved.id)
+        report["findings"][0]["severity"] = "low"  # someone edits the evidence
+        with store.engine.begin() as conn:
+            conn.execute(update(s.scans).where(s.scans.c.id == saved.id).values(
+                report=zlib.compress(orjson.dumps(report))))
+            conn.execute(s.scan_findings.delete().where(s.scan_findings.c.scan_id == saved.id,
+                                                        s.scan_findings.c.check_id == "KH-WL-001"))
+        result = verify_saved(store, saved.id)
+        assert not result.ok
+        assert "report was changed after it was saved" in result.problems[0]
+        assert "missing" in result.problems[1]

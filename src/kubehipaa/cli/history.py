@@ -13,7 +13,7 @@ from kubehipaa.cli import common
 from kubehipaa.cli.common import write_output
 from kubehipaa.config import Config
 from kubehipaa.errors import KubehipaaError
-from kubehipaa.pipelines.history import diff_scans, open_history, trend
+from kubehipaa.pipelines.history import diff_scans, open_history, trend, verify_saved
 from kubehipaa.reports.common import generated_at
 from kubehipaa.reports.history import render_diff, render_list, render_show, render_trend
 from kubehipaa.reports.terminal import terminal_width
@@ -71,13 +71,19 @@ def show(
     config: str | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
     fmt: TextJson = typer.Option(TextJson.text, "--format", "-f"),
 ) -> None:
-    """One saved scan: metadata, inputs with SHA-256, findings with fingerprints."""
+    """One saved scan: metadata, inputs with SHA-256, findings with fingerprints, and its integrity
+    re-checked (the saved report against the digest sealed with it; exit 2 when it does not match)."""
     with one_line_errors(), open_history(history_url, _config(config), create=False) as store:
         meta = store.resolve(scan_id)
         if meta is None:
             raise common.fail(f"no saved scans in {store.location.display}")
+        integrity = verify_saved(store, meta.id)
         write_output(render_show(meta, store.inputs(meta.id), store.findings(meta.id), fmt.value,
-                                 terminal_width()), None)
+                                 terminal_width(), integrity.problems), None)
+    if not integrity.ok:
+        for problem in integrity.problems:
+            common.warn(f"saved scan #{meta.id}: {problem}")
+        raise typer.Exit(common.EXIT_ERROR)
 
 
 @app.command("diff")

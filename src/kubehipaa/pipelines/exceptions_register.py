@@ -4,9 +4,10 @@ history across saved scans (issue 15 req 7).
 Status is decided from facts, never assumed: `expired` (its expiry is before today: it suppresses nothing),
 `active` (live and it matched findings in the basis), `unused` (live and it matched nothing in the basis),
 `not-scanned` (live, but no saved scan has recorded this exception in its current wording, so nothing is
-known about what it matches). The basis is the newest saved scan of each input set (each target: a
-directory, a cluster context), so in a fleet history an exception for one cluster is judged on that
-cluster's latest scan. An exception's identity is its content (`pipelines.history.exception_key`): editing
+known about what it matches). The basis is the current input when the command is given one (it is
+scanned now, nothing is saved), else the newest saved scan of each input set (each target: a directory,
+a cluster context), so in a fleet history an exception for one cluster is judged on that cluster's latest
+scan. An exception's identity is its content (`pipelines.history.exception_key`): editing
 its justification or expiry starts a new history.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from kubehipaa.config import Config
 from kubehipaa.history import FindingRecord, HistoryStore, ScanMeta
-from kubehipaa.pipelines.history import exception_key
+from kubehipaa.pipelines.history import ScanRecord, exception_key
 from kubehipaa.reports.common import exception_record
 
 STATUSES = ("active", "expired", "unused", "not-scanned")
@@ -54,9 +55,13 @@ class Register:
     history: str | None  # the history database, as it may be shown (None: none was read)
     basis: list[ScanMeta]
     entries: list[RegisterEntry]
+    current: bool = False  # matches are from the current input, scanned now
 
 
-def build_register(config: Config, store: HistoryStore | None, today: dt.date | None = None) -> Register:
+def build_register(config: Config, store: HistoryStore | None, today: dt.date | None = None,
+                   current: ScanRecord | None = None) -> Register:
+    """The register; `current` (a scan of the current input, as `pipelines.history.build_record` makes it)
+    is the basis when given, else the latest saved scans in `store`."""
     today = today or dt.date.today()
     history_rows = store.exceptions() if store is not None else []
     scans = store.scans() if store is not None else []
@@ -76,6 +81,9 @@ def build_register(config: Config, store: HistoryStore | None, today: dt.date | 
         in_basis = [h for h in hist if h.scan_id in basis_ids]
         matched = sum(h.matched for h in in_basis) if in_basis else None
         matches: list[FindingRecord] = []
+        if current is not None:
+            matches = [f for f in current.findings if f.exception_key == key]
+            matched, in_basis = len(matches), []
         for h in in_basis:
             if h.matched and store is not None:
                 if h.scan_id not in findings:
@@ -89,4 +97,5 @@ def build_register(config: Config, store: HistoryStore | None, today: dt.date | 
             status = "active" if matched else "unused"
         entries.append(RegisterEntry(i, key, record, status, matched, matches, hist))
     where = store.location.display if store is not None else None
-    return Register(config.source, today.isoformat(), where, basis, entries)
+    return Register(config.source, today.isoformat(), where, [] if current is not None else basis, entries,
+                    current is not None)

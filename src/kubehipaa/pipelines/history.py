@@ -49,9 +49,11 @@ __all__ = [
     "HistoryError",
     "HistoryStore",
     "InputRecord",
+    "Integrity",
     "SavedScan",
     "ScanDiff",
     "ScanMeta",
+    "ScanRecord",
     "Trend",
     "apply_baseline",
     "build_record",
@@ -61,6 +63,7 @@ __all__ = [
     "open_history",
     "save_scan",
     "trend",
+    "verify_saved",
 ]
 
 HASH_CHUNK = 1 << 20
@@ -240,6 +243,40 @@ def save_scan(run: ScanRun, config: Config, argv: Sequence[str], cli_url: str | 
     with open_history(cli_url, config) as store:
         scan_id, pruned = store.save(record, retention_days=config.history.retention_days, now=now)
         return SavedScan(scan_id, store.location.display, pruned, config.history.retention_days)
+
+
+@dataclass(slots=True)
+class Integrity:
+    """A saved scan re-checked: its report against the digest sealed with it, its rows against its report."""
+
+    scan_id: int
+    stored: str
+    recomputed: str
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_saved(store: HistoryStore, scan_id: int) -> Integrity:
+    """Recompute the saved report's content digest (reports.integrity) and compare the finding rows the
+    history queries read (diff, baseline, trend) with the findings of the sealed report."""
+    meta = store.get(scan_id)
+    report = store.report(scan_id)
+    recomputed = content_digest(report)
+    problems: list[str] = []
+    sealed = (report.get("integrity") or {}).get("contentDigest")
+    if recomputed != meta.content_digest or sealed != meta.content_digest:
+        problems.append(f"the saved report's content digest is sha256:{recomputed}, the scan was sealed with "
+                        f"sha256:{meta.content_digest}: the report was changed after it was saved")
+    in_report = Counter(f.get("fingerprint") for f in report.get("findings", []))
+    in_rows = Counter(f.fingerprint for f in store.findings(scan_id))
+    if in_report != in_rows:
+        added, removed = in_rows - in_report, in_report - in_rows
+        problems.append(f"the finding rows differ from the sealed report: {sum(added.values())} not in the "
+                        f"report, {sum(removed.values())} missing")
+    return Integrity(scan_id, meta.content_digest, recomputed, problems)
 
 
 # ---- baseline -----------------------------------------------------------------------------------------------

@@ -32,13 +32,17 @@ def render_register(reg: Register, fmt: str, width: int) -> str:
     if fmt == "json":
         return json_text({
             "config": reg.config_source, "today": reg.today, "history": reg.history,
+            "matchedIn": "current input" if reg.current else "latest saved scan of each target",
             "basis": [{"id": m.id, "createdAt": m.created_at, "target": m.target.split("\n")} for m in reg.basis],
             "exceptions": [entry_dict(e) for e in reg.entries],
         })
-    basis = (", ".join(f"#{m.id} ({m.created_at})" for m in reg.basis) or "none") if reg.history else "none"
+    if reg.current:
+        basis = "matches in the current input (scanned now)"
+    else:
+        scans = ", ".join(f"#{m.id} ({m.created_at})" for m in reg.basis) or "none"
+        basis = f"matches from the latest saved scan of each target: {scans}"
     parts: list[RenderableType] = [Text(
-        f"{len(reg.entries)} exception(s) in {reg.config_source or '(no config)'}; today {reg.today}; matches "
-        f"from the latest saved scan of each target: {basis}")]
+        f"{len(reg.entries)} exception(s) in {reg.config_source or '(no config)'}; today {reg.today}; {basis}")]
     if reg.entries:
         cols = (Column("#", key=True, justify="right"), Column("Status", key=True),
                 Column("Matched", justify="right"), Column("Check", key=True), Column("Resource"),

@@ -67,9 +67,10 @@ def render_list(scans: Sequence[ScanMeta], where: str, fmt: str, width: int) -> 
 # ---- show -----------------------------------------------------------------------------------------------
 
 def render_show(m: ScanMeta, inputs: Sequence[InputRecord], findings: Sequence[FindingRecord], fmt: str,
-                width: int) -> str:
+                width: int, integrity_problems: Sequence[str] = ()) -> str:
     if fmt == "json":
-        return json_text({**meta_dict(m), "inputs": [
+        return json_text({**meta_dict(m), "integrity": {"verified": not integrity_problems,
+                                                        "problems": list(integrity_problems)}, "inputs": [
             {"kind": i.kind, "name": i.name, "sha256": i.sha256, "objects": i.objects} for i in inputs],
             "findingsList": [finding_dict(f) for f in findings]})
     head = [
@@ -79,6 +80,7 @@ def render_show(m: ScanMeta, inputs: Sequence[InputRecord], findings: Sequence[F
         ("Findings", f"{m.findings} ({_severity_cell(m)}), {m.suppressed} suppressed, {m.errors} check errors, "
                      f"{m.skipped} skipped input(s)"),
         ("Content digest", f"sha256:{m.content_digest}"),
+        ("Integrity", "; ".join(integrity_problems) if integrity_problems else "verified (report matches its digest)"),
     ]
     parts: list[RenderableType] = [fit_table((Column("Field", key=True), Column("Value")), head, width)]
     parts.append(fit_table((Column("Input", key=True), Column("Kind", key=True), Column("Objects", justify="right"),
