@@ -12,8 +12,10 @@ Rules:
 4. Only the CLI imports the CLI; reports import no sources, cli or server; pipelines import no cli.
    The history store (`history/`, the only code talking to the history database) is an outside-world
    component like sources: engines, checks, reports, frameworks, redaction and sources never import it; it
-   imports no cli, checks, engines, server or respond (pipelines read and write it).
+   imports no cli, checks, engines, pipelines, reports, sources, server or respond (pipelines read and
+   write it).
 5. Redaction is a leaf: it imports nothing of the project but the PHI engine's validators (`ALLOWED`).
+6. Generators (`generate/`) build manifests as data: no CLI, server, respond, reports, pipelines or checks.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "sources": {"cli", "reports", "checks", "history"},
     "server": {"cli"},
     "respond": {"cli"},
+    "generate": {"cli", "server", "respond", "reports", "pipelines", "checks", "history"},
     "frameworks": {"sources", "checks", "cli", "server", "reports", "history"},
     "redaction": {"sources", "checks", "cli", "server", "reports", "engines", "pipelines", "history"},
     "history": {"cli", "checks", "engines", "server", "respond", "pipelines", "reports", "sources"},

@@ -85,6 +85,7 @@ def scan(
     max_rows: int = typer.Option(
         100, "--max-rows", min=0, help="Table format: at most this many rows per HIPAA safeguard (0 = all)."
     ),
+    details: bool = typer.Option(False, "--details", help="Table format: show each finding's remediation."),
     control_plane: Path | None = typer.Option(
         None, "--control-plane", help="Control-plane config dir, e.g. /etc/kubernetes (reads manifests/kube-apiserver.yaml)."
     ),
@@ -156,19 +157,20 @@ def scan(
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
     namespaces = namespace or []
+    request = ReportRequest(fmt, output, fail_on, max_rows, details)
     _HISTORY.set(HistoryOptions(save, history_url, baseline, tuple(paths or ())))
     try:
         if cluster:
             if paths:
                 raise typer.BadParameter("give either paths or --cluster, not both")
             targets = _targets(kubeconfig, context or [], all_contexts, tuple(namespaces))
-            code = _scan_cluster(targets, config, fmt, output, fail_on, only or [], max_rows)
+            code = _scan_cluster(targets, config, request, only or [])
         else:
             if kubeconfig is not None or context or all_contexts:
                 raise typer.BadParameter("--kubeconfig, --context and --all-contexts need --cluster")
             if len(namespaces) > 1:
                 raise typer.BadParameter("manifests take one --namespace (several only with --cluster)")
-            code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
+            code = _scan(paths or [], config, request, strict, only or [],
                          (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config),
                          managed, namespaces[0] if namespaces else None, trust_config)
     except KubehipaaError as exc:
@@ -178,8 +180,20 @@ def scan(
     raise typer.Exit(code)
 
 
-def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
-          strict: bool, only: list[str], max_rows: int, cp_files: tuple[Path | None, ...],
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """How the user asked the report to be written and judged, carried whole from the options to `_report`
+    (one place to add a report option, not a parameter threaded through every function)."""
+
+    fmt: ReportFormat
+    output: Path | None
+    fail_on: FailOn
+    max_rows: int
+    details: bool = False
+
+
+def _scan(paths: list[str], config: str | None, request: ReportRequest, strict: bool, only: list[str],
+          cp_files: tuple[Path | None, ...],
           managed: str | None, namespace: str | None = None, trust_config: bool = False) -> int:
     directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
     control_plane = ControlPlaneFiles(directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config,
@@ -197,7 +211,7 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         # (a file that could not be read has been named already, one line each).
         common.require_objects(loaded.objects, paths, loaded, "nothing was scanned")
     run = _run_with_progress(loaded, cfg, control_plane, checks, ignored_configs)
-    return _report(run, cfg, fmt, output, fail_on, max_rows)
+    return _report(run, cfg, request)
 
 
 def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
@@ -219,23 +233,22 @@ def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
     return [ClusterTarget(kubeconfig, name, namespaces) for name in names]
 
 
-def _scan_cluster(targets: list[ClusterTarget], config: str | None, fmt: ReportFormat, output: Path | None,
-                  fail_on: FailOn, only: list[str], max_rows: int) -> int:
+def _scan_cluster(targets: list[ClusterTarget], config: str | None, request: ReportRequest,
+                  only: list[str]) -> int:
     """The live cluster(s) through the same pipeline, reports and exit codes; unreadable kinds exit 2."""
     cfg = common.load_config_if_present(config, []) or Config()
     check_exceptions(cfg)
     checks = select_checks(only)
-    show = common.interactive() and fmt in (ReportFormat.table, ReportFormat.junit)
+    show = common.interactive() and request.fmt in (ReportFormat.table, ReportFormat.junit)
     with common.listing_progress(show, len(targets)) as listing:
         if len(targets) == 1:
             run = scan_cluster(targets[0], cfg, checks=checks, listing=listing).run
         else:
             run = scan_fleet(targets, cfg, checks=checks, listing=listing).run
-    return _report(run, cfg, fmt, output, fail_on, max_rows)
+    return _report(run, cfg, request)
 
 
-def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
-            max_rows: int) -> int:
+def _report(run: ScanRun, cfg: Config, request: ReportRequest) -> int:
     """Say what the run carries on stderr, write the report, and return the exit code."""
     result = run.result
     for message in run.notes:
@@ -250,9 +263,9 @@ def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, f
         if warning.code != IGNORED_CODE:  # said on stderr when the config was looked for
             warn(warning.message)
     base = _baseline(run, cfg)  # before saving: `last` is the scan before this one
-    _emit(result, fmt, cfg, output, max_rows or None)
+    _emit(result, cfg, request)
     _save(run, cfg)
-    code = exit_code(result, fail_on) if base is None else baseline_exit_code(result, base, fail_on)
+    code = exit_code(result, request.fail_on) if base is None else baseline_exit_code(result, base, request.fail_on)
     # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
     return common.finish(run.loaded, code)
 
@@ -331,12 +344,15 @@ def _save(run: ScanRun, cfg: Config) -> None:
              f"#{oldest.id} ({oldest.created_at}) to #{newest.id} ({newest.created_at})")
 
 
-def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | None, max_rows: int | None) -> None:
+def _emit(result: ScanResult, cfg: Config, request: ReportRequest) -> None:
+    output = request.output
     to_terminal = (output is None or str(output) == "-") and console.is_terminal
     # Colours only on a terminal (rich drops them when stdout is piped); tables fit the reader's width.
     options = RenderOptions(width=console.width if to_terminal else terminal_width(),
-                            color=fmt is ReportFormat.table and to_terminal, max_rows=max_rows)
-    write_output(ScanReport(cfg).render(result, fmt.value, options), output)
+                            color=request.fmt is ReportFormat.table and to_terminal,
+                            max_rows=request.max_rows or None)
+    report = ScanReport(cfg, details=request.details)
+    write_output(report.render(result, request.fmt.value, options), output)
 
 
 @contextmanager

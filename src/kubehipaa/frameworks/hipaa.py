@@ -11,6 +11,8 @@ base of per-safeguard scoring and OSCAL. That listing is generated from the rule
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -99,6 +101,10 @@ class HipaaCatalog:
     paragraphs: dict[str, Paragraph]
     children: dict[str, tuple[str, ...]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    version: str = ""
+    """The regulation's version the catalog follows (hipaa.yaml `framework.version`)."""
+    digest: str = ""
+    """SHA-256 of the catalog file: which exact catalog (with its generated rule listing) a report used."""
 
     def __contains__(self, pid: object) -> bool:
         return pid in self.paragraphs or pid in self.aliases
@@ -168,6 +174,7 @@ def parse_catalog(data: Any, source: str = "hipaa.yaml") -> HipaaCatalog:
         paragraphs=paragraphs,
         children={k: tuple(v) for k, v in children.items()},
         aliases=aliases,
+        version=parsed.framework.version,
     )
 
 
@@ -175,4 +182,5 @@ def parse_catalog(data: Any, source: str = "hipaa.yaml") -> HipaaCatalog:
 def load_hipaa() -> HipaaCatalog:
     """The packaged HIPAA catalog (validated once per process)."""
     text = resources.files("kubehipaa.frameworks").joinpath("hipaa.yaml").read_text(encoding="utf-8")
-    return parse_catalog(yaml.safe_load(text))
+    catalog = parse_catalog(yaml.safe_load(text))
+    return dataclasses.replace(catalog, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())

@@ -25,7 +25,8 @@ from kubehipaa.config_location import IGNORED_CODE
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Finding, K8sObject, ResourceRef, Severity
-from kubehipaa.sources.files import LOST, InputProblem, LoadResult
+from kubehipaa.pipelines.check_inputs import assessment
+from kubehipaa.sources.files import LOST, InputProblem, InputRecord, LoadResult
 
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 # A container's place in an evidence path: `<pod spec path>.<list>[<index>]`, e.g.
@@ -71,6 +72,13 @@ class ScanResult:
     the caller that loaded the input adds its skipped documents."""
     warnings: list[ScanWarning] = field(default_factory=list)
     """Broad exceptions and coverage gaps, printed on every run and carried by every report."""
+    assessed: set[str] = field(default_factory=set)
+    """Ids of the selected checks that had input to judge (`check_inputs.assessment`)."""
+    inputs: list[InputRecord] = field(default_factory=list)
+    """The files (and stdin) the scanned objects came from, with SHA-256 (`scan` sets it from the loader)."""
+    not_assessed: dict[str, list[str]] = field(default_factory=dict)
+    """Why each other selected check (and a check whose input was partly unreadable) was not assessed: no
+    input of its kind, a managed control plane, permission denied. The coverage report reads it."""
 
     @property
     def suppressed(self) -> list[Finding]:
@@ -123,9 +131,10 @@ def run_scan(
     findings.sort(key=lambda f: (-f.severity, f.check_id, f.resource.file, f.resource.line, f.resource.name))
     expired, unused = apply_exceptions(findings, config.exceptions, today, ContainerNames(inv))
     warnings = exception_warnings(config.exceptions, known, today) + coverage_warnings(inv)
+    assessed, not_assessed = assessment(inv, selected)
     return ScanResult(
         findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces),
-        skipped=inv.skipped, warnings=warnings,
+        skipped=inv.skipped, warnings=warnings, assessed=assessed, not_assessed=not_assessed,
     )
 
 
@@ -211,6 +220,7 @@ def scan(
     loaded.problems.extend(left_out)
     result.skipped = list(loaded.problems)
     result.warnings.extend(ScanWarning(IGNORED_CODE, message) for message in ignored_configs)
+    result.inputs = list(loaded.inputs)
     return ScanRun(result, loaded, left_out, notes)
 
 

@@ -7,8 +7,7 @@ What the listing could not see is said, never read as a pass:
   same marker `--managed` sets, plus a `managed-control-plane` warning;
 * a cluster where nothing at all could be read is an input error (exit 2), never "0 findings".
 
-Checks do not declare the kinds they read, so `KIND_CHECKS` is the documented map kind → check ids
-(fnmatch patterns), written from the checks' `Inventory.of_kind` calls and the views they use.
+Which checks read which kind (to name what an unreadable kind leaves unassessed): `check_inputs.KIND_CHECKS`.
 
 Fleets (`scan_fleet`, several contexts): each cluster is listed and checked with its OWN Inventory (two
 clusters' `clinical` namespaces, service accounts or policies must never meet in one check), then the
@@ -21,69 +20,37 @@ clusters' findings are still reported.
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
+import orjson
+
 from kubehipaa.checks.registry import Check, all_checks
 from kubehipaa.config import Config
 from kubehipaa.errors import InputError
+from kubehipaa.pipelines.check_inputs import KIND_CHECKS, affected_checks
 from kubehipaa.pipelines.scan import ControlPlaneFiles, ScanResult, ScanRun, ScanWarning, scan
 from kubehipaa.sources.cluster import KINDS as CLUSTER_KINDS
 from kubehipaa.sources.cluster import ClusterLoad, ClusterTarget, Progress, load_cluster
-from kubehipaa.sources.files import LOST, InputProblem, LoadResult
-from kubehipaa.workload_kinds import WORKLOAD_KINDS
+from kubehipaa.sources.files import LOST, InputProblem, InputRecord, LoadResult
 
 __all__ = ["CLUSTER_KINDS", "FLEET_WORKERS", "KIND_CHECKS", "ClusterScan", "ClusterTarget", "FleetScan", "Progress",
            "coverage", "scan_cluster", "scan_fleet", "snapshot_cluster"]
 
 NOT_READABLE = "not-readable"
-CONTROL_PLANE = "@control-plane"
-"""In KIND_CHECKS: every check whose metadata says `scope="control-plane"`."""
 MANAGED = "managed-control-plane"
 NOT_SCANNED = "cluster-not-scanned"
 FLEET_WORKERS = 4
 """How many clusters are listed at once. Listing is network-bound, so threads overlap the waits; each listed
 cluster's objects stay in memory until its checks have run, so the bound also bounds memory (about this many
 clusters' inventories), and it keeps the number of open API connections per run small."""
-_POD_CHECKS = ("KH-WL-*", "KH-PSS-*", "KH-IMG-*", "KH-SEC-001", "KH-SEC-003", "KH-SEC-004", "KH-SEC-005",
-               "KH-NET-*", "KH-RBAC-010", "KH-RBAC-011")
-KIND_CHECKS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(WORKLOAD_KINDS, _POD_CHECKS),
-    "Pod": (*_POD_CHECKS, CONTROL_PLANE),  # the kube-system static pods carry the control-plane flags
-    "Namespace": ("KH-NS-*", "KH-PSS-*", "PHI severities"),
-    "ConfigMap": ("KH-SEC-002", "KH-SEC-006", "KH-SEC-007"),
-    "Secret": ("KH-SEC-008", "KH-RBAC-012"),
-    "Service": ("KH-NET-007", "KH-NET-008"),
-    "Ingress": ("KH-NET-009",),
-    "NetworkPolicy": ("KH-NET-*",),
-    "ServiceAccount": ("KH-RBAC-*",),
-    **dict.fromkeys(("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"), ("KH-RBAC-*",)),
-}
-"""Which checks judge objects of each kind: when the kind cannot be read, these are not assessed."""
-
-
 @dataclass(slots=True)
 class ClusterScan:
     run: ScanRun
     load: ClusterLoad
-
-
-def affected_checks(kind: str, checks: Sequence[Check] | None = None) -> list[str]:
-    """The selected check ids (and non-check effects) that read `kind`."""
-    selected = list(checks) if checks is not None else all_checks()
-    ids = [c.meta.id for c in selected]
-    out: list[str] = []
-    for pattern in KIND_CHECKS.get(kind, ()):
-        if pattern == CONTROL_PLANE:
-            out.extend(c.meta.id for c in selected if c.meta.scope == "control-plane" and c.meta.id not in out)
-        elif pattern.startswith("KH-"):
-            out.extend(i for i in ids if fnmatch.fnmatchcase(i, pattern) and i not in out)
-        else:
-            out.append(pattern)
-    return out
 
 
 def coverage(load: ClusterLoad, checks: Sequence[Check] | None = None) -> tuple[list[ScanWarning], list[InputProblem]]:
@@ -109,6 +76,13 @@ def coverage(load: ClusterLoad, checks: Sequence[Check] | None = None) -> tuple[
     return warnings, problems
 
 
+def listing_record(load: ClusterLoad) -> InputRecord:
+    """The listed objects as one input: `cluster:<context>` and the SHA-256 of their canonical JSON (sorted
+    keys, in listing order; Secret values are masked on arrival, so they are not what is hashed)."""
+    data = orjson.dumps([o.doc for o in load.objects], option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return InputRecord(f"cluster:{load.context}", hashlib.sha256(data).hexdigest(), len(data))
+
+
 def scan_cluster(
     target: ClusterTarget,
     config: Config,
@@ -129,10 +103,15 @@ def _scan_load(load: ClusterLoad, config: Config, *, checks: Sequence[Check] | N
         first = load.unreadable[0].reason if load.unreadable else "no objects"
         raise InputError(f"nothing could be read from cluster {load.context} ({first}); nothing was scanned")
     warnings, problems = coverage(load, checks)
-    loaded = LoadResult(objects=load.objects, problems=problems)
+    loaded = LoadResult(objects=load.objects, problems=problems, inputs=[listing_record(load)])
     control_plane = ControlPlaneFiles(managed=load.managed) if load.managed else None
     run = scan(loaded, config, control_plane=control_plane, checks=checks, today=today, progress=progress)
     run.result.warnings[:0] = warnings
+    for item in load.unreadable:  # permission denied is a reason of its own, even when other kinds were read
+        for check_id in affected_checks(item.kind, checks):
+            if check_id.startswith("KH-"):
+                run.result.not_assessed.setdefault(check_id, []).append(
+                    f"{item.kind} could not be read from cluster {load.context} ({item.reason})")
     return ClusterScan(run, load)
 
 
@@ -257,7 +236,12 @@ def merge_runs(scans: Sequence[ClusterScan], failed: Sequence[tuple[str, str]] =
         phi_namespaces=sorted({ns for s in scans for ns in s.run.result.phi_namespaces}),
         skipped=problems + [p for s in scans for p in s.run.result.skipped],
         warnings=broad + warnings,
+        assessed={i for s in scans for i in s.run.result.assessed},
+        inputs=[i for s in scans for i in s.run.result.inputs],
     )
+    for s in scans:
+        for check_id, reasons in s.run.result.not_assessed.items():
+            result.not_assessed.setdefault(check_id, []).extend(_in_cluster(s.load.context, r) for r in reasons)
     loaded = LoadResult(problems=list(result.skipped))
     left_out = [p for s in scans for p in s.run.left_out]
     notes = [_in_cluster(s.load.context, n) for s in scans for n in s.run.notes]

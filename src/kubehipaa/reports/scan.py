@@ -27,6 +27,8 @@ class ScanReport:
 
     config: Config
     formats: tuple[str, ...] = FORMATS
+    details: bool = False
+    """Table: each finding also shows its remediation (`scan --details`)."""
 
     def render(self, result: ScanResult, fmt: str, options: RenderOptions) -> str:
         """`result` in `fmt`; the table fits `options.width` and is cut at `options.max_rows` per group."""
@@ -46,4 +48,4 @@ class ScanReport:
         from kubehipaa.reports.table import render_table
 
         return render_table(result, self.config, width=options.width, color=options.color,
-                            max_rows=options.max_rows)
+                            max_rows=options.max_rows, details=self.details)

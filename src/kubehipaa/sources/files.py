@@ -10,6 +10,7 @@ one problem line (file:line) and the other documents and files are still read.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import multiprocessing
 import os
@@ -77,11 +78,26 @@ class InputProblem:
         return self.severity == LOST
 
 
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """One input as read: its name (path, `<stdin>`), the SHA-256 of its bytes and their number. Evidence
+    reports and saved scans list these, so a result can be tied to exactly the bytes it judged."""
+
+    name: str
+    sha256: str
+    bytes: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "sha256": self.sha256, "bytes": self.bytes}
+
+
 @dataclass(slots=True)
 class LoadResult:
     objects: list[K8sObject] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     files: int = 0
+    inputs: list[InputRecord] = field(default_factory=list)
+    """Every file read whole (and stdin), with its SHA-256, in reading order."""
     namespace: str = DEFAULT_NAMESPACE
     """The namespace objects without one were placed in (`--namespace`, else `default`)."""
     namespace_given: bool = False
@@ -100,6 +116,7 @@ class LoadResult:
         self.objects.extend(other.objects)
         self.problems.extend(other.problems)
         self.files += other.files
+        self.inputs.extend(other.inputs)
 
 
 def load_paths(
@@ -335,9 +352,11 @@ def _load_bytes(data: bytes, name: str, *, json_hint: bool) -> LoadResult:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return LoadResult(problems=[InputProblem(name, None, f"not UTF-8 text ({exc.reason}); skipped")], files=1)
+        return LoadResult(problems=[InputProblem(name, None, f"not UTF-8 text ({exc.reason}); skipped")], files=1,
+                          inputs=[InputRecord(name, hashlib.sha256(data).hexdigest(), len(data))])
     result = load_text(text, name, json_hint=json_hint)
     result.files = 1
+    result.inputs = [InputRecord(name, hashlib.sha256(data).hexdigest(), len(data))]
     if result.problems and "{{" in text:
         result.problems = [_template_hint(p) for p in result.problems]
     return result
