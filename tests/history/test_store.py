@@ -52,7 +52,7 @@ def test_a_saved_scan_keeps_findings_inputs_versions_and_its_report(history_url:
         assert meta.command == f"kubehipaa scan {src} --save"
         inputs = {i.name: i for i in store.inputs(saved.id)}
         ehr = inputs[str(src / "ehr.yaml")]
-        assert ehr.kind == "file" and ehr.objects == 1
+        assert ehr.kind == "file" and ehr.objects == 1 and ehr.bytes == (src / "ehr.yaml").stat().st_size
         assert ehr.sha256 == hashlib.sha256((src / "ehr.yaml").read_bytes()).hexdigest()
         findings = store.findings(saved.id)
         assert sorted(f.fingerprint for f in findings) == sorted(f.fingerprint for f in scan_run.result.findings)
@@ -122,7 +122,7 @@ def test_baseline_counts_only_new_findings(history_url: str, tmp_path: Path) -> 
     write(src, {"b.yaml": deployment("portal")})
     now_run = run([src])
     with _store(history_url) as store:
-        base = apply_baseline(now_run.result, store, "last", input_records(now_run.loaded.objects), [str(src)])
+        base = apply_baseline(now_run.result, store, "last", input_records(now_run), [str(src)])
         assert base.scan is not None
         assert {f.resource.name for f in base.new} == {"portal"}
         assert base.known > 0 and base.fixed == 0

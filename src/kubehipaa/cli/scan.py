@@ -306,7 +306,7 @@ def _baseline(run: ScanRun, cfg: Config) -> Baseline | None:
     from kubehipaa.pipelines.history import apply_baseline, input_records, open_history
 
     with open_history(opts.url, cfg) as store:
-        base = apply_baseline(run.result, store, opts.baseline, input_records(run.loaded.objects), opts.paths)
+        base = apply_baseline(run.result, store, opts.baseline, input_records(run), opts.paths)
     if base.scan is None:
         warn(f"no saved scan of these inputs to use as baseline {opts.baseline!r}: every finding counts as new")
         return base

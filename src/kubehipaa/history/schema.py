@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -69,6 +70,7 @@ scan_inputs = Table(
     Column("kind", String(16), nullable=False),  # file | stdin | cluster
     Column("name", Text, nullable=False),
     Column("sha256", String(64), nullable=False),
+    Column("bytes", BigInteger, nullable=False),  # of the file, or of the canonical JSON of a listing
     Column("objects", Integer, nullable=False),
 )
 Index("ix_scan_inputs_scan", scan_inputs.c.scan_id)

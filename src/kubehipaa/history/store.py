@@ -35,6 +35,7 @@ class InputRecord:
     kind: str  # file | stdin | cluster
     name: str
     sha256: str
+    bytes: int
     objects: int
 
 
@@ -215,7 +216,7 @@ class HistoryStore:
                 if record.inputs:
                     conn.execute(s.scan_inputs.insert(), [
                         {"scan_id": scan_id, "position": i, "kind": r.kind, "name": r.name, "sha256": r.sha256,
-                         "objects": r.objects} for i, r in enumerate(record.inputs)])
+                         "bytes": r.bytes, "objects": r.objects} for i, r in enumerate(record.inputs)])
                 if record.findings:
                     conn.execute(s.scan_findings.insert(), [
                         {"scan_id": scan_id, "fingerprint": f.fingerprint, "check_id": f.check_id,
@@ -282,7 +283,7 @@ class HistoryStore:
     def inputs(self, scan_id: int) -> list[InputRecord]:
         rows = self._read("read the scan's inputs", select(s.scan_inputs).where(
             s.scan_inputs.c.scan_id == scan_id).order_by(s.scan_inputs.c.position))
-        return [InputRecord(r.kind, r.name, r.sha256, r.objects) for r in rows]
+        return [InputRecord(r.kind, r.name, r.sha256, r.bytes, r.objects) for r in rows]
 
     def findings(self, scan_id: int) -> list[FindingRecord]:
         rows = self._read("read the scan's findings", select(s.scan_findings).where(

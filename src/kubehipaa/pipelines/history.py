@@ -16,7 +16,6 @@ import stat
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from kubehipaa import __version__
@@ -81,12 +80,9 @@ def open_history(cli_url: str | None, config: Config, *, create: bool = True) ->
 # ---- saving -------------------------------------------------------------------------------------------------
 
 def catalog_version() -> str:
-    """The catalog's stated version plus the SHA-256 of the packaged catalog file (what was really mapped)."""
-    data = resources.files("kubehipaa.frameworks").joinpath("hipaa.yaml").read_bytes()
-    import yaml
-
-    stated = (yaml.safe_load(data) or {}).get("framework", {}).get("version", "?")
-    return f"{stated}; sha256:{hashlib.sha256(data).hexdigest()[:16]}"
+    """The catalog's stated version plus the SHA-256 of the catalog file (what was really mapped)."""
+    catalog = load_hipaa()
+    return f"{catalog.version}; sha256:{catalog.digest}"
 
 
 def redact_command(argv: Sequence[str]) -> str:
@@ -107,29 +103,44 @@ def redact_command(argv: Sequence[str]) -> str:
     return " ".join(redact_argv(out))
 
 
-def input_records(objects: Sequence[K8sObject]) -> list[InputRecord]:
-    """Each input the objects came from, with SHA-256: a regular file's bytes (as read now, at save time);
-    for stdin, a Kustomize build or a cluster context, the canonical JSON of the objects read from it."""
-    groups: dict[tuple[str, str], list[K8sObject]] = {}
-    for obj in objects:
-        if obj.file.startswith("cluster:"):
-            key = ("cluster", obj.file.removeprefix("cluster:").split("/", 1)[0])
-        elif obj.file in ("<stdin>", "-"):
-            key = ("stdin", "<stdin>")
-        else:
-            key = ("file", obj.file)
-        groups.setdefault(key, []).append(obj)
-    out: list[InputRecord] = []
-    for (kind, name), objs in sorted(groups.items(), key=lambda kv: kv[0]):
-        digest = _file_sha256(name) if kind == "file" else None
-        if digest is None:
-            kind = "objects" if kind == "file" else kind
-            digest = hashlib.sha256(canonical_bytes([o.doc for o in objs])).hexdigest()
-        out.append(InputRecord(kind, name, digest, len(objs)))
+def input_records(run: ScanRun) -> list[InputRecord]:
+    """Each input of the scan with its SHA-256: `ScanResult.inputs` (every file as it was read, stdin, a
+    cluster listing as `cluster:<context>` over its canonical JSON), with the number of objects from each.
+
+    Inputs the loader did not record (control-plane files read by `--control-plane`, a Kustomize build) are
+    added from the objects and findings that name them: a regular file's bytes are hashed now, at save
+    time; anything else by the canonical JSON of the objects read from it. Never silently left out.
+    """
+    def source(name: str) -> str:
+        return "cluster:" + name.removeprefix("cluster:").split("/", 1)[0] if name.startswith("cluster:") else name
+
+    groups: dict[str, list[K8sObject]] = {}
+    for obj in run.loaded.objects:
+        groups.setdefault(source(obj.file), []).append(obj)
+    out = [InputRecord(_kind(rec.name), rec.name, rec.sha256, rec.bytes, len(groups.get(rec.name, ())))
+           for rec in run.result.inputs]
+    seen = {rec.name for rec in out}
+    extra = [name for name in groups if name not in seen]
+    extra += sorted({source(f.resource.file) for f in run.result.findings} - seen - set(groups))
+    for name in extra:
+        objs = groups.get(name, [])
+        hashed = _file_sha256(name) if _kind(name) == "file" else None
+        if hashed is None and not objs:
+            continue  # a finding about something that is neither a file nor a loaded object (a summary)
+        if hashed is None:
+            data = canonical_bytes([o.doc for o in objs])
+            hashed = (hashlib.sha256(data).hexdigest(), len(data))
+        out.append(InputRecord(_kind(name), name, hashed[0], hashed[1], len(objs)))
     return out
 
 
-def _file_sha256(name: str) -> str | None:
+def _kind(name: str) -> str:
+    if name.startswith("cluster:"):
+        return "cluster"
+    return "stdin" if name in ("<stdin>", "-") else "file"
+
+
+def _file_sha256(name: str) -> tuple[str, int] | None:
     try:
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
@@ -137,10 +148,11 @@ def _file_sha256(name: str) -> str | None:
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             return None
-        h = hashlib.sha256()
+        h, size = hashlib.sha256(), 0
         while chunk := fh.read(HASH_CHUNK):
             h.update(chunk)
-        return h.hexdigest()
+            size += len(chunk)
+        return h.hexdigest(), size
 
 
 def exception_key(rule: ExceptionRule) -> str:
@@ -192,7 +204,7 @@ def target_of(inputs: Sequence[InputRecord], paths: Sequence[str] = ()) -> str:
     Never the content: that is what changes between two scans of the same target."""
     if paths:
         return "\n".join(sorted({p if p == "-" else os.path.normpath(p) for p in paths}))
-    clusters = sorted({f"cluster:{r.name}" for r in inputs if r.kind == "cluster"})
+    clusters = sorted({r.name for r in inputs if r.kind == "cluster"})
     return "\n".join(clusters or sorted(f"{r.kind}:{r.name}" for r in inputs))
 
 
@@ -205,7 +217,7 @@ def build_record(run: ScanRun, config: Config, argv: Sequence[str], paths: Seque
     report = report_dict(result, config)
     digest = content_digest(report)
     report["integrity"] = {"algorithm": "sha256", "contentDigest": digest}
-    inputs = input_records(run.loaded.objects)
+    inputs = input_records(run)
     uses, per_finding = exception_uses(result, config, today)
     findings = [
         FindingRecord(

@@ -71,7 +71,8 @@ def render_show(m: ScanMeta, inputs: Sequence[InputRecord], findings: Sequence[F
     if fmt == "json":
         return json_text({**meta_dict(m), "integrity": {"verified": not integrity_problems,
                                                         "problems": list(integrity_problems)}, "inputs": [
-            {"kind": i.kind, "name": i.name, "sha256": i.sha256, "objects": i.objects} for i in inputs],
+            {"kind": i.kind, "name": i.name, "sha256": i.sha256, "bytes": i.bytes, "objects": i.objects}
+            for i in inputs],
             "findingsList": [finding_dict(f) for f in findings]})
     head = [
         ("Scan", f"#{m.id} at {m.created_at}"), ("Command", m.command), ("Config", m.config_source or "(defaults)"),
