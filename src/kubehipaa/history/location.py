@@ -41,8 +41,9 @@ class HistoryLocation:
 
 
 def display_url(url: str) -> str:
-    """The URL as it may be printed: password (and query) masked."""
-    return redact_uri(url)
+    """The URL as it may be printed (as the user writes it, without our driver name): password and query
+    masked."""
+    return redact_uri(url.replace("postgresql+psycopg://", "postgresql://", 1))
 
 
 def data_dir() -> Path:
