@@ -133,6 +133,13 @@ def test_listing_a_history_that_does_not_exist_says_so(tmp_path: Path) -> None:
     res = runner.invoke(app, ["history", "list", "--history-url", str(tmp_path / "none.db")])
     assert res.exit_code == 2 and "no saved scans yet" in res.stderr
     assert not (tmp_path / "none.db").exists()
+    # a baseline against a history that does not exist: all new, and no history is created by comparing
+    src = write(tmp_path / "k8s", {"a.yaml": deployment("ehr")})
+    code, _out, err = _scan(src, str(tmp_path / "none.db"), "--baseline", "last")
+    assert code == 1 and "every finding counts as new" in err
+    code, _out, err = _scan(src, str(tmp_path / "none.db"), "--baseline", "3")
+    assert code == 2 and "no saved scans yet" in err
+    assert not (tmp_path / "none.db").exists()
 
 
 def test_config_history_block(tmp_path: Path) -> None:

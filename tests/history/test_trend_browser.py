@@ -12,6 +12,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from kubehipaa.cli.main import app
+from kubehipaa.history import HistoryLocation, HistoryStore, normalise
 from tests.history.helpers import NAMESPACE, deployment, write
 from tests.reports.browser import opened
 
@@ -59,8 +60,7 @@ def test_trend_html_renders_the_saved_scans(tmp_path: Path) -> None:
 
 def test_trend_html_with_no_scans_says_so(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'h.db'}"
-    src = write(tmp_path / "k8s", {"a.yaml": deployment("ehr")})
-    runner.invoke(app, ["scan", str(src), "--history-url", url, "--baseline", "last"])  # creates an empty db
+    HistoryStore.open(HistoryLocation(normalise(url), "test")).close()  # an empty history
     html = tmp_path / "trend.html"
     res = runner.invoke(app, ["history", "trend", "--history-url", url, "-f", "html", "-o", str(html)])
     assert res.exit_code == 0, res.stderr

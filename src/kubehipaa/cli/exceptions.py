@@ -8,7 +8,7 @@ from kubehipaa.cli import common
 from kubehipaa.cli.common import EXIT_OK, write_output
 from kubehipaa.cli.history import CONFIG_HELP, URL_HELP, TextJson, one_line_errors
 from kubehipaa.config import Config
-from kubehipaa.history import HistoryError, HistoryStore
+from kubehipaa.history import HistoryMissing, HistoryStore
 from kubehipaa.pipelines.exceptions_register import build_register
 from kubehipaa.pipelines.history import build_record, history_location
 from kubehipaa.pipelines.scan import check_exceptions, scan
@@ -57,9 +57,7 @@ def _list(paths: list[str], expired: bool, unused: bool, history_url: str | None
     location = history_location(history_url, cfg)
     try:
         store: HistoryStore | None = HistoryStore.open(location, create=False)
-    except HistoryError as exc:
-        if location.backend != "sqlite" or "no saved scans yet" not in str(exc):
-            raise
+    except HistoryMissing:
         store = None  # no history yet: statuses say `not-scanned`
     try:
         register = build_register(cfg, store, current=current)

@@ -303,10 +303,16 @@ def _baseline(run: ScanRun, cfg: Config) -> Baseline | None:
     opts = _HISTORY.get()
     if opts is None or opts.baseline is None:
         return None
-    from kubehipaa.pipelines.history import apply_baseline, input_records, open_history
+    from kubehipaa.history import HistoryMissing
+    from kubehipaa.pipelines.history import Baseline, apply_baseline, input_records, open_history
 
-    with open_history(opts.url, cfg) as store:
-        base = apply_baseline(run.result, store, opts.baseline, input_records(run), opts.paths)
+    try:
+        with open_history(opts.url, cfg, create=False) as store:  # comparing never creates a history
+            base = apply_baseline(run.result, store, opts.baseline, input_records(run), opts.paths)
+    except HistoryMissing:
+        if opts.baseline != "last":
+            raise
+        base = Baseline(None, run.result.active, 0, 0)
     if base.scan is None:
         warn(f"no saved scan of these inputs to use as baseline {opts.baseline!r}: every finding counts as new")
         return base

@@ -24,6 +24,10 @@ class HistoryError(KubehipaaError):
     """A history database that cannot be opened, read or written: one line, exit 2."""
 
 
+class HistoryMissing(HistoryError):
+    """A SQLite history file that does not exist yet (nothing was ever saved there)."""
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryLocation:
     url: str

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, i
 from sqlalchemy.exc import SQLAlchemyError
 
 from kubehipaa.history import schema as s
-from kubehipaa.history.location import HistoryError, HistoryLocation
+from kubehipaa.history.location import HistoryError, HistoryLocation, HistoryMissing
 from kubehipaa.redaction import redact_text
 
 REPORT_ENCODING = "json+zlib"
@@ -139,7 +139,7 @@ class HistoryStore:
             path = Path(location.url.removeprefix("sqlite:///"))
             if not path.exists():
                 if not create:
-                    raise HistoryError(f"history {location.display}: no saved scans yet (the file does not exist; "
+                    raise HistoryMissing(f"history {location.display}: no saved scans yet (the file does not exist; "
                                        "save one with `kubehipaa scan ... --save`)")
                 _create_private_file(path, location)
             engine = create_engine(location.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
