@@ -164,3 +164,23 @@ def test_history_show_re_checks_the_saved_scan(tmp_path: Path) -> None:
     shown = runner.invoke(app, ["history", "show", "1", "--history-url", url, "-f", "json"])
     assert shown.exit_code == 2 and "finding rows differ from the sealed report" in shown.stderr
     assert json.loads(shown.stdout)["integrity"]["verified"] is False
+
+
+def test_save_prunes_by_the_configured_retention_and_says_so(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from kubehipaa.config import Config
+    from kubehipaa.pipelines.history import save_scan
+    from tests.history.helpers import run
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    (tmp_path / ".kubehipaa.yaml").write_text(f"history:\n  url: {url}\n  retention_days: 30\n")
+    src = write(tmp_path / "k8s", {"a.yaml": deployment("ehr")})
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
+    save_scan(run([src]), Config(), ["kubehipaa"], url, now=old)
+    res = runner.invoke(app, ["scan", str(src), "--save", "--fail-on", "never"])
+    assert res.exit_code == 0, res.stderr
+    assert "saved scan #2" in res.stderr
+    assert "pruned 1 scan(s) older than 30 days (history.retention_days): #1" in res.stderr
+    listed = json.loads(runner.invoke(app, ["history", "list", "-f", "json"]).stdout)
+    assert [s["id"] for s in listed["scans"]] == [2]

@@ -197,3 +197,28 @@ def test_a_saved_scan_is_re_checked_and_a_change_is_named(history_url: str, tmp_
         assert not result.ok
         assert "report was changed after it was saved" in result.problems[0]
         assert "missing" in result.problems[1]
+
+
+def test_a_new_migration_upgrades_an_existing_history_once(history_url: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same migration function upgrades both backends; scans saved before it are kept."""
+    from sqlalchemy import text
+
+    src = write(tmp_path / "k8s", {"a.yaml": deployment("ehr")})
+    saved = save_scan(run([src]), _config(history_url), ["kubehipaa"], now=NOW)
+    calls: list[int] = []
+
+    def v2(conn):  # type: ignore[no-untyped-def]
+        calls.append(2)
+        conn.execute(text("ALTER TABLE scans ADD COLUMN reviewer VARCHAR(200)"))
+
+    monkeypatch.setattr(s, "MIGRATIONS", [*s.MIGRATIONS, (2, "scan reviewer", v2)])
+    monkeypatch.setattr(s, "SCHEMA_VERSION", 2)
+    with _store(history_url) as store:
+        assert store.schema_versions() == [1, 2]
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT reviewer FROM scans")).scalar_one() is None
+        assert store.get(saved.id).findings > 0
+    with _store(history_url) as store:
+        assert store.schema_versions() == [1, 2]
+    assert calls == [2]

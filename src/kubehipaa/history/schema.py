@@ -6,8 +6,9 @@ apply to both backends under the store's own lock. A `schema_migrations` table (
 and an ordered list of functions written in SQLAlchemy Core give exactly that, with no second config file
 or script directory to ship. docs/history.md says more.
 
-Rules for a new migration: append it (never edit an applied one), use only Core constructs both dialects
-accept, and bump nothing else: `SCHEMA_VERSION` is the length of `MIGRATIONS`.
+Rules for a new migration: append it (never edit an applied one), use Core constructs (or plain SQL such as
+`ALTER TABLE ... ADD COLUMN`) that both dialects accept; `SCHEMA_VERSION` is the last migration's version.
+tests/history/test_store.py shows a second migration upgrading an existing history on both backends.
 """
 
 from __future__ import annotations
