@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -44,6 +46,7 @@ from kubehipaa.reports.terminal import terminal_width
 from kubehipaa.sources.cluster import kubeconfig_contexts
 
 if TYPE_CHECKING:
+    from kubehipaa.pipelines.history import Baseline
     from kubehipaa.sources.files import LoadResult
 
 
@@ -108,6 +111,21 @@ def scan(
     all_contexts: bool = typer.Option(
         False, "--all-contexts", help="With --cluster: every context in the kubeconfig, one report."
     ),
+    save: bool = typer.Option(
+        False, "--save", rich_help_panel="History",
+        help="Record this scan in the history (findings, inputs' SHA-256, versions, the JSON report); "
+             "scans older than history.retention_days (default 2190) are pruned.",
+    ),
+    history_url: str | None = typer.Option(
+        None, "--history-url", rich_help_panel="History",
+        help="History database: a SQLite path or sqlite:///PATH, or postgresql://USER@HOST/DB (default: "
+             "$KUBEHIPAA_HISTORY_URL, the config's history block, else the user's data directory).",
+    ),
+    baseline: str | None = typer.Option(
+        None, "--baseline", metavar="last|ID", rich_help_panel="History",
+        help="Only findings new since this saved scan count for --fail-on (all are still reported). "
+             "`last`: the newest saved scan of the same inputs.",
+    ),
 ) -> None:
     """Scan manifests for HIPAA-relevant misconfigurations.
 
@@ -140,6 +158,7 @@ def scan(
     """
     namespaces = namespace or []
     request = ReportRequest(fmt, output, fail_on, max_rows, details)
+    _HISTORY.set(HistoryOptions(save, history_url, baseline, tuple(paths or ())))
     try:
         if cluster:
             if paths:
@@ -243,9 +262,12 @@ def _report(run: ScanRun, cfg: Config, request: ReportRequest) -> int:
     for warning in result.warnings:
         if warning.code != IGNORED_CODE:  # said on stderr when the config was looked for
             warn(warning.message)
+    base = _baseline(run, cfg)  # before saving: `last` is the scan before this one
     _emit(result, cfg, request)
+    _save(run, cfg)
+    code = exit_code(result, request.fail_on) if base is None else baseline_exit_code(result, base, request.fail_on)
     # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
-    return common.finish(run.loaded, exit_code(result, request.fail_on))
+    return common.finish(run.loaded, code)
 
 
 def note(message: str) -> None:
@@ -260,6 +282,72 @@ def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
     if threshold is not FailOn.never and result.at_or_above(Severity.parse(threshold.value)):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+# ---- history: --save, --history-url, --baseline (pipelines.history; docs/history.md) -------------------------
+
+@dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    save: bool = False
+    url: str | None = None
+    baseline: str | None = None
+    paths: tuple[str, ...] = ()
+
+
+_HISTORY: ContextVar[HistoryOptions | None] = ContextVar("kubehipaa_scan_history", default=None)
+"""This invocation's history options, set once by `scan` so the fleet, cluster and file paths share them."""
+
+
+def _baseline(run: ScanRun, cfg: Config) -> Baseline | None:
+    """Compare with the baseline scan (when asked) and say on stderr which findings are new."""
+    opts = _HISTORY.get()
+    if opts is None or opts.baseline is None:
+        return None
+    from kubehipaa.history import HistoryMissing
+    from kubehipaa.pipelines.history import Baseline, apply_baseline, input_records, open_history
+
+    try:
+        with open_history(opts.url, cfg, create=False) as store:  # comparing never creates a history
+            base = apply_baseline(run.result, store, opts.baseline, input_records(run), opts.paths)
+    except HistoryMissing:
+        if opts.baseline != "last":
+            raise
+        base = Baseline(None, run.result.active, 0, 0)
+    if base.scan is None:
+        warn(f"no saved scan of these inputs to use as baseline {opts.baseline!r}: every finding counts as new")
+        return base
+    note(f"baseline scan #{base.scan.id} ({base.scan.created_at}): {len(base.new)} new, {base.known} already "
+         f"there, {base.fixed} fixed; only new findings count for --fail-on")
+    for f in base.new[:50]:
+        where = f"{f.resource.namespace}/" if f.resource.namespace else ""
+        note(f"new: {f.severity.label} {f.check_id} {f.resource.kind} {where}{f.resource.name}")
+    if len(base.new) > 50:
+        note(f"new: … and {len(base.new) - 50} more")
+    return base
+
+
+def baseline_exit_code(result: ScanResult, base: Baseline, fail_on: FailOn | str) -> int:
+    """As `exit_code`, counting only findings new against the baseline."""
+    if result.errors:
+        return EXIT_ERROR
+    threshold = FailOn(fail_on)
+    if threshold is not FailOn.never and base.new_at_or_above(Severity.parse(threshold.value)):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _save(run: ScanRun, cfg: Config) -> None:
+    opts = _HISTORY.get()
+    if opts is None or not opts.save:
+        return
+    from kubehipaa.pipelines.history import save_scan
+
+    saved = save_scan(run, cfg, ["kubehipaa", *sys.argv[1:]], opts.url, opts.paths)
+    note(f"saved scan #{saved.id} in {saved.where}")
+    if saved.pruned:
+        oldest, newest = saved.pruned[0], saved.pruned[-1]
+        note(f"pruned {len(saved.pruned)} scan(s) older than {saved.retention_days} days (history.retention_days): "
+             f"#{oldest.id} ({oldest.created_at}) to #{newest.id} ({newest.created_at})")
 
 
 def _emit(result: ScanResult, cfg: Config, request: ReportRequest) -> None:
