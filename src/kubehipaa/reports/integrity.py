@@ -1,19 +1,45 @@
-"""The canonical content of a report or saved scan, and its SHA-256: what `kubehipaa verify` recomputes.
+"""The canonical content of a report or saved scan, its SHA-256, an optional Ed25519 signature, and the check
+that `kubehipaa verify` runs: what `seal` writes, `check` recomputes and, when it differs, names.
 
 Canonical = the report's data (a JSON-able tree) serialised with sorted keys, no insignificant whitespace,
 UTF-8, without the `integrity` block itself. Every format that carries an integrity block (JSON report, HTML
 report's embedded data, saved scans in the history) hashes exactly these bytes, so one verifier serves all.
+
+Why per-section digests as well as one digest: a verifier that only says "digest mismatch" leaves an auditor
+guessing whether a finding was deleted or a timestamp was fixed. The block also records a digest per
+top-level section and one per finding (keyed by its fingerprint), so `check` can say "finding <fp>
+(KH-WL-001 Deployment/clinical/ehr-api) changed", "section summary changed", "2 findings removed". Those
+digests only *locate* a change: the whole-content `digest` (and the signature over the whole block) decides.
+
+Pure: no file I/O. Keys arrive as PEM bytes (`load_private_key` / `load_public_key`); the CLI reads files.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 INTEGRITY_KEY = "integrity"
 ALGORITHM = "sha256"
+CANONICALIZATION = "kubehipaa-json-c14n-1"
+"""Sorted keys, compact separators, UTF-8, top-level `integrity` left out (orjson's output for that tree)."""
+SIGNATURE_ALGORITHM = "ed25519"
+ITEM_DIGEST_HEX = 32
+"""Per-item digests are SHA-256 cut to 128 bits: they locate a change; the full `digest` proves it."""
+ITEMS_SECTION = "findings"
+"""The list section whose entries are digested one by one, keyed by their `fingerprint`."""
+
+
+class IntegrityError(ValueError):
+    """A key or integrity block that cannot be used (wrong key type, malformed PEM, unknown algorithm)."""
 
 
 def canonical_bytes(tree: Any) -> bytes:
@@ -26,3 +52,287 @@ def canonical_bytes(tree: Any) -> bytes:
 def content_digest(tree: Any) -> str:
     """Hex SHA-256 of `canonical_bytes(tree)`."""
     return hashlib.sha256(canonical_bytes(tree)).hexdigest()
+
+
+# ---- keys ---------------------------------------------------------------------------------------------------
+
+
+def load_private_key(data: bytes, password: bytes | None = None) -> Ed25519PrivateKey:
+    """An Ed25519 private key from PEM (PKCS#8, `openssl genpkey -algorithm ed25519`) or OpenSSH format."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        if data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
+            key: Any = serialization.load_ssh_private_key(data, password)
+        else:
+            key = serialization.load_pem_private_key(data, password)
+    except TypeError as exc:  # encrypted without a password, or a password for an unencrypted key
+        raise IntegrityError(f"cannot load the signing key: {exc}") from None
+    except (ValueError, serialization.UnsupportedAlgorithm):
+        raise IntegrityError("not a PEM or OpenSSH private key (or the password is wrong)") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise IntegrityError(f"the signing key must be Ed25519, not {type(key).__name__.removesuffix('PrivateKey')} "
+                             f"(openssl genpkey -algorithm ed25519 -out key.pem)")
+    return key
+
+
+def load_public_key(data: bytes) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM (SubjectPublicKeyInfo) or an OpenSSH `ssh-ed25519 AAAA...` line."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        if data.lstrip().startswith(b"ssh-"):
+            key: Any = serialization.load_ssh_public_key(data.strip())
+        else:
+            key = serialization.load_pem_public_key(data)
+    except (ValueError, serialization.UnsupportedAlgorithm):
+        raise IntegrityError("not a PEM or OpenSSH public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise IntegrityError("the public key must be Ed25519")
+    return key
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_fingerprint(key: Ed25519PublicKey) -> str:
+    """`SHA256:` + unpadded base64 of the SHA-256 of the raw public key (as `ssh-keygen -l` prints it)."""
+    digest = hashlib.sha256(_raw_public(key)).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+# ---- sealing ------------------------------------------------------------------------------------------------
+
+
+def _plain(tree: Any) -> Any:
+    """`tree` as it reads back from JSON (dates as ISO strings, tuples as lists): the digest must be over what
+    a verifier will parse, not over Python objects that serialise to it."""
+    return orjson.loads(orjson.dumps(tree, default=str, option=orjson.OPT_NON_STR_KEYS))
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _item_digests(items: Any) -> dict[str, str] | None:
+    """Digest per entry of a list of objects with a `fingerprint`; a repeated fingerprint gets `#2`, `#3`..."""
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("fingerprint"), str)
+                                              for i in items):
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        key = item["fingerprint"]
+        n = 1
+        while key in out:
+            n += 1
+            key = f"{item['fingerprint']}#{n}"
+        out[key] = hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()[:ITEM_DIGEST_HEX]
+    return out
+
+
+def seal(tree: Mapping[str, Any], sign_key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
+    """The integrity block for `tree` (a report's data, with or without an old `integrity` key): the SHA-256 of
+    its canonical bytes, a digest per top-level section and per finding, and, with `sign_key`, an Ed25519
+    signature over the canonical bytes of the block itself (so the section digests are signed too).
+
+    The caller stores it as `tree["integrity"]` (see `sealed`)."""
+    plain = _plain({k: v for k, v in tree.items() if k != INTEGRITY_KEY})
+    block: dict[str, Any] = {
+        "algorithm": ALGORITHM,
+        "canonicalization": CANONICALIZATION,
+        "digest": content_digest(plain),
+        "sections": {k: _digest(v) for k, v in plain.items()},
+    }
+    items = _item_digests(plain.get(ITEMS_SECTION))
+    if items is not None:
+        block["items"] = {"section": ITEMS_SECTION, "key": "fingerprint", "digests": items}
+    if sign_key is not None:
+        public = sign_key.public_key()
+        block["signature"] = {
+            "algorithm": SIGNATURE_ALGORITHM,
+            "publicKey": base64.b64encode(_raw_public(public)).decode(),
+            "keyFingerprint": key_fingerprint(public),
+            "value": base64.b64encode(sign_key.sign(canonical_bytes(_unsigned(block)))).decode(),
+        }
+    return block
+
+
+def sealed(tree: Mapping[str, Any], sign_key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
+    """A copy of `tree` with its integrity block (last key, after the content it describes)."""
+    out = {k: v for k, v in tree.items() if k != INTEGRITY_KEY}
+    out[INTEGRITY_KEY] = seal(out, sign_key)
+    return out
+
+
+def _unsigned(block: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in block.items() if k != "signature"}
+
+
+# ---- checking -----------------------------------------------------------------------------------------------
+
+INTACT = "intact"
+CHANGED = "changed"
+UNSEALED = "unsealed"
+MALFORMED = "malformed"
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    """What `check` found. `ok` is the verdict; `changes` name what differs from what was sealed.
+
+    `status`: intact / changed / unsealed (no integrity block) / malformed (a block that is not ours).
+    `signature`: None (unsigned, none required), "valid", "invalid", "missing" (a key was given, the report is
+    unsigned), "wrong-key" (signed, but not by the given key). `signer`: the key fingerprint recorded.
+    """
+
+    status: str
+    digest: str | None = None
+    expected: str | None = None
+    changes: list[str] = field(default_factory=list)
+    signature: str | None = None
+    signer: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == INTACT and self.signature in (None, "valid")
+
+
+def _label(item: Any) -> str:
+    """A finding named as a person reads it: `KH-WL-001 Deployment/clinical/ehr-api` (best effort)."""
+    if not isinstance(item, dict):
+        return ""
+    res = item.get("resource") if isinstance(item.get("resource"), dict) else {}
+    parts = [str(p) for p in (res.get("kind"), res.get("namespace"), res.get("name")) if p]
+    text = " ".join(p for p in (str(item.get("checkId") or ""), "/".join(parts)) if p)
+    return f" ({text})" if text else ""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _diff(plain: dict[str, Any], block: Mapping[str, Any]) -> list[str]:
+    """Name what differs from the sealed section / item digests (empty if they cannot tell)."""
+    changes: list[str] = []
+    sections = block.get("sections")
+    if not isinstance(sections, dict):
+        return changes
+    items_spec = block.get("items")
+    item_section = items_spec.get("section") if isinstance(items_spec, dict) else None
+    for name in sorted(set(sections) | set(plain)):
+        if name not in plain:
+            changes.append(f"section {name} removed")
+        elif name not in sections:
+            changes.append(f"section {name} added")
+        elif _digest(plain[name]) != sections[name] and name != item_section:
+            changes.append(f"section {name} changed")
+    if item_section is not None and item_section in plain and item_section in sections \
+            and _digest(plain[item_section]) != sections[item_section]:
+        changes.extend(_diff_items(plain[item_section], items_spec, item_section))
+    return changes
+
+
+def _diff_items(items: Any, spec: Mapping[str, Any], section: str) -> list[str]:
+    sealed_digests = spec.get("digests")
+    now = _item_digests(items)
+    if not isinstance(sealed_digests, dict) or now is None:
+        return [f"section {section} changed"]
+    by_key: dict[str, Any] = {}
+    seen: dict[str, int] = {}
+    for item in items:
+        fp = item["fingerprint"]
+        seen[fp] = seen.get(fp, 0) + 1
+        by_key[fp if seen[fp] == 1 else f"{fp}#{seen[fp]}"] = item
+    singular = section[:-1] if section.endswith("s") else section
+    changes = [f"{singular} {key}{_label(by_key[key])} changed"
+               for key in now if key in sealed_digests and now[key] != sealed_digests[key]]
+    removed = [key for key in sealed_digests if key not in now]
+    added = [key for key in now if key not in sealed_digests]
+    if removed:
+        changes.append(f"{_plural(len(removed), singular)} removed: {', '.join(removed)}")
+    if added:
+        changes.append(f"{_plural(len(added), singular)} added: "
+                       + ", ".join(f"{key}{_label(by_key[key])}" for key in added))
+    if not changes:
+        changes.append(f"{section} reordered")
+    return changes
+
+
+def check(tree: Mapping[str, Any], public_key: Ed25519PublicKey | None = None) -> VerifyResult:
+    """Recompute `tree`'s digest against its integrity block and check the signature.
+
+    With `public_key`, a signature by that key is required: an unsigned report, or one signed by another key,
+    fails. Without it, a signature present is checked against the key it records (which proves the content
+    was not changed after signing, not who signed: the signer's fingerprint is reported for that)."""
+    block = tree.get(INTEGRITY_KEY)
+    if block is None:
+        result = VerifyResult(UNSEALED, problems=["no integrity block: this report was not sealed"])
+        if public_key is not None:
+            result.signature = "missing"
+        return result
+    if not isinstance(block, dict) or block.get("algorithm") != ALGORITHM or not isinstance(block.get("digest"), str):
+        return VerifyResult(MALFORMED, problems=["integrity block is not a kubehipaa sha256 block"])
+    plain = {k: v for k, v in tree.items() if k != INTEGRITY_KEY}
+    digest = content_digest(plain)
+    result = VerifyResult(INTACT if digest == block["digest"] else CHANGED, digest=digest, expected=block["digest"])
+    if result.status == CHANGED:
+        result.changes = _diff(plain, block) or ["content changed (no section digests to say where)"]
+    _check_signature(block, public_key, result)
+    return result
+
+
+def _check_signature(block: Mapping[str, Any], public_key: Ed25519PublicKey | None, result: VerifyResult) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    sig = block.get("signature")
+    if sig is None:
+        if public_key is not None:
+            result.signature = "missing"
+            result.problems.append("the report is not signed, but a public key was given")
+        return
+    try:
+        if not isinstance(sig, dict) or sig.get("algorithm") != SIGNATURE_ALGORITHM:
+            raise ValueError("unknown signature algorithm")
+        recorded = Ed25519PublicKey.from_public_bytes(base64.b64decode(sig["publicKey"], validate=True))
+        value = base64.b64decode(sig["value"], validate=True)
+    except (ValueError, KeyError, TypeError):
+        result.signature = "invalid"
+        result.problems.append("signature block is malformed")
+        return
+    result.signer = key_fingerprint(recorded)
+    if sig.get("keyFingerprint") != result.signer:
+        result.problems.append("recorded key fingerprint does not match the recorded public key")
+        result.signature = "invalid"
+        return
+    if public_key is not None and _raw_public(public_key) != _raw_public(recorded):
+        result.signature = "wrong-key"
+        result.problems.append(f"signed by {result.signer}, not by the given key {key_fingerprint(public_key)}")
+        return
+    try:
+        recorded.verify(value, canonical_bytes(_unsigned(block)))
+    except InvalidSignature:
+        result.signature = "invalid"
+        result.problems.append(f"signature does not match (key {result.signer})")
+        return
+    result.signature = "valid"
+
+
+# ---- embedding (HTML) ---------------------------------------------------------------------------------------
+
+EMBED_ID = "kubehipaa-report"
+"""`<script type="application/json" id="kubehipaa-report">` holds a sealed tree in an HTML report."""
+
+
+def embed_script(tree: Any) -> str:
+    """The `<script>` element carrying `tree` in an HTML page: `<`, `>` and `&` escaped as JSON `\\u` escapes so
+    no value can close the element; `kubehipaa verify page.html` parses it back to the same tree."""
+    text = orjson.dumps(tree, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="{EMBED_ID}">{text}</script>'
