@@ -109,6 +109,12 @@ def _respond(holder: typer.Typer) -> None:
     holder.add_typer(respond.register(), name="respond")
 
 
+def _verify(holder: typer.Typer) -> None:
+    from kubehipaa.cli import verify
+
+    holder.command("verify")(verify.verify)
+
+
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "scan": _scan,
     "snapshot": _snapshot,
@@ -121,6 +127,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "etcd": _etcd,
     "generate": _generate,
     "respond": _respond,
+    "verify": _verify,
 }
 
 

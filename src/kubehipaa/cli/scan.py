@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -51,6 +51,10 @@ class ReportFormat(str, Enum):
     json = "json"
     sarif = "sarif"
     junit = "junit"
+
+
+SIGNABLE = (ReportFormat.json,)
+"""Formats that carry an integrity block (`reports.integrity`), so `--sign-key` can sign them."""
 
 
 class FailOn(str, Enum):
@@ -106,6 +110,11 @@ def scan(
     all_contexts: bool = typer.Option(
         False, "--all-contexts", help="With --cluster: every context in the kubeconfig, one report."
     ),
+    sign_key: Path | None = typer.Option(
+        None, "--sign-key", metavar="FILE",
+        help="JSON format: sign the report's integrity block with this Ed25519 private key (PEM or OpenSSH; "
+             "encrypted: password in $KUBEHIPAA_SIGN_KEY_PASSWORD). Check with `kubehipaa verify`.",
+    ),
 ) -> None:
     """Scan manifests for HIPAA-relevant misconfigurations.
 
@@ -137,12 +146,20 @@ def scan(
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
     namespaces = namespace or []
+    key: Any = None
     try:
+        if sign_key is not None:
+            if fmt not in SIGNABLE:
+                raise typer.BadParameter(f"--sign-key needs a format with an integrity block "
+                                         f"({', '.join(f.value for f in SIGNABLE)})")
+            from kubehipaa.cli.verify import load_sign_key
+
+            key = load_sign_key(sign_key)  # read before the scan: a bad key fails fast
         if cluster:
             if paths:
                 raise typer.BadParameter("give either paths or --cluster, not both")
             targets = _targets(kubeconfig, context or [], all_contexts, tuple(namespaces))
-            code = _scan_cluster(targets, config, fmt, output, fail_on, only or [], max_rows)
+            code = _scan_cluster(targets, config, fmt, output, fail_on, only or [], max_rows, sign_key=key)
         else:
             if kubeconfig is not None or context or all_contexts:
                 raise typer.BadParameter("--kubeconfig, --context and --all-contexts need --cluster")
@@ -150,7 +167,7 @@ def scan(
                 raise typer.BadParameter("manifests take one --namespace (several only with --cluster)")
             code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
                          (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config),
-                         managed, namespaces[0] if namespaces else None, trust_config)
+                         managed, namespaces[0] if namespaces else None, trust_config, sign_key=key)
     except KubehipaaError as exc:
         # Handled here, not only in main(), so the exit code is 2 however the app is invoked (tests, plugins).
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
@@ -160,7 +177,8 @@ def scan(
 
 def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
           strict: bool, only: list[str], max_rows: int, cp_files: tuple[Path | None, ...],
-          managed: str | None, namespace: str | None = None, trust_config: bool = False) -> int:
+          managed: str | None, namespace: str | None = None, trust_config: bool = False, *,
+          sign_key: Any = None) -> int:
     directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
     control_plane = ControlPlaneFiles(directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config,
                                       managed)
@@ -177,7 +195,7 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         # (a file that could not be read has been named already, one line each).
         common.require_objects(loaded.objects, paths, loaded, "nothing was scanned")
     run = _run_with_progress(loaded, cfg, control_plane, checks, ignored_configs)
-    return _report(run, cfg, fmt, output, fail_on, max_rows)
+    return _report(run, cfg, fmt, output, fail_on, max_rows, sign_key=sign_key)
 
 
 def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
@@ -200,7 +218,7 @@ def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
 
 
 def _scan_cluster(targets: list[ClusterTarget], config: str | None, fmt: ReportFormat, output: Path | None,
-                  fail_on: FailOn, only: list[str], max_rows: int) -> int:
+                  fail_on: FailOn, only: list[str], max_rows: int, *, sign_key: Any = None) -> int:
     """The live cluster(s) through the same pipeline, reports and exit codes; unreadable kinds exit 2."""
     cfg = common.load_config_if_present(config, []) or Config()
     check_exceptions(cfg)
@@ -211,11 +229,11 @@ def _scan_cluster(targets: list[ClusterTarget], config: str | None, fmt: ReportF
             run = scan_cluster(targets[0], cfg, checks=checks, listing=listing).run
         else:
             run = scan_fleet(targets, cfg, checks=checks, listing=listing).run
-    return _report(run, cfg, fmt, output, fail_on, max_rows)
+    return _report(run, cfg, fmt, output, fail_on, max_rows, sign_key=sign_key)
 
 
 def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
-            max_rows: int) -> int:
+            max_rows: int, *, sign_key: Any = None) -> int:
     """Say what the run carries on stderr, write the report, and return the exit code."""
     result = run.result
     for message in run.notes:
@@ -229,7 +247,7 @@ def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, f
     for warning in result.warnings:
         if warning.code != IGNORED_CODE:  # said on stderr when the config was looked for
             warn(warning.message)
-    _emit(result, fmt, cfg, output, max_rows or None)
+    _emit(result, fmt, cfg, output, max_rows or None, sign_key)
     # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
     return common.finish(run.loaded, exit_code(result, fail_on))
 
@@ -248,11 +266,13 @@ def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
     return EXIT_OK
 
 
-def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | None, max_rows: int | None) -> None:
+def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | None, max_rows: int | None,
+          sign_key: Any = None) -> None:
     to_terminal = (output is None or str(output) == "-") and console.is_terminal
     # Colours only on a terminal (rich drops them when stdout is piped); tables fit the reader's width.
     options = RenderOptions(width=console.width if to_terminal else terminal_width(),
-                            color=fmt is ReportFormat.table and to_terminal, max_rows=max_rows)
+                            color=fmt is ReportFormat.table and to_terminal, max_rows=max_rows,
+                            sign_key=sign_key)
     write_output(ScanReport(cfg).render(result, fmt.value, options), output)
 
 

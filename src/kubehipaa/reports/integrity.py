@@ -59,6 +59,7 @@ def content_digest(tree: Any) -> str:
 
 def load_private_key(data: bytes, password: bytes | None = None) -> Ed25519PrivateKey:
     """An Ed25519 private key from PEM (PKCS#8, `openssl genpkey -algorithm ed25519`) or OpenSSH format."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -69,7 +70,7 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Ed25519Priva
             key = serialization.load_pem_private_key(data, password)
     except TypeError as exc:  # encrypted without a password, or a password for an unencrypted key
         raise IntegrityError(f"cannot load the signing key: {exc}") from None
-    except (ValueError, serialization.UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm):
         raise IntegrityError("not a PEM or OpenSSH private key (or the password is wrong)") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise IntegrityError(f"the signing key must be Ed25519, not {type(key).__name__.removesuffix('PrivateKey')} "
@@ -79,6 +80,7 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Ed25519Priva
 
 def load_public_key(data: bytes) -> Ed25519PublicKey:
     """An Ed25519 public key from PEM (SubjectPublicKeyInfo) or an OpenSSH `ssh-ed25519 AAAA...` line."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -87,7 +89,7 @@ def load_public_key(data: bytes) -> Ed25519PublicKey:
             key: Any = serialization.load_ssh_public_key(data.strip())
         else:
             key = serialization.load_pem_public_key(data)
-    except (ValueError, serialization.UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm):
         raise IntegrityError("not a PEM or OpenSSH public key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise IntegrityError("the public key must be Ed25519")
@@ -101,8 +103,12 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 
 
 def key_fingerprint(key: Ed25519PublicKey) -> str:
-    """`SHA256:` + unpadded base64 of the SHA-256 of the raw public key (as `ssh-keygen -l` prints it)."""
-    digest = hashlib.sha256(_raw_public(key)).digest()
+    """`SHA256:` + unpadded base64 of the SHA-256 of the key's SSH wire form: what `ssh-keygen -l` prints for
+    the same key, so a signer can compare it with the fingerprint of their `.pub` file."""
+    from cryptography.hazmat.primitives import serialization
+
+    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    digest = hashlib.sha256(base64.b64decode(line.split()[1])).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
@@ -207,7 +213,9 @@ def _label(item: Any) -> str:
     """A finding named as a person reads it: `KH-WL-001 Deployment/clinical/ehr-api` (best effort)."""
     if not isinstance(item, dict):
         return ""
-    res = item.get("resource") if isinstance(item.get("resource"), dict) else {}
+    res = item.get("resource")
+    if not isinstance(res, dict):
+        res = {}
     parts = [str(p) for p in (res.get("kind"), res.get("namespace"), res.get("name")) if p]
     text = " ".join(p for p in (str(item.get("checkId") or ""), "/".join(parts)) if p)
     return f" ({text})" if text else ""
@@ -224,7 +232,9 @@ def _diff(plain: dict[str, Any], block: Mapping[str, Any]) -> list[str]:
     if not isinstance(sections, dict):
         return changes
     items_spec = block.get("items")
-    item_section = items_spec.get("section") if isinstance(items_spec, dict) else None
+    if not isinstance(items_spec, dict):
+        items_spec = {}
+    item_section = items_spec.get("section")
     for name in sorted(set(sections) | set(plain)):
         if name not in plain:
             changes.append(f"section {name} removed")
@@ -313,7 +323,7 @@ def _check_signature(block: Mapping[str, Any], public_key: Ed25519PublicKey | No
         return
     if public_key is not None and _raw_public(public_key) != _raw_public(recorded):
         result.signature = "wrong-key"
-        result.problems.append(f"signed by {result.signer}, not by the given key {key_fingerprint(public_key)}")
+        result.problems.append(f"signed by {result.signer}; the given key is {key_fingerprint(public_key)}")
         return
     try:
         recorded.verify(value, canonical_bytes(_unsigned(block)))

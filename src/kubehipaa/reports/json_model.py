@@ -192,7 +192,8 @@ class Signature(_Strict):
     algorithm: Literal["ed25519"]
     publicKey: str = Field(description="The signer's raw 32-byte Ed25519 public key, base64.")
     keyFingerprint: Annotated[str, Field(pattern=r"^SHA256:[A-Za-z0-9+/]{43}$")] = Field(
-        description="SHA256: + unpadded base64 of the SHA-256 of the raw public key (ssh-keygen -l style).")
+        description="SHA256: + unpadded base64 of the SHA-256 of the key's SSH wire form (as ssh-keygen -l "
+                    "prints it).")
     value: str = Field(description="Ed25519 signature (base64) over the canonical bytes of this integrity block "
                                    "without `signature`.")
 
