@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubehipaa.reports import integrity
 from kubehipaa.reports.json_report import render_json, report_dict
@@ -214,3 +216,32 @@ def test_embed_script_cannot_be_closed_by_a_value() -> None:
     page = f"<!doctype html><html><body><h1>r</h1>{script}</body></html>".encode()
     got = parse_report(page, "r.html")
     assert got.kind == "html" and got.tree == tree and integrity.check(got.tree).ok
+
+
+_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text() | \
+    st.floats(allow_nan=False, allow_infinity=False)
+_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner,
+                                                                                        max_size=4), max_leaves=20)
+_finding = st.fixed_dictionaries({"fingerprint": st.sampled_from(["a" * 32, "b" * 32]), "v": _json})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(), _json, max_size=5), st.lists(_finding, max_size=4))
+def test_one_pass_digest_is_the_canonical_digest(sections: dict[str, Any], findings: list[dict[str, Any]]) -> None:
+    """seal's one-pass digest equals content_digest of the tree a verifier parses (any keys, any unicode)."""
+    tree = {**sections, "findings": findings}
+    tree.pop("integrity", None)
+    parsed = json.loads(json.dumps(tree))
+    block = integrity.seal(tree)
+    assert block["digest"] == integrity.content_digest(parsed)
+    assert integrity.check({**parsed, "integrity": block}).ok
+
+
+def test_non_string_keys_hash_as_a_reader_parses_them() -> None:
+    import datetime as dt
+
+    tree = {"tool": {"name": "kubehipaa"}, "evidence": {1: "one", "b": dt.date(2026, 1, 2), "t": (1, 2)}}
+    block = integrity.seal(tree)
+    parsed = json.loads(json.dumps(tree, default=str))
+    assert block["digest"] == integrity.content_digest(parsed)
+    assert integrity.check({**parsed, "integrity": block}).ok
