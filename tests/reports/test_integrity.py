@@ -245,3 +245,21 @@ def test_non_string_keys_hash_as_a_reader_parses_them() -> None:
     parsed = json.loads(json.dumps(tree, default=str))
     assert block["digest"] == integrity.content_digest(parsed)
     assert integrity.check({**parsed, "integrity": block}).ok
+
+
+def test_mass_changes_are_counted_not_listed(tree: dict[str, Any]) -> None:
+    template = tree["findings"][0]
+    many = []
+    for i in range(200):
+        f = copy.deepcopy(template)
+        f["fingerprint"] = f"{i:032x}"
+        many.append(f)
+    doc = _resealed({**tree, "findings": many})
+    for f in doc["findings"][:60]:
+        f["message"] = "x"
+    doc["findings"] = doc["findings"][:130]
+    changes = integrity.check(doc).changes
+    assert len(changes) == integrity.SHOWN + 2
+    assert changes[integrity.SHOWN] == "... and 10 more findings changed"
+    assert changes[-1].startswith("70 findings removed: ") and changes[-1].endswith(", ... and 20 more")
+    assert changes[-1].count(",") == integrity.SHOWN

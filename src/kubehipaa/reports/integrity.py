@@ -34,6 +34,8 @@ CANONICALIZATION = "kubehipaa-json-c14n-1"
 SIGNATURE_ALGORITHM = "ed25519"
 ITEM_DIGEST_HEX = 32
 """Per-item digests are SHA-256 cut to 128 bits: they locate a change; the full `digest` proves it."""
+SHOWN = 50
+"""At most this many changed / removed / added findings are named one by one; the rest are counted."""
 ITEMS_SECTION = "findings"
 """The list section whose entries are digested one by one, keyed by their `fingerprint`."""
 
@@ -295,18 +297,26 @@ def _diff_items(parts: _Parts, spec: Mapping[str, Any], section: str) -> list[st
         return [f"section {section} changed"]
     by_key = dict(zip(_item_keys(parts.items[0]), parts.items[0], strict=True))
     singular = section[:-1] if section.endswith("s") else section
-    changes = [f"{singular} {key}{_label(by_key[key])} changed"
-               for key in now if key in sealed_digests and now[key] != sealed_digests[key]]
+    changed = [key for key in now if key in sealed_digests and now[key] != sealed_digests[key]]
+    changes = [f"{singular} {key}{_label(by_key[key])} changed" for key in changed[:SHOWN]]
+    if len(changed) > SHOWN:
+        changes.append(f"... and {len(changed) - SHOWN} more {singular}s changed")
     removed = [key for key in sealed_digests if key not in now]
     added = [key for key in now if key not in sealed_digests]
     if removed:
-        changes.append(f"{_plural(len(removed), singular)} removed: {', '.join(removed)}")
+        changes.append(f"{_plural(len(removed), singular)} removed: {_some(removed)}")
     if added:
         changes.append(f"{_plural(len(added), singular)} added: "
-                       + ", ".join(f"{key}{_label(by_key[key])}" for key in added))
+                       + _some([f"{key}{_label(by_key[key])}" for key in added]))
     if not changes:
         changes.append(f"{section} reordered")
     return changes
+
+
+def _some(names: list[str]) -> str:
+    """The first SHOWN names, then how many more: a report with 90,000 findings removed is one readable line."""
+    more = f", ... and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(names[:SHOWN]) + more
 
 
 def check(tree: Mapping[str, Any], public_key: Ed25519PublicKey | None = None) -> VerifyResult:
