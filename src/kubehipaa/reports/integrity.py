@@ -305,7 +305,7 @@ def _diff(parts: _Parts, block: Mapping[str, Any]) -> list[str]:
         elif name not in sections:
             changes.append(f"section {name} added")
         elif now[name] != sections[name]:
-            if name == item_section:
+            if name == item_section == ITEMS_SECTION:
                 changes.extend(_diff_items(parts, items_spec, name))
             else:
                 changes.append(f"section {name} changed")

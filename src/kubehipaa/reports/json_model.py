@@ -7,7 +7,8 @@ model and the schema.
 
 Why `report_dict` builds plain dicts rather than these models: a scan of 10,000 workloads has tens of
 thousands of findings, and constructing and dumping a model per finding would add to every `scan -f json`
-what one validation in the tests catches (docs/reports.md, "JSON schema", has the measurement).
+what one validation in the tests catches (measured in docs/reports.md, "JSON": validating a 9,400-finding
+report through the model costs about twice what building it does).
 
 `extra="forbid"` everywhere: a key the model does not know is an error (the schema's
 `additionalProperties: false`), so a renderer that adds a field must add it here first.
