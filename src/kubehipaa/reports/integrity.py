@@ -17,6 +17,7 @@ Pure: no file I/O. Keys arrive as PEM bytes (`load_private_key` / `load_public_k
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -135,10 +136,17 @@ class _Parts:
     __slots__ = ("digest", "item_digests", "items", "sections")
 
     def __init__(self, tree: Mapping[str, Any]) -> None:
+        # The digests dict holds one entry per finding while the whole report is alive: a full cyclic collection
+        # would walk every report object again to find no garbage (as in the scan pipeline). Paused meanwhile.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         try:
             self._build(tree)
         except TypeError:  # a non-string key somewhere: JSON makes it a string; hash what a reader parses
             self._build(_plain({k: v for k, v in tree.items() if k != INTEGRITY_KEY}))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
 
     def _build(self, tree: Mapping[str, Any]) -> None:
         self.sections: dict[str, str] = {}

@@ -8,6 +8,7 @@ The shape is the typed model `reports.json_model.Report`; its JSON Schema is gen
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -105,6 +106,16 @@ def report_schema() -> dict[str, Any]:
 
 
 def render_json(result: ScanResult, config: Config, sign_key: Ed25519PrivateKey | None = None) -> str:
-    """The sealed report as indented JSON; signed (Ed25519) with `sign_key`."""
-    tree = integrity.sealed(report_dict(result, config), sign_key)
-    return orjson.dumps(tree, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+    """The sealed report as indented JSON; signed (Ed25519) with `sign_key`.
+
+    The cyclic collector is paused while the tree is built, sealed and written: the report allocates a dict per
+    finding while the scan result is alive, and each full collection walked all of it to find no garbage
+    (measured at 93,000 findings: 1.9 s of CPU building the tree with it running, see docs/reports.md)."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        tree = integrity.sealed(report_dict(result, config), sign_key)
+        return orjson.dumps(tree, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+    finally:
+        if gc_was_enabled:
+            gc.enable()
