@@ -159,47 +159,47 @@ class _Parts:
         for n, key in enumerate(sorted(keys)):
             whole.update(b"," + orjson.dumps(key) + b":" if n else orjson.dumps(key) + b":")  # a few bytes
             value = tree[key]
-            blobs = self._items(key, value) if key == ITEMS_SECTION else None
-            if blobs is None:
-                blob = orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS)
-                self.sections[key] = hashlib.sha256(blob).hexdigest()
-                whole.update(blob)
-                continue
-            whole.update(b"[")
-            update = whole.update
-            for i, blob in enumerate(blobs):
-                if i:
-                    update(b",")
-                update(blob)  # never `b"," + blob`: that copies the whole section once more
-            whole.update(b"]")
+            if key == ITEMS_SECTION:
+                streamed = self._items(key, value, whole.copy())
+                if streamed is not None:
+                    whole = streamed
+                    continue
+            blob = orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS)
+            self.sections[key] = hashlib.sha256(blob).hexdigest()
+            whole.update(blob)
         whole.update(b"}")
         self.digest = whole.hexdigest()
 
-    def _items(self, key: str, value: Any) -> list[bytes] | None:
-        """Each finding's canonical bytes (None unless every entry is an object with a string fingerprint),
-        with the section digest and the per-finding digests keyed by fingerprint (`#2`, `#3` when repeated)."""
+    def _items(self, key: str, value: Any, whole: Any) -> Any:
+        """Stream each finding's canonical bytes into `whole` (returned), the section digest and the
+        per-finding digests keyed by fingerprint (`#2`, `#3` when repeated); no finding's bytes are kept, so
+        sealing needs no second copy of the report in memory. None (and `whole` dropped) unless every entry
+        is an object with a string fingerprint."""
         if not isinstance(value, list):
             return None
-        blobs: list[bytes] = []
         digests: dict[str, str] = {}
         seen: dict[str, int] = {}
         section = hashlib.sha256(b"[")
-        sha256, dumps, opt, update = hashlib.sha256, orjson.dumps, orjson.OPT_SORT_KEYS, section.update
-        for item in value:
+        whole.update(b"[")
+        sha256, dumps, opt = hashlib.sha256, orjson.dumps, orjson.OPT_SORT_KEYS
+        add_section, add_whole = section.update, whole.update
+        for i, item in enumerate(value):
             fp = item.get("fingerprint") if isinstance(item, dict) else None
             if not isinstance(fp, str):
                 return None
             blob = dumps(item, default=str, option=opt)
             seen[fp] = count = seen.get(fp, 0) + 1
             digests[fp if count == 1 else f"{fp}#{count}"] = sha256(blob).hexdigest()[:ITEM_DIGEST_HEX]
-            if blobs:
-                update(b",")
-            update(blob)
-            blobs.append(blob)
+            if i:
+                add_section(b",")
+                add_whole(b",")
+            add_section(blob)  # never `b"," + blob`: that would copy every finding once more
+            add_whole(blob)
         section.update(b"]")
+        whole.update(b"]")
         self.sections[key] = section.hexdigest()
         self.items, self.item_digests = value, digests
-        return blobs
+        return whole
 
 
 def _item_keys(items: list[Any]) -> list[str]:
