@@ -206,3 +206,24 @@ def test_openssh_key_and_encrypted_pem(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("KUBEHIPAA_SIGN_KEY_PASSWORD", "pw")
     code, out = _run("scan", EXAMPLE, "-f", "json", "-o", str(out_file), "--fail-on", "never", "--sign-key", str(enc))
     assert code == 0, out
+
+
+@pytest.mark.parametrize("open_tag", [
+    '<script type="application/json" id="kubehipaa-report">',
+    "<SCRIPT id='kubehipaa-report' type='application/json'>",
+    '<script id=kubehipaa-report type="application/json">',
+])
+def test_html_embedding_tag_variants(signed: dict[str, Path], tmp_path: Path, open_tag: str) -> None:
+    """Attribute order, quoting and case as an HTML author or minifier may write them; the data itself is what
+    `embed_script` escapes (no `<` inside)."""
+    from kubehipaa.sources.report_file import parse_report
+
+    data = integrity.embed_script(json.loads(signed["plain"].read_text()))
+    body = data[data.index(">") + 1:data.rindex("</script>")]
+    page = f"<html><script>var x = 1;</script>{open_tag}{body}</Script></html>".encode()
+    assert integrity.check(parse_report(page, "p.html").tree).ok
+    # a look-alike id is not the report
+    with pytest.raises(Exception, match="neither a JSON object"):
+        parse_report(page.replace(b"kubehipaa-report", b"kubehipaa-reports"), "p.html")
+    with pytest.raises(Exception, match="neither a JSON object"):
+        parse_report(page.replace(b" id", b" data-id"), "p.html")

@@ -26,7 +26,7 @@ from kubehipaa.sources.reading import ReadRefused, read_path
 
 EMBED_ID = "kubehipaa-report"  # reports.integrity.EMBED_ID (sources does not import reports)
 _SCRIPT_OPEN = re.compile(
-    r"<script\b[^>]*\bid\s*=\s*(?:\"kubehipaa-report\"|'kubehipaa-report'|kubehipaa-report(?=[\s>/]))[^>]*>",
+    r"<script\b[^>]*\sid\s*=\s*(?:\"kubehipaa-report\"|'kubehipaa-report'|kubehipaa-report(?=[\s>/]))[^>]*>",
     re.IGNORECASE)
 _SCRIPT_CLOSE = re.compile(r"</script", re.IGNORECASE)
 
