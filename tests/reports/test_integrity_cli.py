@@ -227,3 +227,16 @@ def test_html_embedding_tag_variants(signed: dict[str, Path], tmp_path: Path, op
         parse_report(page.replace(b"kubehipaa-report", b"kubehipaa-reports"), "p.html")
     with pytest.raises(Exception, match="neither a JSON object"):
         parse_report(page.replace(b" id", b" data-id"), "p.html")
+
+
+def test_names_quoted_from_the_file_are_redacted(signed: dict[str, Path], tmp_path: Path) -> None:
+    """A forged finding's name is input like any other: verify's output never repeats a credential from it."""
+    def forge(doc: dict[str, Any]) -> None:
+        extra = json.loads(json.dumps(doc["findings"][0]))
+        extra["fingerprint"] = "f" * 32
+        extra["resource"]["name"] = "password=hunter2-s3cr3t"
+        doc["findings"].append(extra)
+
+    code, out = _run("verify", str(_edit(signed["plain"], tmp_path / "t.json", forge)))
+    assert code == 1 and "1 finding added: " + "f" * 32 in out
+    assert "hunter2-s3cr3t" not in out

@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from kubehipaa.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, console, err_console
 from kubehipaa.errors import KubehipaaError
+from kubehipaa.redaction import redact_text
 from kubehipaa.reports import integrity
 from kubehipaa.sources.reading import ReadRefused, read_path
 from kubehipaa.sources.report_file import read_report
@@ -98,7 +99,8 @@ def verify(
 
 def _print(name: str, result: integrity.VerifyResult, ok: bool) -> None:
     def out(text: str) -> None:
-        console.print(escape(text), soft_wrap=True, highlight=False)
+        # names come from the file being checked, which may not be ours: redacted like every quoted input
+        console.print(escape(redact_text(text)), soft_wrap=True, highlight=False)
 
     if result.status == integrity.INTACT:
         out(f"{name}: content intact (sha256 {result.digest})")
