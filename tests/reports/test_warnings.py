@@ -21,7 +21,7 @@ from kubehipaa.inventory import Inventory
 from kubehipaa.model import K8sObject
 from kubehipaa.pipelines.scan import run_scan
 from kubehipaa.reports import render
-from kubehipaa.reports.json_report import report_dict
+from kubehipaa.reports.json_report import report_dict, report_schema
 from kubehipaa.reports.sarif import sarif_dict
 from tests.conftest import ROOT
 from tests.reports.fixtures import TEST_CHECKS, make_result
@@ -94,7 +94,7 @@ def blind(tmp_path: Path):
 
 def test_json_carries_warnings_and_validates(blind) -> None:
     result, config = blind
-    schema = json.loads((ROOT / "schemas" / "kubehipaa-report.schema.json").read_text())
+    schema = report_schema()
     doc = json.loads(render(result, "json", config))
     jsonschema.Draft202012Validator(schema).validate(doc)
     assert [w["code"] for w in doc["warnings"]] == ["no-network-policy", "no-rbac"]
@@ -112,7 +112,7 @@ def test_json_broad_exception_record_validates(tmp_path: Path) -> None:
     inv = Inventory([K8sObject(DEPLOY, "m.yaml", 1)], config)
     result = run_scan(inv, config, checks=TEST_CHECKS, today=TODAY)
     doc = report_dict(result, config)
-    schema = json.loads((ROOT / "schemas" / "kubehipaa-report.schema.json").read_text())
+    schema = report_schema()
     jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(doc, default=str)))
     broad = doc["warnings"][0]
     assert broad["code"] == "broad-exception"

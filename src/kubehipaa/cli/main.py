@@ -121,6 +121,12 @@ def _exceptions(holder: typer.Typer) -> None:
     holder.add_typer(exceptions.app, name="exceptions")
 
 
+def _verify(holder: typer.Typer) -> None:
+    from kubehipaa.cli import verify
+
+    holder.command("verify")(verify.verify)
+
+
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "scan": _scan,
     "snapshot": _snapshot,
@@ -135,6 +141,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "respond": _respond,
     "history": _history,
     "exceptions": _exceptions,
+    "verify": _verify,
 }
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -55,6 +54,10 @@ class ReportFormat(str, Enum):
     json = "json"
     sarif = "sarif"
     junit = "junit"
+
+
+SIGNABLE = (ReportFormat.json,)
+"""Formats that carry an integrity block (`reports.integrity`), so `--sign-key` can sign them."""
 
 
 class FailOn(str, Enum):
@@ -126,6 +129,11 @@ def scan(
         help="Only findings new since this saved scan count for --fail-on (all are still reported). "
              "`last`: the newest saved scan of the same inputs.",
     ),
+    sign_key: Path | None = typer.Option(
+        None, "--sign-key", metavar="FILE",
+        help="JSON format: sign the report's integrity block with this Ed25519 private key (PEM or OpenSSH; "
+             "encrypted: password in $KUBEHIPAA_SIGN_KEY_PASSWORD). Check with `kubehipaa verify`.",
+    ),
 ) -> None:
     """Scan manifests for HIPAA-relevant misconfigurations.
 
@@ -157,9 +165,17 @@ def scan(
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
     namespaces = namespace or []
-    request = ReportRequest(fmt, output, fail_on, max_rows, details)
-    _HISTORY.set(HistoryOptions(save, history_url, baseline, tuple(paths or ())))
     try:
+        key: Any = None
+        if sign_key is not None:
+            if fmt not in SIGNABLE:
+                raise typer.BadParameter(f"--sign-key needs a format with an integrity block "
+                                         f"({', '.join(f.value for f in SIGNABLE)})")
+            from kubehipaa.cli.verify import load_sign_key
+
+            key = load_sign_key(sign_key)  # read before the scan: a bad key fails fast
+        request = ReportRequest(fmt, output, fail_on, max_rows, details, key,
+                                HistoryOptions(save, history_url, baseline, tuple(paths or ())))
         if cluster:
             if paths:
                 raise typer.BadParameter("give either paths or --cluster, not both")
@@ -181,6 +197,16 @@ def scan(
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    """`--save`, `--history-url`, `--baseline` and the paths scanned (which name the baseline's target)."""
+
+    save: bool = False
+    url: str | None = None
+    baseline: str | None = None
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ReportRequest:
     """How the user asked the report to be written and judged, carried whole from the options to `_report`
     (one place to add a report option, not a parameter threaded through every function)."""
@@ -190,6 +216,9 @@ class ReportRequest:
     fail_on: FailOn
     max_rows: int
     details: bool = False
+    sign_key: Any = None
+    """An Ed25519 private key (`--sign-key`, loaded before the scan) that signs the integrity block."""
+    history: HistoryOptions = field(default_factory=lambda: HistoryOptions())
 
 
 def _scan(paths: list[str], config: str | None, request: ReportRequest, strict: bool, only: list[str],
@@ -262,9 +291,9 @@ def _report(run: ScanRun, cfg: Config, request: ReportRequest) -> int:
     for warning in result.warnings:
         if warning.code != IGNORED_CODE:  # said on stderr when the config was looked for
             warn(warning.message)
-    base = _baseline(run, cfg)  # before saving: `last` is the scan before this one
+    base = _baseline(run, cfg, request.history)  # before saving: `last` is the scan before this one
     _emit(result, cfg, request)
-    _save(run, cfg)
+    _save(run, cfg, request.history)
     code = exit_code(result, request.fail_on) if base is None else baseline_exit_code(result, base, request.fail_on)
     # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
     return common.finish(run.loaded, code)
@@ -286,22 +315,11 @@ def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
 
 # ---- history: --save, --history-url, --baseline (pipelines.history; docs/history.md) -------------------------
 
-@dataclass(frozen=True, slots=True)
-class HistoryOptions:
-    save: bool = False
-    url: str | None = None
-    baseline: str | None = None
-    paths: tuple[str, ...] = ()
 
 
-_HISTORY: ContextVar[HistoryOptions | None] = ContextVar("kubehipaa_scan_history", default=None)
-"""This invocation's history options, set once by `scan` so the fleet, cluster and file paths share them."""
-
-
-def _baseline(run: ScanRun, cfg: Config) -> Baseline | None:
+def _baseline(run: ScanRun, cfg: Config, opts: HistoryOptions) -> Baseline | None:
     """Compare with the baseline scan (when asked) and say on stderr which findings are new."""
-    opts = _HISTORY.get()
-    if opts is None or opts.baseline is None:
+    if opts.baseline is None:
         return None
     from kubehipaa.history import HistoryMissing
     from kubehipaa.pipelines.history import Baseline, apply_baseline, input_records, open_history
@@ -336,9 +354,8 @@ def baseline_exit_code(result: ScanResult, base: Baseline, fail_on: FailOn | str
     return EXIT_OK
 
 
-def _save(run: ScanRun, cfg: Config) -> None:
-    opts = _HISTORY.get()
-    if opts is None or not opts.save:
+def _save(run: ScanRun, cfg: Config, opts: HistoryOptions) -> None:
+    if not opts.save:
         return
     from kubehipaa.pipelines.history import save_scan
 
@@ -356,7 +373,7 @@ def _emit(result: ScanResult, cfg: Config, request: ReportRequest) -> None:
     # Colours only on a terminal (rich drops them when stdout is piped); tables fit the reader's width.
     options = RenderOptions(width=console.width if to_terminal else terminal_width(),
                             color=request.fmt is ReportFormat.table and to_terminal,
-                            max_rows=request.max_rows or None)
+                            max_rows=request.max_rows or None, sign_key=request.sign_key)
     report = ScanReport(cfg, details=request.details)
     write_output(report.render(result, request.fmt.value, options), output)
 

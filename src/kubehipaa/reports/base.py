@@ -29,12 +29,14 @@ class RenderOptions:
     `width`: the reader's width for text tables (the terminal's by default; tests pass 80 or 120).
     `color`: ANSI colours (only when writing to a terminal). `max_rows`: cap on rows per table group (None:
     all). `generated_at`: the report timestamp (reproducible with SOURCE_DATE_EPOCH, see `common`).
+    `sign_key`: an Ed25519 private key; the formats that carry an integrity block (`reports.integrity`) sign it.
     """
 
     width: int = field(default_factory=terminal_width)
     color: bool = False
     max_rows: int | None = None
     generated_at: str | None = None
+    sign_key: Any = None
 
 
 class Report(Protocol[ResultT_contra]):

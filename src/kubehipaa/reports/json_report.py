@@ -1,19 +1,22 @@
-"""JSON report: every finding (suppressed ones marked), exceptions, warnings, skipped input, the checks that ran.
+"""JSON report: every finding (suppressed ones marked), exceptions, warnings, skipped input, the checks that ran,
+sealed with an integrity block (`reports.integrity`) that `kubehipaa verify` checks.
 
-The shape is published as a JSON Schema (`schemas/kubehipaa-report.schema.json`, also shipped in the
-package as `kubehipaa/reports/schemas/`) so downstream tooling can rely on it; tests validate real
-reports against it.
+The shape is the typed model `reports.json_model.Report`; its JSON Schema is generated from it
+(`scripts/gen_report_schema.py`) and shipped once, in the package (`kubehipaa/reports/schemas/`, read by
+`report_schema()`); tests validate real reports against both.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from kubehipaa.config import Config
 from kubehipaa.frameworks import load_hipaa
 from kubehipaa.pipelines.scan import ScanResult
+from kubehipaa.reports import integrity
 from kubehipaa.reports.common import (
     TOOL_NAME,
     TOOL_VERSION,
@@ -25,13 +28,16 @@ from kubehipaa.reports.common import (
     summary_line,
     warning_record,
 )
+from kubehipaa.reports.json_model import SCHEMA_ID, SCHEMA_VERSION
 
-SCHEMA_VERSION = "1.0"
-SCHEMA_ID = "https://kubehipaa.dev/schemas/kubehipaa-report-1.0.schema.json"
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+SCHEMA_FILE = "schemas/kubehipaa-report.schema.json"
 
 
 def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
-    """The report as plain data (what `render_json` serialises), from the redacted result."""
+    """The report as plain data, unsealed (`render_json` adds the integrity block), from the redacted result."""
     result = redact_result(result)
     catalog = load_hipaa()
     findings = []
@@ -91,13 +97,25 @@ def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
 
 
 def report_schema() -> dict[str, Any]:
-    """The JSON Schema of this report, as shipped in the package (same file as schemas/ in the repo)."""
+    """The published JSON Schema of this report, as shipped in the package (generated from `json_model.Report`)."""
     from importlib import resources
 
-    text = resources.files("kubehipaa.reports").joinpath("schemas/kubehipaa-report.schema.json").read_bytes()
+    text = resources.files("kubehipaa.reports").joinpath(SCHEMA_FILE).read_bytes()
     schema: dict[str, Any] = orjson.loads(text)
     return schema
 
 
-def render_json(result: ScanResult, config: Config) -> str:
-    return orjson.dumps(report_dict(result, config), option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+def render_json(result: ScanResult, config: Config, sign_key: Ed25519PrivateKey | None = None) -> str:
+    """The sealed report as indented JSON; signed (Ed25519) with `sign_key`.
+
+    The cyclic collector is paused while the tree is built, sealed and written: the report allocates a dict per
+    finding while the scan result is alive, and each full collection walked all of it to find no garbage
+    (measured at 93,000 findings: 1.9 s of CPU building the tree with it running, see docs/reports.md)."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        tree = integrity.sealed(report_dict(result, config), sign_key)
+        return orjson.dumps(tree, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+    finally:
+        if gc_was_enabled:
+            gc.enable()

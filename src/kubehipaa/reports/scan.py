@@ -36,7 +36,7 @@ class ScanReport:
         if fmt == "json":
             from kubehipaa.reports.json_report import render_json
 
-            return render_json(result, self.config)
+            return render_json(result, self.config, options.sign_key)
         if fmt == "sarif":
             from kubehipaa.reports.sarif import render_sarif
 
