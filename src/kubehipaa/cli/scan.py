@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -51,6 +52,7 @@ class ReportFormat(str, Enum):
     json = "json"
     sarif = "sarif"
     junit = "junit"
+    oscal = "oscal"
 
 
 class FailOn(str, Enum):
@@ -253,7 +255,12 @@ def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | Non
     # Colours only on a terminal (rich drops them when stdout is piped); tables fit the reader's width.
     options = RenderOptions(width=console.width if to_terminal else terminal_width(),
                             color=fmt is ReportFormat.table and to_terminal, max_rows=max_rows)
-    write_output(ScanReport(cfg).render(result, fmt.value, options), output)
+    write_output(ScanReport(cfg, argv=_command_line()).render(result, fmt.value, options), output)
+
+
+def _command_line() -> tuple[str, ...]:
+    """The command line as typed, program named by its file name (reports redact it before showing it)."""
+    return ("kubehipaa", *sys.argv[1:])
 
 
 @contextmanager
