@@ -232,3 +232,22 @@ def test_an_invalid_document_is_caught_by_validate(clinic: dict[str, Any]) -> No
     with pytest.raises(ValueError):
         oscal.validate(broken)
     assert oscal.trestle_validates()
+
+
+def test_ids_and_hashes_are_written_as_made(clinic: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    # a UUID with an NPI-shaped digit run: a redaction pass over the whole tree would mask it and break references
+    npi_shaped = "f6f4ce87-5c16-5c3a-9758-1160700948e1"
+    monkeypatch.setattr(oscal._Ids, "__call__", lambda self, *name: npi_shaped if name == ("result",) else
+                        str(__import__("uuid").uuid5(oscal.UUID_NAMESPACE, "/".join(name))))
+    result, _ = make_result(tmp_path)
+    doc = json.loads(oscal.render_oscal(result))
+    assert _result(doc)["uuid"] == npi_shaped
+    # every reference resolves
+    ar = clinic["assessment-results"]
+    res = _result(clinic)
+    observations = {o["uuid"] for o in res["observations"]}
+    items = {i["uuid"] for i in res["local-definitions"]["inventory-items"]}
+    assert {r["observation-uuid"] for f in res["findings"] for r in f.get("related-observations", [])} <= observations
+    assert {o["subjects"][0]["subject-uuid"] for o in res["observations"]} <= items
+    assert {r["uuid"] for r in ar["back-matter"]["resources"]} >= {ar["import-ap"]["href"][1:]}

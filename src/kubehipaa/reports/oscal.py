@@ -39,7 +39,6 @@ from kubehipaa.model import Finding, ResourceRef
 from kubehipaa.pipelines.coverage import scan_coverage
 from kubehipaa.pipelines.scan import ScanResult
 from kubehipaa.redaction import redact_text
-from kubehipaa.reports.base import json_text
 from kubehipaa.reports.common import INFORMATION_URI, redact_result
 from kubehipaa.reports.integrity import content_digest
 from kubehipaa.reports.metadata import RunMetadata, run_metadata
@@ -95,7 +94,9 @@ class _Ids:
 
 
 def run_seed(result: ScanResult, meta: RunMetadata) -> str:
-    """What makes this scan this scan: inputs' bytes, catalog, tool version, findings. Not the time."""
+    """What makes this scan this scan: inputs' bytes, catalog, tool version, findings. Not the time.
+    `result` is the redacted one: no id may be derived from a value the document masks (the inputs' SHA-256
+    are in the document anyway)."""
     return content_digest({
         "inputs": sorted(i.get("sha256", "") for i in meta.inputs), "catalog": meta.catalog_digest,
         "tool": meta.version, "checks": sorted(meta.checks),
@@ -161,7 +162,7 @@ def _finding(pc: ParagraphCoverage, finding_uuid: str, related: list[str], tool_
     elif pc.partial:
         remarks.append("Passed on the rules that were assessed; others behind it were not assessed.")
     if pc.reasons:
-        remarks.append("Reasons: " + "; ".join(pc.reasons) + ".")
+        remarks.append("Reasons: " + "; ".join(redact_text(r) for r in pc.reasons) + ".")
     target: dict[str, Any] = {
         "type": "objective-id", "target-id": control_id(para.id), "title": _line(para.title),
         "status": {"state": STATUS[pc.state], "reason": REASON[pc.state]},
@@ -202,7 +203,7 @@ def assessment_results(result: ScanResult, argv: Iterable[str] = (), *, when: st
     cov: Coverage = scan_coverage(result, proposed_rule=proposed_rule)
     redacted = redact_result(result)
     meta = run_metadata(result, list(argv), when)
-    ids = _Ids(run_seed(result, meta))
+    ids = _Ids(run_seed(redacted, meta))
     tool_uuid, platform_uuid = ids("component", "kubehipaa"), ids("platform", "kubehipaa")
     plan_uuid, catalog_uuid = ids("resource", "assessment-plan"), ids("resource", "catalog")
 
@@ -285,13 +286,17 @@ def assessment_results(result: ScanResult, argv: Iterable[str] = (), *, when: st
 
 
 def render_oscal(result: ScanResult, argv: Iterable[str] = ()) -> str:
-    """The document as JSON text (redacted again as a tree, like every JSON report); checked with trestle's
-    models first when the `oscal` extra is installed, so a document a GRC tool would reject is our bug (exit 3),
-    never a file handed to an auditor."""
+    """The document as JSON text; checked with trestle's models first when the `oscal` extra is installed, so a
+    document a GRC tool would reject is our bug (exit 3), never a file handed to an auditor.
+
+    Not passed through `redact_tree` again as the other JSON reports are: every string from the input was
+    redacted where it was taken (`redact_result`, the inputs' names, the reasons), and a second pass over the
+    whole tree would mask digit runs inside UUIDs and SHA-256 values (an NPI-shaped run), breaking the
+    document's references and hashes."""
     doc = assessment_results(result, argv)
     if trestle_validates():
         validate(doc)
-    return json_text(doc)
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
 
 
 def trestle_validates() -> bool:
