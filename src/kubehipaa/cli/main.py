@@ -46,6 +46,12 @@ def _checks(holder: typer.Typer) -> None:
     holder.add_typer(catalog.app, name="checks")
 
 
+def _catalog(holder: typer.Typer) -> None:
+    from kubehipaa.cli import catalog_cmd
+
+    holder.command("catalog")(catalog_cmd.catalog)
+
+
 def _pss(holder: typer.Typer) -> None:
     from kubehipaa.cli import pss
 
@@ -113,6 +119,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "scan": _scan,
     "snapshot": _snapshot,
     "checks": _checks,
+    "catalog": _catalog,
     "pss": _pss,
     "rbac": _rbac,
     "netpol": _netpol,
@@ -136,7 +143,7 @@ def _build(name: str) -> Command:
 
 # ---- input caps: the same three options on every command that reads input (sources.limits) ---------------
 
-NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules"), ("generate",), *(("respond", c) for c in (
+NO_INPUT = {("checks",), ("catalog",), ("pss", "checks"), ("audit", "rules"), ("generate",), *(("respond", c) for c in (
     "quarantine", "release", "scale", "cordon", "revoke", "evidence"))}
 """Commands (or groups) that read no file: no caps to offer."""
 
