@@ -251,3 +251,10 @@ def test_ids_and_hashes_are_written_as_made(clinic: dict[str, Any], monkeypatch:
     assert {r["observation-uuid"] for f in res["findings"] for r in f.get("related-observations", [])} <= observations
     assert {o["subjects"][0]["subject-uuid"] for o in res["observations"]} <= items
     assert {r["uuid"] for r in ar["back-matter"]["resources"]} >= {ar["import-ap"]["href"][1:]}
+
+
+def test_uuid5_shortcut_is_uuid5() -> None:
+    import uuid
+
+    for name in ("", "a", "seed\x1fobservation\x1fabc", "é" * 40):
+        assert oscal._uuid5(name) == str(uuid.uuid5(oscal.UUID_NAMESPACE, name))
