@@ -169,6 +169,7 @@ def test_not_assessed_paragraph_is_never_satisfied() -> None:
 def test_passed_paragraph_is_satisfied() -> None:
     code, doc, err = _scan(str(EXAMPLES / "clinic-hardened"))
     assert code == 0, err
+    trestle_ar.AssessmentResults.parse_obj(doc["assessment-results"])
     findings = _result(doc)["findings"]
     passed = [f for f in findings if _props(f)["assessment-state"] == "passed"]
     assert passed
