@@ -27,6 +27,8 @@ class ScanReport:
 
     config: Config
     formats: tuple[str, ...] = FORMATS
+    details: bool = False
+    """Table: each finding also shows its remediation (`scan --details`)."""
     argv: tuple[str, ...] = ()
     """The command line as typed, for the formats that record the run (OSCAL); redacted when rendered."""
 
@@ -52,4 +54,4 @@ class ScanReport:
         from kubehipaa.reports.table import render_table
 
         return render_table(result, self.config, width=options.width, color=options.color,
-                            max_rows=options.max_rows)
+                            max_rows=options.max_rows, details=self.details)
