@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import shlex
 import tempfile
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from kubehipaa.cli.main import app
 
 from .secrets import Secrets, leaks, longer, secret_bundles
 
-SCAN_FORMATS = ("table", "json", "sarif", "junit")
+SCAN_FORMATS = ("table", "json", "sarif", "junit", "oscal")
 ANALYZE_FORMATS = ("table", "json", "sarif")
 TIMELINE_FORMATS = ("table", "json", "html")
 PROPERTY = settings(max_examples=4, deadline=None, derandomize=True,
@@ -289,4 +290,17 @@ def test_outputs_do_not_depend_on_the_length_of_a_secret(s: Secrets) -> None:
         first = all_outputs(s, Path(tmp))
         second = all_outputs(longer(s), Path(tmp))
     for name in first:
-        assert first[name] == second[name], name
+        assert _content(name, first[name]) == _content(name, second[name]), name
+
+
+_DIGEST = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+
+
+def _content(name: str, text: str) -> str:
+    """OSCAL records each input's SHA-256 and size, and derives its UUIDs from the hashes: those follow the
+    input's bytes by design (a longer secret is a longer file); everything else must not."""
+    if name != "scan oscal":
+        return text
+    text = re.sub(r"An input the scan read \(\d+ bytes\)", "An input the scan read", text)
+    text = re.sub(r'("name": "bytes",\s*"value": )"\d+"', r"\1", text)
+    return _DIGEST.sub("<digest>", text)

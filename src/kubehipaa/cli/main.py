@@ -46,6 +46,12 @@ def _checks(holder: typer.Typer) -> None:
     holder.add_typer(catalog.app, name="checks")
 
 
+def _catalog(holder: typer.Typer) -> None:
+    from kubehipaa.cli import catalog_cmd
+
+    holder.command("catalog")(catalog_cmd.catalog)
+
+
 def _pss(holder: typer.Typer) -> None:
     from kubehipaa.cli import pss
 
@@ -131,6 +137,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "scan": _scan,
     "snapshot": _snapshot,
     "checks": _checks,
+    "catalog": _catalog,
     "pss": _pss,
     "rbac": _rbac,
     "netpol": _netpol,
@@ -157,8 +164,8 @@ def _build(name: str) -> Command:
 
 # ---- input caps: the same three options on every command that reads input (sources.limits) ---------------
 
-NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules"), ("generate",), ("history",), ("exceptions",),
-            *(("respond", c) for c in ("quarantine", "release", "scale", "cordon", "revoke", "evidence"))}
+NO_INPUT = {("checks",), ("catalog",), ("pss", "checks"), ("audit", "rules"), ("generate",), ("history",),
+            ("exceptions",), *(("respond", c) for c in ("quarantine", "release", "scale", "cordon", "revoke", "evidence"))}
 """Commands (or groups) that read no file: no caps to offer."""
 
 CAPS_PANEL = "Input limits"

@@ -54,6 +54,7 @@ class ReportFormat(str, Enum):
     json = "json"
     sarif = "sarif"
     junit = "junit"
+    oscal = "oscal"
 
 
 SIGNABLE = (ReportFormat.json,)
@@ -374,8 +375,13 @@ def _emit(result: ScanResult, cfg: Config, request: ReportRequest) -> None:
     options = RenderOptions(width=console.width if to_terminal else terminal_width(),
                             color=request.fmt is ReportFormat.table and to_terminal,
                             max_rows=request.max_rows or None, sign_key=request.sign_key)
-    report = ScanReport(cfg, details=request.details)
+    report = ScanReport(cfg, details=request.details, argv=_command_line())
     write_output(report.render(result, request.fmt.value, options), output)
+
+
+def _command_line() -> tuple[str, ...]:
+    """The command line as typed, program named by its file name (reports redact it before showing it)."""
+    return ("kubehipaa", *sys.argv[1:])
 
 
 @contextmanager

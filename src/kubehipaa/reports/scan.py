@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kubehipaa.config import Config
     from kubehipaa.pipelines.scan import ScanResult
 
-FORMATS = ("table", "json", "sarif", "junit")
+FORMATS = ("table", "json", "sarif", "junit", "oscal")
 
 
 @dataclass(slots=True)
@@ -29,6 +29,8 @@ class ScanReport:
     formats: tuple[str, ...] = FORMATS
     details: bool = False
     """Table: each finding also shows its remediation (`scan --details`)."""
+    argv: tuple[str, ...] = ()
+    """The command line as typed, for the formats that record the run (OSCAL); redacted when rendered."""
 
     def render(self, result: ScanResult, fmt: str, options: RenderOptions) -> str:
         """`result` in `fmt`; the table fits `options.width` and is cut at `options.max_rows` per group."""
@@ -41,6 +43,10 @@ class ScanReport:
             from kubehipaa.reports.sarif import render_sarif
 
             return render_sarif(result, self.config)
+        if fmt == "oscal":
+            from kubehipaa.reports.oscal import render_oscal
+
+            return render_oscal(result, self.argv)
         if fmt == "junit":
             from kubehipaa.reports.junit import render_junit
 
