@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -51,6 +53,8 @@ class ReportFormat(str, Enum):
     json = "json"
     sarif = "sarif"
     junit = "junit"
+    html = "html"
+    pdf = "pdf"
 
 
 class FailOn(str, Enum):
@@ -69,7 +73,11 @@ def scan(
         None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in the current directory)."
     ),
     trust_config: bool = typer.Option(False, "--trust-config", help=common.TRUST_CONFIG_HELP),
-    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Report format."),
+    fmt: ReportFormat = typer.Option(
+        ReportFormat.table, "--format", "-f",
+        help="Report format. html: the self-contained HIPAA evidence report; pdf: the same printed "
+        "(needs kubehipaa[pdf] and a Chromium, and -o FILE).",
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     fail_on: FailOn = typer.Option(
         FailOn.high, "--fail-on", help="Exit 1 when an unsuppressed finding is at or above this severity."
@@ -79,7 +87,12 @@ def scan(
         None, "--check", help="Run only these check ids (repeatable; a trailing * matches a prefix)."
     ),
     max_rows: int = typer.Option(
-        100, "--max-rows", min=0, help="Table format: at most this many rows per HIPAA safeguard (0 = all)."
+        100, "--max-rows", min=0,
+        help="Table: at most this many rows per HIPAA safeguard; html/pdf: findings per paragraph (0 = all).",
+    ),
+    proposed_rule: bool = typer.Option(
+        False, "--proposed-rule",
+        help="html/pdf: show addressable specifications as required (HHS Security Rule NPRM, 90 FR 898).",
     ),
     control_plane: Path | None = typer.Option(
         None, "--control-plane", help="Control-plane config dir, e.g. /etc/kubernetes (reads manifests/kube-apiserver.yaml)."
@@ -115,6 +128,8 @@ def scan(
 
       kubehipaa scan ./k8s --format sarif -o kubehipaa.sarif --fail-on high
 
+      kubehipaa scan ./k8s --format html -o report.html   # the HIPAA evidence report (pdf: same, printed)
+
       kubehipaa scan --cluster --context prod -n clinical -n billing
 
       kubehipaa scan --cluster --context prod-east --context prod-west -f sarif -o fleet.sarif
@@ -137,12 +152,16 @@ def scan(
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
     namespaces = namespace or []
+    # The evidence report's options; its config is set once the scan has loaded it (`_emit`).
+    report = ScanReport(Config(), argv=("kubehipaa", *sys.argv[1:]), proposed_rule=proposed_rule)
     try:
+        if fmt is ReportFormat.pdf:
+            _require_binary_output(output)
         if cluster:
             if paths:
                 raise typer.BadParameter("give either paths or --cluster, not both")
             targets = _targets(kubeconfig, context or [], all_contexts, tuple(namespaces))
-            code = _scan_cluster(targets, config, fmt, output, fail_on, only or [], max_rows)
+            code = _scan_cluster(targets, config, fmt, output, fail_on, only or [], max_rows, report)
         else:
             if kubeconfig is not None or context or all_contexts:
                 raise typer.BadParameter("--kubeconfig, --context and --all-contexts need --cluster")
@@ -150,7 +169,7 @@ def scan(
                 raise typer.BadParameter("manifests take one --namespace (several only with --cluster)")
             code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
                          (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config),
-                         managed, namespaces[0] if namespaces else None, trust_config)
+                         managed, namespaces[0] if namespaces else None, trust_config, report)
     except KubehipaaError as exc:
         # Handled here, not only in main(), so the exit code is 2 however the app is invoked (tests, plugins).
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
@@ -160,7 +179,8 @@ def scan(
 
 def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
           strict: bool, only: list[str], max_rows: int, cp_files: tuple[Path | None, ...],
-          managed: str | None, namespace: str | None = None, trust_config: bool = False) -> int:
+          managed: str | None, namespace: str | None = None, trust_config: bool = False,
+          report: ScanReport | None = None) -> int:
     directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
     control_plane = ControlPlaneFiles(directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config,
                                       managed)
@@ -177,7 +197,7 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         # (a file that could not be read has been named already, one line each).
         common.require_objects(loaded.objects, paths, loaded, "nothing was scanned")
     run = _run_with_progress(loaded, cfg, control_plane, checks, ignored_configs)
-    return _report(run, cfg, fmt, output, fail_on, max_rows)
+    return _report(run, cfg, fmt, output, fail_on, max_rows, report)
 
 
 def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
@@ -200,7 +220,7 @@ def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
 
 
 def _scan_cluster(targets: list[ClusterTarget], config: str | None, fmt: ReportFormat, output: Path | None,
-                  fail_on: FailOn, only: list[str], max_rows: int) -> int:
+                  fail_on: FailOn, only: list[str], max_rows: int, report: ScanReport | None = None) -> int:
     """The live cluster(s) through the same pipeline, reports and exit codes; unreadable kinds exit 2."""
     cfg = common.load_config_if_present(config, []) or Config()
     check_exceptions(cfg)
@@ -211,11 +231,11 @@ def _scan_cluster(targets: list[ClusterTarget], config: str | None, fmt: ReportF
             run = scan_cluster(targets[0], cfg, checks=checks, listing=listing).run
         else:
             run = scan_fleet(targets, cfg, checks=checks, listing=listing).run
-    return _report(run, cfg, fmt, output, fail_on, max_rows)
+    return _report(run, cfg, fmt, output, fail_on, max_rows, report)
 
 
 def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
-            max_rows: int) -> int:
+            max_rows: int, report: ScanReport | None = None) -> int:
     """Say what the run carries on stderr, write the report, and return the exit code."""
     result = run.result
     for message in run.notes:
@@ -229,7 +249,7 @@ def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, f
     for warning in result.warnings:
         if warning.code != IGNORED_CODE:  # said on stderr when the config was looked for
             warn(warning.message)
-    _emit(result, fmt, cfg, output, max_rows or None)
+    _emit(result, fmt, cfg, output, max_rows or None, report)
     # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
     return common.finish(run.loaded, exit_code(result, fail_on))
 
@@ -248,12 +268,27 @@ def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
     return EXIT_OK
 
 
-def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | None, max_rows: int | None) -> None:
+def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | None, max_rows: int | None,
+          report: ScanReport | None = None) -> None:
     to_terminal = (output is None or str(output) == "-") and console.is_terminal
     # Colours only on a terminal (rich drops them when stdout is piped); tables fit the reader's width.
     options = RenderOptions(width=console.width if to_terminal else terminal_width(),
                             color=fmt is ReportFormat.table and to_terminal, max_rows=max_rows)
-    write_output(ScanReport(cfg).render(result, fmt.value, options), output)
+    # The config is known only now; the command line and --proposed-rule were given with the options.
+    report = ScanReport(cfg) if report is None else dataclasses.replace(report, config=cfg)
+    if fmt is ReportFormat.pdf:
+        write_output(report.render_pdf(result, options), output)
+        return
+    write_output(report.render(result, fmt.value, options), output)
+
+
+def _require_binary_output(output: Path | None) -> None:
+    """A PDF goes to a file (`-o FILE`), or to stdout only when asked for (`-o -`) and not to a terminal: checked
+    before anything is scanned, so a forgotten `-o` costs nothing and never floods a terminal with bytes."""
+    if output is None:
+        raise typer.BadParameter("--format pdf writes a binary file: give -o FILE (or -o - for a pipe)")
+    if str(output) == "-" and console.is_terminal:
+        raise typer.BadParameter("--format pdf: stdout is a terminal; give -o FILE or redirect it")
 
 
 @contextmanager
