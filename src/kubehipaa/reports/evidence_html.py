@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -78,7 +80,10 @@ def embedded_json(tree: Any) -> str:
     """`tree` as JSON that is safe inside a `<script>` element: `<`, `>` and `&` are written as `\\u003c`…, so
     no value can close the element (`</script>`) or open a comment, and the parsed data is unchanged."""
     text = orjson.dumps(tree, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        if char in text:
+            text = text.replace(char, escape)
+    return text
 
 
 def sealed_tree(result: ScanResult, config: Config) -> dict[str, Any]:
@@ -119,14 +124,34 @@ def _finding_row(f: Finding) -> dict[str, Any]:
     }
 
 
-def _paragraph_view(pc: ParagraphCoverage, by_rule: dict[str, list[Finding]], max_rows: int | None,
+class _Rows:
+    """The findings in report order (open before suppressed, then severity, rule, resource), sorted once, with
+    each rule's open and suppressed findings in that order: a paragraph's first `max_rows` are then a k-way
+    merge of its rules' lists, not a sort of all its findings (59 paragraphs over tens of thousands)."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        order = sorted(findings, key=lambda f: (f.suppressed, -f.severity, f.check_id, f.resource.display))
+        self.rank = {id(f): i for i, f in enumerate(order)}
+        self.open: dict[str, list[Finding]] = {}
+        self.waived: dict[str, list[Finding]] = {}
+        for f in order:
+            (self.waived if f.suppressed else self.open).setdefault(f.check_id, []).append(f)
+
+    def view(self, rules: Sequence[str], max_rows: int | None) -> dict[str, Any]:
+        """Counts, the rows shown (at most `max_rows` open and `max_rows` suppressed: capped apart, so what an
+        exception waived is listed even under many open findings) and how many are not shown."""
+        out: dict[str, Any] = {"open": 0, "suppressed": 0, "findings": []}
+        for key, lists in (("open", self.open), ("suppressed", self.waived)):
+            chosen = [lists[r] for r in rules if r in lists]
+            out[key] = sum(map(len, chosen))
+            merged = heapq.merge(*chosen, key=lambda f: self.rank[id(f)])
+            out["findings"] += [_finding_row(f) for f in itertools.islice(merged, max_rows)]
+        out["more"] = out["open"] + out["suppressed"] - len(out["findings"])
+        return out
+
+
+def _paragraph_view(pc: ParagraphCoverage, rows: _Rows, max_rows: int | None,
                     proposed_rule: bool, catalog_status: str | None) -> dict[str, Any]:
-    findings = [f for rc in pc.rules for f in by_rule.get(rc.rule_id, ())]
-    findings.sort(key=lambda f: (f.suppressed, -f.severity, f.check_id, f.resource.display))
-    open_ = [f for f in findings if not f.suppressed]
-    waived = findings[len(open_):]
-    # Capped separately, so what an exception waived is listed even under many open findings.
-    shown = findings if max_rows is None else open_[:max_rows] + waived[:max_rows]
     para = pc.paragraph
     return {
         "id": para.id, "anchor": "p-" + "".join(c if c.isalnum() else "-" for c in para.id), "name": para.name,
@@ -137,19 +162,8 @@ def _paragraph_view(pc: ParagraphCoverage, by_rule: dict[str, list[Finding]], ma
                    "reasons": list(rc.outcome.reasons), "open": rc.outcome.open,
                    "open_by_severity": dict(rc.outcome.open_by_severity), "suppressed": rc.outcome.suppressed}
                   for rc in pc.rules],
-        "open": len(open_), "suppressed": len(waived),
-        "findings": [_finding_row(f) for f in shown], "more": len(findings) - len(shown),
+        **rows.view([rc.rule_id for rc in pc.rules], max_rows),
     }
-
-
-def _other_view(findings: list[Finding], max_rows: int | None) -> dict[str, Any]:
-    """The findings of rules no catalogued paragraph lists, capped like a paragraph's."""
-    findings = sorted(findings, key=lambda f: (f.suppressed, -f.severity, f.check_id, f.resource.display))
-    open_ = [f for f in findings if not f.suppressed]
-    waived = findings[len(open_):]
-    shown = findings if max_rows is None else open_[:max_rows] + waived[:max_rows]
-    return {"open": len(open_), "suppressed": len(waived), "findings": [_finding_row(f) for f in shown],
-            "more": len(findings) - len(shown)}
 
 
 def _exceptions(result: ScanResult, config: Config) -> list[dict[str, Any]]:
@@ -208,10 +222,8 @@ def evidence_view(result: ScanResult, config: Config, *, argv: Sequence[str] = (
     tree = sealed_tree(result, config)
     meta = redact_tree(run_metadata(result, argv, when=tree["generatedAt"]).to_dict())
     cov = scan_coverage(result, proposed_rule=proposed_rule)
-    by_rule: dict[str, list[Finding]] = {}
-    for f in result.findings:
-        by_rule.setdefault(f.check_id, []).append(f)
-    paragraphs = [_paragraph_view(pc, by_rule, max_rows, proposed_rule, pc.paragraph.status) for pc in cov.paragraphs]
+    rows = _Rows(result.findings)
+    paragraphs = [_paragraph_view(pc, rows, max_rows, proposed_rule, pc.paragraph.status) for pc in cov.paragraphs]
     by_safeguard = [{"key": sg, "name": Coverage.safeguard_name(sg), "score": _score_view(cov, sg),
                      "paragraphs": [p for p, pc in zip(paragraphs, cov.paragraphs, strict=True)
                                     if pc.paragraph.safeguard == sg]}
@@ -229,7 +241,7 @@ def evidence_view(result: ScanResult, config: Config, *, argv: Sequence[str] = (
     severity_rows = [(s.label, {s.label: sev_counts.get(s.label, 0)}) for s in SEVERITIES_DESC]
     # A finding whose rule no catalogued paragraph lists (a custom rule, an unmapped check) is never dropped.
     listed = {rc.rule_id for pc in cov.paragraphs for rc in pc.rules}
-    other = _other_view([f for f in result.findings if f.check_id not in listed], max_rows)
+    other = rows.view(sorted({f.check_id for f in result.findings} - listed), max_rows)
     tables = [*paragraphs, other]
     shown_rules = sorted({r["rule"] for p in tables for r in p["findings"]})
     shown_namespaces = sorted({r["namespace"] for p in tables for r in p["findings"]})
