@@ -79,3 +79,10 @@ def test_pdf_text_has_the_title_score_and_paragraphs(pdf: tuple[Path, int | None
     assert "Severity" in text  # findings tables are printed ...
     assert "show suppressed" not in text  # ... the on-screen filter controls are not
     assert SECRET not in text
+
+
+def test_pdf_to_stdout_only_when_asked_with_dash_o(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["scan", str(ROOT / "examples" / "clinic-hardened"), "--trust-config", "-f", "pdf",
+                                   "-o", "-", "--check", "KH-WL-001"], env={"KUBEHIPAA_CHROMIUM": CHROMIUM})
+    assert res.exit_code in (0, 1), res.output
+    assert res.stdout_bytes.startswith(b"%PDF-") and res.stdout_bytes.rstrip().endswith(b"%%EOF")
