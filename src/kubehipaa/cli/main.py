@@ -109,6 +109,18 @@ def _respond(holder: typer.Typer) -> None:
     holder.add_typer(respond.register(), name="respond")
 
 
+def _history(holder: typer.Typer) -> None:
+    from kubehipaa.cli import history
+
+    holder.add_typer(history.app, name="history")
+
+
+def _exceptions(holder: typer.Typer) -> None:
+    from kubehipaa.cli import exceptions
+
+    holder.add_typer(exceptions.app, name="exceptions")
+
+
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "scan": _scan,
     "snapshot": _snapshot,
@@ -121,6 +133,8 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "etcd": _etcd,
     "generate": _generate,
     "respond": _respond,
+    "history": _history,
+    "exceptions": _exceptions,
 }
 
 
@@ -136,8 +150,8 @@ def _build(name: str) -> Command:
 
 # ---- input caps: the same three options on every command that reads input (sources.limits) ---------------
 
-NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules"), ("generate",), *(("respond", c) for c in (
-    "quarantine", "release", "scale", "cordon", "revoke", "evidence"))}
+NO_INPUT = {("checks",), ("pss", "checks"), ("audit", "rules"), ("generate",), ("history",), ("exceptions",),
+            *(("respond", c) for c in ("quarantine", "release", "scale", "cordon", "revoke", "evidence"))}
 """Commands (or groups) that read no file: no caps to offer."""
 
 CAPS_PANEL = "Input limits"

@@ -8,14 +8,20 @@ respond_contain (quarantine, release), respond_ops (scale, cordon, revoke), resp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from kubehipaa.cli.common import EXIT_ERROR, err_console
+from kubehipaa.cli.common import EXIT_ERROR, err_console, write_output
+
+if TYPE_CHECKING:
+    from kubehipaa.reports.respond_plan import ActionOutcome
+    from kubehipaa.respond.runner import ActionRunner
 
 app = typer.Typer(
     help="Incident response on a live cluster: quarantine, release, scale, cordon/drain, revoke, evidence, report.\n\n"
@@ -32,6 +38,46 @@ DRY_RUN_HELP = "Send nothing: print the exact requests (method, path, content ty
 EVIDENCE_HELP = "Evidence folder of the incident; actions are appended to its actions.jsonl."
 KUBECONFIG_HELP = "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)."
 CONTEXT_HELP = "kubeconfig context (default: the current one)."
+FORMAT_HELP = "Output format: text (the exact requests, the API's answers and the notes) or json."
+FORMATS = ("text", "json")
+
+# The options every cluster-acting respond command takes, declared once.
+Namespace = Annotated[str, typer.Option("--namespace", "-n", help=NAMESPACE_HELP)]
+DryRun = Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)]
+Evidence = Annotated[Path, typer.Option("--evidence", help=EVIDENCE_HELP)]
+Kubeconfig = Annotated[str | None, typer.Option("--kubeconfig", help=KUBECONFIG_HELP)]
+Context = Annotated[str | None, typer.Option("--context", help=CONTEXT_HELP)]
+Format = Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)]
+
+
+def check_format(fmt: str) -> None:
+    """A wrong --format is a usage error before anything is sent, not after."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: choose one of {', '.join(FORMATS)}", param_hint="--format")
+
+
+def render(outcome: ActionOutcome, fmt: str) -> None:
+    """An action's requests, answers and notes on stdout (reports/respond_plan)."""
+    from kubehipaa.reports.base import RenderOptions
+    from kubehipaa.reports.respond_plan import REPORT
+
+    write_output(REPORT.render(outcome, fmt, RenderOptions()), None)
+
+
+@contextmanager
+def action_runner(action: str, target: str, namespace: str | None, *, dry_run: bool, evidence: Path,
+                  kubeconfig: str | None, context: str | None,
+                  cluster_scoped: frozenset[str] = frozenset()) -> Iterator[ActionRunner]:
+    """A runner for one action on the cluster `kubeconfig`/`context` names, recording into `evidence`; the
+    connection is closed when the block ends."""
+    from kubehipaa.respond.actions import ActionLog
+    from kubehipaa.respond.api import ResponderClient
+    from kubehipaa.respond.runner import ActionRunner
+    from kubehipaa.sources.cluster import ClusterTarget
+
+    with ResponderClient(ClusterTarget(kubeconfig, context)) as client:
+        yield ActionRunner(client, ActionLog(evidence), action, target, namespace, dry_run,
+                           cluster_scoped=cluster_scoped)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,49 +7,31 @@ reports/respond_plan.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kubehipaa.cli.common import EXIT_ERROR, EXIT_OK, write_output
+from kubehipaa.cli.common import EXIT_ERROR, EXIT_OK
 from kubehipaa.cli.respond import (
-    CONTEXT_HELP,
     DEFAULT_EVIDENCE,
-    DRY_RUN_HELP,
-    EVIDENCE_HELP,
-    KUBECONFIG_HELP,
-    NAMESPACE_HELP,
+    Context,
+    DryRun,
+    Evidence,
+    Format,
+    Kubeconfig,
+    Namespace,
+    action_runner,
+    check_format,
     parse_target,
+    render,
     run,
 )
-
-FORMAT_HELP = "Output format: text (the exact requests, answers and notes) or json."
-
-DryRun = Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)]
-Evidence = Annotated[Path, typer.Option("--evidence", help=EVIDENCE_HELP)]
-Kubeconfig = Annotated[str | None, typer.Option("--kubeconfig", help=KUBECONFIG_HELP)]
-Context = Annotated[str | None, typer.Option("--context", help=CONTEXT_HELP)]
-Format = Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)]
-
-
-def _render(outcome: object, fmt: str) -> None:
-    from kubehipaa.reports.base import RenderOptions
-    from kubehipaa.reports.respond_plan import REPORT, ActionOutcome
-
-    assert isinstance(outcome, ActionOutcome)
-    write_output(REPORT.render(outcome, fmt, RenderOptions()), None)
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("text", "json"):
-        raise typer.BadParameter(f"{fmt!r}: choose text or json", param_hint="--format")
 
 
 def scale_command(
     target: Annotated[str, typer.Argument(help="deploy/NAME, sts/NAME or rs/NAME.")],
     replicas: Annotated[int, typer.Option("--replicas", min=0, help="The replica count to set (0 contains it).")],
-    namespace: Annotated[str, typer.Option("--namespace", "-n", help=NAMESPACE_HELP)],
+    namespace: Namespace,
     dry_run: DryRun = False,
     evidence: Evidence = DEFAULT_EVIDENCE,
     kubeconfig: Kubeconfig = None,
@@ -58,19 +40,15 @@ def scale_command(
 ) -> None:
     """Scale a Deployment, StatefulSet or ReplicaSet (e.g. to 0); the previous count is recorded."""
     parsed = parse_target(target, ("Deployment", "StatefulSet", "ReplicaSet"))
-    _check_format(fmt)
+    check_format(fmt)
 
     def body() -> int:
-        from kubehipaa.respond.actions import ActionLog
-        from kubehipaa.respond.api import ResponderClient
-        from kubehipaa.respond.runner import ActionRunner
         from kubehipaa.respond.scale import scale
-        from kubehipaa.sources.cluster import ClusterTarget
 
-        with ResponderClient(ClusterTarget(kubeconfig, context)) as client:
-            runner = ActionRunner(client, ActionLog(evidence), "scale", str(parsed), namespace, dry_run)
+        with action_runner("scale", str(parsed), namespace, dry_run=dry_run, evidence=evidence,
+                           kubeconfig=kubeconfig, context=context) as runner:
             lines = scale(runner, parsed.kind, parsed.api_version, parsed.plural, parsed.name, namespace, replicas)
-            _render(runner.outcome(lines), fmt)
+            render(runner.outcome(lines), fmt)
         return EXIT_OK
 
     run(body)
@@ -100,7 +78,7 @@ def cordon_command(
     Exit 2 when a pod drain did not evict (another namespace, a disruption budget, no controller) still runs
     there."""
     parsed = parse_target(node, ("Node",), default_kind="Node")
-    _check_format(fmt)
+    check_format(fmt)
     given = tuple(namespaces or ())
     if drain and not given and not all_namespaces:
         raise typer.BadParameter("--drain needs the namespaces it may evict from: -n NS (repeatable) or "
@@ -113,15 +91,11 @@ def cordon_command(
 
     def body() -> int:
         from kubehipaa.respond import cordon as ops
-        from kubehipaa.respond.actions import ActionLog
-        from kubehipaa.respond.api import ResponderClient
-        from kubehipaa.respond.runner import ActionRunner
-        from kubehipaa.sources.cluster import ClusterTarget
 
-        with ResponderClient(ClusterTarget(kubeconfig, context)) as client:
-            # a Node is cluster-scoped: `nodes` is the only plural this action may address outside a namespace
-            runner = ActionRunner(client, ActionLog(evidence), "drain" if drain else "cordon", str(parsed), None,
-                                  dry_run, cluster_scoped=frozenset({"nodes"}))
+        # a Node is cluster-scoped: `nodes` is the only plural this action may address outside a namespace
+        with action_runner("drain" if drain else "cordon", str(parsed), None, dry_run=dry_run, evidence=evidence,
+                           kubeconfig=kubeconfig, context=context,
+                           cluster_scoped=frozenset({"nodes"})) as runner:
             lines, was_cordoned = ops.cordon(runner, parsed.name, record_nothing=not drain)
             complete = True
             if drain:
@@ -129,7 +103,7 @@ def cordon_command(
                                            delete_emptydir_data=delete_emptydir_data, backoff=ops.EVICTION_BACKOFF)
                 more, complete = ops.drain(runner, parsed.name, options, was_cordoned=was_cordoned)
                 lines.extend(more)
-            _render(runner.outcome(lines), fmt)
+            render(runner.outcome(lines), fmt)
         return EXIT_OK if complete else EXIT_ERROR
 
     run(body)
@@ -137,7 +111,7 @@ def cordon_command(
 
 def revoke_command(
     target: Annotated[str, typer.Argument(help="sa/NAME: the ServiceAccount whose access to revoke.")],
-    namespace: Annotated[str, typer.Option("--namespace", "-n", help=NAMESPACE_HELP)],
+    namespace: Namespace,
     dry_run: DryRun = False,
     evidence: Evidence = DEFAULT_EVIDENCE,
     kubeconfig: Kubeconfig = None,
@@ -150,22 +124,18 @@ def revoke_command(
     Exit 2 when access remains that this command may not remove (bindings in other namespaces, group
     grants other than the cluster's defaults)."""
     parsed = parse_target(target, ("ServiceAccount",))
-    _check_format(fmt)
+    check_format(fmt)
 
     def body() -> int:
-        from kubehipaa.respond.actions import ActionLog
-        from kubehipaa.respond.api import ResponderClient
         from kubehipaa.respond.revoke import revoke
-        from kubehipaa.respond.runner import ActionRunner
-        from kubehipaa.sources.cluster import ClusterTarget
 
-        with ResponderClient(ClusterTarget(kubeconfig, context)) as client:
-            # clusterrolebindings: a ClusterRoleBinding naming the account grants it cluster-wide access, and
-            # removing that entry is the point of revoking; no other cluster-scoped plural is touched
-            runner = ActionRunner(client, ActionLog(evidence), "revoke", str(parsed), namespace, dry_run,
-                                  cluster_scoped=frozenset({"clusterrolebindings"}))
+        # clusterrolebindings: a ClusterRoleBinding naming the account grants it cluster-wide access, and
+        # removing that entry is the point of revoking; no other cluster-scoped plural is touched
+        with action_runner("revoke", str(parsed), namespace, dry_run=dry_run, evidence=evidence,
+                           kubeconfig=kubeconfig, context=context,
+                           cluster_scoped=frozenset({"clusterrolebindings"})) as runner:
             result = revoke(runner, namespace, parsed.name)
-            _render(runner.outcome(result.lines), fmt)
+            render(runner.outcome(result.lines), fmt)
         return EXIT_ERROR if result.access_remains else EXIT_OK
 
     run(body)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,7 @@ from kubehipaa.reports.terminal import terminal_width
 from kubehipaa.sources.cluster import kubeconfig_contexts
 
 if TYPE_CHECKING:
+    from kubehipaa.pipelines.history import Baseline
     from kubehipaa.sources.files import LoadResult
 
 
@@ -94,6 +96,7 @@ def scan(
         False, "--proposed-rule",
         help="html/pdf: show addressable specifications as required (HHS Security Rule NPRM, 90 FR 898).",
     ),
+    details: bool = typer.Option(False, "--details", help="Table format: show each finding's remediation."),
     control_plane: Path | None = typer.Option(
         None, "--control-plane", help="Control-plane config dir, e.g. /etc/kubernetes (reads manifests/kube-apiserver.yaml)."
     ),
@@ -118,6 +121,21 @@ def scan(
     ),
     all_contexts: bool = typer.Option(
         False, "--all-contexts", help="With --cluster: every context in the kubeconfig, one report."
+    ),
+    save: bool = typer.Option(
+        False, "--save", rich_help_panel="History",
+        help="Record this scan in the history (findings, inputs' SHA-256, versions, the JSON report); "
+             "scans older than history.retention_days (default 2190) are pruned.",
+    ),
+    history_url: str | None = typer.Option(
+        None, "--history-url", rich_help_panel="History",
+        help="History database: a SQLite path or sqlite:///PATH, or postgresql://USER@HOST/DB (default: "
+             "$KUBEHIPAA_HISTORY_URL, the config's history block, else the user's data directory).",
+    ),
+    baseline: str | None = typer.Option(
+        None, "--baseline", metavar="last|ID", rich_help_panel="History",
+        help="Only findings new since this saved scan count for --fail-on (all are still reported). "
+             "`last`: the newest saved scan of the same inputs.",
     ),
 ) -> None:
     """Scan manifests for HIPAA-relevant misconfigurations.
@@ -152,8 +170,8 @@ def scan(
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 there is one; 2 usage or input error.
     """
     namespaces = namespace or []
-    # The evidence report's options; its config is set once the scan has loaded it (`_emit`).
-    report = ScanReport(Config(), argv=("kubehipaa", *sys.argv[1:]), proposed_rule=proposed_rule)
+    request = ReportRequest(fmt, output, fail_on, max_rows, details, proposed_rule)
+    _HISTORY.set(HistoryOptions(save, history_url, baseline, tuple(paths or ())))
     try:
         if fmt is ReportFormat.pdf:
             _require_binary_output(output)
@@ -161,15 +179,15 @@ def scan(
             if paths:
                 raise typer.BadParameter("give either paths or --cluster, not both")
             targets = _targets(kubeconfig, context or [], all_contexts, tuple(namespaces))
-            code = _scan_cluster(targets, config, fmt, output, fail_on, only or [], max_rows, report)
+            code = _scan_cluster(targets, config, request, only or [])
         else:
             if kubeconfig is not None or context or all_contexts:
                 raise typer.BadParameter("--kubeconfig, --context and --all-contexts need --cluster")
             if len(namespaces) > 1:
                 raise typer.BadParameter("manifests take one --namespace (several only with --cluster)")
-            code = _scan(paths or [], config, fmt, output, fail_on, strict, only or [], max_rows,
+            code = _scan(paths or [], config, request, strict, only or [],
                          (control_plane, apiserver_manifest, encryption_config, audit_policy, kubelet_config),
-                         managed, namespaces[0] if namespaces else None, trust_config, report)
+                         managed, namespaces[0] if namespaces else None, trust_config)
     except KubehipaaError as exc:
         # Handled here, not only in main(), so the exit code is 2 however the app is invoked (tests, plugins).
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
@@ -177,10 +195,23 @@ def scan(
     raise typer.Exit(code)
 
 
-def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
-          strict: bool, only: list[str], max_rows: int, cp_files: tuple[Path | None, ...],
-          managed: str | None, namespace: str | None = None, trust_config: bool = False,
-          report: ScanReport | None = None) -> int:
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """How the user asked the report to be written and judged, carried whole from the options to `_report`
+    (one place to add a report option, not a parameter threaded through every function)."""
+
+    fmt: ReportFormat
+    output: Path | None
+    fail_on: FailOn
+    max_rows: int
+    details: bool = False
+    proposed_rule: bool = False
+    """html/pdf: addressable specifications shown as required (the proposed rule)."""
+
+
+def _scan(paths: list[str], config: str | None, request: ReportRequest, strict: bool, only: list[str],
+          cp_files: tuple[Path | None, ...],
+          managed: str | None, namespace: str | None = None, trust_config: bool = False) -> int:
     directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config = cp_files
     control_plane = ControlPlaneFiles(directory, apiserver_manifest, encryption_config, audit_policy, kubelet_config,
                                       managed)
@@ -197,7 +228,7 @@ def _scan(paths: list[str], config: str | None, fmt: ReportFormat, output: Path 
         # (a file that could not be read has been named already, one line each).
         common.require_objects(loaded.objects, paths, loaded, "nothing was scanned")
     run = _run_with_progress(loaded, cfg, control_plane, checks, ignored_configs)
-    return _report(run, cfg, fmt, output, fail_on, max_rows, report)
+    return _report(run, cfg, request)
 
 
 def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
@@ -219,23 +250,22 @@ def _targets(kubeconfig: str | None, contexts: list[str], all_contexts: bool,
     return [ClusterTarget(kubeconfig, name, namespaces) for name in names]
 
 
-def _scan_cluster(targets: list[ClusterTarget], config: str | None, fmt: ReportFormat, output: Path | None,
-                  fail_on: FailOn, only: list[str], max_rows: int, report: ScanReport | None = None) -> int:
+def _scan_cluster(targets: list[ClusterTarget], config: str | None, request: ReportRequest,
+                  only: list[str]) -> int:
     """The live cluster(s) through the same pipeline, reports and exit codes; unreadable kinds exit 2."""
     cfg = common.load_config_if_present(config, []) or Config()
     check_exceptions(cfg)
     checks = select_checks(only)
-    show = common.interactive() and fmt in (ReportFormat.table, ReportFormat.junit)
+    show = common.interactive() and request.fmt in (ReportFormat.table, ReportFormat.junit)
     with common.listing_progress(show, len(targets)) as listing:
         if len(targets) == 1:
             run = scan_cluster(targets[0], cfg, checks=checks, listing=listing).run
         else:
             run = scan_fleet(targets, cfg, checks=checks, listing=listing).run
-    return _report(run, cfg, fmt, output, fail_on, max_rows, report)
+    return _report(run, cfg, request)
 
 
-def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, fail_on: FailOn,
-            max_rows: int, report: ScanReport | None = None) -> int:
+def _report(run: ScanRun, cfg: Config, request: ReportRequest) -> int:
     """Say what the run carries on stderr, write the report, and return the exit code."""
     result = run.result
     for message in run.notes:
@@ -249,9 +279,12 @@ def _report(run: ScanRun, cfg: Config, fmt: ReportFormat, output: Path | None, f
     for warning in result.warnings:
         if warning.code != IGNORED_CODE:  # said on stderr when the config was looked for
             warn(warning.message)
-    _emit(result, fmt, cfg, output, max_rows or None, report)
+    base = _baseline(run, cfg)  # before saving: `last` is the scan before this one
+    _emit(result, cfg, request)
+    _save(run, cfg)
+    code = exit_code(result, request.fail_on) if base is None else baseline_exit_code(result, base, request.fail_on)
     # A document we could not parse may hide a privileged pod: the report is incomplete, so never exit 0/1.
-    return common.finish(run.loaded, exit_code(result, fail_on))
+    return common.finish(run.loaded, code)
 
 
 def note(message: str) -> None:
@@ -268,18 +301,85 @@ def exit_code(result: ScanResult, fail_on: FailOn | str) -> int:
     return EXIT_OK
 
 
-def _emit(result: ScanResult, fmt: ReportFormat, cfg: Config, output: Path | None, max_rows: int | None,
-          report: ScanReport | None = None) -> None:
+# ---- history: --save, --history-url, --baseline (pipelines.history; docs/history.md) -------------------------
+
+@dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    save: bool = False
+    url: str | None = None
+    baseline: str | None = None
+    paths: tuple[str, ...] = ()
+
+
+_HISTORY: ContextVar[HistoryOptions | None] = ContextVar("kubehipaa_scan_history", default=None)
+"""This invocation's history options, set once by `scan` so the fleet, cluster and file paths share them."""
+
+
+def _baseline(run: ScanRun, cfg: Config) -> Baseline | None:
+    """Compare with the baseline scan (when asked) and say on stderr which findings are new."""
+    opts = _HISTORY.get()
+    if opts is None or opts.baseline is None:
+        return None
+    from kubehipaa.history import HistoryMissing
+    from kubehipaa.pipelines.history import Baseline, apply_baseline, input_records, open_history
+
+    try:
+        with open_history(opts.url, cfg, create=False) as store:  # comparing never creates a history
+            base = apply_baseline(run.result, store, opts.baseline, input_records(run), opts.paths)
+    except HistoryMissing:
+        if opts.baseline != "last":
+            raise
+        base = Baseline(None, run.result.active, 0, 0)
+    if base.scan is None:
+        warn(f"no saved scan of these inputs to use as baseline {opts.baseline!r}: every finding counts as new")
+        return base
+    note(f"baseline scan #{base.scan.id} ({base.scan.created_at}): {len(base.new)} new, {base.known} already "
+         f"there, {base.fixed} fixed; only new findings count for --fail-on")
+    for f in base.new[:50]:
+        where = f"{f.resource.namespace}/" if f.resource.namespace else ""
+        note(f"new: {f.severity.label} {f.check_id} {f.resource.kind} {where}{f.resource.name}")
+    if len(base.new) > 50:
+        note(f"new: … and {len(base.new) - 50} more")
+    return base
+
+
+def baseline_exit_code(result: ScanResult, base: Baseline, fail_on: FailOn | str) -> int:
+    """As `exit_code`, counting only findings new against the baseline."""
+    if result.errors:
+        return EXIT_ERROR
+    threshold = FailOn(fail_on)
+    if threshold is not FailOn.never and base.new_at_or_above(Severity.parse(threshold.value)):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _save(run: ScanRun, cfg: Config) -> None:
+    opts = _HISTORY.get()
+    if opts is None or not opts.save:
+        return
+    from kubehipaa.pipelines.history import save_scan
+
+    saved = save_scan(run, cfg, ["kubehipaa", *sys.argv[1:]], opts.url, opts.paths)
+    note(f"saved scan #{saved.id} in {saved.where}")
+    if saved.pruned:
+        oldest, newest = saved.pruned[0], saved.pruned[-1]
+        note(f"pruned {len(saved.pruned)} scan(s) older than {saved.retention_days} days (history.retention_days): "
+             f"#{oldest.id} ({oldest.created_at}) to #{newest.id} ({newest.created_at})")
+
+
+def _emit(result: ScanResult, cfg: Config, request: ReportRequest) -> None:
+    output = request.output
     to_terminal = (output is None or str(output) == "-") and console.is_terminal
     # Colours only on a terminal (rich drops them when stdout is piped); tables fit the reader's width.
     options = RenderOptions(width=console.width if to_terminal else terminal_width(),
-                            color=fmt is ReportFormat.table and to_terminal, max_rows=max_rows)
-    # The config is known only now; the command line and --proposed-rule were given with the options.
-    report = ScanReport(cfg) if report is None else dataclasses.replace(report, config=cfg)
-    if fmt is ReportFormat.pdf:
+                            color=request.fmt is ReportFormat.table and to_terminal,
+                            max_rows=request.max_rows or None)
+    report = ScanReport(cfg, details=request.details, argv=("kubehipaa", *sys.argv[1:]),
+                        proposed_rule=request.proposed_rule)
+    if request.fmt is ReportFormat.pdf:
         write_output(report.render_pdf(result, options), output)
         return
-    write_output(report.render(result, fmt.value, options), output)
+    write_output(report.render(result, request.fmt.value, options), output)
 
 
 def _require_binary_output(output: Path | None) -> None:

@@ -34,6 +34,8 @@ class ScanReport:
 
     config: Config
     formats: tuple[str, ...] = FORMATS
+    details: bool = False
+    """Table: each finding also shows its remediation (`scan --details`)."""
     argv: Sequence[str] = ()
     proposed_rule: bool = False
 
@@ -60,7 +62,7 @@ class ScanReport:
         from kubehipaa.reports.table import render_table
 
         return render_table(result, self.config, width=options.width, color=options.color,
-                            max_rows=options.max_rows)
+                            max_rows=options.max_rows, details=self.details)
 
     def render_pdf(self, result: ScanResult, options: RenderOptions) -> bytes:
         """The evidence report as PDF: the HTML report printed by Chromium (`reports.evidence_pdf`)."""

@@ -10,7 +10,7 @@ client exception or traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -203,25 +203,50 @@ class ResponderClient:
         return answer.body
 
     def items(self, path: str, query: Sequence[tuple[str, str]] = ()) -> list[dict[str, Any]]:
-        """Every item of a list (all pages), each with the list's kind/apiVersion filled in."""
-        out: list[dict[str, Any]] = []
-        token = ""
-        seen: set[str] = set()
-        while True:
-            page = self.get(path, [*query, ("limit", "500"), *((("continue", token),) if token else ())])
-            if page is None:
-                return out
-            kind = str(page.get("kind") or "").removesuffix("List")
-            for item in page.get("items") or []:
-                if isinstance(item, dict):
-                    item.setdefault("kind", kind)
-                    item.setdefault("apiVersion", page.get("apiVersion"))
-                    out.append(item)
-            raw_meta = page.get("metadata")
-            token = str(raw_meta.get("continue") or "") if isinstance(raw_meta, dict) else ""
-            if not token or token in seen:
-                return out
-            seen.add(token)
+        """Every item of a list (all pages), each with the list's kind/apiVersion filled in; an error answer
+        is an InputError naming the path."""
+        items, failed = list_pages(self.call, path, query)
+        if failed is not None:
+            raise InputError(f"cluster {self.identity.context}: GET {path}: "
+                             f"{failed.code} {failed.reason}: {failed.message}".rstrip(": "))
+        return items
+
+
+PAGE_SIZE = 500
+MAX_RESTARTS = 3
+"""How often a list restarts after 410 Gone (its continue token expired) before it counts as unreadable."""
+
+
+def list_pages(call: Callable[[ApiRequest], ApiAnswer], path: str, query: Sequence[tuple[str, str]] = ()
+               ) -> tuple[list[dict[str, Any]], ApiAnswer | None]:
+    """Every item of the list at `path` through `call`, page by page (`limit`/`continue`), kind/apiVersion
+    filled in; a 410 Gone between pages restarts the list (bounded), a repeated token ends it. Returns the
+    items and None, or what was read and the failing answer."""
+    out: list[dict[str, Any]] = []
+    token = ""
+    seen: set[str] = set()
+    restarts = 0
+    while True:
+        page_query = (*query, ("limit", str(PAGE_SIZE)), *((("continue", token),) if token else ()))
+        answer = call(ApiRequest("GET", path, query=page_query))
+        if answer.code == 410 and token and restarts < MAX_RESTARTS:
+            # the continue token expired between pages: a consistent list means starting over
+            out, token, seen, restarts = [], "", set(), restarts + 1
+            continue
+        if not answer.ok or not isinstance(answer.body, dict):
+            return out, answer
+        page = answer.body
+        kind = str(page.get("kind") or "").removesuffix("List")
+        for item in page.get("items") or []:
+            if isinstance(item, dict):
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", page.get("apiVersion"))
+                out.append(item)
+        raw_meta = page.get("metadata")
+        token = str(raw_meta.get("continue") or "") if isinstance(raw_meta, dict) else ""
+        if not token or token in seen:
+            return out, None
+        seen.add(token)
 
 
 def _answer(code: int | None, data: bytes, accept: str) -> ApiAnswer:

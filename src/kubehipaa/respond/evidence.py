@@ -31,7 +31,7 @@ import orjson
 from kubehipaa.errors import InputError
 from kubehipaa.redaction import redact_text
 from kubehipaa.respond.actions import ActionLog
-from kubehipaa.respond.api import ApiAnswer, ApiRequest, ResponderClient, resource_path
+from kubehipaa.respond.api import ApiAnswer, ApiRequest, ResponderClient, list_pages, resource_path
 from kubehipaa.respond.bundle import BundleWriter, new_bundle_folder, safe_name
 from kubehipaa.respond.runner import ActionRunner
 
@@ -42,9 +42,6 @@ SUMMARY_TAIL_LINES = 5
 SUMMARY_LINE_CHARS = 300
 SUMMARY_ROWS = 100
 """The summary is one page for people: long lists are cut there (the JSON files keep everything)."""
-PAGE_SIZE = 500
-MAX_RESTARTS = 3
-"""A list whose continue token expires (410) is restarted from the first page, at most this often."""
 RBAC = "rbac.authorization.k8s.io/v1"
 
 # Kinds that own pods in a stock cluster (plural, namespaced); any other owner kind is looked up by discovery.
@@ -117,32 +114,9 @@ class Reader:
         return self.refused(what, path, answer)
 
     def items(self, what: str, path: str, query: Sequence[tuple[str, str]] = ()) -> list[dict[str, Any]] | Unreadable:
-        """Every item of a list (all pages, kind/apiVersion filled), or Unreadable."""
-        out: list[dict[str, Any]] = []
-        token = ""
-        seen: set[str] = set()
-        restarts = 0
-        while True:
-            page_query = [*query, ("limit", str(PAGE_SIZE)), *((("continue", token),) if token else ())]
-            answer = self.call(what, path, page_query)
-            if answer.code == 410 and token and restarts < MAX_RESTARTS:
-                # the continue token expired between pages: a consistent list means starting over
-                out, token, seen, restarts = [], "", set(), restarts + 1
-                continue
-            if not answer.ok or not isinstance(answer.body, dict):
-                return self.refused(what, path, answer)
-            page = answer.body
-            kind = str(page.get("kind") or "").removesuffix("List")
-            for item in page.get("items") or []:
-                if isinstance(item, dict):
-                    item.setdefault("kind", kind)
-                    item.setdefault("apiVersion", page.get("apiVersion"))
-                    out.append(item)
-            meta = page.get("metadata")
-            token = str(meta.get("continue") or "") if isinstance(meta, dict) else ""
-            if not token or token in seen:
-                return out
-            seen.add(token)
+        """Every item of a list (all pages, kind/apiVersion filled, restarted on 410), or Unreadable."""
+        items, failed = list_pages(lambda request: self.call(what, request.path, request.query), path, query)
+        return self.refused(what, path, failed) if failed is not None else items
 
 
 @dataclass(slots=True)
