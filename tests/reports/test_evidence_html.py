@@ -128,3 +128,11 @@ def test_cli_html_to_a_file(tmp_path: Path) -> None:
     assert res.exit_code == 1, res.output  # the example has high findings
     html = out.read_text()
     assert html.startswith("<!DOCTYPE html>") and "HIPAA Security Rule evidence report" in html
+
+
+def test_cli_proposed_rule_switch(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    res = CliRunner().invoke(app, ["scan", EXAMPLE, "-f", "html", "--proposed-rule", "-o", str(out)])
+    assert res.exit_code == 1, res.output
+    html = out.read_text()
+    assert "proposed rule applied" in html and "required under the proposed rule" in html
