@@ -39,7 +39,7 @@ from kubehipaa.cli.main import app
 
 from .secrets import Secrets, leaks, longer, secret_bundles
 
-SCAN_FORMATS = ("table", "json", "sarif", "junit", "oscal")
+SCAN_FORMATS = ("table", "json", "sarif", "junit", "oscal", "html")
 ANALYZE_FORMATS = ("table", "json", "sarif")
 TIMELINE_FORMATS = ("table", "json", "html")
 PROPERTY = settings(max_examples=4, deadline=None, derandomize=True,
@@ -297,8 +297,10 @@ _DIGEST = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 
 
 def _content(name: str, text: str) -> str:
-    """OSCAL records each input's SHA-256 and size, and derives its UUIDs from the hashes: those follow the
-    input's bytes by design (a longer secret is a longer file); everything else must not."""
+    """Each input's SHA-256 and size follow the input's bytes by design (a longer secret is a longer file):
+    OSCAL records them (and derives its UUIDs from them), the HTML report lists them; everything else must not."""
+    if name == "scan html":
+        return re.sub(r'<table id="inputs">.*?</table>', "", text, flags=re.S)
     if name != "scan oscal":
         return text
     text = re.sub(r"An input the scan read \(\d+ bytes\)", "An input the scan read", text)

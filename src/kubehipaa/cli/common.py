@@ -14,6 +14,7 @@ import functools
 import inspect
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -417,8 +418,8 @@ def load_inventory(
     return Inventory(result.objects, cfg)
 
 
-def write_output(text: str, output: Path | None) -> None:
-    """Write a rendered report to `output`, or stdout when None or '-'.
+def write_output(text: str | bytes, output: Path | None) -> None:
+    """Write a rendered report to `output`, or stdout when None or '-' (bytes, e.g. a PDF, as they are).
 
     A file is written whole or not at all: into a temporary file beside it, then renamed over it, so a full
     disk leaves the previous report (or nothing), never half a report that a CI job would upload as
@@ -426,10 +427,14 @@ def write_output(text: str, output: Path | None) -> None:
     error is one line and exit 2; stdout's are handled once, in `cli.main`.
     """
     if output is None or str(output) == "-":
-        typer.echo(text, nl=not text.endswith("\n"))
+        if isinstance(text, bytes):
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+        else:
+            typer.echo(text, nl=not text.endswith("\n"))
         return
     try:
-        _write_whole(output, text.encode("utf-8"))
+        _write_whole(output, text if isinstance(text, bytes) else text.encode("utf-8"))
     except OSError as exc:
         raise KubehipaaError(f"{output}: cannot write: {exc.strerror or exc}") from None
 

@@ -55,6 +55,8 @@ class ReportFormat(str, Enum):
     sarif = "sarif"
     junit = "junit"
     oscal = "oscal"
+    html = "html"
+    pdf = "pdf"
 
 
 SIGNABLE = (ReportFormat.json,)
@@ -77,7 +79,11 @@ def scan(
         None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in the current directory)."
     ),
     trust_config: bool = typer.Option(False, "--trust-config", help=common.TRUST_CONFIG_HELP),
-    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Report format."),
+    fmt: ReportFormat = typer.Option(
+        ReportFormat.table, "--format", "-f",
+        help="Report format. html: the self-contained HIPAA evidence report; pdf: the same printed "
+        "(needs kubehipaa[pdf] and a Chromium, and -o FILE).",
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     fail_on: FailOn = typer.Option(
         FailOn.high, "--fail-on", help="Exit 1 when an unsuppressed finding is at or above this severity."
@@ -87,7 +93,12 @@ def scan(
         None, "--check", help="Run only these check ids (repeatable; a trailing * matches a prefix)."
     ),
     max_rows: int = typer.Option(
-        100, "--max-rows", min=0, help="Table format: at most this many rows per HIPAA safeguard (0 = all)."
+        100, "--max-rows", min=0,
+        help="Table: at most this many rows per HIPAA safeguard; html/pdf: findings per paragraph (0 = all).",
+    ),
+    proposed_rule: bool = typer.Option(
+        False, "--proposed-rule",
+        help="html/pdf: show addressable specifications as required (HHS Security Rule NPRM, 90 FR 898).",
     ),
     details: bool = typer.Option(False, "--details", help="Table format: show each finding's remediation."),
     control_plane: Path | None = typer.Option(
@@ -144,6 +155,8 @@ def scan(
 
       kubehipaa scan ./k8s --format sarif -o kubehipaa.sarif --fail-on high
 
+      kubehipaa scan ./k8s --format html -o report.html   # the HIPAA evidence report (pdf: same, printed)
+
       kubehipaa scan --cluster --context prod -n clinical -n billing
 
       kubehipaa scan --cluster --context prod-east --context prod-west -f sarif -o fleet.sarif
@@ -167,6 +180,8 @@ def scan(
     """
     namespaces = namespace or []
     try:
+        if fmt is ReportFormat.pdf:
+            _require_binary_output(output)
         key: Any = None
         if sign_key is not None:
             if fmt not in SIGNABLE:
@@ -176,7 +191,7 @@ def scan(
 
             key = load_sign_key(sign_key)  # read before the scan: a bad key fails fast
         request = ReportRequest(fmt, output, fail_on, max_rows, details, key,
-                                HistoryOptions(save, history_url, baseline, tuple(paths or ())))
+                                HistoryOptions(save, history_url, baseline, tuple(paths or ())), proposed_rule)
         if cluster:
             if paths:
                 raise typer.BadParameter("give either paths or --cluster, not both")
@@ -220,6 +235,8 @@ class ReportRequest:
     sign_key: Any = None
     """An Ed25519 private key (`--sign-key`, loaded before the scan) that signs the integrity block."""
     history: HistoryOptions = field(default_factory=lambda: HistoryOptions())
+    proposed_rule: bool = False
+    """html/pdf: addressable specifications shown as required (the proposed rule)."""
 
 
 def _scan(paths: list[str], config: str | None, request: ReportRequest, strict: bool, only: list[str],
@@ -375,13 +392,25 @@ def _emit(result: ScanResult, cfg: Config, request: ReportRequest) -> None:
     options = RenderOptions(width=console.width if to_terminal else terminal_width(),
                             color=request.fmt is ReportFormat.table and to_terminal,
                             max_rows=request.max_rows or None, sign_key=request.sign_key)
-    report = ScanReport(cfg, details=request.details, argv=_command_line())
+    report = ScanReport(cfg, details=request.details, argv=_command_line(), proposed_rule=request.proposed_rule)
+    if request.fmt is ReportFormat.pdf:
+        write_output(report.render_pdf(result, options), output)
+        return
     write_output(report.render(result, request.fmt.value, options), output)
 
 
 def _command_line() -> tuple[str, ...]:
     """The command line as typed, program named by its file name (reports redact it before showing it)."""
     return ("kubehipaa", *sys.argv[1:])
+
+
+def _require_binary_output(output: Path | None) -> None:
+    """A PDF goes to a file (`-o FILE`), or to stdout only when asked for (`-o -`) and not to a terminal: checked
+    before anything is scanned, so a forgotten `-o` costs nothing and never floods a terminal with bytes."""
+    if output is None:
+        raise typer.BadParameter("--format pdf writes a binary file: give -o FILE (or -o - for a pipe)")
+    if str(output) == "-" and console.is_terminal:
+        raise typer.BadParameter("--format pdf: stdout is a terminal; give -o FILE or redirect it")
 
 
 @contextmanager

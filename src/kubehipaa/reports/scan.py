@@ -1,14 +1,19 @@
-"""The scan result's `Report`: table, JSON, SARIF and JUnit, each in its own module.
+"""The scan result's `Report`: table, JSON, SARIF, JUnit and the HTML evidence report (PDF: `render_pdf`),
+each in its own module.
 
 Why a class holding the config: three formats name the `.kubehipaa.yaml` the scan used (JSON's `config.source`,
 SARIF's invocation, JUnit's properties), which is not part of the result; `ScanReport(config)` carries it so
 `render(result, fmt, options)` has the one signature of `reports.base.Report`.
+
+The evidence report also names the command line (`argv`, redacted by `reports.metadata`) and can apply the
+proposed rule (`proposed_rule`: addressable shown as required); `max_rows` caps its findings per paragraph.
 
 Every format starts from the redacted result (`common.redact_result`): the tree is redacted, then serialised.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,7 +23,9 @@ if TYPE_CHECKING:
     from kubehipaa.config import Config
     from kubehipaa.pipelines.scan import ScanResult
 
-FORMATS = ("table", "json", "sarif", "junit", "oscal")
+FORMATS = ("table", "json", "sarif", "junit", "oscal", "html")
+BINARY_FORMATS = ("pdf",)
+"""Formats that are bytes, not text: `ScanReport.render_pdf`."""
 
 
 @dataclass(slots=True)
@@ -29,8 +36,9 @@ class ScanReport:
     formats: tuple[str, ...] = FORMATS
     details: bool = False
     """Table: each finding also shows its remediation (`scan --details`)."""
-    argv: tuple[str, ...] = ()
-    """The command line as typed, for the formats that record the run (OSCAL); redacted when rendered."""
+    argv: Sequence[str] = ()
+    """The command line as typed, for the formats that record the run (OSCAL, HTML, PDF); redacted when rendered."""
+    proposed_rule: bool = False
 
     def render(self, result: ScanResult, fmt: str, options: RenderOptions) -> str:
         """`result` in `fmt`; the table fits `options.width` and is cut at `options.max_rows` per group."""
@@ -46,7 +54,12 @@ class ScanReport:
         if fmt == "oscal":
             from kubehipaa.reports.oscal import render_oscal
 
-            return render_oscal(result, self.argv)
+            return render_oscal(result, tuple(self.argv))
+        if fmt == "html":
+            from kubehipaa.reports.evidence_html import render_evidence_html
+
+            return render_evidence_html(result, self.config, argv=self.argv, proposed_rule=self.proposed_rule,
+                                        max_rows=options.max_rows)
         if fmt == "junit":
             from kubehipaa.reports.junit import render_junit
 
@@ -55,3 +68,9 @@ class ScanReport:
 
         return render_table(result, self.config, width=options.width, color=options.color,
                             max_rows=options.max_rows, details=self.details)
+
+    def render_pdf(self, result: ScanResult, options: RenderOptions) -> bytes:
+        """The evidence report as PDF: the HTML report printed by Chromium (`reports.evidence_pdf`)."""
+        from kubehipaa.reports.evidence_pdf import html_to_pdf
+
+        return html_to_pdf(self.render(result, "html", options))
