@@ -184,3 +184,29 @@ def test_save_prunes_by_the_configured_retention_and_says_so(tmp_path: Path) -> 
     assert "pruned 1 scan(s) older than 30 days (history.retention_days): #1" in res.stderr
     listed = json.loads(runner.invoke(app, ["history", "list", "-f", "json"]).stdout)
     assert [s["id"] for s in listed["scans"]] == [2]
+
+
+def test_verify_history_names_a_changed_saved_report(tmp_path: Path) -> None:
+    """`kubehipaa verify --history ID`: a saved scan's sealed report is re-checked; an edited finding in the
+    stored report is named by its fingerprint (the same integrity block as a JSON or HTML report)."""
+    import sqlite3
+    import zlib
+
+    import orjson
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    src = write(tmp_path / "k8s", {"a.yaml": deployment("ehr")})
+    _scan(src, url, "--save")
+    ok = runner.invoke(app, ["verify", "--history", "1", "--history-url", url])
+    assert ok.exit_code == 0 and "intact" in ok.stdout, ok.output
+    with sqlite3.connect(tmp_path / "h.db") as db:
+        (blob,) = db.execute("SELECT report FROM scans WHERE id = 1").fetchone()
+        report = orjson.loads(zlib.decompress(blob))
+        finding = report["findings"][0]
+        finding["message"] = "nothing to see here"
+        db.execute("UPDATE scans SET report = ? WHERE id = 1", (zlib.compress(orjson.dumps(report)),))
+    bad = runner.invoke(app, ["verify", "--history", "1", "--history-url", url])
+    assert bad.exit_code == 1 and "CHANGED" in bad.stdout
+    assert finding["fingerprint"][:8] in bad.stdout
+    both = runner.invoke(app, ["verify", "x.json", "--history", "1"])
+    assert both.exit_code == 2

@@ -240,3 +240,26 @@ def test_names_quoted_from_the_file_are_redacted(signed: dict[str, Path], tmp_pa
     code, out = _run("verify", str(_edit(signed["plain"], tmp_path / "t.json", forge)))
     assert code == 1 and "1 finding added: " + "f" * 32 in out
     assert "hunter2-s3cr3t" not in out
+
+
+def test_signed_html_evidence_report_verifies_and_a_tampered_one_fails(signed: dict[str, Path],
+                                                                       tmp_path: Path) -> None:
+    """The HTML evidence report embeds the same sealed tree as JSON, signed with --sign-key: `verify` reads
+    it from the page, checks the signature by the given key, and names an edited finding."""
+    page = tmp_path / "report.html"
+    code, out = _run("scan", EXAMPLE, "-f", "html", "-o", str(page), "--fail-on", "never",
+                     "--sign-key", str(signed["priv"]))
+    assert code == 0, out
+    code, out = _run("verify", str(page), "--public-key", str(signed["pub"]))
+    assert code == 0, out
+    text = page.read_text()
+    start = text.index('id="kubehipaa-report">') + len('id="kubehipaa-report">')
+    end = text.index("</script>", start)
+    tree = json.loads(text[start:end])
+    tree["findings"][0]["severity"] = "low" if tree["findings"][0]["severity"] != "low" else "high"
+    from kubehipaa.reports.integrity import script_json
+
+    tampered = tmp_path / "tampered.html"
+    tampered.write_text(text[:start] + script_json(tree) + text[end:])
+    code, out = _run("verify", str(tampered), "--public-key", str(signed["pub"]))
+    assert code == 1 and tree["findings"][0]["fingerprint"][:8] in out

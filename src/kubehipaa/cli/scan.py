@@ -59,7 +59,7 @@ class ReportFormat(str, Enum):
     pdf = "pdf"
 
 
-SIGNABLE = (ReportFormat.json,)
+SIGNABLE = (ReportFormat.json, ReportFormat.html)
 """Formats that carry an integrity block (`reports.integrity`), so `--sign-key` can sign them."""
 
 

@@ -60,10 +60,14 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 
 def verify(
-    file: Path = typer.Argument(..., help="A kubehipaa report: JSON (scan -f json) or HTML (scan -f html)."),
+    file: Path | None = typer.Argument(None, help="A kubehipaa report: JSON (scan -f json) or HTML (scan -f html)."),
     public_key: Path | None = typer.Option(
         None, "--public-key", metavar="PEM",
         help="Require a signature by this Ed25519 public key (PEM, or an OpenSSH ssh-ed25519 line)."),
+    history: int | None = typer.Option(
+        None, "--history", metavar="ID", help="Verify the saved scan ID of the history instead of a file."),
+    history_url: str | None = typer.Option(
+        None, "--history-url", help="With --history: the history database (default as for `scan --save`)."),
 ) -> None:
     """Check a report's integrity block: its SHA-256 over the canonical content and, when signed, its Ed25519
     signature. When it does not match, name what changed (sections, findings by fingerprint).
@@ -74,6 +78,8 @@ def verify(
 
       kubehipaa verify report.html --public-key signer.pub.pem
 
+      kubehipaa verify --history 42          # a saved scan: its sealed report and the rows queries read
+
     Without --public-key a signature is checked against the key recorded in the report, which proves the
     content was not changed after signing but not who signed it: the signer's key fingerprint is printed,
     compare it, or pass --public-key. An unsigned report only shows accidental or naive edits: anyone can
@@ -82,6 +88,11 @@ def verify(
     Exit codes: 0 intact; 1 changed, not sealed, or signature missing / invalid / by another key;
     2 unreadable or not a kubehipaa report.
     """
+    if (file is None) == (history is None):
+        raise typer.BadParameter("give a report FILE or --history ID")
+    if history is not None:
+        raise typer.Exit(_verify_saved(history, history_url))
+    assert file is not None
     try:
         key = load_public_key(public_key) if public_key is not None else None
         report = read_report(str(file))
@@ -95,6 +106,27 @@ def verify(
     ok = result.ok and not report.duplicates
     _print(str(file), result, ok)
     raise typer.Exit(EXIT_OK if ok else EXIT_FINDINGS)
+
+
+def _verify_saved(scan_id: int, history_url: str | None) -> int:
+    """A saved scan: its sealed report's digest and the finding rows against that report (pipelines.history)."""
+    from kubehipaa.cli.common import load_config_if_present
+    from kubehipaa.config import Config
+    from kubehipaa.pipelines.history import open_history, verify_saved
+
+    try:
+        with open_history(history_url, load_config_if_present() or Config(), create=False) as store:
+            checked = verify_saved(store, scan_id)
+    except KubehipaaError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        return EXIT_ERROR
+    if checked.ok:
+        console.print(f"saved scan #{scan_id}: intact (sha256:{checked.stored})", soft_wrap=True, highlight=False)
+        return EXIT_OK
+    console.print(f"saved scan #{scan_id}: CHANGED", soft_wrap=True, highlight=False)
+    for problem in checked.problems:
+        console.print(f"  {escape(problem)}", soft_wrap=True, highlight=False)
+    return EXIT_FINDINGS
 
 
 def _print(name: str, result: integrity.VerifyResult, ok: bool) -> None:

@@ -38,7 +38,7 @@ from kubehipaa.model import FINGERPRINT_VERSION, Finding, K8sObject
 from kubehipaa.pipelines.scan import ScanResult, ScanRun
 from kubehipaa.redaction import redact_argv
 from kubehipaa.reports.common import exception_record, redact_result
-from kubehipaa.reports.integrity import canonical_bytes, content_digest
+from kubehipaa.reports.integrity import canonical_bytes, check, content_digest, sealed
 from kubehipaa.reports.json_report import report_dict
 
 __all__ = [
@@ -214,9 +214,9 @@ def build_record(run: ScanRun, config: Config, argv: Sequence[str], paths: Seque
     result = run.result
     now = now or dt.datetime.now(dt.UTC)
     today = today or dt.date.today()
-    report = report_dict(result, config)
-    digest = content_digest(report)
-    report["integrity"] = {"algorithm": "sha256", "contentDigest": digest}
+    # sealed like every report (reports.integrity): `kubehipaa verify --history ID` names what changed
+    report = sealed(report_dict(result, config))
+    digest = str(report["integrity"]["digest"])
     inputs = input_records(run)
     uses, per_finding = exception_uses(result, config, today)
     findings = [
@@ -278,10 +278,12 @@ def verify_saved(store: HistoryStore, scan_id: int) -> Integrity:
     report = store.report(scan_id)
     recomputed = content_digest(report)
     problems: list[str] = []
-    sealed = (report.get("integrity") or {}).get("contentDigest")
-    if recomputed != meta.content_digest or sealed != meta.content_digest:
+    raw_block = report.get("integrity")
+    sealed_digest = raw_block.get("digest") if isinstance(raw_block, dict) else None
+    if recomputed != meta.content_digest or sealed_digest != meta.content_digest:
         problems.append(f"the saved report's content digest is sha256:{recomputed}, the scan was sealed with "
                         f"sha256:{meta.content_digest}: the report was changed after it was saved")
+        problems.extend(check(report).changes)  # which sections and findings, from the sealed block
     in_report = Counter(f.get("fingerprint") for f in report.get("findings", []))
     in_rows = Counter(f.fingerprint for f in store.findings(scan_id))
     if in_report != in_rows:

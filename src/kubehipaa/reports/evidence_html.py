@@ -37,12 +37,13 @@ from kubehipaa.model import Finding
 from kubehipaa.pipelines.coverage import scan_coverage
 from kubehipaa.pipelines.scan import ScanResult
 from kubehipaa.redaction import redact_tree
+from kubehipaa.reports import integrity
 from kubehipaa.reports.common import SEVERITIES_DESC, UNMAPPED, exception_record, redact_result
 from kubehipaa.reports.json_report import report_dict
 from kubehipaa.reports.metadata import run_metadata
 
 DEFAULT_MAX_ROWS = 100
-REPORT_SCRIPT_ID = "kubehipaa-report"
+REPORT_SCRIPT_ID = integrity.EMBED_ID
 TITLE = "HIPAA Security Rule evidence report"
 SAFEGUARDS = ("administrative", "physical", "technical", "documentation")
 SEVERITY_COLORS = {"critical": "#8b0000", "high": "#cf222e", "medium": "#bf8700", "low": "#57606a"}
@@ -76,30 +77,9 @@ FILTER_JS = """(function () {
 SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(FILTER_JS.encode("utf-8")).digest()).decode("ascii")
 
 
-def embedded_json(tree: Any) -> str:
-    """`tree` as JSON that is safe inside a `<script>` element: `<`, `>` and `&` are written as `\\u003c`…, so
-    no value can close the element (`</script>`) or open a comment, and the parsed data is unchanged."""
-    text = orjson.dumps(tree, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        if char in text:
-            text = text.replace(char, escape)
-    return text
-
-
-def sealed_tree(result: ScanResult, config: Config) -> dict[str, Any]:
-    """The JSON report tree with its `integrity` block (a signature too once `integrity.seal` offers one)."""
-    from kubehipaa.reports import integrity
-
-    tree = report_dict(result, config)
-    seal = getattr(integrity, "seal", None)
-    if callable(seal):
-        sealed: dict[str, Any] = seal(tree)
-        if isinstance(sealed, dict) and "integrity" in sealed:
-            return sealed
-        tree[integrity.INTEGRITY_KEY] = sealed
-        return tree
-    tree[integrity.INTEGRITY_KEY] = {"algorithm": integrity.ALGORITHM, "sha256": integrity.content_digest(tree)}
-    return tree
+def sealed_tree(result: ScanResult, config: Config, sign_key: Any = None) -> dict[str, Any]:
+    """The JSON report tree with its `integrity` block (signed with `sign_key`, `scan --sign-key`)."""
+    return integrity.sealed(report_dict(result, config), sign_key)
 
 
 def _location(finding: Finding) -> str:
@@ -215,11 +195,11 @@ def _bar_chart(rows: Sequence[tuple[str, dict[str, int]]], width: int = 660) -> 
 
 
 def evidence_view(result: ScanResult, config: Config, *, argv: Sequence[str] = (), proposed_rule: bool = False,
-                  max_rows: int | None = DEFAULT_MAX_ROWS) -> dict[str, Any]:
+                  max_rows: int | None = DEFAULT_MAX_ROWS, sign_key: Any = None) -> dict[str, Any]:
     """Everything the template shows, from the redacted result (`max_rows` findings per paragraph; None: all)."""
     result = redact_result(result)
     catalog = load_hipaa()
-    tree = sealed_tree(result, config)
+    tree = sealed_tree(result, config, sign_key)
     meta = redact_tree(run_metadata(result, argv, when=tree["generatedAt"]).to_dict())
     cov = scan_coverage(result, proposed_rule=proposed_rule)
     rows = _Rows(result.findings)
@@ -257,17 +237,19 @@ def evidence_view(result: ScanResult, config: Config, *, argv: Sequence[str] = (
         "exceptions": _exceptions(result, config), "rules": shown_rules, "namespaces": shown_namespaces,
         "other": other, "rows_shown": sum(len(p["findings"]) for p in tables),
         "rows_more": sum(p["more"] for p in tables),
-        "embedded": embedded_json(tree), "script_id": REPORT_SCRIPT_ID, "filter_js": FILTER_JS,
+        "embedded": integrity.script_json(tree), "script_id": REPORT_SCRIPT_ID, "filter_js": FILTER_JS,
         "script_hash": SCRIPT_HASH,
     }
 
 
 def render_evidence_html(result: ScanResult, config: Config, *, argv: Sequence[str] = (),
-                         proposed_rule: bool = False, max_rows: int | None = DEFAULT_MAX_ROWS) -> str:
+                         proposed_rule: bool = False, max_rows: int | None = DEFAULT_MAX_ROWS,
+                         sign_key: Any = None) -> str:
     """The self-contained evidence report (no external asset; opens from a file; prints)."""
     import jinja2  # ~50 ms of imports, for HTML only
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("kubehipaa.reports", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    view = evidence_view(result, config, argv=argv, proposed_rule=proposed_rule, max_rows=max_rows)
+    view = evidence_view(result, config, argv=argv, proposed_rule=proposed_rule, max_rows=max_rows,
+                         sign_key=sign_key)
     return env.get_template("evidence.html.j2").render(**view) + "\n"

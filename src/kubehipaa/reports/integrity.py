@@ -416,9 +416,14 @@ EMBED_ID = "kubehipaa-report"
 """`<script type="application/json" id="kubehipaa-report">` holds a sealed tree in an HTML report."""
 
 
-def embed_script(tree: Any) -> str:
-    """The `<script>` element carrying `tree` in an HTML page: `<`, `>` and `&` escaped as JSON `\\u` escapes so
-    no value can close the element; `kubehipaa verify page.html` parses it back to the same tree."""
+def script_json(tree: Any) -> str:
+    """`tree` as JSON safe inside a `<script>` element: `<`, `>` and `&` written as JSON `\\u` escapes, so no
+    value can close the element (`</script>`) or open a comment; the parsed data is unchanged."""
     text = orjson.dumps(tree, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f'<script type="application/json" id="{EMBED_ID}">{text}</script>'
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def embed_script(tree: Any) -> str:
+    """The `<script>` element carrying `tree` in an HTML page; `kubehipaa verify page.html` parses it back to
+    the same tree."""
+    return f'<script type="application/json" id="{EMBED_ID}">{script_json(tree)}</script>'

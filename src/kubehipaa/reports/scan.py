@@ -59,7 +59,7 @@ class ScanReport:
             from kubehipaa.reports.evidence_html import render_evidence_html
 
             return render_evidence_html(result, self.config, argv=self.argv, proposed_rule=self.proposed_rule,
-                                        max_rows=options.max_rows)
+                                        max_rows=options.max_rows, sign_key=options.sign_key)
         if fmt == "junit":
             from kubehipaa.reports.junit import render_junit
 
