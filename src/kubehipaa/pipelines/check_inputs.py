@@ -109,11 +109,11 @@ def assessment(inv: Inventory, checks: Sequence[Check]) -> tuple[set[str], dict[
             continue  # says what was not assessed; not an assessment of its own
         if meta.scope == "control-plane":
             areas = AREA_EVIDENCE.get(meta.area, ())
-            if managed and meta.area != "kubelet":
+            if any(evidence.get(a) for a in areas):
+                assessed.add(meta.id)  # what was given is judged, managed or not
+            elif managed and meta.area != "kubelet":
                 not_assessed[meta.id] = [f"managed control plane ({managed.upper()}): the provider operates it; "
                                          "keep its attestation as the evidence"]
-            elif any(evidence.get(a) for a in areas):
-                assessed.add(meta.id)
             else:
                 not_assessed[meta.id] = [AREA_MISSING.get(meta.area, f"no {meta.area} configuration in the input")]
             continue
