@@ -16,8 +16,9 @@ from kubehipaa.cli.main import app
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.frameworks import load_hipaa
 from kubehipaa.reports.base import RenderOptions
-from kubehipaa.reports.evidence_html import REPORT_SCRIPT_ID, embedded_json, render_evidence_html
+from kubehipaa.reports.evidence_html import REPORT_SCRIPT_ID, render_evidence_html
 from kubehipaa.reports.integrity import content_digest
+from kubehipaa.reports.integrity import script_json as embedded_json
 from kubehipaa.reports.scan import ScanReport
 from tests.conftest import ROOT
 from tests.reports.fixtures import SECRET_VALUE, make_result
@@ -45,7 +46,10 @@ def test_report_data_is_embedded_with_its_digest_and_markup_from_input_stays_tex
     html = render_evidence_html(result, config)
     assert html.count("<script") == 2 and html.count("</script>") == 2  # the data and the filter, nothing else
     tree = _embedded(html)
-    assert tree["integrity"] == {"algorithm": "sha256", "sha256": content_digest(tree)}
+    assert tree["integrity"]["digest"] == content_digest(tree)
+    from kubehipaa.reports.integrity import check
+
+    assert check(tree).ok
     assert HOSTILE in {f["message"] for f in tree["findings"]}
     assert "&lt;/script&gt;&lt;script&gt;" in html  # the visible copy is escaped text
     assert SECRET_VALUE not in html

@@ -155,6 +155,7 @@ def exception_record(rule: ExceptionRule) -> dict[str, Any]:
                      "container": resource.container},
         "scope": rule.scope,
         "owner": rule.owner,
+        "approver": rule.approver,
         "justification": rule.justification,
         "expires": rule.expires.isoformat(),
     })

@@ -146,6 +146,7 @@ class ExceptionRecord(_Strict):
     scope: Literal["all-resources"] | None = Field(
         None, description="all-resources: a check pattern that deliberately covers every resource.")
     owner: str
+    approver: str | None = Field(None, description="Who accepted the risk (optional in .kubehipaa.yaml).")
     justification: str
     expires: dt.date
 
