@@ -114,7 +114,7 @@ def cronjob_cmd(
     history_secret: str | None = typer.Option(
         None, "--history-secret", metavar="SECRET[:KEY]",
         help="Save each run to the shared history database whose URL (postgresql://...) is in this Secret's KEY "
-             "(default key: url), in --namespace. Needs `scan --save --history-url` (issue 15).",
+             "(default key: url), in --namespace (`scan --save --history-url`, docs/history.md).",
     ),
     history_url: str | None = typer.Option(
         None, "--history-url",
@@ -138,7 +138,7 @@ def cronjob_cmd(
     Without a history database each run's JSON report is written to the claim --pvc as
     /history/<pod name>.json. With --history-secret the database URL is read from the Secret into an
     environment variable and passed as `--save --history-url $(KUBEHIPAA_HISTORY_URL)`: no credential is ever
-    in the manifest. `scan --save/--history-url` land with issue 15; until then use the --pvc form.
+    in the manifest; `kubehipaa history ...` then reads every cluster's runs from that one database.
 
     Example: kubehipaa generate cronjob --image ghcr.io/example/kubehipaa:0.1.0@sha256:... --cluster-name prod-east
     """

@@ -96,7 +96,7 @@ def scanner_rbac(subjects: list[Subject] | None = None, name: str = DEFAULT_NAME
 
 @dataclass(frozen=True, slots=True)
 class HistoryTarget:
-    """Where each run is saved (issue 15's `scan --save --history-url`): the URL comes from a Secret's key
+    """Where each run is saved (`scan --save --history-url`, docs/history.md): the URL comes from a Secret's key
     (`secret`), or is given as `url` when it holds no credential (the CLI refuses one with a password)."""
 
     secret: str | None = None
