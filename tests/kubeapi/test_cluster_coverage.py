@@ -26,3 +26,33 @@ def test_cluster_scan_records_the_listing_as_one_hashed_input(kubeconfig: Path) 
     again = scan_cluster(ClusterTarget(str(kubeconfig)), Config()).run.result.inputs
     assert [i.name for i in first] == ["cluster:test-ctx"] and len(first[0].sha256) == 64
     assert first == again  # same objects, same digest
+
+
+def test_the_generated_cronjob_command_saves_each_run_to_the_history(kubeconfig: Path, tmp_path: Path) -> None:
+    """The in-cluster scanner's exact command line (from `generate cronjob --history-secret`), run against the
+    loopback API server with the Secret's URL substituted as the kubelet would: each run lands in the shared
+    history, where `history list` finds it."""
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from kubehipaa.cli.main import app
+
+    runner = CliRunner()
+    digest = "a" * 64
+    out = runner.invoke(app, ["generate", "cronjob", "--image", f"reg/kubehipaa:1@sha256:{digest}",
+                              "--history-secret", "hist-db", "--cluster-name", "prod-east"])
+    assert out.exit_code == 0, out.output
+    cron = next(d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "CronJob")
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    url = f"sqlite:///{tmp_path / 'fleet.db'}"
+    args = [url if a == "$(KUBEHIPAA_HISTORY_URL)" else str(tmp_path / "report.json") if a.startswith("/tmp/")
+            else a for a in container["args"]]
+    env = {e["name"]: e.get("value") for e in container.get("env", []) if "value" in e}
+    for _ in range(2):
+        res = runner.invoke(app, [*args, "--kubeconfig", str(kubeconfig)], env=env)
+        assert res.exit_code == 0, res.output
+    listed = runner.invoke(app, ["history", "list", "--history-url", url, "-f", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.stdout)["scans"]) == 2
