@@ -19,6 +19,7 @@ Usage: python bench/linear_bench.py [case-name-substring ...]
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -38,13 +39,24 @@ class Case:
 
 
 def best_time(run: Callable[[Any], Any], arg: Any, loops: int = 1, repeat: int = 3) -> float:
-    """Seconds for `loops` calls of `run(arg)`, the best of `repeat` measurements (noise only adds time)."""
+    """Seconds for `loops` calls of `run(arg)`, the best of `repeat` measurements (noise only adds time).
+
+    The cyclic garbage collector is paused while timing, as `timeit` does: a collection walks every object
+    alive in the process (in a test session, whatever earlier tests left), so its cost follows the process,
+    not the input, and one landing in the 8n run made a linear case look quadratic in CI."""
     best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            run(arg)
-        best = min(best, time.perf_counter() - t0)
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(loops):
+                run(arg)
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        if was_enabled:
+            gc.enable()
     return best
 
 
