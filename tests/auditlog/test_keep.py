@@ -91,15 +91,14 @@ def test_an_explicit_keep_keeps_the_riskiest_and_says_how_many_were_left_out(log
     assert f"{NOISY - 4} of {NOISY + 1} alert(s) left out" in note["message"]["text"]
 
     table = _analyze(log, tmp_path, "table", "--keep", "50")
-    assert f"{NOISY - 19} more not shown, {NOISY - 49} of them left out by --keep 50" in table
+    assert f"{NOISY - 19} more not shown, {NOISY - 49} of them left out by --keep 50 (riskiest kept)" in table
     assert ATTACKER in table
 
 
 def test_the_table_holds_only_its_rows_and_shows_the_riskiest(log: Path, tmp_path: Path) -> None:
     table = _analyze(log, tmp_path, "table", "--max-rows", "3")
     assert ATTACKER in table
-    assert f"… {NOISY - 2} more left out (the 3 riskiest shown; --format json without --keep has every alert)" \
-        in table
+    assert f"… {NOISY - 2} more left out (the 3 riskiest shown; JSON without --keep has all)" in table
 
 
 def _alert(i: int, severity: Severity, *, ns: str = "tools", user: str = "bot") -> Alert:

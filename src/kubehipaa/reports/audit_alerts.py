@@ -130,11 +130,9 @@ def _more_line(col: AlertCollector, rule_id: str, hidden: int, shown: int) -> st
     omitted = col.omitted(rule_id)
     if not omitted:
         return f"  … {hidden} more (use --format json or --max-rows)"
-    if omitted == hidden:
-        return (f"  … {hidden} more left out (the {shown} riskiest shown; --format json without --keep has "
-                "every alert)")
-    return (f"  … {hidden} more not shown, {omitted} of them left out by --keep {col.keep} (the riskiest kept; "
-            "--format json without --keep has every alert)")
+    if omitted == hidden:  # worded to fit 80 columns
+        return f"  … {hidden} more left out (the {shown} riskiest shown; JSON without --keep has all)"
+    return f"  … {hidden} more not shown, {omitted} of them left out by --keep {col.keep} (riskiest kept)"
 
 
 def _describe_window(window: dict[str, Any]) -> str:
