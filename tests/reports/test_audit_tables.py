@@ -128,7 +128,7 @@ def test_every_format_of_each_report_renders(analysis: AuditAnalysis, timeline: 
 
 def test_the_table_shows_what_max_rows_leaves_out(analysis: AuditAnalysis) -> None:
     many = RULES_BY_ID["KH-AUDLOG-030"]
-    alert = analysis.alerts.kept[many.id][0]
+    alert = analysis.alerts.kept(many.id)[0]
     for _ in range(4):
         analysis.alerts.add(alert)
     try:
@@ -136,4 +136,4 @@ def test_the_table_shows_what_max_rows_leaves_out(analysis: AuditAnalysis) -> No
         assert "… 3 more (use --format json or --max-rows)" in text
     finally:
         analysis.alerts.counts[many.id] -= 4
-        del analysis.alerts.kept[many.id][1:]
+        del analysis.alerts.held[many.id][1:]

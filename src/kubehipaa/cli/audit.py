@@ -121,7 +121,9 @@ def analyze(
     min_severity: str = typer.Option("low", "--min-severity", help="Report only alerts at or above this."),
     only: list[str] = typer.Option(None, "--rule", help="Run only these rule ids (repeatable)."),
     max_rows: int = typer.Option(20, "--max-rows", min=1, help="Table format: alerts shown per rule."),
-    keep: int = typer.Option(1000, "--keep", min=1, help="Alerts kept per rule in the report (all are counted)."),
+    keep: int | None = typer.Option(None, "--keep", min=1, help="Keep only the N riskiest alerts per rule (all "
+                                    "are counted; the report says how many were left out). Default: json/sarif "
+                                    "keep every alert, the table the --max-rows riskiest."),
     sigma: list[Path] = typer.Option(None, "--sigma", help="Also run the Sigma rules (kubernetes/audit) in these "
                                      "files/directories (repeatable)."),
 ) -> None:
@@ -151,6 +153,8 @@ def analyze(
     ignored_configs: list[str] = []
     cfg = load_config(config, paths, trust=trust_config, ignored=ignored_configs)
     sigma_rules = load_sigma_rules(sigma) if sigma else None
+    if keep is None and fmt == AnalyzeFormat.table:
+        keep = max_rows  # the table shows at most max_rows per rule: hold no more (the riskiest), say the rest
     result = pipeline.analyze(paths, rules=rules, config=DetectorConfig.from_config(cfg), sigma=sigma_rules,
                               keep=keep, window=time_range(since, until), warnings=ignored_configs)
     check_audit_read(result.inputs, paths)

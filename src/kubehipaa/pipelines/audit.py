@@ -82,12 +82,15 @@ class AuditAnalysis:
 
 
 def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None,
-            sigma: SigmaRuleSet | None = None, keep: int = 1000, window: TimeRange | None = None,
+            sigma: SigmaRuleSet | None = None, keep: int | None = None, window: TimeRange | None = None,
             warnings: Sequence[str] = ()) -> AuditAnalysis:
     """Run the detector (all built-in rules unless `rules`; plus `sigma`) over the audit logs in `paths`.
 
     With Sigma rules, the log is read with each event's own JSON so that the rules see every field as logged
-    (`RawEventView`), as `audit serve --sigma` does; without them no line is kept."""
+    (`RawEventView`), as `audit serve --sigma` does; without them no line is kept.
+
+    Every alert is held unless `keep` caps each rule to its `keep` riskiest (engines/auditlog/collect.py);
+    the reports then say how many were left out per rule."""
     detector = Detector(rules, config)
     raw_view = None
     if sigma is not None:
@@ -105,7 +108,7 @@ def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config
 def run_analysis(paths: list[str], detector: Detector, collector: AlertCollector, stats: ReadStats,
                  since: str | None = None, raw_view: RawEventView | None = None,
                  until: str | None = None) -> TimeRange:
-    """The hot loop: stream every event in the window through the detector; only alerts are kept (bounded).
+    """The hot loop: stream every event in the window through the detector; only alerts are kept.
 
     Returns the window with its counts (events read, events in the window).
 

@@ -38,16 +38,25 @@ SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDI
 SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0"}
 
 
+OMITTED_CODE = "alerts-omitted"
+"""Descriptor id of the SARIF notification that says a `--keep` cap left alerts out of the report."""
+
+
 def report_dict(col: AlertCollector, meta: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document. `summary.keep` is the cap per rule (null: every alert is in the report);
+    `summary.omitted` and each rule's `omitted` count the alerts the cap left out (`count` = `shown` +
+    `omitted`)."""
     by_sev: Counter[str] = Counter()
     for rule, n, _ in col.groups():
         by_sev[rule.severity.label] += n
     return {
         "tool": {"name": "kubehipaa", "version": __version__},
         **redact_tree(meta),
-        "summary": {"alerts": col.total, "bySeverity": dict(by_sev), "rules": len(col.counts)},
+        "summary": {"alerts": col.total, "bySeverity": dict(by_sev), "rules": len(col.counts), "keep": col.keep,
+                    "omitted": col.total_omitted},
         "rules": [
-            {**rule.to_dict(), "count": n, "shown": len(alerts), "alerts": [a.to_dict() for a in alerts]}
+            {**rule.to_dict(), "count": n, "shown": len(alerts), "omitted": n - len(alerts),
+             "alerts": [a.to_dict() for a in alerts]}
             for rule, n, alerts in col.groups()
         ],
     }
@@ -70,15 +79,16 @@ def _alert_row(alert: Alert) -> list[Cell]:
 
 def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int | None = 20,
                  width: int | None = None, color: bool = False) -> str:
-    """One block per rule (worst first): a heading line, then its alerts (at most `max_rows`; None: every
-    alert kept), then the summary, one fact per line (so that no count is broken across lines at 80
-    columns)."""
+    """One block per rule (worst first): a heading line, then its riskiest alerts in log order (at most
+    `max_rows`; None: every alert kept), a line saying how many are not shown, then the summary, one fact per
+    line (so that no count is broken across lines at 80 columns)."""
     width = width or terminal_width()
     if max_rows is None:
         max_rows = max((len(alerts) for _r, _n, alerts in col.groups()), default=0)
     meta = redact_tree(meta)
     inputs = meta.get("inputs", {})
-    groups = [(rule, n, [_alert_row(a) for a in alerts[:max_rows]]) for rule, n, alerts in col.groups()]
+    groups = [(rule, n, [_alert_row(a) for a in col.riskiest(rule.id, max_rows)])
+              for rule, n, _alerts in col.groups()]
     # one layout for every rule's block: all boxed tables when every row fits the width, else all stacked
     boxed = fits(ALERT_COLUMNS, [row for *_, rows in groups for row in rows], width)
     parts: list[RenderableType] = []
@@ -87,7 +97,7 @@ def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int | N
                                    f" {rule.id} {rule.title} — {n} alert(s) · HIPAA {', '.join(rule.hipaa)}"))
         parts.append(fit_table(ALERT_COLUMNS, rows, width) if boxed else stacked(ALERT_COLUMNS, rows, width=width))
         if n > len(rows):
-            parts.append(Text(f"  … {n - len(rows)} more (use --format json or --max-rows)"))
+            parts.append(Text(_more_line(col, rule.id, n - len(rows), len(rows))))
         parts.append(Text(""))
     sev: Counter[str] = Counter()
     for rule, n, _ in col.groups():
@@ -112,6 +122,17 @@ def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int | N
         parts.append(Text(f"  … {inputs['malformed'] - 10} more malformed line(s) (the JSON report lists up to "
                           f"{len(samples)})"))
     return render_text(parts, width=width, color=color)
+
+
+def _more_line(col: AlertCollector, rule_id: str, hidden: int, shown: int) -> str:
+    """The line under a rule's rows: how many alerts are not shown, and how many of them a cap left out of
+    the run altogether (then the rows are the riskiest, not the first)."""
+    omitted = col.omitted(rule_id)
+    if not omitted:
+        return f"  … {hidden} more (use --format json or --max-rows)"
+    if omitted == hidden:  # worded to fit 80 columns
+        return f"  … {hidden} more left out (the {shown} riskiest shown; JSON without --keep has all)"
+    return f"  … {hidden} more not shown, {omitted} of them left out by --keep {col.keep} (riskiest kept)"
 
 
 def _describe_window(window: dict[str, Any]) -> str:
@@ -160,14 +181,19 @@ def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
             }},
             "results": results,
             "properties": {"inputs": meta.get("inputs", {}), "window": meta.get("window", {}),
-                           "detector": meta.get("detector", {})},
+                           "detector": meta.get("detector", {}), "keep": col.keep,
+                           "omitted": {r.id: col.omitted(r.id) for r in rules if col.omitted(r.id)}},
         }],
     }
-    if meta.get("warnings"):  # e.g. a .kubehipaa.yaml beside the logs that was not used (ignored-config)
-        doc["runs"][0]["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": [
-            {"level": "warning", "message": {"text": w["message"]}, "descriptor": {"id": w["code"]}}
-            for w in meta["warnings"]
-        ]}]
+    # e.g. a .kubehipaa.yaml beside the logs that was not used (ignored-config); alerts a --keep cap left out
+    notes = [{"level": "warning", "message": {"text": w["message"]}, "descriptor": {"id": w["code"]}}
+             for w in meta.get("warnings") or ()]
+    notes += [{"level": "warning", "descriptor": {"id": OMITTED_CODE}, "associatedRule": {"id": r.id},
+               "message": {"text": f"{r.id}: {col.omitted(r.id)} of {n} alert(s) left out of this report by the "
+                                   f"cap of {col.keep} per rule (the riskiest were kept)"}}
+              for r, n, _a in col.groups() if col.omitted(r.id)]
+    if notes:
+        doc["runs"][0]["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": notes}]
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
