@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.auditlog import podspec as ps
+from kubehipaa.engines.auditlog.exec_commands import critical_reason
 from kubehipaa.engines.auditlog.phi_scan import scan_bodies
 from kubehipaa.engines.auditlog.rules import (
     ANONYMOUS_USER,
@@ -134,6 +135,7 @@ def _critical_binding(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 _add(Rule(
     "KH-AUDLOG-002", "ClusterRoleBinding to cluster-admin or another critical role", Severity.CRITICAL,
     (ACCESS, AUTHZ, MODIFY),
+    "Critical because the subject gets every permission on every namespace's ePHI, cluster-wide: "
     "create/update/patch of a clusterrolebinding whose requestObject.roleRef.name is cluster-admin, admin, "
     "edit, system:masters, system:kube-controller-manager, system:kube-scheduler, system:node or an "
     "aggregate-to-admin/edit role; needs Request level for RBAC in the audit policy.",
@@ -401,6 +403,39 @@ _add(Rule(
 ))
 
 
+PRIVILEGED_USERS = frozenset({"system:admin"})
+"""Users that hold cluster-admin by convention (system:admin: the superuser name of loopback/admin kubeconfigs)."""
+PRIVILEGED_GROUPS = frozenset({"system:masters", "kubeadm:cluster-admins"})
+"""Groups that hold cluster-admin whatever RBAC says (system:masters bypasses authorization in the API server) or
+by the installer's own binding (kubeadm binds kubeadm:cluster-admins to cluster-admin since v1.29)."""
+
+
+def _privileged_impersonation(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
+    imp = ev.impersonatedUser
+    if imp is None:
+        return None
+    hits = [f"user {imp.username}"] if imp.username in PRIVILEGED_USERS else []
+    hits += [f"group {g}" for g in sorted(set(imp.groups or ()) & PRIVILEGED_GROUPS)]
+    if not hits:
+        return None
+    return (f"{ev.username or '?'} impersonated a privileged identity ({', '.join(hits)}): "
+            f"{ev.verb or '?'} {ev.object_display}")
+
+
+_add(Rule(
+    "KH-AUDLOG-019", "Impersonation of a privileged user or group", Severity.CRITICAL,
+    (AUTHN, ACCESS, AUTHZ, INCIDENT),
+    "Critical because the caller acts with cluster-admin power under another name: the event has "
+    "impersonatedUser whose username is system:admin or whose groups include system:masters (never subject to "
+    "RBAC) or kubeadm:cluster-admins (bound to cluster-admin by kubeadm). The API server records impersonatedUser "
+    "only after authorizing the impersonation, so the alert does not depend on the response code. Limit: a user "
+    "or group bound to cluster-admin by a custom binding cannot be known from the event alone (the bindings are "
+    "cluster state); such impersonation is KH-AUDLOG-017 (medium).",
+    _privileged_impersonation, gate="impersonation",
+    remediation="Confirm who held impersonate rights and why; revoke impersonate on privileged users/groups.",
+))
+
+
 def _break_glass(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     user = ev.username
     hits = sorted(set(ev.groups) & cfg.break_glass_groups)
@@ -568,6 +603,16 @@ def _kubectl_cp(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
     return None
 
 
+def _critical_exec(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
+    if not succeeded(ev) or expected_platform_action(ev):
+        return None
+    cmd = ev.exec_command
+    reason = critical_reason(cmd)
+    if reason is None:
+        return None
+    return f"{reason} in pod {ev.namespace}/{ev.name}: {' '.join(redact_argv(cmd))}"
+
+
 _EXEC = ("pods/exec", "pods/attach")
 _add(Rule(
     "KH-AUDLOG-030", "Exec or attach into a pod", Severity.MEDIUM, (ACCESS, REVIEW),
@@ -583,6 +628,20 @@ _add(Rule(
     "An exec whose command runs a downloader, tunnel, package manager, database client/dump tool, kernel or "
     "namespace tool, or clears shell history (see SUSPICIOUS_COMMAND).",
     _suspicious_exec, resources=("pods/exec",), verbs=("create", "get"),
+))
+_add(Rule(
+    "KH-AUDLOG-037", "Reverse shell, download-and-execute or crypto-miner run through exec", Severity.CRITICAL,
+    (ACCESS, INTEGRITY, TRANSMISSION, INCIDENT),
+    "Critical because the pod is then controlled from outside or runs code nobody reviewed, next to ePHI. An exec "
+    "whose command (requestURI command= parameters decoded once, one per argument; or a PodExecOptions body) "
+    "runs nc/ncat/netcat with -e/-c/--exec, socat with an exec:/system: address, a python/perl/ruby/php/node/lua "
+    "-c/-e/-r one-liner that opens a socket or spawns a pty, or a known crypto-miner (xmrig, minerd, cpuminer, "
+    "... or a stratum+tcp:// pool URL); or whose shell command string (sh/bash/... -c TEXT) redirects to "
+    "/dev/tcp or /dev/udp, pipes a shell to or from nc/telnet/openssl s_client, pipes curl/wget into a shell or "
+    "interpreter, runs a download through $(...)/`...`/<(...), or makes a download executable "
+    "(engines/auditlog/exec_commands.py). Control-plane identities in system namespaces are skipped.",
+    _critical_exec, resources=("pods/exec",), verbs=("create", "get"),
+    remediation="Treat the pod as compromised: isolate it, capture it, rotate the credentials it could reach.",
 ))
 _add(Rule(
     "KH-AUDLOG-032", "Service-account or workload-identity token read through exec", Severity.HIGH,
@@ -942,10 +1001,21 @@ _add(Rule(
           "sigma:Kubernetes Admission Controller Modification"),
 ))
 _add(Rule(
-    "KH-AUDLOG-071", "Admission webhook or policy modified or deleted", Severity.HIGH, (INTEGRITY,),
-    "Successful update/patch/delete/deletecollection of the same resources (a deleted or weakened webhook "
-    "silently disables policy enforcement).",
-    _simple("{user} {verb} {obj}"), resources=_WEBHOOKS, verbs=("update", "patch", "delete", "deletecollection"),
+    "KH-AUDLOG-071", "Admission webhook or policy modified", Severity.HIGH, (INTEGRITY,),
+    "Successful update/patch of the same resources, except control-plane identities (a weakened webhook "
+    "silently disables policy enforcement). High, not critical: certificate injectors patch webhook caBundles "
+    "routinely. Deletion is KH-AUDLOG-075.",
+    _simple("{user} {verb} {obj}"), resources=_WEBHOOKS, verbs=("update", "patch"),
+    refs=("sigma:Kubernetes Admission Controller Modification",),
+))
+_add(Rule(
+    "KH-AUDLOG-075", "Admission webhook or policy deleted", Severity.CRITICAL, (INTEGRITY, ACCESS, AUDIT),
+    "Critical because every admission control the object enforced (pod security, image policy, audit-forwarding "
+    "or PHI-guarding webhooks) stops at once, silently: successful delete/deletecollection of a mutating/validating "
+    "webhook configuration or validating admission policy (binding), except control-plane identities. The "
+    "API server's audit webhook backend is a file on the control plane, not an API object; its API-visible "
+    "changes (auditsinks, kube-system audit configmaps, the kube-apiserver pod) are KH-AUDLOG-072.",
+    _simple("{user} {verb} {obj}"), resources=_WEBHOOKS, verbs=("delete", "deletecollection"),
     refs=("sigma:Kubernetes Admission Controller Modification",),
 ))
 
@@ -967,8 +1037,12 @@ def _audit_tamper(ev: AuditEvent, cfg: DetectorConfig) -> str | None:
 
 _add(Rule(
     "KH-AUDLOG-072", "Audit or encryption configuration tampered with", Severity.CRITICAL, (INTEGRITY, AUDIT),
-    "Successful write to auditsinks; to kube-system configmaps/secrets whose name mentions audit or "
-    "encryption; or to kube-apiserver pods in kube-system by anyone but a kubelet (mirror pods).",
+    "Critical because it can blind the audit trail or disable encryption at rest of secrets: successful write "
+    "to auditsinks; to kube-system configmaps/secrets whose name mentions audit or encryption; or to "
+    "kube-apiserver pods in kube-system by anyone but a kubelet (mirror pods). Limit: the audit policy, audit "
+    "webhook and encryption provider configs are files on the control-plane hosts (--audit-policy-file, "
+    "--audit-webhook-config-file, --encryption-provider-config) and managed clusters change encryption through "
+    "the cloud API, so edits made there are not in the Kubernetes audit log.",
     _audit_tamper, resources=("auditsinks", "configmaps", "secrets", "pods"),
     verbs=("create", "update", "patch", "delete", "deletecollection"),
 ))
