@@ -1001,11 +1001,11 @@ _add(Rule(
           "sigma:Kubernetes Admission Controller Modification"),
 ))
 _add(Rule(
-    "KH-AUDLOG-071", "Admission webhook or policy modified", Severity.HIGH, (INTEGRITY,),
-    "Successful update/patch of the same resources, except control-plane identities (a weakened webhook "
-    "silently disables policy enforcement). High, not critical: certificate injectors patch webhook caBundles "
-    "routinely. Deletion is KH-AUDLOG-075.",
-    _simple("{user} {verb} {obj}"), resources=_WEBHOOKS, verbs=("update", "patch"),
+    "KH-AUDLOG-071", "Admission webhook or policy modified or deleted", Severity.HIGH, (INTEGRITY,),
+    "Successful update/patch/delete/deletecollection of the same resources (a deleted or weakened webhook "
+    "silently disables policy enforcement). Its meaning is unchanged since release (rule ids never change "
+    "meaning); a deletion also raises the critical KH-AUDLOG-075.",
+    _simple("{user} {verb} {obj}"), resources=_WEBHOOKS, verbs=("update", "patch", "delete", "deletecollection"),
     refs=("sigma:Kubernetes Admission Controller Modification",),
 ))
 _add(Rule(
