@@ -17,7 +17,7 @@ _WORD = re.compile(r"\S++")
 _SSN_DASHED = re.compile(r"(?:(?<![\d-])|(?<=[A-Za-z_]-))(\d{3})-(\d{2})-(\d{4})(?![\d-])")
 _SSN_BARE = re.compile(r"(?<![A-Za-z0-9])(\d{3})(\d{2})(\d{4})(?![A-Za-z0-9])")
 """Nine digits standing alone (inside `G849355949` they are part of an identifier: an MRN, not an SSN)."""
-_NPI = re.compile(r"(?<![\d.])([12]\d{9})(?![\d.])")
+_NPI = re.compile(r"(?<![0-9A-Za-z.])([12]\d{9})(?![0-9A-Za-z.])")
 _MRN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{0,3}+-?\d{5,12}+(?![A-Za-z0-9])")
 _DATE_ISO = re.compile(r"(?<!\d)((?:19|20)\d\d)-(\d\d)-(\d\d)(?!\d)")
 _DATE_US = re.compile(r"(?<!\d)(\d{1,2})[/-](\d{1,2})[/-]((?:19|20)\d\d)(?!\d)")
