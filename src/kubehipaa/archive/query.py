@@ -193,7 +193,7 @@ def _import_duckdb() -> Any:
 
 
 @contextlib.contextmanager
-def connect(store: Path, seg: Segments) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(store: Path, seg: Segments, *, profiling: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with the view `events` over the segments, sandboxed (module doc).
 
     The file list is handed to DuckDB as a bound parameter (DuckDB quotes it), so a store path with a quote
@@ -210,6 +210,8 @@ def connect(store: Path, seg: Segments) -> Iterator[duckdb.DuckDBPyConnection]:
             con.execute("SET temp_directory = $1", [spill])
             con.execute("SET allowed_directories = $1", [[events_dir + os.sep, spill + os.sep]])
             con.execute("SET enable_external_access = false")
+            if profiling:
+                con.execute("PRAGMA enable_profiling = 'json'")
             con.execute("SET lock_configuration = true")
             files = [os.path.realpath(f) for f in seg.files]
             try:
@@ -448,8 +450,7 @@ class ScanProfile:
 def profile(store: Path, sql: str, params: Sequence[Any] = ()) -> list[ScanProfile]:
     """Run `sql` under EXPLAIN ANALYZE and return each Parquet scan's profile (DuckDB's JSON profile)."""
     seg = segments(store)
-    with connect(store, seg) as con:
-        con.execute("PRAGMA enable_profiling = 'json'")
+    with connect(store, seg, profiling=True) as con:
         rows = _execute(con, f"EXPLAIN ANALYZE {sql}", list(params)).fetchall()
     tree = json.loads(rows[0][1])
     scans: list[ScanProfile] = []
