@@ -362,7 +362,8 @@ def main() -> None:
           f"(best of {args.repeat})")
     for scan in q.profile(args.store, *q.build_sql(spec)):
         print(f"  DuckDB profile of 'who read': columns projected {scan.projections}, filters pushed into the "
-              f"scan {scan.filters}; files opened {scan.files_opened}/{scan.files_total}")
+              f"scan {scan.filters}; files opened {scan.files_opened}/{scan.files_total}; "
+              f"{(scan.bytes_scanned or 0) / 2**20:,.0f} MiB read of {size / 2**20:,.0f} MiB")
     since = dt.datetime.fromisoformat(week).replace(tzinfo=dt.UTC)
     spec = q.Query(filters=q.Filters(users=("jane@hospital.org",), resources=("secrets",), since=since))
     for scan in q.profile(args.store, *q.build_sql(spec)):

@@ -14,7 +14,6 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -351,6 +350,27 @@ def test_json_and_csv_carry_the_same_rows(store: Path, monkeypatch: pytest.Monke
     assert table[1][0] == "2025-01-01T12:00:00Z" and table[1][-2] == "200"
 
 
+def test_csv_defuses_formulas_but_keeps_numbers(store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(monkeypatch, capsys, str(store), "--sql",
+                         "select -1 as n, '=HYPERLINK(\"http://x\")' as f, 2.5 as x", "--format", "csv")
+    assert code == 0, err
+    assert list(csv.reader(io.StringIO(out))) == [["n", "f", "x"], ["-1", "'=HYPERLINK(\"http://x\")", "2.5"]]
+
+
+def test_a_store_path_with_quotes_and_glob_characters_is_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The file list reaches DuckDB as a bound value, not as SQL text or a glob: a store named `it's [a] *`
+    is read, and its sibling `it's [a] x` (which `*` would match as a glob) is not."""
+    store = tmp_path / "it's [a] *"
+    write_archive(store, [row(T0, audit_id="q1")])
+    write_archive(tmp_path / "it's [a] x", [row(T0, audit_id="other")])
+    assert ids(monkeypatch, capsys, store) == ["q1"]
+    code, out, err = run(monkeypatch, capsys, str(store), "--sql", "select count(*) as n from events",
+                         "--format", "json")
+    assert code == 0 and json.loads(out)["rows"] == [{"n": 1}], err
+
+
 def test_output_file(store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                      capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "out.json"
@@ -406,6 +426,3 @@ def test_every_format_redacts_secrets_and_phi_in_results(leaky: Path, fmt: str, 
     assert "<redacted" in out
     assert "ops" in out  # the rest of the row is shown
 
-
-def _values(doc: dict[str, Any]) -> list[Any]:
-    return [v for r in doc["rows"] for v in r.values()]

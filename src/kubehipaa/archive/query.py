@@ -436,7 +436,8 @@ class ScanProfile:
     `projections`: the columns read from the files; `files_read`: the files opened (paths, as far as DuckDB
     lists them), `files_opened` how many; `files_total`: files before pruning; `file_filters`:
     the conditions applied to the file list (hive partitions); `filters`: those pushed into the Parquet
-    reader (row-group statistics)."""
+    reader (row-group statistics); `bytes_scanned`: what the scan read from the files (None when this
+    DuckDB version does not say)."""
 
     projections: list[str]
     files_read: list[str]
@@ -444,6 +445,7 @@ class ScanProfile:
     files_total: int
     file_filters: str
     filters: list[str]
+    bytes_scanned: int | None
     raw: dict[str, Any]
 
 
@@ -471,7 +473,8 @@ def profile(store: Path, sql: str, params: Sequence[Any] = ()) -> list[ScanProfi
                 files_opened=int(read) if read.isdigit() else len(files),
                 files_total=int(total) if total.isdigit() else len(seg.files),
                 file_filters=str(info.get("File Filters", "")),
-                filters=[filters] if isinstance(filters, str) else list(filters), raw=info))
+                filters=[filters] if isinstance(filters, str) else list(filters),
+                bytes_scanned=node.get("bytes_scanned"), raw=info))
         for child in node.get("children", []):
             walk(child)
 

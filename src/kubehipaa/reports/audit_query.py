@@ -164,9 +164,15 @@ def render_table(result: QueryResult, *, width: int) -> str:
     return render_text(parts, width=width)
 
 
+def csv_cell(value: Any, column: str = "") -> Any:
+    """A CSV cell: numbers stay numbers (`-1` is not a formula to defuse), everything else as in the table."""
+    v = plain(value, column)
+    return v if isinstance(v, int | float) else cell_text(value, column)
+
+
 def render_csv(result: QueryResult) -> str:
     return csv_text(unique_names(result.columns),
-                    ([cell_text(v, c) for c, v in zip(result.columns, row, strict=True)] for row in result.rows))
+                    ([csv_cell(v, c) for c, v in zip(result.columns, row, strict=True)] for row in result.rows))
 
 
 class AuditQueryReport:
