@@ -133,6 +133,28 @@ def test_time_bounds_are_utc_instants_and_until_is_exclusive(tmp_path: Path, mon
     assert ids(monkeypatch, capsys, store, "--since", "2025-01-02T23:00:00.000000001Z") == ["b2", "b3"]
 
 
+def test_a_range_beyond_the_archived_days_is_said(store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The archive holds 2025-01-01..2025-01-08. Asking from 2024 answers only from 2025-01-01: said in every
+    format. Asking about 2026 examines no event at all: the report says so, and the exit code is 2, so an
+    empty answer cannot pass for "nobody did it"."""
+    code, out, err = run(monkeypatch, capsys, str(store), "--since", "2024-06-01", "--user", "bob",
+                         "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and [r["user"] for r in doc["rows"]] == ["bob"]
+    assert any("before the first archived day (2025-01-01)" in w for w in doc["warnings"]), doc["warnings"]
+    code, out, err = run(monkeypatch, capsys, str(store), "--since", "2024-06-01")
+    assert code == 0 and "warning: --since starts on 2024-06-01" in " ".join(out.split())
+    code, out, err = run(monkeypatch, capsys, str(store), "--since", "2026-01-01", "--format", "json")
+    assert code == 2 and "no archived day lies in the --since/--until range" in err
+    assert json.loads(out)["count"] == 0 and json.loads(out)["warnings"]
+    code, out, err = run(monkeypatch, capsys, str(store), "--until", "2024-12-31T23:59:59Z")
+    assert code == 2 and "no event was examined" in err
+    code, out, err = run(monkeypatch, capsys, str(store), "--since", "2025-01-02", "--until", "2025-01-04",
+                         "--format", "json")
+    assert code == 0 and json.loads(out)["warnings"] == []
+
+
 def test_count_by_user_answers_who(store: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(monkeypatch, capsys, str(store), "--resource", "secrets", "--verb", "get",

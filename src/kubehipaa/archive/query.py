@@ -134,6 +134,11 @@ class QueryResult:
     filters: dict[str, Any] = field(default_factory=dict)
     count_by: list[str] = field(default_factory=list)
     sql: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """The time range reaches beyond the archived days: rows before the first (or after the last) archived
+    day cannot be in the answer, and "no row" there does not mean "nobody did it"."""
+    outside: str | None = None
+    """Set when the time range holds no archived day at all: the question was not asked of any event."""
 
 
 def iso(moment: dt.datetime) -> str:
@@ -367,7 +372,31 @@ def run_filters(store: Path, q: Query) -> QueryResult:
         cur = _execute(con, sql, params)
         columns = [d[0] for d in cur.description]
         rows = cur.fetchall()
-    return _result(store, seg, columns, rows, q.limit, filters=q.filters.to_dict(), count_by=list(q.count_by))
+    warnings, outside = coverage(q.filters, seg)
+    return _result(store, seg, columns, rows, q.limit, filters=q.filters.to_dict(), count_by=list(q.count_by),
+                   warnings=warnings, outside=outside)
+
+
+def coverage(f: Filters, seg: Segments) -> tuple[list[str], str | None]:
+    """How the --since/--until range sits against the archived days: warnings when it starts before the first
+    or ends after the last, and a reason when it holds none of them (module `QueryResult.outside`)."""
+    if not seg.days or (f.since is None and f.until is None):
+        return [], None
+    first, last = seg.days[0], seg.days[-1]
+    lo = f.since.astimezone(dt.UTC).date().isoformat() if f.since is not None else None
+    hi = (f.until - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date().isoformat() \
+        if f.until is not None else None
+    span = f"the archive holds {first} to {last}"
+    if (lo is not None and lo > last) or (hi is not None and hi < first):
+        return [], f"no archived day lies in the --since/--until range ({span}): no event was examined"
+    warnings: list[str] = []
+    if lo is not None and lo < first:
+        warnings.append(f"--since starts on {lo}, before the first archived day ({first}): events before "
+                        f"{first} are not in the archive (never archived, or pruned)")
+    if hi is not None and hi > last:
+        warnings.append(f"--until ends on {hi}, after the last archived day ({last}): later events are not "
+                        f"in the archive (yet)")
+    return warnings, None
 
 
 # ---- raw SQL --------------------------------------------------------------------------------------------

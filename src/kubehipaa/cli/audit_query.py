@@ -14,8 +14,8 @@ from pathlib import Path
 import typer
 
 from kubehipaa.cli.audit import app, time_range
-from kubehipaa.cli.common import write_output
-from kubehipaa.errors import KubehipaaError
+from kubehipaa.cli.common import warn, write_output
+from kubehipaa.errors import InputError, KubehipaaError
 
 
 class QueryFormat(str, Enum):
@@ -90,8 +90,8 @@ def query(
 
       kubehipaa audit query ./audit-archive --sql "select user, count(*) from events group by 1"
 
-    Exit codes: 0 answered (no matching row is an answer); 2 usage error, bad SQL, or a missing or empty
-    archive (an empty archive answers nothing).
+    Exit codes: 0 answered (no matching row is an answer); 2 usage error, bad SQL, a missing or empty
+    archive, or a --since/--until range with no archived day in it (nothing was examined).
     """
     from kubehipaa.archive import query as q
     from kubehipaa.reports.audit_query import AuditQueryReport
@@ -114,4 +114,9 @@ def query(
         spec = q.Query(filters=flt, columns=_columns(columns, full) or q.DEFAULT_COLUMNS, count_by=keys,
                        limit=limit)
         result = q.run_filters(store, spec)
+    if fmt != QueryFormat.table:  # the table says it under the rows; JSON has `warnings`, CSV has no place
+        for line in result.warnings:
+            warn(line)
     write_output(AuditQueryReport().render(result, fmt.value, RenderOptions()), output)
+    if result.outside is not None:  # after the report (which says so too): exit 2, not an empty answer
+        raise InputError(result.outside)

@@ -105,6 +105,7 @@ def report_dict(result: QueryResult) -> dict[str, Any]:
         "count": len(result.rows),
         "limit": result.limit,
         "truncated": result.truncated,
+        "warnings": result.warnings + ([result.outside] if result.outside else []),
         "rows": [{n: plain(v, c) for n, c, v in zip(names, result.columns, row, strict=True)}
                  for row in result.rows],
     }
@@ -117,6 +118,9 @@ def summary_lines(result: QueryResult) -> list[str]:
     span = f", {result.first_day} to {result.last_day}" if result.first_day else ""
     lines.append(f"archive: {result.store}")
     lines.append(f"{result.files} segment(s) over {result.days} day(s){span}")
+    lines.extend(f"warning: {w}" for w in result.warnings)
+    if result.outside:
+        lines.append(result.outside)
     return lines
 
 
