@@ -4,8 +4,8 @@ Read here with DuckDB's own `hive_partitioning` reader over a glob, as an engine
 kubehipaa would (no file list, no kubehipaa code), and with pyarrow's hive dataset reader: both must see every
 column of EVENT_SCHEMA with its type, `day` from the directory name only, every row, and prune by `day`.
 
-The archive is written by `write_archive` (the layout contract, archive/schema.py). After `audit archive add`
-lands, `archive_writer` is where a second parametrisation points at it.
+The archive is written by `write_archive` (the layout contract, archive/schema.py), straight with pyarrow;
+once `audit archive add` is merged, the `store` fixture is where a second parametrisation points at it.
 """
 
 from __future__ import annotations

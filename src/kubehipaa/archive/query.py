@@ -96,7 +96,7 @@ class Filters:
         for key in ("users", "groups", "verbs", "resources", "namespaces", "names", "source_ips", "codes"):
             values = getattr(self, key)
             if values:
-                out[key] = list(values)
+                out["sourceIPs" if key == "source_ips" else key] = list(values)
         if self.since is not None:
             out["since"] = iso(self.since)
         if self.until is not None:
