@@ -426,24 +426,28 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 def leaky(tmp_path: Path) -> Path:
     """An archive written by something that did not redact (an older version, or redaction opted out)."""
     path = tmp_path / "leaky"
-    write_archive(path, [row(T0, audit_id="s1", user="ops", name="patient-123-45-6789",
-                             request_uri="/api/v1/namespaces/clinical/secrets?token=hunter2hunter2",
-                             user_agent=f"curl Authorization: Bearer {JWT}",
-                             event=json.dumps({"annotations": {"password": "hunter2hunter2"}, "jwt": JWT}))])
+    write_archive(path, [
+        row(T0, audit_id="s1", user="ops", name="patient-123-45-6789",
+            request_uri="/api/v1/namespaces/clinical/secrets?token=hunter2hunter2",
+            user_agent=f"curl Authorization: Bearer {JWT}",
+            event=json.dumps({"annotations": {"password": "hunter2hunter2"}, "jwt": JWT})),
+        row(T0, audit_id="s2", user="ops", resource="services", subresource="proxy", name="ehr:80",
+            request_uri="/api/v1/namespaces/clinical/services/ehr:80/proxy/patients/4417/records"),
+    ])
     return path
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 @pytest.mark.parametrize("argv", [
     ["--full"],
-    ["--sql", "select *, upper(request_uri) as computed from events"],  # a new string, from the data
+    ["--sql", "select *, upper(request_uri) as computed, request_uri || '' as uri2 from events"],  # new strings
 ])
 def test_every_format_redacts_secrets_and_phi_in_results(leaky: Path, fmt: str, argv: list[str],
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(monkeypatch, capsys, str(leaky), *argv, "--format", fmt)
     assert code == 0, err
-    for leaked in ("hunter2", "HUNTER2", JWT, "123-45-6789", "eyJzdWIi"):
+    for leaked in ("hunter2", "HUNTER2", JWT, "123-45-6789", "eyJzdWIi", "patients/4417"):
         assert leaked not in out, (leaked, out)
     assert "<redacted" in out
     assert "ops" in out  # the rest of the row is shown

@@ -15,6 +15,7 @@ import decimal
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from rich.console import RenderableType
 from rich.text import Text
 
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from kubehipaa.archive.query import QueryResult
 
 URI_COLUMNS = frozenset({"request_uri"})
-"""Columns holding a request URI: redacted with `redact_uri` (the query string goes whole)."""
+"""Columns holding a request URI: redacted with `redact_uri` (the query string goes whole, and the
+application path behind `/proxy/`), as is any string value starting with `/`."""
 KEY_COLUMNS = frozenset({"ts", "first", "last", "user", "impersonated_user", "verb", "namespace", "name",
                          "source_ip", "code", "events", "day", "audit_id", "resource", "subresource"})
 """Name-like columns that a table must never split inside a word (terminal.fit_table)."""
@@ -47,7 +49,9 @@ def plain(value: Any, column: str = "") -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
-        return redact_uri(value) if column in URI_COLUMNS else redact_text(value)
+        if value.startswith(("{", "[")):
+            return _redact_json_text(value)
+        return _redact_string(value, column)
     if isinstance(value, dt.datetime):
         return _instant(value)
     if isinstance(value, dt.date | dt.time):
@@ -65,6 +69,35 @@ def plain(value: Any, column: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [plain(v, column) for v in value]
     return redact_text(str(value))
+
+
+def _redact_string(value: str, column: str = "") -> str:
+    """A request URI, also one computed by --sql under another name, loses the path behind /proxy/ and its
+    query string (redact_uri); any other path-like text gets the same (harmless) treatment; the rest is text."""
+    return redact_uri(value) if column in URI_COLUMNS or value.startswith("/") else redact_text(value)
+
+
+def _redact_tree(value: Any) -> Any:
+    if isinstance(value, str):
+        return _redact_string(value)
+    if isinstance(value, dict):
+        return {redact_text(str(k)): _redact_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v) for v in value]
+    return value
+
+
+def _redact_json_text(value: str) -> str:
+    """JSON text (the `event` column: a whole audit event) redacted as text first (a value is a secret by its
+    key: `"password": "..."`), then value by value, so the `requestURI` inside gets the URI rules as the
+    `request_uri` column does. Should the text pass leave something that no longer parses, it is shown as
+    the text pass left it (redacted, just not re-checked value by value)."""
+    text = redact_text(value)
+    try:
+        tree = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return orjson.dumps(_redact_tree(tree)).decode("utf-8")
 
 
 def cell_text(value: Any, column: str = "") -> str:
