@@ -339,6 +339,16 @@ def test_without_duckdb_says_what_to_install(store: Path, monkeypatch: pytest.Mo
     assert code == 2 and "kubehipaa[archive]" in err, err
 
 
+def test_without_pyarrow_says_what_to_install(store: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The archive schema is pyarrow's: without it the command cannot even describe the columns."""
+    for mod in [m for m in sys.modules if m == "pyarrow" or m.startswith(("pyarrow.", "kubehipaa.archive"))]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    code, _, err = run(monkeypatch, capsys, str(store))
+    assert code == 2 and "kubehipaa[archive]" in err and "pyarrow" in err, err
+
+
 @pytest.mark.parametrize("argv,fragment", [
     (["--columns", "user,password"], "unknown column 'password'"),
     (["--columns", 'user" from events; --'], "unknown column"),
@@ -347,6 +357,8 @@ def test_without_duckdb_says_what_to_install(store: Path, monkeypatch: pytest.Mo
     (["--code", "599-500"], "--code"),
     (["--since", "2025-01-05", "--until", "2025-01-05"], "holds no time"),
     (["--format", "xml"], "xml"),
+    (["--count-by", "user", "--columns", "ts"], "--count-by shows its own columns"),
+    (["--limit", "0"], "--limit"),
 ])
 def test_bad_options_are_exit_2(store: Path, argv: list[str], fragment: str, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:

@@ -93,7 +93,11 @@ def query(
     Exit codes: 0 answered (no matching row is an answer); 2 usage error, bad SQL, a missing or empty
     archive, or a --since/--until range with no archived day in it (nothing was examined).
     """
-    from kubehipaa.archive import query as q
+    try:
+        from kubehipaa.archive import query as q  # the schema needs pyarrow; queries need DuckDB
+    except ImportError as exc:
+        raise KubehipaaError(f"audit query needs pyarrow and DuckDB ({exc.name or exc} is missing): "
+                             "pip install 'kubehipaa[archive]'") from None
     from kubehipaa.reports.audit_query import AuditQueryReport
     from kubehipaa.reports.base import RenderOptions
 
@@ -105,6 +109,9 @@ def query(
                                  "put the conditions in the SELECT")
         result = q.run_sql(store, sql, limit)
     else:
+        if count_by and (columns or full):
+            raise KubehipaaError("--count-by shows its own columns (the keys, events, first, last): drop "
+                                 "--columns/--full")
         window = time_range(since, until)
         flt = q.Filters(users=tuple(user or ()), groups=tuple(group or ()), verbs=tuple(verb or ()),
                         resources=tuple(resource or ()), namespaces=tuple(namespace or ()),
