@@ -155,6 +155,27 @@ def test_a_range_beyond_the_archived_days_is_said(store: Path, monkeypatch: pyte
     assert code == 0 and json.loads(out)["warnings"] == []
 
 
+def test_collections_widens_name_to_the_lists_and_watches_that_return_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Who read secret db in namespace billing: the get of db, and also the list/watch of billing's secrets
+    and the cluster-wide list, which returned db too; not the get of another secret, not a list elsewhere."""
+    store = tmp_path / "c"
+    write_archive(store, [
+        row(D[0], audit_id="c1", user="getter", verb="get", namespace="billing", name="db"),
+        row(D[0], audit_id="c2", user="lister", verb="list", namespace="billing", name=None),
+        row(D[1], audit_id="c3", user="watcher", verb="watch", namespace=None, name=None),
+        row(D[1], audit_id="c4", user="other", verb="get", namespace="billing", name="api"),
+        row(D[2], audit_id="c5", user="elsewhere", verb="list", namespace="clinical", name=None),
+        row(D[2], audit_id="c6", user="db-elsewhere", verb="get", namespace="clinical", name="db"),
+    ])
+    base = ["--resource", "secrets", "-n", "billing", "--name", "db", "--verb", "get", "--verb", "list",
+            "--verb", "watch"]
+    assert ids(monkeypatch, capsys, store, *base) == ["c1"]
+    assert ids(monkeypatch, capsys, store, *base, "--collections") == ["c1", "c2", "c3"]
+    code, _, err = run(monkeypatch, capsys, str(store), "--collections")
+    assert code == 2 and "--collections widens --name" in err
+
+
 def test_count_by_user_answers_who(store: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(monkeypatch, capsys, str(store), "--resource", "secrets", "--verb", "get",

@@ -89,6 +89,10 @@ class Filters:
     codes: tuple[str, ...] = ()
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    collections: bool = False
+    """With `names`: also the requests on a whole collection (no object name: a list, watch or
+    deletecollection), in `namespaces` or across all namespaces, which return or touch the named objects too.
+    "Who read secret X" is not answered by the requests that name X alone."""
 
     def to_dict(self) -> dict[str, Any]:
         """The filters that were given, for the report (times in RFC 3339)."""
@@ -101,6 +105,8 @@ class Filters:
             out["since"] = iso(self.since)
         if self.until is not None:
             out["until"] = iso(self.until)
+        if self.collections:
+            out["collections"] = True
         return out
 
 
@@ -325,10 +331,13 @@ def where_clause(f: Filters, p: _Params) -> list[str]:
             else:
                 parts.append(f"resource = {p.add(res)}")
         conds.append("(" + " OR ".join(parts) + ")")
+    widen = f.collections and bool(f.names)
     if f.namespaces:
-        conds.append(_text_match("namespace", f.namespaces, p, globs=False))
+        match = _text_match("namespace", f.namespaces, p, globs=False)
+        conds.append(f"({match} OR (namespace IS NULL AND name IS NULL))" if widen else match)
     if f.names:
-        conds.append(_text_match("name", f.names, p, globs=False))
+        match = _text_match("name", f.names, p, globs=False)
+        conds.append(f"({match} OR name IS NULL)" if widen else match)
     if f.source_ips:
         conds.append(_text_match("source_ip", f.source_ips, p, globs=True))
     if f.codes:

@@ -58,7 +58,10 @@ def query(
                                        "resource/subresource (pods/exec). Repeatable."),
     namespace: list[str] = typer.Option(None, "--namespace", "-n", help="Namespace. Repeatable."),
     name: list[str] = typer.Option(None, "--name", help="Object name. Repeatable. A list or watch of a "
-                                   "whole namespace names no object: see docs/audit-archive.md."),
+                                   "whole namespace names no object: add --collections for those."),
+    collections: bool = typer.Option(False, "--collections", help="With --name: also the requests on the "
+                                     "whole collection (list, watch, deletecollection: no object name), in "
+                                     "the --namespace or cluster-wide, which return the named object too."),
     source_ip: list[str] = typer.Option(None, "--source-ip", help="Source IP (glob: 10.0.*). Repeatable."),
     code: list[str] = typer.Option(None, "--code", help="Response code: 403, a class 4xx or a range "
                                    "500-599. Repeatable."),
@@ -102,13 +105,15 @@ def query(
     from kubehipaa.reports.base import RenderOptions
 
     filters_given = any([user, group, verb, resource, namespace, name, source_ip, code, since, until,
-                         columns, full, count_by])
+                         columns, full, count_by, collections])
     if sql is not None:
         if filters_given:
             raise KubehipaaError("--sql cannot be combined with filter, --columns or --count-by options: "
                                  "put the conditions in the SELECT")
         result = q.run_sql(store, sql, limit)
     else:
+        if collections and not name:
+            raise KubehipaaError("--collections widens --name: give the object's --name")
         if count_by and (columns or full):
             raise KubehipaaError("--count-by shows its own columns (the keys, events, first, last): drop "
                                  "--columns/--full")
@@ -116,7 +121,7 @@ def query(
         flt = q.Filters(users=tuple(user or ()), groups=tuple(group or ()), verbs=tuple(verb or ()),
                         resources=tuple(resource or ()), namespaces=tuple(namespace or ()),
                         names=tuple(name or ()), source_ips=tuple(source_ip or ()), codes=tuple(code or ()),
-                        since=_instant(window.since), until=_instant(window.until))
+                        since=_instant(window.since), until=_instant(window.until), collections=collections)
         keys = tuple(c.strip() for c in count_by.split(",") if c.strip()) if count_by else ()
         spec = q.Query(filters=flt, columns=_columns(columns, full) or q.DEFAULT_COLUMNS, count_by=keys,
                        limit=limit)
