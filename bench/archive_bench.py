@@ -347,6 +347,8 @@ def main() -> None:
     startup = best(["audit", "query", "--help"], args.repeat)
     print(f"CLI start-up alone (audit query --help): {startup[0]:.2f} s wall, {startup[1]:.2f} s CPU")
     for label, argv in ((f"who read secret {secret} in namespace {ns}, ever", who),
+                        ("the same with --collections (the namespace's and cluster-wide lists/watches too)",
+                         [*who, "--collections"]),
                         ("--sql group-by (deletes per user, every event)", sql),
                         (f"one user's secret reads --since {week} (7 of {files} days)", recent)):
         wall, cpu, out = best(argv, args.repeat)
