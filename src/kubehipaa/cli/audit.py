@@ -212,3 +212,6 @@ def rules_list(
     Example: kubehipaa audit rules list --format json
     """
     write_output(AuditRulesReport().render(list(RULES), fmt.value, RenderOptions()), output)
+
+
+from kubehipaa.cli import audit_query as _audit_query  # noqa: E402, F401  registers `audit query` on app
