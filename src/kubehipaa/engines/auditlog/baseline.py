@@ -114,8 +114,7 @@ def _slide(seen: dict[str, float], value: str, t: float, horizon: float) -> int:
     Re-inserting moves a value to the end, so the front is always the least recently read: pruning stops at
     the first value still inside the window (amortised O(1); with merged logs going slightly back in time
     an old value may linger one event longer, never count twice)."""
-    if value in seen:
-        del seen[value]
+    seen.pop(value, None)
     seen[value] = t
     while seen:
         first = next(iter(seen))
