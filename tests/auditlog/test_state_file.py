@@ -168,8 +168,8 @@ def _real_state(day1: Path, tmp_path: Path) -> bytes:
     return state.read_bytes()
 
 
-@pytest.mark.parametrize("kind", ["garbage", "truncated", "empty", "newer", "unversioned", "other-format",
-                                  "bad-windows", "bad-baseline", "directory"])
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "empty", "newer", "unversioned", "bool-version",
+                                  "other-format", "bad-windows", "bad-baseline", "deep", "directory"])
 def test_an_unusable_state_file_is_one_line_exit_2_and_left_alone(kind: str, day1: Path, tmp_path: Path) -> None:
     good = _real_state(day1, tmp_path)
     doc = json.loads(good)
@@ -184,6 +184,11 @@ def test_an_unusable_state_file_is_one_line_exit_2_and_left_alone(kind: str, day
         state.write_bytes(json.dumps({**doc, "version": 2}).encode())
     elif kind == "unversioned":
         state.write_bytes(json.dumps({k: v for k, v in doc.items() if k != "version"}).encode())
+    elif kind == "bool-version":
+        state.write_bytes(json.dumps({**doc, "version": True}).encode())
+    elif kind == "deep":  # nesting deeper than the decoder follows
+        state.write_bytes(b'{"format": "kubehipaa-audit-state", "version": 1, "detector": ' + b"[" * 100_000
+                          + b"]" * 100_000 + b"}")
     elif kind == "other-format":
         state.write_bytes(json.dumps({"kind": "Event", "apiVersion": "audit.k8s.io/v1"}).encode())
     elif kind == "bad-windows":
