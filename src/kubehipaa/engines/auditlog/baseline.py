@@ -108,20 +108,17 @@ class _Identity:
         return st
 
 
-def _slide(seen: dict[str, float], value: str, t: float, horizon: float) -> int:
-    """Record `value` at `t` in an oldest-first dict, drop what fell out of the window, return the count.
+def _prune(seen: dict[str, float], horizon: float) -> None:
+    """Drop what fell out of the window (and the oldest beyond `MAX_VALUES`) from an oldest-first dict.
 
-    Re-inserting moves a value to the end, so the front is always the least recently read: pruning stops at
-    the first value still inside the window (amortised O(1); with merged logs going slightly back in time
+    Re-inserting a value moves it to the end, so the front is always the least recently read: pruning stops
+    at the first value still inside the window (amortised O(1); with merged logs going slightly back in time
     an old value may linger one event longer, never count twice)."""
-    seen.pop(value, None)
-    seen[value] = t
     while seen:
         first = next(iter(seen))
         if seen[first] >= horizon and len(seen) <= MAX_VALUES:
             break
         del seen[first]
-    return len(seen)
 
 
 class SpikeBaseline:
@@ -147,15 +144,27 @@ class SpikeBaseline:
                 ids.popitem(last=False)
         else:
             ids.move_to_end(key)
-        bucket = int(t // self.seconds)
+        seconds = self.seconds
+        bucket = int(t // seconds)
         if st.bucket is None:
             st.bucket = bucket
         elif bucket > st.bucket:  # an earlier time (merged logs) stays in the current bucket
             self._fold(st, t)
             st.bucket = bucket
-        horizon = t - self.seconds
-        n_s = _slide(st.secrets, secret, t, horizon)
-        n_n = _slide(st.namespaces, namespace, t, horizon)
+        horizon = t - seconds
+        # `_slide`, inlined for both tables: this runs on every secret read of every non-platform identity
+        seen = st.secrets
+        seen.pop(secret, None)
+        seen[secret] = t
+        if seen[next(iter(seen))] < horizon or len(seen) > MAX_VALUES:
+            _prune(seen, horizon)
+        n_s = len(seen)
+        seen = st.namespaces
+        seen.pop(namespace, None)
+        seen[namespace] = t
+        if seen[next(iter(seen))] < horizon or len(seen) > MAX_VALUES:
+            _prune(seen, horizon)
+        n_n = len(seen)
         if n_s > st.cur_s:
             st.cur_s = n_s
         if n_n > st.cur_n:
@@ -178,14 +187,18 @@ class SpikeBaseline:
 
     def _fold(self, st: _Identity, t: float) -> None:
         """Add the bucket that just ended to the history (only buckets with reads exist)."""
-        if st.windows == 0:
-            st.mean_s, st.mean_n = float(st.cur_s), float(st.cur_n)
+        cur_s, cur_n = st.cur_s, st.cur_n
+        if st.windows:
+            st.mean_s += ALPHA * (cur_s - st.mean_s)
+            st.mean_n += ALPHA * (cur_n - st.mean_n)
         else:
-            st.mean_s += ALPHA * (st.cur_s - st.mean_s)
-            st.mean_n += ALPHA * (st.cur_n - st.mean_n)
-        decay = 0.5 ** (max(0.0, t - st.peak_t) / self.memory_s)
-        st.peak_s = max(float(st.cur_s), st.peak_s * decay)
-        st.peak_n = max(float(st.cur_n), st.peak_n * decay)
+            st.mean_s, st.mean_n = float(cur_s), float(cur_n)
+        if st.peak_s > cur_s or st.peak_n > cur_n:  # (else the new bucket is the peak: no decay to compute)
+            decay = 0.5 ** (max(0.0, t - st.peak_t) / self.memory_s)
+            st.peak_s = max(float(cur_s), st.peak_s * decay)
+            st.peak_n = max(float(cur_n), st.peak_n * decay)
+        else:
+            st.peak_s, st.peak_n = float(cur_s), float(cur_n)
         st.peak_t = t
         st.windows += 1
         st.cur_s = st.cur_n = 0
