@@ -106,9 +106,23 @@ def test_a_burst_across_a_minute_boundary_is_counted_whole() -> None:
     assert len(alerts_of(SPIKE, events)) == 1
 
 
-def test_no_history_no_verdict_and_the_first_window_is_learnt() -> None:
-    """An identity's first active window has nothing to be compared with (a new identity is KH-AUDLOG-023's)."""
+def test_during_the_warm_up_an_identity_without_history_is_learnt_not_judged() -> None:
+    """The workloads already running when a log starts are not all spikes at its first minute."""
     assert alerts_of(SPIKE, sweep(start=0)) == []
+    assert alerts_of(SPIKE, routine(per_minute=20, namespaces=5, minutes=3)) == []
+
+
+def test_after_the_warm_up_a_new_identity_sweeping_secrets_alerts() -> None:
+    """The issue's service account reading a dozen secrets across namespaces within a minute, never seen before:
+    its baseline is nothing. (KH-AUDLOG-022 needs 15; first-seen alone is medium.)"""
+    newcomer = "system:serviceaccount:portal:frontend"
+    events = routine(minutes=90) + sweep(user=newcomer, start=91 * 60)
+    spikes = alerts_of(SPIKE, events)
+    assert [(a.user, a.evidence["historyWindows"]) for a in spikes] == [(newcomer, 0)]
+    assert "no secret reads by it before" in spikes[0].message
+    assert alerts_of(BURST, events) == []
+    # the warm-up is `first_seen_learning_s`: without it the same sweep alerts at the start of a log
+    assert len(alerts_of(SPIKE, sweep(start=0), DetectorConfig(first_seen_learning_s=0))) == 1
 
 
 def test_a_spike_alerts_once_then_again_after_the_quiet_window() -> None:
@@ -142,7 +156,7 @@ def test_snapshot_and_restore_continue_the_history() -> None:
     assert restored.restore(snap) == []
     assert len(restored.process_all(sweep())) == 1
     fresh = Detector([RULES_BY_ID[SPIKE]])
-    assert fresh.process_all(sweep()) == []  # without the history the sweep is the first window
+    assert fresh.process_all(sweep()) == []  # without the history: an unknown identity during the warm-up
 
 
 def test_memory_is_bounded() -> None:

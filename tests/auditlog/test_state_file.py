@@ -108,6 +108,18 @@ def test_state_round_trip_alerts_on_the_new_and_not_on_the_learnt(day1: Path, da
     assert report2["detector"]["alertsByRule"][SPIKE] == 1
 
 
+def test_with_state_the_warm_up_happens_once(day1: Path, tmp_path: Path) -> None:
+    """A service account never seen before sweeps a dozen secrets at 08:00 on day 2: without state that is
+    inside the new run's warm-up (learnt, not judged); with day 1's state the warm-up is long over."""
+    newcomer = "system:serviceaccount:portal:frontend"
+    log = write_log(tmp_path / "day2b.log", [secret_read(newcomer, f"team{i % 6}", f"creds{i}", ts(DAY2, i * 1.5))
+                                             for i in range(12)])
+    assert users(analyze(log)[0], SPIKE) == []
+    state = tmp_path / "audit.state"
+    analyze(day1, "--state", state)
+    assert users(analyze(log, "--state", state)[0], SPIKE) == [newcomer]
+
+
 def test_learning_continues_across_runs(day1: Path, day2: Path, tmp_path: Path) -> None:
     """Run 2 saves what it learnt: run 3 over the same morning no longer finds mallory new."""
     state = tmp_path / "audit.state"

@@ -19,10 +19,13 @@ anything, the highest count seen during it is folded into
 Idle buckets are not folded in: the baseline is "how much does it read when it reads", otherwise a workload
 that reads once an hour would have a mean near zero and every read would look like a spike.
 
-An alert: the identity has at least `min_windows` active buckets of history (its first one never alerts:
-there is nothing to compare with; a brand-new identity is KH-AUDLOG-023's) and, for secrets or for
-namespaces, the current count is at or above the absolute floor (`floor`, `namespace_floor`), above
-`factor` x the mean, and above the decayed peak (rounded: a peak of 20 that decayed to 19.99 is still 20). Then the identity is quiet for one window (one alert per
+An alert: for secrets or for namespaces, the current count is at or above the absolute floor (`floor`,
+`namespace_floor`), above `factor` x the mean, and above the decayed peak (rounded: a peak of 20 that
+decayed to 19.99 is still 20). An identity with no history yet has a baseline of nothing, so any count at a
+floor is a spike, except during the warm-up (`learning_s` of log time from the earliest read seen, the same
+period as first-seen's): then identities are learnt, not judged, so the workloads already running when a log
+starts (the one that always reads 20) are not all reported as spikes at its first minute. With
+`audit analyze --state` the warm-up happens once, not every run. Then the identity is quiet for one window (one alert per
 spike); the spike's bucket joins the history like any other, so a new normal is learnt after an alert or two.
 
 Memory: at most `max_keys` identities (least recently active forgotten) and `MAX_VALUES` secrets and
@@ -124,18 +127,22 @@ def _prune(seen: dict[str, float], horizon: float) -> None:
 class SpikeBaseline:
     """Distinct secrets and namespaces per identity per sliding window, compared with the identity's history."""
 
-    def __init__(self, window_s: float, floor: int, namespace_floor: int, factor: float, min_windows: int,
+    def __init__(self, window_s: float, floor: int, namespace_floor: int, factor: float, learning_s: float,
                  memory_s: float, max_keys: int) -> None:
         self.seconds = max(1.0, float(window_s))
         self.floor = max(1, floor)
         self.namespace_floor = max(1, namespace_floor)
         self.factor = max(1.0, float(factor))
-        self.min_windows = max(1, min_windows)
+        self.learning_s = max(0.0, float(learning_s))
         self.memory_s = max(1.0, float(memory_s))
+        self.start: float | None = None
+        """The earliest time seen: the warm-up runs from it (an earlier event moves it back, never forward)."""
         self.ids: _Lru = _Lru(max_keys)
 
     def add(self, key: str, secret: str, namespace: str, t: float) -> Spike | None:
         """Record that `key` read `secret` (in `namespace`) at `t`; a `Spike` when this read makes one."""
+        if self.start is None or t < self.start:
+            self.start = t
         ids = self.ids
         st = ids.get(key)
         if st is None:
@@ -169,8 +176,10 @@ class SpikeBaseline:
             st.cur_s = n_s
         if n_n > st.cur_n:
             st.cur_n = n_n
-        if (n_s < self.floor and n_n < self.namespace_floor) or st.windows < self.min_windows:
-            return None  # the common case: below both floors, or no history yet
+        if n_s < self.floor and n_n < self.namespace_floor:
+            return None  # the common case
+        if not st.windows and t - self.start < self.learning_s:
+            return None  # no history, and still warming up: learn it
         quiet = st.quiet
         if quiet is not None and quiet - self.seconds <= t < quiet:  # not before the alert: times can go back
             return None
@@ -210,10 +219,12 @@ class SpikeBaseline:
 
     def to_state(self) -> dict[str, Any]:
         """Plain lists in LRU order (oldest first), for `Detector.snapshot`."""
-        return {"ids": [[k, st.to_list()] for k, st in self.ids.items()]}
+        return {"start": self.start, "ids": [[k, st.to_list()] for k, st in self.ids.items()]}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Replace the table with `to_state`'s output; this baseline's own bounds (max_keys) apply."""
+        start = state["start"]
+        self.start = None if start is None else float(start)
         self.ids.clear()
         for k, row in state["ids"]:
             st = _Identity.from_list(row)

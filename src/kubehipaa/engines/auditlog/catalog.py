@@ -554,11 +554,12 @@ _add(Rule(
     "identity, the distinct namespace/name secrets (a list counts as namespace/*) and distinct namespaces of "
     "the last secret_spike_window_s (60 s, sliding) are compared with that identity's history: an "
     "exponentially weighted mean over its previous active 60 s windows and a peak that halves every "
-    "secret_spike_memory_s (7 days). Alert when, after at least secret_spike_min_windows (1) active window "
-    "of history, the distinct secrets are at least secret_spike_floor (10) or the distinct namespaces at "
-    "least secret_spike_namespace_floor (4), and that count is above secret_spike_factor (3) times the mean "
-    "and above the decayed peak; then quiet for one window. With `audit analyze --state` the history carries "
-    "over between runs. Memory is bounded (max_keys identities, 128 values each).",
+    "secret_spike_memory_s (7 days). Alert when the distinct secrets are at least secret_spike_floor (10) "
+    "or the distinct namespaces at least secret_spike_namespace_floor (4), and that count is above "
+    "secret_spike_factor (3) times the mean and above the decayed peak; then quiet for one window. An "
+    "identity with no history has a baseline of nothing, but during the warm-up (first_seen_learning_s, "
+    "3600 s of log time) such identities are learnt, not judged. With `audit analyze --state` the history "
+    "carries over between runs. Memory is bounded (max_keys identities, 128 values each).",
     _secret_read_any, resources=("secrets",), verbs=READ_VERBS,
     window=Window("secret_spike_window_s", "secret_spike_floor", key=lambda ev: ev.username,
                   key_label="user", distinct=_secret_ref, mode="baseline"),

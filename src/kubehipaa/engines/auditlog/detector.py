@@ -180,7 +180,7 @@ class Detector:
             elif w.mode == "baseline":
                 self._state[r.id] = SpikeBaseline(
                     seconds, threshold, cfg.secret_spike_namespace_floor, cfg.secret_spike_factor,
-                    cfg.secret_spike_min_windows, cfg.secret_spike_memory_s, cfg.max_keys)
+                    cfg.first_seen_learning_s, cfg.secret_spike_memory_s, cfg.max_keys)
             elif w.mode == "distinct":
                 self._state[r.id] = DistinctWindow(seconds, threshold, cfg.max_keys)
             else:
@@ -684,11 +684,13 @@ class Detector:
                     return
                 count = spike.secrets
                 evidence = spike.evidence()
+                usual = (f"its usual: {spike.mean_secrets:.1f} secrets in {spike.mean_namespaces:.1f} namespaces "
+                         f"(busiest recent {spike.peak_secrets:.0f} in {spike.peak_namespaces:.0f}) over "
+                         f"{spike.windows} active windows" if spike.windows else
+                         "no secret reads by it before (after the warm-up)")
                 message = (f"{key or '?'} read {spike.secrets} distinct secrets in {spike.namespaces} namespaces "
-                           f"within {int(state.seconds)}s; its usual: {spike.mean_secrets:.1f} secrets in "
-                           f"{spike.mean_namespaces:.1f} namespaces (busiest recent {spike.peak_secrets:.0f} "
-                           f"in {spike.peak_namespaces:.0f}) over {spike.windows} active windows; last: "
-                           f"{ev.verb} {ev.object_display} ({ev.code})")
+                           f"within {int(state.seconds)}s; {usual}; last: {ev.verb} {ev.object_display} "
+                           f"({ev.code})")
             elif w.mode == "distinct":
                 assert w.distinct is not None
                 count = state.add(key, w.distinct(ev), t)

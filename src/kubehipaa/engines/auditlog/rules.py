@@ -57,9 +57,10 @@ class DetectorConfig:
     public_forbidden_threshold: int = 10
     public_forbidden_window_s: int = 1800
     first_seen_learning_s: int = 3600
-    """Warm-up of first-seen rules (KH-AUDLOG-023): seconds of log time, from the earliest event, during which
-    what is seen is learnt and nothing alerts (`audit analyze --learning-period`; 0: alert at once). With
-    `--state` the learning carries over, so only the first run ever warms up."""
+    """Warm-up of the rules that compare with what came before: seconds of log time, from the earliest event,
+    during which first-seen (KH-AUDLOG-023) learns and does not alert, and KH-AUDLOG-026 learns identities that
+    have no history instead of judging them (`audit analyze --learning-period`; 0: no warm-up). With `--state`
+    the learning carries over, so only the first run ever warms up."""
     secret_spike_window_s: int = 60
     """KH-AUDLOG-026 (engines/auditlog/baseline.py): the sliding window, and the size of a history bucket."""
     secret_spike_floor: int = 10
@@ -68,8 +69,6 @@ class DetectorConfig:
     """Distinct namespaces in one window below which no spike is reported."""
     secret_spike_factor: float = 3.0
     """A spike is above this many times the identity's mean (and above its decayed peak)."""
-    secret_spike_min_windows: int = 1
-    """Active buckets of history an identity needs before it can alert (its first never does)."""
     secret_spike_memory_s: int = 7 * 86400
     """Half-life of the decayed peak: a busier window than usual is normal again for about this long."""
     max_keys: int = 50_000
