@@ -6,7 +6,9 @@ used is one line and exit 2, never a traceback and never silently overwritten.""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import stat
@@ -14,10 +16,14 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 
+from kubehipaa.cli.main import app as main_app
+from kubehipaa.cli.main import main
 from kubehipaa.sources import audit_state
 
 from .helpers import raw_event
@@ -27,6 +33,7 @@ DAY1 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
 DAY2 = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC)
 FIRST_SEEN = "KH-AUDLOG-023"
 SPIKE = "KH-AUDLOG-026"
+runner = CliRunner()
 
 
 def ts(day: dt.datetime, seconds: float) -> str:
@@ -63,16 +70,30 @@ def day2(tmp_path: Path) -> Path:
     return write_log(tmp_path / "day2.log", events)
 
 
-def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubehipaa.cli.main", "audit", "analyze", *map(str, args)],
-                          capture_output=True, text=True)
+def cli(*args: str | Path, real: bool = False) -> subprocess.CompletedProcess[str]:
+    """`kubehipaa audit analyze ARGS` through the entry point `main()` (exit code, error line): in this process
+    (argv and std streams swapped), or with `real` in a child process as a user runs it."""
+    argv = ["kubehipaa", "audit", "analyze", *map(str, args)]
+    if real:
+        return subprocess.run([sys.executable, "-m", "kubehipaa.cli.main", *argv[1:]], capture_output=True,
+                              text=True)
+    out, err = io.StringIO(), io.StringIO()
+    code: Any = 0
+    with mock.patch.object(sys, "argv", argv), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def analyze(log: Path, *args: str | Path) -> tuple[dict[str, Any], str]:
-    """(JSON report, stderr) of `audit analyze LOG -f json --fail-on never ARGS`."""
-    proc = cli(log, "-f", "json", "--fail-on", "never", *args)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout), proc.stderr
+    """(JSON report, stderr) of `audit analyze LOG -f json --fail-on never ARGS`, in process (the runs that
+    must succeed; failures go through `cli`, the real entry point, for its exit code and error line)."""
+    res = runner.invoke(main_app, ["audit", "analyze", str(log), "-f", "json", "--fail-on", "never",
+                                   *map(str, args)])
+    assert res.exit_code == 0, (res.stderr, res.exception)
+    return json.loads(res.stdout), res.stderr
 
 
 def users(report: dict[str, Any], rule_id: str) -> list[str]:
@@ -212,7 +233,7 @@ def test_an_unusable_state_file_is_one_line_exit_2_and_left_alone(kind: str, day
     else:
         state.mkdir()
     before = state.read_bytes() if state.is_file() else None
-    proc = cli(day1, "--state", state)
+    proc = cli(day1, "--state", state, real=kind in ("garbage", "newer"))  # two as a user runs it
     assert_one_line_exit_2(proc, str(state))
     if kind == "newer":
         assert "newer kubehipaa" in proc.stderr
