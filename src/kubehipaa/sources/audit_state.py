@@ -70,14 +70,14 @@ def read_state(path: Path) -> dict[str, Any] | None:
     except (msgspec.DecodeError, RecursionError):  # (nesting deeper than the decoder follows)
         raise StateFileError(f"{path}: not a kubehipaa audit state file (not JSON: corrupt or truncated); "
                              f"{_FRESH_HINT}") from None
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if type(version) is int and version > STATE_VERSION:  # (said first: a newer writer may change the rest too)
+        raise StateFileError(f"{path}: state file version {version} was written by a newer kubehipaa (this "
+                             f"one reads version {STATE_VERSION}); upgrade, or {_FRESH_HINT}")
     if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
         raise StateFileError(f"{path}: not a kubehipaa audit state file (no \"format\": \"{STATE_FORMAT}\"); "
                              f"{_FRESH_HINT}")
-    version = doc.get("version")
     if type(version) is not int or version != STATE_VERSION:  # (`true == 1` in Python: not a version)
-        if type(version) is int and version > STATE_VERSION:
-            raise StateFileError(f"{path}: state file version {version} was written by a newer kubehipaa (this "
-                                 f"one reads version {STATE_VERSION}); upgrade, or {_FRESH_HINT}")
         raise StateFileError(f"{path}: unsupported state file version {version!r} (this kubehipaa reads "
                              f"version {STATE_VERSION}); {_FRESH_HINT}")
     detector = doc.get("detector")
