@@ -202,8 +202,8 @@ def _real_state(day1: Path, tmp_path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "empty", "newer", "newer-minimal", "unversioned",
-                                  "bool-version",
-                                  "other-format", "bad-windows", "bad-baseline", "deep", "directory"])
+                                  "bool-version", "other-format", "bad-windows", "bad-baseline", "deep",
+                                  "directory"])
 def test_an_unusable_state_file_is_one_line_exit_2_and_left_alone(kind: str, day1: Path, tmp_path: Path) -> None:
     good = _real_state(day1, tmp_path)
     doc = json.loads(good)

@@ -248,8 +248,8 @@ def with_learning_period(config: DetectorConfig, text: str | None) -> DetectorCo
 def say_state(use: pipeline.StateUse, config: DetectorConfig) -> None:
     """One stderr line when learning starts from nothing (no file yet) or a rule has nothing learnt in it."""
     if not use.found:
-        warn(f"no state file {use.path}: learning from scratch (first-seen rules stay silent for the first "
-             f"{config.first_seen_learning_s} s of log time); "
+        warn(f"no state file {use.path}: learning from scratch (first-seen and baseline rules warm up for the "
+             f"first {config.first_seen_learning_s} s of log time); "
              + ("it was written at the end" if use.written else "nothing was evaluated, so it was not written"))
     elif use.fresh_rules:
         warn(f"state file {use.path} has nothing learnt for {', '.join(use.fresh_rules)}: learning from this run")
