@@ -80,6 +80,11 @@ FIRE: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
     "KH-AUDLOG-024": ([raw_event("get", "secrets", name=f"s{i}", code=403, time=at(1, i)) for i in range(5)],
                       [raw_event("get", "secrets", name="s", code=403, user="system:kube-scheduler", ns="kube-system",
                                  time=at(1, i)) for i in range(5)]),
+    "KH-AUDLOG-026": ([raw_event("get", "secrets", name="db", user=SA_CLINICAL, time=at(0)),
+                       *(raw_event("get", "secrets", ns=f"ns{i}", name="db", user=SA_CLINICAL, time=at(5, i))
+                         for i in range(10))],
+                      [*(raw_event("get", "secrets", ns=f"ns{i}", name="db", user=SA_CLINICAL, time=at(m, i))
+                         for m in (0, 5) for i in range(10))]),
     "KH-AUDLOG-025": ([raw_event("delete", "secrets", name="s")], [raw_event("delete", "secrets", name="s", ns="kube-system")]),
     "KH-AUDLOG-030": ([raw_event("create", "pods", sub="exec", name="p", code=101,
                                  uri="/api/v1/namespaces/clinical/pods/p/exec?command=sh")],

@@ -7,7 +7,9 @@ cli/audit_serve.py and registers itself on `app`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -126,6 +128,11 @@ def analyze(
                                     "keep every alert, the table the --max-rows riskiest."),
     sigma: list[Path] = typer.Option(None, "--sigma", help="Also run the Sigma rules (kubernetes/audit) in these "
                                      "files/directories (repeatable)."),
+    state: Path | None = typer.Option(None, "--state", help="Keep what first-seen and baseline rules learn in "
+                                      "FILE: read before the run (absent: start learning), written after it "
+                                      "(atomically). Safe to delete."),
+    learning_period: str | None = typer.Option(None, "--learning-period", help="First-seen rules learn for this "
+                                               "long of log time before alerting: 1h (default), 30m, 2d, 0."),
 ) -> None:
     """Run the built-in detections over audit logs; alerts are grouped by rule.
 
@@ -138,6 +145,8 @@ def analyze(
       kubehipaa audit analyze audit.log --sigma ./sigma-rules/
 
       zcat audit.log.1.gz | kubehipaa audit analyze - --format json
+
+      kubehipaa audit analyze audit.log --state .kubehipaa-audit.state   # daily: keeps learning
 
     Exit codes: 0 no alert at or above --fail-on; 1 there is one; 2 usage or input error, or no event read
     (or none in the --since/--until window): nothing was evaluated.
@@ -155,9 +164,12 @@ def analyze(
     sigma_rules = load_sigma_rules(sigma) if sigma else None
     if keep is None and fmt == AnalyzeFormat.table:
         keep = max_rows  # the table shows at most max_rows per rule: hold no more (the riskiest), say the rest
-    result = pipeline.analyze(paths, rules=rules, config=DetectorConfig.from_config(cfg), sigma=sigma_rules,
-                              keep=keep, window=time_range(since, until), warnings=ignored_configs)
+    detector_config = with_learning_period(DetectorConfig.from_config(cfg), learning_period)
+    result = pipeline.analyze(paths, rules=rules, config=detector_config, sigma=sigma_rules,
+                              keep=keep, window=time_range(since, until), warnings=ignored_configs, state=state)
     check_audit_read(result.inputs, paths)
+    if result.state is not None:
+        say_state(result.state, detector_config)
     options = RenderOptions(max_rows=max_rows, generated_at=_now())
     write_output(AuditAlertsReport().render(result, fmt.value, options), output)
     check_window(result.window)  # after the report, which carries "0 of N events in the window": still exit 2
@@ -212,6 +224,35 @@ def rules_list(
     Example: kubehipaa audit rules list --format json
     """
     write_output(AuditRulesReport().render(list(RULES), fmt.value, RenderOptions()), output)
+
+
+# -- learning: --learning-period, --state ------------------------------------------------------------------
+
+_PERIOD = re.compile(r"^(\d+)\s*([smhdw]?)$")
+_PERIOD_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def with_learning_period(config: DetectorConfig, text: str | None) -> DetectorConfig:
+    """`config` with the first-seen warm-up of `--learning-period` (`1h`, `30m`, `2d`, seconds, `0`: none)."""
+    if text is None:
+        return config
+    m = _PERIOD.match(text.strip())
+    if not m:
+        raise KubehipaaError(f"--learning-period {text!r}: expected a duration like 1h, 30m, 2d or 0")
+    seconds = int(m.group(1)) * _PERIOD_UNITS[m.group(2)]
+    if seconds > 10 * 365 * 86400:
+        raise KubehipaaError(f"--learning-period {text!r}: more than ten years")
+    return dataclasses.replace(config, first_seen_learning_s=seconds)
+
+
+def say_state(use: pipeline.StateUse, config: DetectorConfig) -> None:
+    """One stderr line when learning starts from nothing (no file yet) or a rule has nothing learnt in it."""
+    if not use.found:
+        warn(f"no state file {use.path}: learning from scratch (first-seen and baseline rules warm up for the "
+             f"first {config.first_seen_learning_s} s of log time); "
+             + ("it was written at the end" if use.written else "nothing was evaluated, so it was not written"))
+    elif use.fresh_rules:
+        warn(f"state file {use.path} has nothing learnt for {', '.join(use.fresh_rules)}: learning from this run")
 
 
 from kubehipaa.cli import audit_query as _audit_query  # noqa: E402, F401  registers `audit query` on app

@@ -14,10 +14,11 @@ import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.auditlog import (
     RULES,
+    RULES_BY_ID,
     AlertCollector,
     Detector,
     DetectorConfig,
@@ -76,6 +77,8 @@ class AuditAnalysis:
     inputs: ReadStats
     detector: DetectorStats
     warnings: list[str] = field(default_factory=list)
+    state: StateUse | None = None
+    """With `--state`: what was read from and written to the state file."""
 
     def max_severity(self) -> Severity | None:
         return self.alerts.max_severity()
@@ -83,15 +86,19 @@ class AuditAnalysis:
 
 def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None,
             sigma: SigmaRuleSet | None = None, keep: int | None = None, window: TimeRange | None = None,
-            warnings: Sequence[str] = ()) -> AuditAnalysis:
+            warnings: Sequence[str] = (), state: Path | None = None) -> AuditAnalysis:
     """Run the detector (all built-in rules unless `rules`; plus `sigma`) over the audit logs in `paths`.
 
     With Sigma rules, the log is read with each event's own JSON so that the rules see every field as logged
     (`RawEventView`), as `audit serve --sigma` does; without them no line is kept.
 
     Every alert is held unless `keep` caps each rule to its `keep` riskiest (engines/auditlog/collect.py);
-    the reports then say how many were left out per rule."""
+    the reports then say how many were left out per rule.
+
+    With `state` (a path), what the rules learnt is read from it before the run (absent: start learning) and
+    written back after it, when events were evaluated (`load_state`/`save_state`)."""
     detector = Detector(rules, config)
+    use = load_state(detector, state) if state is not None else None
     raw_view = None
     if sigma is not None:
         from kubehipaa.engines.auditlog import RawEventView, with_sigma
@@ -102,7 +109,9 @@ def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config
     stats = ReadStats()
     bounds = window or TimeRange()
     rng = run_analysis(list(paths), detector, collector, stats, bounds.since, raw_view, bounds.until)
-    return AuditAnalysis(collector, rng, stats, detector.stats, list(warnings))
+    if use is not None:
+        save_state(detector, use)
+    return AuditAnalysis(collector, rng, stats, detector.stats, list(warnings), use)
 
 
 def run_analysis(paths: list[str], detector: Detector, collector: AlertCollector, stats: ReadStats,
@@ -177,3 +186,60 @@ def build_timeline(paths: Sequence[str], flt: TimelineFilter, *, limit: int = 10
     for a in detector.flush():
         tl.note_alert(a)
     return AuditTimeline(tl, stats)
+
+
+# -- `audit analyze --state FILE` ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StateUse:
+    """What `--state` did: whether a file was found, which windowed rules had no learnt state in it (they
+    learn from this run), how many bytes were written at the end (0: nothing evaluated, file untouched)."""
+
+    path: Path
+    found: bool
+    fresh_rules: list[str] = field(default_factory=list)
+    written: int = 0
+    kept: dict[str, Any] = field(default_factory=dict)
+    """Saved windows of built-in rules not run this time (`--rule`, `--min-severity`): written back as they
+    were, so a narrower run does not erase what the other rules learnt."""
+
+
+def load_state(detector: Detector, path: Path) -> StateUse:
+    """Restore `detector`'s windows from the state file at `path` (see `sources.audit_state`).
+
+    Only what rules learnt is kept between runs (first-seen tables, baselines, burst windows and their quiet
+    periods): `Detector.restore` through the same snapshot layout `audit serve` checkpoints, with empty
+    per-request tables and zero counters, so this run's report counts this run. Request de-duplication does
+    not carry over (its signatures are per process): a log given to two runs is evaluated twice.
+
+    Raises `StateFileError` (one line, exit 2) for a file that cannot be used or written."""
+    from kubehipaa.sources import audit_state
+
+    audit_state.check_writable(path)
+    saved = audit_state.read_state(path)
+    if saved is None:
+        return StateUse(path, found=False)
+    snap = {"version": saved.get("version"), "windows": saved["windows"], "done": [{}, {}], "pending": [[], []],
+            "counters": {"received": 0, "duplicates": 0, "evaluated": 0, "reused": 0, "alerts": {}}}
+    try:
+        fresh = detector.restore(snap)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError):
+        raise audit_state.StateFileError(f"{path}: state file is corrupt or from another version of kubehipaa "
+                                         "(its detector state does not have the layout this one writes); delete "
+                                         "it to start learning afresh") from None
+    running = {r.id for r in detector.rules if r.window is not None}
+    kept = {rid: entry for rid, entry in saved["windows"].items() if rid not in running and rid in RULES_BY_ID}
+    return StateUse(path, found=True, fresh_rules=fresh, kept=kept)
+
+
+def save_state(detector: Detector, use: StateUse) -> None:
+    """Write what `detector` learnt (and the kept windows of rules not run) to `use.path`, atomically; not when
+    nothing was evaluated (an empty read, an empty --since/--until window), which leaves the file as it was."""
+    from kubehipaa.sources import audit_state
+
+    if not detector.stats.evaluated:
+        return
+    snap = detector.snapshot()
+    windows = {**use.kept, **snap["windows"]}
+    use.written = audit_state.write_state(use.path, {"version": snap["version"], "windows": windows})

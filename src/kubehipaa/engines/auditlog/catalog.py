@@ -545,6 +545,29 @@ _add(Rule(
     refs=("panther:Kubernetes.Secret.AccessDenied",),
 ))
 _add(Rule(
+    "KH-AUDLOG-026", "Secrets-access spike against the identity's own history", Severity.HIGH,
+    (ACCESS, REVIEW, INCIDENT),
+    "High because an identity suddenly reading many more secrets, or in many more namespaces, than it ever "
+    "does is what a stolen service-account token or user credential looks like while it is being used to "
+    "harvest credentials to ePHI systems, and no fixed threshold fits every workload. Per-event: "
+    "get/list/watch of secrets (any outcome) by an identity that is not a control-plane component. Per "
+    "identity, the distinct namespace/name secrets (a list counts as namespace/*) and distinct namespaces of "
+    "the last secret_spike_window_s (60 s, sliding) are compared with that identity's history: an "
+    "exponentially weighted mean over its previous active 60 s windows and a peak that halves every "
+    "secret_spike_memory_s (7 days). Alert when the distinct secrets are at least secret_spike_floor (10) "
+    "or the distinct namespaces at least secret_spike_namespace_floor (4), and that count is above "
+    "secret_spike_factor (3) times the mean and above the decayed peak; then quiet for one window. An "
+    "identity with no history has a baseline of nothing, but during the warm-up (first_seen_learning_s, "
+    "3600 s of log time) such identities are learnt, not judged. With `audit analyze --state` the history "
+    "carries over between runs. Memory is bounded (max_keys identities, 128 values each).",
+    _secret_read_any, resources=("secrets",), verbs=READ_VERBS,
+    window=Window("secret_spike_window_s", "secret_spike_floor", key=lambda ev: ev.username,
+                  key_label="user", distinct=_secret_ref, mode="baseline"),
+    remediation="Find the workload or person behind the identity (user, source IP, user agent); if the reads "
+    "are not explained by a deployment or change, revoke its tokens (delete the service account's token "
+    "secrets or rotate the credential) and rotate every secret it read.",
+))
+_add(Rule(
     "KH-AUDLOG-025", "Secret created or deleted", Severity.LOW, (INTEGRITY, REVIEW),
     "Successful create/delete of a secret outside kube-system by a user not named system:*, excluding "
     "service-account-token secrets.",

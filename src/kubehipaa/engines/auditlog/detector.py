@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from kubehipaa.engines.auditlog.baseline import SpikeBaseline
 from kubehipaa.engines.auditlog.catalog import RULES
 from kubehipaa.engines.auditlog.event import EVENT_DECODER, AuditEvent, request_signature
 from kubehipaa.engines.auditlog.rules import (
@@ -176,6 +177,10 @@ class Detector:
             threshold = int(getattr(cfg, w.threshold_attr))
             if w.mode == "first_seen":
                 self._state[r.id] = FirstSeen(seconds, cfg.max_keys)
+            elif w.mode == "baseline":
+                self._state[r.id] = SpikeBaseline(
+                    seconds, threshold, cfg.secret_spike_namespace_floor, cfg.secret_spike_factor,
+                    cfg.first_seen_learning_s, cfg.secret_spike_memory_s, cfg.max_keys)
             elif w.mode == "distinct":
                 self._state[r.id] = DistinctWindow(seconds, threshold, cfg.max_keys)
             else:
@@ -652,6 +657,7 @@ class Detector:
         if message is None:
             return
         count = 1
+        evidence: dict[str, Any] | None = None
         w = rule.window
         if w is not None:
             state = self._state[rule.id]
@@ -671,6 +677,20 @@ class Detector:
                 else:
                     message = (f"{key or '?'} read secrets from a new source {ev.source_ip or '?'} / "
                                f"{ev.user_agent or '?'} ({ev.verb} {ev.object_display})")
+            elif w.mode == "baseline":
+                assert w.distinct is not None
+                spike = state.add(key, w.distinct(ev), ev.namespace or "*", t)
+                if spike is None:
+                    return
+                count = spike.secrets
+                evidence = spike.evidence()
+                usual = (f"its usual: {spike.mean_secrets:.1f} secrets in {spike.mean_namespaces:.1f} namespaces "
+                         f"(busiest recent {spike.peak_secrets:.0f} in {spike.peak_namespaces:.0f}) over "
+                         f"{spike.windows} active windows" if spike.windows else
+                         "no secret reads by it before (after the warm-up)")
+                message = (f"{key or '?'} read {spike.secrets} distinct secrets in {spike.namespaces} namespaces "
+                           f"within {int(state.seconds)}s; {usual}; last: {ev.verb} {ev.object_display} "
+                           f"({ev.code})")
             elif w.mode == "distinct":
                 assert w.distinct is not None
                 count = state.add(key, w.distinct(ev), t)
@@ -691,3 +711,5 @@ class Detector:
             user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
             count=count, request=self._signature(ev),
         ))
+        if evidence is not None:
+            out[-1].evidence.update(evidence)

@@ -57,6 +57,20 @@ class DetectorConfig:
     public_forbidden_threshold: int = 10
     public_forbidden_window_s: int = 1800
     first_seen_learning_s: int = 3600
+    """Warm-up of the rules that compare with what came before: seconds of log time, from the earliest event,
+    during which first-seen (KH-AUDLOG-023) learns and does not alert, and KH-AUDLOG-026 learns identities that
+    have no history instead of judging them (`audit analyze --learning-period`; 0: no warm-up). With `--state`
+    the learning carries over, so only the first run ever warms up."""
+    secret_spike_window_s: int = 60
+    """KH-AUDLOG-026 (engines/auditlog/baseline.py): the sliding window, and the size of a history bucket."""
+    secret_spike_floor: int = 10
+    """Distinct secrets in one window below which no spike is reported, however quiet the identity's history."""
+    secret_spike_namespace_floor: int = 4
+    """Distinct namespaces in one window below which no spike is reported."""
+    secret_spike_factor: float = 3.0
+    """A spike is above this many times the identity's mean (and above its decayed peak)."""
+    secret_spike_memory_s: int = 7 * 86400
+    """Half-life of the decayed peak: a busier window than usual is normal again for about this long."""
     max_keys: int = 50_000
     """Bound on every per-identity / per-IP table (least recently used keys are evicted)."""
 
@@ -80,7 +94,9 @@ class Window:
     mode `count`: alert when `threshold` matches fall within `seconds`; `distinct`: when `threshold`
     distinct `distinct(event)` values do; after an alert the key stays quiet for one window (one alert per
     burst). mode `first_seen`: alert on a key, or a (key, distinct) pair, not seen before, once `seconds`
-    of log time (the learning period) have passed. Each table holds at most `DetectorConfig.max_keys`
+    of log time (the learning period) have passed. mode `baseline`: per key, distinct `distinct` values (and
+    their namespaces) within `seconds`, judged against the key's own history (`baseline.SpikeBaseline`; its
+    floor is `threshold`, the other bounds are the `secret_spike_*` fields). Each table holds at most `DetectorConfig.max_keys`
     keys, so memory does not grow with the length of the log.
     """
 
