@@ -212,3 +212,6 @@ def rules_list(
     Example: kubehipaa audit rules list --format json
     """
     write_output(AuditRulesReport().render(list(RULES), fmt.value, RenderOptions()), output)
+
+
+app.add_typer(__import__("kubehipaa.cli.audit_archive", fromlist=["app"]).app, name="archive")  # issue 16 req 6
