@@ -98,8 +98,10 @@ def _check_order(lines: list[Line], out: VerifyResult) -> list[Line]:
     return sorted(lines, key=lambda ln: (_seq(ln) if _seq(ln) is not None else -1, ln.number))
 
 
-def _check_chain(ordered: list[Line], out: VerifyResult) -> None:
-    """Walk the chain in seq order; classify each break (see the module docstring)."""
+def _check_chain(ordered: list[Line], out: VerifyResult) -> set[int]:
+    """Walk the chain in seq order; classify each break (see the module docstring). Returns the numbers of
+    the lines found inserted: their entries are not trusted (a forged entry must not vouch for a file)."""
+    outside: set[int] = set()
     prev: Line | None = None  # the last line accepted into the chain
     before: Line | None = None  # the one accepted before it
     for i, line in enumerate(ordered):
@@ -124,12 +126,14 @@ def _check_chain(ordered: list[Line], out: VerifyResult) -> None:
             # this line links past `prev`: `prev` is not part of the chain
             out.add("inserted-entry", f"{_where(prev)} is not part of the chain ({_where(line)} links to the "
                     "entry before it): a manifest line was inserted")
+            outside.add(prev.number)
             prev = line
             continue
         if after_link is not None and after_link == expected and prev is not None:
             # the next line links to `prev`: this line stands outside the chain
             out.add("inserted-entry", f"{_where(line)} is not part of the chain ({_where(after)} links to "  # type: ignore[arg-type]
                     f"{_where(prev)}): a manifest line was inserted")
+            outside.add(line.number)
             continue
         if seq > prev_seq + 1:
             first, last = prev_seq + 1, seq - 1
@@ -143,6 +147,7 @@ def _check_chain(ordered: list[Line], out: VerifyResult) -> None:
             out.add("broken-chain", f"{_where(prev)} was edited: its SHA-256 is not the prev recorded by "
                     f"{_where(line)}")
         before, prev = prev, line
+    return outside
 
 
 def _check_signatures(lines: list[Line], checker: Checker | None, out: VerifyResult) -> None:
@@ -267,7 +272,7 @@ def verify(store: Path, checker: Checker | None = None, *, expect_head: str | No
         out.add("truncated", f"the manifest's last line (line {len(lines) + 1}, {len(man.truncated)} bytes) has "
                 "no newline: an interrupted append or a cut file; its entry is not trusted")
     ordered = _check_order(lines, out)
-    _check_chain(ordered, out)
+    outside = _check_chain(ordered, out)
     _check_signatures(lines, checker, out)
     if ordered and _seq(ordered[-1]) is not None:
         out.head_seq, out.head_hash = _seq(ordered[-1]) or 0, ordered[-1].hash
@@ -279,7 +284,7 @@ def verify(store: Path, checker: Checker | None = None, *, expect_head: str | No
     seg_lines: dict[int, Line] = {}
     for line in lines:
         e = line.entry
-        if e is not None and e.get("kind") == SEGMENT and _seq(line) is not None:
+        if e is not None and e.get("kind") == SEGMENT and _seq(line) is not None and line.number not in outside:
             segs.setdefault(_seq(line) or 0, e)
             seg_lines.setdefault(_seq(line) or 0, line)
     pruned = _prunes(lines, segs, out)
