@@ -157,3 +157,21 @@ def test_without_pyarrow_the_error_names_the_extra(tmp_path: Path) -> None:
     proc = cli_process("add", str(log), "--store", str(tmp_path / "st"), env=env)
     assert proc.returncode == 2
     assert "kubehipaa[archive]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_crash_between_recording_and_publishing_a_segment_is_named_then_finished(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubehipaa.archive import segments
+
+    log = write_log(tmp_path / "audit.log", day_events("2026-11-27", 6))
+    store = tmp_path / "st"
+    monkeypatch.setattr(segments.Ingest, "publish", lambda self, entries: None)  # "crash" after the append
+    assert cli("add", str(log), "--store", str(store)).exit_code == 0
+    assert not list(store.rglob("*.parquet"))  # queries see nothing the manifest does not list yet
+    res = cli("verify", str(store))
+    assert res.exit_code == 1 and res.stdout.startswith("unfinished-segment: events/day=2026-11-27/")
+    monkeypatch.undo()
+    other = write_log(tmp_path / "b.log", day_events("2026-11-28", 2, prefix="b"))
+    assert cli("add", str(other), "--store", str(store)).exit_code == 0
+    assert cli("verify", str(store)).exit_code == 0
+    assert read_store(store).num_rows == 8

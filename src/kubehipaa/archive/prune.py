@@ -26,6 +26,7 @@ from kubehipaa.archive import manifest
 from kubehipaa.archive.manifest import PRUNE, SEGMENT, Signer
 from kubehipaa.archive.schema import EVENTS_DIR, MANIFEST
 from kubehipaa.archive.segments import now_iso
+from kubehipaa.archive.store import recover_listed
 from kubehipaa.errors import InputError, KubehipaaError
 
 DEFAULT_RETENTION_DAYS = 2190
@@ -83,6 +84,8 @@ def prune(store: Path, days: int = DEFAULT_RETENTION_DAYS, *, dry_run: bool = Fa
         raise InputError(f"no {MANIFEST}: not an archive", file=str(store))
     with manifest.locked(store):
         seq, prev = manifest.tail(store)
+        if not dry_run:
+            recover_listed(store, fsync)
         man = manifest.read(store)
         assert man is not None
         pruned: set[int] = set()

@@ -5,8 +5,11 @@ lie inside one day partition; and a whole ingest per day keeps files large (Parq
 where one file per webhook request or per log line would leave millions of tiny files over six years.
 
 A segment is written to a hidden temporary file beside its final place (`.<name>.tmp`: the readers' globs
-`**/*.parquet` skip it), fsync'ed, hashed, then renamed: a crash leaves either no segment or a whole one.
-A whole segment that a crash left without its manifest line is reported by `verify` as not in the manifest.
+`**/*.parquet` skip it), fsync'ed and hashed; its manifest entry is appended; only then is it renamed into
+place (`publish`). So a query never reads a segment the manifest does not list (a crash before the append
+leaves only a hidden temporary file, which `verify` mentions), and a crash between the append and the
+rename leaves a listed segment under its temporary name, which the next `add`, `prune` or `serve --archive`
+renames (`recover`) and `verify` meanwhile reports as `unfinished-segment`.
 Memory stays bounded: rows are written as a row group every `ROW_GROUP` rows per day, and at most
 `MAX_OPEN_DAYS` days are open at once (a log spread over more days seals the least recently used one and
 starts a further part for that day if it comes back).
@@ -19,6 +22,7 @@ import hashlib
 import os
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,7 +103,8 @@ class _DaySegment:
         self.count += table.num_rows
 
     def seal(self, fsync: bool) -> dict[str, Any] | None:
-        """Close, fsync, hash and rename into place; the segment's entry (without seq/prev/created)."""
+        """Close, fsync and hash; the segment's entry (without seq/prev/created). Still under its temporary
+        name: `Ingest.publish` renames it once the entry is in the manifest."""
         self.flush()
         if self.writer is None:
             return None
@@ -113,9 +118,6 @@ class _DaySegment:
                 size += len(block)
             if fsync:
                 os.fsync(fh.fileno())
-        os.replace(self.tmp, self.final)
-        if fsync:
-            fsync_dir(self.final.parent)
         return {"kind": SEGMENT, "path": self.rel, "day": self.day, "sha256": h.hexdigest(), "bytes": size,
                 "count": self.count, "first": iso_us(self.first), "last": iso_us(self.last)}
 
@@ -158,7 +160,7 @@ class Ingest:
         name = self.id if not part else f"{self.id}-{part}"
         rel = f"{partition_dir(day)}/{name}.parquet"
         final = self.store / rel
-        seg = _DaySegment(day, rel, final, final.parent / f".{final.name}.tmp")
+        seg = _DaySegment(day, rel, final, temp_path(final))
         self._open[day] = seg
         return seg
 
@@ -180,11 +182,50 @@ class Ingest:
         self._sealed = []
         return out
 
-    def abort(self) -> None:
-        """Remove what this ingest wrote (temporary and sealed files): nothing of it reaches the manifest."""
+    def publish(self, entries: list[dict[str, Any]]) -> None:
+        """Rename sealed segments into place, once their entries are in the manifest."""
+        publish(self.store, entries, self.fsync)
+
+    def abort(self, entries: Sequence[dict[str, Any]] = ()) -> None:
+        """Remove what this ingest wrote (open, sealed, and the finished `entries` not yet in the manifest)."""
         for seg in self._open.values():
             seg.discard()
         self._open.clear()
-        for entry in self._sealed:
-            (self.store / entry["path"]).unlink(missing_ok=True)
+        for entry in [*self._sealed, *entries]:
+            temp_path(self.store / entry["path"]).unlink(missing_ok=True)
         self._sealed = []
+
+
+def temp_path(final: Path) -> Path:
+    """Where a segment is written before it is published: hidden, beside its final place."""
+    return final.parent / f".{final.name}.tmp"
+
+
+def publish(store: Path, entries: list[dict[str, Any]], fsync: bool = True) -> None:
+    dirs = set()
+    for entry in entries:
+        final = store / entry["path"]
+        os.replace(temp_path(final), final)
+        dirs.add(final.parent)
+    if fsync:
+        for d in dirs:
+            fsync_dir(d)
+
+
+def recover(store: Path, entries: list[dict[str, Any]], fsync: bool = True) -> list[str]:
+    """Publish listed segments a crash left under their temporary name (hash checked); call under the
+    store's lock. Unlisted temporary files are left alone: they may be an ingest in progress elsewhere."""
+    done = []
+    for entry in entries:
+        rel = entry.get("path")
+        if entry.get("kind") != SEGMENT or not isinstance(rel, str) or ".." in rel.split("/"):
+            continue
+        final = store / rel
+        tmp = temp_path(final)
+        if final.exists() or not tmp.exists() or file_sha256(tmp) != entry.get("sha256"):
+            continue
+        os.replace(tmp, final)
+        if fsync:
+            fsync_dir(final.parent)
+        done.append(rel)
+    return done

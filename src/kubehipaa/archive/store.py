@@ -23,7 +23,7 @@ from typing import Any
 
 from kubehipaa.archive import manifest
 from kubehipaa.archive.rows import NoTimestamp, to_row
-from kubehipaa.archive.segments import Ingest, file_sha256
+from kubehipaa.archive.segments import Ingest, file_sha256, recover
 from kubehipaa.errors import InputError
 from kubehipaa.sources.auditlog import Malformed, ReadStats, expand_paths, iter_event_batches_with_raw
 
@@ -87,6 +87,7 @@ def add_files(store: Path, paths: list[str], *, keep_phi: bool = False, signer: 
     try:
         with manifest.locked(store):
             seq, prev = manifest.tail(store)
+            recover_listed(store, fsync)
             known = known_sources(store)
             for path, name in files:
                 try:
@@ -97,11 +98,18 @@ def add_files(store: Path, paths: list[str], *, keep_phi: bool = False, signer: 
                     result.duplicates.append(f"{name}: already archived (same SHA-256 as the source of manifest "
                                              f"entry seq {known[digest]}); not stored again")
                     continue
-                entries = _ingest_file(store, path, name, digest, keep_phi, fsync, result)
+                ingest = Ingest(store, {"name": os.path.basename(name) if name != "-" else "-", "sha256": digest},
+                                fsync=fsync)
+                entries = _ingest_file(ingest, path, name, keep_phi, result)
                 if not entries:
                     continue
                 data, seq, prev = manifest.chain(entries, seq, prev, signer)
-                manifest.append(store, data, fsync=fsync)
+                try:
+                    manifest.append(store, data, fsync=fsync)
+                except BaseException:
+                    ingest.abort(entries)
+                    raise
+                ingest.publish(entries)
                 known[digest] = entries[0]["seq"]
                 result.segments.extend(entries)
             result.head = (seq, prev)
@@ -121,10 +129,13 @@ def _rename_stdin(stats: ReadStats, copies: dict[str, str]) -> None:
                                for m in stats.malformed_samples]
 
 
-def _ingest_file(store: Path, path: str, name: str, digest: str, keep_phi: bool, fsync: bool,
-                 result: AddResult) -> list[dict[str, Any]]:
-    source = {"name": os.path.basename(name) if name != "-" else "-", "sha256": digest}
-    ingest = Ingest(store, source, fsync=fsync)
+def recover_listed(store: Path, fsync: bool = True) -> list[str]:
+    """Finish the publication of listed segments a crash left under their temporary names (under lock)."""
+    man = manifest.read(store)
+    return recover(store, list(man.entries()), fsync) if man is not None else []
+
+
+def _ingest_file(ingest: Ingest, path: str, name: str, keep_phi: bool, result: AddResult) -> list[dict[str, Any]]:
     position = 0
     try:
         for events, raws in iter_event_batches_with_raw([path], result.stats):

@@ -15,6 +15,8 @@ What is checked, and the name each problem is reported under (one line each):
 - `moved-segment`: a segment's bytes found at another path than the recorded one (renamed, swapped between
   paths or days): the events are there, in the wrong place for the queries that select by day;
 - `inserted-segment`: a Parquet file under `events/` that no manifest entry lists;
+- `unfinished-segment`: a listed segment still under its temporary name (a crash between recording and
+  publishing it; the next add, prune or serve publishes it);
 - `pruned-present`: a segment a prune entry removed is still on disk (an interrupted prune: run it again);
 - `invalid-prune`: a prune entry that removes what was not archived, or a day inside its own cutoff.
 
@@ -34,6 +36,7 @@ from typing import Any
 from kubehipaa.archive import manifest
 from kubehipaa.archive.manifest import GENESIS, PRUNE, SEGMENT, Checker, Line
 from kubehipaa.archive.schema import EVENTS_DIR, MANIFEST
+from kubehipaa.archive.segments import temp_path
 from kubehipaa.errors import InputError
 
 
@@ -207,8 +210,8 @@ def _disk_segments(store: Path, out: VerifyResult) -> set[str]:
             if name.endswith(".parquet") and not name.startswith("."):
                 found.add(rel)
             elif name.startswith(".") and name.endswith(".tmp"):
-                out.warnings.append(f"{rel}: an unfinished segment left by an interrupted ingest (not in the "
-                                    "manifest, not read by queries); it can be deleted")
+                out.warnings.append(f"{rel}: a segment being written, or left by an interrupted ingest (not "
+                                    "read by queries)")
             else:
                 out.warnings.append(f"{rel}: not a segment (ignored by verify; query engines may trip on it)")
     return found
@@ -309,6 +312,11 @@ def verify(store: Path, checker: Checker | None = None, *, expect_head: str | No
         out.events += count if isinstance(count, int) else 0
         path = store / rel
         if rel not in on_disk:
+            if temp_path(path).exists():
+                out.add("unfinished-segment", f"{rel} (seq {seq}) is listed but still under its temporary name (an "
+                        "ingest interrupted after recording it): the next add, prune or serve --archive publishes "
+                        "it")
+                continue
             missing.append((seq, e))
             continue
         digest = _hash_file(path)

@@ -35,7 +35,7 @@ class VerifyFormat(str, Enum):
     json = "json"
 
 
-def _archive() -> Any:
+def require_archive() -> Any:
     """The archive package, or one line saying how to get it."""
     try:
         import pyarrow  # noqa: F401
@@ -47,7 +47,7 @@ def _archive() -> Any:
     return store
 
 
-def _signer(hmac_key: Path | None, ed25519_key: Path | None) -> Any:
+def signer_from(hmac_key: Path | None, ed25519_key: Path | None) -> Any:
     from kubehipaa.archive import manifest
 
     if hmac_key is not None and ed25519_key is not None:
@@ -94,8 +94,8 @@ def add(
     Exit codes: 0 stored (or already archived); 2 usage/input error, or malformed lines / events without a
     timestamp (listed as FILE:LINE / FILE: event #N; everything else is stored).
     """
-    store_mod = _archive()
-    signer = _signer(hmac_key, ed25519_key)
+    store_mod = require_archive()
+    signer = signer_from(hmac_key, ed25519_key)
     if keep_phi:
         warn("--keep-phi: PHI-shaped values are stored as logged; the archive itself is then PHI (protect and "
              "encrypt it as such)")
@@ -144,7 +144,7 @@ def verify(
     Exit codes: 0 everything checks; 1 tampering or damage found (one line per problem); 2 not an archive,
     or an unusable key.
     """
-    _archive()
+    require_archive()
     from kubehipaa.archive import manifest
     from kubehipaa.archive.verify import verify as run
 
@@ -191,14 +191,14 @@ def prune(
     Exit codes: 0 done (or nothing to remove); 1 a segment to remove does not match the manifest (run
     verify); 2 usage or input error.
     """
-    _archive()
+    require_archive()
     from kubehipaa.archive import prune as pr
 
     days = pr.parse_age(older_than)
     if days < pr.DEFAULT_RETENTION_DAYS:
         warn(f"--older-than {older_than}: {days} days is shorter than the six years (2190 days) of HIPAA "
              "164.316(b)(2)(i)")
-    signer = _signer(hmac_key, ed25519_key)
+    signer = signer_from(hmac_key, ed25519_key)
     try:
         result = pr.prune(store, days, dry_run=dry_run, signer=signer)
     except pr.ModifiedSegment as exc:
