@@ -41,7 +41,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def iso_us(us: int) -> str:
     """µs since the epoch → `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
-    return (_EPOCH + dt.timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    d = _EPOCH + dt.timedelta(microseconds=us)
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}Z"
 
 
 def now_iso() -> str:
