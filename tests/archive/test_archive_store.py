@@ -175,3 +175,28 @@ def test_a_crash_between_recording_and_publishing_a_segment_is_named_then_finish
     assert cli("add", str(other), "--store", str(store)).exit_code == 0
     assert cli("verify", str(store)).exit_code == 0
     assert read_store(store).num_rows == 8
+
+
+def test_two_concurrent_ingests_do_not_interleave(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store = tmp_path / "st"
+    logs = [write_log(tmp_path / f"c{k}.log", day_events(f"2026-11-2{k}", 3000, prefix=f"c{k}")) for k in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-m", "kubehipaa.cli.main", "audit", "archive", "add", str(log),
+                               "--store", str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for log in logs]
+    assert [p.wait(120) for p in procs] == [0, 0, 0]
+    entries = [json.loads(x) for x in manifest_lines(store)]
+    assert [e["seq"] for e in entries] == [1, 2, 3]
+    res = cli("verify", str(store))
+    assert res.exit_code == 0, res.output
+    assert read_store(store).num_rows == 9000
+
+
+def test_a_store_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "audit.log", day_events("2026-11-27", 2))
+    blocker = tmp_path / "st"
+    blocker.write_text("a file where the store should be")
+    proc = cli_process("add", str(log), "--store", str(blocker))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and str(blocker) in proc.stderr

@@ -11,7 +11,7 @@ leaves only a hidden temporary file, which `verify` mentions), and a crash betwe
 rename leaves a listed segment under its temporary name, which the next `add`, `prune` or `serve --archive`
 renames (`recover`) and `verify` meanwhile reports as `unfinished-segment`.
 Memory stays bounded: rows are written as a row group every `ROW_GROUP` rows per day, and at most
-`MAX_OPEN_DAYS` days are open at once (a log spread over more days seals the least recently used one and
+`MAX_OPEN_DAYS` days are open at once (about 32 MB of rows each at 1 KB per event) (a log spread over more days seals the least recently used one and
 starts a further part for that day if it comes back).
 """
 
@@ -35,7 +35,7 @@ from kubehipaa.archive.rows import Row
 from kubehipaa.archive.schema import COMPRESSION, EVENT_SCHEMA, EVENTS_DIR, LAYOUT_VERSION, PARTITION_KEY
 
 ROW_GROUP = 32_768
-MAX_OPEN_DAYS = 32
+MAX_OPEN_DAYS = 8
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

@@ -182,10 +182,14 @@ def _safe_rel(path: Any) -> str | None:
 
 
 def _hash_file(path: Path) -> str:
+    """The file's SHA-256, or `unreadable: <why>` (which matches no recorded hash)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
     return h.hexdigest()
 
 
@@ -321,6 +325,9 @@ def verify(store: Path, checker: Checker | None = None, *, expect_head: str | No
             continue
         digest = _hash_file(path)
         by_hash[digest] = rel
+        if digest.startswith("unreadable"):
+            out.add("modified-segment", f"{rel} (seq {seq}) cannot be read ({digest.partition(': ')[2]})")
+            continue
         if digest != e.get("sha256"):
             other = next((r for r, (s2, e2) in live.items() if e2.get("sha256") == digest and r != rel), None)
             if other is not None:

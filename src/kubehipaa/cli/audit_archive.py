@@ -10,7 +10,9 @@ timestamp: the rest is stored, the exit code says not everything was).
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,16 @@ def require_archive() -> Any:
         raise KubehipaaError("the audit archive needs pyarrow: install kubehipaa[archive] "
                              "(pip install 'kubehipaa[archive]')") from None
     return store
+
+
+@contextlib.contextmanager
+def _disk_errors(store: Path) -> Iterator[None]:
+    """A store that cannot be written or read (a file in its place, permissions, a full disk): one line."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or store
+        raise KubehipaaError(f"{where}: {exc.strerror or exc}") from None
 
 
 def signer_from(hmac_key: Path | None, ed25519_key: Path | None) -> Any:
@@ -99,7 +111,8 @@ def add(
     if keep_phi:
         warn("--keep-phi: PHI-shaped values are stored as logged; the archive itself is then PHI (protect and "
              "encrypt it as such)")
-    result = store_mod.add_files(store, paths, keep_phi=keep_phi, signer=signer, fsync=not no_fsync)
+    with _disk_errors(store):
+        result = store_mod.add_files(store, paths, keep_phi=keep_phi, signer=signer, fsync=not no_fsync)
     st = result.stats
     for line in st.skipped:
         warn(line)
@@ -152,7 +165,8 @@ def verify(
         raise KubehipaaError("give --hmac-key or --ed25519-pub, not both")
     checker = (manifest.hmac_checker(hmac_key) if hmac_key is not None
                else manifest.ed25519_checker(ed25519_pub) if ed25519_pub is not None else None)
-    result = run(store, checker, expect_head=expect_head)
+    with _disk_errors(store):
+        result = run(store, checker, expect_head=expect_head)
     for w in result.warnings:
         warn(w)
     if fmt == VerifyFormat.json:
@@ -200,7 +214,8 @@ def prune(
              "164.316(b)(2)(i)")
     signer = signer_from(hmac_key, ed25519_key)
     try:
-        result = pr.prune(store, days, dry_run=dry_run, signer=signer)
+        with _disk_errors(store):
+            result = pr.prune(store, days, dry_run=dry_run, signer=signer)
     except pr.ModifiedSegment as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_FINDINGS) from None
