@@ -91,7 +91,7 @@ def add(
                                             "Ed25519 private key (PEM); verify takes the public key."),
     no_fsync: bool = typer.Option(False, "--no-fsync", hidden=True, help="Tests and benchmarks only."),
 ) -> None:
-    """Store audit events as Parquet, partitioned by UTC day, and chain each segment into the manifest.
+    """Store audit events as Parquet by UTC day and chain each segment into the manifest.
 
     Secrets' requestObject/responseObject are never stored; PHI-shaped values and credentials are masked
     (the redaction of every kubehipaa report) unless --keep-phi. A file already archived (same SHA-256) is
@@ -148,9 +148,11 @@ def verify(
     fmt: VerifyFormat = typer.Option(VerifyFormat.text, "--format", "-f", help="text: one line per problem; "
                                      "json: the whole result."),
 ) -> None:
-    """Recompute every segment's SHA-256 and row count and walk the hash chain: report each deleted,
-    modified, moved, re-ordered or inserted segment or manifest entry, a broken chain, a truncated last line
-    and (with a key) every bad or missing signature, one line each.
+    """Prove that nothing in the archive was removed, altered, re-ordered or inserted.
+
+    Recomputes every segment's SHA-256 and row count and walks the hash chain: each deleted, modified,
+    moved, re-ordered or inserted segment or manifest entry, a broken chain, a truncated last line and (with
+    a key) every bad or missing signature is one line, named (docs/audit-archive.md).
 
     Example: kubehipaa audit archive verify ./audit-archive --ed25519-pub archive.pub
 
@@ -193,8 +195,10 @@ def prune(
     hmac_key: Path | None = typer.Option(None, "--hmac-key", help="Sign the prune entry (HMAC-SHA256)."),
     ed25519_key: Path | None = typer.Option(None, "--ed25519-key", help="Sign the prune entry (Ed25519, PEM)."),
 ) -> None:
-    """Remove whole day partitions past retention and record what was removed (paths, SHA-256s, counts,
-    the cutoff) as a prune entry in the chain, so `verify` still passes.
+    """Remove day partitions past retention and record the removal in the chain.
+
+    The prune entry lists what was removed (paths, SHA-256s, counts) and the cutoff, so `verify` still
+    passes.
 
     Examples:
 
