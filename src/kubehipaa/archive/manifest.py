@@ -244,22 +244,50 @@ class TruncatedManifest(InputError):
     """The manifest ends with a partial line: appending would bury it in the middle of the chain."""
 
 
+def _last_lines(path: Path, block: int = 1 << 16) -> tuple[bytes | None, bytes]:
+    """(the last complete line, the bytes after the last newline) of `path`, read from the end: a six-year
+    manifest is read whole only by commands that need every entry, not by each append."""
+    with open(path, "rb") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        buf = b""
+        pos = end
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            fh.seek(pos)
+            buf = fh.read(step) + buf
+            last_nl = buf.rfind(b"\n")
+            if last_nl >= 0 and (buf.rfind(b"\n", 0, last_nl) >= 0 or pos == 0):
+                break
+    last_nl = buf.rfind(b"\n")
+    if last_nl < 0:
+        return None, buf
+    start = buf.rfind(b"\n", 0, last_nl) + 1
+    return buf[start:last_nl], buf[last_nl + 1:]
+
+
 def tail(store: Path) -> tuple[int, str]:
     """(last seq, hash of the last line) to chain the next entry to; (0, GENESIS) for a new store."""
-    man = read(store)
-    if man is None or (not man.lines and man.truncated is None):
+    path = store / MANIFEST
+    try:
+        last, partial = _last_lines(path)
+    except FileNotFoundError:
         return 0, GENESIS
-    if man.truncated is not None:
+    if partial:
         raise TruncatedManifest(
-            f"ends with a truncated line ({len(man.truncated)} bytes without a newline: an interrupted append); "
-            "run `kubehipaa audit archive verify` and repair the store before adding to it",
-            file=str(store / MANIFEST))
-    head = man.lines[-1]
-    seq = head.entry.get("seq") if head.entry is not None else None
-    if not isinstance(seq, int):
-        raise InputError(f"line {head.number} is not a manifest entry; run `kubehipaa audit archive verify`",
-                         file=str(store / MANIFEST))
-    return seq, head.hash
+            f"ends with a truncated line ({len(partial)} bytes without a newline: an interrupted append); "
+            "run `kubehipaa audit archive verify` and repair the store before adding to it", file=str(path))
+    if last is None:
+        return 0, GENESIS
+    try:
+        entry = orjson.loads(last)
+    except orjson.JSONDecodeError:
+        entry = None
+    seq = entry.get("seq") if isinstance(entry, dict) else None
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise InputError("the last line is not a manifest entry; run `kubehipaa audit archive verify`",
+                         file=str(path))
+    return seq, line_hash(last)
 
 
 def chain(entries: list[dict[str, Any]], seq: int, prev: str, signer: Signer | None) -> tuple[bytes, int, str]:
