@@ -87,11 +87,10 @@ def test_an_unwritable_archive_keeps_events_spooled_until_it_can_be_written(tmp_
     from tests.server.support import event_list, exec_event
 
     store = tmp_path / "archive"
-    store.mkdir()
-    (store / "manifest.jsonl").write_bytes(b'{"kind":"segm')  # a torn append: nothing may be chained after it
     settings = WebhookSettings(spool_dir=tmp_path / "spool", fsync=False,
                                archive=LiveSettings(store, flush_s=0.1, fsync=False))
     receiver = AuditReceiver(settings)
+    (store / "manifest.jsonl").write_bytes(b'{"kind":"segm')  # a torn append: nothing may be chained after it
     with TestClient(create_app(receiver)) as client:
         for k in range(5):
             assert client.post("/audit", content=event_list([exec_event(f"u{k}-{j}") for j in range(50)])).status_code == 200
@@ -107,3 +106,15 @@ def test_an_unwritable_archive_keeps_events_spooled_until_it_can_be_written(tmp_
             time.sleep(0.05)
     assert len(set(read_store(store).column("audit_id").to_pylist())) == 250
     assert cli("verify", str(store)).exit_code == 0
+
+
+def test_serve_refuses_at_start_an_archive_it_could_not_append_to(tmp_path: Path) -> None:
+    from kubehipaa.archive.live import LiveSettings
+    from kubehipaa.errors import InputError
+    from kubehipaa.server.audit_webhook import AuditReceiver, WebhookSettings
+
+    store = tmp_path / "archive"
+    store.mkdir()
+    (store / "manifest.jsonl").write_bytes(b'{"kind":"segm')
+    with pytest.raises(InputError, match="truncated"):
+        AuditReceiver(WebhookSettings(spool_dir=tmp_path / "spool", fsync=False, archive=LiveSettings(store)))

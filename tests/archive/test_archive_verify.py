@@ -239,3 +239,20 @@ def test_not_an_archive_is_an_input_error(tmp_path: Path) -> None:
     bad_key.write_text("short")
     proc = cli_process("verify", str(tmp_path), "--hmac-key", str(bad_key))
     assert proc.returncode == 2 and "16 bytes" in proc.stderr
+
+
+def test_a_signed_store_refuses_unsigned_or_differently_signed_appends(tmp_path: Path) -> None:
+    key = tmp_path / "archive.key"
+    key.write_text("0123456789abcdef0123456789abcdef\n")
+    st = _signed_store(tmp_path, "--hmac-key", str(key))
+    before = (st / "manifest.jsonl").read_bytes()
+    log = write_log(tmp_path / "late.log", day_events("2026-11-09", 2, prefix="late"))
+    proc = cli_process("add", str(log), "--store", str(st))
+    assert proc.returncode == 2 and "--hmac-key" in proc.stderr
+    other = tmp_path / "other.key"
+    other.write_text("fedcba9876543210fedcba9876543210\n")
+    proc = cli_process("add", str(log), "--store", str(st), "--hmac-key", str(other))
+    assert proc.returncode == 2 and "signed with hmac-sha256 key" in proc.stderr
+    assert (st / "manifest.jsonl").read_bytes() == before
+    assert cli("add", str(log), "--store", str(st), "--hmac-key", str(key)).exit_code == 0
+    assert _verify(st, "--hmac-key", str(key)) == (0, [])

@@ -60,6 +60,7 @@ class LiveArchive:
         """Events that could not be placed (no timestamp, not JSON): counted, logged by the caller."""
         settings.store.mkdir(parents=True, exist_ok=True)
         with manifest.locked(settings.store):
+            manifest.tail(settings.store, settings.signer)  # a torn or differently signed store: refused now
             recover_listed(settings.store, settings.fsync)
 
     def recorded_end(self) -> tuple[int, int] | None:
@@ -119,7 +120,7 @@ class LiveArchive:
                          "spool": {"id": self.spool_id, "start": self._start, "end": self._end}}
         store = self.settings.store
         with manifest.locked(store):
-            seq, prev = manifest.tail(store)  # a damaged manifest: nothing sealed, everything stays pending
+            seq, prev = manifest.tail(store, self.settings.signer)  # a damaged manifest: nothing sealed, everything stays pending
             if self._entries is None:
                 self._entries = ingest.finish()  # sealed once; a failed append retries with the same segments
             if self._entries:

@@ -266,8 +266,11 @@ def _last_lines(path: Path, block: int = 1 << 16) -> tuple[bytes | None, bytes]:
     return buf[start:last_nl], buf[last_nl + 1:]
 
 
-def tail(store: Path) -> tuple[int, str]:
-    """(last seq, hash of the last line) to chain the next entry to; (0, GENESIS) for a new store."""
+def tail(store: Path, signer: Signer | None = None, *, check_signing: bool = True) -> tuple[int, str]:
+    """(last seq, hash of the last line) to chain the next entry to; (0, GENESIS) for a new store.
+
+    A store whose last entry is signed takes only entries signed with the same key: an unsigned append (a
+    forgotten key option) or one under another key would make every later `verify --key` fail."""
     path = store / MANIFEST
     try:
         last, partial = _last_lines(path)
@@ -287,7 +290,29 @@ def tail(store: Path) -> tuple[int, str]:
     if not isinstance(seq, int) or isinstance(seq, bool):
         raise InputError("the last line is not a manifest entry; run `kubehipaa audit archive verify`",
                          file=str(path))
+    if check_signing:
+        _same_signing(entry, signer, path)
     return seq, line_hash(last)
+
+
+class SigningMismatch(InputError):
+    """The store is signed with a key the writer was not given (or not signed, and a key was given)."""
+
+
+def _same_signing(entry: dict[str, Any], signer: Signer | None, path: Path) -> None:
+    sig = entry.get("sig")
+    if isinstance(sig, dict):
+        alg, kid = sig.get("alg"), sig.get("key")
+        option = "--hmac-key" if alg == "hmac-sha256" else "--ed25519-key"
+        if signer is None:
+            raise SigningMismatch(f"this archive's entries are signed ({alg}, key {kid}): give its key with "
+                                  f"{option}", file=str(path))
+        if (signer.alg, signer.key_id) != (alg, kid):
+            raise SigningMismatch(f"this archive's entries are signed with {alg} key {kid}, not the given "
+                                  f"{signer.alg} key {signer.key_id}", file=str(path))
+    elif signer is not None and entry:
+        raise SigningMismatch("this archive's entries are not signed: adding signed entries now would leave the "
+                              "earlier ones unverifiable by key (start a new store to sign)", file=str(path))
 
 
 def chain(entries: list[dict[str, Any]], seq: int, prev: str, signer: Signer | None) -> tuple[bytes, int, str]:

@@ -83,7 +83,7 @@ def prune(store: Path, days: int = DEFAULT_RETENTION_DAYS, *, dry_run: bool = Fa
     if not (store / MANIFEST).is_file():
         raise InputError(f"no {MANIFEST}: not an archive", file=str(store))
     with manifest.locked(store):
-        seq, prev = manifest.tail(store)
+        seq, prev = manifest.tail(store, signer, check_signing=not dry_run)
         if not dry_run:
             recover_listed(store, fsync)
         man = manifest.read(store)

@@ -86,7 +86,7 @@ def add_files(store: Path, paths: list[str], *, keep_phi: bool = False, signer: 
             files.append((p, p))
     try:
         with manifest.locked(store):
-            seq, prev = manifest.tail(store)
+            seq, prev = manifest.tail(store, signer)
             recover_listed(store, fsync)
             known = known_sources(store)
             for path, name in files:

@@ -201,7 +201,11 @@ class AuditReceiver:
             self.metrics.repaired.labels("spool").inc(self.spool.repaired_bytes)
             log.warning("%s: cut off a torn last record (%d bytes, never acknowledged) left by a crash",
                         spool_dir, self.spool.repaired_bytes)
-        self._restore()
+        try:
+            self._restore()
+        except BaseException:  # e.g. an --archive store that cannot be appended to: release the spool's lock
+            self.spool.close(timeout=0.1)
+            raise
         self._sigma_view: Any = None
         if s.sigma is not None:  # (imported only then: pySigma costs ~0.6 s of start-up)
             from kubehipaa.engines.auditlog import RawEventView, with_sigma
