@@ -118,3 +118,13 @@ def test_serve_refuses_at_start_an_archive_it_could_not_append_to(tmp_path: Path
     (store / "manifest.jsonl").write_bytes(b'{"kind":"segm')
     with pytest.raises(InputError, match="truncated"):
         AuditReceiver(WebhookSettings(spool_dir=tmp_path / "spool", fsync=False, archive=LiveSettings(store)))
+
+
+def test_archive_options_without_archive_are_a_usage_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "kubehipaa.cli.main", "audit", "serve", "--no-tls",
+                           "--spool-dir", str(tmp_path / "spool"), "--archive-keep-phi"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "need --archive DIR" in proc.stderr and "Traceback" not in proc.stderr

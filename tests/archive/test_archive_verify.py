@@ -256,3 +256,24 @@ def test_a_signed_store_refuses_unsigned_or_differently_signed_appends(tmp_path:
     assert (st / "manifest.jsonl").read_bytes() == before
     assert cli("add", str(log), "--store", str(st), "--hmac-key", str(key)).exit_code == 0
     assert _verify(st, "--hmac-key", str(key)) == (0, [])
+
+
+def test_hostile_manifest_lines_are_problems_not_crashes(store: Path) -> None:
+    lines = manifest_lines(store)
+    hostile = [
+        b'{"seq":"x","prev":5,"kind":"segment","path":["a"],"count":"9"}',
+        b"[1,2]",
+        b"not json at all",
+        b'{"kind":"segment","seq":7,"prev":"' + b"0" * 64 + b'","path":"events/../../etc/passwd","count":1}',
+        b'{"kind":"prune","seq":8,"prev":"","cutoff":"9999-12-31","removed":"all"}',
+        b'{"kind":"prune","seq":9,"prev":"","cutoff":"9999-12-31","removed":[{"seq":true},{"seq":1,"path":7}]}',
+        b'{"kind":"segment","seq":true,"prev":null}',
+    ]
+    _write_lines(store, lines + hostile)
+    res = cli("verify", str(store))
+    assert res.exit_code == 1, res.output
+    assert "broken-chain" in res.stdout and "invalid-prune" in res.stdout
+    js = cli("verify", str(store), "--format", "json")
+    assert json.loads(js.stdout)["ok"] is False
+    proc = cli_process("prune", str(store), "--older-than", "1d")
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2)

@@ -114,7 +114,8 @@ def prune(store: Path, days: int = DEFAULT_RETENTION_DAYS, *, dry_run: bool = Fa
                 raise ModifiedSegment(f"{rel} (seq {entry['seq']}) does not match its manifest entry: run "
                                       "`kubehipaa audit archive verify`; pruning it would destroy the evidence")
             result.removed.append({"seq": entry["seq"], "path": rel, "sha256": entry["sha256"],
-                                   "count": entry.get("count", 0), "day": day})
+                                   "count": count if isinstance(count := entry.get("count"), int) else 0,
+                                   "day": day})
         if dry_run:
             result.head = (seq, prev)
             return result

@@ -147,8 +147,8 @@ def _check_chain(ordered: list[Line], out: VerifyResult) -> set[int]:
             out.add("broken-chain", f"{_where(line)} does not start from the genesis hash: the chain's start "
                     "was edited")
         else:
-            out.add("broken-chain", f"{_where(prev)} was edited: its SHA-256 is not the prev recorded by "
-                    f"{_where(line)}")
+            out.add("broken-chain", f"{_where(prev)} was edited, or {_where(line)} forged: the SHA-256 of the "
+                    "first is not the prev recorded by the second")
         before, prev = prev, line
     return outside
 
