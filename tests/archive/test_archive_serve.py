@@ -128,3 +128,32 @@ def test_archive_options_without_archive_are_a_usage_error(tmp_path: Path) -> No
                            "--spool-dir", str(tmp_path / "spool"), "--archive-keep-phi"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "need --archive DIR" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_spooled_batches_are_released_only_once_archived(tmp_path: Path) -> None:
+    """The detector is done with every batch and checkpoints often, but the archive has not flushed yet:
+    the spool must still hold every batch (a crash now would otherwise lose them from the archive)."""
+    from fastapi.testclient import TestClient
+
+    from kubehipaa.archive.live import LiveSettings
+    from kubehipaa.server.audit_webhook import AuditReceiver, WebhookSettings, create_app
+    from tests.server.support import event_list, exec_event
+
+    store = tmp_path / "archive"
+    settings = WebhookSettings(spool_dir=tmp_path / "spool", fsync=False, spool_segment_bytes=16 * 1024,
+                               checkpoint_interval_s=0.01,
+                               archive=LiveSettings(store, flush_s=3600, flush_events=10**9, fsync=False))
+    receiver = AuditReceiver(settings)
+    with TestClient(create_app(receiver)) as client:
+        for k in range(40):
+            body = event_list([exec_event(f"r{k}-{j}") for j in range(20)])
+            assert client.post("/audit", content=body).status_code == 200
+        assert receiver.wait_idle(20)
+        time.sleep(0.3)  # several checkpoints after the detector caught up
+        receiver._checkpoint()
+        held, _ = receiver.spool.count(receiver.spool.first_position())
+        assert held == 800, f"only {held} of 800 events still spooled before the archive flushed"
+        assert not (store / "manifest.jsonl").exists()
+    # graceful stop: flushed, then released
+    assert len(set(read_store(store).column("audit_id").to_pylist())) == 800
+    assert receiver.remaining_at_stop == 0
