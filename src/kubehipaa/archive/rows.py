@@ -13,6 +13,13 @@ What never reaches the archive:
 - unless the user opts out (`keep_phi`), PHI-shaped values and credentials, masked by the one redaction
   layer (`redaction.redact_tree`, the pass every report uses). With `keep_phi`, credentials (tokens,
   passwords, private keys: `redact_credentials`) are still masked: only patient data is kept as logged.
+
+The request URI is redacted with its structure, where it is still known (as the redaction layer asks of
+its callers): the path with `redact_uri`, the `command=` parameters of an exec/attach as one argv with
+`redact_argv`, a parameter whose name says secret (`token`, `password`, `key`...) masked whole, every other
+parameter's name and value with `redact_text`. The plain text pass would mask
+the whole query string (`exec?<redacted:query>`), and an archive kept for forensics must still say which
+command ran in a pod, or which label selector a list used, years later.
 """
 
 from __future__ import annotations
@@ -20,14 +27,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 import orjson
 
-from kubehipaa.redaction import redact_tree
-from kubehipaa.redaction.credentials import redact_credentials
+from kubehipaa.redaction import redact_argv, redact_text, redact_tree, redact_uri
+from kubehipaa.redaction.credentials import SECRET_NAME, redact_credentials
+from kubehipaa.redaction.masks import SECRET
 
 SECRET_BODIES = ("requestObject", "responseObject")
 _SECRET_KINDS = frozenset({"Secret"})
@@ -117,6 +125,27 @@ def _credentials_only(value: Any) -> Any:
     return value
 
 
+def redact_request_uri(uri: str) -> str:
+    """A request URI with its query kept but each part redacted (see the module docstring). Idempotent."""
+    path, sep, query = uri.partition("?")
+    if not sep or "/proxy/" in path or path.endswith("/proxy"):
+        return redact_uri(uri)  # behind /proxy/ the query is the application's: masked whole
+    query, _, _fragment = query.partition("#")  # a fragment never reaches the API server: not kept
+    out = redact_uri(path)
+    params = parse_qsl(query, keep_blank_values=True)
+    commands = redact_argv([v for k, v in params if k == "command"])
+    parts = []
+    for k, v in params:
+        if k == "command":
+            v = commands.pop(0)
+        elif SECRET_NAME.search(k) or k.lower() == "key":  # ?token=, ?password=, ?key= (an API key)
+            k, v = redact_text(k), SECRET
+        else:
+            k, v = redact_text(k), redact_text(v, key=k)
+        parts.append(f"{quote(k, safe='')}={quote(v, safe='')}")
+    return out + "?" + "&".join(parts)
+
+
 def clean_event(event: dict[str, Any], *, keep_phi: bool = False) -> dict[str, Any]:
     """The event as archived: Secret bodies dropped, embedded Secrets' data dropped, values masked."""
     if is_secret_request(event):
@@ -126,7 +155,15 @@ def clean_event(event: dict[str, Any], *, keep_phi: bool = False) -> dict[str, A
             body = event.get(key)
             if isinstance(body, dict | list) and b'"Secret"' in orjson.dumps(body):
                 event = {**event, key: _strip_embedded_secrets(body)}
-    cleaned: dict[str, Any] = _credentials_only(event) if keep_phi else redact_tree(event)
+    if keep_phi:
+        cleaned: dict[str, Any] = _credentials_only(event)
+        return cleaned
+    uri = event.get("requestURI")
+    cleaned = redact_tree({k: v for k, v in event.items() if k != "requestURI"})
+    if isinstance(uri, str):
+        cleaned["requestURI"] = redact_request_uri(uri)
+    elif "requestURI" in event:
+        cleaned["requestURI"] = redact_tree(uri)
     return cleaned
 
 
@@ -181,5 +218,3 @@ def to_row(raw: bytes | dict[str, Any], *, keep_phi: bool = False) -> Row:
     )
     return Row(values, day_of(ts), ts)
 
-
-RowMaker = Callable[[bytes], Row]
