@@ -146,6 +146,12 @@ def redact_request_uri(uri: str) -> str:
     return out + "?" + "&".join(parts)
 
 
+@functools.lru_cache(maxsize=65536)
+def _cached_uri(uri: str) -> str:
+    """Logs repeat the same URIs (list, watch, get of the same objects): a hit is a dictionary lookup."""
+    return redact_request_uri(uri)
+
+
 def clean_event(event: dict[str, Any], *, keep_phi: bool = False) -> dict[str, Any]:
     """The event as archived: Secret bodies dropped, embedded Secrets' data dropped, values masked."""
     if is_secret_request(event):
@@ -161,7 +167,7 @@ def clean_event(event: dict[str, Any], *, keep_phi: bool = False) -> dict[str, A
     uri = event.get("requestURI")
     cleaned = redact_tree({k: v for k, v in event.items() if k != "requestURI"})
     if isinstance(uri, str):
-        cleaned["requestURI"] = redact_request_uri(uri)
+        cleaned["requestURI"] = _cached_uri(uri) if len(uri) <= 1024 else redact_request_uri(uri)
     elif "requestURI" in event:
         cleaned["requestURI"] = redact_tree(uri)
     return cleaned
