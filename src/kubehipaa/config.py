@@ -62,9 +62,22 @@ class ResourceMatch(_Strict):
     )
 
     def restricts(self) -> bool:
-        """False when every field is omitted or a pattern of only `*` (which matches anything, even "")."""
+        """False when every field is omitted or a pattern that matches any value the field can take.
+
+        Why probe rather than look for `*`: `?*`, `*?*` or `[!.]*` match every name an object can have just
+        as `*` does, and an exception written with one of them must not pass as naming a resource."""
         fields = (self.kind, self.namespace, self.name, self.container)
-        return any(value is not None and set(value) != {"*"} for value in fields)
+        return any(value is not None and not _matches_any_name(value) for value in fields)
+
+
+# Values a kind, namespace, name or container name can take: one character (letter or digit), the longest
+# name, the characters DNS subdomains and kinds use. A pattern matching all of them restricts nothing.
+_NAME_PROBES = ("a", "z", "0", "9", "A", "Z", "default", "kube-system", "Deployment", "ClusterRoleBinding",
+                "x.y-z", "a" * 253)
+
+
+def _matches_any_name(pattern: str) -> bool:
+    return all(fnmatch.fnmatchcase(probe, pattern) for probe in _NAME_PROBES)
 
 
 class ExceptionRule(_Strict):

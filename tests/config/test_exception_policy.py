@@ -119,6 +119,19 @@ def test_scope_all_resources_suppresses_and_warns_on_every_run(tmp_path: Path) -
     assert [r.check for r in result.expired_exceptions] == ["*"]
 
 
+@pytest.mark.parametrize("resource", ["{name: '?*'}", "{namespace: '*?'}", "{kind: '[!.]*', name: '*'}",
+                                      "{name: '*?*'}", "{container: '?*'}"])
+def test_a_resource_pattern_that_matches_any_name_is_no_resource(tmp_path: Path, resource: str) -> None:
+    """`?*` matches every name an object can have, so it restricts nothing: as for an omitted resource, a
+    pattern over several checks needs `scope: all-resources` (and then warns on every run)."""
+    path = _config_file(tmp_path, f"  - check: '*'\n    resource: {resource}\n" + RULE.format(expires=SOON))
+    message = _error(path)
+    assert "would suppress every finding" in message and "scope: all-resources" in message
+    path = _config_file(tmp_path, f"  - check: '*'\n    resource: {resource}\n    scope: all-resources\n"
+                        + RULE.format(expires=SOON))
+    assert [w.code for w in _scan_with(path).warnings if w.code == "broad-exception"] == ["broad-exception"]
+
+
 @pytest.mark.parametrize(
     "rule",
     [

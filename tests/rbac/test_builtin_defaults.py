@@ -302,6 +302,23 @@ def test_the_bootstrapping_label_is_no_exemption_on_anything() -> None:
     assert {"KH-RBAC-001", "KH-RBAC-014"} <= ids(found)
 
 
+@pytest.mark.parametrize("name", ["system:admin", "system:kube-defaults", "system:nodes", "system:serviceaccount:x"])
+def test_a_system_prefix_does_not_make_a_user_a_kubernetes_component(name: str) -> None:
+    # `system:` is reserved by convention only: a client certificate or token may carry any such name, and a
+    # binding naming one is a person's (or a shared) account like any other, judged as such by KH-RBAC-004.
+    found = scan([rb("ops-admin", "clinical", "ClusterRole", "edit", user(name))])
+    assert [f.message for f in found if f.check_id == "KH-RBAC-004"] == [
+        f'RoleBinding "clinical/ops-admin" binds user(s) {name} directly']
+
+
+@pytest.mark.parametrize("name", ["system:kube-controller-manager", "system:kube-scheduler", "system:kube-proxy",
+                                  "system:apiserver", "system:node:worker-1",
+                                  "system:serviceaccount:clinical:app"])
+def test_the_users_kubernetes_itself_authenticates_are_not_individual_users(name: str) -> None:
+    found = scan([rb("components", "clinical", "ClusterRole", "view", user(name))])
+    assert "KH-RBAC-004" not in ids(found)
+
+
 # ------------------------------------------------------------------ requirement 6: built-in namespaced Roles
 def test_referencing_builtin_namespaced_roles_is_not_role_not_found() -> None:
     docs = [

@@ -136,6 +136,22 @@ def test_table_points_at_the_warnings(blind) -> None:
     assert "2 scan warnings (on stderr; in --format json): no-network-policy, no-rbac" in text
 
 
+def test_junit_and_oscal_carry_the_warnings(blind) -> None:
+    """Evidence formats never look cleaner than the scan was: both name every blind spot."""
+    import xml.etree.ElementTree as ET
+
+    from kubehipaa.reports.oscal import assessment_results
+
+    result, config = blind
+    root = ET.fromstring(render(result, "junit", config))
+    suite = next(s for s in root.iter("testsuite") if s.get("name") == "kubehipaa scan warnings")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert set(props) == {"warning:no-network-policy", "warning:no-rbac"} and all(props.values())
+    assert suite.get("tests") == "0" and "no-rbac" in (suite.findtext("system-err") or "")
+    remarks = assessment_results(result)["assessment-results"]["results"][0]["remarks"]
+    assert "Warning [no-network-policy]" in remarks and "Warning [no-rbac]" in remarks
+
+
 # --- CLI ------------------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from kubehipaa.checks._pods import MIRROR_POD_ANNOTATION
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.rbac import (
+    ANONYMOUS,
     CLUSTER_SCOPED,
     Binding,
     BuiltinAudit,
@@ -28,6 +29,7 @@ from kubehipaa.engines.rbac import (
     binding_grants,
     builtin_audit,
     builtin_risk_rules,
+    component_user,
     evaluate_risks,
     request_attributes,
     role_allows_any_name,
@@ -174,7 +176,7 @@ def anonymous_bindings(inv: Inventory) -> Iterator[Hit]:
 def user_subjects(inv: Inventory) -> Iterator[Hit]:
     for b in _bindings(inv):
         users = [(i, s) for i, s in enumerate(b.subjects)
-                 if s.kind == "User" and not s.name.startswith("system:")]
+                 if s.kind == "User" and not component_user(s.name) and s.name != ANONYMOUS]
         if users:
             names = ", ".join(s.name for _, s in users)
             yield Hit(_obj(b), f"{_name(inv, b)} binds user(s) {names} directly",

@@ -215,3 +215,4 @@ def rules_list(
 
 
 app.add_typer(__import__("kubehipaa.cli.audit_archive", fromlist=["app"]).app, name="archive")  # issue 16 req 6
+from kubehipaa.cli import audit_query as _audit_query  # noqa: E402, F401  registers `audit query` on app

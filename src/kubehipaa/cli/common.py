@@ -483,3 +483,9 @@ def report_skipped(result: LoadResult, skipped: Iterable[Any]) -> None:
         problem = InputProblem(item.file, item.line, item.message, LOST)
         warn(str(problem))
         result.problems.append(problem)
+
+
+HISTORY_URL_HELP = ("History database: a SQLite path or sqlite:///PATH, or postgresql://USER@HOST/DB (password via "
+                    "PGPASSWORD or ~/.pgpass). Default: $KUBEHIPAA_HISTORY_URL, the config's history block, else a "
+                    "file under the user's data directory.")
+"""One text for every `--history-url` (scan, history, verify); here so scan's start-up need not import history."""

@@ -21,9 +21,7 @@ from kubehipaa.reports.terminal import terminal_width
 app = typer.Typer(help="Saved scans: list, show, diff by fingerprint, trend per HIPAA safeguard.",
                   no_args_is_help=True)
 
-URL_HELP = ("History database: a SQLite path or sqlite:///PATH, or postgresql://USER@HOST/DB (password via "
-            "PGPASSWORD or ~/.pgpass). Default: $KUBEHIPAA_HISTORY_URL, the config's history block, else a file "
-            "under the user's data directory.")
+URL_HELP = common.HISTORY_URL_HELP
 CONFIG_HELP = "Path to .kubehipaa.yaml (default: the one in the current directory)."
 
 

@@ -133,8 +133,7 @@ def scan(
     ),
     history_url: str | None = typer.Option(
         None, "--history-url", rich_help_panel="History",
-        help="History database: a SQLite path or sqlite:///PATH, or postgresql://USER@HOST/DB (default: "
-             "$KUBEHIPAA_HISTORY_URL, the config's history block, else the user's data directory).",
+        help=common.HISTORY_URL_HELP,
     ),
     baseline: str | None = typer.Option(
         None, "--baseline", metavar="last|ID", rich_help_panel="History",
@@ -143,7 +142,7 @@ def scan(
     ),
     sign_key: Path | None = typer.Option(
         None, "--sign-key", metavar="FILE",
-        help="JSON format: sign the report's integrity block with this Ed25519 private key (PEM or OpenSSH; "
+        help="JSON or HTML format: sign the report's integrity block with this Ed25519 private key (PEM or OpenSSH; "
              "encrypted: password in $KUBEHIPAA_SIGN_KEY_PASSWORD). Check with `kubehipaa verify`.",
     ),
 ) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from kubehipaa.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, console, err_console
+from kubehipaa.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, HISTORY_URL_HELP, console, err_console
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.redaction import redact_text
 from kubehipaa.reports import integrity
@@ -67,7 +67,7 @@ def verify(
     history: int | None = typer.Option(
         None, "--history", metavar="ID", help="Verify the saved scan ID of the history instead of a file."),
     history_url: str | None = typer.Option(
-        None, "--history-url", help="With --history: the history database (default as for `scan --save`)."),
+        None, "--history-url", help="With --history: " + HISTORY_URL_HELP),
 ) -> None:
     """Check a report's integrity block: its SHA-256 over the canonical content and, when signed, its Ed25519
     signature. When it does not match, name what changed (sections, findings by fingerprint).

@@ -75,7 +75,6 @@ def build_register(config: Config, store: HistoryStore | None, today: dt.date | 
     for i, rule in enumerate(config.exceptions):
         key = exception_key(rule)
         record = exception_record(rule)
-        record["approver"] = rule.approver  # also in exception_record; kept explicit for the register
         hist = [ExceptionHistory(sid, when, use.status, use.matched)
                 for sid, when, use in history_rows if use.exception_key == key]
         in_basis = [h for h in hist if h.scan_id in basis_ids]

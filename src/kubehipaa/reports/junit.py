@@ -95,11 +95,29 @@ def junit_tree(result: ScanResult) -> ET.Element:
     if not result.errors:
         root.remove(errors)
     totals["tests"] += len(result.errors)
+    _warnings_suite(root, result)
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("errors", str(len(result.errors)))
     root.set("summary", summary_line(result))
     return root
+
+
+def _warnings_suite(root: ET.Element, result: ScanResult) -> None:
+    """The scan's warnings (blind spots, lost input, wide exceptions) as a suite of their own.
+
+    Why: JUnit is read as evidence in CI; without them a scan that could not see the PHI namespace or the
+    NetworkPolicies would look as clean as one that could. Each warning is a property and a line of
+    `system-err`; no test case, so a warning does not count as a failure (exit codes decide that).
+    """
+    if not result.warnings:
+        return
+    suite = ET.SubElement(root, "testsuite", name="kubehipaa scan warnings", tests="0", failures="0",
+                          errors="0", skipped="0")
+    props = ET.SubElement(suite, "properties")
+    for w in result.warnings:
+        ET.SubElement(props, "property", name=f"warning:{w.code}", value=w.message)
+    ET.SubElement(suite, "system-err").text = "\n".join(f"warning [{w.code}]: {w.message}" for w in result.warnings)
 
 
 def render_junit(result: ScanResult, config: Config) -> str:

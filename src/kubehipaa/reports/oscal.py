@@ -293,6 +293,8 @@ def assessment_results(result: ScanResult, argv: Iterable[str] = (), *, when: st
     }
     if not observations:
         del doc["results"][0]["observations"]  # OSCAL arrays are never empty
+    if redacted.warnings:  # blind spots and lost input: the assessment saw less than the inputs named
+        doc["results"][0]["remarks"] = " ".join(f"Warning [{w.code}]: {_line(w.message)}" for w in redacted.warnings)
     return {"assessment-results": doc}
 
 

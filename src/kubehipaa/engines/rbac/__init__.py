@@ -57,6 +57,8 @@ from kubehipaa.engines.rbac.risk import (
     role_allows_any_name,
 )
 from kubehipaa.engines.rbac.subjects import (
+    ANONYMOUS,
+    component_user,
     identity_for_subject,
     implicit_groups,
     service_account_username,
@@ -93,6 +95,7 @@ def authorize(index: RbacIndex, user: str, groups: Iterable[str], attrs: Attribu
 
 
 __all__ = [
+    "ANONYMOUS",
     "CLUSTER_SCOPED",
     "NO_RULE",
     "Attributes",
@@ -127,6 +130,7 @@ __all__ = [
     "builtin_audit",
     "builtin_risk_rules",
     "collect_usage",
+    "component_user",
     "diff_reviews",
     "evaluate_risks",
     "event_attributes",

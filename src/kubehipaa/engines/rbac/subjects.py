@@ -23,6 +23,26 @@ ALL_SERVICEACCOUNTS = "system:serviceaccounts"
 MASTERS = "system:masters"
 
 
+NODE_PREFIX = "system:node:"
+# The user names Kubernetes' own components authenticate as (k8s.io/apiserver/pkg/authentication/user:
+# APIServerUser, KubeProxy, KubeControllerManager, KubeScheduler). system:anonymous is not among them: it is
+# whoever sends no credentials.
+COMPONENT_USERS = frozenset({"system:apiserver", "system:kube-proxy", "system:kube-controller-manager",
+                             "system:kube-scheduler"})
+
+
+def component_user(username: str) -> bool:
+    """A user name that Kubernetes itself issues to a component, a node (`system:node:<name>`) or a service
+    account, rather than one naming a person or a shared account.
+
+    Why not every `system:` name: the prefix is reserved by convention only; a client certificate or token
+    may carry any such name (`system:admin`), and a check that skipped them all would be evaded by a
+    prefix anyone can choose."""
+    if username in COMPONENT_USERS or split_service_account(username) is not None:
+        return True
+    return username.startswith(NODE_PREFIX) and len(username) > len(NODE_PREFIX)
+
+
 def service_account_username(namespace: str, name: str) -> str:
     return f"{SA_PREFIX}{namespace}:{name}"
 
