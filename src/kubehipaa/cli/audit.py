@@ -255,4 +255,5 @@ def say_state(use: pipeline.StateUse, config: DetectorConfig) -> None:
         warn(f"state file {use.path} has nothing learnt for {', '.join(use.fresh_rules)}: learning from this run")
 
 
+app.add_typer(__import__("kubehipaa.cli.audit_archive", fromlist=["app"]).app, name="archive")  # issue 16 req 6
 from kubehipaa.cli import audit_query as _audit_query  # noqa: E402, F401  registers `audit query` on app

@@ -81,6 +81,25 @@ def _check_listen(host: str, port: int) -> None:
         raise KubehipaaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def _archive_settings(store: Path | None, flush_s: float, keep_phi: bool, hmac_key: Path | None,
+                      ed25519_key: Path | None) -> object:
+    """The receiver's `LiveSettings` for --archive (None without it); a missing pyarrow is one line."""
+    if store is None:
+        if keep_phi or hmac_key or ed25519_key:
+            raise KubehipaaError("--archive-keep-phi/--archive-hmac-key/--archive-ed25519-key need --archive DIR")
+        return None
+    from kubehipaa.cli.audit_archive import require_archive, signer_from
+
+    require_archive()
+    from kubehipaa.archive.live import LiveSettings
+
+    if store.exists() and not store.is_dir():
+        raise KubehipaaError(f"--archive {store}: not a directory")
+    if keep_phi:
+        warn("--archive-keep-phi: PHI-shaped values are archived as logged; protect the archive as PHI")
+    return LiveSettings(store, flush_s=flush_s, keep_phi=keep_phi, signer=signer_from(hmac_key, ed25519_key))
+
+
 class LogLevel(str, Enum):
     critical = "critical"
     error = "error"
@@ -147,6 +166,19 @@ def serve(
         False, "--no-tls", help="Serve plain HTTP (only behind a TLS-terminating proxy on the same host)."
     ),
     log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="uvicorn/receiver log level."),
+    archive: Path | None = typer.Option(
+        None, "--archive", help="Also archive every accepted event into this `audit archive` store (Parquet by "
+                                "day, hash-chained; batches stay spooled until archived).",
+    ),
+    archive_flush_seconds: float = typer.Option(
+        300.0, "--archive-flush-seconds", min=1.0, help="Seal archive segments at least this often (and every "
+                                                          "200,000 events, and at shutdown).",
+    ),
+    archive_keep_phi: bool = typer.Option(False, "--archive-keep-phi", help="Archive PHI-shaped values as logged."),
+    archive_hmac_key: Path | None = typer.Option(None, "--archive-hmac-key", help="Sign archive manifest entries "
+                                                 "with HMAC-SHA256 (key file)."),
+    archive_ed25519_key: Path | None = typer.Option(None, "--archive-ed25519-key", help="Sign archive manifest "
+                                                    "entries with this Ed25519 private key (PEM)."),
 ) -> None:
     """Receive the API server's audit webhook batches and raise alerts as they happen.
 
@@ -158,6 +190,9 @@ def serve(
     GET /livez.
 
     Example: kubehipaa audit serve --port 8443 --tls-cert tls.crt --tls-key tls.key --alerts-out alerts.jsonl
+
+    With --archive DIR every accepted event is also stored as by `kubehipaa audit archive add` (check it with
+    `kubehipaa audit archive verify DIR`).
     """
     # Imported here, not at module level: every `audit` command (analyze too) imports this module to register
     # `serve`, and `audit analyze` start-up must stay small (issue 7).
@@ -194,6 +229,8 @@ def serve(
         max_connections=max_connections, header_timeout=header_timeout, body_timeout=body_timeout,
         idle_timeout=idle_timeout, tls_handshake_timeout=tls_handshake_timeout, shutdown_timeout=shutdown_timeout,
     )
+    live = _archive_settings(archive, archive_flush_seconds, archive_keep_phi, archive_hmac_key,
+                             archive_ed25519_key)
     settings = WebhookSettings(
         max_body_bytes=max_body_bytes,
         detector_config=DetectorConfig.from_config(config),
@@ -202,6 +239,7 @@ def serve(
         spool_max_bytes=spool_max_bytes,
         max_inflight_bytes=max_inflight_bytes,
         limits=limits,
+        archive=live,
     )
     _check_listen(host, port)
     logging.basicConfig(level=log_level.value.upper(), stream=sys.stderr,

@@ -96,6 +96,9 @@ class WebhookSettings:
     checkpoint_interval_s: float = 1.0
     """At least this long between checkpoints (longer when a snapshot is slow: at most 5% of the time)."""
     retry_after_s: int = 5
+    archive: Any = None
+    """An optional `kubehipaa.archive.live.LiveSettings` (`audit serve --archive`): every accepted event is
+    also archived, in segments flushed by size and time; the spool keeps each batch until it is archived."""
 
 
 class WebhookMetrics:
@@ -185,6 +188,9 @@ class AuditReceiver:
             log.warning("%s: removed a torn last line (%d bytes) left by an interrupted write; its alerts are "
                         "written again when the batch is replayed", self.output.path, self.output.repaired_bytes)
         self._tmpdir: str | None = None
+        self._archive: Any = None
+        self._archive_failing = False
+        self._last_archive_log = -1e9
         if s.spool_dir is None:
             self._tmpdir = tempfile.mkdtemp(prefix="kubehipaa-spool-")
             spool_dir = Path(self._tmpdir)
@@ -195,7 +201,11 @@ class AuditReceiver:
             self.metrics.repaired.labels("spool").inc(self.spool.repaired_bytes)
             log.warning("%s: cut off a torn last record (%d bytes, never acknowledged) left by a crash",
                         spool_dir, self.spool.repaired_bytes)
-        self._restore()
+        try:
+            self._restore()
+        except BaseException:  # e.g. an --archive store that cannot be appended to: release the spool's lock
+            self.spool.close(timeout=0.1)
+            raise
         self._sigma_view: Any = None
         if s.sigma is not None:  # (imported only then: pySigma costs ~0.6 s of start-up)
             from kubehipaa.engines.auditlog import RawEventView, with_sigma
@@ -264,7 +274,11 @@ class AuditReceiver:
                       "the first spooled batch", self.spool.directory)
             self._position = self.spool.first_position()
         self._ckpt_position = self._position
-        self._reader = self.spool.reader(self._position)
+        self._detect_from = self._position
+        self._archive_pos = self._restore_archive(doc)
+        self._ckpt_archive_pos = self._archive_pos
+        self._archive_fed: Position | None = None
+        self._reader = self.spool.reader(min(self._position, self._archive_pos))
         self._backlog_base, records = self.spool.count(self._position)
         self._processed_here = 0
         if self._backlog_base:
@@ -273,6 +287,36 @@ class AuditReceiver:
         if self._suppress:
             log.info("%d alerts were written after the last checkpoint; the replay will not write them again",
                      sum(self._suppress.values()))
+
+    def _restore_archive(self, doc: dict[str, Any] | None) -> Position:
+        """Where archiving resumes: the checkpoint's archive position, or past what the manifest already
+        holds from this spool (a flush after the last checkpoint), never past the detector's start when
+        the checkpoint predates `--archive` (events processed before were not meant to be archived)."""
+        s = self.settings
+        if s.archive is None:
+            return self._position
+        from kubehipaa.archive.live import LiveArchive
+
+        saved = doc.get("archive") if doc else None
+        spool_id = saved.get("id") if isinstance(saved, dict) else None
+        if not isinstance(spool_id, str):
+            spool_id = os.urandom(8).hex()
+        self._archive = LiveArchive(s.archive, spool_id)
+        pos = self._position
+        if isinstance(saved, dict) and isinstance(saved.get("position"), list | tuple):
+            seg, off = saved["position"]
+            pos = min(Position(int(seg), int(off)), self._position)
+        recorded = self._archive.recorded_end()
+        if recorded is not None:
+            pos = max(pos, Position(*recorded))
+        first = self.spool.first_position()
+        if pos < first:
+            log.error("the spool no longer holds the events between the archive's position and %s: they are "
+                      "missing from the archive", self.spool.directory)
+            pos = first
+        if pos < self._position:
+            log.info("archiving spooled events the detector already processed (from the last archive flush)")
+        return pos
 
     def _sigma_state(self) -> list[list[Any]]:
         rules = self.settings.sigma
@@ -338,6 +382,8 @@ class AuditReceiver:
             reasons.append("spool over its high-water mark")
         if self._ckpt_failing:
             reasons.append("checkpoint cannot be written")
+        if self._archive_failing:
+            reasons.append("archive cannot be written")
         return reasons
 
     # -- worker ------------------------------------------------------------------------------------------
@@ -364,7 +410,7 @@ class AuditReceiver:
                           "batches since the last checkpoint are processed again at the next start")
         with self._ckpt_lock:
             self._frozen = True  # from here the checkpoint on disk is final for this process
-            position = self._ckpt_position
+            position = min(self._ckpt_position, self._ckpt_archive_pos)
         self.spool.close(timeout=max(0.5, deadline - time.monotonic()))
         remaining, records = self.spool.count(position)
         self.remaining_at_stop = remaining
@@ -402,6 +448,8 @@ class AuditReceiver:
                 stopping = self._stop_deadline is not None
                 if stopping and time.monotonic() >= self._stop_deadline:  # type: ignore[operator]
                     break
+                if self._archive_blocked():
+                    continue
                 rec = self._reader.next(timeout=0.05 if stopping else min(s.flush_idle_s, 0.25))
                 if rec is None:
                     if stopping:
@@ -416,10 +464,14 @@ class AuditReceiver:
                             # at once: a flush depends on wall-clock idleness, which a replay would not repeat
                             self._dirty = True
                             self._checkpoint()
+                    if self._archive is not None and self._archive.due():
+                        self._flush_archive()
                     if self._dirty and time.monotonic() - self._last_ckpt >= self._ckpt_interval:
                         self._checkpoint()
                     continue
                 self._handle(rec)
+                if self._archive is not None and self._archive.due():
+                    self._flush_archive()
                 last_batch = time.monotonic()
                 flushed = False
                 if time.monotonic() - self._last_ckpt >= self._ckpt_interval:
@@ -427,6 +479,8 @@ class AuditReceiver:
             if drained and self._tmpdir is not None:
                 # nothing survives this process: evaluate held events now rather than never
                 self._write_alerts(self.detector.flush())
+            if self._archive is not None:
+                self._flush_archive()  # graceful shutdown: what was read is archived, not left pending
             if self._dirty:
                 self._checkpoint()
         except _GiveUp:
@@ -440,12 +494,17 @@ class AuditReceiver:
         s = self.settings
         alerts: list[Any] = []
         try:
-            events, raws = decode_spooled(rec.payload, keep_raw=s.sigma is not None)
+            events, raws = decode_spooled(rec.payload, keep_raw=s.sigma is not None or self._archive is not None)
         except InputError:
             self.metrics.worker_errors.inc()
             log.error("spooled batch at %d:%d is not an audit EventList; skipped", rec.start.segment,
                       rec.start.offset)
             events, raws = [], []
+        if self._archive is not None and rec.start >= self._archive_pos:
+            self._archive.feed(raws, (rec.start.segment, rec.start.offset), (rec.end.segment, rec.end.offset))
+            self._archive_fed = rec.end
+        if rec.start < self._detect_from:  # archived only: the detector processed it before the restart
+            return
         view = self._sigma_view
         try:
             if view is not None:
@@ -466,6 +525,48 @@ class AuditReceiver:
         self._processed_here += rec.events
         self._position = rec.end
         self._dirty = True
+
+    def _flush_archive(self) -> None:
+        """Seal the pending archive segments into the chain; then the spool may release their batches."""
+        live = self._archive
+        if live is None:
+            return
+        fed = self._archive_fed
+        if not live.open:
+            if fed is not None and fed > self._archive_pos:
+                self._archive_pos = fed
+            return
+        try:
+            n = live.flush()
+        except Exception as exc:  # disk full, a damaged manifest: keep the events spooled, retry, say so
+            self._archive_failing = True
+            now = time.monotonic()
+            if now - self._last_archive_log >= 60:
+                self._last_archive_log = now
+                log.error("cannot write the archive: %s; retrying (the spool keeps the batches; further errors "
+                          "this minute not logged)", str(exc) or type(exc).__name__)
+            return
+        self._archive_failing = False
+        if live.skipped:
+            log.warning("%d received events had no usable timestamp and were not archived", live.skipped)
+            live.skipped = 0
+        if fed is not None:
+            self._archive_pos = fed
+        log.debug("archived %d events", n)
+        self._dirty = True
+        self._checkpoint()
+
+    def _archive_blocked(self) -> bool:
+        """While the archive cannot be written and holds a full batch of pending events, read no further
+        (memory stays bounded; the spool fills and the API server is answered 429): retry once a second."""
+        live = self._archive
+        if live is None or not self._archive_failing or live.pending < live.settings.flush_events:
+            return False
+        if self._stop_deadline is not None:
+            return False
+        time.sleep(1.0)
+        self._flush_archive()
+        return self._archive_failing
 
     def _write_alerts(self, alerts: Sequence[Any]) -> None:
         """Write the alerts of one batch, retrying until they are written (or the shutdown deadline)."""
@@ -518,9 +619,14 @@ class AuditReceiver:
                 return
             started = time.monotonic()
             position = self._position
+            # without --archive, nothing waits for the archive: the detector's position is the archive's
+            archived = self._archive_pos if self._archive is not None else position
+            self._ckpt_archive_pos = archived
             doc = {"spool": [position.segment, position.offset], "key": self._key,
                    "output": self.output.position(), "detector": self.detector.snapshot(),
                    "sigma": self._sigma_state()}
+            if self._archive is not None:
+                doc["archive"] = {"id": self._archive.spool_id, "position": [archived.segment, archived.offset]}
             try:
                 ckpt.write(self.spool.directory, doc, fsync=self.settings.fsync)
             except OSError as exc:
@@ -538,7 +644,8 @@ class AuditReceiver:
             # a slow snapshot (large state) is taken less often: at most ~5% of the worker's time
             self._ckpt_interval = max(self.settings.checkpoint_interval_s, min(30.0, 20 * (now - started)))
         self.metrics.checkpoints.inc()
-        self.spool.release(position)
+        # a batch leaves the spool once detected AND (with --archive) archived
+        self.spool.release(min(position, archived))
 
 
 # -- decoding -----------------------------------------------------------------------------------------------
