@@ -195,8 +195,9 @@ def timeline(
                                       "default: the one in the current directory)."),
     trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
 ) -> None:
-    """Who did what, when, from where: requests in time order with verb, object, outcome, source IP and
-    user agent, and the detections each request raised.
+    """Who did what, when, from where: requests in time order, with the detections each raised.
+
+    Each row: time, verb, object, outcome, source IP and user agent.
 
     Examples:
 
@@ -255,5 +256,7 @@ def say_state(use: pipeline.StateUse, config: DetectorConfig) -> None:
         warn(f"state file {use.path} has nothing learnt for {', '.join(use.fresh_rules)}: learning from this run")
 
 
-app.add_typer(__import__("kubehipaa.cli.audit_archive", fromlist=["app"]).app, name="archive")  # issue 16 req 6
+from kubehipaa.cli import audit_archive as _audit_archive  # noqa: E402  `audit archive add|verify|prune`
+
+app.add_typer(_audit_archive.app, name="archive")
 from kubehipaa.cli import audit_query as _audit_query  # noqa: E402, F401  registers `audit query` on app
