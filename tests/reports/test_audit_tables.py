@@ -80,12 +80,16 @@ def _fits(text: str, width: int) -> None:
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_alerts_table_fits_and_keeps_names_whole(analysis: AuditAnalysis, width: int) -> None:
-    text = AuditAlertsReport().render(analysis, "table", RenderOptions(width=width, max_rows=20))
+    """The incidents, their alerts (`--details`) and the alerts per rule: every line fits, names whole."""
+    text = AuditAlertsReport(details=True).render(analysis, "table", RenderOptions(width=width, max_rows=20))
     _fits(text, width)
     fired = set(analysis.alerts.counts)
     assert {"KH-AUDLOG-030", "KH-AUDLOG-021", "KH-AUDLOG-011"} <= fired
     paragraphs = {p for rule_id in fired for p in RULES_BY_ID[rule_id].hipaa}
-    _assert_whole(text, {*fired, *paragraphs, SA, HUMAN, f"clinical/{POD}", f"clinical/{SECRET}"}, width)
+    assert analysis.incidents is not None
+    incident_ids = {inc.id for inc in analysis.incidents}
+    _assert_whole(text, {*fired, *paragraphs, *incident_ids, SA, HUMAN, f"clinical/{POD}", f"clinical/{SECRET}"},
+                  width)
     assert "5 events read from 1 file(s)" in text
 
 
@@ -127,13 +131,12 @@ def test_every_format_of_each_report_renders(analysis: AuditAnalysis, timeline: 
 
 
 def test_the_table_shows_what_max_rows_leaves_out(analysis: AuditAnalysis) -> None:
-    many = RULES_BY_ID["KH-AUDLOG-030"]
-    alert = analysis.alerts.kept(many.id)[0]
-    for _ in range(4):
-        analysis.alerts.add(alert)
-    try:
-        text = AuditAlertsReport().render(analysis, "table", RenderOptions(width=120, max_rows=2))
-        assert "… 3 more (use --format json or --max-rows)" in text
-    finally:
-        analysis.alerts.counts[many.id] -= 4
-        del analysis.alerts.held[many.id][1:]
+    """`--max-rows` caps the incidents listed and the alerts listed per incident; the table says how many more
+    there are (the JSON has them all)."""
+    assert analysis.incidents is not None and len(analysis.incidents) > 1
+    text = AuditAlertsReport(details=True).render(analysis, "table", RenderOptions(width=120, max_rows=1))
+    top = analysis.incidents.incidents[0]
+    assert f"… {len(analysis.incidents) - 1} more incident(s) (use --max-rows or --format json)" in text
+    assert len(top.alerts) > 1
+    assert f"… {len(top.alerts) - 1} more alert(s) in {top.id} (the 1 riskiest shown; --format json lists all)" \
+        in text
