@@ -8,6 +8,7 @@ names stay whole words (they are searched for and copied out of reports).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -140,3 +141,43 @@ def test_the_table_shows_what_max_rows_leaves_out(analysis: AuditAnalysis) -> No
     assert len(top.alerts) > 1
     assert f"… {len(top.alerts) - 1} more alert(s) in {top.id} (the 1 riskiest shown; --format json lists all)" \
         in text
+
+
+def _incident_report(width: int) -> tuple[str, list[Any]]:
+    """An impersonating human, a reverse shell in a PHI namespace, a secret read and deleted by two people."""
+    from kubehipaa.engines.auditlog import Alert, AlertCollector, build_incidents
+    from kubehipaa.model import Severity
+    from kubehipaa.reports.audit_alerts import render_table
+
+    def alert(n: int, user: str, rule: str, sev: Severity, obj: str, verb: str = "get", imp: str = "") -> Alert:
+        return Alert(rule, "t", sev, RULES_BY_ID[rule].hipaa, f"{user} {verb} {obj}", at(n), f"a{n}", user,
+                     "10.1.2.3", "kubectl", verb, obj, "clinical", impersonated=imp)
+
+    col = AlertCollector()
+    for a in (alert(1, "mallory@clinic.example", "KH-AUDLOG-037", Severity.CRITICAL, f"pods/exec clinical/{POD}",
+                    "create"),
+              alert(2, HUMAN, "KH-AUDLOG-019", Severity.CRITICAL, "pods clinical/x", imp="system:admin"),
+              alert(3, HUMAN, "KH-AUDLOG-020", Severity.MEDIUM, f"secrets clinical/{SECRET}"),
+              alert(4, "bob@clinic.example", "KH-AUDLOG-025", Severity.LOW, f"secrets clinical/{SECRET}", "delete")):
+        col.add(a)
+    incidents = build_incidents(col.alerts(), phi_namespaces={"clinical"})
+    return render_table(col, {}, incidents=incidents, width=width), list(incidents)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_incident_table_is_boxed_at_80_columns_and_says_each_fact(width: int) -> None:
+    """Each incident row: id, risk, identity (and whom it impersonated) or target (and by whom), namespaces
+    (PHI marked), alert count, top rule and severity, first time and span; boxed, not stacked, at 80."""
+    text, incidents = _incident_report(width)
+    _fits(text, width)
+    head = text.split("Alerts by rule")[0]
+    assert head.count("┌") == 1  # one boxed table of incidents
+    assert [inc.kind for inc in incidents].count("target") == 1
+    for inc in incidents:
+        assert inc.id in head and f"risk {inc.risk:.1f}" in head
+        assert f"{len(inc.alerts)} alert(s)" in head
+    _assert_whole(head, {inc.id for inc in incidents} | {HUMAN, "mallory@clinic.example", "KH-AUDLOG-037",
+                                                         "KH-AUDLOG-019", "system:admin"}, width)
+    assert "as system:admin" in head and "in clinical (PHI)" in head and "by 2 identities:" in head
+    assert "critical" in head and "2026-11-27" in head and "+0s" in head
+    assert head.index("mallory@clinic.example") < head.index(SECRET)  # riskiest first

@@ -26,10 +26,11 @@ SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.
                   Severity.LOW: "cyan"}
 
 INCIDENT_COLUMNS = (Column("incident", key=True), Column("identity / target", key=True),
-                    Column("alerts", key=True), Column("first (UTC)", key=True))
-"""Four columns, several facts a cell, so that the table stays boxed at 80 columns for names up to ~30
-characters: incident = id + risk; identity / target = the name (+ whom it impersonated, or who acted on the
-target) + namespaces; alerts = count + top rule + its severity; first = date + time + span."""
+                    Column("top rule, first", key=True))
+"""Three columns, several facts a cell, so that the table stays boxed at 80 columns for names up to 43
+characters: incident = id, risk, alert count; identity / target = the name (a target without its namespace,
+which the next line names), whom it impersonated or who acted on the target, the namespaces; top rule, first =
+the top rule and its severity, the first alert's date and time (UTC) and the incident's span."""
 DETAIL_COLUMNS = (Column("time", key=True), Column("rule", key=True), Column("message"))
 """Time (date and time of day on two lines), rule (id and severity), message: boxed at 80 columns. The user is
 the incident's identity (in the heading); under a target incident each message says `by <user>`."""
@@ -77,7 +78,7 @@ def _when(inc: Incident, d: dict[str, Any]) -> str:
         first = f"{t:%Y-%m-%d}\n{t:%H:%M:%S}Z"
     else:
         first = d["firstTime"] or "?"
-    return f"{first}\n+{_span(inc.seconds)}"
+    return f"{first} +{_span(inc.seconds)}"
 
 
 def _span(seconds: float) -> str:
@@ -102,11 +103,14 @@ def _namespaces(d: dict[str, Any]) -> str:
 
 def _who(d: dict[str, Any]) -> str:
     """The name, then one line on whom it acted as (identity) or who acted on it (target), then where."""
-    lines = [d["key"]]
     if d["kind"] == "identity":
+        lines = [d["key"]]
         if d["impersonated"]:
             lines.append("as " + ", ".join(d["impersonated"][:2]) + (" …" if len(d["impersonated"]) > 2 else ""))
     else:
+        resource, _, where = d["key"].partition(" ")
+        ns, slash, name = where.partition("/")
+        lines = [f"{resource} {name}" if slash and [ns] == d["namespaces"] else d["key"]]  # `in <ns>` below
         ids = d["identities"]
         lines.append(f"by {len(ids)} identities: " + ", ".join(ids[:2]) + (" …" if len(ids) > 2 else ""))
     lines.append(_namespaces(d))
@@ -116,10 +120,9 @@ def _who(d: dict[str, Any]) -> str:
 def incident_row(inc: Incident, d: dict[str, Any]) -> list[Cell]:
     sev = inc.max_severity
     return [
-        Text(f"{d['id']}\nrisk {d['risk']:.1f}"),
+        Text(f"{d['id']}\nrisk {d['risk']:.1f}\n{d['alertCount']} alert(s)"),
         Text(_who(d)),
-        Text.assemble(f"{d['alertCount']} alert(s)\n{d['topRule']}\n", (sev.label, SEVERITY_STYLE[sev])),
-        Text(_when(inc, d)),
+        Text.assemble(f"{d['topRule']}\n", (sev.label, SEVERITY_STYLE[sev]), f"\n{_when(inc, d)}"),
     ]
 
 
