@@ -19,7 +19,7 @@ An incident is a session: alerts of the same key whose times are at most `gap` s
 belong together; a longer quiet period starts a new incident. Alerts are sorted by (key, time) once: O(n log n)
 time and O(n) memory in the number of alerts.
 
-Risk (`risk_of`): for each rule r in the incident, with k alerts in the incident and n alerts in the whole run,
+Risk (`rule_scores`, `breadth`): for each rule r in the incident, with k alerts in the incident and n alerts in the whole run,
 
     score_r = WEIGHT[severity_r] * (1 + log10(k)) * (1 + 1/sqrt(n))
     risk    = sum_r score_r * (1 + 0.1 * min(namespaces - 1, 10)) * (1 + 0.5 * min(PHI namespaces, 2))
@@ -180,26 +180,16 @@ def breadth(namespaces: int, phi: int) -> float:
             * (1.0 + PHI_STEP * min(phi, PHI_CAP)))
 
 
-def risk_of(alerts: Sequence[Alert], rule_counts: Mapping[str, int], phi: Collection[str]) -> tuple[
-        float, list[RuleScore], list[str], list[str], float]:
-    """(risk, per-rule scores riskiest first, namespaces, PHI namespaces, breadth) of a group of alerts."""
-    by_rule: Counter[str] = Counter()
-    severity: dict[str, Severity] = {}
-    namespaces: set[str] = set()
-    for a in alerts:
-        by_rule[a.rule_id] += 1
-        if a.severity > severity.get(a.rule_id, Severity.LOW) or a.rule_id not in severity:
-            severity[a.rule_id] = a.severity
-        if a.namespace:
-            namespaces.add(a.namespace)
-    scores = [RuleScore(rid, severity[rid], k, max(rule_counts.get(rid, k), k),
-                        WEIGHT[severity[rid]] * _volume(k) * _rarity(max(rule_counts.get(rid, k), k)))
-              for rid, k in by_rule.items()]
-    scores.sort(key=lambda s: (-int(s.severity), -s.score, s.rule_id))
-    ns = sorted(namespaces)
-    phi_ns = [n for n in ns if n in phi]
-    b = breadth(len(ns), len(phi_ns))
-    return sum(s.score for s in scores) * b, scores, ns, phi_ns, b
+def rule_scores(rules: Mapping[str, tuple[int, Severity]], rule_counts: Mapping[str, int]) -> list[RuleScore]:
+    """Each rule's share of the risk (module doc), riskiest first: `rules` maps a rule id to (alerts of it in
+    the incident, its severity); `rule_counts` to its alerts in the whole run."""
+    scores = []
+    for rid, (k, sev) in rules.items():
+        n = max(rule_counts.get(rid, k), k)
+        scores.append(RuleScore(rid, sev, k, n, WEIGHT[sev] * _volume(k) * _rarity(n)))
+    if len(scores) > 1:
+        scores.sort(key=lambda s: (-int(s.severity), -s.score, s.rule_id))
+    return scores
 
 
 def target_of(alert: Alert) -> str | None:
@@ -342,28 +332,60 @@ class _Context:
     what: list[str | None]
     counts: Mapping[str, int]
     phi: frozenset[str]
+    redacted: dict[str, str] = field(default_factory=dict)
+    """Keys as they are hashed into incident ids (redacted once per key)."""
 
     def incident(self, kind: str, key: str, session: list[int]) -> Incident:
-        alerts, times = self.alerts, self.times
-        members = [alerts[i] for i in session]
-        first_i = min(session, key=lambda i: (times[i], i))
-        last_i = max(session, key=lambda i: (times[i], -i))
-        risk, scores, ns, phi_ns, b = risk_of(members, self.counts, self.phi)
-        users = Counter(self.who[i] for i in session)
-        imp = sorted({a.impersonated for a in members if a.impersonated})
-        targets = Counter(t for t in (self.what[i] for i in session) if t is not None)
+        """The incident of the alerts at positions `session` (ascending): one pass over them."""
+        alerts, times, who, what = self.alerts, self.times, self.who, self.what
+        rules: dict[str, tuple[int, Severity]] = {}
+        namespaces: set[str] = set()
+        users: dict[str, int] = {}
+        impersonated: set[str] = set()
+        targets: dict[str, int] = {}
+        first_i = last_i = session[0]
+        t_first = t_last = times[first_i]
+        for i in session:
+            a = alerts[i]
+            rid = a.rule_id
+            r = rules.get(rid)
+            rules[rid] = (1, a.severity) if r is None else (r[0] + 1, max(r[1], a.severity))
+            if a.namespace:
+                namespaces.add(a.namespace)
+            u = who[i]
+            users[u] = users.get(u, 0) + 1
+            if a.impersonated:
+                impersonated.add(a.impersonated)
+            t = what[i]
+            if t is not None:
+                targets[t] = targets.get(t, 0) + 1
+            ti = times[i]
+            if ti < t_first:  # ties: the earliest in log order is first, the latest is last
+                first_i, t_first = i, ti
+            if ti >= t_last:
+                last_i, t_last = i, ti
+        scores = rule_scores(rules, self.counts)
+        ns = sorted(namespaces)
+        phi_ns = [n for n in ns if n in self.phi]
+        b = breadth(len(ns), len(phi_ns))
         first = alerts[first_i]
-        digest = hashlib.sha256(f"{kind}\x00{redact_text(key)}\x00{first.id}".encode()).hexdigest()
+        redacted = self.redacted.get(key)
+        if redacted is None:
+            redacted = self.redacted[key] = redact_text(key)
+        digest = hashlib.sha256(f"{kind}\x00{redacted}\x00{first.id}".encode()).hexdigest()
         return Incident(
-            id=f"INC-{digest[:10]}", kind=kind, key=key, alerts=members, first=first.time,
-            last=alerts[last_i].time, seconds=max(0.0, times[last_i] - times[first_i]), start=times[first_i],
-            risk=risk, rules=scores, identities=_by_count(users), impersonated=imp, namespaces=ns,
-            phi_namespaces=phi_ns, targets=_by_count(targets)[:10], breadth=b,
+            id=f"INC-{digest[:10]}", kind=kind, key=key, alerts=[alerts[i] for i in session], first=first.time,
+            last=alerts[last_i].time, seconds=max(0.0, t_last - t_first), start=t_first,
+            risk=sum(sc.score for sc in scores) * b, rules=scores, identities=_by_count(users),
+            impersonated=sorted(impersonated), namespaces=ns, phi_namespaces=phi_ns,
+            targets=_by_count(targets)[:10], breadth=b,
         )
 
 
-def _by_count(counter: Counter[str]) -> list[str]:
+def _by_count(counter: Mapping[str, int]) -> list[str]:
     """Keys, most frequent first, then by name (deterministic)."""
+    if len(counter) == 1:
+        return list(counter)
     return [k for k, _n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
