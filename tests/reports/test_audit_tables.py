@@ -158,7 +158,8 @@ def _incident_report(width: int) -> tuple[str, list[Any]]:
                     "create"),
               alert(2, HUMAN, "KH-AUDLOG-019", Severity.CRITICAL, "pods clinical/x", imp="system:admin"),
               alert(3, HUMAN, "KH-AUDLOG-020", Severity.MEDIUM, f"secrets clinical/{SECRET}"),
-              alert(4, "bob@clinic.example", "KH-AUDLOG-025", Severity.LOW, f"secrets clinical/{SECRET}", "delete")):
+              alert(4, "bob@clinic.example", "KH-AUDLOG-025", Severity.LOW, f"secrets clinical/{SECRET}", "delete"),
+              alert(5, SA, "KH-AUDLOG-021", Severity.MEDIUM, "events clinical/ehr-0.17a", "delete")):
         col.add(a)
     incidents = build_incidents(col.alerts(), phi_namespaces={"clinical"})
     return render_table(col, {}, incidents=incidents, width=width), list(incidents)
@@ -167,7 +168,8 @@ def _incident_report(width: int) -> tuple[str, list[Any]]:
 @pytest.mark.parametrize("width", [80, 120])
 def test_incident_table_is_boxed_at_80_columns_and_says_each_fact(width: int) -> None:
     """Each incident row: id, risk, identity (and whom it impersonated) or target (and by whom), namespaces
-    (PHI marked), alert count, top rule and severity, first time and span; boxed, not stacked, at 80."""
+    (PHI marked), alert count, top rule and severity, first time and span; boxed, not stacked, at 80 even with
+    a 58-character service account name."""
     text, incidents = _incident_report(width)
     _fits(text, width)
     head = text.split("Alerts by rule")[0]
@@ -176,8 +178,9 @@ def test_incident_table_is_boxed_at_80_columns_and_says_each_fact(width: int) ->
     for inc in incidents:
         assert inc.id in head and f"risk {inc.risk:.1f}" in head
         assert f"{len(inc.alerts)} alert(s)" in head
-    _assert_whole(head, {inc.id for inc in incidents} | {HUMAN, "mallory@clinic.example", "KH-AUDLOG-037",
+    _assert_whole(head, {inc.id for inc in incidents} | {HUMAN, SA, "mallory@clinic.example", "KH-AUDLOG-037",
                                                          "KH-AUDLOG-019", "system:admin"}, width)
     assert "as system:admin" in head and "in clinical (PHI)" in head and "by 2 identities:" in head
-    assert "critical" in head and "2026-11-27" in head and "+0s" in head
+    assert "top KH-AUDLOG-037 critical" in head and "top KH-AUDLOG-025 low" in head
+    assert "from 2026-11-27 10:01:00Z for 0s" in head and "from 2026-11-27 10:02:00Z for 1m00s" in head
     assert head.index("mallory@clinic.example") < head.index(SECRET)  # riskiest first

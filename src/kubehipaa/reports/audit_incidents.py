@@ -25,12 +25,13 @@ from kubehipaa.reports.terminal import Cell, Column, fit_table, fits, stacked
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
                   Severity.LOW: "cyan"}
 
-INCIDENT_COLUMNS = (Column("incident", key=True), Column("identity / target", key=True),
-                    Column("top rule, first", key=True))
-"""Three columns, several facts a cell, so that the table stays boxed at 80 columns for names up to 43
-characters: incident = id, risk, alert count; identity / target = the name (a target without its namespace,
-which the next line names), whom it impersonated or who acted on the target, the namespaces; top rule, first =
-the top rule and its severity, the first alert's date and time (UTC) and the incident's span."""
+INCIDENT_COLUMNS = (Column("incident", key=True),
+                    Column("identity / target · top rule · namespaces · since", key=True))
+"""Two columns, several facts a cell, so that the table stays boxed at 80 columns for names up to 59
+characters (a service account's `system:serviceaccount:<namespace>:<name>` usually fits): incident = id, risk,
+alert count; the second cell = the name (a target without its namespace, which a later line names) with whom
+it impersonated or who acted on the target, the top rule and its severity, the namespaces (PHI marked), the
+first alert's time and the incident's span."""
 DETAIL_COLUMNS = (Column("time", key=True), Column("rule", key=True), Column("message"))
 """Time (date and time of day on two lines), rule (id and severity), message: boxed at 80 columns. The user is
 the incident's identity (in the heading); under a target incident each message says `by <user>`."""
@@ -74,11 +75,10 @@ def incidents_summary(incidents: IncidentSet) -> dict[str, Any]:
 
 def _when(inc: Incident, d: dict[str, Any]) -> str:
     if inc.start > 0:
-        t = dt.datetime.fromtimestamp(inc.start, dt.UTC)
-        first = f"{t:%Y-%m-%d}\n{t:%H:%M:%S}Z"
+        first = f"{dt.datetime.fromtimestamp(inc.start, dt.UTC):%Y-%m-%d %H:%M:%S}Z"
     else:
         first = d["firstTime"] or "?"
-    return f"{first} +{_span(inc.seconds)}"
+    return f"from {first} for {_span(inc.seconds)}"
 
 
 def _span(seconds: float) -> str:
@@ -106,23 +106,26 @@ def _who(d: dict[str, Any]) -> str:
     if d["kind"] == "identity":
         lines = [d["key"]]
         if d["impersonated"]:
-            lines.append("as " + ", ".join(d["impersonated"][:2]) + (" …" if len(d["impersonated"]) > 2 else ""))
+            imp = d["impersonated"]
+            lines.append("as " + ", ".join(imp[:2]) + (f" and {len(imp) - 2} more" if len(imp) > 2 else ""))
     else:
         resource, _, where = d["key"].partition(" ")
         ns, slash, name = where.partition("/")
         lines = [f"{resource} {name}" if slash and [ns] == d["namespaces"] else d["key"]]  # `in <ns>` below
         ids = d["identities"]
-        lines.append(f"by {len(ids)} identities: " + ", ".join(ids[:2]) + (" …" if len(ids) > 2 else ""))
+        lines.append(f"by {len(ids)} identities: " + ", ".join(ids[:2])
+                     + (f" and {len(ids) - 2} more" if len(ids) > 2 else ""))
     lines.append(_namespaces(d))
     return "\n".join(lines)
 
 
 def incident_row(inc: Incident, d: dict[str, Any]) -> list[Cell]:
     sev = inc.max_severity
+    who = _who(d).split("\n")
     return [
         Text(f"{d['id']}\nrisk {d['risk']:.1f}\n{d['alertCount']} alert(s)"),
-        Text(_who(d)),
-        Text.assemble(f"{d['topRule']}\n", (sev.label, SEVERITY_STYLE[sev]), f"\n{_when(inc, d)}"),
+        Text.assemble("\n".join(who[:-1]), f"\ntop {d['topRule']} ", (sev.label, SEVERITY_STYLE[sev]),
+                      f"\n{who[-1]}\n{_when(inc, d)}"),
     ]
 
 

@@ -153,10 +153,17 @@ class IncidentSet:
     incidents: list[Incident]
     gap: float
     phi_namespaces: frozenset[str]
-    _of: dict[int, list[Incident]] = field(default_factory=dict, repr=False)
+    _of: dict[int, list[Incident]] | None = field(default=None, repr=False)
 
     def of(self, alert: Alert) -> list[Incident]:
-        """The incidents `alert` is in (its identity incident first; a target incident after it, if any)."""
+        """The incidents `alert` is in (its identity incident first; a target incident after it, if any).
+        The index is built on first use (the JSON report never needs it)."""
+        if self._of is None:
+            of: dict[int, list[Incident]] = {}
+            for inc in sorted(self.incidents, key=lambda inc: inc.kind != IDENTITY):
+                for a in inc.alerts:
+                    of.setdefault(id(a), []).append(inc)
+            self._of = of
         return self._of.get(id(alert), [])
 
     def __len__(self) -> int:
@@ -293,11 +300,7 @@ def build_incidents(alerts: Sequence[Alert], *, phi_namespaces: Collection[str] 
                 incidents.append(ctx.incident(TARGET, key, session))
     incidents.sort(key=lambda inc: (-inc.risk, -int(inc.max_severity), inc.start, inc.kind, inc.id))
     _unique_ids(incidents)
-    of: dict[int, list[Incident]] = {}
-    for inc in sorted(incidents, key=lambda inc: inc.kind != IDENTITY):
-        for a in inc.alerts:
-            of.setdefault(id(a), []).append(inc)
-    return IncidentSet(incidents, gap, phi, of)
+    return IncidentSet(incidents, gap, phi)
 
 
 def _sessions(idx: list[int], times: list[float], gap: float) -> list[list[int]]:
