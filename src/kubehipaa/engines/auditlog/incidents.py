@@ -8,8 +8,9 @@ Two kinds of incident (docs/audit-log.md, "Incidents"):
 
 - identity: every alert raised by one acting identity (the authenticated user; when it acted through
   impersonation, the incident also names whom it impersonated). Every alert is in exactly one identity incident.
-- target: alerts on one named object (a secret, webhook, binding, pod...) raised for two or more identities
-  within the gap: many hands on one object, or an object changed or deleted after others read it. Such an
+- target: alerts on one named object (a secret, webhook, binding, pod...) within the gap, when two or more
+  identities acted on it and one of them changed or deleted it (an object modified after others read it, a
+  webhook or binding touched by several hands), or when five or more did whatever they did. Such an
   alert is in its identity incident too (a target incident is a second view of the same alerts, so that an
   attacker's one read of a busy secret is neither hidden in the secret's incident nor missing from theirs).
   Only per-event alerts qualify: a windowed alert (a burst, a count) names the object of the event that
@@ -19,7 +20,8 @@ An incident is a session: alerts of the same key whose times are at most `gap` s
 belong together; a longer quiet period starts a new incident. Alerts are sorted by (key, time) once: O(n log n)
 time and O(n) memory in the number of alerts.
 
-Risk (`rule_scores`, `breadth`): for each rule r in the incident, with k alerts in the incident and n alerts in the whole run,
+Risk (`rule_scores`, `breadth`): for each rule r in the incident, with k alerts in the incident and n alerts
+in the whole run,
 
     score_r = WEIGHT[severity_r] * (1 + log10(k)) * (1 + 1/sqrt(n))
     risk    = sum_r score_r * (1 + 0.1 * min(namespaces - 1, 10)) * (1 + 0.5 * min(PHI namespaces, 2))
