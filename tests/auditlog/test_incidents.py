@@ -382,3 +382,18 @@ def test_no_secret_or_phi_in_incident_text(tmp_path: Path) -> None:
     for text in texts:
         assert SSN not in text and SSN.replace("-", "") not in text and PASSWORD not in text
         assert PASSWORD[:8] not in text
+
+
+def test_the_timeline_keeps_the_incident_when_a_later_stage_replaces_the_entry(tmp_path: Path) -> None:
+    """An exec is evaluated on its ResponseStarted stage; its ResponseComplete stage then replaces the timeline
+    entry (the final outcome): the incident named on the entry must survive the replacement."""
+    stages = [raw_event("create", "pods", sub="exec", name="ehr-0", ns="clinical", code=101, user=MALLORY,
+                        time=at(1), uri=REVERSE_SHELL, audit_id="exec-1", stage=stage)
+              for stage in ("RequestReceived", "ResponseStarted", "ResponseComplete")]
+    log = _write(tmp_path / "audit.log", stages)
+    out = tmp_path / "tl.json"
+    code, output = _run("timeline", str(log), "-f", "json", "-o", str(out))
+    assert code == 0, output
+    (entry,) = orjson.loads(out.read_bytes())["entries"]
+    doc = _json(log, tmp_path)
+    assert entry["alerts"] and entry["incidents"] == [doc["incidents"][0]["id"]]

@@ -131,7 +131,8 @@ class Timeline:
             prior = self._by_request.get(key)
             if prior is not None:
                 if ev.stage != "RequestReceived":
-                    self._by_request[key] = _entry(ev, prior.alerts)
+                    later = self._by_request[key] = _entry(ev, prior.alerts)
+                    later.incidents = prior.incidents  # shared, as `alerts`: `link_incidents` fills it later
                 return True
         self.matched += 1
         if len(self._by_request) + len(self._anon) >= self.limit:
