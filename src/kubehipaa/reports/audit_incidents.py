@@ -131,12 +131,8 @@ def incident_row(inc: Incident, d: dict[str, Any]) -> list[Cell]:
 
 def incident_table(incidents: Sequence[Incident], width: int) -> RenderableType:
     """The incidents as one table (stacked blocks when it cannot fit `width`)."""
-    rows = [incident_row(inc, inc.to_dict(_no_ids)) for inc in incidents]
+    rows = [incident_row(inc, inc.to_dict()) for inc in incidents]
     return fit_table(INCIDENT_COLUMNS, rows, width)
-
-
-def _no_ids(_alert: Alert) -> str:
-    return ""
 
 
 def riskiest_alerts(inc: Incident, n: int) -> list[Alert]:
@@ -168,7 +164,7 @@ def detail_blocks(incidents: Sequence[Incident], max_rows: int, width: int) -> l
     boxed = fits(DETAIL_COLUMNS, [r for _i, rows in blocks for r in rows], width)
     parts: list[RenderableType] = []
     for inc, rows in blocks:
-        d = inc.to_dict(_no_ids)
+        d = inc.to_dict()
         parts.append(Text.assemble((d["id"], "bold"), f" risk {d['risk']:.1f} · {d['kind']} {d['key']} · "
                                    f"{d['alertCount']} alert(s)"))
         parts.append(fit_table(DETAIL_COLUMNS, rows, width) if boxed else stacked(DETAIL_COLUMNS, rows, width=width))

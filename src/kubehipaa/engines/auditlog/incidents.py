@@ -128,12 +128,13 @@ class Incident:
     def top_rule(self) -> RuleScore:
         return self.rules[0]
 
-    def to_dict(self, alert_id: Callable[[Alert], str]) -> dict[str, Any]:
-        """The incident as report data; `alert_id` gives each alert's id as the report lists it. Every string
-        taken from the log is redacted here, as in `Alert.to_dict`."""
+    def to_dict(self, alert_id: Callable[[Alert], str] | None = None) -> dict[str, Any]:
+        """The incident as report data; `alert_id` gives each alert's id as the report lists it (`alertIds`;
+        None: no list, for a renderer that shows only the incident). Every string taken from the log is
+        redacted here, as in `Alert.to_dict`."""
         r = redact_text
         top = self.top_rule
-        return {
+        d = {
             "id": self.id, "kind": self.kind, "key": r(self.key), "risk": round(self.risk, 1),
             "maxSeverity": self.max_severity.label, "topRule": top.rule_id,
             "firstTime": r(self.first), "lastTime": r(self.last), "durationSeconds": int(self.seconds),
@@ -144,8 +145,10 @@ class Incident:
             "rules": [s.rule_id for s in self.rules],
             "riskFactors": {"rules": [s.to_dict() for s in self.rules], "namespaces": len(self.namespaces),
                             "phiNamespaces": len(self.phi_namespaces), "breadth": round(self.breadth, 3)},
-            "alertIds": [alert_id(a) for a in self.alerts],
         }
+        if alert_id is not None:
+            d["alertIds"] = [alert_id(a) for a in self.alerts]
+        return d
 
 
 @dataclass(slots=True)
