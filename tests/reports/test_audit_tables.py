@@ -8,6 +8,7 @@ names stay whole words (they are searched for and copied out of reports).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -80,12 +81,16 @@ def _fits(text: str, width: int) -> None:
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_alerts_table_fits_and_keeps_names_whole(analysis: AuditAnalysis, width: int) -> None:
-    text = AuditAlertsReport().render(analysis, "table", RenderOptions(width=width, max_rows=20))
+    """The incidents, their alerts (`--details`) and the alerts per rule: every line fits, names whole."""
+    text = AuditAlertsReport(details=True).render(analysis, "table", RenderOptions(width=width, max_rows=20))
     _fits(text, width)
     fired = set(analysis.alerts.counts)
     assert {"KH-AUDLOG-030", "KH-AUDLOG-021", "KH-AUDLOG-011"} <= fired
     paragraphs = {p for rule_id in fired for p in RULES_BY_ID[rule_id].hipaa}
-    _assert_whole(text, {*fired, *paragraphs, SA, HUMAN, f"clinical/{POD}", f"clinical/{SECRET}"}, width)
+    assert analysis.incidents is not None
+    incident_ids = {inc.id for inc in analysis.incidents}
+    _assert_whole(text, {*fired, *paragraphs, *incident_ids, SA, HUMAN, f"clinical/{POD}", f"clinical/{SECRET}"},
+                  width)
     assert "5 events read from 1 file(s)" in text
 
 
@@ -127,13 +132,55 @@ def test_every_format_of_each_report_renders(analysis: AuditAnalysis, timeline: 
 
 
 def test_the_table_shows_what_max_rows_leaves_out(analysis: AuditAnalysis) -> None:
-    many = RULES_BY_ID["KH-AUDLOG-030"]
-    alert = analysis.alerts.kept(many.id)[0]
-    for _ in range(4):
-        analysis.alerts.add(alert)
-    try:
-        text = AuditAlertsReport().render(analysis, "table", RenderOptions(width=120, max_rows=2))
-        assert "… 3 more (use --format json or --max-rows)" in text
-    finally:
-        analysis.alerts.counts[many.id] -= 4
-        del analysis.alerts.held[many.id][1:]
+    """`--max-rows` caps the incidents listed and the alerts listed per incident; the table says how many more
+    there are (the JSON has them all)."""
+    assert analysis.incidents is not None and len(analysis.incidents) > 1
+    text = AuditAlertsReport(details=True).render(analysis, "table", RenderOptions(width=120, max_rows=1))
+    top = analysis.incidents.incidents[0]
+    assert f"… {len(analysis.incidents) - 1} more incident(s) (use --max-rows or --format json)" in text
+    assert len(top.alerts) > 1
+    assert f"… {len(top.alerts) - 1} more alert(s) in {top.id} (the 1 riskiest shown; --format json lists all)" \
+        in text
+
+
+def _incident_report(width: int) -> tuple[str, list[Any]]:
+    """An impersonating human, a reverse shell in a PHI namespace, a secret read and deleted by two people."""
+    from kubehipaa.engines.auditlog import Alert, AlertCollector, build_incidents
+    from kubehipaa.model import Severity
+    from kubehipaa.reports.audit_alerts import render_table
+
+    def alert(n: int, user: str, rule: str, sev: Severity, obj: str, verb: str = "get", imp: str = "") -> Alert:
+        return Alert(rule, "t", sev, RULES_BY_ID[rule].hipaa, f"{user} {verb} {obj}", at(n), f"a{n}", user,
+                     "10.1.2.3", "kubectl", verb, obj, "clinical", impersonated=imp)
+
+    col = AlertCollector()
+    for a in (alert(1, "mallory@clinic.example", "KH-AUDLOG-037", Severity.CRITICAL, f"pods/exec clinical/{POD}",
+                    "create"),
+              alert(2, HUMAN, "KH-AUDLOG-019", Severity.CRITICAL, "pods clinical/x", imp="system:admin"),
+              alert(3, HUMAN, "KH-AUDLOG-020", Severity.MEDIUM, f"secrets clinical/{SECRET}"),
+              alert(4, "bob@clinic.example", "KH-AUDLOG-025", Severity.LOW, f"secrets clinical/{SECRET}", "delete"),
+              alert(5, SA, "KH-AUDLOG-021", Severity.MEDIUM, "events clinical/ehr-0.17a", "delete")):
+        col.add(a)
+    incidents = build_incidents(col.alerts(), phi_namespaces={"clinical"})
+    return render_table(col, {}, incidents=incidents, width=width), list(incidents)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_incident_table_is_boxed_at_80_columns_and_says_each_fact(width: int) -> None:
+    """Each incident row: id, risk, identity (and whom it impersonated) or target (and by whom), namespaces
+    (PHI marked), alert count, top rule and severity, first time and span; boxed, not stacked, at 80 even with
+    a 58-character service account name."""
+    text, incidents = _incident_report(width)
+    _fits(text, width)
+    head = text.split("Alerts by rule")[0]
+    assert head.count("┌") == 1  # one boxed table of incidents
+    assert [inc.kind for inc in incidents].count("target") == 1
+    for inc in incidents:
+        assert inc.id in head and f"risk {inc.risk:.1f}" in head
+        assert f"{len(inc.alerts)} alert(s)" in head
+    _assert_whole(head, {inc.id for inc in incidents} | {HUMAN, SA, "mallory@clinic.example", "KH-AUDLOG-037",
+                                                         "KH-AUDLOG-019", "system:admin"}, width)
+    assert "as system:admin" in head and "in clinical (PHI)" in head and "by 2 identities:" in head
+    assert "top KH-AUDLOG-037 critical" in head and "top KH-AUDLOG-025 low" in head
+    assert "from 2026-11-27 10:01:00Z for 0s" in head and "from 2026-11-27 10:02:00Z for 1m00s" in head
+    assert head.index("mallory@clinic.example") < head.index(SECRET)  # riskiest first

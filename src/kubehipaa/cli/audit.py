@@ -105,6 +105,28 @@ def check_window(rng: TimeRange) -> None:
         raise InputError(reason)
 
 
+_GAP = re.compile(r"(\d+)\s*([smhd])")
+_GAP_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_gap(text: str) -> float:
+    """`--incident-gap`: `90s`, `30m`, `1h`, `2d` → seconds (a bare number is seconds)."""
+    t = text.strip()
+    if t.isdigit():
+        return float(t)
+    m = _GAP.fullmatch(t)
+    if m is None:
+        raise KubehipaaError(f"--incident-gap {text!r}: expected a duration like 30m, 1h or 1d")
+    return float(int(m.group(1)) * _GAP_UNITS[m.group(2)])
+
+
+def phi_namespaces(cfg: object | None, extra: list[str] | None) -> list[str]:
+    """The PHI namespaces incidents weigh: `phi.namespaces` of the config (by name; a label selector needs the
+    cluster's Namespace objects, which an audit log does not carry) and `--phi-namespace`."""
+    phi = getattr(cfg, "phi", None)
+    return sorted({*(phi.namespaces if phi is not None else ()), *(extra or ())})
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -122,10 +144,11 @@ def analyze(
     fail_on: FailOn = typer.Option(FailOn.high, "--fail-on", help="Exit 1 when an alert is at or above this."),
     min_severity: str = typer.Option("low", "--min-severity", help="Report only alerts at or above this."),
     only: list[str] = typer.Option(None, "--rule", help="Run only these rule ids (repeatable)."),
-    max_rows: int = typer.Option(20, "--max-rows", min=1, help="Table format: alerts shown per rule."),
+    max_rows: int = typer.Option(20, "--max-rows", min=1, help="Table format: incidents shown (and alerts per "
+                                 "incident with --details)."),
     keep: int | None = typer.Option(None, "--keep", min=1, help="Keep only the N riskiest alerts per rule (all "
-                                    "are counted; the report says how many were left out). Default: json/sarif "
-                                    "keep every alert, the table the --max-rows riskiest."),
+                                    "are counted; the report says how many were left out; incidents are built "
+                                    "from the alerts kept). Default: every alert is kept."),
     sigma: list[Path] = typer.Option(None, "--sigma", help="Also run the Sigma rules (kubernetes/audit) in these "
                                      "files/directories (repeatable)."),
     state: Path | None = typer.Option(None, "--state", help="Keep what first-seen and baseline rules learn in "
@@ -133,8 +156,14 @@ def analyze(
                                       "(atomically). Safe to delete."),
     learning_period: str | None = typer.Option(None, "--learning-period", help="First-seen rules learn for this "
                                                "long of log time before alerting: 1h (default), 30m, 2d, 0."),
+    details: bool = typer.Option(False, "--details", help="Table format: list each incident's riskiest alerts "
+                                 "under it."),
+    phi_namespace: list[str] = typer.Option(None, "--phi-namespace", help="A namespace holding PHI (repeatable; "
+                                            "added to phi.namespaces of .kubehipaa.yaml): weighs in incident risk."),
+    incident_gap: str = typer.Option("1h", "--incident-gap", help="Quiet time that ends an incident: alerts of "
+                                     "one identity (or object) further apart are separate incidents (30m, 1h, 1d)."),
 ) -> None:
-    """Run the built-in detections over audit logs; alerts are grouped by rule.
+    """Run the built-in detections over audit logs; alerts are grouped into incidents ranked by risk.
 
     Examples:
 
@@ -162,16 +191,16 @@ def analyze(
     ignored_configs: list[str] = []
     cfg = load_config(config, paths, trust=trust_config, ignored=ignored_configs)
     sigma_rules = load_sigma_rules(sigma) if sigma else None
-    if keep is None and fmt == AnalyzeFormat.table:
-        keep = max_rows  # the table shows at most max_rows per rule: hold no more (the riskiest), say the rest
+    gap = parse_gap(incident_gap)
     detector_config = with_learning_period(DetectorConfig.from_config(cfg), learning_period)
     result = pipeline.analyze(paths, rules=rules, config=detector_config, sigma=sigma_rules,
-                              keep=keep, window=time_range(since, until), warnings=ignored_configs, state=state)
+                              keep=keep, window=time_range(since, until), warnings=ignored_configs, state=state,
+                              phi_namespaces=phi_namespaces(cfg, phi_namespace), incident_gap=gap)
     check_audit_read(result.inputs, paths)
     if result.state is not None:
         say_state(result.state, detector_config)
     options = RenderOptions(max_rows=max_rows, generated_at=_now())
-    write_output(AuditAlertsReport().render(result, fmt.value, options), output)
+    write_output(AuditAlertsReport(details=details).render(result, fmt.value, options), output)
     check_window(result.window)  # after the report, which carries "0 of N events in the window": still exit 2
     worst = result.max_severity()
     if fail_on != FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value):
@@ -194,10 +223,12 @@ def timeline(
     config: str | None = typer.Option(None, "--config", "-c", help="Path to .kubehipaa.yaml (break-glass ids; "
                                       "default: the one in the current directory)."),
     trust_config: bool = typer.Option(False, "--trust-config", help=TRUST_CONFIG_HELP),
+    phi_namespace: list[str] = typer.Option(None, "--phi-namespace", help="As for `audit analyze` (incident "
+                                            "ids match its report when given the same)."),
+    incident_gap: str = typer.Option("1h", "--incident-gap", help="As for `audit analyze`."),
 ) -> None:
-    """Who did what, when, from where: requests in time order, with the detections each raised.
-
-    Each row: time, verb, object, outcome, source IP and user agent.
+    """Who did what, when, from where: requests in time order with verb, object, outcome, source IP and
+    user agent, the detections each request raised and the incidents (ids of `audit analyze`) they are in.
 
     Examples:
 
@@ -209,7 +240,9 @@ def timeline(
     flt = TimelineFilter(user=user, namespace=namespace, resource=resource, verb=verb, since=bounds.since,
                          until=bounds.until)
     cfg = load_config(config, paths, trust=trust_config)
-    result = pipeline.build_timeline(paths, flt, limit=limit, config=DetectorConfig.from_config(cfg))
+    gap = parse_gap(incident_gap)
+    result = pipeline.build_timeline(paths, flt, limit=limit, config=DetectorConfig.from_config(cfg),
+                                     phi_namespaces=phi_namespaces(cfg, phi_namespace), incident_gap=gap)
     check_audit_read(result.inputs, paths)
     write_output(TimelineReport().render(result, fmt.value, RenderOptions(generated_at=_now())), output)
     check_window(result.timeline.window)  # after the report, which carries "0 of N events in the window": exit 2

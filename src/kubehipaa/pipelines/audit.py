@@ -17,16 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubehipaa.engines.auditlog import (
+    DEFAULT_INCIDENT_GAP,
     RULES,
     RULES_BY_ID,
+    Alert,
     AlertCollector,
     Detector,
     DetectorConfig,
     DetectorStats,
+    IncidentSet,
     Rule,
     Timeline,
     TimelineFilter,
     TimeRange,
+    build_incidents,
 )
 from kubehipaa.model import Severity
 from kubehipaa.sources.auditlog import ReadStats, iter_event_batches, iter_event_batches_with_raw, iter_events
@@ -79,21 +83,36 @@ class AuditAnalysis:
     warnings: list[str] = field(default_factory=list)
     state: StateUse | None = None
     """With `--state`: what was read from and written to the state file."""
+    incidents: IncidentSet | None = None
+    """The alerts held, grouped into incidents ranked by risk (`with_incidents`; None until then)."""
 
     def max_severity(self) -> Severity | None:
         return self.alerts.max_severity()
 
 
+def with_incidents(result: AuditAnalysis, *, phi_namespaces: Iterable[str] = (),
+                   gap: float = DEFAULT_INCIDENT_GAP) -> AuditAnalysis:
+    """`result` with its incidents: the alerts it holds (all of them unless a `--keep` cap left some out; rarity
+    still counts every alert of the run) grouped by `engines.auditlog.incidents`. A separate step over the
+    final alert list, so it applies whatever produced the alerts (one detector or several jobs)."""
+    col = result.alerts
+    result.incidents = build_incidents(col.alerts(), phi_namespaces=frozenset(phi_namespaces), gap=gap,
+                                       rule_counts=col.counts)
+    return result
+
+
 def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None,
             sigma: SigmaRuleSet | None = None, keep: int | None = None, window: TimeRange | None = None,
-            warnings: Sequence[str] = (), state: Path | None = None) -> AuditAnalysis:
+            warnings: Sequence[str] = (), state: Path | None = None, phi_namespaces: Iterable[str] = (),
+            incident_gap: float = DEFAULT_INCIDENT_GAP) -> AuditAnalysis:
     """Run the detector (all built-in rules unless `rules`; plus `sigma`) over the audit logs in `paths`.
 
     With Sigma rules, the log is read with each event's own JSON so that the rules see every field as logged
     (`RawEventView`), as `audit serve --sigma` does; without them no line is kept.
 
     Every alert is held unless `keep` caps each rule to its `keep` riskiest (engines/auditlog/collect.py);
-    the reports then say how many were left out per rule.
+    the reports then say how many were left out per rule. The alerts held are grouped into incidents
+    (`with_incidents`: `phi_namespaces` weigh in their risk, `incident_gap` seconds of quiet split them).
 
     With `state` (a path), what the rules learnt is read from it before the run (absent: start learning) and
     written back after it, when events were evaluated (`load_state`/`save_state`)."""
@@ -111,7 +130,8 @@ def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config
     rng = run_analysis(list(paths), detector, collector, stats, bounds.since, raw_view, bounds.until)
     if use is not None:
         save_state(detector, use)
-    return AuditAnalysis(collector, rng, stats, detector.stats, list(warnings), use)
+    return with_incidents(AuditAnalysis(collector, rng, stats, detector.stats, list(warnings), use),
+                          phi_namespaces=phi_namespaces, gap=incident_gap)
 
 
 def run_analysis(paths: list[str], detector: Detector, collector: AlertCollector, stats: ReadStats,
@@ -171,20 +191,26 @@ class AuditTimeline:
 
 
 def build_timeline(paths: Sequence[str], flt: TimelineFilter, *, limit: int = 10_000,
-                   config: DetectorConfig | None = None) -> AuditTimeline:
+                   config: DetectorConfig | None = None, phi_namespaces: Iterable[str] = (),
+                   incident_gap: float = DEFAULT_INCIDENT_GAP) -> AuditTimeline:
     """Who did what, when, from where: the requests of `paths` that pass `flt` (at most `limit` kept), each
-    with the alerts of the built-in detections. Events outside the window are not evaluated, as in
-    `analyze`."""
+    with the alerts of the built-in detections and the incidents they are in. Events outside the window are
+    not evaluated, as in `analyze`; every alert of the window (not only those of the requests shown) is
+    grouped, as `audit analyze` groups them, so an entry names the incident id `analyze` reports."""
     tl = Timeline(flt, limit=limit)
     detector = Detector(config=config)
     stats = ReadStats()
+    alerts: list[Alert] = []
     for ev in iter_events(list(paths), stats):
         if not tl.add(ev):
             continue
         for a in detector.process(ev):
+            alerts.append(a)
             tl.note_alert(a)
     for a in detector.flush():
+        alerts.append(a)
         tl.note_alert(a)
+    tl.link_incidents(build_incidents(alerts, phi_namespaces=frozenset(phi_namespaces), gap=incident_gap))
     return AuditTimeline(tl, stats)
 
 

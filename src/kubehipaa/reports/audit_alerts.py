@@ -1,4 +1,10 @@
-"""Render `audit analyze` results (alerts grouped by rule: table, JSON, SARIF 2.1.0) and the rule list.
+"""Render `audit analyze` results (incidents ranked by risk, alerts grouped by rule: table, JSON, SARIF 2.1.0)
+and the rule list.
+
+The table leads with the incidents (reports/audit_incidents.py), riskiest first, then the alerts per rule; JSON
+has an `incidents` array whose entries name their alerts by id (`alertIds`, each the `id` of an alert in
+`rules[].alerts`); SARIF stays one result per alert (the format has no grouping a code-scanning consumer reads)
+and names each result's alert id and incidents in its properties.
 
 Two `Report`s (reports/base.py): `AuditAlertsReport` for an `AuditAnalysis` (pipelines/audit.py) and
 `AuditRulesReport` for a list of audit-log rules. Every format renders an alert from `Alert.to_dict()`, which
@@ -22,11 +28,18 @@ from rich.text import Text
 
 from kubehipaa import __version__
 from kubehipaa.config_location import IGNORED_CODE
-from kubehipaa.engines.auditlog import Alert, AlertCollector, Rule
+from kubehipaa.engines.auditlog import AlertCollector, IncidentSet, Rule, build_incidents
 from kubehipaa.model import Severity
 from kubehipaa.redaction import redact_tree
+from kubehipaa.reports.audit_incidents import (
+    AlertIds,
+    detail_blocks,
+    incident_table,
+    incidents_json,
+    incidents_summary,
+)
 from kubehipaa.reports.base import RenderOptions, require_format
-from kubehipaa.reports.terminal import Cell, Column, fit_table, fits, render_text, stacked, terminal_width
+from kubehipaa.reports.terminal import Cell, Column, fit_table, render_text, terminal_width
 
 if TYPE_CHECKING:
     from kubehipaa.pipelines.audit import AuditAnalysis
@@ -42,62 +55,80 @@ OMITTED_CODE = "alerts-omitted"
 """Descriptor id of the SARIF notification that says a `--keep` cap left alerts out of the report."""
 
 
-def report_dict(col: AlertCollector, meta: dict[str, Any]) -> dict[str, Any]:
+def _incidents(col: AlertCollector, incidents: IncidentSet | None) -> IncidentSet:
+    """The run's incidents (the pipeline's), or, for a collector rendered on its own, its alerts grouped with
+    the defaults (no PHI namespaces known)."""
+    return incidents if incidents is not None else build_incidents(col.alerts(), rule_counts=col.counts)
+
+
+def report_dict(col: AlertCollector, meta: dict[str, Any], incidents: IncidentSet | None = None) -> dict[str, Any]:
     """The JSON document. `summary.keep` is the cap per rule (null: every alert is in the report);
     `summary.omitted` and each rule's `omitted` count the alerts the cap left out (`count` = `shown` +
-    `omitted`)."""
+    `omitted`). `incidents`, riskiest first, name their alerts by the `id` each has in `rules[].alerts`
+    (built from the alerts in the report, so every id resolves)."""
+    incidents = _incidents(col, incidents)
     by_sev: Counter[str] = Counter()
     for rule, n, _ in col.groups():
         by_sev[rule.severity.label] += n
+    ids = AlertIds()
+    rules = [
+        {**rule.to_dict(), "count": n, "shown": len(alerts), "omitted": n - len(alerts),
+         "alerts": [ids.assign(a, a.to_dict()) for a in alerts]}
+        for rule, n, alerts in col.groups()
+    ]
     return {
         "tool": {"name": "kubehipaa", "version": __version__},
         **redact_tree(meta),
         "summary": {"alerts": col.total, "bySeverity": dict(by_sev), "rules": len(col.counts), "keep": col.keep,
-                    "omitted": col.total_omitted},
-        "rules": [
-            {**rule.to_dict(), "count": n, "shown": len(alerts), "omitted": n - len(alerts),
-             "alerts": [a.to_dict() for a in alerts]}
-            for rule, n, alerts in col.groups()
-        ],
+                    "omitted": col.total_omitted, **incidents_summary(incidents)},
+        "incidents": incidents_json(incidents, ids),
+        "rules": rules,
     }
 
 
-def render_json(col: AlertCollector, meta: dict[str, Any]) -> str:
-    return orjson.dumps(report_dict(col, meta), option=orjson.OPT_INDENT_2).decode() + "\n"
+def render_json(col: AlertCollector, meta: dict[str, Any], incidents: IncidentSet | None = None) -> str:
+    return orjson.dumps(report_dict(col, meta, incidents), option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-ALERT_COLUMNS = (Column("time", key=True), Column("user", key=True), Column("source IP", key=True),
-                 Column("message"))
 RULE_COLUMNS = (Column("id", key=True), Column("severity", key=True), Column("title"), Column("HIPAA", key=True),
                 Column("matching logic"))
-
-
-def _alert_row(alert: Alert) -> list[Cell]:
-    d = alert.to_dict()  # redacted
-    return [Text(d["time"]), Text(d["user"]), Text(d["sourceIP"]), Text(d["message"])]
+BY_RULE_COLUMNS = (Column("rule", key=True), Column("alerts", key=True, justify="right"), Column("HIPAA", key=True),
+                   Column("title"))
 
 
 def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int | None = 20,
-                 width: int | None = None, color: bool = False) -> str:
-    """One block per rule (worst first): a heading line, then its riskiest alerts in log order (at most
-    `max_rows`; None: every alert kept), a line saying how many are not shown, then the summary, one fact per
-    line (so that no count is broken across lines at 80 columns)."""
+                 width: int | None = None, color: bool = False, incidents: IncidentSet | None = None,
+                 details: bool = False) -> str:
+    """The incidents, riskiest first (at most `max_rows`; None: all), with `details` each one's riskiest
+    alerts (at most `max_rows`); then the alerts per rule (worst first) with what a `--keep` cap left out;
+    then the summary, one fact per line (so that no count is broken across lines at 80 columns)."""
     width = width or terminal_width()
-    if max_rows is None:
-        max_rows = max((len(alerts) for _r, _n, alerts in col.groups()), default=0)
+    incidents = _incidents(col, incidents)
     meta = redact_tree(meta)
     inputs = meta.get("inputs", {})
-    groups = [(rule, n, [_alert_row(a) for a in col.riskiest(rule.id, max_rows)])
-              for rule, n, _alerts in col.groups()]
-    # one layout for every rule's block: all boxed tables when every row fits the width, else all stacked
-    boxed = fits(ALERT_COLUMNS, [row for *_, rows in groups for row in rows], width)
+    shown = incidents.incidents if max_rows is None else incidents.incidents[:max_rows]
     parts: list[RenderableType] = []
-    for rule, n, rows in groups:
-        parts.append(Text.assemble((rule.severity.label.upper(), SEVERITY_STYLE[rule.severity]),
-                                   f" {rule.id} {rule.title} — {n} alert(s) · HIPAA {', '.join(rule.hipaa)}"))
-        parts.append(fit_table(ALERT_COLUMNS, rows, width) if boxed else stacked(ALERT_COLUMNS, rows, width=width))
-        if n > len(rows):
-            parts.append(Text(_more_line(col, rule.id, n - len(rows), len(rows))))
+    if shown:
+        phi = ", ".join(sorted(incidents.phi_namespaces)) or "none configured (phi.namespaces)"
+        parts.append(Text(f"{len(incidents)} incident(s), riskiest first (PHI namespaces: {phi})"))
+        parts.append(incident_table(shown, width))
+        if len(shown) < len(incidents):
+            parts.append(Text(f"  … {len(incidents) - len(shown)} more incident(s) (use --max-rows or "
+                              "--format json)"))
+        parts.append(Text(""))
+        if details:
+            parts.extend(detail_blocks(shown, max_rows or max(len(i.alerts) for i in shown), width))
+    rows: list[list[Cell]] = []
+    for rule, n, _alerts in col.groups():
+        rows.append([Text.assemble(f"{rule.id}\n", (rule.severity.label, SEVERITY_STYLE[rule.severity])),
+                     Text(str(n)), Text("\n".join(rule.hipaa)), Text(rule.title)])
+    if rows:
+        parts.append(Text("Alerts by rule"))
+        parts.append(fit_table(BY_RULE_COLUMNS, rows, width))
+        for rule, n, alerts in col.groups():
+            if n > len(alerts):
+                parts.append(Text(f"  … {rule.id}: {n - len(alerts)} of {n} alert(s) left out by --keep "
+                                  f"{col.keep} (riskiest kept; incidents are built from those kept)"))
         parts.append(Text(""))
     sev: Counter[str] = Counter()
     for rule, n, _ in col.groups():
@@ -107,6 +138,7 @@ def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int | N
     detector = meta.get("detector", {})
     reused = detector.get("reusedAuditIDs", 0)
     lines = [f"{col.total} alert(s) from {len(col.counts)} rule(s)" + (f" ({counts})" if counts else ""),
+             f"{len(incidents)} incident(s) (a gap over {_gap(incidents.gap)} starts a new one)",
              f"{inputs.get('events', 0)} events read from {len(inputs.get('files', []))} file(s)"]
     if window.get("since") or window.get("until"):
         lines.append(f"{window.get('eventsInWindow', 0)} of {window.get('eventsRead', 0)} events in the window "
@@ -124,15 +156,12 @@ def render_table(col: AlertCollector, meta: dict[str, Any], *, max_rows: int | N
     return render_text(parts, width=width, color=color)
 
 
-def _more_line(col: AlertCollector, rule_id: str, hidden: int, shown: int) -> str:
-    """The line under a rule's rows: how many alerts are not shown, and how many of them a cap left out of
-    the run altogether (then the rows are the riskiest, not the first)."""
-    omitted = col.omitted(rule_id)
-    if not omitted:
-        return f"  … {hidden} more (use --format json or --max-rows)"
-    if omitted == hidden:  # worded to fit 80 columns
-        return f"  … {hidden} more left out (the {shown} riskiest shown; JSON without --keep has all)"
-    return f"  … {hidden} more not shown, {omitted} of them left out by --keep {col.keep} (riskiest kept)"
+def _gap(seconds: float) -> str:
+    s = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size and s % size == 0:
+            return f"{s // size}{unit}"
+    return f"{s}s"
 
 
 def _describe_window(window: dict[str, Any]) -> str:
@@ -142,13 +171,17 @@ def _describe_window(window: dict[str, Any]) -> str:
     return f"since {since}Z" if since else f"before {until}Z"
 
 
-def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
+def render_sarif(col: AlertCollector, meta: dict[str, Any], incidents: IncidentSet | None = None) -> str:
+    """One result per alert (SARIF has no grouping code-scanning tools read); each result's properties name
+    its alert id (as in the JSON report) and the incidents it is in."""
+    incidents = _incidents(col, incidents)
     rules = [r for r, _n, _a in col.groups()]
     results = []
     meta = redact_tree(meta)
+    ids = AlertIds()
     for rule, _n, alerts in col.groups():
         for alert in alerts:
-            a = alert.to_dict()
+            a = ids.assign(alert, alert.to_dict())
             # v2 adds the request time: an auditID is not unique (clients set Audit-ID), and two requests under
             # one id with the same message must stay two results, not be merged by the consumer. Hashed from the
             # redacted text: a hash of a low-entropy secret can be reversed by trying candidates.
@@ -161,7 +194,8 @@ def render_sarif(col: AlertCollector, meta: dict[str, Any]) -> str:
                                                      "fullyQualifiedName": a["object"]}]}],
                 "partialFingerprints": {"kubehipaaAlert/v2": fp},
                 "properties": {"time": a["time"], "user": a["user"], "sourceIP": a["sourceIP"],
-                               "auditID": a["auditID"], "count": a["count"], "hipaa": a["hipaa"]},
+                               "auditID": a["auditID"], "count": a["count"], "hipaa": a["hipaa"],
+                               "alertId": a["id"], "incidentIds": [i.id for i in incidents.of(alert)]},
             })
     doc: dict[str, Any] = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -220,19 +254,23 @@ def analysis_meta(result: AuditAnalysis, generated_at: str | None) -> dict[str, 
 
 
 class AuditAlertsReport:
-    """`audit analyze`'s result as a table (the default), JSON or SARIF."""
+    """`audit analyze`'s result as a table (the default), JSON or SARIF. `details`: the table lists each
+    incident's alerts under it (`audit analyze --details`)."""
 
     formats: tuple[str, ...] = ("table", "json", "sarif")
+
+    def __init__(self, *, details: bool = False) -> None:
+        self.details = details
 
     def render(self, result: AuditAnalysis, fmt: str, options: RenderOptions) -> str:
         require_format(self, fmt)
         meta = analysis_meta(result, options.generated_at)
         if fmt == "json":
-            return render_json(result.alerts, meta)
+            return render_json(result.alerts, meta, result.incidents)
         if fmt == "sarif":
-            return render_sarif(result.alerts, meta)
+            return render_sarif(result.alerts, meta, result.incidents)
         return render_table(result.alerts, meta, max_rows=options.max_rows, width=options.width,
-                            color=options.color)
+                            color=options.color, incidents=result.incidents, details=self.details)
 
 
 class AuditRulesReport:

@@ -4,6 +4,8 @@
 renders the entries' `to_dict()` (redacted, see engines/auditlog/timeline.py) and the inputs through
 `redact_tree`. The table goes through `terminal.fit_table` at the reader's width: times, users, verbs,
 outcomes, addresses and alert ids are never split inside a word (rows are stacked when they cannot fit).
+Each request that raised alerts names the incidents they are in (the ids `audit analyze` reports for the same
+log and window): `incidents` in JSON, `→ INC-…` under the rule ids in the table and HTML.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 OUTCOME_STYLE = {"allowed": "green", "forbidden": "red", "unauthorized": "red", "failed": "yellow"}
 COLUMNS = (Column("time", key=True), Column("user", key=True), Column("verb", key=True), Column("object"),
            Column("outcome", key=True), Column("source IP", key=True), Column("user agent"),
-           Column("alerts", key=True))
+           Column("alerts / incident", key=True))
 
 
 def timeline_dict(tl: Timeline, inputs: dict[str, Any], generated_at: str | None) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def render_timeline_table(tl: Timeline, inputs: dict[str, Any], *, width: int | 
     flt = ", ".join(f"{k}={v}" for k, v in redact_tree(tl.filter.to_dict()).items()) or "none"
     rows = [[Text(e["time"]), Text(_who(e)), Text(e["verb"]), Text(_what(e)),
              Text(f"{e['outcome']} {e['code'] or ''}".rstrip(), style=OUTCOME_STYLE.get(e["outcome"], "")),
-             Text(e["sourceIP"]), Text(clip(e["userAgent"], 40)), Text(", ".join(e["alerts"]))]
+             Text(e["sourceIP"]), Text(clip(e["userAgent"], 40)), Text(_alerts(e))]
             for e in entries]
     parts: list[RenderableType] = [Text(f"Audit timeline (filters: {flt})"), fit_table(COLUMNS, rows, width)]
     more = f" (first {len(entries)} shown; raise --limit)" if tl.truncated else ""
@@ -78,6 +80,11 @@ def render_timeline_table(tl: Timeline, inputs: dict[str, Any], *, width: int | 
     if tl.window.bounded:
         parts.append(Text(tl.window.summary()))
     return render_text(parts, width=width, color=color)
+
+
+def _alerts(e: dict[str, Any]) -> str:
+    """The rules the request raised, then the incidents they are in (`audit analyze`'s ids), one per line."""
+    return "\n".join([", ".join(e["alerts"]), *(f"→ {i}" for i in e["incidents"])]).strip()
 
 
 def _who(e: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ work built on top):
   `.add_hook(fn)` (extra per-request evaluators such as Sigma); `Alert.to_dict()` (detector.py).
 - `AlertCollector` (collect.py): the alerts a run keeps, grouped by rule, bounded.
 - `Timeline`, `TimelineFilter` (timeline.py): who did what, when, from where.
+- `build_incidents(alerts, phi_namespaces=, gap=)` -> `IncidentSet` of `Incident`s ranked by risk
+  (incidents.py); `DEFAULT_INCIDENT_GAP`.
 - `TimeRange`, `resolve_bound` (timerange.py): the `--since`/`--until` window; `parse_time` (windows.py).
 - Sigma (the `sigma` subpackage): `SigmaRuleSet`, `SigmaMatch`, `SkippedRule`, `with_sigma`, `RawEventView`,
   `event_dict`, `sigma_alert`, `catalog_rules`, `register_sigma_rules`. Imported on first use (module
@@ -32,6 +34,8 @@ from kubehipaa.engines.auditlog.event import (
     event_from_dict,
     keyed_request_signature,
 )
+from kubehipaa.engines.auditlog.incidents import DEFAULT_GAP as DEFAULT_INCIDENT_GAP
+from kubehipaa.engines.auditlog.incidents import Incident, IncidentSet, build_incidents
 from kubehipaa.engines.auditlog.rules import DetectorConfig, Rule, Window
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
 from kubehipaa.engines.auditlog.timerange import TimeRange, resolve_bound
@@ -66,6 +70,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_INCIDENT_GAP",
     "EVENT_DECODER",
     "RULES",
     "RULES_BY_ID",
@@ -75,6 +80,8 @@ __all__ = [
     "Detector",
     "DetectorConfig",
     "DetectorStats",
+    "Incident",
+    "IncidentSet",
     "RawEventView",
     "Rule",
     "SigmaMatch",
@@ -84,6 +91,7 @@ __all__ = [
     "Timeline",
     "TimelineFilter",
     "Window",
+    "build_incidents",
     "catalog_rules",
     "event_dict",
     "event_from_dict",

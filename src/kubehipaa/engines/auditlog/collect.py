@@ -92,6 +92,12 @@ class AlertCollector:
             entries = sorted(entries, key=lambda e: -e[0][4])
         return [a for _r, a in entries]
 
+    def alerts(self) -> list[Alert]:
+        """Every alert held, of every rule, in arrival (log) order: the list incidents are built from."""
+        entries = [e for lst in self.held.values() for e in lst]
+        entries.sort(key=lambda e: -e[0][4])
+        return [a for _r, a in entries]
+
     def riskiest(self, rule_id: str, n: int) -> list[Alert]:
         """The `n` riskiest alerts held for `rule_id`, in log order (what a table with `n` rows shows)."""
         entries = heapq.nlargest(n, self.held.get(rule_id, []), key=lambda e: e[0])

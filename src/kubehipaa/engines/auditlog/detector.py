@@ -24,6 +24,7 @@ evaluated on its own, and every request that reuses an id already seen with a di
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,18 @@ SNAPSHOT_VERSION = 1
 """Version of `Detector.snapshot()`'s layout; `restore` refuses any other (the caller starts fresh)."""
 
 
+def alert_id(rule_id: str, audit_id: str, time: str, message: str) -> str:
+    """An alert's id: the first 16 hex digits of the SHA-256 of its rule, auditID, time and message, the
+    same text as its SARIF fingerprint (`kubehipaaAlert/v2`).
+
+    Why these: they tell apart every alert of a run (a rule fires once per request; requests that share an
+    auditID differ in time or message) and are the same in every run over the same log, so an id found in
+    yesterday's report, a ticket or a SIEM finds the alert again. Hashed from the REDACTED text (callers pass
+    it): a hash of a low-entropy secret in a command line could be reversed by trying candidates. Two alerts
+    that differ only inside a redacted value share an id; a report numbers the repeats (`-2`, `-3`)."""
+    return hashlib.sha256(f"{rule_id}|{audit_id}|{time}|{message}".encode()).hexdigest()[:16]
+
+
 @dataclass(slots=True)
 class Alert:
     """One detection on one event (or on the event that completed a window)."""
@@ -86,19 +99,30 @@ class Alert:
     """`request_signature` of the event the alert is about: with `audit_id`, which request it belongs to when
     several share an auditID (the timeline joins alerts to requests by it). Not part of `to_dict`: it is a
     per-process hash."""
+    impersonated: str = ""
+    """The user the request impersonated (empty when none): incidents say whom an identity acted as. Not part
+    of `to_dict` (the message of an impersonation rule says it)."""
+
+    @property
+    def id(self) -> str:
+        """The alert's stable id (`alert_id`): the same alert gets the same id in every run and every format."""
+        r = redact_text
+        return alert_id(self.rule_id, r(self.audit_id), r(self.time), r(self.message))
 
     def to_dict(self) -> dict[str, Any]:
         """The alert as output data (reports, `audit serve`'s alerts.jsonl): the only way an alert leaves the
         process, so every string taken from the event is redacted here (kubehipaa.redaction)."""
         r = redact_text
+        message, time, audit_id = r(self.message), r(self.time), r(self.audit_id)
         return {
+            "id": alert_id(self.rule_id, audit_id, time, message),
             "ruleId": self.rule_id,
             "title": self.title,
             "severity": self.severity.label,
             "hipaa": list(self.hipaa),
-            "message": r(self.message),
-            "time": r(self.time),
-            "auditID": r(self.audit_id),
+            "message": message,
+            "time": time,
+            "auditID": audit_id,
             "user": r(self.user),
             "sourceIP": r(self.source_ip),
             "userAgent": r(self.user_agent),
@@ -709,7 +733,7 @@ class Detector:
             rule_id=rule.id, title=rule.title, severity=rule.severity, hipaa=rule.hipaa, message=message,
             time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
             user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
-            count=count, request=self._signature(ev),
+            count=count, request=self._signature(ev), impersonated=ev.impersonated_username,
         ))
         if evidence is not None:
             out[-1].evidence.update(evidence)

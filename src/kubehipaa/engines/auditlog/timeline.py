@@ -23,6 +23,7 @@ from kubehipaa.redaction import redact_argv, redact_text, redact_uri
 
 if TYPE_CHECKING:
     from kubehipaa.engines.auditlog.detector import Alert
+    from kubehipaa.engines.auditlog.incidents import IncidentSet
 
 
 @dataclass(slots=True)
@@ -79,6 +80,8 @@ class TimelineEntry:
     request_uri: str
     command: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    incidents: list[str] = field(default_factory=list)
+    """Ids of the incidents (`audit analyze`'s, same log and window) the request's alerts are in."""
 
     @property
     def object(self) -> str:
@@ -95,7 +98,7 @@ class TimelineEntry:
             "name": r(self.name), "object": r(self.object), "outcome": self.outcome, "code": self.code,
             "sourceIP": r(self.source_ip), "userAgent": r(self.user_agent), "auditID": r(self.audit_id),
             "requestURI": r(self.request_uri), "command": [r(c) for c in self.command] or None,
-            "alerts": self.alerts,
+            "alerts": self.alerts, "incidents": self.incidents,
         }
 
 
@@ -109,6 +112,8 @@ class Timeline:
         """Events offered to `add` and how many of them fall in the --since/--until window."""
         self._by_request: dict[tuple[str, int], TimelineEntry] = {}
         self._anon: list[TimelineEntry] = []
+        self._noted: list[tuple[TimelineEntry, Alert]] = []
+        """(entry, alert) for every alert shown on an entry: `link_incidents` names the alert's incident."""
         self._latest: dict[str, tuple[str, int]] = {}
         """auditID -> the request (key of `_by_request`) last added under it: where an alert that does not
         say which request it is about (a hook's) is noted."""
@@ -126,7 +131,8 @@ class Timeline:
             prior = self._by_request.get(key)
             if prior is not None:
                 if ev.stage != "RequestReceived":
-                    self._by_request[key] = _entry(ev, prior.alerts)
+                    later = self._by_request[key] = _entry(ev, prior.alerts)
+                    later.incidents = prior.incidents  # shared, as `alerts`: `link_incidents` fills it later
                 return True
         self.matched += 1
         if len(self._by_request) + len(self._anon) >= self.limit:
@@ -147,8 +153,18 @@ class Timeline:
             return
         key = (aid, alert.request) if alert.request is not None else self._latest.get(aid)
         entry = self._by_request.get(key) if key is not None else None
-        if entry is not None and alert.rule_id not in entry.alerts:
-            entry.alerts.append(alert.rule_id)
+        if entry is not None:
+            if alert.rule_id not in entry.alerts:
+                entry.alerts.append(alert.rule_id)
+            self._noted.append((entry, alert))
+
+    def link_incidents(self, incidents: IncidentSet) -> None:
+        """Name, on each entry, the incidents its alerts are in (`incidents` built over the alerts given to
+        `note_alert`, and any others of the run)."""
+        for entry, alert in self._noted:
+            for inc in incidents.of(alert):
+                if inc.id not in entry.incidents:
+                    entry.incidents.append(inc.id)
 
     def entries(self) -> list[TimelineEntry]:
         out = list(self._by_request.values()) + self._anon

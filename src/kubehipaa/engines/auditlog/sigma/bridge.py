@@ -31,6 +31,7 @@ def sigma_alert(match: SigmaMatch, ev: AuditEvent) -> Alert:
                  if match.detail else f"Sigma rule {match.title!r} matched ({ev.verb or '?'} {ev.object_display})"),
         time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
         user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
+        impersonated=ev.impersonated_username,
         evidence={"sigmaFile": match.file, "level": match.level, "tags": list(match.tags)},
     )
 
