@@ -126,6 +126,9 @@ def analyze(
                                     "keep every alert, the table the --max-rows riskiest."),
     sigma: list[Path] = typer.Option(None, "--sigma", help="Also run the Sigma rules (kubernetes/audit) in these "
                                      "files/directories (repeatable)."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Processes to use (default: the cores "
+                                    "this process may run on); the result is the same as with --jobs 1. Stdin "
+                                    "and --sigma run in one process."),
 ) -> None:
     """Run the built-in detections over audit logs; alerts are grouped by rule.
 
@@ -156,7 +159,8 @@ def analyze(
     if keep is None and fmt == AnalyzeFormat.table:
         keep = max_rows  # the table shows at most max_rows per rule: hold no more (the riskiest), say the rest
     result = pipeline.analyze(paths, rules=rules, config=DetectorConfig.from_config(cfg), sigma=sigma_rules,
-                              keep=keep, window=time_range(since, until), warnings=ignored_configs)
+                              keep=keep, window=time_range(since, until), warnings=ignored_configs,
+                              jobs=jobs if jobs is not None else pipeline.default_jobs())
     check_audit_read(result.inputs, paths)
     options = RenderOptions(max_rows=max_rows, generated_at=_now())
     write_output(AuditAlertsReport().render(result, fmt.value, options), output)

@@ -83,14 +83,27 @@ class AuditAnalysis:
 
 def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None,
             sigma: SigmaRuleSet | None = None, keep: int | None = None, window: TimeRange | None = None,
-            warnings: Sequence[str] = ()) -> AuditAnalysis:
+            warnings: Sequence[str] = (), jobs: int = 1) -> AuditAnalysis:
     """Run the detector (all built-in rules unless `rules`; plus `sigma`) over the audit logs in `paths`.
 
     With Sigma rules, the log is read with each event's own JSON so that the rules see every field as logged
     (`RawEventView`), as `audit serve --sigma` does; without them no line is kept.
 
     Every alert is held unless `keep` caps each rule to its `keep` riskiest (engines/auditlog/collect.py);
-    the reports then say how many were left out per rule."""
+    the reports then say how many were left out per rule.
+
+    `jobs` > 1: the work is split across that many processes (`pipelines.audit_jobs`), with the same result;
+    with Sigma rules, or when the input is a stream or too small to split, it runs in this process."""
+    if jobs > 1 and sigma is None:
+        from kubehipaa.pipelines.audit_jobs import run_parallel
+
+        collector = AlertCollector(keep=keep)
+        stats = ReadStats()
+        done = run_parallel(paths, jobs, rules=rules, config=config, collector=collector, stats=stats,
+                            window=window or TimeRange())
+        if done is not None:
+            rng, merged = done
+            return AuditAnalysis(collector, rng, stats, merged.stats, list(warnings))
     detector = Detector(rules, config)
     raw_view = None
     if sigma is not None:
@@ -150,6 +163,13 @@ def run_analysis(paths: list[str], detector: Detector, collector: AlertCollector
         if was_enabled:
             gc.enable()
     return rng
+
+
+def default_jobs() -> int:
+    """`audit analyze --jobs` when not given: the cores this process may run on."""
+    from kubehipaa.pipelines.audit_jobs import default_jobs as cores
+
+    return cores()
 
 
 @dataclass(slots=True)

@@ -33,6 +33,7 @@ from kubehipaa.engines.auditlog.event import (
     keyed_request_signature,
 )
 from kubehipaa.engines.auditlog.rules import DetectorConfig, Rule, Window
+from kubehipaa.engines.auditlog.split import SplitMerger, SplitPart, SplitWorker, is_stateful
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
 from kubehipaa.engines.auditlog.timerange import TimeRange, resolve_bound
 from kubehipaa.engines.auditlog.windows import parse_time
@@ -80,6 +81,9 @@ __all__ = [
     "SigmaMatch",
     "SigmaRuleSet",
     "SkippedRule",
+    "SplitMerger",
+    "SplitPart",
+    "SplitWorker",
     "TimeRange",
     "Timeline",
     "TimelineFilter",
@@ -87,6 +91,7 @@ __all__ = [
     "catalog_rules",
     "event_dict",
     "event_from_dict",
+    "is_stateful",
     "keyed_request_signature",
     "parse_time",
     "register_sigma_rules",

@@ -1,0 +1,223 @@
+"""One detector across several processes (`audit analyze --jobs N`): per-event work in workers, state in order.
+
+Why this split: almost every built-in rule is a function of one event; only the windowed rules (count,
+distinct and first-seen windows: `Rule.window`), the `auditid` rules and the de-duplication of a request's
+stages carry state from one event to the next, and that state spans any point where the log is cut. So:
+
+- a worker (`SplitWorker`) decodes its piece of the log and, for each event, runs the dispatch and every
+  stateless rule exactly as `Detector._evaluate` does; a windowed rule's predicate runs there too, and its
+  match is sent as a `WindowStep` (rule id, message, window key and value, and the event's `EventFacts`),
+  in rule order among the event's alerts. It also sends, for every event, its auditID, request signature
+  and whether it is a RequestReceived stage: what the de-duplication needs. Nothing else crosses the pipe.
+- the parent (`SplitMerger`) replays the pieces in log order through the real de-duplication tables (the
+  common cases inlined as in `Detector.process_batch`, the rare ones through `Detector._admit`, the
+  reference), and for each request it evaluates (at the point in the stream where `Detector` would, held
+  RequestReceived stages included) emits the worker's alerts and applies its window steps to the windows
+  (`Detector._windowed`, the same code as in one process). The result is the one detector's, alert for
+  alert and counter for counter.
+
+Which rules are stateful is read from the rule data (`is_stateful`), not listed here. A request that reuses
+an auditID needs the `auditid` rules run on the event itself; that is rare (a client choosing its Audit-ID,
+merged or altered logs), so the merger asks the caller for the event again (`fetch`) instead of every worker
+sending every event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubehipaa.engines.auditlog import detector as _detector
+from kubehipaa.engines.auditlog.detector import Alert, Detector, EventFacts
+from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
+from kubehipaa.engines.auditlog.rules import DetectorConfig, Rule
+
+WindowStep = tuple[str, str, EventFacts, str, str]
+"""(rule id, the predicate's message, the event's facts, window key, window value): a windowed rule's match
+as a worker saw it, applied to the window by the merger."""
+
+Item = Alert | WindowStep
+
+
+def is_stateful(rule: Rule) -> bool:
+    """Whether `rule`'s result depends on other events: it has a window (count, distinct, first-seen, or any
+    mode a rule declares), or it is run by the de-duplication (`auditid` gate). Such rules are evaluated in
+    log order by the merger; every other rule may run anywhere."""
+    return rule.window is not None or rule.gate == "auditid"
+
+
+@dataclass(slots=True)
+class SplitPart:
+    """What a worker sends for its piece: per event (in the piece's order, after the --since/--until
+    selection) its auditID and request signature, the positions of RequestReceived stages, and per event
+    that raised anything its alerts and window steps in rule order."""
+
+    aids: list[str | None] = field(default_factory=list)
+    sigs: list[int] = field(default_factory=list)
+    received: list[int] = field(default_factory=list)
+    results: dict[int, list[Item]] = field(default_factory=dict)
+
+
+class SplitWorker(Detector):
+    """The per-event half: runs every stateless rule; a stateful rule's predicate becomes a `WindowStep`."""
+
+    def __init__(self, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None) -> None:
+        super().__init__(rules, config)
+        self._facts_ev: AuditEvent | None = None
+        self._facts: EventFacts | None = None
+
+    def split(self, events: list[AuditEvent], part: SplitPart) -> None:
+        """Add `events` (the next events of the piece) to `part`."""
+        base = len(part.aids)
+        part.aids.extend([ev.auditID for ev in events])
+        if self._signature is request_signature:  # `request_signature`, inlined as in `process_batch`
+            part.sigs.extend([hash((ev.verb, ev.requestURI, ev.user.username if ev.user is not None else None,
+                                    ev.requestReceivedTimestamp or ev.timestamp)) for ev in events])
+        else:
+            part.sigs.extend(map(self._signature, events))
+        part.received.extend([base + i for i, ev in enumerate(events) if ev.stage == "RequestReceived"])
+        results = part.results
+        for i, found in enumerate(map(self._evaluate, events), base):
+            if found:
+                results[i] = found  # type: ignore[assignment]  # alerts and window steps
+
+    def _run(self, rule: Rule, ev: AuditEvent, out: list[Alert]) -> None:
+        w = rule.window
+        if w is None:
+            super()._run(rule, ev, out)
+            return
+        message = rule.match(ev, self.config)
+        if message is None:
+            return
+        if self._facts_ev is not ev or self._facts is None:
+            self._facts = EventFacts(ev, self._signature(ev))
+            self._facts_ev = ev
+        step: WindowStep = (rule.id, message, self._facts, w.key(ev),
+                            w.distinct(ev) if w.distinct is not None else "")
+        out.append(step)  # type: ignore[arg-type]
+
+
+class _Ref:
+    """An event of a piece, as the merger's de-duplication tables hold it (in place of the event)."""
+
+    __slots__ = ("index", "piece", "results", "stage")
+
+    def __init__(self, piece: int, index: int, stage: str | None, results: list[Item] | None) -> None:
+        self.piece = piece
+        self.index = index
+        self.stage = stage
+        self.results = results
+
+
+Fetch = Callable[[int, int], AuditEvent]
+"""(piece number, event index in the piece) → the event, read again (only for a reused auditID)."""
+
+
+class SplitMerger(Detector):
+    """The stateful half: de-duplication, windows and `auditid` rules, in log order, over `SplitPart`s."""
+
+    def __init__(self, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None, *,
+                 fetch: Fetch) -> None:
+        super().__init__(rules, config)
+        self._fetch = fetch
+        self._by_id = {r.id: r for r in self.rules}
+
+    def replay(self, part: SplitPart, piece: int) -> list[Alert]:
+        """The alerts of the piece's events, exactly as `Detector.process_batch` over them would give."""
+        out: list[Alert] = []
+        aids, sigs, results = part.aids, part.sigs, part.results
+        held = set(part.received)
+        emit = self._emit
+        received = duplicates = evaluated = 0
+        if not self.dedupe:
+            for i in range(len(aids)):
+                received += 1
+                evaluated += 1
+                found = results.get(i)
+                if found:
+                    emit(found, out)
+            self._received += received
+            self._evaluated += evaluated
+            return out
+        done_new, done_old = self._done_new, self._done_old
+        pending_new, pending_old = self._pending_new, self._pending_old
+        half_done, half_pending = _detector.MAX_DONE_IDS // 2, _detector.MAX_PENDING // 2  # (tests lower them)
+        admit = self._admit
+        try:
+            for i, aid in enumerate(aids):
+                received += 1
+                if aid is not None:
+                    sig = sigs[i]
+                    if aid in done_new or aid in done_old:
+                        if (done_new[aid] if aid in done_new else done_old[aid]) == sig:
+                            duplicates += 1
+                            continue
+                        admitted = admit(self._ref(part, piece, i, held), aid, sig, out)  # type: ignore[arg-type]
+                        done_new, done_old = self._done_new, self._done_old
+                        pending_new, pending_old = self._pending_new, self._pending_old
+                        if not admitted:
+                            continue
+                    elif aid in pending_new or aid in pending_old:
+                        table = pending_new if aid in pending_new else pending_old
+                        if table[aid][0] == sig and i not in held:
+                            del table[aid]
+                            duplicates += 1
+                            done_new[aid] = sig
+                            if len(done_new) >= half_done:
+                                self._done_old = done_old = done_new
+                                self._done_new = done_new = {}
+                        else:
+                            admitted = admit(self._ref(part, piece, i, held), aid, sig, out)  # type: ignore[arg-type]
+                            done_new, done_old = self._done_new, self._done_old
+                            pending_new, pending_old = self._pending_new, self._pending_old
+                            if not admitted:
+                                continue
+                    elif i in held:
+                        pending_new[aid] = (sig, self._ref(part, piece, i, held))  # type: ignore[assignment]
+                        if len(pending_new) >= half_pending:
+                            out.extend(self._age_pending())
+                            done_new, done_old = self._done_new, self._done_old
+                            pending_new, pending_old = self._pending_new, self._pending_old
+                        continue
+                    else:
+                        done_new[aid] = sig
+                        if len(done_new) >= half_done:
+                            self._done_old = done_old = done_new
+                            self._done_new = done_new = {}
+                evaluated += 1
+                found = results.get(i)
+                if found:
+                    emit(found, out)
+        finally:
+            self._received += received
+            self._duplicates += duplicates
+            self._evaluated += evaluated
+        return out
+
+    @staticmethod
+    def _ref(part: SplitPart, piece: int, i: int, held: set[int]) -> _Ref:
+        return _Ref(piece, i, "RequestReceived" if i in held else None, part.results.get(i))
+
+    def _emit(self, items: list[Item], out: list[Alert]) -> None:
+        """One evaluated request's alerts and window steps, in the order its rules ran in the worker."""
+        for item in items:
+            if type(item) is tuple:
+                rid, message, facts, key, value = item
+                self._windowed(self._by_id[rid], message, facts, key, value, out, facts.request)
+            else:
+                self._alerts[item.rule_id] += 1  # type: ignore[union-attr]
+                out.append(item)  # type: ignore[arg-type]
+
+    # The reference de-duplication (`Detector._admit`, `_hold`, `_age_pending`, `flush`) holds and evaluates
+    # `_Ref`s here: evaluating one emits what its worker found; a reused auditID runs the `auditid` rules on
+    # the event itself, read again.
+    def _evaluate(self, ev: Any) -> list[Alert]:
+        self._evaluated += 1
+        out: list[Alert] = []
+        if ev.results:
+            self._emit(ev.results, out)
+        return out
+
+    def _reused(self, ev: Any, others: int, out: list[Alert]) -> None:
+        super()._reused(self._fetch(ev.piece, ev.index), others, out)
