@@ -24,6 +24,7 @@ sending every event.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,11 +34,14 @@ from kubehipaa.engines.auditlog.detector import Alert, Detector, EventFacts
 from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
 from kubehipaa.engines.auditlog.rules import DetectorConfig, Rule
 
+Match = tuple[str, str, EventFacts]
+"""(rule id, the predicate's message, the event's facts): a stateless rule's alert as a worker found it; the
+merger builds the `Alert` (rule metadata is not sent)."""
 WindowStep = tuple[str, str, EventFacts, str, str]
 """(rule id, the predicate's message, the event's facts, window key, window value): a windowed rule's match
 as a worker saw it, applied to the window by the merger."""
 
-Item = Alert | WindowStep
+Item = Match | WindowStep
 
 
 def is_stateful(rule: Rule) -> bool:
@@ -57,6 +61,31 @@ class SplitPart:
     sigs: list[int] = field(default_factory=list)
     received: list[int] = field(default_factory=list)
     results: dict[int, list[Item]] = field(default_factory=dict)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        """Compact for the pipe: the auditIDs as one newline-joined string (split again in C; a list when an
+        id is None or holds a newline), the signatures as a 64-bit array. Pickling a list of a million short
+        strings costs more than the worker's de-duplication work saved."""
+        aids: Any = self.aids
+        missing = [i for i, a in enumerate(aids) if a is None] if None in aids else []
+        if missing:
+            aids = [a if a is not None else "" for a in aids]
+        blob = "\n".join(aids)
+        if len(aids) > 0 and blob.count("\n") == len(aids) - 1:
+            aids = blob
+        try:
+            sigs: Any = array("q", self.sigs)
+        except OverflowError:  # a custom signature wider than 64 bits
+            sigs = self.sigs
+        return aids, missing, sigs, array("q", self.received), self.results
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        aids, missing, sigs, received, self.results = state
+        if isinstance(aids, str):
+            aids = aids.split("\n")
+        for i in missing:
+            aids[i] = None
+        self.aids, self.sigs, self.received = aids, list(sigs), list(received)
 
 
 class SplitWorker(Detector):
@@ -83,19 +112,19 @@ class SplitWorker(Detector):
                 results[i] = found  # type: ignore[assignment]  # alerts and window steps
 
     def _run(self, rule: Rule, ev: AuditEvent, out: list[Alert]) -> None:
-        w = rule.window
-        if w is None:
-            super()._run(rule, ev, out)
-            return
         message = rule.match(ev, self.config)
         if message is None:
             return
         if self._facts_ev is not ev or self._facts is None:
             self._facts = EventFacts(ev, self._signature(ev))
             self._facts_ev = ev
-        step: WindowStep = (rule.id, message, self._facts, w.key(ev),
-                            w.distinct(ev) if w.distinct is not None else "")
-        out.append(step)  # type: ignore[arg-type]
+        w = rule.window
+        item: Item
+        if w is None:
+            item = (rule.id, message, self._facts)
+        else:
+            item = (rule.id, message, self._facts, w.key(ev), w.distinct(ev) if w.distinct is not None else "")
+        out.append(item)  # type: ignore[arg-type]
 
 
 class _Ref:
@@ -200,14 +229,22 @@ class SplitMerger(Detector):
         return _Ref(piece, i, "RequestReceived" if i in held else None, part.results.get(i))
 
     def _emit(self, items: list[Item], out: list[Alert]) -> None:
-        """One evaluated request's alerts and window steps, in the order its rules ran in the worker."""
+        """One evaluated request's alerts and window steps, in the order its rules ran in the worker: a
+        stateless match becomes the `Alert` `Detector._run` builds, a window step goes through the window."""
+        by_id = self._by_id
         for item in items:
-            if type(item) is tuple:
-                rid, message, facts, key, value = item
-                self._windowed(self._by_id[rid], message, facts, key, value, out, facts.request)
+            rule = by_id[item[0]]
+            facts = item[2]
+            if len(item) == 3:
+                self._alerts[rule.id] += 1
+                out.append(Alert(
+                    rule_id=rule.id, title=rule.title, severity=rule.severity, hipaa=rule.hipaa, message=item[1],
+                    time=facts.time, audit_id=facts.auditID or "", user=facts.username, source_ip=facts.source_ip,
+                    user_agent=facts.user_agent, verb=facts.verb or "", object=facts.object_display,
+                    namespace=facts.namespace, count=1, request=facts.request,
+                ))
             else:
-                self._alerts[item.rule_id] += 1  # type: ignore[union-attr]
-                out.append(item)  # type: ignore[arg-type]
+                self._windowed(rule, item[1], facts, item[3], item[4], out, facts.request)  # type: ignore[misc]
 
     # The reference de-duplication (`Detector._admit`, `_hold`, `_age_pending`, `flush`) holds and evaluates
     # `_Ref`s here: evaluating one emits what its worker found; a reused auditID runs the `auditid` rules on
