@@ -95,6 +95,7 @@ class SplitWorker(Detector):
         super().__init__(rules, config)
         self._facts_ev: AuditEvent | None = None
         self._facts: EventFacts | None = None
+        self._same: dict[str, str] = {}
 
     def split(self, events: list[AuditEvent], part: SplitPart) -> None:
         """Add `events` (the next events of the piece) to `part`."""
@@ -116,8 +117,19 @@ class SplitWorker(Detector):
         if message is None:
             return
         if self._facts_ev is not ev or self._facts is None:
-            self._facts = EventFacts(ev, self._signature(ev))
+            self._facts = f = EventFacts(ev, self._signature(ev))
             self._facts_ev = ev
+            # one object per distinct string, so that pickle sends a repeated user, address, agent, verb or
+            # namespace as a back-reference (a third of the bytes, and of the time, of a piece's results)
+            same = self._same
+            if len(same) > 100_000:
+                same.clear()
+            f.username = same.setdefault(f.username, f.username)
+            f.source_ip = same.setdefault(f.source_ip, f.source_ip)
+            f.user_agent = same.setdefault(f.user_agent, f.user_agent)
+            f.namespace = same.setdefault(f.namespace, f.namespace)
+            if f.verb is not None:
+                f.verb = same.setdefault(f.verb, f.verb)
         w = rule.window
         item: Item
         if w is None:
