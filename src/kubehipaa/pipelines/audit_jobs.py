@@ -7,7 +7,7 @@ takes the pieces in log order, merges what was read (files, lines, malformed lin
 the --since/--until counts) and replays each part through the stateful half (`SplitMerger`), adding the
 alerts to the collector in the order one process would have.
 
-At most 2 x N pieces are in flight, so memory stays bounded whatever the log's length. Workers are forked
+At most `IN_FLIGHT` x N pieces are in flight, so memory stays bounded whatever the log's length. Workers are forked
 (the rules hold functions, which cannot be pickled, and the per-process hash seed of request signatures
 must be the parent's). Not used, and the caller reads in one process, when an input is a stream (stdin),
 when the logs make a single piece, or with Sigma rules (evaluated in one process with each event's line).
@@ -35,6 +35,11 @@ from kubehipaa.engines.auditlog import (
 from kubehipaa.sources import audit_pieces
 from kubehipaa.sources.audit_pieces import Piece, iter_piece_batches, plan
 from kubehipaa.sources.auditlog import MAX_SAMPLES, Malformed, ReadStats
+
+IN_FLIGHT = 4
+"""Pieces submitted per worker ahead of the one the parent merges: the parent merges in log order, and on a
+busy machine it is scheduled less often than its workers; with a deeper queue they keep working meanwhile
+(each waiting result is a few MB)."""
 
 
 def default_jobs() -> int:
@@ -103,7 +108,7 @@ def run_parallel(paths: Sequence[str], jobs: int, *, rules: Sequence[Rule] | Non
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(min(jobs, len(pieces))) as pool:
-            queue = deque(pool.apply_async(_work, (p,)) for p in pieces[: 2 * jobs])
+            queue = deque(pool.apply_async(_work, (p,)) for p in pieces[:IN_FLIGHT * jobs])
             submitted = len(queue)
             for k, piece in enumerate(pieces):
                 result: _PieceResult = queue.popleft().get()
