@@ -70,27 +70,36 @@ def _lines(n: int, seed: int, start: int = 0, tag: str = "a") -> list[bytes]:
             ev = raw_event("get", "secrets", ns="clinical", name="db", user="mallory@x.org", code=403,
                            decision="forbid", time=_t(second))
         elif r < 0.62:  # a RequestReceived stage now, its ResponseComplete a few lines later (often a cut between)
-            ev = raw_event("create", "pods", sub="exec", name="ehr-0", code=101, time=_t(second),
-                           uri="/api/v1/namespaces/clinical/pods/ehr-0/exec?command=sh&command=-c&command=id")
+            if rng.random() < 0.5:
+                ev = raw_event("create", "pods", sub="exec", name="ehr-0", code=101, time=_t(second),
+                               uri="/api/v1/namespaces/clinical/pods/ehr-0/exec?command=sh&command=-c&command=id")
+            else:  # a request no rule selects
+                ev = raw_event("get", "configmaps", ns="kube-system", name="cfg", time=_t(second),
+                               user="system:kube-controller-manager")
+            ev["auditID"] = f"{tag}-{ev['auditID']}"
             first = dict(ev, stage="RequestReceived")
             first.pop("responseStatus")
             out.append(orjson.dumps(first))
             held.append(ev)
             continue
         elif r < 0.64 and reusable:  # a different request under an auditID used long before
-            ev = raw_event("delete", "configmaps", ns="clinical", name="c", time=_t(second),
-                           audit_id=rng.choice(reusable))
+            if rng.random() < 0.5:
+                ev = raw_event("delete", "configmaps", ns="clinical", name="c", time=_t(second),
+                               audit_id=rng.choice(reusable))
+            else:  # one that raises nothing but KH-AUDLOG-074
+                ev = raw_event("update", "leases", ns="kube-node-lease", name="node-0", user="system:node:node-0",
+                               time=_t(second), audit_id=rng.choice(reusable))
         elif r < 0.66:
             out.append(rng.choice((b"{not json", b"", b"   ", b'{"kind": "Pod"}', b"[1, 2")))
             continue
         else:
             ev = raw_event("get", "pods", ns="clinical", name=f"p{i}", user="system:serviceaccount:clinical:app0",
                            time=_t(second))
+        ev["auditID"] = f"{tag}-{ev['auditID']}" if not ev["auditID"].startswith(tag) else ev["auditID"]
         if i % 50 == 0:
             reusable.append(ev["auditID"])
         if held and rng.random() < 0.3:
             out.append(orjson.dumps(held.pop(0)))
-        ev["auditID"] = f"{tag}-{ev['auditID']}"
         out.append(orjson.dumps(ev))
     out.extend(orjson.dumps(ev) for ev in held)  # some requests end at the end of the file
     return out

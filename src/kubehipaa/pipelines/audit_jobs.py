@@ -73,6 +73,7 @@ def _work(piece: Piece) -> _PieceResult:
     select, split = window.select, det.split
     for batch in iter_piece_batches(piece, stats):
         split(select(batch), part)
+    part.finish()
     return _PieceResult(stats, window, part)
 
 
