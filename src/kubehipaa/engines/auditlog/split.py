@@ -33,7 +33,7 @@ from typing import Any
 from kubehipaa.engines.auditlog import detector as _detector
 from kubehipaa.engines.auditlog.detector import Alert, Detector, EventFacts
 from kubehipaa.engines.auditlog.event import AuditEvent, request_signature
-from kubehipaa.engines.auditlog.rules import DetectorConfig, Rule
+from kubehipaa.engines.auditlog.rules import ANONYMOUS_USER, UNAUTHENTICATED_GROUP, DetectorConfig, Rule
 
 Match = tuple[str, str, EventFacts]
 """(rule id, the predicate's message, the event's facts): a stateless rule's alert as a worker found it; the
@@ -112,19 +112,73 @@ class SplitWorker(Detector):
         self._same: dict[str, str] = {}
 
     def split(self, events: list[AuditEvent], part: SplitPart) -> None:
-        """Add `events` (the next events of the piece) to `part`."""
+        """Add `events` (the next events of the piece) to `part`.
+
+        One loop per block, as `Detector.process_batch`: the request signature and the dispatch of
+        `Detector._evaluate` are inlined (the same selection, in the same order; `tests/auditlog/test_jobs.py`
+        compares whole reports with one process), since this runs for every event of the log."""
+        if self._signature is not request_signature or self._hooks:
+            self._split_reference(events, part)
+            return
+        aids, sigs, received, results = part.aids, part.sigs, part.received, part.results
+        index3 = self._index3
+        failure, anonymous, impersonation = self._failure, self._anonymous, self._impersonation
+        breakglass, body = self._breakglass, self._body
+        bg_any, bg_users, bg_groups = self._bg_any, self._bg_users, self._bg_groups
+        run = self._run
+        i = len(aids) - 1
+        for ev in events:
+            i += 1
+            u = ev.user
+            verb = ev.verb
+            aids.append(ev.auditID)
+            sigs.append(hash((verb, ev.requestURI, u.username if u is not None else None,
+                              ev.requestReceivedTimestamp or ev.timestamp)))
+            if ev.stage == "RequestReceived":
+                received.append(i)
+            hits: list[Rule] | None = None
+            o = ev.objectRef
+            if o is not None:
+                by_sub = index3.get(o.resource)
+                if by_sub is not None:
+                    by_verb = by_sub.get(o.subresource)
+                    if by_verb is not None:
+                        hits = by_verb.get(verb)
+            rs = ev.responseStatus
+            code = rs.code if rs is not None else None
+            if code is not None and code >= 400:
+                hits = hits + failure if hits else failure
+            else:
+                ann = ev.annotations
+                if ann is not None and ann.decision == "forbid":
+                    hits = hits + failure if hits else failure
+            if u is not None:
+                name = u.username
+                if name == ANONYMOUS_USER or (not name and u.groups and UNAUTHENTICATED_GROUP in u.groups):
+                    hits = hits + anonymous if hits else anonymous
+                if bg_any and ((name in bg_users) or (u.groups and not bg_groups.isdisjoint(u.groups))):
+                    hits = hits + breakglass if hits else breakglass
+            if ev.impersonatedUser is not None:
+                hits = hits + impersonation if hits else impersonation
+            if body and (ev.requestObject or ev.responseObject):
+                hits = hits + body if hits else body
+            if hits:
+                out: list[Alert] = []
+                for r in hits:
+                    run(r, ev, out)
+                if out:
+                    results[i] = out  # type: ignore[assignment]  # matches and window steps
+
+    def _split_reference(self, events: list[AuditEvent], part: SplitPart) -> None:
+        """`split` through `Detector._evaluate` and the detector's own signature (any `signature`)."""
         base = len(part.aids)
         part.aids.extend([ev.auditID for ev in events])
-        if self._signature is request_signature:  # `request_signature`, inlined as in `process_batch`
-            part.sigs.extend([hash((ev.verb, ev.requestURI, ev.user.username if ev.user is not None else None,
-                                    ev.requestReceivedTimestamp or ev.timestamp)) for ev in events])
-        else:
-            part.sigs.extend(map(self._signature, events))
+        part.sigs.extend(map(self._signature, events))
         part.received.extend([base + i for i, ev in enumerate(events) if ev.stage == "RequestReceived"])
         results = part.results
         for i, found in enumerate(map(self._evaluate, events), base):
             if found:
-                results[i] = found  # type: ignore[assignment]  # alerts and window steps
+                results[i] = found  # type: ignore[assignment]  # matches and window steps
 
     def _run(self, rule: Rule, ev: AuditEvent, out: list[Alert]) -> None:
         message = rule.match(ev, self.config)
