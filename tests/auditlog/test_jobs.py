@@ -213,3 +213,34 @@ def test_default_jobs_is_the_cores_this_process_may_use() -> None:
 
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert audit_jobs.default_jobs() == expected
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_worker_and_merger_in_process_equal_one_detector(keyed: bool) -> None:
+    """The engine half alone, without processes: events cut into parts at arbitrary points, split by
+    `SplitWorker` (the inlined loop, or the reference loop for a keyed signature) and replayed by
+    `SplitMerger`, give `Detector.process_batch`'s alerts and counters."""
+    import pickle
+
+    from kubehipaa.engines.auditlog import Detector, SplitMerger, SplitPart, SplitWorker
+    from kubehipaa.engines.auditlog.event import EVENT_DECODER, keyed_request_signature
+
+    events = [EVENT_DECODER.decode(line) for line in _lines(1200, 7) if line.strip().startswith(b'{"kind"')]
+    sig = keyed_request_signature(b"k" * 32) if keyed else None
+    one = Detector(signature=sig)
+    expected = one.process_batch(events) + one.flush()
+    cuts = [0, 1, 150, 151, 600, 1000, len(events)]
+    parts = [events[a:b] for a, b in itertools.pairwise(cuts)]
+    worker = SplitWorker(signature=sig)
+    merger = SplitMerger(fetch=lambda k, i: parts[k][i], signature=sig)
+    got = []
+    for k, evs in enumerate(parts):
+        part = SplitPart()
+        worker.split(evs, part)
+        part.finish()
+        got += merger.replay(pickle.loads(pickle.dumps(part)), k)
+    got += merger.flush()
+    assert [a.to_dict() for a in got] == [a.to_dict() for a in expected]
+    assert [a.request for a in got] == [a.request for a in expected]
+    assert merger.stats.to_dict() == one.stats.to_dict()
+    assert one.stats.reused_ids > 0 and one.stats.duplicates > 0

@@ -105,8 +105,9 @@ class SplitPart:
 class SplitWorker(Detector):
     """The per-event half: runs every stateless rule; a stateful rule's predicate becomes a `WindowStep`."""
 
-    def __init__(self, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None) -> None:
-        super().__init__(rules, config)
+    def __init__(self, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None, *,
+                 signature: Callable[[AuditEvent], int] | None = None) -> None:
+        super().__init__(rules, config, signature=signature)
         self._facts_ev: AuditEvent | None = None
         self._facts: EventFacts | None = None
         self._same: dict[str, str] = {}
@@ -227,8 +228,9 @@ class SplitMerger(Detector):
     """The stateful half: de-duplication, windows and `auditid` rules, in log order, over `SplitPart`s."""
 
     def __init__(self, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None, *,
-                 fetch: Fetch) -> None:
-        super().__init__(rules, config)
+                 fetch: Fetch, signature: Callable[[AuditEvent], int] | None = None) -> None:
+        """`signature` must be the workers' (their request signatures are compared with the tables')."""
+        super().__init__(rules, config, signature=signature)
         self._fetch = fetch
         self._by_id = {r.id: r for r in self.rules}
 
