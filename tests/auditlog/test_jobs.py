@@ -92,6 +92,15 @@ def _lines(n: int, seed: int, start: int = 0, tag: str = "a") -> list[bytes]:
         elif r < 0.66:
             out.append(rng.choice((b"{not json", b"", b"   ", b'{"kind": "Pod"}', b"[1, 2")))
             continue
+        elif r < 0.69:  # every gate of the dispatch: anonymous (a 401 with no decision), impersonation, break-glass
+            ev = raw_event("get", "secrets", ns="clinical", user="system:anonymous", code=401, decision=None,
+                           groups=["system:unauthenticated"], ip="45.33.32.156", time=_t(second))
+        elif r < 0.71:
+            ev = raw_event("get", "pods", ns="clinical", user="raj@x.org", impersonate="system:admin",
+                           time=_t(second))
+        elif r < 0.73:
+            ev = raw_event("patch", "deployments", ns="clinical", name="ehr", user="oncall@x.org",
+                           groups=["break-glass", "system:authenticated"], group="apps", time=_t(second))
         else:
             ev = raw_event("get", "pods", ns="clinical", name=f"p{i}", user="system:serviceaccount:clinical:app0",
                            time=_t(second))
@@ -156,7 +165,8 @@ def test_jobs_report_is_identical(logs: list[Path], jobs: int) -> None:
     one = _report(logs, 1)
     many = _report(logs, jobs)
     fired = {r["id"]: r["count"] for r in one["rules"]}
-    for rid in (*WINDOWED, REUSED, "KH-AUDLOG-011", "KH-AUDLOG-030"):  # the log exercises what it should
+    for rid in (*WINDOWED, REUSED, "KH-AUDLOG-010", "KH-AUDLOG-011", "KH-AUDLOG-016", "KH-AUDLOG-017", "KH-AUDLOG-018",
+                "KH-AUDLOG-030"):  # the log exercises what it should
         assert fired.get(rid, 0) > 0, rid
     assert one["inputs"]["malformed"] > 20
     assert many == one
