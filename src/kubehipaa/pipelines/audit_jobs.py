@@ -83,9 +83,11 @@ def run_parallel(paths: Sequence[str], jobs: int, *, rules: Sequence[Rule] | Non
     """Analyze `paths` on `jobs` processes into `collector`/`stats`; the window's counts and the merged
     detector (for its stats). None, with nothing read, when the input cannot be split (see the module doc).
     `piece_bytes`: the size of a piece (default `audit_pieces.PIECE_BYTES`)."""
+    if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():  # (Windows: no fork)
+        return None
     skipped: list[str] = []
     pieces = plan(paths, piece_bytes or audit_pieces.PIECE_BYTES, skipped)
-    if pieces is None or len(pieces) < 2 or jobs < 2:
+    if pieces is None or len(pieces) < 2:
         return None
     stats.skipped.extend(skipped)
     since, until = window.since, window.until
