@@ -254,3 +254,21 @@ def test_worker_and_merger_in_process_equal_one_detector(keyed: bool) -> None:
     assert [a.request for a in got] == [a.request for a in expected]
     assert merger.stats.to_dict() == one.stats.to_dict()
     assert one.stats.reused_ids > 0 and one.stats.duplicates > 0
+
+
+@pytest.mark.usefixtures("small_pieces")
+def test_a_stateful_rule_the_merger_cannot_replay_runs_in_one_process(logs: list[Path]) -> None:
+    """A window mode the merger does not know (a rule added later, e.g. a baseline) must not be split."""
+    import dataclasses
+
+    from kubehipaa.engines.auditlog import RULES, AlertCollector, TimeRange, splittable
+    from kubehipaa.sources.auditlog import ReadStats
+
+    windowed = next(r for r in RULES if r.window is not None)
+    assert windowed.window is not None
+    novel = dataclasses.replace(windowed, window=dataclasses.replace(windowed.window, mode="baseline"))
+    assert splittable(RULES)
+    assert not splittable([*RULES, novel])
+    done = audit_jobs.run_parallel([str(p) for p in logs], 2, rules=[novel], config=None,
+                                   collector=AlertCollector(), stats=ReadStats(), window=TimeRange())
+    assert done is None

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubehipaa.engines.auditlog import (
+    RULES,
     AlertCollector,
     AuditEvent,
     DetectorConfig,
@@ -31,6 +32,7 @@ from kubehipaa.engines.auditlog import (
     SplitPart,
     SplitWorker,
     TimeRange,
+    splittable,
 )
 from kubehipaa.sources import audit_pieces
 from kubehipaa.sources.audit_pieces import Piece, iter_piece_batches, plan
@@ -84,6 +86,8 @@ def run_parallel(paths: Sequence[str], jobs: int, *, rules: Sequence[Rule] | Non
     detector (for its stats). None, with nothing read, when the input cannot be split (see the module doc).
     `piece_bytes`: the size of a piece (default `audit_pieces.PIECE_BYTES`)."""
     if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():  # (Windows: no fork)
+        return None
+    if not splittable(RULES if rules is None else rules):  # a stateful rule the merger cannot replay yet
         return None
     skipped: list[str] = []
     pieces = plan(paths, piece_bytes or audit_pieces.PIECE_BYTES, skipped)

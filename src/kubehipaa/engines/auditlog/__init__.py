@@ -33,7 +33,7 @@ from kubehipaa.engines.auditlog.event import (
     keyed_request_signature,
 )
 from kubehipaa.engines.auditlog.rules import DetectorConfig, Rule, Window
-from kubehipaa.engines.auditlog.split import SplitMerger, SplitPart, SplitWorker, is_stateful
+from kubehipaa.engines.auditlog.split import SplitMerger, SplitPart, SplitWorker, is_stateful, splittable
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
 from kubehipaa.engines.auditlog.timerange import TimeRange, resolve_bound
 from kubehipaa.engines.auditlog.windows import parse_time
@@ -97,5 +97,6 @@ __all__ = [
     "register_sigma_rules",
     "resolve_bound",
     "sigma_alert",
+    "splittable",
     "with_sigma",
 ]

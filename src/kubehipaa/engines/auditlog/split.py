@@ -48,8 +48,26 @@ Item = Match | WindowStep
 def is_stateful(rule: Rule) -> bool:
     """Whether `rule`'s result depends on other events: it has a window (count, distinct, first-seen, or any
     mode a rule declares), or it is run by the de-duplication (`auditid` gate). Such rules are evaluated in
-    log order by the merger; every other rule may run anywhere."""
+    log order by the merger; every other rule may run anywhere. A rule that keeps state some other way must
+    be added here (and to `splittable`)."""
     return rule.window is not None or rule.gate == "auditid"
+
+
+REPLAYED_MODES = frozenset({"count", "distinct", "first_seen"})
+"""Window modes whose state the merger replays from a worker's (key, value) step through
+`Detector._windowed`. A new mode whose state needs more of the event than that must be taught to the
+worker first; until then `splittable` says no and the caller runs in one process."""
+
+
+def splittable(rules: Sequence[Rule]) -> bool:
+    """Whether a worker/merger split reproduces one detector exactly for `rules`: every stateful rule is one
+    the merger knows how to replay."""
+    for r in rules:
+        if not is_stateful(r) or r.gate == "auditid":  # `auditid` rules run on the event itself, read again
+            continue
+        if r.window is None or r.window.mode not in REPLAYED_MODES:
+            return False
+    return True
 
 
 @dataclass(slots=True)
