@@ -4,17 +4,18 @@ Why this split: almost every built-in rule is a function of one event; only the 
 distinct and first-seen windows: `Rule.window`), the `auditid` rules and the de-duplication of a request's
 stages carry state from one event to the next, and that state spans any point where the log is cut. So:
 
-- a worker (`SplitWorker`) decodes its piece of the log and, for each event, runs the dispatch and every
-  stateless rule exactly as `Detector._evaluate` does; a windowed rule's predicate runs there too, and its
-  match is sent as a `WindowStep` (rule id, message, window key and value, and the event's `EventFacts`),
-  in rule order among the event's alerts. It also sends, for every event, its auditID, request signature
-  and whether it is a RequestReceived stage: what the de-duplication needs. Nothing else crosses the pipe.
+- a worker (`SplitWorker`) decodes its piece of the log and, for each event, runs the dispatch of
+  `Detector._evaluate` and every rule's per-event predicate. A stateless rule's match is sent as a `Match`
+  (rule id, message, the event's `EventFacts`; the merger builds the `Alert`), a windowed rule's as a
+  `WindowStep` (the same plus the window key and value), in rule order. For every event it also sends its
+  auditID, request signature and whether it is a RequestReceived stage (what the de-duplication needs), and
+  which events share their auditID with another event of the piece. Nothing else crosses the pipe.
 - the parent (`SplitMerger`) replays the pieces in log order through the real de-duplication tables (the
-  common cases inlined as in `Detector.process_batch`, the rare ones through `Detector._admit`, the
-  reference), and for each request it evaluates (at the point in the stream where `Detector` would, held
-  RequestReceived stages included) emits the worker's alerts and applies its window steps to the windows
-  (`Detector._windowed`, the same code as in one process). The result is the one detector's, alert for
-  alert and counter for counter.
+  common cases inlined as in `Detector.process_batch`, events that can only be recorded as done in bulk, the
+  rare cases through `Detector._admit`, the reference), and for each request it evaluates (at the point in
+  the stream where `Detector` would, held RequestReceived stages included) emits the worker's alerts and
+  applies its window steps to the windows (`Detector._windowed`, the same code as in one process). The
+  result is the one detector's, alert for alert and counter for counter.
 
 Which rules are stateful is read from the rule data (`is_stateful`), not listed here. A request that reuses
 an auditID needs the `auditid` rules run on the event itself; that is rare (a client choosing its Audit-ID,
