@@ -162,6 +162,9 @@ def analyze(
                                             "added to phi.namespaces of .kubehipaa.yaml): weighs in incident risk."),
     incident_gap: str = typer.Option("1h", "--incident-gap", help="Quiet time that ends an incident: alerts of "
                                      "one identity (or object) further apart are separate incidents (30m, 1h, 1d)."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Processes to use (default: the cores "
+                                    "this process may run on); the result is the same as with --jobs 1. Stdin "
+                                    "and --sigma run in one process."),
 ) -> None:
     """Run the built-in detections over audit logs; alerts are grouped into incidents ranked by risk.
 
@@ -195,7 +198,8 @@ def analyze(
     detector_config = with_learning_period(DetectorConfig.from_config(cfg), learning_period)
     result = pipeline.analyze(paths, rules=rules, config=detector_config, sigma=sigma_rules,
                               keep=keep, window=time_range(since, until), warnings=ignored_configs, state=state,
-                              phi_namespaces=phi_namespaces(cfg, phi_namespace), incident_gap=gap)
+                              phi_namespaces=phi_namespaces(cfg, phi_namespace), incident_gap=gap,
+                              jobs=jobs if jobs is not None else pipeline.default_jobs())
     check_audit_read(result.inputs, paths)
     if result.state is not None:
         say_state(result.state, detector_config)

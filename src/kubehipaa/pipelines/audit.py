@@ -104,7 +104,7 @@ def with_incidents(result: AuditAnalysis, *, phi_namespaces: Iterable[str] = (),
 def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config: DetectorConfig | None = None,
             sigma: SigmaRuleSet | None = None, keep: int | None = None, window: TimeRange | None = None,
             warnings: Sequence[str] = (), state: Path | None = None, phi_namespaces: Iterable[str] = (),
-            incident_gap: float = DEFAULT_INCIDENT_GAP) -> AuditAnalysis:
+            incident_gap: float = DEFAULT_INCIDENT_GAP, jobs: int = 1) -> AuditAnalysis:
     """Run the detector (all built-in rules unless `rules`; plus `sigma`) over the audit logs in `paths`.
 
     With Sigma rules, the log is read with each event's own JSON so that the rules see every field as logged
@@ -115,7 +115,31 @@ def analyze(paths: Sequence[str], *, rules: Sequence[Rule] | None = None, config
     (`with_incidents`: `phi_namespaces` weigh in their risk, `incident_gap` seconds of quiet split them).
 
     With `state` (a path), what the rules learnt is read from it before the run (absent: start learning) and
-    written back after it, when events were evaluated (`load_state`/`save_state`)."""
+    written back after it, when events were evaluated (`load_state`/`save_state`).
+
+    `jobs` > 1: the work is split across that many processes (`pipelines.audit_jobs`), with the same result
+    (the learnt state goes to and comes from the process that keeps the windows); with Sigma rules, or when
+    the input is a stream or too small to split, it runs in this process."""
+    if jobs > 1 and sigma is None:
+        from kubehipaa.pipelines.audit_jobs import run_parallel
+
+        collector = AlertCollector(keep=keep)
+        stats = ReadStats()
+        uses: list[StateUse] = []
+
+        def prepare(merger: Detector) -> None:
+            if state is not None:
+                uses.append(load_state(merger, state))
+
+        done = run_parallel(paths, jobs, rules=rules, config=config, collector=collector, stats=stats,
+                            window=window or TimeRange(), prepare=prepare)
+        if done is not None:
+            rng, merged = done
+            if uses:
+                save_state(merged, uses[0])
+            return with_incidents(AuditAnalysis(collector, rng, stats, merged.stats, list(warnings),
+                                                uses[0] if uses else None),
+                                  phi_namespaces=phi_namespaces, gap=incident_gap)
     detector = Detector(rules, config)
     use = load_state(detector, state) if state is not None else None
     raw_view = None
@@ -179,6 +203,13 @@ def run_analysis(paths: list[str], detector: Detector, collector: AlertCollector
         if was_enabled:
             gc.enable()
     return rng
+
+
+def default_jobs() -> int:
+    """`audit analyze --jobs` when not given: the cores this process may run on."""
+    from kubehipaa.pipelines.audit_jobs import default_jobs as cores
+
+    return cores()
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from kubehipaa.redaction.credentials import NOT_SECRET_VALUE, SECRET_NAME
 from kubehipaa.redaction.masks import MASK_RE, MASK_START, SECRET
@@ -303,11 +304,29 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     `--token X`, `-pass X`, secret-named assignments (`PGPASSWORD=X`), URIs with credentials, headers,
     tokens, long random-looking arguments, query strings and PHI. `sh -c SCRIPT` scripts are parsed as shell
     (`redact_shell`), so `echo X | vault login -` loses X.
+
+    Remembered for the last 4096 commands: a log repeats the same exec (probes, scripts, an attacker's loop)
+    thousands of times, and parsing one costs ~50 µs; three rules ask for each exec event's command.
     """
-    words = [str(w) for w in argv]
+    words = tuple(str(w) for w in argv)
+    if sum(map(len, words)) > _CACHED_ARGV_CHARS:
+        return _redact_argv(words)
+    return list(_redact_argv_cached(words))
+
+
+_CACHED_ARGV_CHARS = 4096
+"""Longer commands are not remembered (the cache's memory stays bounded)."""
+
+
+def _redact_argv(words: tuple[str, ...]) -> list[str]:
     if _ARGV_OPERATORS.isdisjoint(words):
-        return _redact_words(words, 0)
-    return _redact_operator_words(words)
+        return _redact_words(list(words), 0)
+    return _redact_operator_words(list(words))
+
+
+@lru_cache(maxsize=4096)
+def _redact_argv_cached(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_redact_argv(words))
 
 
 # ---------------------------------------------------------------------------------------------------- shell

@@ -313,60 +313,67 @@ def _iter_batches(paths: Sequence[str], stats: ReadStats | None, keep_raw: bool
                   ) -> Iterator[tuple[list[AuditEvent], list[Any] | None]]:
     """The reading loop of both public batch readers; `keep_raw` adds each event's bytes (else None)."""
     st = stats if stats is not None else ReadStats()
-    decode = EVENT_DECODER.decode
-    # RecursionError: msgspec's answer to a hostile line nested a few thousand levels deep
-    decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
     caps = limits.current()
     for path in expand_paths(paths, st.skipped):
         st.files.append(path)
-        fh = _open(path, caps)
-        lineno = 0  # lines before the current block
-        events = 0
-        chunks = _chunks(fh, READ_BLOCK, caps.line_bytes)
-        try:
-            for chunk in chunks:
-                if chunk is None:  # a line over --max-line-bytes, dropped as it streamed by
-                    lineno += 1
-                    st.add_malformed(path, lineno, _line_too_long(caps))
-                    continue
-                lines: list[bytes] | None = None
-                try:
-                    if keep_raw:  # the one extra branch per block; nothing extra per event
-                        lines = io.BytesIO(chunk).readlines()
-                        batch: list[AuditEvent] | None = list(map(decode, lines))
-                    else:
-                        batch = list(map(decode, io.BytesIO(chunk)))
-                except decode_errors:
-                    batch = None
-                if batch is not None:
-                    for ev in batch:  # `not is_audit_event(ev)`, inlined: this runs for every event
-                        if (ev.kind is not None and ev.kind != "Event") or (
-                            ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None
-                        ):
-                            batch = None
-                            break
-                if batch is not None:
-                    lineno += len(batch)
-                    events += len(batch)
-                    yield batch, lines
-                    continue
-                slow = _decode_block_slowly(chunk, lineno, path, st, chunks, keep_raw, caps)
-                lineno += slow.lines
-                events += slow.line_events
-                if slow.events:
-                    yield slow.events, slow.raws
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            # A truncated or corrupt gzip member: report it where it happened and go on with the next file.
-            st.add_malformed(path, lineno + 1, f"cannot read further: {exc}")
-        except _GzipTooLarge:
-            st.add_malformed(path, lineno + 1, f"gzip data inflates to more than {caps.gzip_ratio} times its "
-                             f"compressed size (a decompression bomb?); rest of the file skipped "
-                             f"({limits.gzip_cap_hint()})")
-        finally:
-            st.lines += lineno
-            st.events += events
-            if path != "-":
-                fh.close()
+        yield from _file_batches(_open(path, caps), path, st, keep_raw, caps)
+
+
+def _file_batches(fh: IO[bytes], path: str, st: ReadStats, keep_raw: bool, caps: Limits,
+                  at_file_start: bool = True) -> Iterator[tuple[list[AuditEvent], list[Any] | None]]:
+    """The batches of one open file (closed at the end unless it is stdin); line numbers count from the
+    start of `fh`. `at_file_start` False: `fh` starts inside the file (a byte range of `iter_range_batches`),
+    so its first line is not the first line of a pretty-printed document."""
+    decode = EVENT_DECODER.decode
+    # RecursionError: msgspec's answer to a hostile line nested a few thousand levels deep
+    decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+    lineno = 0  # lines before the current block
+    events = 0
+    chunks = _chunks(fh, READ_BLOCK, caps.line_bytes)
+    try:
+        for chunk in chunks:
+            if chunk is None:  # a line over --max-line-bytes, dropped as it streamed by
+                lineno += 1
+                st.add_malformed(path, lineno, _line_too_long(caps))
+                continue
+            lines: list[bytes] | None = None
+            try:
+                if keep_raw:  # the one extra branch per block; nothing extra per event
+                    lines = io.BytesIO(chunk).readlines()
+                    batch: list[AuditEvent] | None = list(map(decode, lines))
+                else:
+                    batch = list(map(decode, io.BytesIO(chunk)))
+            except decode_errors:
+                batch = None
+            if batch is not None:
+                for ev in batch:  # `not is_audit_event(ev)`, inlined: this runs for every event
+                    if (ev.kind is not None and ev.kind != "Event") or (
+                        ev.auditID is None and ev.verb is None and ev.user is None and ev.requestURI is None
+                    ):
+                        batch = None
+                        break
+            if batch is not None:
+                lineno += len(batch)
+                events += len(batch)
+                yield batch, lines
+                continue
+            slow = _decode_block_slowly(chunk, lineno, path, st, chunks, keep_raw, caps, at_file_start)
+            lineno += slow.lines
+            events += slow.line_events
+            if slow.events:
+                yield slow.events, slow.raws
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        # A truncated or corrupt gzip member: report it where it happened and go on with the next file.
+        st.add_malformed(path, lineno + 1, f"cannot read further: {exc}")
+    except _GzipTooLarge:
+        st.add_malformed(path, lineno + 1, f"gzip data inflates to more than {caps.gzip_ratio} times its "
+                         f"compressed size (a decompression bomb?); rest of the file skipped "
+                         f"({limits.gzip_cap_hint()})")
+    finally:
+        st.lines += lineno
+        st.events += events
+        if path != "-":
+            fh.close()
 
 
 @dataclass(slots=True)
@@ -381,12 +388,14 @@ class _SlowBlock:
 
 def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
                          rest: Iterator[bytes | None], keep_raw: bool = False, caps: Limits | None = None,
-                         ) -> _SlowBlock:
+                         at_file_start: bool = True) -> _SlowBlock:
     """One block, line by line: the reference semantics for blank, malformed and document lines.
 
     `before` is the number of lines of the file before this block. A file whose first line is a lone `{` or
     `[` is a pretty-printed document: the rest of the file (`rest`) is consumed and parsed whole. With
     `keep_raw`, `raws` holds each event's line (or, for a document's items, the item's JSON).
+    `at_file_start` False: line numbers count from inside the file (a byte range), whose first line is not
+    the file's first line.
     """
     decode = EVENT_DECODER.decode
     decode_errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
@@ -410,7 +419,7 @@ def _decode_block_slowly(chunk: bytes, before: int, path: str, st: ReadStats,
                 # record keeps its other events and only the deep one is counted as malformed
                 out.events.extend(_document_events(stripped, path, lineno, st, raws, TOO_DEEP))
                 continue
-            if lineno == 1 and stripped in (b"{", b"["):
+            if lineno == 1 and at_file_start and stripped in (b"{", b"["):
                 # A pretty-printed document (kubectl-style EventList, one Event, a cloud export): parse it whole.
                 remaining = itertools.chain(lines, _rest_lines(rest))
                 out.events.extend(_whole_document(line, remaining, path, st, raws, caps or limits.current()))

@@ -37,6 +37,7 @@ from kubehipaa.engines.auditlog.event import (
 from kubehipaa.engines.auditlog.incidents import DEFAULT_GAP as DEFAULT_INCIDENT_GAP
 from kubehipaa.engines.auditlog.incidents import Incident, IncidentSet, build_incidents
 from kubehipaa.engines.auditlog.rules import DetectorConfig, Rule, Window
+from kubehipaa.engines.auditlog.split import SplitMerger, SplitPart, SplitWorker, is_stateful, splittable
 from kubehipaa.engines.auditlog.timeline import Timeline, TimelineFilter
 from kubehipaa.engines.auditlog.timerange import TimeRange, resolve_bound
 from kubehipaa.engines.auditlog.windows import parse_time
@@ -87,6 +88,9 @@ __all__ = [
     "SigmaMatch",
     "SigmaRuleSet",
     "SkippedRule",
+    "SplitMerger",
+    "SplitPart",
+    "SplitWorker",
     "TimeRange",
     "Timeline",
     "TimelineFilter",
@@ -95,10 +99,12 @@ __all__ = [
     "catalog_rules",
     "event_dict",
     "event_from_dict",
+    "is_stateful",
     "keyed_request_signature",
     "parse_time",
     "register_sigma_rules",
     "resolve_bound",
     "sigma_alert",
+    "splittable",
     "with_sigma",
 ]

@@ -134,6 +134,42 @@ class Alert:
         }
 
 
+class EventFacts:
+    """What the stateful half of a windowed rule (`Detector._windowed`) reads from an event, detached from it.
+
+    Why: with `--jobs` the per-event predicates run in worker processes and the windows in the parent, in
+    log order; a worker sends these few strings for an event that reached a windowed rule instead of the
+    event (pickling an `AuditEvent` costs more than decoding it). The names are the event's, so `_windowed`
+    reads an `AuditEvent` and an `EventFacts` alike."""
+
+    __slots__ = ("auditID", "code", "impersonated_username", "namespace", "object_display", "request",
+                 "source_ip", "time", "user_agent", "username", "verb")
+
+    def __init__(self, ev: AuditEvent, request: int) -> None:
+        self.time = ev.time
+        self.auditID = ev.auditID
+        self.username = ev.username
+        self.source_ip = ev.source_ip
+        self.user_agent = ev.user_agent
+        self.verb = ev.verb
+        self.object_display = ev.object_display
+        self.namespace = ev.namespace
+        self.code = ev.code
+        self.request = request
+        self.impersonated_username = ev.impersonated_username
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_facts, (self.time, self.auditID, self.username, self.source_ip, self.user_agent, self.verb,
+                         self.object_display, self.namespace, self.code, self.request, self.impersonated_username))
+
+
+def _facts(*values: Any) -> EventFacts:
+    f = EventFacts.__new__(EventFacts)
+    (f.time, f.auditID, f.username, f.source_ip, f.user_agent, f.verb, f.object_display, f.namespace, f.code,
+     f.request, f.impersonated_username) = values
+    return f
+
+
 @dataclass(slots=True)
 class DetectorStats:
     received: int = 0
@@ -164,7 +200,7 @@ class Detector:
         self._signature = signature or request_signature
         self._hooks: list[Callable[[AuditEvent], Iterable[Alert]]] = []
         self._received = 0
-        self._t_event: AuditEvent | None = None
+        self._t_event: AuditEvent | EventFacts | None = None
         self._t = 0.0
         self._clock = EventClock()  # windowed rules' time: a malformed timestamp counts at the stream's latest
         self._duplicates = 0
@@ -680,60 +716,79 @@ class Detector:
         message = rule.match(ev, self.config)
         if message is None:
             return
-        count = 1
-        evidence: dict[str, Any] | None = None
         w = rule.window
         if w is not None:
-            state = self._state[rule.id]
-            if self._t_event is ev:
-                t = self._t
-            else:
-                t = self._t = self._clock.at(ev.time)
-                self._t_event = ev
-            key = w.key(ev)
-            if w.mode == "first_seen":
-                assert w.distinct is not None
-                novelty = state.add(key, w.distinct(ev), t)
-                if not novelty:
-                    return
-                if novelty == "identity":
-                    message = f"{key or '?'} read secrets for the first time ({ev.verb} {ev.object_display})"
-                else:
-                    message = (f"{key or '?'} read secrets from a new source {ev.source_ip or '?'} / "
-                               f"{ev.user_agent or '?'} ({ev.verb} {ev.object_display})")
-            elif w.mode == "baseline":
-                assert w.distinct is not None
-                spike = state.add(key, w.distinct(ev), ev.namespace or "*", t)
-                if spike is None:
-                    return
-                count = spike.secrets
-                evidence = spike.evidence()
-                usual = (f"its usual: {spike.mean_secrets:.1f} secrets in {spike.mean_namespaces:.1f} namespaces "
-                         f"(busiest recent {spike.peak_secrets:.0f} in {spike.peak_namespaces:.0f}) over "
-                         f"{spike.windows} active windows" if spike.windows else
-                         "no secret reads by it before (after the warm-up)")
-                message = (f"{key or '?'} read {spike.secrets} distinct secrets in {spike.namespaces} namespaces "
-                           f"within {int(state.seconds)}s; {usual}; last: {ev.verb} {ev.object_display} "
-                           f"({ev.code})")
-            elif w.mode == "distinct":
-                assert w.distinct is not None
-                count = state.add(key, w.distinct(ev), t)
-                if not count:
-                    return
-                message = (f"{count} distinct within {int(state.seconds)}s for {w.key_label} {key or '?'}; "
-                           f"last: {message}: {ev.username or '?'} {ev.verb} {ev.object_display} ({ev.code})")
-            else:
-                count = state.add(key, t)
-                if not count:
-                    return
-                message = (f"{count} within {int(state.seconds)}s for {w.key_label} {key or '?'}; "
-                           f"last: {message}: {ev.username or '?'} {ev.verb} {ev.object_display} ({ev.code})")
+            self._windowed(rule, message, ev, w.key(ev), w.distinct(ev) if w.distinct is not None else "", out)
+            return
         self._alerts[rule.id] += 1
         out.append(Alert(
             rule_id=rule.id, title=rule.title, severity=rule.severity, hipaa=rule.hipaa, message=message,
             time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
             user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
-            count=count, request=self._signature(ev), impersonated=ev.impersonated_username,
+            count=1, request=self._signature(ev), impersonated=ev.impersonated_username,
+        ))
+
+    def _windowed(self, rule: Rule, message: str, ev: AuditEvent | EventFacts, key: str, value: str, out: list[Alert],
+                  request: int | None = None) -> None:
+        """The stateful half of a windowed rule whose per-event predicate matched (`message`): count the
+        match in the rule's window under `key` (and `value` for distinct, first-seen and baseline windows) and
+        alert when that fires.
+
+        Why apart from `_run`: this is the only part of a built-in rule that depends on the events before it.
+        `ev` is the event, or its `EventFacts` when the predicate ran in another process (`--jobs`), which
+        also gives the `request` signature; the same object for every rule of one event, so the event
+        clock reads its time once."""
+        w = rule.window
+        assert w is not None
+        state = self._state[rule.id]
+        if self._t_event is ev:
+            t = self._t
+        else:
+            t = self._t = self._clock.at(ev.time)
+            self._t_event = ev
+        count = 1
+        evidence: dict[str, Any] | None = None
+        if w.mode == "first_seen":
+            novelty = state.add(key, value, t)
+            if not novelty:
+                return
+            if novelty == "identity":
+                message = f"{key or '?'} read secrets for the first time ({ev.verb} {ev.object_display})"
+            else:
+                message = (f"{key or '?'} read secrets from a new source {ev.source_ip or '?'} / "
+                           f"{ev.user_agent or '?'} ({ev.verb} {ev.object_display})")
+        elif w.mode == "baseline":
+            spike = state.add(key, value, ev.namespace or "*", t)
+            if spike is None:
+                return
+            count = spike.secrets
+            evidence = spike.evidence()
+            usual = (f"its usual: {spike.mean_secrets:.1f} secrets in {spike.mean_namespaces:.1f} namespaces "
+                     f"(busiest recent {spike.peak_secrets:.0f} in {spike.peak_namespaces:.0f}) over "
+                     f"{spike.windows} active windows" if spike.windows else
+                     "no secret reads by it before (after the warm-up)")
+            message = (f"{key or '?'} read {spike.secrets} distinct secrets in {spike.namespaces} namespaces "
+                       f"within {int(state.seconds)}s; {usual}; last: {ev.verb} {ev.object_display} "
+                       f"({ev.code})")
+        elif w.mode == "distinct":
+            count = state.add(key, value, t)
+            if not count:
+                return
+            message = (f"{count} distinct within {int(state.seconds)}s for {w.key_label} {key or '?'}; "
+                       f"last: {message}: {ev.username or '?'} {ev.verb} {ev.object_display} ({ev.code})")
+        else:
+            count = state.add(key, t)
+            if not count:
+                return
+            message = (f"{count} within {int(state.seconds)}s for {w.key_label} {key or '?'}; "
+                       f"last: {message}: {ev.username or '?'} {ev.verb} {ev.object_display} ({ev.code})")
+        self._alerts[rule.id] += 1
+        out.append(Alert(
+            rule_id=rule.id, title=rule.title, severity=rule.severity, hipaa=rule.hipaa, message=message,
+            time=ev.time, audit_id=ev.auditID or "", user=ev.username, source_ip=ev.source_ip,
+            user_agent=ev.user_agent, verb=ev.verb or "", object=ev.object_display, namespace=ev.namespace,
+            count=count, request=self._signature(ev) if request is None else request,  # type: ignore[arg-type]
+            impersonated=ev.impersonated_username,
         ))
         if evidence is not None:
             out[-1].evidence.update(evidence)

@@ -18,6 +18,7 @@ None. Patterns favour reporting: a hospital's evidence must never look cleaner t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "yash", "rbash"})
 """Programs whose `-c` argument is shell text."""
@@ -157,9 +158,24 @@ def shell_payloads(argv: list[str]) -> list[str]:
 
 
 def critical_reason(argv: list[str]) -> str | None:
-    """Why this exec command is critical (reverse shell, download-and-execute, crypto-miner), or None."""
+    """Why this exec command is critical (reverse shell, download-and-execute, crypto-miner), or None.
+
+    Remembered for the last 4096 short commands: logs repeat the same exec many times (~25 µs each)."""
     if not argv:
         return None
+    words = tuple(argv)
+    if sum(map(len, words)) > 4096:
+        return _critical_reason(words)
+    return _critical_reason_cached(words)
+
+
+@lru_cache(maxsize=4096)
+def _critical_reason_cached(argv: tuple[str, ...]) -> str | None:
+    return _critical_reason(argv)
+
+
+def _critical_reason(words: tuple[str, ...]) -> str | None:
+    argv = list(words)
     joined = " ".join(argv)
     if _MINER.search(joined):
         return "crypto-miner"

@@ -363,6 +363,20 @@ class TimeRange:
             self._last_key = self.last = hi
         return times
 
+    def merge(self, later: TimeRange) -> None:
+        """Add the counts of `later`, a range with the same bounds that saw the events after this one's
+        (`audit analyze --jobs`: one range per piece of the log): as if this range had seen them too."""
+        self.read += later.read
+        self.kept += later.kept
+        self.malformed += later.malformed
+        room = MAX_SAMPLES - len(self.malformed_samples)
+        if room > 0:
+            self.malformed_samples.extend(later.malformed_samples[:room])
+        if later._first_key and (not self._first_key or later._first_key < self._first_key):
+            self._first_key, self.first = later._first_key, later.first
+        if later._last_key > self._last_key:
+            self._last_key, self.last = later._last_key, later.last
+
     def describe(self) -> str:
         """'since X', 'before Y' or 'from X to before Y' (UTC)."""
         if self.since is not None and self.until is not None:
