@@ -29,3 +29,17 @@ def dump_documents(docs: Sequence[dict[str, Any]], *, indent_lists: bool = True)
 def manifests_yaml(docs: Sequence[dict[str, Any]], header: Sequence[str] = ()) -> str:
     """Generated manifests: `# ` comment lines, then the documents (`kubectl apply -f` reads it as is)."""
     return "".join(f"# {line}\n" for line in header) + dump_documents(docs)
+
+
+def commented_manifests(items: Sequence[tuple[Sequence[str], dict[str, Any]]], header: Sequence[str] = ()) -> str:
+    """Generated manifests where each document is preceded by its own `# ` comment lines (why the object
+    exists, which HIPAA paragraph it serves): `kubectl apply -f` ignores comments, a reviewer reads them.
+
+    Comments go before the document's `---` line, so they never become part of a YAML value."""
+    out = ["".join(f"# {line}\n" if line else "#\n" for line in header)]
+    for comments, doc in items:
+        if out[-1] and not out[-1].endswith("\n\n"):
+            out.append("\n")
+        out.append("".join(f"# {line}\n" if line else "#\n" for line in comments))
+        out.append(dump_documents([doc]))
+    return "".join(out).lstrip("\n")
