@@ -116,6 +116,11 @@ check. `tests/redaction/test_tree_redactor.py` checks it against `redact_text` o
 _NINE_DIGITS = re.compile(r"[0-9]{9}")
 
 
+def is_unique_shape(text: str) -> bool:
+    """A timestamp or UUID that `redact_text` (without `contact`) returns unchanged: see `_UNCHANGED`."""
+    return _UNCHANGED.fullmatch(text) is not None and _NINE_DIGITS.search(text) is None
+
+
 class TreeRedactor:
     """`redact_tree` for a stream of JSON documents that repeat their parts (audit events: the same `user`,
     `objectRef`, `annotations`, `userAgent` in thousands of events), with a bounded memory of what it did.
@@ -159,7 +164,7 @@ class TreeRedactor:
         """`redact_text(text, contact=...)`, remembered; a unique timestamp or UUID is not (see `_UNCHANGED`)."""
         out = self._strings.get(text)
         if out is None:
-            if not self.contact and _UNCHANGED.fullmatch(text) is not None and _NINE_DIGITS.search(text) is None:
+            if not self.contact and is_unique_shape(text):
                 return text
             out = redact_text(text, contact=self.contact)
             if len(text) <= self.max_string_len:
