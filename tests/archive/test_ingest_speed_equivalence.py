@@ -124,3 +124,25 @@ def test_the_parquet_rows_are_the_same(tmp_path: Path, monkeypatch: pytest.Monke
     fast, ref = read_store(tmp_path / "fast"), read_store(tmp_path / "ref")
     assert fast.num_rows == ref.num_rows >= len(events) * 2 - 4
     assert fast.to_pylist() == ref.to_pylist()
+
+
+def test_jobs_store_the_same_as_one_process(tmp_path: Path) -> None:
+    """`add --jobs 2`: rows made in worker processes, stored in the log's order: the same segments (same
+    Parquet bytes, same SHA-256), counts and refusals as `--jobs 1`, over many read batches and two days."""
+    events = [raw_event("get", "pods", name=f"p{i % 13}", audit_id=f"id-{i}",
+                        time=f"2026-11-{27 + i % 2}T10:{i // 60 % 60:02d}:{i % 60:02d}.{i:06d}Z") for i in range(6000)]
+    for i in range(0, 6000, 500):
+        events[i:i] = hostile_events()
+    untimed = raw_event("get", "pods")
+    del untimed["requestReceivedTimestamp"], untimed["stageTimestamp"]
+    events.insert(3000, untimed)
+    log = write_log(tmp_path / "a.log", events, extra=b"{not json\n")
+    results = {}
+    for jobs in ("1", "2"):
+        out = cli("add", str(log), "--store", str(tmp_path / jobs), "--jobs", jobs)
+        lines = [orjson.loads(x) for x in (tmp_path / jobs / "manifest.jsonl").read_bytes().splitlines()]
+        results[jobs] = (out.exit_code, out.stderr.replace(str(tmp_path / jobs), "STORE"),
+                         [(e["day"], e["count"], e["first"], e["last"], e["sha256"]) for e in lines],
+                         read_store(tmp_path / jobs).to_pylist())
+    assert results["1"][0] == 2 and "1 event(s) without a timestamp" in results["1"][1]
+    assert results["1"] == results["2"]
