@@ -33,9 +33,10 @@ from urllib.parse import parse_qsl, quote
 
 import orjson
 
-from kubehipaa.redaction import redact_argv, redact_text, redact_tree, redact_uri
+from kubehipaa.redaction import redact_argv, redact_text, redact_uri
 from kubehipaa.redaction.credentials import SECRET_NAME, redact_credentials
 from kubehipaa.redaction.masks import SECRET
+from kubehipaa.redaction.text import TreeRedactor
 
 SECRET_BODIES = ("requestObject", "responseObject")
 _SECRET_KINDS = frozenset({"Secret"})
@@ -165,12 +166,17 @@ def clean_event(event: dict[str, Any], *, keep_phi: bool = False) -> dict[str, A
         cleaned: dict[str, Any] = _credentials_only(event)
         return cleaned
     uri = event.get("requestURI")
-    cleaned = redact_tree({k: v for k, v in event.items() if k != "requestURI"})
+    cleaned = _REDACTOR.mapping(event, drop="requestURI")  # = redact_tree, remembering repeated parts
     if isinstance(uri, str):
         cleaned["requestURI"] = _cached_uri(uri) if len(uri) <= 1024 else redact_request_uri(uri)
     elif "requestURI" in event:
-        cleaned["requestURI"] = redact_tree(uri)
+        cleaned["requestURI"] = _REDACTOR.tree(uri)
     return cleaned
+
+
+_REDACTOR = TreeRedactor()
+"""One per process: consecutive events share most of their parts. Its results are shared between events,
+so the cleaned event is read, never modified, after `clean_event` (`to_row` only reads it)."""
 
 
 def _s(value: Any) -> str | None:

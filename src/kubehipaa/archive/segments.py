@@ -92,10 +92,10 @@ class _DaySegment:
     def flush(self) -> None:
         if not self.rows:
             return
-        columns = list(zip(*self.rows, strict=True))
-        self.rows = []
+        rows, self.rows = self.rows, []
+        # column by column (`zip(*rows)` would pass 32,768 arguments and build tuples of them)
         table = pa.Table.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(columns, EVENT_SCHEMA, strict=True)],
+            [pa.array([r[i] for r in rows], type=f.type) for i, f in enumerate(EVENT_SCHEMA)],
             schema=EVENT_SCHEMA)
         if self.writer is None:
             self.tmp.parent.mkdir(parents=True, exist_ok=True)

@@ -13,16 +13,19 @@ file, with its auditID), like a malformed line; the command then exits 2 with th
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
+from collections import deque
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kubehipaa.archive import manifest
-from kubehipaa.archive.rows import NoTimestamp, to_row
+from kubehipaa.archive.rows import Row, to_row
 from kubehipaa.archive.segments import Ingest, file_sha256, recover
 from kubehipaa.errors import InputError
 from kubehipaa.sources.auditlog import Malformed, ReadStats, expand_paths, iter_event_batches_with_raw
@@ -72,8 +75,20 @@ def _stdin_copy() -> tuple[str, str]:
 
 
 def add_files(store: Path, paths: list[str], *, keep_phi: bool = False, signer: manifest.Signer | None = None,
-              fsync: bool = True) -> AddResult:
-    """Ingest `paths` (files, directories, '-') into `store` under its lock; see the module docstring."""
+              fsync: bool = True, jobs: int = 1) -> AddResult:
+    """Ingest `paths` (files, directories, '-') into `store` under its lock; see the module docstring.
+    `jobs` > 1 builds the rows (parsing and redaction, most of the work) in that many worker processes;
+    reading, the segments and the manifest stay in this one, in the log's order: the store is the same."""
+    if jobs > 1:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            return _add_files(store, paths, keep_phi, signer, fsync, pool, jobs)
+    return _add_files(store, paths, keep_phi, signer, fsync, None, 1)
+
+
+def _add_files(store: Path, paths: list[str], keep_phi: bool, signer: manifest.Signer | None, fsync: bool,
+               pool: Executor | None, jobs: int) -> AddResult:
     result = AddResult()
     tmpdirs: list[str] = []
     files: list[tuple[str, str]] = []  # (path read, name recorded)
@@ -100,7 +115,7 @@ def add_files(store: Path, paths: list[str], *, keep_phi: bool = False, signer: 
                     continue
                 ingest = Ingest(store, {"name": os.path.basename(name) if name != "-" else "-", "sha256": digest},
                                 fsync=fsync)
-                entries = _ingest_file(ingest, path, name, keep_phi, result)
+                entries = _ingest_file(ingest, path, name, keep_phi, result, pool, jobs)
                 if not entries:
                     continue
                 data, seq, prev = manifest.chain(entries, seq, prev, signer)
@@ -135,22 +150,45 @@ def recover_listed(store: Path, fsync: bool = True) -> list[str]:
     return recover(store, list(man.entries()), fsync) if man is not None else []
 
 
-def _ingest_file(ingest: Ingest, path: str, name: str, keep_phi: bool, result: AddResult) -> list[dict[str, Any]]:
+def rows_of(raws: list[bytes | None], keep_phi: bool) -> list[Row | str]:
+    """The rows of one batch, in order; an event that cannot be stored is the reason why (a str). Runs in a
+    worker process with `--jobs` (a Row pickles as its values)."""
+    out: list[Row | str] = []
+    for raw in raws:
+        try:
+            out.append(to_row(raw if raw is not None else b"", keep_phi=keep_phi))
+        except ValueError as exc:  # NoTimestamp included
+            out.append(str(exc))
+    return out
+
+
+def _ingest_file(ingest: Ingest, path: str, name: str, keep_phi: bool, result: AddResult,
+                 pool: Executor | None = None, jobs: int = 1) -> list[dict[str, Any]]:
     position = 0
+
+    def store(events: list[Any], rows: list[Row | str]) -> None:
+        nonlocal position
+        for ev, row in zip(events, rows, strict=True):
+            position += 1
+            if isinstance(row, str):
+                result.add_untimed(f"{name}: event #{position} (auditID {ev.auditID or '-'}): {row}; not archived")
+            else:
+                ingest.add(row)
+
+    pending: deque[tuple[list[Any], Future[list[Row | str]]]] = deque()
     try:
         for events, raws in iter_event_batches_with_raw([path], result.stats):
-            for ev, raw in zip(events, raws, strict=True):
-                position += 1
-                try:
-                    row = to_row(raw if raw is not None else b"", keep_phi=keep_phi)
-                except NoTimestamp as exc:
-                    result.add_untimed(f"{name}: event #{position} (auditID {ev.auditID or '-'}): {exc}; not archived")
-                    continue
-                except ValueError as exc:
-                    result.add_untimed(f"{name}: event #{position} (auditID {ev.auditID or '-'}): {exc}; "
-                                       "not archived")
-                    continue
-                ingest.add(row)
+            if pool is None:
+                store(events, rows_of(raws, keep_phi))
+                continue
+            # rows are made in the workers, stored here in the order of the log: the same segments as --jobs 1
+            pending.append((events, pool.submit(rows_of, raws, keep_phi)))
+            while len(pending) > 2 * jobs:  # bounded: at most 2 batches per worker in flight
+                done_events, future = pending.popleft()
+                store(done_events, future.result())
+        while pending:
+            done_events, future = pending.popleft()
+            store(done_events, future.result())
         entries = ingest.finish()
     except BaseException:
         ingest.abort()

@@ -90,6 +90,8 @@ def add(
     ed25519_key: Path | None = typer.Option(None, "--ed25519-key", help="Sign each manifest entry with this "
                                             "Ed25519 private key (PEM); verify takes the public key."),
     no_fsync: bool = typer.Option(False, "--no-fsync", hidden=True, help="Tests and benchmarks only."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, max=64, help="Worker processes that parse and redact "
+                             "the events (the store is the same as with 1)."),
 ) -> None:
     """Store audit events as Parquet by UTC day and chain each segment into the manifest.
 
@@ -112,7 +114,7 @@ def add(
         warn("--keep-phi: PHI-shaped values are stored as logged; the archive itself is then PHI (protect and "
              "encrypt it as such)")
     with _disk_errors(store):
-        result = store_mod.add_files(store, paths, keep_phi=keep_phi, signer=signer, fsync=not no_fsync)
+        result = store_mod.add_files(store, paths, keep_phi=keep_phi, signer=signer, fsync=not no_fsync, jobs=jobs)
     st = result.stats
     for line in st.skipped:
         warn(line)

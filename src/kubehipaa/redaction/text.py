@@ -6,6 +6,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from kubehipaa.redaction.credentials import TOKEN_HINT, redact_credentials
 from kubehipaa.redaction.identifiers import redact_phi
 from kubehipaa.redaction.masks import GENERIC, PATH, QUERY, Redacted
@@ -102,6 +104,144 @@ def redact_tree(value: Any, *, contact: bool = False) -> Any:
     if isinstance(value, list | tuple):
         return [redact_tree(v, contact=contact) for v in value]
     return value
+
+
+_TREE_KEY_OPTS = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+"""Serialize only what JSON itself holds (str-keyed dicts, lists, tuples, str, int, float, bool, None): a str or
+dict subclass, a datetime or a dataclass raises instead of being written like a plain value, and its node is
+then walked without the memo."""
+
+
+_UNCHANGED = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+"""Shapes `redact_text` (without `contact`) returns unchanged when they hold no nine ASCII digits in a row: an
+RFC 3339 timestamp and a lower-case UUID (an audit event's `auditID` and timestamps, unique per event, which a
+memo would only churn on). Why, rule by rule: no credential rule can start (no `=`, no token prefix, no
+header or secret word: the only letters are `T`/`Z` or `a-f`), no `?`, no PHI label (`ssn`, `mrn`, `dob`,
+`birth`, `patient`...), no SSN shape (`ddd-dd-dddd` needs a two-digit group between dashes) and no run of
+nine digits (bare SSN, NPI, the PHI engine's digit kinds): the PHI pass returns its input before the engine
+check. `tests/redaction/test_tree_redactor.py` checks it against `redact_text` on generated shapes."""
+_NINE_DIGITS = re.compile(r"[0-9]{9}")
+
+
+def is_unique_shape(text: str) -> bool:
+    """A timestamp or UUID that `redact_text` (without `contact`) returns unchanged: see `_UNCHANGED`."""
+    return _UNCHANGED.fullmatch(text) is not None and _NINE_DIGITS.search(text) is None
+
+
+class TreeRedactor:
+    """`redact_tree` for a stream of JSON documents that repeat their parts (audit events: the same `user`,
+    `objectRef`, `annotations`, `userAgent` in thousands of events), with a bounded memory of what it did.
+
+    Why: walking every node of every event in Python costs more than the redaction itself once strings are
+    cached (an audit event has ~30 nodes and ~50 strings; most are identical to an earlier event's). Here a
+    container of at most `max_node` serialized bytes is looked up by its JSON bytes (orjson, a C-speed pass)
+    and redacted once; a string is looked up in a plain dict. Larger containers (request bodies) are walked,
+    their children looked up the same way.
+
+    Contract: `redactor.tree(v) == redact_tree(v, contact=contact)` and has the same JSON serialization (key
+    order included) for every JSON value `v` (what a JSON parser returns; NaN and infinities are not JSON, and
+    orjson writes them as `null`). Nodes JSON cannot write as themselves (subclasses, datetimes, dataclasses,
+    non-str keys, integers beyond 64 bits) are walked as `redact_tree` walks them. Results are SHARED between
+    calls: treat them as read-only. Memory is bounded: each memo is emptied when it reaches its limit.
+    """
+
+    __slots__ = (
+        "_strings",
+        "_tree_bytes",
+        "_trees",
+        "contact",
+        "max_node",
+        "max_string_len",
+        "max_strings",
+        "max_tree_bytes",
+    )
+
+    def __init__(self, *, contact: bool = False, max_node: int = 2048, max_strings: int = 65536,
+                 max_string_len: int = 512, max_tree_bytes: int = 4 << 20) -> None:
+        self.contact = contact
+        self.max_node = max_node
+        self.max_strings = max_strings
+        self.max_string_len = max_string_len
+        self.max_tree_bytes = max_tree_bytes
+        self._strings: dict[str, str] = {}
+        self._trees: dict[bytes, Any] = {}
+        self._tree_bytes = 0
+
+    def text(self, text: str) -> str:
+        """`redact_text(text, contact=...)`, remembered; a unique timestamp or UUID is not (see `_UNCHANGED`)."""
+        out = self._strings.get(text)
+        if out is None:
+            if not self.contact and is_unique_shape(text):
+                return text
+            out = redact_text(text, contact=self.contact)
+            if len(text) <= self.max_string_len:
+                if len(self._strings) >= self.max_strings:
+                    self._strings.clear()
+                self._strings[text] = out
+        return out
+
+    def tree(self, value: Any) -> Any:
+        """`redact_tree(value, contact=...)`: the root is walked, each child looked up (see the class)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            text, node = self.text, self.node
+            return {(text(k) if isinstance(k, str) else k): node(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.node(v) for v in value]
+        return value
+
+    def mapping(self, value: dict[Any, Any], drop: str | None = None) -> dict[Any, Any]:
+        """`redact_tree({k: v for k, v in value.items() if k != drop})`, with the common cases (a str key, a
+        str value already seen) inline: an audit event's top level is walked once per event."""
+        strings, text, node = self._strings, self.text, self.node
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if k == drop:
+                continue
+            if isinstance(k, str):
+                k = strings.get(k) or text(k)
+            if type(v) is str:
+                out[k] = strings.get(v) or text(v)
+            else:
+                out[k] = node(v)
+        return out
+
+    def node(self, value: Any) -> Any:
+        """One value inside a tree: a small container by its JSON bytes, a large one walked."""
+        if isinstance(value, str):
+            return self.text(value)
+        if not isinstance(value, dict | list | tuple):
+            return value
+        try:
+            key = orjson.dumps(value, option=_TREE_KEY_OPTS)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError: not plain JSON, walked like redact_tree
+            return self._walk(value)
+        if len(key) > self.max_node:
+            return self.tree(value)
+        out = self._trees.get(key)
+        if out is None:
+            out = self._walk(value)
+            if self._tree_bytes + len(key) > self.max_tree_bytes:
+                self._trees.clear()
+                self._tree_bytes = 0
+            self._trees[key] = out
+            self._tree_bytes += len(key)
+        return out
+
+    def _walk(self, value: Any) -> Any:
+        """`redact_tree` itself, with the string memo."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            text, walk = self.text, self._walk
+            return {(text(k) if isinstance(k, str) else k): walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._walk(v) for v in value]
+        return value
 
 
 def mask_sensitive(value: Any) -> Any:
