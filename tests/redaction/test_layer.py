@@ -222,3 +222,15 @@ def test_the_tools_own_texts_are_never_mangled() -> None:
     texts += [t for r in RULES for t in (r.title, r.logic, r.remediation)]
     changed = [t for t in texts if redact_text(t) != t]
     assert not changed, changed[:3]
+
+
+def test_text_before_an_hl7_header_is_redacted_too() -> None:
+    """An HL7 message masks everything from its MSH header on; what precedes it (here an SSN glued to the
+    header) is still text under the ordinary rules, in one pass (redaction is idempotent)."""
+    from kubehipaa.redaction import redact_text
+
+    for text in ("001-01-0001MSH|^~\\&|EPIC|", "patient ssn 123-45-6789 then MSH|^~\\&|LAB|x"):
+        once = redact_text(text)
+        assert "0001" not in once and "6789" not in once
+        assert "MSH|" not in once
+        assert redact_text(once) == once

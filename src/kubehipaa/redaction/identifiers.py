@@ -80,7 +80,8 @@ def _labels(text: str, key: str | None) -> tuple[bool, bool, bool]:
 def redact_phi(text: str, contact: bool, key: str | None) -> str:
     hl7 = _HL7.search(text) if "MSH|" in text else None
     if hl7 is not None:
-        return text[: hl7.start()] + mask("hl7")  # every segment after the header is the patient's record
+        # every segment after the header is the patient's record; what comes before it is text like any other
+        return redact_phi(text[: hl7.start()], contact, key) + mask("hl7")
     if "resourceType" in text and _FHIR.search(text) is not None:
         return mask("fhir")
     labelled = long_digits = False
