@@ -268,7 +268,7 @@ def test_encryption_config_placeholder_is_never_taken_for_a_usable_config(tmp_pa
     and the project's own check rates it non-compliant (KH-ENC-005, high), as the API server would refuse it."""
     path = tmp_path / "enc.yaml"
     code, out, err = _run("generate", "encryption-config", "-o", str(path))
-    assert code == 0
+    assert code == 0 and out == ""
     assert "PLACEHOLDER" in err and "replace" in err
     text = path.read_text()
     assert "head -c 32 /dev/urandom | base64" in text
