@@ -377,12 +377,18 @@ def test_break_glass_is_flagged_by_kh_rbac_009_once_expired(monkeypatch: pytest.
     ("--group", "ir", "--expires", "4x"),
     ("--group", "ir", "--expires", "0h"),
     ("--group", "ir", "--expires", "31d"),
+    ("--group", "ir", "--expires", "999999w"),  # would overflow the calendar
+    ("--group", "ir", "--expires", "0001-01-01T00:00:00+01:00"),  # no UTC representation
+    ("--group", "ir", "--expires", "9999-12-31T23:59:59Z"),
     ("--group", "ir", "--expires", "2026-12-08T00:00:00"),  # no zone: ambiguous
     ("--group", "ir", "--expires", "2026-12-01T00:00:00Z"),  # already past
     ("--group", "system:authenticated", "--expires", "4h"),
     ("--group", "", "--expires", "4h"),
     ("--group", "ir", "--expires", "4h", "--role", "a/b"),
     ("--group", "ir", "--expires", "4h", "--namespace", "Not_A_Namespace"),
-], ids=["bad-unit", "zero", "too-long", "no-zone", "past", "system-group", "empty-group", "bad-role", "bad-ns"])
+    ("--group", "ir\nx", "--expires", "4h"),
+    ("--group", "ir", "--expires", "4h", "--role", "edit\n"),
+], ids=["bad-unit", "zero", "too-long", "overflow", "year-1", "year-9999", "no-zone", "past", "system-group", "empty-group", "bad-role", "bad-ns",
+                             "newline-group", "newline-role"])
 def test_break_glass_refuses_bad_input_in_one_line(args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
     _one_line_error(*_break_glass(monkeypatch, NOW, *args))

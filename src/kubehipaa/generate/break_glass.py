@@ -52,6 +52,7 @@ def parse_expires(text: str, now: dt.datetime) -> dt.datetime:
         delta = dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
         if delta <= dt.timedelta(0):
             raise BreakGlassError(f"--expires {text!r}: the duration must be positive")
+        _bounded(text, delta)  # before adding: 999999w from now is past the year 9999
         when = now + delta
     else:
         parsed: dt.datetime | None
@@ -63,10 +64,17 @@ def parse_expires(text: str, now: dt.datetime) -> dt.datetime:
             raise BreakGlassError(f"--expires {text!r}: give a duration (30m, 4h, 2d, 1w) or an RFC 3339 "
                                   "timestamp with a zone (2026-12-31T00:00:00Z)")
         when = parsed
-    if when - now > MAX_DURATION:
+    _bounded(text, when - now)
+    try:
+        return when.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC representation
+        raise BreakGlassError(f"--expires {text!r}: out of range") from None
+
+
+def _bounded(text: str, delta: dt.timedelta) -> None:
+    if delta > MAX_DURATION:
         raise BreakGlassError(f"--expires {text!r}: break-glass access is limited to {MAX_DURATION.days} days; "
                               "a longer grant is standing access and belongs in a reviewed Role")
-    return when.astimezone(dt.UTC)
 
 
 def rfc3339(when: dt.datetime) -> str:
