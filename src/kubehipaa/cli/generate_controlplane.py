@@ -23,6 +23,7 @@ from kubehipaa.errors import KubehipaaError
 from kubehipaa.generate import (
     DEFAULT_BREAK_GLASS_ROLE,
     DEFAULT_KMS_NAME,
+    LONG_BREAK_GLASS,
     BreakGlassError,
     BreakGlassOptions,
     EncryptionOptionError,
@@ -163,8 +164,8 @@ def encryption_config_cmd(
 def break_glass_cmd(
     group: str = typer.Option(..., "--group", help="The responders' group (from your identity provider)."),
     expires: str = typer.Option(
-        ..., "--expires", help="When the access ends: a duration from now (30m, 4h, 2d, 1w; at most 30 days) "
-                               "or an RFC 3339 timestamp (2026-12-31T00:00:00Z)."),
+        ..., "--expires", help="When the access ends: a duration from now (30m, 4h, 2d, 1w) "
+                               "or an RFC 3339 timestamp (2026-12-31T00:00:00Z); beyond 7 days it warns."),
     role: str = typer.Option(DEFAULT_BREAK_GLASS_ROLE, "--role", help="The ClusterRole to grant."),
     namespace: str | None = typer.Option(
         None, "--namespace", "-n", help="Grant it in this namespace only (a RoleBinding)."),
@@ -185,6 +186,9 @@ def break_glass_cmd(
                                                               namespace=namespace))
     except BreakGlassError as exc:
         _fail(str(exc))
+    if when - now > LONG_BREAK_GLASS:
+        _note(f"access until {rfc3339(when)} ({(when - now).days} days) is long for break-glass: emergency access "
+              "is hours or days; a standing grant belongs in a reviewed Role")
     try:
         write_output(commented_manifests([(comments, doc)], ["kubehipaa generate break-glass"]), output)
     except KubehipaaError as exc:

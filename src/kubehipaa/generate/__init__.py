@@ -25,6 +25,7 @@ __all__ = ["DEFAULT_NAME", "DEFAULT_NAMESPACE", "DEFAULT_SCHEDULE", "CronJobOpti
 # issue 17: the cluster-level hardening files (audit policy, encryption at rest, break-glass access)
 from kubehipaa.generate.audit_policy import audit_policy, audit_policy_rules
 from kubehipaa.generate.break_glass import DEFAULT_ROLE as DEFAULT_BREAK_GLASS_ROLE
+from kubehipaa.generate.break_glass import LONG_DURATION as LONG_BREAK_GLASS
 from kubehipaa.generate.break_glass import (
     BreakGlassError,
     BreakGlassOptions,
@@ -40,6 +41,6 @@ from kubehipaa.generate.encryption_config import (
     new_key,
 )
 
-__all__ += ["DEFAULT_BREAK_GLASS_ROLE", "DEFAULT_KMS_NAME", "BreakGlassError", "BreakGlassOptions",
+__all__ += ["DEFAULT_BREAK_GLASS_ROLE", "DEFAULT_KMS_NAME", "LONG_BREAK_GLASS", "BreakGlassError", "BreakGlassOptions",
             "EncryptionOptionError", "EncryptionOptions", "audit_policy", "audit_policy_rules",
             "break_glass_binding", "encryption_config", "new_key", "parse_expires", "rfc3339"]
