@@ -31,7 +31,7 @@ from kubehipaa.checks.rbac import BREAK_GLASS_MARK, EXPIRES_ANNOTATION
 from kubehipaa.cli import generate_controlplane
 from kubehipaa.cli.main import app
 from kubehipaa.engines.controlplane import Request, evaluate, parse_encryption_config, parse_policy
-from kubehipaa.generate import rfc3339
+from kubehipaa.generate import audit_policy, rfc3339
 
 runner = CliRunner()
 KMS = "unix:///var/run/kmsplugin/socket"
@@ -154,6 +154,7 @@ def test_audit_policy_has_no_kh_aud_finding_in_a_scan(audit_file: Path, tmp_path
 def test_audit_policy_shape_is_upstream_valid_and_every_rule_explains_itself(audit_file: Path) -> None:
     text = audit_file.read_text()
     doc = _doc(text)
+    assert doc == audit_policy()[1]  # the per-rule comments never leak into a value
     jsonschema.validate(doc, AUDIT_POLICY_SCHEMA)
     _upstream_audit_validation(doc)
     assert parse_policy(doc).omit_stages == frozenset({"RequestReceived"})
