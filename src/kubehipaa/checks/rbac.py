@@ -20,7 +20,9 @@ from kubehipaa.checks._pods import MIRROR_POD_ANNOTATION
 from kubehipaa.checks.registry import Hit, check
 from kubehipaa.engines.rbac import (
     ANONYMOUS,
+    BREAK_GLASS_MARK,
     CLUSTER_SCOPED,
+    EXPIRES_ANNOTATION,
     Binding,
     BuiltinAudit,
     PolicyRule,
@@ -41,8 +43,6 @@ from kubehipaa.model import K8sObject, Severity
 AREA = "rbac"
 ACCESS = ("164.312(a)(1)", "164.308(a)(4)(ii)(B)")
 ACCESS_MOD = ("164.312(a)(1)", "164.308(a)(4)(ii)(C)")
-EXPIRES_ANNOTATION = "kubehipaa.io/expires"
-BREAK_GLASS_MARK = "kubehipaa.io/break-glass"
 
 
 def _obj(x: Role | Binding) -> K8sObject:

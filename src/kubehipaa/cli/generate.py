@@ -182,3 +182,7 @@ def _history(secret: str | None, url: str | None) -> HistoryTarget | None:
         return None
     name, _, key = secret.partition(":")
     return HistoryTarget(_name(name, "--history-secret"), key or "url")
+
+
+# issue 17 (req 3, 4): generate audit-policy | encryption-config | break-glass (cli/generate_controlplane.py)
+__import__("kubehipaa.cli.generate_controlplane", fromlist=["register"]).register(app)

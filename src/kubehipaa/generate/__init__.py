@@ -21,3 +21,26 @@ from kubehipaa.generate.scanner import (
 
 __all__ = ["DEFAULT_NAME", "DEFAULT_NAMESPACE", "DEFAULT_SCHEDULE", "CronJobOptions", "HistoryTarget", "Subject",
            "scanner_binding", "scanner_cluster_role", "scanner_cronjob", "scanner_rbac"]
+
+# issue 17: the cluster-level hardening files (audit policy, encryption at rest, break-glass access)
+from kubehipaa.generate.audit_policy import audit_policy, audit_policy_rules
+from kubehipaa.generate.break_glass import DEFAULT_ROLE as DEFAULT_BREAK_GLASS_ROLE
+from kubehipaa.generate.break_glass import LONG_DURATION as LONG_BREAK_GLASS
+from kubehipaa.generate.break_glass import (
+    BreakGlassError,
+    BreakGlassOptions,
+    break_glass_binding,
+    parse_expires,
+    rfc3339,
+)
+from kubehipaa.generate.encryption_config import (
+    DEFAULT_KMS_NAME,
+    EncryptionOptionError,
+    EncryptionOptions,
+    encryption_config,
+    new_key,
+)
+
+__all__ += ["DEFAULT_BREAK_GLASS_ROLE", "DEFAULT_KMS_NAME", "LONG_BREAK_GLASS", "BreakGlassError", "BreakGlassOptions",
+            "EncryptionOptionError", "EncryptionOptions", "audit_policy", "audit_policy_rules",
+            "break_glass_binding", "encryption_config", "new_key", "parse_expires", "rfc3339"]

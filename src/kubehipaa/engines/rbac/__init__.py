@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kubehipaa.engines.rbac.break_glass import BREAK_GLASS_MARK, EXPIRES_ANNOTATION
 from kubehipaa.engines.rbac.defaults import BuiltinAudit, builtin_audit
 from kubehipaa.engines.rbac.escalation import EscalationGraph, EscalationPath, build_escalation_graph
 from kubehipaa.engines.rbac.index import NO_RULE, RbacIndex, WhoCanEntry, role_key_for
@@ -96,7 +97,9 @@ def authorize(index: RbacIndex, user: str, groups: Iterable[str], attrs: Attribu
 
 __all__ = [
     "ANONYMOUS",
+    "BREAK_GLASS_MARK",
     "CLUSTER_SCOPED",
+    "EXPIRES_ANNOTATION",
     "NO_RULE",
     "Attributes",
     "Binding",
