@@ -182,3 +182,8 @@ def _history(secret: str | None, url: str | None) -> HistoryTarget | None:
         return None
     name, _, key = secret.partition(":")
     return HistoryTarget(_name(name, "--history-secret"), key or "url")
+
+
+from kubehipaa.cli.generate_namespace import namespace_cmd  # noqa: E402  (issue 17: generate namespace)
+
+app.command("namespace")(namespace_cmd)

@@ -21,3 +21,7 @@ from kubehipaa.generate.scanner import (
 
 __all__ = ["DEFAULT_NAME", "DEFAULT_NAMESPACE", "DEFAULT_SCHEDULE", "CronJobOptions", "HistoryTarget", "Subject",
            "scanner_binding", "scanner_cluster_role", "scanner_cronjob", "scanner_rbac"]
+
+from kubehipaa.generate.namespace import NamespaceOptions, namespace_baseline  # issue 17
+
+__all__ += ["NamespaceOptions", "namespace_baseline"]
