@@ -25,6 +25,7 @@ from kubehipaa.generate.namespace import (
     ROLE_OPERATIONS,
     ROLE_SECURITY,
     NamespaceOptions,
+    egress_policy_names,
     namespace_baseline,
 )
 from kubehipaa.respond.quarantine import POLICY_NAME, is_deny_all, is_ours, policy_body
@@ -89,7 +90,9 @@ def test_baseline_passes_our_own_scan_with_no_finding(tmp_path: Path, args: tupl
     assert [f for f in report["findings"] if f["severity"] in LOW_OR_ABOVE] == []
     assert code == 0
     # the scan judged every object, and the namespace as a PHI one (PHI severities, the PHI-only checks)
-    assert report["summary"]["objects"] == len(_docs(path.read_text())) and report["summary"]["skipped"] == 0
+    docs = _docs(path.read_text())
+    assert report["summary"]["objects"] == len(docs) and report["summary"]["skipped"] == 0
+    assert len({(d["kind"], d["metadata"]["name"]) for d in docs}) == len(docs)  # none replaces another
     assert report["config"]["phiNamespaces"] == ([] if "--no-phi" in args else [args[0]])
 
 
@@ -257,6 +260,14 @@ def test_every_object_is_commented_with_existing_hipaa_paragraphs() -> None:
     assert out.count("\n---\n") + out.startswith("---") == len(_docs(out))
     for chunk in out.split("\n---\n")[:-1]:
         assert "HIPAA 164.3" in chunk.rsplit("\n\n", 1)[-1]
+
+
+def test_egress_policy_names_are_distinct_per_cidr() -> None:
+    names = egress_policy_names(["10.20.0.0/16", "a::b/128", "a:b::/128", "::ffff:1.2.3.4/128",
+                                 "::ffff:1:2:3:4/128", "10.20.0.0/16"])
+    assert names["10.20.0.0/16"] == "allow-egress-10-20-0-0-16"
+    assert len(names) == 5 and len(set(names.values())) == 5
+    assert all(re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) for n in names.values())
 
 
 def test_no_phi_leaves_the_phi_label_out_and_config_selector_is_used(tmp_path: Path) -> None:

@@ -176,14 +176,27 @@ def dns_egress(namespace: str) -> dict[str, Any]:
                                            "egress": [{"to": [peer], "ports": ports}]})
 
 
-def egress_policy_name(cidr: str) -> str:
-    """`allow-egress-10-20-0-0-16`: the CIDR in the name, so each allowed destination is one reviewable object."""
-    return "allow-egress-" + re.sub(r"[^0-9a-f]+", "-", cidr.lower()).strip("-")
+def egress_policy_names(cidrs: Sequence[str]) -> dict[str, str]:
+    """`allow-egress-10-20-0-0-16`: the CIDR in the name, so each allowed destination is one reviewable object.
+    Every separator becomes '-' ('::' stays visible as '--'); where two CIDRs would still share a name (an
+    IPv4-mapped IPv6 network written with dots), the later one gets -2, -3...: two policies of one name would
+    silently replace each other on apply."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for cidr in _unique(cidrs):
+        base = "allow-egress-" + re.sub(r"[.:/]", "-", cidr.lower())
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        names[cidr] = name
+    return names
 
 
-def cidr_egress(namespace: str, cidr: str) -> dict[str, Any]:
-    return _netpol(egress_policy_name(cidr), namespace, {"podSelector": {}, "policyTypes": ["Egress"],
-                                                         "egress": [{"to": [{"ipBlock": {"cidr": cidr}}]}]})
+def cidr_egress(namespace: str, cidr: str, name: str) -> dict[str, Any]:
+    return _netpol(name, namespace, {"podSelector": {}, "policyTypes": ["Egress"],
+                                     "egress": [{"to": [{"ipBlock": {"cidr": cidr}}]}]})
 
 
 def _rule(group: str, resources: list[str], verbs: list[str], names: list[str] | None = None) -> dict[str, Any]:
@@ -294,13 +307,13 @@ def namespace_baseline(opts: NamespaceOptions, quarantine: QuarantineBuilder) ->
         "DNS: egress to kube-system's kube-dns pods on UDP/TCP 53 only, so workloads can resolve Service names.",
         "HIPAA 164.312(e)(1) Transmission security: name resolution without opening egress to any other address.",
     ], dns_egress(ns)))
-    for cidr in _unique(opts.egress_cidrs):
+    for cidr, policy in egress_policy_names(opts.egress_cidrs).items():
         items.append(([
             f"Egress allow-list: pods may connect to {cidr} (--egress-cidr), on any port.",
             "HIPAA 164.312(e)(1) Transmission security; 164.308(b)(1) Business associate contracts: each destination",
             "outside the namespace is one named, reviewable object (a database, a business associate's endpoint).",
             "List it in .kubehipaa.yaml under egress.allowed_cidrs too, or scans report PHI pods reaching it (KH-NET-003).",
-        ], cidr_egress(ns, cidr)))
+        ], cidr_egress(ns, cidr, policy)))
     items.append(([
         "Quarantine: denies all traffic of pods labelled quarantine=true; `kubehipaa respond quarantine` labels a",
         "suspect pod, and the pod is isolated the moment it is labelled, kept running for forensics.",
