@@ -93,7 +93,7 @@ def parse_k8s_version(text: str) -> int:
 
 def parse_cidr(text: str) -> str:
     """A canonical CIDR (`10.20.0.0/16`, `fd00::/8`), refusing host bits, bare addresses and 'anywhere'."""
-    value = text.strip()
+    value = text  # not stripped: the CIDR is written as given, so what is checked is what is emitted
     if "/" not in value:
         raise InputError(f"--egress-cidr {text!r}: give a network with its prefix length, e.g. 10.20.0.0/16")
     try:
@@ -109,7 +109,9 @@ def parse_cidr(text: str) -> str:
 
 
 def _check_group(flag: str, group: str) -> None:
-    if not group.strip() or group != group.strip() or any(ord(c) < 32 or ord(c) == 127 for c in group):
+    # isprintable() also refuses U+0085/U+2028/U+2029, which YAML reads as line breaks: a group name is echoed
+    # in the comment lines, where a line break would start a line of YAML of the group's choosing
+    if not group.strip() or group != group.strip() or not group.isprintable():
         raise InputError(f"{flag} {group!r}: give the name of a group from your identity provider")
     if group.startswith(_BROAD_GROUPS):
         raise InputError(f"{flag} {group!r}: a system: group is assigned by the API server to a whole class of "
