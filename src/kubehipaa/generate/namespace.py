@@ -202,10 +202,11 @@ def cidr_egress(namespace: str, cidr: str, name: str) -> dict[str, Any]:
 
 
 def _rule(group: str, resources: list[str], verbs: list[str], names: list[str] | None = None) -> dict[str, Any]:
-    rule: dict[str, Any] = {"apiGroups": [group], "resources": resources}
+    # fresh lists per rule: a list shared between rules would be rendered as a YAML anchor and alias
+    rule: dict[str, Any] = {"apiGroups": [group], "resources": list(resources)}
     if names:
-        rule["resourceNames"] = names
-    rule["verbs"] = verbs
+        rule["resourceNames"] = list(names)
+    rule["verbs"] = list(verbs)
     return rule
 
 
@@ -385,5 +386,5 @@ def header(opts: NamespaceOptions) -> list[str]:
         lines.append("Roles without a binding (give " + ", ".join(unbound) + " GROUP to bind them).")
     if opts.egress_cidrs:
         lines.append("Declare the allowed egress in .kubehipaa.yaml: egress: {allowed_cidrs: ["
-                     + ", ".join(_unique(opts.egress_cidrs)) + "]}")
+                     + ", ".join(f'"{c}"' for c in _unique(opts.egress_cidrs)) + "]}")
     return lines
