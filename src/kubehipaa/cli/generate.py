@@ -184,5 +184,8 @@ def _history(secret: str | None, url: str | None) -> HistoryTarget | None:
     return HistoryTarget(_name(name, "--history-secret"), key or "url")
 
 
-# issue 17 (req 3, 4): generate audit-policy | encryption-config | break-glass (cli/generate_controlplane.py)
-__import__("kubehipaa.cli.generate_controlplane", fromlist=["register"]).register(app)
+from kubehipaa.cli import generate_controlplane as _generate_controlplane  # noqa: E402  (issue 17)
+from kubehipaa.cli.generate_namespace import namespace_cmd  # noqa: E402  (issue 17: generate namespace)
+
+_generate_controlplane.register(app)  # generate audit-policy | encryption-config | break-glass
+app.command("namespace")(namespace_cmd)
