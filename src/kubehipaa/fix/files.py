@@ -1,0 +1,220 @@
+"""The one place `fix` reads and writes files: split a YAML stream into documents, round-trip only the
+documents that change, splice their text back, write atomically.
+
+Why document-level splicing: ruamel.yaml's round trip keeps comments, key order and quoting, but re-emitting a
+whole file would still normalise things a user did not ask us to touch (indentation of other documents, a
+`--- # note` separator). Untouched documents therefore keep their exact bytes; a file in which nothing changed
+is never rewritten at all.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+_SEPARATOR = re.compile(r"---(?:[ \t]+#.*)?[ \t]*(?:\r?\n)?\Z")
+"""A document separator line we can keep verbatim: `---`, optionally followed by a comment."""
+_OPAQUE_SEPARATOR = re.compile(r"---[ \t]")
+"""`--- <content>` (a tag or a value on the separator line): such a document is left alone."""
+
+
+class FileProblem(Exception):
+    """A file (or one document of it) that cannot be edited safely; `line` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _yaml() -> YAML:
+    y = YAML()  # round-trip
+    y.preserve_quotes = True
+    y.width = 1 << 16  # never re-wrap a long line
+    return y
+
+
+@dataclass(slots=True)
+class Segment:
+    """One document of a stream: the separator line before it (or ''), its body text and where the body
+    starts (1-based line). `data` is the round-trip tree once parsed; `changed` marks it for re-emission."""
+
+    header: str
+    body: str
+    first_line: int
+    opaque: bool = False
+    data: Any = None
+    parsed: bool = False
+    changed: bool = False
+
+
+@dataclass(slots=True)
+class SourceFile:
+    """A manifest file split into documents; `text` is the original content."""
+
+    path: Path
+    text: str
+    segments: list[Segment] = field(default_factory=list)
+
+    def segment_at(self, line: int) -> Segment | None:
+        """The document whose body holds `line`."""
+        found = None
+        for seg in self.segments:
+            if seg.first_line <= line:
+                found = seg
+        return found
+
+    def mapping_at(self, line: int, kind: str, name: str) -> CommentedMap:
+        """The object mapping that starts at `line` (a document root, or an item of a `kind: List`)."""
+        seg = self.segment_at(line)
+        if seg is None or seg.opaque:
+            raise FileProblem("the document cannot be edited (content on its `---` line)", line)
+        root = parse(seg)
+        candidates: list[Any] = [root]
+        if isinstance(root, CommentedMap) and isinstance(root.get("items"), CommentedSeq):
+            candidates.extend(root["items"])
+        for cand in candidates:
+            if isinstance(cand, CommentedMap) and seg.first_line + cand.lc.line == line:
+                meta = cand.get("metadata")
+                cand_name = meta.get("name") or meta.get("generateName") if isinstance(meta, dict) else None
+                if cand.get("kind") == kind and str(cand_name or "") == name:
+                    return cand
+        raise FileProblem(f"no {kind} {name} starts at this line (was the file changed since the scan?)", line)
+
+    def render(self) -> str:
+        """The file's new text: changed documents re-emitted, every other byte as read."""
+        return "".join(seg.header + (emit(seg) if seg.changed else seg.body) for seg in self.segments)
+
+
+def split(path: Path, text: str) -> SourceFile:
+    """Split `text` at its `---` lines (a separator is a line starting with `---` at column 0)."""
+    out = SourceFile(path, text)
+    header = ""
+    body: list[str] = []
+    first = 1
+    lineno = 0
+    for line in text.splitlines(keepends=True):
+        lineno += 1
+        if line.startswith("---") and (line[3:4] in ("", "\n", "\r", " ", "\t")):
+            if header or body:
+                out.segments.append(Segment(header, "".join(body), first, opaque=_opaque(header)))
+            header, body, first = line, [], lineno + 1
+            continue
+        body.append(line)
+    out.segments.append(Segment(header, "".join(body), first, opaque=_opaque(header)))
+    return out
+
+
+def _opaque(header: str) -> bool:
+    return bool(header) and not _SEPARATOR.match(header) and bool(_OPAQUE_SEPARATOR.match(header))
+
+
+def read(path: Path) -> SourceFile:
+    """Read a manifest file for editing; JSON and non-UTF-8 files are refused (one line, the file kept)."""
+    if path.suffix.lower() == ".json":
+        raise FileProblem("JSON manifests are not edited (fix keeps YAML layout only)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise FileProblem("not UTF-8 text") from None
+    except OSError as exc:
+        raise FileProblem(f"cannot read: {exc.strerror or exc}") from None
+    if "\r\n" in text:
+        raise FileProblem("CRLF line endings are not edited (the document would change its line endings)")
+    return split(path, text)
+
+
+def parse(seg: Segment) -> Any:
+    """The round-trip tree of one document (parsed once)."""
+    if not seg.parsed:
+        if any(line.startswith("%") for line in seg.body.splitlines()):
+            raise FileProblem("a document with a YAML directive is not edited", seg.first_line)
+        try:
+            seg.data = _yaml().load(seg.body)
+        except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = seg.first_line + mark.line if mark is not None else seg.first_line
+            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise FileProblem(f"malformed YAML: {reason}", line) from None
+        seg.parsed = True
+    return seg.data
+
+
+def _indent(body: str) -> tuple[int, int, int]:
+    """(mapping indent, sequence indent, dash offset) as this document writes them, so the re-emitted
+    document keeps its style (`containers:\\n- name` vs `containers:\\n  - name`)."""
+    mapping: int | None = None
+    offset: int | None = None
+    prev: tuple[int, str] | None = None
+    for line in body.splitlines():
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        ind = len(line) - len(stripped)
+        if prev is not None and prev[1].rstrip().endswith(":") and not prev[1].startswith("- "):
+            if stripped.startswith("-") and offset is None:
+                offset = ind - prev[0]
+            elif not stripped.startswith("-") and ind > prev[0] and mapping is None:
+                mapping = ind - prev[0]
+        prev = (ind, stripped)
+        if mapping is not None and offset is not None:
+            break
+    m = mapping or 2
+    o = max(offset or 0, 0)
+    return m, max(o + 2, m), o
+
+
+def emit(seg: Segment) -> str:
+    y = _yaml()
+    m, s, o = _indent(seg.body)
+    y.indent(mapping=m, sequence=s, offset=o)
+    buf = io.StringIO()
+    y.dump(seg.data, buf)
+    text = buf.getvalue()
+    if not seg.body.endswith("\n") and text.endswith("\n"):
+        text = text[:-1]
+    return text
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` by `text` (temp file in the same directory, then rename), keeping the file's mode."""
+    try:
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".kubehipaa-fix", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+
+
+def create_new(path: Path, text: str) -> None:
+    """Write a new file; never overwrite one that appeared meanwhile."""
+    if path.exists():
+        raise FileProblem("exists already; not overwritten")
+    write_atomic(path, text)
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
