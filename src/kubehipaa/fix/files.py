@@ -160,6 +160,7 @@ def _indent(body: str) -> tuple[int, int, int]:
         if not stripped or stripped.startswith("#"):
             continue
         ind = len(line) - len(stripped)
+        stripped = re.sub(r"\s+#.*$", "", stripped)
         if prev is not None and prev[1].rstrip().endswith(":") and not prev[1].startswith("- "):
             if stripped.startswith("-") and offset is None:
                 offset = ind - prev[0]
