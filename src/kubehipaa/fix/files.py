@@ -86,7 +86,9 @@ class SourceFile:
             if isinstance(cand, CommentedMap) and seg.first_line + cand.lc.line == line:
                 meta = cand.get("metadata")
                 cand_name = meta.get("name") or meta.get("generateName") if isinstance(meta, dict) else None
-                if cand.get("kind") == kind and str(cand_name or "") == name:
+                cand_name = str(cand_name or "")
+                # a Kustomize base: the scanned name may carry the overlay's namePrefix / nameSuffix
+                if cand.get("kind") == kind and (cand_name == name or (cand_name and cand_name in name)):
                     return cand
         raise FileProblem(f"no {kind} {name} starts at this line (was the file changed since the scan?)", line)
 

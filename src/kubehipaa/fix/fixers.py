@@ -40,7 +40,17 @@ class FixOptions:
     default_limits: bool = False
 
 
-Fixer = Callable[[CommentedMap, Finding, FixOptions], bool]
+@dataclass(frozen=True, slots=True)
+class FixContext:
+    """What a fixer knows beyond the object: the options, and the object as the scanner saw it (`rendered`:
+    for a Kustomize tree the rendered object, whose container indexes may differ from the base file's, so
+    containers are matched by name)."""
+
+    options: FixOptions
+    rendered: dict[str, Any] | None = None
+
+
+Fixer = Callable[[CommentedMap, Finding, FixContext], bool]
 
 _STEP = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
 
@@ -71,6 +81,15 @@ def _walk(obj: CommentedMap, steps: list[str | int], what: str) -> CommentedMap:
             node = node[step]
     if not isinstance(node, CommentedMap):
         raise NotFixable(f"{what} is not a mapping")
+    return _unshared(node)
+
+
+def _unshared(node: CommentedMap) -> CommentedMap:
+    """`node`, unless it is a YAML anchor other places refer to: editing it would change them too."""
+    if getattr(getattr(node, "anchor", None), "value", None):
+        raise NotFixable("the mapping is a YAML anchor used elsewhere; edit it by hand")
+    if getattr(node, "merge", None):
+        raise NotFixable("the mapping merges a YAML anchor (<<); edit it by hand")
     return node
 
 
@@ -81,7 +100,7 @@ def _child(parent: CommentedMap, key: str) -> CommentedMap:
         parent[key] = value = CommentedMap()
     if not isinstance(value, CommentedMap):
         raise NotFixable(f"{key} is not a mapping")
-    return value
+    return _unshared(value)
 
 
 def _set(mapping: CommentedMap, key: str, value: Any) -> bool:
@@ -91,15 +110,35 @@ def _set(mapping: CommentedMap, key: str, value: Any) -> bool:
     return True
 
 
-def _container_and_pod(obj: CommentedMap, finding: Finding) -> tuple[CommentedMap, CommentedMap, str]:
-    """(container, pod spec, container list) the finding's evidence path names."""
+def _container_and_pod(obj: CommentedMap, finding: Finding, ctx: FixContext) -> tuple[CommentedMap, CommentedMap, str]:
+    """(container, pod spec, container list) the finding's evidence path names. The container is the one of
+    the same name as in the scanned object (by index only when the scanned object is not at hand)."""
     steps = parse_path(finding.evidence[0].path) if finding.evidence else []
     for i, step in enumerate(steps):
         if step in ("containers", "initContainers", "ephemeralContainers") and i + 1 < len(steps) \
                 and isinstance(steps[i + 1], int):
             pod = _walk(obj, steps[:i], "pod spec")
-            return _walk(obj, steps[: i + 2], "container"), pod, str(step)
+            if ctx.rendered is None:
+                return _walk(obj, steps[: i + 2], "container"), pod, str(step)
+            name = _name_at(ctx.rendered, steps[: i + 2])
+            for c in pod.get(str(step)) or ():
+                if isinstance(c, CommentedMap) and c.get("name") == name:
+                    return _unshared(c), pod, str(step)
+            raise NotFixable(f"container {name} is not in this file (added by an overlay?)")
     raise NotFixable("the finding names no container")
+
+
+def _name_at(doc: Any, steps: list[str | int]) -> Any:
+    node = doc
+    for step in steps:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            raise NotFixable("the finding's path is not in the scanned object") from None
+    name = node.get("name") if isinstance(node, dict) else None
+    if not name:
+        raise NotFixable("the container has no name")
+    return name
 
 
 def _pod_spec(obj: CommentedMap, finding: Finding, suffix: str) -> CommentedMap:
@@ -122,21 +161,21 @@ def _is_pod_level(finding: Finding) -> bool:
 # ---- the fixers ------------------------------------------------------------------------------------------
 
 
-def service_account_automount(obj: CommentedMap, _finding: Finding, _opts: FixOptions) -> bool:
+def service_account_automount(obj: CommentedMap, _finding: Finding, _ctx: FixContext) -> bool:
     """KH-RBAC-010: automountServiceAccountToken: false on the ServiceAccount."""
     if obj.get("kind") != "ServiceAccount":
         raise NotFixable("not a ServiceAccount")
     return _set(obj, "automountServiceAccountToken", False)
 
 
-def pod_automount(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bool:
+def pod_automount(obj: CommentedMap, finding: Finding, _ctx: FixContext) -> bool:
     """KH-RBAC-011: automountServiceAccountToken: false in the pod spec (the pod-level field wins)."""
     return _set(_pod_spec(obj, finding, "automountServiceAccountToken"), "automountServiceAccountToken", False)
 
 
-def drop_all_capabilities(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bool:
+def drop_all_capabilities(obj: CommentedMap, finding: Finding, ctx: FixContext) -> bool:
     """KH-WL-005: add ALL to securityContext.capabilities.drop (entries already there are kept)."""
-    container, _pod, _field = _container_and_pod(obj, finding)
+    container, _pod, _field = _container_and_pod(obj, finding, ctx)
     caps = _child(_child(container, "securityContext"), "capabilities")
     drop = caps.get("drop")
     if drop is None:
@@ -150,22 +189,22 @@ def drop_all_capabilities(obj: CommentedMap, finding: Finding, _opts: FixOptions
     return True
 
 
-def run_as_non_root(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bool:
+def run_as_non_root(obj: CommentedMap, finding: Finding, ctx: FixContext) -> bool:
     """KH-WL-006: runAsNonRoot: true where the finding points (the pod's false, or the container)."""
     if _is_pod_level(finding):
         return _set(_child(_pod_spec(obj, finding, "securityContext.runAsNonRoot"), "securityContext"),
                     "runAsNonRoot", True)
-    container, _pod, _field = _container_and_pod(obj, finding)
+    container, _pod, _field = _container_and_pod(obj, finding, ctx)
     return _set(_child(container, "securityContext"), "runAsNonRoot", True)
 
 
-def no_privilege_escalation(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bool:
+def no_privilege_escalation(obj: CommentedMap, finding: Finding, ctx: FixContext) -> bool:
     """KH-WL-008: allowPrivilegeEscalation: false on the container."""
-    container, _pod, _field = _container_and_pod(obj, finding)
+    container, _pod, _field = _container_and_pod(obj, finding, ctx)
     return _set(_child(container, "securityContext"), "allowPrivilegeEscalation", False)
 
 
-def read_only_root(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bool:
+def read_only_root(obj: CommentedMap, finding: Finding, ctx: FixContext) -> bool:
     """KH-WL-009: readOnlyRootFilesystem: true, only where it is known not to break the container.
 
     The rule (docs/fix.md): the container must already mount a writable emptyDir at /tmp, the one place
@@ -173,7 +212,7 @@ def read_only_root(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bo
     Without it the image may write anywhere (caches, pid files, nginx's /var/cache) and a read-only root
     would make it crash: the finding stays for a person to decide.
     """
-    container, pod, _field = _container_and_pod(obj, finding)
+    container, pod, _field = _container_and_pod(obj, finding, ctx)
     emptydirs = {
         str(v.get("name")) for v in pod.get("volumes") or () if isinstance(v, dict) and "emptyDir" in v
     }
@@ -187,17 +226,21 @@ def read_only_root(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bo
                      "(mount one, test, then set readOnlyRootFilesystem: true)")
 
 
-def seccomp_runtime_default(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bool:
+def seccomp_runtime_default(obj: CommentedMap, finding: Finding, ctx: FixContext) -> bool:
     """KH-WL-010: seccompProfile RuntimeDefault. An Unconfined (or unknown) type is replaced where it is
     written; a container with none (and none on the pod) gets it on the pod, which covers every container."""
     path = finding.evidence[0].path if finding.evidence else ""
     if _is_pod_level(finding):
         sc = _child(_pod_spec(obj, finding, "securityContext.seccompProfile.type"), "securityContext")
         return _runtime_default(sc)
-    container, pod, _field = _container_and_pod(obj, finding)
     if path.endswith(".type"):  # the container's own profile is wrong
+        container, _pod, _field = _container_and_pod(obj, finding, ctx)
         return _runtime_default(_child(container, "securityContext"))
-    return _runtime_default(_child(pod, "securityContext"))
+    steps = parse_path(path)
+    at = next((i for i, s in enumerate(steps) if s in ("containers", "initContainers", "ephemeralContainers")), None)
+    if at is None:
+        raise NotFixable(f"unexpected evidence path {path!r}")
+    return _runtime_default(_child(_walk(obj, steps[:at], "pod spec"), "securityContext"))
 
 
 def _runtime_default(sc: CommentedMap) -> bool:
@@ -214,13 +257,13 @@ def _runtime_default(sc: CommentedMap) -> bool:
     return True
 
 
-def default_resources(obj: CommentedMap, finding: Finding, opts: FixOptions) -> bool:
+def default_resources(obj: CommentedMap, finding: Finding, ctx: FixContext) -> bool:
     """KH-WL-011 (only with --default-limits): fill in the missing requests.cpu, requests.memory and
     limits.memory. A value the container already has is reused (a memory request equal to its limit, a CPU
     request equal to its CPU limit), so a request never exceeds a limit; otherwise 100m / 128Mi / 512Mi."""
-    if not opts.default_limits:
+    if not ctx.options.default_limits:
         raise NotFixable("resource defaults are written only with --default-limits")
-    container, _pod, _field = _container_and_pod(obj, finding)
+    container, _pod, _field = _container_and_pod(obj, finding, ctx)
     res = _child(container, "resources")
     req, lim = _child(res, "requests"), _child(res, "limits")
     changed = False
@@ -234,17 +277,17 @@ def default_resources(obj: CommentedMap, finding: Finding, opts: FixOptions) -> 
     return changed
 
 
-def psa_enforce(obj: CommentedMap, _finding: Finding, _opts: FixOptions) -> bool:
+def psa_enforce(obj: CommentedMap, _finding: Finding, _ctx: FixContext) -> bool:
     """KH-NS-001: enforce=restricted (and enforce-version pinned when it has none)."""
     return _psa(obj, ("enforce",), level=True)
 
 
-def psa_audit_warn(obj: CommentedMap, _finding: Finding, _opts: FixOptions) -> bool:
+def psa_audit_warn(obj: CommentedMap, _finding: Finding, _ctx: FixContext) -> bool:
     """KH-NS-002: audit=restricted and warn=restricted (each -version pinned when it has none)."""
     return _psa(obj, ("audit", "warn"), level=True)
 
 
-def psa_version(obj: CommentedMap, finding: Finding, _opts: FixOptions) -> bool:
+def psa_version(obj: CommentedMap, finding: Finding, _ctx: FixContext) -> bool:
     """KH-NS-003: pin the unpinned (missing or `latest`) -version label the finding names."""
     path = finding.evidence[0].path if finding.evidence else ""
     mode = path.removeprefix(f"metadata.labels.{LABEL_PREFIX}").removesuffix("-version")

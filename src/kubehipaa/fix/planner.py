@@ -8,13 +8,16 @@ runs the fixers, and returns the new text of every file that changed. Nothing is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from kubehipaa.fix import files
-from kubehipaa.fix.fixers import FIXERS, NEW_FILE_FIXES, FixOptions, NotFixable
-from kubehipaa.model import Finding
+from kubehipaa.fix.fixers import FIXERS, NEW_FILE_FIXES, FixContext, FixOptions, NotFixable
+from kubehipaa.model import Finding, ResourceRef
 
 DEFAULT_DENY_NAME = "kubehipaa-default-deny"
 """Name of the NetworkPolicy (and stem of the file) `fix` adds to a PHI namespace without a default deny."""
@@ -53,21 +56,24 @@ def fixable(findings: Iterable[Finding], selected: set[str] | None) -> list[Find
             and (selected is None or f.check_id in selected)]
 
 
-def plan(findings: Iterable[Finding], options: FixOptions, taken_policy_names: set[tuple[str, str]]) -> Plan:
+def plan(findings: Iterable[Finding], options: FixOptions, taken_policy_names: set[tuple[str, str]],
+         scanned: Mapping[ResourceRef, dict[str, Any]] | None = None) -> Plan:
     """Run the fixers over the files the findings point to; `taken_policy_names` holds the (namespace, name)
-    of every NetworkPolicy in the input, so an added default deny never shadows a user's policy."""
+    of every NetworkPolicy in the input, so an added default deny never shadows a user's policy; `scanned`
+    maps each finding's resource to the object the scanner judged (containers are matched by its names)."""
     out = Plan()
     by_file: dict[str, list[Finding]] = {}
     deny: list[Finding] = []
     for f in findings:
         (deny if f.check_id in NEW_FILE_FIXES else by_file.setdefault(f.resource.file, [])).append(f)
     for name, group in by_file.items():
-        _fix_file(Path(name), group, options, out)
+        _fix_file(Path(name), group, options, scanned or {}, out)
     _default_deny(deny, taken_policy_names, out)
     return out
 
 
-def _fix_file(path: Path, group: list[Finding], options: FixOptions, out: Plan) -> None:
+def _fix_file(path: Path, group: list[Finding], options: FixOptions, scanned: Mapping[ResourceRef, dict[str, Any]],
+              out: Plan) -> None:
     try:
         source = files.read(path)
     except files.FileProblem as exc:
@@ -78,7 +84,8 @@ def _fix_file(path: Path, group: list[Finding], options: FixOptions, out: Plan) 
         res = finding.resource
         try:
             obj = source.mapping_at(res.line, res.kind, res.name)
-            changed = FIXERS[finding.check_id](obj, finding, options)
+            ctx = FixContext(options, scanned.get(res))
+            changed = FIXERS[finding.check_id](obj, finding, ctx)
         except (files.FileProblem, NotFixable) as exc:
             out.not_fixed.append(NotFixed(finding, str(exc), getattr(exc, "line", None) or res.line))
             continue
@@ -141,5 +148,40 @@ def _default_deny(findings: list[Finding], taken: set[tuple[str, str]], out: Pla
         if target.exists() or any(c.path == target for c in out.changes):
             out.not_fixed.append(NotFixed(finding, f"{target} exists already (is it scanned?); not overwritten"))
             continue
+        try:
+            listed = _list_in_kustomization(target)
+        except (files.FileProblem, NotFixable) as exc:
+            out.not_fixed.append(NotFixed(finding, f"{target.parent}: kustomization not editable: {exc}"))
+            continue
         out.changes.append(FileChange(target, "", default_deny_document(ns), created=True))
+        if listed is not None:
+            out.changes = [c for c in out.changes if c.path != listed.path] + [listed]
         out.fixed.append(finding)
+
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _list_in_kustomization(target: Path) -> FileChange | None:
+    """In a Kustomize directory a new file is built only when listed: add it to `resources:` of the
+    directory's kustomization (round trip, like every edit), or None when the directory has none."""
+    for name in KUSTOMIZATION_FILES:
+        path = target.parent / name
+        if path.is_file():
+            break
+    else:
+        return None
+    source = files.read(path)
+    root = files.parse(source.segments[0]) if len(source.segments) == 1 else None
+    if not isinstance(root, CommentedMap):
+        raise NotFixable("not a single mapping document")
+    resources = root.get("resources")
+    if resources is None:
+        root["resources"] = resources = CommentedSeq()
+    if not isinstance(resources, CommentedSeq):
+        raise NotFixable("resources is not a list")
+    if target.name not in resources:
+        resources.append(target.name)
+        source.segments[0].changed = True
+    new = source.render()
+    return FileChange(path, source.text, new) if new != source.text else None

@@ -46,7 +46,7 @@ def run_fix(
     taken = {(o.namespace or "", o.name) for o in loaded.objects if o.kind == "NetworkPolicy"}
     todo = [f for f in fixable(before.result.findings, selected)
             if options.default_limits or f.check_id not in OPT_IN]
-    result = plan(todo, options, taken)
+    result = plan(todo, options, taken, {o.ref: o.doc for o in loaded.objects})
     _refuse_unloadable(result)
     if dry_run:
         return FixRun(before, result, None, True, selected, [])
