@@ -79,3 +79,32 @@ def test_shared_anchor_is_not_edited(tmp_path: Path) -> None:
     assert code == 0, err
     assert (tmp_path / "p.yaml").read_text() == text
     assert "YAML anchor" in err
+
+
+def test_as_patch_writes_a_strategic_merge_patch_into_the_overlay(tmp_path: Path) -> None:
+    overlay = _tree(tmp_path)
+    base = {p.name: p.read_bytes() for p in (tmp_path / "base").iterdir()}
+    before = _counts(overlay)
+    code, _out, err = _run("fix", str(overlay), "--as-patch", "--fail-on", "never")
+    assert code == 0, err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "base").iterdir()} == base  # bases untouched
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    assert {"path": "kubehipaa-fix-patch.yaml"} in kustomization["patches"]
+    assert "kubehipaa-default-deny-clinical.yaml" in kustomization["resources"]
+    patch = list(yaml.safe_load_all((overlay / "kubehipaa-fix-patch.yaml").read_text()))
+    dep = next(d for d in patch if d["kind"] == "Deployment")
+    assert dep["metadata"]["name"] == "api"  # the base name: Kustomize matches patches by it
+    after = _counts(overlay)
+    # through the patch even the overlay's own sidecar is fixed
+    for cid in ("KH-WL-005", "KH-WL-006", "KH-WL-008", "KH-WL-010", "KH-RBAC-011", "KH-NS-001", "KH-NET-001"):
+        assert before[cid] >= 1 and after[cid] == 0, cid
+    snapshot = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    code, _out, err = _run("fix", str(overlay), "--as-patch", "--fail-on", "never")
+    assert code == 0 and "nothing to change" in err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == snapshot
+
+
+def test_as_patch_needs_one_kustomize_directory(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: x}\n")
+    code, _out, err = _run("fix", str(tmp_path), "--as-patch")
+    assert code == 2 and "Kustomize overlay" in err

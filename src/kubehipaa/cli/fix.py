@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -24,6 +25,11 @@ def fix(
         False, "--default-limits",
         help="Also write missing CPU/memory requests and a memory limit (KH-WL-011): 100m/128Mi/512Mi, or the "
              "container's own values where it has some.",
+    ),
+    as_patch: bool = typer.Option(
+        False, "--as-patch",
+        help="PATH is a Kustomize overlay: write the fixes as a strategic-merge patch in it (listed in its "
+             "kustomization) instead of editing the base files.",
     ),
     config: str | None = typer.Option(
         None, "--config", "-c", help="Path to .kubehipaa.yaml (default: the one in the current directory)."
@@ -51,6 +57,8 @@ def fix(
 
       kubehipaa fix ./k8s --default-limits
 
+      kubehipaa fix overlays/prod --as-patch        # Kustomize: a patch in the overlay, bases untouched
+
     Exit codes: 0 no finding at or above --fail-on remains (--dry-run: in the files as they are); 1 one
     remains; 2 usage or input error (an unreadable file is named, left untouched, and the rest fixed).
     """
@@ -64,11 +72,12 @@ def fix(
         if "-" in paths:
             raise typer.BadParameter("fix edits files in place: give files or directories, not '-' (stdin)")
         selected = _selected(check or [], FIXABLE)
+        overlay = _overlay(paths) if as_patch else None
         cfg = common.load_config_if_present(config, paths, trust=trust_config) or Config()
         loaded = load_objects(paths, namespace=namespace)
         common.require_objects(loaded.objects, paths, loaded, "nothing was fixed")
         run = run_fix(loaded, paths, cfg, selected=selected, options=FixOptions(default_limits=default_limits),
-                      dry_run=dry_run, namespace=namespace)
+                      dry_run=dry_run, namespace=namespace, as_patch=overlay)
         if dry_run:
             sys.stdout.write(render_diff(run.plan.changes))
         err_console.print(escape(render_summary(run).rstrip("\n")), soft_wrap=True, highlight=False)
@@ -79,6 +88,15 @@ def fix(
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         code = EXIT_ERROR
     raise typer.Exit(code)
+
+
+def _overlay(paths: list[str]) -> Path:
+    """--as-patch takes one Kustomize directory (the overlay the patch is written into)."""
+    from kubehipaa.fix.patches import kustomization_of
+
+    if len(paths) != 1 or not Path(paths[0]).is_dir() or kustomization_of(Path(paths[0])) is None:
+        raise typer.BadParameter("--as-patch takes exactly one path: the Kustomize overlay directory to patch")
+    return Path(paths[0])
 
 
 def _selected(ids: list[str], fixable: frozenset[str]) -> set[str] | None:

@@ -221,3 +221,12 @@ class _suppress:
 
     def __exit__(self, *exc: object) -> bool:
         return True
+
+
+def dump_plain(docs: list[Any]) -> str:
+    """New documents (plain data) as block-style YAML, `---` between them."""
+    y = _yaml()
+    y.indent(mapping=2, sequence=2, offset=0)
+    buf = io.StringIO()
+    y.dump_all(docs, buf)
+    return buf.getvalue()

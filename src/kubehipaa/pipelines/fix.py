@@ -15,6 +15,7 @@ from kubehipaa.config import Config
 from kubehipaa.fix import FixOptions, Plan, fixable, plan
 from kubehipaa.fix import files as fix_files
 from kubehipaa.fix.fixers import NEW_FILE_FIXES, OPT_IN
+from kubehipaa.fix.patches import patch_plan
 from kubehipaa.fix.planner import NotFixed, new_file_for
 from kubehipaa.pipelines.scan import ScanRun, scan
 from kubehipaa.sources.files import LoadResult, load_paths, load_text
@@ -40,13 +41,19 @@ def run_fix(
     options: FixOptions,
     dry_run: bool,
     namespace: str | None = None,
+    as_patch: Path | None = None,
 ) -> FixRun:
-    """Fix what `loaded` (read from `paths`) shows; write unless `dry_run`, then re-scan from disk."""
+    """Fix what `loaded` (read from `paths`) shows; write unless `dry_run`, then re-scan from disk.
+    `as_patch`: the Kustomize overlay that receives the fixes as a strategic-merge patch (bases untouched)."""
     before = scan(loaded, config)
     taken = {(o.namespace or "", o.name) for o in loaded.objects if o.kind == "NetworkPolicy"}
     todo = [f for f in fixable(before.result.findings, selected)
             if options.default_limits or f.check_id not in OPT_IN]
-    result = plan(todo, options, taken, {o.ref: o.doc for o in loaded.objects})
+    scanned = {o.ref: o.doc for o in loaded.objects}
+    if as_patch is not None:
+        result = patch_plan(as_patch, todo, options, scanned, taken)
+    else:
+        result = plan(todo, options, taken, scanned)
     _refuse_unloadable(result)
     if dry_run:
         return FixRun(before, result, None, True, selected, [])
