@@ -83,7 +83,7 @@ def fix(
         err_console.print(escape(render_summary(run).rstrip("\n")), soft_wrap=True, highlight=False)
         final = run.after if run.after is not None else run.before
         code = exit_code(final.result, fail_on)
-        code = common.finish(run.before.loaded, code)
+        code = common.finish(run.before.loaded, EXIT_ERROR if run.failed else code)
     except KubehipaaError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         code = EXIT_ERROR

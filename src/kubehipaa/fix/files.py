@@ -52,6 +52,8 @@ class Segment:
     body: str
     first_line: int
     opaque: bool = False
+    trailer: str = ""
+    """A `...` document-end line and what follows it up to the next `---`: kept verbatim (ruamel drops it)."""
     data: Any = None
     parsed: bool = False
     changed: bool = False
@@ -64,6 +66,7 @@ class SourceFile:
     path: Path
     text: str
     segments: list[Segment] = field(default_factory=list)
+    bom: str = ""
 
     def segment_at(self, line: int) -> Segment | None:
         """The document whose body holds `line`."""
@@ -94,12 +97,15 @@ class SourceFile:
 
     def render(self) -> str:
         """The file's new text: changed documents re-emitted, every other byte as read."""
-        return "".join(seg.header + (emit(seg) if seg.changed else seg.body) for seg in self.segments)
+        return self.bom + "".join(seg.header + (emit(seg) if seg.changed else seg.body) + seg.trailer
+                                  for seg in self.segments)
 
 
 def split(path: Path, text: str) -> SourceFile:
     """Split `text` at its `---` lines (a separator is a line starting with `---` at column 0)."""
     out = SourceFile(path, text)
+    if text.startswith("\ufeff"):
+        out.bom, text = "\ufeff", text[1:]
     header = ""
     body: list[str] = []
     first = 1
@@ -108,12 +114,18 @@ def split(path: Path, text: str) -> SourceFile:
         lineno += 1
         if line.startswith("---") and (line[3:4] in ("", "\n", "\r", " ", "\t")):
             if header or body:
-                out.segments.append(Segment(header, "".join(body), first, opaque=_opaque(header)))
+                out.segments.append(_segment(header, body, first))
             header, body, first = line, [], lineno + 1
             continue
         body.append(line)
-    out.segments.append(Segment(header, "".join(body), first, opaque=_opaque(header)))
+    out.segments.append(_segment(header, body, first))
     return out
+
+
+def _segment(header: str, lines: list[str], first: int) -> Segment:
+    end = next((i for i, line in enumerate(lines) if line.rstrip("\r\n") == "..." or line.startswith("... ")), None)
+    body, trailer = (lines, []) if end is None else (lines[:end], lines[end:])
+    return Segment(header, "".join(body), first, opaque=_opaque(header), trailer="".join(trailer))
 
 
 def _opaque(header: str) -> bool:
@@ -189,7 +201,9 @@ def emit(seg: Segment) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` by `text` (temp file in the same directory, then rename), keeping the file's mode."""
+    """Replace `path` by `text` (temp file in the same directory, then rename), keeping the file's mode. A
+    symlink is followed: its target is replaced and the link stays a link."""
+    path = path.resolve() if path.is_symlink() else path
     try:
         mode: int | None = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:

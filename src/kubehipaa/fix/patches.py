@@ -21,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from kubehipaa.fix import files
 from kubehipaa.fix.fixers import FIXERS, NEW_FILE_FIXES, FixContext, FixOptions, NotFixable
 from kubehipaa.fix.planner import (
+    DNS_LABEL,
     KUSTOMIZATION_FILES,
     FileChange,
     NotFixed,
@@ -99,7 +100,7 @@ def patch_plan(overlay: Path, findings: Iterable[Finding], options: FixOptions,
     for f in deny:
         ns = f.resource.namespace or (f.resource.name if f.resource.kind == "Namespace" else "")
         target = overlay / f"kubehipaa-default-deny-{ns}.yaml"
-        if not ns or target.exists() or (ns, "kubehipaa-default-deny") in taken:
+        if not DNS_LABEL.fullmatch(ns) or target.exists() or (ns, "kubehipaa-default-deny") in taken:
             out.not_fixed.append(NotFixed(f, f"{target} or its policy exists already; not replaced"))
             continue
         out.changes.append(FileChange(target, "", default_deny_document(ns), created=True))

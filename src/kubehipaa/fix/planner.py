@@ -8,6 +8,7 @@ runs the fixers, and returns the new text of every file that changed. Nothing is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from kubehipaa.fix import files
 from kubehipaa.fix.fixers import FIXERS, NEW_FILE_FIXES, FixContext, FixOptions, NotFixable
 from kubehipaa.model import Finding, ResourceRef
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+"""A namespace name as the API allows it (RFC 1123 label): it becomes part of a file name, so nothing else."""
 
 DEFAULT_DENY_NAME = "kubehipaa-default-deny"
 """Name of the NetworkPolicy (and stem of the file) `fix` adds to a PHI namespace without a default deny."""
@@ -134,8 +138,8 @@ def _default_deny(findings: list[Finding], taken: set[tuple[str, str]], out: Pla
         res = finding.resource
         ns = res.namespace or (res.name if res.kind == "Namespace" else None)
         source = Path(res.file)
-        if not ns:
-            out.not_fixed.append(NotFixed(finding, "the finding names no namespace"))
+        if not ns or not DNS_LABEL.fullmatch(ns):
+            out.not_fixed.append(NotFixed(finding, "the finding names no valid namespace"))
             continue
         if (ns, DEFAULT_DENY_NAME) in taken:
             out.not_fixed.append(NotFixed(finding, f"a NetworkPolicy {ns}/{DEFAULT_DENY_NAME} exists already "

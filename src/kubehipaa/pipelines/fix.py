@@ -30,6 +30,8 @@ class FixRun:
     dry_run: bool
     selected: set[str] | None
     written: list[Path]
+    failed: list[Path]
+    """Files that could not be written (named in `plan.not_fixed`): the run exits 2."""
 
 
 def run_fix(
@@ -56,18 +58,20 @@ def run_fix(
         result = plan(todo, options, taken, scanned)
     _refuse_unloadable(result)
     if dry_run:
-        return FixRun(before, result, None, True, selected, [])
+        return FixRun(before, result, None, True, selected, [], [])
     written: list[Path] = []
+    failed: list[Path] = []
     for change in result.changes:
         try:
             (fix_files.create_new if change.created else fix_files.write_atomic)(change.path, change.new)
         except (OSError, fix_files.FileProblem) as exc:
             _unfixed(result, change.path, f"not written: {getattr(exc, 'strerror', None) or exc}")
+            failed.append(change.path)
             continue
         written.append(change.path)
     rescan_paths = list(paths) + [str(p) for p in written if not _under(p, paths)]
     after = scan(load_paths(rescan_paths, namespace=namespace), config)
-    return FixRun(before, result, after, False, selected, written)
+    return FixRun(before, result, after, False, selected, written, failed)
 
 
 def _refuse_unloadable(result: Plan) -> None:
