@@ -104,7 +104,10 @@ def test_untouched_documents_and_files_are_byte_identical(tmp_path: Path) -> Non
 
 
 def test_fixed_output_validates_strictly_against_upstream_schemas(example: Path) -> None:
-    _run("fix", str(example), "--trust-config", "--default-limits", "--fail-on", "never")
+    before = _snapshot(example)
+    code, _out, err = _run("fix", str(example), "--trust-config", "--default-limits", "--fail-on", "never")
+    assert code == 0, err
+    assert (_snapshot(example) != before) == (example.name == "clinic-insecure")
     checked = 0
     for path in sorted(example.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
@@ -123,7 +126,10 @@ def test_comments_are_preserved(example: Path) -> None:
         return sorted(line.split("#", 1)[1] for p in root.glob("*.yaml") for line in p.read_text().splitlines()
                       if "#" in line and not p.name.startswith("kubehipaa-default-deny"))
     kept = comments(example)
-    _run("fix", str(example), "--trust-config", "--default-limits", "--fail-on", "never")
+    before = _snapshot(example)
+    code, _out, err = _run("fix", str(example), "--trust-config", "--default-limits", "--fail-on", "never")
+    assert code == 0, err
+    assert (_snapshot(example) != before) == (example.name == "clinic-insecure")
     assert comments(example) == kept
 
 
@@ -154,9 +160,9 @@ def test_dry_run_writes_nothing_and_its_diff_applies(tmp_path: Path) -> None:
     assert _snapshot(applied / src.relative_to("/")) == _snapshot(src)
 
 
-def test_dry_run_masks_credentials_in_diff_context(example: Path) -> None:
-    if example.name != "clinic-insecure":
-        pytest.skip("the insecure example holds the literal credentials")
+def test_dry_run_masks_credentials_in_diff_context(tmp_path: Path) -> None:
+    example = tmp_path / "clinic-insecure"
+    shutil.copytree(EXAMPLES / "clinic-insecure", example)
     code, diff, _err = _run("fix", str(example), "--trust-config", "--dry-run", "--fail-on", "never")
     assert code == 0
     assert "ANALYTICS_API_KEY" in diff  # the context is there ...
