@@ -77,3 +77,14 @@ def test_default_deny_file_name_never_leaves_the_directory(tmp_path: Path) -> No
     assert "KH-NET-001" in err and "no valid namespace" in err
     assert not list(tmp_path.parent.glob("kubehipaa-default-deny*"))
     assert not list(tmp_path.glob("kubehipaa-default-deny*"))
+
+
+def test_comment_about_the_next_document_stays_below_the_edited_one(tmp_path: Path) -> None:
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec:\n  containers:\n  - name: a\n"
+           "    image: x:1\n")
+    tail = "\n# Next: the settings\n\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: x}\n"
+    (tmp_path / "a.yaml").write_text(pod + tail)
+    code, _out, err = _run("fix", str(tmp_path), "--check", "KH-WL-008")
+    assert code == 0, err
+    assert (tmp_path / "a.yaml").read_text() == (
+        pod + "    securityContext:\n      allowPrivilegeEscalation: false\n" + tail)

@@ -124,8 +124,30 @@ def split(path: Path, text: str) -> SourceFile:
 
 def _segment(header: str, lines: list[str], first: int) -> Segment:
     end = next((i for i, line in enumerate(lines) if line.rstrip("\r\n") == "..." or line.startswith("... ")), None)
-    body, trailer = (lines, []) if end is None else (lines[:end], lines[end:])
+    if end is None:
+        end = _trailing_comments(lines)
+    body, trailer = lines[:end], lines[end:]
     return Segment(header, "".join(body), first, opaque=_opaque(header), trailer="".join(trailer))
+
+
+def _trailing_comments(lines: list[str]) -> int:
+    """Where the comment block at the end of a document starts (len(lines) if none): column-0 comments after
+    the last content line, usually about the next document. ruamel would attach them to the last key, and a
+    key added to an outer mapping would then be written below them; kept verbatim after the document instead.
+    Only column-0 lines: an indented `#` line may be content of a block scalar."""
+    start = len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if line.startswith("#"):
+            start = i
+        elif line.strip():
+            break
+    # the blank lines before the comments go with them, unless a keep-chomping block scalar (`|+`, `>+`)
+    # may own them
+    if start < len(lines) and not any(re.search(r"[|>][0-9]?\+", line) for line in lines[:start]):
+        while start > 0 and not lines[start - 1].strip():
+            start -= 1
+    return start
 
 
 def _opaque(header: str) -> bool:
