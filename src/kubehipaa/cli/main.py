@@ -103,6 +103,12 @@ def _generate(holder: typer.Typer) -> None:
     holder.add_typer(generate.app, name="generate")
 
 
+def _fix(holder: typer.Typer) -> None:
+    from kubehipaa.cli import fix
+
+    holder.command("fix")(fix.fix)
+
+
 def _etcd(holder: typer.Typer) -> None:
     from kubehipaa.cli import etcd
 
@@ -145,6 +151,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "audit-policy": _audit_policy,
     "etcd": _etcd,
     "generate": _generate,
+    "fix": _fix,
     "respond": _respond,
     "history": _history,
     "exceptions": _exceptions,
