@@ -16,6 +16,10 @@ Rules:
    write it).
 5. Redaction is a leaf: it imports nothing of the project but the PHI engine's validators (`ALLOWED`).
 6. Generators (`generate/`) build manifests as data: no CLI, server, respond, reports, pipelines or checks.
+7. `fix/` edits the user's files (comment-preserving round trips) driven by `pipelines.fix`: it imports no cli,
+   server, respond, reports, pipelines or history. `archive/` is an outside-world component (the audit
+   archive on disk, DuckDB): no cli, checks, reports, respond, pipelines, server or history. Engines, checks,
+   frameworks, redaction and generators import neither.
 """
 
 from __future__ import annotations
@@ -78,16 +82,21 @@ def engine_package(module: str) -> str | None:
 
 
 FORBIDDEN: dict[str, set[str]] = {
-    "engines": {"sources", "checks", "pipelines", "pipeline", "reports", "cli", "server", "respond", "history"},
-    "checks": {"sources", "pipelines", "pipeline", "reports", "cli", "server", "respond", "history"},
+    "engines": {"sources", "checks", "pipelines", "pipeline", "reports", "cli", "server", "respond", "history",
+                "archive", "fix"},
+    "checks": {"sources", "pipelines", "pipeline", "reports", "cli", "server", "respond", "history", "archive",
+               "fix"},
     "reports": {"sources", "cli", "server", "respond", "history"},
     "pipelines": {"cli"},
     "sources": {"cli", "reports", "checks", "history"},
     "server": {"cli"},
     "respond": {"cli"},
-    "generate": {"cli", "server", "respond", "reports", "pipelines", "checks", "history"},
-    "frameworks": {"sources", "checks", "cli", "server", "reports", "history"},
-    "redaction": {"sources", "checks", "cli", "server", "reports", "engines", "pipelines", "history"},
+    "generate": {"cli", "server", "respond", "reports", "pipelines", "checks", "history", "archive", "fix"},
+    "frameworks": {"sources", "checks", "cli", "server", "reports", "history", "archive", "fix"},
+    "redaction": {"sources", "checks", "cli", "server", "reports", "engines", "pipelines", "history", "archive",
+                  "fix"},
+    "fix": {"cli", "server", "respond", "reports", "pipelines", "history"},
+    "archive": {"cli", "checks", "reports", "respond", "pipelines", "server", "history"},
     "history": {"cli", "checks", "engines", "server", "respond", "pipelines", "reports", "sources"},
 }
 
