@@ -448,29 +448,11 @@ def _write_whole(output: Path, data: bytes) -> None:
         with open(output, "wb") as fh:  # a device or a FIFO: nothing to replace
             fh.write(data)
         return
-    import tempfile  # here, not at the top: every command imports this module, few write a file
+    from kubehipaa.sources.atomic import replace_file  # here: every command imports this module, few write
 
     target = Path(os.path.realpath(output))  # a symlink stays a symlink: its target is replaced
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    """The process umask (a new report gets the mode `open()` would have given it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    replace_file(target, data)
 
 
 def report_skipped(result: LoadResult, skipped: Iterable[Any]) -> None:

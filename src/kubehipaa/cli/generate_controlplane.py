@@ -6,11 +6,9 @@ write. Registered on `generate`'s Typer app by `register` (cli/generate.py). Bad
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -37,6 +35,7 @@ from kubehipaa.generate import (
 )
 from kubehipaa.reports.commented_list import commented_list_manifest
 from kubehipaa.reports.manifests import commented_manifests
+from kubehipaa.sources.atomic import replace_file
 
 OUTPUT_HELP = "Write the YAML to FILE instead of stdout."
 NOW: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # noqa: E731 - replaced by tests
@@ -66,21 +65,9 @@ def write_private(text: str, output: Path) -> None:
         raise KubehipaaError(f"{output}: cannot write: {exc.strerror or exc}") from None
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise KubehipaaError(f"{output}: not a regular file; an encryption configuration is written only to a file")
-    target = Path(os.path.realpath(output))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        replace_file(output, text.encode("utf-8"), mode=0o600)
     except OSError as exc:
-        raise KubehipaaError(f"{output}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise KubehipaaError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 

@@ -10,10 +10,7 @@ is never rewritten at all.
 from __future__ import annotations
 
 import io
-import os
 import re
-import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+
+from kubehipaa.sources.atomic import replace_file
 
 _SEPARATOR = re.compile(r"---(?:[ \t]+#.*)?[ \t]*(?:\r?\n)?\Z")
 """A document separator line we can keep verbatim: `---`, optionally followed by a comment."""
@@ -225,23 +224,7 @@ def emit(seg: Segment) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` by `text` (temp file in the same directory, then rename), keeping the file's mode. A
     symlink is followed: its target is replaced and the link stays a link."""
-    path = path.resolve() if path.is_symlink() else path
-    try:
-        mode: int | None = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".kubehipaa-fix", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
+    replace_file(path, text.encode("utf-8"))
 
 
 def create_new(path: Path, text: str) -> None:
@@ -249,14 +232,6 @@ def create_new(path: Path, text: str) -> None:
     if path.exists():
         raise FileProblem("exists already; not overwritten")
     write_atomic(path, text)
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def dump_plain(docs: list[Any]) -> str:

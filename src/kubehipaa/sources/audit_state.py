@@ -24,16 +24,15 @@ Guarantees:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from kubehipaa.errors import InputError
+from kubehipaa.sources.atomic import replace_file
 
 STATE_FORMAT = "kubehipaa-audit-state"
 STATE_VERSION = 1
@@ -102,32 +101,9 @@ def write_state(path: Path, detector: dict[str, Any], *, fsync: bool = True) -> 
     doc = {"format": STATE_FORMAT, "version": STATE_VERSION,
            "written": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "detector": detector}
     data = msgspec.json.encode(doc)
-    parent = path.parent if str(path.parent) else Path(".")
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)  # mode 0600
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        tmp = None
+        replace_file(path, data, mode=0o600, sync_dir=fsync)
     except OSError as exc:
         raise StateFileError(f"{path}: cannot write the state file: {exc.strerror or exc} (the previous state, "
                              f"if any, is unchanged)") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-    if fsync:  # the rename itself survives a crash only once the directory is on disk
-        with contextlib.suppress(OSError):
-            dfd = os.open(parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
     return len(data)
