@@ -39,16 +39,24 @@ SUPPORTED = sorted({v for v in all_versions() if int(v.split(".")[1]) >= MIN_MIN
                    key=lambda v: int(v.split(".")[1]))
 
 
-def _key_and_cert() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def _key_and_cert(cn: str = "kubehipaa-test-ca", *, ca: bool = True, days: int = 1,
+                  issuer: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None = None,
+                  ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubehipaa-test-ca")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return key, cert
+    start = now - datetime.timedelta(days=3) if days < 0 else now
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer[1].subject if issuer else name).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(start)
+               .not_valid_after(now + datetime.timedelta(days=days)))
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return key, builder.sign(issuer[0] if issuer else key, hashes.SHA256())
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +261,16 @@ def test_ca_bundle_keeps_only_the_certificates(tmp_path: Path, ca: Path) -> None
     assert decoded == ca.read_bytes() + other.public_bytes(serialization.Encoding.PEM)
 
 
+def test_a_self_signed_serving_certificate_is_its_own_ca(tmp_path: Path) -> None:
+    """The API server accepts the serving certificate itself as caBundle when it is self-signed."""
+    path = tmp_path / "self.crt"
+    path.write_bytes(_pem(_key_and_cert("kubehipaa-admission.kubehipaa.svc", ca=False)[1]))
+    code, out, err = _gen("-n", "kubehipaa", "--image", IMAGE, "--ca-bundle", str(path))
+    assert code == 0, err
+    hook = _one(_docs(out), "ValidatingWebhookConfiguration")["webhooks"][0]
+    assert base64.b64decode(hook["clientConfig"]["caBundle"]) == path.read_bytes()
+
+
 def test_match_conditions_skip_controller_copies_mirror_pods_and_finalizing(ca: Path) -> None:
     """The CEL the API server evaluates: a user's request is sent, a controller's copy, a mirror pod and a
     finalizer removal are not."""
@@ -298,6 +316,8 @@ BAD_CA = {
     "private-key": ("KEY", "PRIVATE KEY block"),
     "cert-and-key": ("CERT+KEY", "PRIVATE KEY block"),
     "broken-block": (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "does not parse"),
+    "expired": ("EXPIRED", "expired on"),
+    "leaf-of-another-ca": ("LEAF", "is not a CA but was issued by CN=kubehipaa-test-ca"),
 }
 
 
@@ -308,6 +328,10 @@ def test_bad_ca_bundle_is_one_line_and_exit_2(tmp_path: Path, ca: Path, content:
         content = _key_pem()
     elif content == "CERT+KEY":
         content = ca.read_bytes() + _key_pem()
+    elif content == "EXPIRED":
+        content = _pem(_key_and_cert(days=-1)[1])
+    elif content == "LEAF":
+        content = _pem(_key_and_cert("kubehipaa-admission.kubehipaa.svc", ca=False, issuer=_key_and_cert())[1])
     if content is not None:
         path.write_bytes(content)
     out = tmp_path / "webhook.yaml"

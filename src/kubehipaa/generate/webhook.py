@@ -24,6 +24,7 @@ them; the CLI reads the CA file and passes its bytes.
 from __future__ import annotations
 
 import base64
+import datetime
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -108,7 +109,27 @@ class WebhookOptions:
         return self.image or PLACEHOLDER_IMAGE
 
 
-def ca_bundle_b64(pem: bytes, source: str = "--ca-bundle") -> str:
+def _check_usable(cert: Any, source: str, now: datetime.datetime | None) -> None:
+    """Refuse a certificate the API server could never use to verify the webhook: expired, or a leaf issued by
+    someone else (the API server needs the CA that signed the serving certificate; a self-signed serving
+    certificate is its own CA and is accepted). With failurePolicy Fail, an unusable caBundle refuses every
+    matched request in the cluster, so this is caught here rather than after `kubectl apply`."""
+    from cryptography import x509
+
+    subject = cert.subject.rfc4514_string() or "(no subject)"
+    moment = now or datetime.datetime.now(datetime.UTC)
+    if cert.not_valid_after_utc < moment:
+        raise InputError(f"{source}: the certificate {subject} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+    try:
+        is_ca = bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca and cert.issuer != cert.subject:
+        raise InputError(f"{source}: the certificate {subject} is not a CA but was issued by "
+                         f"{cert.issuer.rfc4514_string()}: give that CA's certificate")
+
+
+def ca_bundle_b64(pem: bytes, source: str = "--ca-bundle", now: datetime.datetime | None = None) -> str:
     """The caBundle field: base64 of the PEM certificate(s), after checking they are certificates.
 
     Refuses anything but CERTIFICATE blocks (a private key must never end up in a manifest) and blocks that
@@ -127,6 +148,8 @@ def ca_bundle_b64(pem: bytes, source: str = "--ca-bundle") -> str:
         certs = x509.load_pem_x509_certificates(pem)
     except ValueError:
         raise InputError(f"{source}: a CERTIFICATE block does not parse as an X.509 certificate") from None
+    for cert in certs:
+        _check_usable(cert, source, now)
     from cryptography.hazmat.primitives.serialization import Encoding
 
     # re-encoded from the parsed certificates: no stray text before, between or after the blocks
