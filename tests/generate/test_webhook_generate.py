@@ -21,7 +21,7 @@ from kubernetes_validate.utils import all_versions
 from typer.testing import CliRunner
 
 from kubehipaa.cli.main import app
-from kubehipaa.generate.webhook import MIN_MINOR, PLACEHOLDER_IMAGE
+from kubehipaa.generate.webhook import MATCH_CONDITIONS_MINOR, MIN_MINOR, PLACEHOLDER_IMAGE
 
 runner = CliRunner()
 LOW_OR_ABOVE = {"low", "medium", "high", "critical"}
@@ -34,9 +34,11 @@ VARIANTS = {
                                  "--timeout-seconds", "30"),
     "apiserver-cidrs": ("-n", "kubehipaa", "--image", IMAGE, "--apiserver-cidr", "10.0.0.0/24",
                         "--apiserver-cidr", "fd00:10::/64", "--timeout-seconds", "1"),
+    "oldest-version": ("-n", "kubehipaa", "--image", IMAGE, "--k8s-version", f"v1.{MIN_MINOR}.4"),
 }
 SUPPORTED = sorted({v for v in all_versions() if int(v.split(".")[1]) >= MIN_MINOR},
                    key=lambda v: int(v.split(".")[1]))
+WITH_MATCH_CONDITIONS = [v for v in SUPPORTED if int(v.split(".")[1]) >= MATCH_CONDITIONS_MINOR]
 
 
 def _key_and_cert(cn: str = "kubehipaa-test-ca", *, ca: bool = True, days: int = 1,
@@ -110,19 +112,35 @@ def test_webhook_manifests_pass_our_own_scan_with_no_finding(tmp_path: Path, ca:
 
 
 @pytest.mark.parametrize("args", VARIANTS.values(), ids=VARIANTS.keys())
-def test_webhook_manifests_validate_strictly_for_every_supported_kubernetes_version(
+def test_webhook_manifests_validate_strictly_for_every_version_with_match_conditions(
         ca: Path, args: tuple[str, ...]) -> None:
     code, out, err = _gen(*args, "--ca-bundle", str(ca))
     assert code == 0, err
     docs = _docs(out)
-    assert SUPPORTED[0] == f"1.{MIN_MINOR}.0" and len(SUPPORTED) >= 8  # 1.30 .. 1.37 in kubernetes-validate today
-    for version in SUPPORTED:
+    assert WITH_MATCH_CONDITIONS[0] == f"1.{MATCH_CONDITIONS_MINOR}.0" and len(WITH_MATCH_CONDITIONS) >= 10
+    for version in WITH_MATCH_CONDITIONS:
         for doc in docs:
             kubernetes_validate.validate(doc, version, strict=True)
 
 
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_k8s_version_output_validates_strictly_against_that_version(ca: Path, version: str) -> None:
+    """`--k8s-version 1.N` for every version from 1.25: valid against 1.N's schema, Pod Security pinned to
+    v1.N, matchConditions only where the API server applies them (1.28+)."""
+    minor = int(version.split(".")[1])
+    code, out, err = _gen("-n", "kubehipaa", "--image", IMAGE, "--k8s-version", f"1.{minor}", "--ca-bundle", str(ca))
+    assert code == 0, err
+    docs = _docs(out)
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+    assert _one(docs, "Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce-version"] == f"v1.{minor}"
+    hook = _one(docs, "ValidatingWebhookConfiguration")["webhooks"][0]
+    assert ("matchConditions" in hook) == (minor >= MATCH_CONDITIONS_MINOR)
+    assert ("No matchConditions" in out) == (minor < MATCH_CONDITIONS_MINOR)
+
+
 def test_strict_validation_can_fail_matchconditions_are_unknown_before_1_27(ca: Path) -> None:
-    """Why 1.30 is the floor, and proof the validation above can fail: 1.26's schema has no matchConditions."""
+    """Why --k8s-version matters, and proof the validation above can fail: 1.26's schema has no matchConditions."""
     vwc = _one(_docs(_gen(*VARIANTS["issue-example"], "--ca-bundle", str(ca))[1]), "ValidatingWebhookConfiguration")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(vwc, "1.26.0", strict=True)
@@ -350,6 +368,8 @@ BAD_ARGS = {
     "failure-policy": (("-n", "kubehipaa", "--failure-policy", "fail"), "give Fail or Ignore"),
     "image-without-digest": (("-n", "kubehipaa", "--image", "registry.example/kubehipaa:0.1.0"), "crane digest"),
     "image-short-digest": (("-n", "kubehipaa", "--image", "r.example/k@sha256:abc"), "not pinned by digest"),
+    "k8s-version-old": (("-n", "kubehipaa", "--k8s-version", "1.24"), "supported are 1.25"),
+    "k8s-version-garbage": (("-n", "kubehipaa", "--k8s-version", "latest"), "give a Kubernetes version"),
     "cidr-garbage": (("-n", "kubehipaa", "--apiserver-cidr", "10.0.0.300/24"), "not a valid CIDR"),
     "cidr-host-bits": (("-n", "kubehipaa", "--apiserver-cidr", "10.0.0.5/24"), "canonical form"),
     "cidr-anywhere": (("-n", "kubehipaa", "--apiserver-cidr", "0.0.0.0/0"), "every address"),

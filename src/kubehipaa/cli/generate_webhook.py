@@ -8,7 +8,9 @@ import typer
 from rich.markup import escape
 
 from kubehipaa.cli.common import EXIT_ERROR, EXIT_OK, err_console, write_output
+from kubehipaa.engines.pss import MAX_MINOR
 from kubehipaa.errors import InputError, KubehipaaError
+from kubehipaa.generate.namespace import parse_k8s_version
 from kubehipaa.generate.webhook import (
     DEFAULT_FAILURE_POLICY,
     DEFAULT_TIMEOUT,
@@ -69,6 +71,11 @@ def webhook_cmd(
         help="Network the API server calls the webhook from (repeatable): the webhook's ingress is limited to it. "
              "Default: any source, since the API server is not a pod and its address differs per cluster.",
     ),
+    k8s_version: str = typer.Option(
+        f"1.{MAX_MINOR}", "--k8s-version", metavar="1.N",
+        help="Your cluster's Kubernetes version: pins the namespace's Pod Security version; before 1.28 the "
+             "webhook gets no matchConditions (they are not applied there).",
+    ),
     no_namespace: bool = typer.Option(
         False, "--no-namespace",
         help="Do not emit the Namespace and its default-deny policy (the namespace exists and is managed elsewhere).",
@@ -82,12 +89,13 @@ def webhook_cmd(
     - The API server sends CREATE/UPDATE of the kinds kubehipaa checks (pods and every workload kind,
       Services, Ingresses, NetworkPolicies, RBAC, Namespaces) to `kubehipaa serve admission`; never the
       webhook's own namespace or kube-system; controllers' template copies and mirror pods are skipped by
-      matchConditions (Kubernetes 1.30+).
+      matchConditions (Kubernetes 1.28+; GA in 1.30).
     - failurePolicy Fail by default (fail closed for PHI); --failure-policy Ignore to favour availability.
     - The server runs as 2 replicas on different nodes under Pod Security 'restricted', with no API token
       and no egress; it serves TLS from the Secret kubehipaa-admission-tls, which you create.
 
-    The output passes `kubehipaa scan` with no finding and validates against the Kubernetes OpenAPI schemas.
+    The output passes `kubehipaa scan` with no finding and validates against the Kubernetes OpenAPI schemas
+    of the --k8s-version given (1.25 to the newest).
 
     Example: kubehipaa generate webhook --namespace kubehipaa --ca-bundle ca.crt
     --image registry.example/kubehipaa:0.1.0@sha256:... -o webhook.yaml
@@ -95,7 +103,7 @@ def webhook_cmd(
     try:
         opts = WebhookOptions(namespace=namespace, ca_bundle=read_ca_file(ca_bundle), image=image,
                               failure_policy=failure_policy, timeout_seconds=_timeout(timeout_seconds),
-                              create_namespace=not no_namespace,
+                              create_namespace=not no_namespace, k8s_minor=parse_k8s_version(k8s_version),
                               apiserver_cidrs=tuple(apiserver_cidr or ()))
         write_output(commented_manifests(webhook_manifests(opts), header(opts)), output)
         if image is None:

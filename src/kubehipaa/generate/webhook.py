@@ -41,8 +41,11 @@ PATH = "/validate"
 PORT = 8443
 RUN_AS = 65532
 """A non-root uid/gid (the distroless `nonroot` user); any non-zero id works with the restricted profile."""
-MIN_MINOR = 30
-"""Oldest Kubernetes the output targets: `matchConditions` are GA (and on by default) since v1.30."""
+MIN_MINOR = 25
+"""Oldest Kubernetes `--k8s-version` accepts: Pod Security admission (the namespace's labels) is GA since v1.25."""
+MATCH_CONDITIONS_MINOR = 28
+"""`matchConditions`: alpha (off by default, dropped by the API server) in v1.27, beta and on by default from
+v1.28, GA in v1.30. For an older --k8s-version they are left out (and the schema of v1.26 has no such field)."""
 DEFAULT_TIMEOUT = 5
 DEFAULT_FAILURE_POLICY = "Fail"
 FAILURE_POLICIES = ("Fail", "Ignore")
@@ -101,6 +104,8 @@ class WebhookOptions:
     failure_policy: str = DEFAULT_FAILURE_POLICY
     timeout_seconds: int = DEFAULT_TIMEOUT
     create_namespace: bool = True
+    k8s_minor: int = MAX_MINOR
+    """The cluster's Kubernetes minor: pins the namespace's Pod Security version, decides matchConditions."""
     apiserver_cidrs: Sequence[str] = ()
     """Where the API server's calls come from, when known: the webhook's ingress is then limited to them."""
 
@@ -194,6 +199,8 @@ def validate(opts: WebhookOptions) -> None:
         raise InputError(f"--failure-policy {opts.failure_policy!r}: give Fail or Ignore")
     for cidr in opts.apiserver_cidrs:
         check_cidr(cidr)
+    if not MIN_MINOR <= opts.k8s_minor <= MAX_MINOR:
+        raise InputError(f"Kubernetes 1.{opts.k8s_minor} is not supported (1.{MIN_MINOR} to 1.{MAX_MINOR})")
     if not 1 <= opts.timeout_seconds <= 30:
         raise InputError(f"--timeout-seconds {opts.timeout_seconds}: the API server accepts 1 to 30 seconds")
 
@@ -206,12 +213,12 @@ def _meta(name: str, namespace: str | None = None) -> dict[str, Any]:
     return meta
 
 
-def namespace_object(namespace: str) -> dict[str, Any]:
+def namespace_object(namespace: str, k8s_minor: int = MAX_MINOR) -> dict[str, Any]:
     """The webhook's namespace: Pod Security `restricted` enforced, audited and warned, pinned."""
     meta = _meta(namespace)
     for mode in ("enforce", "audit", "warn"):
         meta["labels"][f"pod-security.kubernetes.io/{mode}"] = "restricted"
-        meta["labels"][f"pod-security.kubernetes.io/{mode}-version"] = f"v1.{MAX_MINOR}"
+        meta["labels"][f"pod-security.kubernetes.io/{mode}-version"] = f"v1.{k8s_minor}"
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
@@ -244,10 +251,11 @@ def webhook_configuration(opts: WebhookOptions) -> dict[str, Any]:
         "matchPolicy": "Equivalent",
         "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
                                                     "values": sorted({"kube-system", opts.namespace})}]},
-        "matchConditions": match_conditions(),
         "sideEffects": "None",
         "timeoutSeconds": opts.timeout_seconds,
     }
+    if opts.k8s_minor >= MATCH_CONDITIONS_MINOR:
+        webhook["matchConditions"] = match_conditions()
     return {"apiVersion": ADMISSION_API, "kind": "ValidatingWebhookConfiguration", "metadata": _meta(NAME),
             "webhooks": [webhook]}
 
@@ -352,7 +360,7 @@ def webhook_manifests(opts: WebhookOptions) -> list[Item]:
         items.append(([
             f"Namespace {ns}: the webhook's own, Pod Security 'restricted' enforced, audited and warned (pinned).",
             "The webhook configuration exempts it, so a broken webhook can always be redeployed here.",
-        ], namespace_object(ns)))
+        ], namespace_object(ns, opts.k8s_minor)))
     items.append(([
         f"ServiceAccount {NAME}: the server judges the object in each request and never calls the Kubernetes",
         "API, so no token is mounted. HIPAA 164.312(a)(1) Access control: no credential to steal.",
@@ -417,9 +425,13 @@ def _vwc_comments(opts: WebhookOptions) -> list[str]:
         "pods/ephemeralcontainers is (kubectl debug adds containers through it). DELETE only for NetworkPolicies",
         "(deleting a default deny opens flows); deleting anything else never weakens what the checks judge, and",
         "refusing it would stand in the way of clean-up and incident response. Secrets are never sent.",
-        "matchConditions (CEL, GA in 1.30) skip, without a call: objects the built-in controllers stamp out of",
-        "a template already judged on its Deployment/CronJob/...; mirror pods of static pods (kubelet, system:node:*;",
-        "refusing them hides the pod, it does not stop it); updates of objects being deleted (finalizer removal).",
+        *(["matchConditions (CEL, GA in 1.30) skip, without a call: objects the built-in controllers stamp out of",
+           "a template already judged on its Deployment/CronJob/...; mirror pods of static pods (kubelet, system:node:*;",
+           "refusing them hides the pod, it does not stop it); updates of objects being deleted (finalizer removal)."]
+          if opts.k8s_minor >= MATCH_CONDITIONS_MINOR else
+          [f"No matchConditions: Kubernetes 1.{opts.k8s_minor} (--k8s-version) does not apply them (beta from "
+           f"1.{MATCH_CONDITIONS_MINOR}); every matched",
+           "request is sent, including the pods controllers create from already-judged templates."]),
         "sideEffects None: the webhook only judges, so dry-run requests are sent too.",
         "HIPAA 164.308(a)(1)(ii)(B) Risk management; 164.312(a)(1) Access control; 164.312(e)(1) Transmission security.",
     ]
@@ -431,8 +443,8 @@ def header(opts: WebhookOptions) -> list[str]:
         f"kubehipaa generate webhook --namespace {opts.namespace}: the kubehipaa admission webhook.",
         f"Before applying: create the TLS Secret {TLS_SECRET} in {opts.namespace} (tls.crt for "
         f"{NAME}.{opts.namespace}.svc, signed by the CA given as --ca-bundle).",
-        f"Apply: kubectl apply -f FILE    Verify: kubehipaa scan FILE    Requires Kubernetes 1.{MIN_MINOR}+ "
-        "(matchConditions) and a CNI that enforces NetworkPolicy.",
+        f"Apply: kubectl apply -f FILE    Verify: kubehipaa scan FILE    For Kubernetes 1.{opts.k8s_minor} "
+        "(--k8s-version); needs a CNI that enforces NetworkPolicy.",
     ]
     if opts.image is None:
         lines.append(f"PLACEHOLDER IMAGE {PLACEHOLDER_IMAGE}: it can never be pulled; give --image "
