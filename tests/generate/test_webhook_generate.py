@@ -316,6 +316,9 @@ def test_match_conditions_skip_controller_copies_mirror_pods_and_finalizing(ca: 
     assert sent("system:node:worker-1", "nodes")  # the node condition is about mirror pods only
     assert sent("system:serviceaccount:kube-system:some-addon")  # only the named built-in controllers
     assert not sent("alice@example.org", operation="UPDATE", deleting=True)
+    # a deleted namespace's NetworkPolicies are removed by the namespace controller: never held up
+    assert not sent("system:serviceaccount:kube-system:namespace-controller", "networkpolicies", "DELETE")
+    assert sent("alice@example.org", "networkpolicies", "DELETE")
 
 
 # --- bad input: one line, exit 2 --------------------------------------------------------------------------

@@ -86,12 +86,14 @@ CONTROLLER_USERS = (
     "system:kube-controller-manager",
     *(f"system:serviceaccount:kube-system:{sa}" for sa in (
         "replicaset-controller", "replication-controller", "job-controller", "daemon-set-controller",
-        "statefulset-controller", "deployment-controller", "cronjob-controller")),
+        "statefulset-controller", "deployment-controller", "cronjob-controller",
+        "clusterrole-aggregation-controller", "namespace-controller", "generic-garbage-collector")),
 )
-"""The built-in controllers that stamp objects out of a template someone else wrote: a Deployment's
-ReplicaSets and pods, a CronJob's Jobs and pods. The template was judged when its owner was created or
-updated (and judging it there tells the person who wrote it); judging each copy again only multiplies the
-load, and a denial there shows up as a ReplicaSet that silently cannot make pods."""
+"""The built-in controllers that only act on what someone else wrote and was judged then: the ones that stamp
+objects out of a template (a Deployment's ReplicaSets and pods, a CronJob's Jobs and pods), the one that copies
+the rules of labelled ClusterRoles into aggregated ones, and the two that delete a deleted namespace's content
+or an owner's dependents. Judging their requests again only multiplies the load, and a denial there shows up as
+a ReplicaSet that silently cannot make pods, or a namespace stuck Terminating on a NetworkPolicy DELETE."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,7 +428,8 @@ def _vwc_comments(opts: WebhookOptions) -> list[str]:
         "(deleting a default deny opens flows); deleting anything else never weakens what the checks judge, and",
         "refusing it would stand in the way of clean-up and incident response. Secrets are never sent.",
         *(["matchConditions (CEL, GA in 1.30) skip, without a call: objects the built-in controllers stamp out of",
-           "a template already judged on its Deployment/CronJob/...; mirror pods of static pods (kubelet, system:node:*;",
+           "a template already judged on its Deployment/CronJob/..., aggregated ClusterRoles (their sources are judged),",
+           "the namespace and garbage collectors' deletions (a namespace must never hang in Terminating); mirror pods of static pods (kubelet, system:node:*;",
            "refusing them hides the pod, it does not stop it); updates of objects being deleted (finalizer removal)."]
           if opts.k8s_minor >= MATCH_CONDITIONS_MINOR else
           [f"No matchConditions: Kubernetes 1.{opts.k8s_minor} (--k8s-version) does not apply them (beta from "
