@@ -189,3 +189,4 @@ from kubehipaa.cli.generate_namespace import namespace_cmd  # noqa: E402  (issue
 
 _generate_controlplane.register(app)  # generate audit-policy | encryption-config | break-glass
 app.command("namespace")(namespace_cmd)
+from kubehipaa.cli.generate_webhook import register as _webhook; _webhook(app)  # noqa: E402,E702,I001  (issue 18)
