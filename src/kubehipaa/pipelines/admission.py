@@ -43,11 +43,17 @@ API_VERSION = "admission.k8s.io/v1"
 SOURCE = "<admission>"
 
 REQUIRED_LABELS = "KH-ADM-001"
-"""The one admission-only rule: the labels `admission.requiredLabels` names are missing (Pods and workloads)."""
+"""Admission-only rule: the labels `admission.requiredLabels` names are missing (Pods and workloads)."""
+SECRET_READ = "KH-ADM-002"
+"""Admission-only rule: a Role or ClusterRole lets its holders get (unnamed), list or watch every Secret in
+scope. KH-RBAC-005 says the same of a binding, but needs the role it names, which an admission request does
+not carry; judging the role itself stops the grant where it is written."""
 ADMISSION_RULES: dict[str, tuple[str, str]] = {
     REQUIRED_LABELS: ("Required labels missing",
                       "Add the labels listed under admission.requiredLabels in .kubehipaa.yaml to metadata.labels "
                       "(and to the pod template's labels, so the pods carry them too)."),
+    SECRET_READ: ("Role grants read access to all Secrets",
+                  "Restrict get to named Secrets with resourceNames; avoid list and watch on secrets."),
 }
 
 CROSS_OBJECT = frozenset({"KH-NET-001", "KH-NET-002", "KH-NET-003", "KH-NET-004", "KH-NET-005", "KH-RBAC-008"})
@@ -59,7 +65,7 @@ PHI_DENY: tuple[str, ...] = (
     "KH-PSS-001", "KH-PSS-002", "KH-WL-001", "KH-WL-002", "KH-WL-003", "KH-WL-004", "KH-WL-005", "KH-WL-006",
     "KH-WL-007", "KH-WL-008", "KH-WL-010",
     "KH-RBAC-001",  # wildcards in Roles/ClusterRoles
-    "KH-RBAC-005",  # read access to all Secrets
+    "KH-RBAC-005", SECRET_READ,  # read access to all Secrets (by a binding; by the role itself)
     "KH-NET-007",   # NodePort Services
     "KH-NET-009",   # Ingress without TLS
 )
@@ -300,8 +306,8 @@ def _findings(inv: Inventory, obj: K8sObject, policy: Policy, today: dt.date) ->
     checks = checks_for_kind(obj.kind)
     out = [f for f in run_scan(inv, policy.scan_config, checks=checks, today=today).findings if not f.suppressed] \
         if checks else []
-    extra = _required_labels(obj, policy.config)
-    if extra:
+    extra = _required_labels(obj, policy.config) + _secret_read(inv, obj)
+    if extra:  # the admission-only rules: exceptions applied here, as run_scan applies them to the checks
         apply_exceptions(extra, policy.admission_exceptions, today, ContainerNames(inv))
         out += [f for f in extra if not f.suppressed]
     return out
@@ -318,6 +324,26 @@ def _required_labels(obj: K8sObject, config: Config) -> list[Finding]:
     title, fix = ADMISSION_RULES[REQUIRED_LABELS]
     return [Finding(REQUIRED_LABELS, title, Severity.MEDIUM, obj.ref, f"missing labels: {', '.join(missing)}",
                     [Evidence("metadata.labels", missing)], fix, ("164.308(a)(1)(ii)(A)",))]
+
+
+def _secret_read(inv: Inventory, obj: K8sObject) -> list[Finding]:
+    if obj.kind not in ("Role", "ClusterRole"):
+        return []
+    from kubehipaa.engines.rbac import request_attributes, rule_allows
+
+    ns = obj.namespace or "" if obj.kind == "Role" else ""
+    out: list[Finding] = []
+    title, fix = ADMISSION_RULES[SECRET_READ]
+    for role in inv.rbac.roles.values():
+        if role.origin.obj is not obj:
+            continue
+        verbs = [verb for verb in ("get", "list", "watch")
+                 if any(rule_allows(request_attributes(verb, "secrets", ns, as_request=False), r) for r in role.rules)]
+        if verbs:
+            out.append(Finding(SECRET_READ, title, Severity.HIGH, obj.ref,
+                               f"{'/'.join(verbs)} on every Secret", [Evidence("rules", verbs)], fix,
+                               ("164.312(a)(1)", "164.312(a)(2)(iv)")))
+    return out
 
 
 def _key(f: Finding) -> tuple[str, str]:
