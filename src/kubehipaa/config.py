@@ -168,6 +168,11 @@ class ExceptionPolicy(_Strict):
     )
 
 
+ADMISSION_ONLY_RULES = frozenset({"KH-ADM-001", "KH-ADM-002"})
+"""Rules the admission webhook judges that are not catalog checks (pipelines/admission.py): exceptions may name
+them, so every command that validates exceptions must know them (`pipelines.scan.known_check_ids`)."""
+
+
 class AdmissionRules(_Strict):
     """Rule ids (`fnmatch` globs over check ids and admission rule ids) given an admission action.
 

@@ -198,3 +198,12 @@ def test_malformed_reviews_raise_input_error(bad: Any) -> None:
 
 def test_digest_pinned_image_constant_is_clean() -> None:
     assert "@sha256:" in DIGEST
+
+
+def test_scan_accepts_a_config_with_an_exception_for_an_admission_rule() -> None:
+    from kubehipaa.inventory import Inventory
+    from kubehipaa.pipelines.scan import run_scan
+
+    cfg = parse_config({"exceptions": [exception("KH-ADM-001", "2027-01-31", kind="Pod")]})
+    result = run_scan(Inventory([], cfg), cfg, today=TODAY)  # raised ConfigError (unknown check id) before
+    assert result.findings == []

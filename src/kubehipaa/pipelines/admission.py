@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from kubehipaa.checks.registry import Check, all_checks
-from kubehipaa.config import Config
+from kubehipaa.config import ADMISSION_ONLY_RULES, Config
 from kubehipaa.errors import ConfigError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Evidence, Finding, K8sObject, Severity
@@ -84,9 +84,12 @@ class AdmissionInputError(ValueError):
     """The body is not an AdmissionReview request this webhook can answer (the server answers 400)."""
 
 
+assert set(ADMISSION_RULES) == ADMISSION_ONLY_RULES, "config.ADMISSION_ONLY_RULES must list the admission rules"
+
+
 def rule_ids() -> list[str]:
     """Every rule an admission policy can name: the registered checks and the admission-only rules."""
-    return sorted(known_check_ids() | set(ADMISSION_RULES))
+    return sorted(known_check_ids())  # the checks and the admission-only rules
 
 
 def _matching(patterns: Iterable[str], ids: Iterable[str]) -> set[str]:
@@ -159,22 +162,13 @@ class Policy:
     per kind. `today` is read per review (an exception that expires while the server runs stops applying)."""
 
     config: Config
-    scan_config: Config = field(init=False)
-    """The config without exceptions for admission-only rules (which the scan's validation does not know);
-    those are applied by `review` itself."""
-    admission_exceptions: list[Any] = field(init=False)
     _tables: dict[tuple[bool, str | None], dict[str, Action]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_admission(self.config)
-        ours = [r for r in self.config.exceptions if _matching([r.check], ADMISSION_RULES)]
-        kept = [r for r in self.config.exceptions if r not in ours]
-        self.admission_exceptions = ours
-        self.scan_config = self.config.model_copy(update={"exceptions": kept})
-        self.scan_config.source, self.scan_config._node = self.config.source, self.config._node
         from kubehipaa.pipelines.scan import check_exceptions
 
-        check_exceptions(self.scan_config)  # an invalid exception is a start-up error, not a per-request one
+        check_exceptions(self.config)  # an invalid exception is a start-up error, not a per-request one
 
     def actions(self, namespace_is_phi: bool, namespace: str | None) -> dict[str, Action]:
         key = (namespace_is_phi, namespace if self.config.admission.namespaces else None)
@@ -249,13 +243,13 @@ def review(body: Any, policy: Policy, *, today: dt.date | None = None) -> Decisi
         assert isinstance(obj_doc, dict)
         today = today or dt.date.today()
         obj = _object(obj_doc, namespace)
-        inv = Inventory([obj], policy.scan_config)
+        inv = Inventory([obj], policy.config)
         findings = _findings(inv, obj, policy, today)
         old_keys: set[tuple[str, str]] = set()
         old_doc = req.get("oldObject")
         if operation == "UPDATE" and isinstance(old_doc, dict) and policy.config.admission.old_violations == "warn":
             old_obj = _object(old_doc, namespace)
-            old_keys = {_key(f) for f in _findings(Inventory([old_obj], policy.scan_config), old_obj, policy, today)}
+            old_keys = {_key(f) for f in _findings(Inventory([old_obj], policy.config), old_obj, policy, today)}
         ns = obj.namespace
         if kind == "Namespace":
             phi = inv.is_phi(obj.name)
@@ -304,11 +298,11 @@ def _object(doc: dict[str, Any], namespace: str) -> K8sObject:
 def _findings(inv: Inventory, obj: K8sObject, policy: Policy, today: dt.date) -> list[Finding]:
     """Active (not excepted) findings of the checks that read this kind, and of the admission-only rules."""
     checks = checks_for_kind(obj.kind)
-    out = [f for f in run_scan(inv, policy.scan_config, checks=checks, today=today).findings if not f.suppressed] \
+    out = [f for f in run_scan(inv, policy.config, checks=checks, today=today).findings if not f.suppressed] \
         if checks else []
     extra = _required_labels(obj, policy.config) + _secret_read(inv, obj)
     if extra:  # the admission-only rules: exceptions applied here, as run_scan applies them to the checks
-        apply_exceptions(extra, policy.admission_exceptions, today, ContainerNames(inv))
+        apply_exceptions(extra, policy.config.exceptions, today, ContainerNames(inv))
         out += [f for f in extra if not f.suppressed]
     return out
 

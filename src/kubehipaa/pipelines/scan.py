@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubehipaa.checks.registry import Check, all_checks
-from kubehipaa.config import Config, ExceptionRule, is_broad, validate_exceptions
+from kubehipaa.config import ADMISSION_ONLY_RULES, Config, ExceptionRule, is_broad, validate_exceptions
 from kubehipaa.config_location import IGNORED_CODE
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
@@ -239,8 +239,9 @@ def control_plane_objects(files: ControlPlaneFiles) -> list[K8sObject]:
 
 
 def known_check_ids(selected: Sequence[Check] = ()) -> set[str]:
-    """Every registered check id (not only the selected ones: `--check` must not turn exceptions into errors)."""
-    return {c.meta.id for c in all_checks()} | {c.meta.id for c in selected}
+    """Every registered check id (not only the selected ones: `--check` must not turn exceptions into errors),
+    and the admission-only rule ids (an exception for one must not make `scan` reject the config)."""
+    return {c.meta.id for c in all_checks()} | {c.meta.id for c in selected} | ADMISSION_ONLY_RULES
 
 
 def check_exceptions(config: Config, today: dt.date | None = None) -> None:
