@@ -168,7 +168,7 @@ class ExceptionPolicy(_Strict):
     )
 
 
-ADMISSION_ONLY_RULES = frozenset({"KH-ADM-001", "KH-ADM-002"})
+ADMISSION_ONLY_RULES = frozenset({"KH-ADM-001", "KH-ADM-002", "KH-ADM-003"})
 """Rules the admission webhook judges that are not catalog checks (pipelines/admission.py): exceptions may name
 them, so every command that validates exceptions must know them (`pipelines.scan.known_check_ids`)."""
 

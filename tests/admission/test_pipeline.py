@@ -207,3 +207,12 @@ def test_scan_accepts_a_config_with_an_exception_for_an_admission_rule() -> None
     cfg = parse_config({"exceptions": [exception("KH-ADM-001", "2027-01-31", kind="Pod")]})
     result = run_scan(Inventory([], cfg), cfg, today=TODAY)  # raised ConfigError (unknown check id) before
     assert result.findings == []
+
+
+@pytest.mark.parametrize("spec", [{"containers": "x"}, "not a spec", {"containers": [1, 2]}])
+def test_an_object_the_checks_cannot_read_is_not_a_pass(spec: Any) -> None:
+    p = pod()
+    p["spec"] = spec
+    d = answer(p)
+    assert not d.allowed and "KH-ADM-003" in d.denied
+    assert "KH-ADM-003" in answer(p, namespace="dev").warned

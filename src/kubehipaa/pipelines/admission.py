@@ -36,6 +36,7 @@ from kubehipaa.inventory import Inventory
 from kubehipaa.model import Evidence, Finding, K8sObject, Severity
 from kubehipaa.pipelines.check_inputs import affected_checks
 from kubehipaa.pipelines.scan import ContainerNames, apply_exceptions, known_check_ids, run_scan
+from kubehipaa.redaction import redact_text
 from kubehipaa.workload_kinds import WORKLOAD_KINDS
 
 Action = Literal["deny", "warn"]
@@ -48,12 +49,17 @@ SECRET_READ = "KH-ADM-002"
 """Admission-only rule: a Role or ClusterRole lets its holders get (unnamed), list or watch every Secret in
 scope. KH-RBAC-005 says the same of a binding, but needs the role it names, which an admission request does
 not carry; judging the role itself stops the grant where it is written."""
+UNREADABLE = "KH-ADM-003"
+"""Admission-only rule: an engine could not read the object (a pod spec of the wrong shape, a malformed Role),
+so the checks judged nothing in it; silence there is not a pass."""
 ADMISSION_RULES: dict[str, tuple[str, str]] = {
     REQUIRED_LABELS: ("Required labels missing",
                       "Add the labels listed under admission.requiredLabels in .kubehipaa.yaml to metadata.labels "
                       "(and to the pod template's labels, so the pods carry them too)."),
     SECRET_READ: ("Role grants read access to all Secrets",
                   "Restrict get to named Secrets with resourceNames; avoid list and watch on secrets."),
+    UNREADABLE: ("Object could not be judged",
+                 "Give the object the shape its kind's schema defines; kubehipaa could not read the part named."),
 }
 
 CROSS_OBJECT = frozenset({"KH-NET-001", "KH-NET-002", "KH-NET-003", "KH-NET-004", "KH-NET-005", "KH-RBAC-008"})
@@ -65,6 +71,7 @@ PHI_DENY: tuple[str, ...] = (
     "KH-PSS-001", "KH-PSS-002", "KH-WL-001", "KH-WL-002", "KH-WL-003", "KH-WL-004", "KH-WL-005", "KH-WL-006",
     "KH-WL-007", "KH-WL-008", "KH-WL-010",
     "KH-RBAC-001",  # wildcards in Roles/ClusterRoles
+    UNREADABLE,  # what the checks could not read is not a pass
     "KH-RBAC-005", SECRET_READ,  # read access to all Secrets (by a binding; by the role itself)
     "KH-NET-007",   # NodePort Services
     "KH-NET-009",   # Ingress without TLS
@@ -298,9 +305,18 @@ def _object(doc: dict[str, Any], namespace: str) -> K8sObject:
 def _findings(inv: Inventory, obj: K8sObject, policy: Policy, today: dt.date) -> list[Finding]:
     """Active (not excepted) findings of the checks that read this kind, and of the admission-only rules."""
     checks = checks_for_kind(obj.kind)
-    out = [f for f in run_scan(inv, policy.config, checks=checks, today=today).findings if not f.suppressed] \
-        if checks else []
-    extra = _required_labels(obj, policy.config) + _secret_read(inv, obj)
+    out: list[Finding] = []
+    unreadable: list[Finding] = []
+    if checks:
+        result = run_scan(inv, policy.config, checks=checks, today=today)
+        out = [f for f in result.findings if not f.suppressed]
+        title, fix = ADMISSION_RULES[UNREADABLE]
+        # the engine's reason, without the object's name it starts with ("Pod ns/name: spec.x must be ...")
+        reasons = [p.message.split(": ", 1)[-1].split(";", 1)[0] for p in result.skipped[:1]]
+        reasons += [f"{e.check_id} failed ({e.message.split(':', 1)[0]})" for e in result.errors[:1]]
+        unreadable = [Finding(UNREADABLE, title, Severity.HIGH, obj.ref, reason,
+                              [Evidence(redact_text(reason[:160]), None)], fix, ()) for reason in reasons]
+    extra = _required_labels(obj, policy.config) + _secret_read(inv, obj) + unreadable
     if extra:  # the admission-only rules: exceptions applied here, as run_scan applies them to the checks
         apply_exceptions(extra, policy.config.exceptions, today, ContainerNames(inv))
         out += [f for f in extra if not f.suppressed]
