@@ -176,12 +176,14 @@ them, so every command that validates exceptions must know them (`pipelines.scan
 class AdmissionRules(_Strict):
     """Rule ids (`fnmatch` globs over check ids and admission rule ids) given an admission action.
 
-    Applied on top of the default table (`pipelines.admission.admission_actions`): `off` first, then `warn`,
+    Applied on top of the default table (`pipelines.admission.admission_actions`): `ignore` first, then `warn`,
     then `deny`, so a rule named in two lists gets the stricter action."""
 
     deny: list[str] = Field(default_factory=list, description="Rules whose findings reject the request.")
     warn: list[str] = Field(default_factory=list, description="Rules whose findings are returned as warnings.")
-    off: list[str] = Field(default_factory=list, description="Rules not enforced at admission.")
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Rules not enforced at admission (`ignore`, not `off`: YAML reads an unquoted off as false).")
 
 
 class AdmissionNamespaceRules(AdmissionRules):

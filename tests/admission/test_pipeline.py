@@ -170,7 +170,7 @@ def test_exception_with_expiry_is_honoured_and_expired_one_is_not() -> None:
 
 def test_policy_tables_and_overrides() -> None:
     cfg = parse_config({"admission": {"phi": {"warn": ["KH-NET-007"]}, "other": {"deny": ["KH-WL-001"]},
-                                      "namespaces": [{"namespace": "legacy-*", "off": ["KH-WL-*"]}]}})
+                                      "namespaces": [{"namespace": "legacy-*", "ignore": ["KH-WL-*"]}]}})
     phi, other = admission_actions(cfg, True), admission_actions(cfg, False)
     assert phi["KH-RBAC-001"] == "deny" and phi["KH-NET-007"] == "warn" and phi["KH-IMG-003"] == "deny"
     assert other["KH-RBAC-001"] == "warn" and other["KH-WL-001"] == "deny"
@@ -216,3 +216,14 @@ def test_an_object_the_checks_cannot_read_is_not_a_pass(spec: Any) -> None:
     d = answer(p)
     assert not d.allowed and "KH-ADM-003" in d.denied
     assert "KH-ADM-003" in answer(p, namespace="dev").warned
+
+
+def test_the_documented_admission_examples_are_valid_policies() -> None:
+    from kubehipaa.sources import k8s_yaml
+    from tests.server.support import ROOT
+
+    for doc, marker in (("docs/admission.md", "### Policy"), ("docs/configuration.md", "## Full example")):
+        text = (ROOT / doc).read_text().split(marker, 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+        data, _node = k8s_yaml.load_single(text)
+        pol = Policy(parse_config(data))  # read as Kubernetes reads YAML: an unquoted `off` would be false
+        assert pol.config.admission.namespaces[0].ignore == ["KH-WL-*"]

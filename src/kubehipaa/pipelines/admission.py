@@ -104,9 +104,9 @@ def _matching(patterns: Iterable[str], ids: Iterable[str]) -> set[str]:
     return {i for i in ids if any(fnmatch.fnmatchcase(i, p) for p in pats)}
 
 
-def _apply(table: dict[str, Action], ids: list[str], off: Iterable[str], warn: Iterable[str],
+def _apply(table: dict[str, Action], ids: list[str], ignore: Iterable[str], warn: Iterable[str],
            deny: Iterable[str]) -> None:
-    for rid in _matching(off, ids):
+    for rid in _matching(ignore, ids):
         table.pop(rid, None)
     for rid in _matching(warn, ids):
         table[rid] = "warn"
@@ -139,10 +139,10 @@ def admission_actions(config: Config, namespace_is_phi: bool, namespace: str | N
             if rid in table:
                 table[rid] = "deny"
     rules = adm.phi if namespace_is_phi else adm.other
-    _apply(table, ids, rules.off, rules.warn, rules.deny)
+    _apply(table, ids, rules.ignore, rules.warn, rules.deny)
     for entry in adm.namespaces:
         if namespace is not None and fnmatch.fnmatchcase(namespace, entry.namespace):
-            _apply(table, ids, entry.off, entry.warn, entry.deny)
+            _apply(table, ids, entry.ignore, entry.warn, entry.deny)
     if not adm.required_labels:
         table.pop(REQUIRED_LABELS, None)
     return table
@@ -155,7 +155,7 @@ def validate_admission(config: Config) -> None:
     groups: list[tuple[tuple[str | int, ...], Any]] = [(("admission", "phi"), adm.phi), (("admission", "other"), adm.other)]
     groups += [(("admission", "namespaces", i), entry) for i, entry in enumerate(adm.namespaces)]
     for loc, rules in groups:
-        for key in ("deny", "warn", "off"):
+        for key in ("deny", "warn", "ignore"):
             for j, pattern in enumerate(getattr(rules, key)):
                 if not _matching([pattern], ids):
                     where = ".".join(str(p) for p in (*loc, key, j))
