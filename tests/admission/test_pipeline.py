@@ -227,3 +227,22 @@ def test_the_documented_admission_examples_are_valid_policies() -> None:
         data, _node = k8s_yaml.load_single(text)
         pol = Policy(parse_config(data))  # read as Kubernetes reads YAML: an unquoted `off` would be false
         assert pol.config.admission.namespaces[0].ignore == ["KH-WL-*"]
+
+
+def namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def test_phi_namespace_must_enforce_restricted_and_the_namespace_is_not_its_own_namespace() -> None:
+    enforced = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "v1.30",
+                "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
+    # the API server names a Namespace's own name as request.namespace
+    assert answer(namespace("clinical", enforced), namespace="clinical").allowed
+    d = answer(namespace("clinical", {"pod-security.kubernetes.io/enforce": "baseline"}), namespace="clinical")
+    assert not d.allowed and "KH-NS-001" in d.denied
+    d = answer(namespace("clinical", enforced), operation="UPDATE", namespace="clinical",
+               old=namespace("clinical", {}))
+    assert d.allowed
+    d = answer(namespace("clinical", {}), operation="UPDATE", namespace="clinical", old=namespace("clinical", enforced))
+    assert not d.allowed and "KH-NS-001" in d.denied  # removing enforcement from a PHI namespace
+    assert answer(namespace("scratch", {}), namespace="scratch").allowed

@@ -70,6 +70,7 @@ PHI_DENY: tuple[str, ...] = (
     # Pod Security restricted: the namespace-level verdict and the per-field rules that name the fix
     "KH-PSS-001", "KH-PSS-002", "KH-WL-001", "KH-WL-002", "KH-WL-003", "KH-WL-004", "KH-WL-005", "KH-WL-006",
     "KH-WL-007", "KH-WL-008", "KH-WL-010",
+    "KH-NS-001", "KH-NS-004",  # a PHI namespace must enforce restricted (Pod Security Admission), with valid labels
     "KH-RBAC-001",  # wildcards in Roles/ClusterRoles
     UNREADABLE,  # what the checks could not read is not a pass
     "KH-RBAC-005", SECRET_READ,  # read access to all Secrets (by a binding; by the role itself)
