@@ -139,3 +139,37 @@ def test_logs_never_carry_the_object(served: tuple[LoopbackServer, Any, httpx.Cl
         assert value not in text
     for line in lines:
         json.loads(line)
+
+
+def test_a_large_review_does_not_stall_small_ones(tls: Tls) -> None:
+    import threading
+    import time
+
+    policy = Policy(parse_config({"phi": {"namespaces": ["clinical"]}}))
+    app = create_app(policy)
+    server = LoopbackServer(app, tls.cert, tls.key)
+    ctx = tls.client_context(with_cert=False)
+    big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
+           "data": {f"k{i}": "lorem ipsum dolor sit amet 555-12-3456 " * 25 for i in range(3000)}}
+    big_done: list[float] = []
+
+    def post_big() -> None:
+        with httpx.Client(base_url=server.url, verify=ctx, timeout=60) as c:
+            t = time.perf_counter()
+            assert post(c, review(big)).status_code == 200
+            big_done.append(time.perf_counter() - t)
+
+    try:
+        thread = threading.Thread(target=post_big)
+        thread.start()
+        time.sleep(0.3)  # the big body is being reviewed
+        with httpx.Client(base_url=server.url, verify=ctx, timeout=30) as c:
+            small = []
+            for _ in range(5):
+                t = time.perf_counter()
+                assert post(c, review(pod())).json()["response"]["allowed"] is True
+                small.append(time.perf_counter() - t)
+        thread.join(60)
+        assert big_done and max(small) < big_done[0] / 2, (small, big_done)
+    finally:
+        server.close()
