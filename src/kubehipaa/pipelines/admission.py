@@ -309,7 +309,7 @@ def _findings(inv: Inventory, obj: K8sObject, policy: Policy, today: dt.date) ->
     out: list[Finding] = []
     unreadable: list[Finding] = []
     if checks:
-        result = run_scan(inv, policy.config, checks=checks, today=today)
+        result = run_scan(inv, policy.config, checks=checks, today=today, assess=False)
         out = [f for f in result.findings if not f.suppressed]
         title, fix = ADMISSION_RULES[UNREADABLE]
         # the engine's reason, without the object's name it starts with ("Pod ns/name: spec.x must be ...")

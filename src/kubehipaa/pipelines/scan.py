@@ -99,10 +99,13 @@ def run_scan(
     checks: Sequence[Check] | None = None,
     today: dt.date | None = None,
     progress: Callable[[Check], None] | None = None,
+    assess: bool = True,
 ) -> ScanResult:
     """Run `checks` (default: every registered check) over `inv` and apply the config's exceptions.
 
     `progress` is called after each check, so a CLI can show progress without this module printing.
+    `assess=False` leaves out the coverage bookkeeping (`warnings`, `assessed`, `not_assessed`): the admission
+    webhook scans one object per request and reads only the findings.
     Objects the engines left out while the checks ran are returned in `skipped` (`Inventory.skipped`).
     """
     config = config or inv.config
@@ -130,8 +133,12 @@ def run_scan(
             gc.enable()
     findings.sort(key=lambda f: (-f.severity, f.check_id, f.resource.file, f.resource.line, f.resource.name))
     expired, unused = apply_exceptions(findings, config.exceptions, today, ContainerNames(inv))
-    warnings = exception_warnings(config.exceptions, known, today) + coverage_warnings(inv)
-    assessed, not_assessed = assessment(inv, selected)
+    warnings: list[ScanWarning] = []
+    assessed: set[str] = set()
+    not_assessed: dict[str, list[str]] = {}
+    if assess:
+        warnings = exception_warnings(config.exceptions, known, today) + coverage_warnings(inv)
+        assessed, not_assessed = assessment(inv, selected)
     return ScanResult(
         findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces),
         skipped=inv.skipped, warnings=warnings, assessed=assessed, not_assessed=not_assessed,
