@@ -168,6 +168,57 @@ class ExceptionPolicy(_Strict):
     )
 
 
+ADMISSION_ONLY_RULES = frozenset({"KH-ADM-001", "KH-ADM-002", "KH-ADM-003"})
+"""Rules the admission webhook judges that are not catalog checks (pipelines/admission.py): exceptions may name
+them, so every command that validates exceptions must know them (`pipelines.scan.known_check_ids`)."""
+
+
+class AdmissionRules(_Strict):
+    """Rule ids (`fnmatch` globs over check ids and admission rule ids) given an admission action.
+
+    Applied on top of the default table (`pipelines.admission.admission_actions`): `ignore` first, then `warn`,
+    then `deny`, so a rule named in two lists gets the stricter action."""
+
+    deny: list[str] = Field(default_factory=list, description="Rules whose findings reject the request.")
+    warn: list[str] = Field(default_factory=list, description="Rules whose findings are returned as warnings.")
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Rules not enforced at admission (`ignore`, not `off`: YAML reads an unquoted off as false).")
+
+
+class AdmissionNamespaceRules(AdmissionRules):
+    """Actions for the namespaces matching `namespace` (a glob), applied after the PHI/other table."""
+
+    namespace: str = Field(min_length=1)
+
+
+class AdmissionConfig(_Strict):
+    """What `kubehipaa serve admission` enforces (docs/admission.md)."""
+
+    phi: AdmissionRules = Field(default_factory=AdmissionRules,
+                                description="Changes to the default table in PHI namespaces.")
+    other: AdmissionRules = Field(default_factory=AdmissionRules,
+                                  description="Changes to the default table in every other namespace.")
+    namespaces: list[AdmissionNamespaceRules] = Field(
+        default_factory=list, description="Per-namespace changes; every entry whose glob matches applies, in order.")
+    required_labels: list[str] = Field(
+        default_factory=lambda: ["app.kubernetes.io/name"], alias="requiredLabels",
+        description="Labels every Pod and workload must carry (rule KH-ADM-001); [] turns the rule off.")
+    require_digest: bool = Field(
+        default=True, alias="requireDigest",
+        description="Deny images without a digest in PHI namespaces (KH-IMG-001/002/003); false: warn.")
+    deny_user_bindings: bool = Field(
+        default=True, alias="denyUserBindings",
+        description="Deny bindings that name users instead of groups in PHI scope (KH-RBAC-004); false: warn.")
+    old_violations: Literal["warn", "deny"] = Field(
+        default="warn", alias="oldViolations",
+        description="UPDATE: a violation already present in oldObject warns (default) or denies.")
+    cluster_scoped: Literal["phi", "other"] = Field(
+        default="phi", alias="clusterScoped",
+        description="Which table judges cluster-scoped objects (ClusterRoles, ClusterRoleBindings): they can "
+        "grant access inside PHI namespaces, so the PHI table by default.")
+
+
 class Config(_Strict):
     phi: PhiConfig = Field(default_factory=PhiConfig)
     exceptions: list[ExceptionRule] = Field(default_factory=list)
@@ -177,6 +228,7 @@ class Config(_Strict):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     break_glass: BreakGlassConfig = Field(default_factory=BreakGlassConfig, alias="breakGlass")
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
     source: str | None = Field(default=None, exclude=True, description="Where the config was read from.")
     _node: Any = PrivateAttr(default=None)
     """The YAML node the config was read from (when it came from a file): gives later errors their line."""

@@ -133,6 +133,12 @@ def _exceptions(holder: typer.Typer) -> None:
     holder.add_typer(exceptions.app, name="exceptions")
 
 
+def _serve(holder: typer.Typer) -> None:
+    from kubehipaa.cli import serve_admission
+
+    holder.add_typer(serve_admission.app, name="serve")
+
+
 def _verify(holder: typer.Typer) -> None:
     from kubehipaa.cli import verify
 
@@ -156,6 +162,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "history": _history,
     "exceptions": _exceptions,
     "verify": _verify,
+    "serve": _serve,
 }
 
 

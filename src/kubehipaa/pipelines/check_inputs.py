@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from functools import cache
 
 from kubehipaa.checks.apiserver import area_has_evidence
 from kubehipaa.checks.registry import Check, all_checks
@@ -65,11 +66,17 @@ def kinds_of(check_id: str) -> list[str]:
     """The kinds whose objects `check_id` judges (manifest-scope checks): the kinds that name it exactly when
     there are any (KH-NET-009 judges Ingresses, though every KH-NET check also reads the workloads), else the
     kinds whose wildcard matches it."""
-    exact = [kind for kind, patterns in KIND_CHECKS.items() if check_id in patterns]
+    return list(_kinds_of(check_id))
+
+
+@cache
+def _kinds_of(check_id: str) -> tuple[str, ...]:
+    """Cached: `assessment` asks for every check on every scan, and the admission webhook scans per request."""
+    exact = tuple(kind for kind, patterns in KIND_CHECKS.items() if check_id in patterns)
     if exact:
         return exact
-    return [kind for kind, patterns in KIND_CHECKS.items()
-            if any(p.startswith("KH-") and fnmatch.fnmatchcase(check_id, p) for p in patterns)]
+    return tuple(kind for kind, patterns in KIND_CHECKS.items()
+                 if any(p.startswith("KH-") and fnmatch.fnmatchcase(check_id, p) for p in patterns))
 
 
 def affected_checks(kind: str, checks: Sequence[Check] | None = None) -> list[str]:

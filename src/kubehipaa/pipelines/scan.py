@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubehipaa.checks.registry import Check, all_checks
-from kubehipaa.config import Config, ExceptionRule, is_broad, validate_exceptions
+from kubehipaa.config import ADMISSION_ONLY_RULES, Config, ExceptionRule, is_broad, validate_exceptions
 from kubehipaa.config_location import IGNORED_CODE
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
@@ -99,10 +99,13 @@ def run_scan(
     checks: Sequence[Check] | None = None,
     today: dt.date | None = None,
     progress: Callable[[Check], None] | None = None,
+    assess: bool = True,
 ) -> ScanResult:
     """Run `checks` (default: every registered check) over `inv` and apply the config's exceptions.
 
     `progress` is called after each check, so a CLI can show progress without this module printing.
+    `assess=False` leaves out the coverage bookkeeping (`warnings`, `assessed`, `not_assessed`): the admission
+    webhook scans one object per request and reads only the findings.
     Objects the engines left out while the checks ran are returned in `skipped` (`Inventory.skipped`).
     """
     config = config or inv.config
@@ -130,8 +133,12 @@ def run_scan(
             gc.enable()
     findings.sort(key=lambda f: (-f.severity, f.check_id, f.resource.file, f.resource.line, f.resource.name))
     expired, unused = apply_exceptions(findings, config.exceptions, today, ContainerNames(inv))
-    warnings = exception_warnings(config.exceptions, known, today) + coverage_warnings(inv)
-    assessed, not_assessed = assessment(inv, selected)
+    warnings: list[ScanWarning] = []
+    assessed: set[str] = set()
+    not_assessed: dict[str, list[str]] = {}
+    if assess:
+        warnings = exception_warnings(config.exceptions, known, today) + coverage_warnings(inv)
+        assessed, not_assessed = assessment(inv, selected)
     return ScanResult(
         findings, selected, len(inv.objects), expired, unused, errors, phi_namespaces=sorted(inv.phi_namespaces),
         skipped=inv.skipped, warnings=warnings, assessed=assessed, not_assessed=not_assessed,
@@ -239,8 +246,9 @@ def control_plane_objects(files: ControlPlaneFiles) -> list[K8sObject]:
 
 
 def known_check_ids(selected: Sequence[Check] = ()) -> set[str]:
-    """Every registered check id (not only the selected ones: `--check` must not turn exceptions into errors)."""
-    return {c.meta.id for c in all_checks()} | {c.meta.id for c in selected}
+    """Every registered check id (not only the selected ones: `--check` must not turn exceptions into errors),
+    and the admission-only rule ids (an exception for one must not make `scan` reject the config)."""
+    return {c.meta.id for c in all_checks()} | {c.meta.id for c in selected} | ADMISSION_ONLY_RULES
 
 
 def check_exceptions(config: Config, today: dt.date | None = None) -> None:

@@ -21,3 +21,6 @@ DEFAULT_IDLE_TIMEOUT = 15.0
 DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_SHUTDOWN_TIMEOUT = 20.0
 """Within Kubernetes' default 30 s termination grace period."""
+DEFAULT_ADMISSION_MAX_BODY_BYTES = 3 * 1024 * 1024
+"""An AdmissionReview carries one object; 3 MiB is the API server's own limit on a request body."""
+DEFAULT_ADMISSION_PORT = 8443
