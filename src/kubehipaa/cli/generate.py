@@ -189,3 +189,6 @@ from kubehipaa.cli.generate_namespace import namespace_cmd  # noqa: E402  (issue
 
 _generate_controlplane.register(app)  # generate audit-policy | encryption-config | break-glass
 app.command("namespace")(namespace_cmd)
+from kubehipaa.cli.generate_vap import admission_policies_cmd  # noqa: E402  (issue 18: admission-policies)
+
+app.command("admission-policies")(admission_policies_cmd)

@@ -133,6 +133,12 @@ def _exceptions(holder: typer.Typer) -> None:
     holder.add_typer(exceptions.app, name="exceptions")
 
 
+def _admission(holder: typer.Typer) -> None:
+    from kubehipaa.cli import admission
+
+    holder.add_typer(admission.app, name="admission")
+
+
 def _verify(holder: typer.Typer) -> None:
     from kubehipaa.cli import verify
 
@@ -156,6 +162,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "history": _history,
     "exceptions": _exceptions,
     "verify": _verify,
+    "admission": _admission,
 }
 
 
