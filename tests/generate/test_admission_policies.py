@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 pytest.importorskip("celpy", reason="cel-python (the `admission` extra) is not installed")
 
-from kubehipaa.cli.main import app  # noqa: E402
-from kubehipaa.engines.cel import (  # noqa: E402
+from kubehipaa.cli.main import app
+from kubehipaa.engines.cel import (
     CelPolicyError,
     ObjectContext,
     compile_policies,
@@ -22,7 +22,7 @@ from kubehipaa.engines.cel import (  # noqa: E402
     guess_resource,
     selector_matches,
 )
-from kubehipaa.generate.admission_policies import (  # noqa: E402
+from kubehipaa.generate.admission_policies import (
     NOT_EXPRESSIBLE,
     TRANSLATIONS,
     PolicyOptions,

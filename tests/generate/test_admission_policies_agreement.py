@@ -17,17 +17,17 @@ import yaml
 
 pytest.importorskip("celpy", reason="cel-python (the `admission` extra) is not installed")
 
-from kubehipaa.checks.registry import all_checks  # noqa: E402
-from kubehipaa.config import Config  # noqa: E402
-from kubehipaa.engines.cel import CompiledPolicy, ObjectContext, compile_policies, evaluate_object  # noqa: E402
-from kubehipaa.engines.rbac import builtin_audit  # noqa: E402
-from kubehipaa.engines.pss import Level, evaluate, parse_version  # noqa: E402
-from kubehipaa.generate.admission_policies import TRANSLATIONS, PolicyOptions, admission_policies  # noqa: E402
-from kubehipaa.inventory import Inventory  # noqa: E402
-from kubehipaa.model import K8sObject  # noqa: E402
-from kubehipaa.pipelines.scan import run_scan  # noqa: E402
-from kubehipaa.sources.files import load_paths  # noqa: E402
-from tests.conftest import CASES, CONFORMANCE  # noqa: E402
+from kubehipaa.checks.registry import all_checks
+from kubehipaa.config import Config
+from kubehipaa.engines.cel import CompiledPolicy, ObjectContext, compile_policies, evaluate_object
+from kubehipaa.engines.pss import Level, evaluate, parse_version
+from kubehipaa.engines.rbac import builtin_audit
+from kubehipaa.generate.admission_policies import TRANSLATIONS, PolicyOptions, admission_policies
+from kubehipaa.inventory import Inventory
+from kubehipaa.model import K8sObject
+from kubehipaa.pipelines.scan import run_scan
+from kubehipaa.sources.files import load_paths
+from tests.conftest import CASES, CONFORMANCE
 
 EXCLUDED = set(PolicyOptions().exclude_namespaces)
 """The bindings leave kube-system out (its control-plane static Pods are exempt from the scan by the

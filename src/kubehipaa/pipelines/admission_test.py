@@ -10,8 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubehipaa.engines.cel import CelPolicyError, CelUnavailable, Decision, ObjectContext, compile_policies, \
-    evaluate_object
+from kubehipaa.engines.cel import (
+    CelPolicyError,
+    CelUnavailable,
+    Decision,
+    ObjectContext,
+    compile_policies,
+    evaluate_object,
+)
 from kubehipaa.errors import InputError
 from kubehipaa.sources.files import DUPLICATE, NOTE, LoadResult, load_paths
 

@@ -20,8 +20,8 @@ try:
     import celpy
     from celpy import celtypes
 except ImportError:  # pragma: no cover - exercised only without the extra
-    celpy = None
-    celtypes = None
+    celpy = None  # type: ignore[assignment]
+    celtypes = None  # type: ignore[assignment]
 
 
 class CelUnavailable(RuntimeError):
@@ -62,15 +62,17 @@ def _eq(a: Any, b: Any) -> Any:
     if isinstance(b, celpy.CELEvalError):
         return b
     if _numeric(a) and _numeric(b):
-        return celtypes.BoolType(float(a) == float(b) and not (math.isnan(float(a))))
-    if type(a) is not type(b) and not (a is None or b is None):
-        if not (isinstance(a, type(b)) or isinstance(b, type(a))):
-            return celtypes.BoolType(False)
+        if isinstance(a, celtypes.DoubleType) or isinstance(b, celtypes.DoubleType):
+            return celtypes.BoolType(float(a) == float(b) and not math.isnan(float(a)))
+        return celtypes.BoolType(int(a) == int(b))  # exact beyond 2**53
+    if (a is not None and b is not None and type(a) is not type(b)
+            and not (isinstance(a, type(b)) or isinstance(b, type(a)))):
+        return celtypes.BoolType(False)
     if isinstance(a, celtypes.BoolType) != isinstance(b, celtypes.BoolType):
         return celtypes.BoolType(False)
     try:
         return celtypes.BoolType(a == b)
-    except Exception:  # noqa: BLE001 - a CEL no-overload is a value here, as in cel-go
+    except Exception:
         return celtypes.BoolType(False)
 
 
@@ -121,7 +123,7 @@ def _compile(env: Any, source: Any, where: str) -> _Expr:
         raise CelPolicyError(f"{where}: expression must be a non-empty string")
     try:
         return _Expr(source, env.program(env.compile(source), functions=_FUNCTIONS))
-    except Exception as exc:  # noqa: BLE001 - cel-python raises parser-specific types
+    except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CelPolicyError(f"{where}: CEL does not compile: {first}") from None
 
@@ -255,7 +257,7 @@ def _plain(obj: Any) -> Any:
 def _run(expr: _Expr, activation: dict[str, Any]) -> Any:
     try:
         result = expr.program.evaluate(activation)
-    except Exception as exc:  # noqa: BLE001 - CELEvalError and cel-python internals alike
+    except Exception as exc:
         return celpy.CELEvalError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return result
 
