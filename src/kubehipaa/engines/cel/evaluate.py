@@ -288,14 +288,12 @@ def evaluate_object(policies: Sequence[CompiledPolicy], obj: Mapping[str, Any],
     if ctx.namespace:
         base["namespaceObject"] = celpy.json_to_cel(
             {"metadata": {"name": ctx.namespace, "labels": dict(ctx.namespace_labels)}})
-    out: list[Decision] = []
-    for p in policies:
-        out.append(_decide(p, base, group, version, resource, kind, ctx))
-    return out
+    cache: dict[tuple[tuple[str, str], ...], Any] = {}
+    return [_decide(p, base, group, version, resource, kind, ctx, cache) for p in policies]
 
 
 def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, resource: str, kind: str,
-            ctx: ObjectContext) -> Decision:
+            ctx: ObjectContext, cache: dict[tuple[tuple[str, str], ...], Any]) -> Decision:
     def verdict(messages: list[str], error: bool = False) -> Decision:
         if not messages:
             return Decision(p.name, p.check_id, "allow")
@@ -321,8 +319,14 @@ def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, r
         return verdict(errors, True) if p.failure_policy == "Fail" else Decision(p.name, p.check_id, "allow")
     variables: dict[str, Any] = {}
     activation["variables"] = celtypes.MapType({})
+    chain: tuple[tuple[str, str], ...] = ()
     for name, expr in p.variables:
-        variables[name] = _run(expr, activation)
+        # A variable depends only on the request and the variables before it: policies sharing the same
+        # chain (every workload policy's podSpec, allContainers, ...) compute it once per object.
+        chain = (*chain, (name, expr.source))
+        if chain not in cache:
+            cache[chain] = _run(expr, activation)
+        variables[name] = cache[chain]
         activation["variables"] = celtypes.MapType(
             {celtypes.StringType(k): v for k, v in variables.items() if not isinstance(v, celpy.CELEvalError)})
     messages: list[str] = []
