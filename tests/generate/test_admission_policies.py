@@ -218,3 +218,17 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(app, ["generate", "admission-policies", "-o", str(good)]).exit_code == 0
     r = runner.invoke(app, ["admission", "test", str(good), str(empty)])
     assert r.exit_code == 2 and "no Kubernetes object" in r.output
+
+
+def test_malformed_object_is_an_error_verdict_not_a_traceback_or_allow(tmp_path: Path) -> None:
+    """containers as a string: the API server would reject it, a policy evaluation errors (failurePolicy
+    Fail): denied, with a readable reason naming the variable."""
+    vap = tmp_path / "vap.yaml"
+    assert runner.invoke(app, ["generate", "admission-policies", "-o", str(vap)]).exit_code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: oops\n")
+    r = runner.invoke(app, ["admission", "test", str(vap), str(bad)])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output
+    assert "ERROR  Pod a/p" in r.output and "variable allContainers: found no matching overload" in r.output
+    assert "<class" not in r.output

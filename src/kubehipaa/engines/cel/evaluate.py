@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -257,13 +258,22 @@ def _plain(obj: Any) -> Any:
 def _run(expr: _Expr, activation: dict[str, Any]) -> Any:
     try:
         result = expr.program.evaluate(activation)
-    except Exception as exc:
-        return celpy.CELEvalError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception as exc:  # CELEvalError and cel-python internals alike: a CEL error value
+        return celpy.CELEvalError(_error_text(exc))
     return result
 
 
+_CEL_TYPE = re.compile(r"<class 'celpy\.celtypes\.(\w+)Type'>")
+
+
 def _error_text(e: Any) -> str:
-    return str(e.args[0]) if getattr(e, "args", None) else str(e)
+    """The first line of an error's message (cel-python packs (message, type, detail) into args)."""
+    args = getattr(e, "args", None)
+    first = args[0] if args else str(e)
+    while isinstance(first, tuple) and first:
+        first = first[0]
+    text = _CEL_TYPE.sub(r"\1", str(first)).replace("Token('RULE', ", "(")
+    return (text.splitlines() or [type(e).__name__])[0]
 
 
 def evaluate_object(policies: Sequence[CompiledPolicy], obj: Mapping[str, Any],
@@ -335,9 +345,9 @@ def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, r
         r = _run(expr, activation)
         if isinstance(r, celpy.CELEvalError) or not isinstance(r, (bool, celtypes.BoolType)):
             why = _error_text(r) if isinstance(r, celpy.CELEvalError) else "expression did not return a bool"
-            bad_vars = [k for k, v in variables.items() if isinstance(v, celpy.CELEvalError)]
+            bad_vars = [(k, v) for k, v in variables.items() if isinstance(v, celpy.CELEvalError)]
             if bad_vars:
-                why += f" (variables in error: {', '.join(bad_vars)})"
+                why = f"variable {bad_vars[0][0]}: {_error_text(bad_vars[0][1])}"
             if p.failure_policy == "Fail":
                 messages.append(f"{p.name}: evaluation error: {why}")
                 error = True
