@@ -189,4 +189,8 @@ from kubehipaa.cli.generate_namespace import namespace_cmd  # noqa: E402  (issue
 
 _generate_controlplane.register(app)  # generate audit-policy | encryption-config | break-glass
 app.command("namespace")(namespace_cmd)
-from kubehipaa.cli.generate_webhook import register as _webhook; _webhook(app)  # noqa: E402,E702,I001  (issue 18)
+from kubehipaa.cli.generate_vap import admission_policies_cmd  # noqa: E402  (issue 18: admission-policies)
+from kubehipaa.cli.generate_webhook import register as _register_webhook  # noqa: E402  (issue 18: webhook)
+
+_register_webhook(app)
+app.command("admission-policies")(admission_policies_cmd)

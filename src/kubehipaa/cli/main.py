@@ -139,6 +139,12 @@ def _serve(holder: typer.Typer) -> None:
     holder.add_typer(serve_admission.app, name="serve")
 
 
+def _admission(holder: typer.Typer) -> None:
+    from kubehipaa.cli import admission
+
+    holder.add_typer(admission.app, name="admission")
+
+
 def _verify(holder: typer.Typer) -> None:
     from kubehipaa.cli import verify
 
@@ -163,6 +169,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "exceptions": _exceptions,
     "verify": _verify,
     "serve": _serve,
+    "admission": _admission,
 }
 
 

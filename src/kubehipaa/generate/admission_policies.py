@@ -1,0 +1,395 @@
+"""Native ValidatingAdmissionPolicies (admissionregistration.k8s.io/v1, GA in Kubernetes 1.30) for the checks
+that CEL can express: the scanner's rules enforced by the API server itself, no webhook in the data path.
+
+Why a translation per check and not a generic one: a policy is only worth deploying if it gives the SAME
+verdict as the scan (a clean scan is evidence; an admission policy that lets through what the scan reports, or
+blocks what it accepts, makes one of them wrong). Each CEL expression below mirrors one check's code line by
+line (the same container lists, the same Windows / user-namespace skips, the same defaults), and
+`tests/generate/test_admission_policies_agreement.py` runs it over the check's fire/pass cases and the upstream
+PSS fixtures and compares with the scanner.
+
+Checks whose verdict needs another object (the bound Role, the Namespace's labels, every NetworkPolicy of the
+namespace, the ServiceAccount) or an engine (PHI-shaped value detection, the RBAC risk catalog) are listed in
+`NOT_EXPRESSIBLE` with the reason: a VAP sees one object (plus an optional param) and cannot look others up.
+
+Pure: returns dicts; `reports.manifests` renders them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubehipaa.workload_kinds import WORKLOAD_KINDS
+
+API = "admissionregistration.k8s.io/v1"
+PREFIX = "kubehipaa"
+PHI_LABEL = {"kubehipaa.io/phi": "true"}
+ACTIONS = {"deny": "Deny", "warn": "Warn"}
+
+# ---- the resources a rule matches ---------------------------------------------------------------------------
+
+WORKLOAD_RESOURCES: dict[str, tuple[str, str]] = {
+    "Pod": ("", "pods"),
+    "PodTemplate": ("", "podtemplates"),
+    "ReplicationController": ("", "replicationcontrollers"),
+    "Deployment": ("apps", "deployments"),
+    "ReplicaSet": ("apps", "replicasets"),
+    "StatefulSet": ("apps", "statefulsets"),
+    "DaemonSet": ("apps", "daemonsets"),
+    "Job": ("batch", "jobs"),
+    "CronJob": ("batch", "cronjobs"),
+}
+"""kind -> (API group, resource) of every kind carrying a pod spec (`workload_kinds.POD_TEMPLATE_PATHS`)."""
+assert set(WORKLOAD_RESOURCES) == WORKLOAD_KINDS, "a workload kind has no admission resource"
+
+OTHER_RESOURCES: dict[str, tuple[str, str]] = {
+    "Service": ("", "services"),
+    "Ingress": ("networking.k8s.io", "ingresses"),
+    "Role": ("rbac.authorization.k8s.io", "roles"),
+    "ClusterRole": ("rbac.authorization.k8s.io", "clusterroles"),
+    "RoleBinding": ("rbac.authorization.k8s.io", "rolebindings"),
+    "ClusterRoleBinding": ("rbac.authorization.k8s.io", "clusterrolebindings"),
+}
+RESOURCES: dict[str, tuple[str, str]] = {**WORKLOAD_RESOURCES, **OTHER_RESOURCES}
+CLUSTER_SCOPED = frozenset({"ClusterRole", "ClusterRoleBinding"})
+
+
+def _rules(kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    by_group: dict[str, list[str]] = {}
+    for kind in kinds:
+        group, resource = RESOURCES[kind]
+        by_group.setdefault(group, []).append(resource)
+    return [{"apiGroups": [g], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"], "resources": sorted(r)}
+            for g, r in sorted(by_group.items())]
+
+
+# ---- shared CEL variables ------------------------------------------------------------------------------------
+
+POD_SPEC = (
+    "object.kind == 'Pod' ? object.spec : "
+    "object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : "
+    "object.kind == 'PodTemplate' ? object.template.spec : object.spec.template.spec"
+)
+"""The pod spec of every kind in WORKLOAD_RESOURCES (pod-security-admission's extractor paths)."""
+
+POD_VARIABLES: list[dict[str, str]] = [
+    {"name": "podSpec", "expression": POD_SPEC},
+    {"name": "podSC", "expression": "has(variables.podSpec.securityContext) ? variables.podSpec.securityContext : {}"},
+    {"name": "windows", "expression": "has(variables.podSpec.os) && has(variables.podSpec.os.name) && "
+                                      "variables.podSpec.os.name == 'windows'"},
+    {"name": "userNS", "expression": "has(variables.podSpec.hostUsers) && variables.podSpec.hostUsers == false"},
+    {"name": "regular", "expression": "has(variables.podSpec.containers) ? variables.podSpec.containers : []"},
+    {"name": "allContainers", "expression":
+        "variables.regular"
+        " + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])"
+        " + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])"},
+    {"name": "resourceContainers", "expression":  # the API allows no resources on ephemeral containers
+        "variables.regular + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])"},
+]
+
+
+def _sc(field_: str) -> str:
+    """`c.securityContext.<field>` is set (CEL `has` on an absent parent is an error, so test both)."""
+    return f"(has(c.securityContext) && has(c.securityContext.{field_}))"
+
+
+def _names(filter_expr: str, containers: str = "variables.allContainers") -> str:
+    """messageExpression fragment: the names of the offending containers (k8s CEL `join`)."""
+    return f"{containers}.filter(c, {filter_expr}).map(c, c.name).join(', ')"
+
+
+# ---- the translations -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One check as CEL: `expression` is true when the object is admissible (no finding)."""
+
+    check_id: str
+    kinds: tuple[str, ...]
+    expression: str
+    detail: str  # CEL string: what is wrong with this object, for the message
+    variables: list[dict[str, str]] = field(default_factory=list)
+    match_conditions: list[dict[str, str]] = field(default_factory=list)
+
+
+_PRIV = "(" + _sc("privileged") + " && c.securityContext.privileged == true)"
+_CAPS_EXTRA = (
+    f"({_sc('capabilities')} && has(c.securityContext.capabilities.add) && "
+    "c.securityContext.capabilities.add.exists(a, !(a in ['NET_BIND_SERVICE', ''])))"
+)
+_NO_DROP_ALL = (
+    f"!({_sc('capabilities')} && has(c.securityContext.capabilities.drop) && "
+    "'ALL' in c.securityContext.capabilities.drop)"
+)
+_RUN_AS_NON_ROOT_BAD = (
+    f"({_sc('runAsNonRoot')} ? c.securityContext.runAsNonRoot != true : "
+    "!(has(variables.podSC.runAsNonRoot) && variables.podSC.runAsNonRoot == true))"
+)
+_UID0 = f"({_sc('runAsUser')} && type(c.securityContext.runAsUser) == int && c.securityContext.runAsUser == 0)"
+_APE_BAD = f"!({_sc('allowPrivilegeEscalation')} && c.securityContext.allowPrivilegeEscalation == false)"
+_RO_BAD = f"!({_sc('readOnlyRootFilesystem')} && c.securityContext.readOnlyRootFilesystem == true)"
+_SECCOMP_OK = "['RuntimeDefault', 'Localhost']"
+_POD_SECCOMP_SET = "(has(variables.podSC.seccompProfile) && has(variables.podSC.seccompProfile.type))"
+_CT_SECCOMP_SET = f"({_sc('seccompProfile')} && has(c.securityContext.seccompProfile.type))"
+_SECCOMP_BAD = (
+    f"({_CT_SECCOMP_SET} ? !(c.securityContext.seccompProfile.type in {_SECCOMP_OK}) : !{_POD_SECCOMP_SET})"
+)
+_RES_MISSING = (
+    "!(has(c.resources) && has(c.resources.requests) && has(c.resources.requests.cpu) && "
+    "string(c.resources.requests.cpu) != '' && has(c.resources.requests.memory) && "
+    "string(c.resources.requests.memory) != '' && has(c.resources.limits) && has(c.resources.limits.memory) && "
+    "string(c.resources.limits.memory) != '')"
+)
+# An image reference's tag is a ':' after the last '/' and before any '@digest' (OCI grammar; a registry
+# port `host:5000/app` is not a tag). RE2 syntax, as Kubernetes' `matches`.
+_HAS_DIGEST = "(has(c.image) && c.image.contains('@'))"
+_HAS_TAG = "(has(c.image) && c.image.matches('^[^@]*:[^/@]*(@.*)?$'))"
+_LATEST = "(has(c.image) && c.image.matches('^[^@]*:latest$'))"
+_IMAGE_SET = "(has(c.image) && c.image != '')"
+
+_RULES_ = "(has(object.rules) ? object.rules : [])"
+_USER_BAD = (
+    "(s.kind == 'User' && !(s.name in ['system:apiserver', 'system:kube-proxy', 'system:kube-controller-manager', "
+    "'system:kube-scheduler', 'system:anonymous']) && !s.name.matches('^system:serviceaccount:[^:]+:.+$') "
+    "&& !s.name.matches('^system:node:.+$'))"
+)
+_SUBJECTS = "(has(object.subjects) ? object.subjects : [])"
+_NOT_API_SERVER = {
+    "name": "not-bootstrap-reconciliation",
+    # The API server creates and reconciles the built-in roles and bindings (cluster-admin has '*') as
+    # system:apiserver at start-up; the scan exempts the unmodified built-ins, the policy exempts their author.
+    "expression": "request.userInfo.username != 'system:apiserver'",
+}
+_TLS = "(has(object.spec.tls) ? object.spec.tls : [])"
+_TLS_HOSTS = f"{_TLS}.exists(t, has(t.hosts) && size(t.hosts) > 0)"
+_UNCOVERED = (
+    "(has(object.spec.rules) ? object.spec.rules : []).exists(r, has(r.host) && r.host != '' && "
+    f"!{_TLS}.exists(t, has(t.hosts) && r.host in t.hosts))"
+)
+
+W = tuple(WORKLOAD_RESOURCES)
+
+
+def _containers_rule(cid: str, bad: str, *, linux_only: bool = False, skip_user_ns: bool = False,
+                     containers: str = "variables.allContainers", what: str) -> Translation:
+    guard = []
+    if linux_only:
+        guard.append("variables.windows")
+    if skip_user_ns:
+        guard.append("variables.userNS")
+    body = f"!{containers}.exists(c, {bad})"
+    expr = " || ".join([*guard, body]) if guard else body
+    return Translation(cid, W, expr, f"'{what}: ' + {_names(bad, containers)}", POD_VARIABLES)
+
+
+TRANSLATIONS: tuple[Translation, ...] = (
+    _containers_rule("KH-WL-001", _PRIV, what="privileged container(s)"),
+    Translation("KH-WL-002", W,
+                "!['hostNetwork', 'hostPID', 'hostIPC'].exists(f, f in variables.podSpec && "
+                "variables.podSpec[f] == true)",
+                "'pod sets ' + ['hostNetwork', 'hostPID', 'hostIPC'].filter(f, f in variables.podSpec && "
+                "variables.podSpec[f] == true).join(', ')", POD_VARIABLES),
+    Translation("KH-WL-003", W,
+                "!(has(variables.podSpec.volumes) && variables.podSpec.volumes.exists(v, has(v.hostPath)))",
+                "'hostPath volume(s): ' + variables.podSpec.volumes.filter(v, has(v.hostPath))"
+                ".map(v, v.name).join(', ')", POD_VARIABLES),
+    _containers_rule("KH-WL-004", _CAPS_EXTRA, linux_only=True,
+                     what="container(s) adding capabilities beyond NET_BIND_SERVICE"),
+    _containers_rule("KH-WL-005", _NO_DROP_ALL, linux_only=True, what="container(s) not dropping ALL"),
+    Translation("KH-WL-006", W,
+                "variables.userNS || (!(has(variables.podSC.runAsNonRoot) && variables.podSC.runAsNonRoot == false)"
+                f" && !variables.allContainers.exists(c, {_RUN_AS_NON_ROOT_BAD}))",
+                "'runAsNonRoot not true for: ' + "
+                + _names(_RUN_AS_NON_ROOT_BAD) + " + (has(variables.podSC.runAsNonRoot) && "
+                "variables.podSC.runAsNonRoot == false ? ' (pod sets false)' : '')", POD_VARIABLES),
+    Translation("KH-WL-007", W,
+                "variables.userNS || (!(has(variables.podSC.runAsUser) && type(variables.podSC.runAsUser) == int "
+                f"&& variables.podSC.runAsUser == 0) && !variables.allContainers.exists(c, {_UID0}))",
+                "'runAsUser 0 on the pod or in: ' + " + _names(_UID0), POD_VARIABLES),
+    _containers_rule("KH-WL-008", _APE_BAD, linux_only=True,
+                     what="allowPrivilegeEscalation not false in"),
+    _containers_rule("KH-WL-009", _RO_BAD, linux_only=True, containers="variables.regular",
+                     what="writable root filesystem in"),
+    Translation("KH-WL-010", W,
+                f"variables.windows || (!({_POD_SECCOMP_SET} && !(variables.podSC.seccompProfile.type in "
+                f"{_SECCOMP_OK})) && !variables.allContainers.exists(c, {_SECCOMP_BAD}))",
+                "'seccomp profile missing or not RuntimeDefault/Localhost (pod or containers: ' + "
+                + _names(_SECCOMP_BAD) + " + ')'", POD_VARIABLES),
+    _containers_rule("KH-WL-011", _RES_MISSING, containers="variables.resourceContainers",
+                     what="container(s) without requests.cpu, requests.memory or limits.memory"),
+    Translation("KH-WL-012", W, "request.namespace != 'default'", "'workload in the default namespace'"),
+    _containers_rule("KH-IMG-001", f"({_LATEST} && !{_HAS_DIGEST})", what="image tag latest in"),
+    _containers_rule("KH-IMG-002", f"({_IMAGE_SET} && !{_HAS_TAG} && !{_HAS_DIGEST})",
+                     what="image without tag or digest in"),
+    _containers_rule("KH-IMG-003", f"({_IMAGE_SET} && !{_HAS_DIGEST})", what="image not pinned by digest in"),
+    Translation("KH-NET-007", ("Service",),
+                "!(has(object.spec) && has(object.spec.type) && object.spec.type == 'NodePort')",
+                "'Service of type NodePort'"),
+    Translation("KH-NET-008", ("Service",),
+                "!(has(object.spec) && has(object.spec.type) && object.spec.type == 'LoadBalancer') || "
+                "(has(object.spec.loadBalancerSourceRanges) && size(object.spec.loadBalancerSourceRanges) > 0 && "
+                "!object.spec.loadBalancerSourceRanges.exists(r, r in ['0.0.0.0/0', '::/0']))",
+                "'LoadBalancer accepts connections from any address'"),
+    Translation("KH-NET-009", ("Ingress",),
+                f"has(object.spec) && size({_TLS}) > 0 && !({_TLS_HOSTS} && {_UNCOVERED})",
+                "'Ingress serves hosts without TLS'"),
+    Translation("KH-RBAC-001", ("Role", "ClusterRole"),
+                f"has(object.aggregationRule) || !{_RULES_}.exists(r, "
+                "(has(r.verbs) && '*' in r.verbs) || (has(r.apiGroups) && '*' in r.apiGroups) || "
+                "(has(r.resources) && '*' in r.resources))",
+                "'a rule grants * verbs, apiGroups or resources'", match_conditions=[_NOT_API_SERVER]),
+    Translation("KH-RBAC-002", ("RoleBinding", "ClusterRoleBinding"),
+                "!(object.roleRef.kind == 'ClusterRole' && object.roleRef.name == 'cluster-admin') && "
+                f"!{_SUBJECTS}.exists(s, s.kind == 'Group' && s.name == 'system:masters')",
+                "'binds cluster-admin or names group system:masters'", match_conditions=[_NOT_API_SERVER]),
+    Translation("KH-RBAC-003", ("RoleBinding", "ClusterRoleBinding"),
+                f"!{_SUBJECTS}.exists(s, (s.kind == 'User' && s.name == 'system:anonymous') || "
+                "(s.kind == 'Group' && s.name in ['system:unauthenticated', 'system:authenticated']))",
+                "'grants anonymous or all authenticated users'", match_conditions=[_NOT_API_SERVER]),
+    Translation("KH-RBAC-004", ("RoleBinding", "ClusterRoleBinding"),
+                f"!{_SUBJECTS}.exists(s, {_USER_BAD})",
+                f"'binds user(s) directly: ' + {_SUBJECTS}.filter(s, {_USER_BAD}).map(s, s.name).join(', ')",
+                match_conditions=[_NOT_API_SERVER]),
+)
+BY_ID = {t.check_id: t for t in TRANSLATIONS}
+
+NOT_EXPRESSIBLE: dict[str, str] = {
+    "KH-NET-001": "needs every NetworkPolicy of the namespace (default-deny coverage)",
+    "KH-NET-002": "needs the NetworkPolicies selecting the workload (reachability)",
+    "KH-NET-003": "needs the NetworkPolicies selecting the workload (egress reachability)",
+    "KH-NET-004": "needs the workloads of the namespace (does the policy select any)",
+    "KH-NET-005": "needs the namespace's NetworkPolicies (quarantine readiness)",
+    "KH-NET-006": "needs CIDR arithmetic over except blocks (ipBlock coverage); not translated yet",
+    "KH-RBAC-005": "reported on the binding but decided by the bound Role's rules (another object)",
+    "KH-RBAC-006": "needs the RBAC engine's rule matching (wildcards, resource names, subresources); not "
+                   "translated yet",
+    "KH-RBAC-007": "needs the bound Role and whether the namespace holds PHI (namespace labels)",
+    "KH-RBAC-008": "needs the bound ClusterRole and every namespace the subjects use",
+    "KH-RBAC-009": "compares an expiry annotation with the current time and the configured maximum; not "
+                   "translated yet",
+    "KH-RBAC-010": "not translated yet (ServiceAccount automount)",
+    "KH-RBAC-011": "needs the pod's ServiceAccount (its automountServiceAccountToken)",
+    "KH-RBAC-012": "not translated yet (legacy service-account token Secrets)",
+    "KH-RBAC-013": "the RBAC engine's risk-rule catalog (rule matching across objects)",
+    "KH-RBAC-014": "compares with upstream's bootstrap policy (the RBAC engine's content audit)",
+    "KH-WL-013": "the control-plane engine's static-Pod classifier (image, binary, flags)",
+    "KH-PSS-001": "needs the Namespace's labels and the PSS engine; use Pod Security Admission "
+                  "(`kubehipaa generate namespace`) and the KH-WL policies here",
+    "KH-PSS-002": "needs the Namespace's Pod Security labels; Pod Security Admission enforces them natively",
+    "KH-NS-001": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
+    "KH-NS-002": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
+    "KH-NS-003": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
+    "KH-NS-004": "not translated yet (Pod Security label values on Namespaces)",
+    "KH-SEC-*": "PHI-shaped values and credentials are recognised by the PHI engine (checksums, entropy, "
+                "dictionaries), which CEL cannot express",
+    "KH-API-*, KH-KUB-*, KH-AUD-*, KH-ENC-*": "control-plane configuration files (flags, audit policy, "
+                                             "encryption config), not API objects: nothing to admit",
+}
+"""Rules without a policy, and why. A check id or a family (`KH-SEC-*`)."""
+
+
+# ---- rendering ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyOptions:
+    """What `generate admission-policies` was asked for."""
+
+    action: str = "deny"  # deny | warn
+    phi_only: bool = False
+    phi_selector: Mapping[str, str] = field(default_factory=lambda: dict(PHI_LABEL))
+    exclude_namespaces: tuple[str, ...] = ("kube-system",)
+
+
+def cel_string(text: str) -> str:
+    """A CEL single-quoted string literal for `text` (JSON escapes are valid CEL escapes)."""
+    body = json.dumps(text, ensure_ascii=True)[1:-1].replace("\\\"", "\"").replace("'", "\\'")
+    return f"'{body}'"
+
+
+def policy_name(check_id: str) -> str:
+    return f"{PREFIX}-{check_id.lower()}"
+
+
+def _policy(t: Translation, remediation: str, title: str) -> dict[str, Any]:
+    message = f"{t.check_id} {title}. Fix: {remediation}"
+    validation: dict[str, Any] = {
+        "expression": t.expression,
+        "message": message,
+        "messageExpression": (
+            f"'{t.check_id} ' + object.kind + ' ' + (has(object.metadata.name) ? object.metadata.name : '')"
+            f" + ': ' + ({t.detail}) + '. Fix: ' + {cel_string(remediation)}"
+        ),
+        "reason": "Forbidden",
+    }
+    spec: dict[str, Any] = {
+        "failurePolicy": "Fail",
+        "matchConstraints": {"resourceRules": _rules(t.kinds)},
+        "validations": [validation],
+    }
+    if t.match_conditions:
+        spec["matchConditions"] = list(t.match_conditions)
+    if t.variables:
+        spec["variables"] = list(t.variables)
+    return {
+        "apiVersion": API,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": policy_name(t.check_id), "labels": {"kubehipaa.io/check": t.check_id}},
+        "spec": spec,
+    }
+
+
+def _binding(t: Translation, options: PolicyOptions) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "policyName": policy_name(t.check_id),
+        "validationActions": [ACTIONS[options.action]] + (["Audit"] if options.action == "deny" else []),
+    }
+    cluster_only = all(k in CLUSTER_SCOPED for k in t.kinds)
+    if not cluster_only:  # a namespaceSelector on a cluster-scoped object matches nothing useful: leave it out
+        if options.phi_only:
+            selector: dict[str, Any] = {"matchLabels": dict(options.phi_selector)}
+        else:
+            selector = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                                              "values": list(options.exclude_namespaces)}]}
+        spec["matchResources"] = {"namespaceSelector": selector}
+    return {
+        "apiVersion": API,
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": policy_name(t.check_id), "labels": {"kubehipaa.io/check": t.check_id}},
+        "spec": spec,
+    }
+
+
+def admission_policies(options: PolicyOptions, meta: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy and its binding per translated check.
+
+    `meta` is check id -> (title, remediation), from the check registry (generators do not import checks).
+    With `phi_only`, RBAC policies on cluster-scoped kinds still apply cluster-wide: a ClusterRole has no
+    namespace to select."""
+    if options.action not in ACTIONS:
+        raise ValueError(f"action must be one of {sorted(ACTIONS)}")
+    docs: list[dict[str, Any]] = []
+    for t in TRANSLATIONS:
+        title, remediation = meta.get(t.check_id, (t.check_id, "see `kubehipaa checks show " + t.check_id + "`"))
+        docs.append(_policy(t, remediation, title))
+        docs.append(_binding(t, options))
+    return docs
+
+
+def header_lines(options: PolicyOptions) -> list[str]:
+    """The output's comment header: what is enforced, how, and which rules are not (and why)."""
+    lines = [
+        "ValidatingAdmissionPolicies generated by kubehipaa (admissionregistration.k8s.io/v1, Kubernetes >= 1.30).",
+        f"Action: {ACTIONS[options.action]}"
+        + (f"; only namespaces labelled {dict(options.phi_selector)}" if options.phi_only
+           else f"; every namespace except {', '.join(options.exclude_namespaces)}"),
+        "Policies: " + ", ".join(t.check_id for t in TRANSLATIONS),
+        "Test offline before applying: kubehipaa admission test THIS-FILE ./manifests",
+        "Not expressible in CEL (enforce with `kubehipaa serve admission` or scan):",
+    ]
+    lines += [f"  {cid}: {why}" for cid, why in NOT_EXPRESSIBLE.items()]
+    return lines
