@@ -1,4 +1,4 @@
-"""`kubehipaa generate ...`: manifests to apply (the scanner's least-privilege RBAC, the in-cluster CronJob)."""
+"""`kubehipaa generate ...`: manifests to apply (baselines, control-plane files, admission, the scanner itself)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from kubehipaa.generate import (
 from kubehipaa.reports.manifests import manifests_yaml
 
 app = typer.Typer(
-    help="Generate manifests: the scanning identity's least-privilege RBAC, the in-cluster scanner CronJob.",
+    help="Generate hardened configuration: a HIPAA-ready namespace baseline, the audit policy, encryption at rest, "
+         "break-glass access, the admission webhook and ValidatingAdmissionPolicies, the scanner's RBAC and CronJob.",
     no_args_is_help=True,
 )
 
