@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubehipaa.generate.restricted import container_security_context, pod_security_context
 from kubehipaa.sources.cluster import IN_CLUSTER_NAME_ENV, KINDS, NODE_VERBS, NODES, VERBS
 
 DEFAULT_NAME = "kubehipaa-scanner"
@@ -29,8 +30,6 @@ DEFAULT_SCHEDULE = "17 3 * * *"
 """Daily at 03:17: off the hour, so many clusters' scanners do not all start on the same minute."""
 HISTORY_ENV = "KUBEHIPAA_HISTORY_URL"
 REPORTS_DIR = "/history"
-RUN_AS = 65532
-"""A non-root uid/gid (the distroless `nonroot` user); any non-zero id works with the restricted profile."""
 LABELS = {"app.kubernetes.io/name": "kubehipaa", "app.kubernetes.io/component": "scanner"}
 RBAC_API = "rbac.authorization.k8s.io"
 
@@ -169,16 +168,7 @@ def _cronjob(opts: CronJobOptions) -> dict[str, Any]:
         "args": args,
         "env": env,
         "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": mounts,
     }
     pod_spec = {
@@ -187,8 +177,7 @@ def _cronjob(opts: CronJobOptions) -> dict[str, Any]:
         # itself does not automount it into other pods).
         "automountServiceAccountToken": True,
         "restartPolicy": "Never",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": pod_security_context(),
         "containers": [container],
         "volumes": volumes,
     }

@@ -33,14 +33,13 @@ from typing import Any
 
 from kubehipaa.engines.pss import MAX_MINOR
 from kubehipaa.errors import InputError
+from kubehipaa.generate.restricted import container_security_context, pod_security_context
 
 NAME = "kubehipaa-admission"
 WEBHOOK_NAME = "validate.kubehipaa.io"
 TLS_SECRET = "kubehipaa-admission-tls"
 PATH = "/validate"
 PORT = 8443
-RUN_AS = 65532
-"""A non-root uid/gid (the distroless `nonroot` user); any non-zero id works with the restricted profile."""
 MIN_MINOR = 25
 """Oldest Kubernetes `--k8s-version` accepts: Pod Security admission (the namespace's labels) is GA since v1.25."""
 MATCH_CONDITIONS_MINOR = 28
@@ -284,16 +283,7 @@ def deployment(opts: WebhookOptions) -> dict[str, Any]:
         "readinessProbe": _probe("/readyz", 5, 2),
         "livenessProbe": _probe("/healthz", 10, 3),
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tls", "mountPath": "/tls", "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -301,8 +291,7 @@ def deployment(opts: WebhookOptions) -> dict[str, Any]:
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": pod_security_context(),
         "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
             {"labelSelector": {"matchLabels": dict(SELECTOR)}, "topologyKey": "kubernetes.io/hostname"}]}},
         "containers": [container],
