@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 
 from kubehipaa.cli.common import EXIT_ERROR, EXIT_OK, err_console, write_output
-from kubehipaa.engines.pss import MAX_MINOR
 from kubehipaa.config import DEFAULT_PHI_LABEL
+from kubehipaa.engines.pss import MAX_MINOR
 from kubehipaa.errors import InputError, KubehipaaError
 from kubehipaa.generate.namespace import parse_k8s_version
 from kubehipaa.generate.webhook import (

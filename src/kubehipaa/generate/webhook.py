@@ -391,7 +391,7 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
 
 
 def deployment(opts: WebhookOptions) -> dict[str, Any]:
-    container = {
+    container: dict[str, Any] = {
         "name": "webhook",
         "image": opts.image_ref,
         "imagePullPolicy": "IfNotPresent",
@@ -574,7 +574,7 @@ def _selector_comments(opts: WebhookOptions) -> list[str]:
                 "Cluster-scoped kinds (ClusterRoles, bindings) are always sent; Namespaces by their own labels."]
     labels = ", ".join(f"{k}={v}" for k, v in opts.phi_selector.items())
     return [
-        f"Webhooks by namespace: an AdmissionReview does not carry the namespace's labels, the API server's",
+        "Webhooks by namespace: an AdmissionReview does not carry the namespace's labels, the API server's",
         f"namespaceSelector does. {PHI_WEBHOOK_NAME} gets the namespaces labelled {labels} (the config's",
         f"phi.selector) on {PHI_PATH}, judged with the PHI table; the others (one webhook per selector label,",
         f"disjoint: no request is judged twice) go to {PATH}, where namespaces named in phi.namespaces are PHI too.",
