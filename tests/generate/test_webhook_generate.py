@@ -69,6 +69,12 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _empty_cwd(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`generate webhook` uses the current directory's .kubehipaa.yaml: run where there is none."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 def _gen(*args: str) -> tuple[int, str, str]:
     res = runner.invoke(app, ["generate", "webhook", *args])
     return res.exit_code, res.stdout, res.stderr
@@ -176,26 +182,34 @@ def test_issue_example_emits_every_object(ca: Path) -> None:
     labels = _one(docs, "Namespace")["metadata"]["labels"]
     assert all(labels[f"pod-security.kubernetes.io/{m}"] == "restricted" for m in ("enforce", "audit", "warn"))
 
-    (hook,) = _one(docs, "ValidatingWebhookConfiguration")["webhooks"]
-    assert hook["name"] == "validate.kubehipaa.io"
+    phi_hook, hook = _one(docs, "ValidatingWebhookConfiguration")["webhooks"]
+    excluded = {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kubehipaa"]}
+    assert (phi_hook["name"], hook["name"]) == ("validate-phi.kubehipaa.io", "validate.kubehipaa.io")
+    assert phi_hook["clientConfig"]["service"]["path"] == "/validate/phi"
+    assert phi_hook["namespaceSelector"] == {"matchLabels": {"kubehipaa.io/phi": "true"}, "matchExpressions": [excluded]}
     assert hook["clientConfig"]["service"] == {"namespace": "kubehipaa", "name": "kubehipaa-admission",
                                                "path": "/validate", "port": 443}
     assert base64.b64decode(hook["clientConfig"]["caBundle"]) == ca.read_bytes()
     assert (hook["failurePolicy"], hook["sideEffects"], hook["timeoutSeconds"]) == ("Fail", "None", 5)
     assert hook["admissionReviewVersions"] == ["v1"]
-    assert hook["namespaceSelector"] == {"matchExpressions": [{
-        "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kubehipaa"]}]}
-    resources = {r for rule in hook["rules"] for r in rule["resources"]}
+    assert hook["namespaceSelector"] == {"matchExpressions": [
+        {"key": "kubehipaa.io/phi", "operator": "NotIn", "values": ["true"]}, excluded]}
+    assert "clusterroles" not in {r for rule in hook["rules"] for r in rule["resources"]}  # sent once: PHI hook
+    assert {k: v for k, v in phi_hook.items() if k not in ("name", "clientConfig", "namespaceSelector")} == {
+        k: v for k, v in hook.items() if k not in ("name", "clientConfig", "namespaceSelector", "rules")} | {
+        "rules": phi_hook["rules"]}
+    resources = {r for rule in phi_hook["rules"] for r in rule["resources"]}
     assert resources >= {"pods", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs",
                          "replicationcontrollers", "services", "ingresses", "roles", "clusterroles", "rolebindings",
                          "clusterrolebindings", "networkpolicies", "namespaces"}
     assert "secrets" not in resources and not any(r.endswith("/status") for r in resources)
-    for rule in hook["rules"]:
+    for rule in phi_hook["rules"]:
         assert set(rule["operations"]) >= {"CREATE", "UPDATE"}
         assert "DELETE" not in rule["operations"] or rule["resources"] == ["networkpolicies"]
     assert [c["name"] for c in hook["matchConditions"]] == ["not-a-controller-copy", "not-a-mirror-pod",
                                                             "not-finalizing"]
     assert "PLACEHOLDER" in out.split("---")[0] and "placeholder" in err  # the header and stderr say so
+    assert "NO .kubehipaa.yaml" in out.split("---")[0] and not [d for d in docs if d["kind"] == "ConfigMap"]
 
     deploy = _one(docs, "Deployment")["spec"]
     pod = deploy["template"]["spec"]
@@ -231,9 +245,9 @@ def test_options_reach_the_manifests(ca: Path) -> None:
     code, out, err = _gen(*VARIANTS["image-ignore-timeout"], "--ca-bundle", str(ca))
     assert code == 0 and err == ""  # a real image: no placeholder warning
     docs = _docs(out)
-    (hook,) = _one(docs, "ValidatingWebhookConfiguration")["webhooks"]
-    assert (hook["failurePolicy"], hook["timeoutSeconds"]) == ("Ignore", 10)
-    assert hook["namespaceSelector"]["matchExpressions"][0]["values"] == ["admission", "kube-system"]
+    for hook in _one(docs, "ValidatingWebhookConfiguration")["webhooks"]:
+        assert (hook["failurePolicy"], hook["timeoutSeconds"]) == ("Ignore", 10)
+        assert hook["namespaceSelector"]["matchExpressions"][-1]["values"] == ["admission", "kube-system"]
     assert "failurePolicy Ignore" in out and "PLACEHOLDER" not in out
     assert _one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE
     no_ns = _docs(_gen(*VARIANTS["no-namespace-max-timeout"], "--ca-bundle", str(ca))[1])
@@ -391,3 +405,149 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path: Path, ca: Path, args: tup
 def test_help_explains_the_failure_policy_choice() -> None:
     res = runner.invoke(app, ["generate", "webhook", "--help"], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and "Fail refuses the request" in res.stdout and "Ignore admits it" in res.stdout
+
+
+# --- the config the server runs with (a ConfigMap) --------------------------------------------------------
+
+CONFIG = """# the clinic's policy
+phi:
+  namespaces: [clinical]
+  selector: {hospital.example/phi: "yes", tier: records}
+admission:
+  clusterScoped: other
+  other: {deny: [KH-WL-001]}
+exceptions:
+  - check: KH-WL-011
+    resource: {kind: Deployment, namespace: legacy, name: pacs}
+    justification: vendor appliance (RISK-42)
+    owner: platform-team
+    expires: 2026-12-31
+"""
+
+
+def _mount(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    template = _one(docs, "Deployment")["spec"]["template"]
+    return template, template["spec"]["containers"][0]
+
+
+def test_config_is_shipped_in_a_configmap_mounted_read_only_with_a_checksum(tmp_path: Path, ca: Path) -> None:
+    import hashlib
+
+    config = tmp_path / "policy.yaml"
+    config.write_text(CONFIG)
+    path = tmp_path / "webhook.yaml"
+    code, _, err = _gen("-n", "kubehipaa", "--image", IMAGE, "--ca-bundle", str(ca), "-c", str(config), "-o", str(path))
+    assert code == 0, err
+    out = path.read_text()
+    docs = _docs(out)
+    assert _one(docs, "ConfigMap", "kubehipaa-admission-config")["data"] == {"kubehipaa.yaml": CONFIG}  # verbatim
+    template, container = _mount(docs)
+    assert container["args"][-2:] == ["--config", "/etc/kubehipaa/kubehipaa.yaml"]
+    assert {"name": "config", "mountPath": "/etc/kubehipaa", "readOnly": True} in container["volumeMounts"]
+    volume = next(v for v in template["spec"]["volumes"] if v["name"] == "config")
+    assert volume["configMap"]["name"] == "kubehipaa-admission-config"
+    assert template["metadata"]["annotations"] == {
+        "kubehipaa.io/config-sha256": hashlib.sha256(CONFIG.encode()).hexdigest()}
+    assert f"--config {config}" in out.split("---")[0]
+    # the ConfigMap comes before the Deployment that mounts it
+    kinds = [d["kind"] for d in docs]
+    assert kinds.index("ConfigMap") < kinds.index("Deployment")
+    code, report = _scan(path)
+    assert code == 0 and [f for f in report["findings"] if f["severity"] in LOW_OR_ABOVE] == []
+    for version in ("1.27.0", "1.28.0", "1.30.0"):
+        for doc in _docs(_gen("-n", "kubehipaa", "--image", IMAGE, "--ca-bundle", str(ca), "-c", str(config),
+                              "--k8s-version", version[:4])[1]):
+            kubernetes_validate.validate(doc, version, strict=True)
+
+    # a changed config changes the pod template: the Deployment rolls its pods
+    config.write_text(CONFIG.replace("KH-WL-001", "KH-WL-002"))
+    again = _docs(_gen("-n", "kubehipaa", "--image", IMAGE, "--ca-bundle", str(ca), "-c", str(config))[1])
+    assert _mount(again)[0]["metadata"]["annotations"] != template["metadata"]["annotations"]
+
+
+def test_the_current_directorys_config_is_used_and_its_absence_said(tmp_path: Path, ca: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = _gen("-n", "kubehipaa", "--image", IMAGE, "--ca-bundle", str(ca))
+    assert code == 0 and "NO .kubehipaa.yaml" in out.split("---")[0]
+    docs = _docs(out)
+    assert "--config" not in _mount(docs)[1]["args"] and "annotations" not in _mount(docs)[0]["metadata"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".kubehipaa.yaml").write_text(CONFIG)
+    code, out, err = _gen("-n", "kubehipaa", "--image", IMAGE, "--ca-bundle", str(ca))
+    assert code == 0, err
+    assert _one(_docs(out), "ConfigMap")["data"]["kubehipaa.yaml"] == CONFIG
+    assert "found in the current directory" in out.split("---")[0]
+
+
+BAD_CONFIG = {
+    "credential-in-a-value": ("history:\n  url: https://history.example/api?token=c2VjcmV0\n", ":2: holds a value"),
+    "password-in-a-comment": ("phi:\n  namespaces: [clinical]   # db password: hunter2hunter2\n", ":2: holds a value"),
+    "patient-data": ("phi:\n  namespaces: [clinical]\n# patient ssn 219-09-9999\n", ":3: holds a value"),
+    "unknown-rule": ("admission:\n  phi:\n    deny: [KH-NOPE-*]\n", "matches no known rule"),
+    "bad-selector-key": ("phi:\n  selector: {'bad key': 'true'}\n", "not a valid label key"),
+    "bad-selector-value": ("phi:\n  selector: {kubehipaa.io/phi: 'yes please'}\n", "not a valid label value"),
+    "not-a-config": ("phi: [\n", "policy.yaml"),
+    "too-large": ("phi:\n  namespaces: [" + ", ".join(f"ns-{i}" for i in range(20000)) + "]\n", "larger than"),
+}
+
+
+@pytest.mark.parametrize("text, says", BAD_CONFIG.values(), ids=BAD_CONFIG.keys())
+def test_bad_or_sensitive_config_is_refused_in_one_line(tmp_path: Path, ca: Path, text: str, says: str) -> None:
+    """Nothing redaction would mask goes into a ConfigMap, and a config the server would refuse at start
+    (its pods crash-looping while failurePolicy Fail refuses writes) is refused here."""
+    config = tmp_path / "policy.yaml"
+    config.write_text(text)
+    out = tmp_path / "webhook.yaml"
+    code, stdout, stderr = _gen("-n", "kubehipaa", "--ca-bundle", str(ca), "-c", str(config), "-o", str(out))
+    assert code == 2 and says in stderr and "Traceback" not in stderr, stderr
+    assert stderr.strip().count("\n") == 0 and not out.exists() and stdout == ""
+    for secret in ("c2VjcmV0", "hunter2", "219-09-9999"):
+        assert secret not in stderr
+
+
+def _selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """metav1.LabelSelector semantics: matchLabels and every matchExpression (In / NotIn: an absent label is
+    not In anything and is NotIn everything)."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expr in selector.get("matchExpressions", []):
+        present = expr["key"] in labels and labels[expr["key"]] in expr["values"]
+        if present != (expr["operator"] == "In"):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("selector", [{}, {"kubehipaa.io/phi": "true"},
+                                      {"hospital.example/phi": "yes", "tier": "records", "zone": "a"}])
+def test_phi_selector_webhooks_partition_the_namespaces(tmp_path: Path, ca: Path, selector: dict[str, str]) -> None:
+    """Every namespace matches exactly one webhook: the PHI one (/validate/phi) iff it carries every label of
+    phi.selector; kube-system and the webhook's own namespace none. ClusterRoles go to exactly one webhook."""
+    import itertools
+
+    config = tmp_path / "policy.yaml"
+    config.write_text(f"phi:\n  selector: {json.dumps(selector)}\n")
+    hooks = _one(_docs(_gen("-n", "kubehipaa", "--image", IMAGE, "--ca-bundle", str(ca), "-c", str(config))[1]),
+                 "ValidatingWebhookConfiguration")["webhooks"]
+    assert len(hooks) == max(len(selector) + 1, 1) and len({h["name"] for h in hooks}) == len(hooks)
+    values = {k: (None, v, "other") for k, v in selector.items()}
+    for combo in itertools.product(*values.values()):
+        labels = {k: v for k, v in zip(values, combo, strict=True) if v is not None}
+        for name, expected in (("clinical", 1), ("kube-system", 0), ("kubehipaa", 0)):
+            ns_labels = {**labels, "kubernetes.io/metadata.name": name}
+            matched = [h for h in hooks if _selector_matches(h["namespaceSelector"], ns_labels)]
+            assert len(matched) == expected, (labels, name)
+            if matched:
+                phi = bool(selector) and labels == selector
+                assert matched[0]["clientConfig"]["service"]["path"] == ("/validate/phi" if phi else "/validate")
+    rbac = [h["name"] for h in hooks if any("clusterroles" in r["resources"] for r in h["rules"])]
+    assert rbac == (["validate-phi.kubehipaa.io"] if selector else ["validate.kubehipaa.io"])
+
+
+def test_cluster_scoped_rbac_follows_admission_cluster_scoped(tmp_path: Path, ca: Path) -> None:
+    config = tmp_path / "policy.yaml"
+    config.write_text("admission:\n  clusterScoped: other\n")
+    hooks = _one(_docs(_gen("-n", "kubehipaa", "--ca-bundle", str(ca), "-c", str(config))[1]),
+                 "ValidatingWebhookConfiguration")["webhooks"]
+    rbac = [h["clientConfig"]["service"]["path"] for h in hooks
+            if any("clusterrolebindings" in r["resources"] for r in h["rules"])]
+    assert rbac == ["/validate"]

@@ -1,13 +1,16 @@
-"""`kubehipaa generate webhook ...`: parse, read the CA file, build the manifests (generate/webhook.py), render."""
+"""`kubehipaa generate webhook ...`: parse, read the CA file and the config, build the manifests
+(generate/webhook.py), render."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
 from kubehipaa.cli.common import EXIT_ERROR, EXIT_OK, err_console, write_output
+from kubehipaa.config import DEFAULT_PHI_LABEL
 from kubehipaa.engines.pss import MAX_MINOR
 from kubehipaa.errors import InputError, KubehipaaError
 from kubehipaa.generate.namespace import parse_k8s_version
@@ -36,6 +39,41 @@ def read_ca_file(path: Path) -> bytes:
     if not data.strip():
         raise InputError(f"--ca-bundle {path}: empty; give the PEM CA certificate")
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """What the generated manifests take from the `.kubehipaa.yaml`: its text (for the ConfigMap), where it came
+    from, and the two settings that shape the webhook configuration."""
+
+    text: str | None = None
+    source: str = ""
+    phi_selector: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PHI_LABEL))
+    cluster_scoped: str = "phi"
+
+
+def read_webhook_config(option: str | None) -> WebhookConfig:
+    """The config the server will run with: `--config`, else the current directory's `.kubehipaa.yaml`, else
+    none (defaults). Validated as `serve admission` validates it at start (schema, admission rules,
+    exceptions), so a config the webhook pods would refuse (exit 2, CrashLoopBackOff, every matched write
+    refused under failurePolicy Fail) is refused here instead, with the file and line."""
+    from kubehipaa.config import MAX_CONFIG_BYTES, read_config
+    from kubehipaa.config_location import OPTION, locate_config
+    from kubehipaa.pipelines.admission import Policy
+
+    location = locate_config(option, ())
+    if location.path is None:
+        return WebhookConfig()
+    path = location.path
+    config = read_config(path)  # the one config reader: a regular file of UTF-8 YAML, each error with file:line
+    Policy(config)  # the admission block and the exceptions, as the server checks them at start
+    try:
+        with path.open("rb") as fh:
+            text = fh.read(MAX_CONFIG_BYTES + 1).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read config: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+    source = f"--config {path}" if location.origin == OPTION else f"{path} (found in the current directory)"
+    return WebhookConfig(text, source, dict(config.phi.selector), config.admission.cluster_scoped)
 
 
 def _timeout(text: str) -> int:
@@ -76,6 +114,11 @@ def webhook_cmd(
         help="Your cluster's Kubernetes version: pins the namespace's Pod Security version; before 1.28 the "
              "webhook gets no matchConditions (they are not applied there).",
     ),
+    config: str | None = typer.Option(
+        None, "--config", "-c",
+        help="The .kubehipaa.yaml the webhook enforces (default: the current directory's; none: the defaults). "
+             "Written into a ConfigMap the server reads; its phi.selector picks the namespaces sent to /validate/phi.",
+    ),
     no_namespace: bool = typer.Option(
         False, "--no-namespace",
         help="Do not emit the Namespace and its default-deny policy (the namespace exists and is managed elsewhere).",
@@ -93,6 +136,9 @@ def webhook_cmd(
     - failurePolicy Fail by default (fail closed for PHI); --failure-policy Ignore to favour availability.
     - The server runs as 2 replicas on different nodes under Pod Security 'restricted', with no API token
       and no egress; it serves TLS from the Secret kubehipaa-admission-tls, which you create.
+    - It enforces your .kubehipaa.yaml (--config, else the current directory's), shipped in a ConfigMap;
+      namespaces matching its phi.selector (default kubehipaa.io/phi=true) are sent to /validate/phi and
+      judged as PHI.
 
     The output passes `kubehipaa scan` with no finding and validates against the Kubernetes OpenAPI schemas
     of the --k8s-version given (1.25 to the newest).
@@ -101,10 +147,12 @@ def webhook_cmd(
     --image registry.example/kubehipaa:0.1.0@sha256:... -o webhook.yaml
     """
     try:
+        cfg = read_webhook_config(config)
         opts = WebhookOptions(namespace=namespace, ca_bundle=read_ca_file(ca_bundle), image=image,
                               failure_policy=failure_policy, timeout_seconds=_timeout(timeout_seconds),
                               create_namespace=not no_namespace, k8s_minor=parse_k8s_version(k8s_version),
-                              apiserver_cidrs=tuple(apiserver_cidr or ()))
+                              apiserver_cidrs=tuple(apiserver_cidr or ()), phi_selector=cfg.phi_selector,
+                              cluster_scoped=cfg.cluster_scoped, config_text=cfg.text, config_source=cfg.source)
         write_output(commented_manifests(webhook_manifests(opts), header(opts)), output)
         if image is None:
             err_console.print("warning: no --image: the Deployment uses a placeholder image that can never be "

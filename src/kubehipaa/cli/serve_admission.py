@@ -42,7 +42,9 @@ def admission(
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
-    """Serve POST /validate (AdmissionReview admission.k8s.io/v1), /healthz, /readyz and /metrics over TLS.
+    """Serve POST /validate and /validate/phi (AdmissionReview admission.k8s.io/v1), /healthz, /readyz and
+    /metrics over TLS. /validate/phi judges the request's namespace as PHI: `generate webhook` sends it the
+    namespaces whose labels match phi.selector (the request itself carries no labels).
 
     The policy is the `admission:` block of .kubehipaa.yaml (docs/admission.md). Logs are JSON lines on
     stderr and never contain object bodies.
@@ -76,10 +78,12 @@ def admission(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    if not config.phi.namespaces:
-        logging.getLogger("kubehipaa.admission").warning(
-            "no phi.namespaces in the config: every namespace is judged with the non-PHI table (warnings only "
-            "by default); the webhook cannot see namespace labels, so list PHI namespaces by name")
+    selector = ",".join(f"{k}={v}" for k, v in config.phi.selector.items())
+    logging.getLogger("kubehipaa.admission").info(
+        "PHI namespaces: requests on /validate/phi (the API server matched the namespace's labels "
+        f"{selector or '(no phi.selector)'}), and on /validate those named in phi.namespaces "
+        f"({len(config.phi.namespaces)} named); cluster-scoped objects: the {config.admission.cluster_scoped} table",
+        extra={"fields": {"config": config.source or "(defaults: no config file)"}})
     limits = ConnectionLimits(max_connections=max_connections, body_timeout=body_timeout,
                               shutdown_timeout=shutdown_timeout)
     webhook = create_app(policy, AdmissionSettings(max_body_bytes=max_body_bytes, limits=limits))

@@ -17,6 +17,12 @@ Design choices a reviewer should know (each also in the object's comments):
   (RFC 2606: it can never resolve, so nothing can be pulled from it) is written, announced in the file's
   header and on stderr: the manifests are then a reviewable template, not something to apply.
 
+- PHI namespaces by label: an AdmissionReview carries no namespace labels, so the configuration has one
+  webhook whose namespaceSelector is the config's `phi.selector` (path /validate/phi: the server judges the
+  namespace as PHI) and others for the remaining namespaces (/validate: PHI only when named in the config).
+- The server runs with the user's `.kubehipaa.yaml`: a ConfigMap (verbatim; refused if a line would be
+  redacted), mounted read-only, and a checksum annotation on the pod template so a config change rolls it.
+
 Pure: `webhook_manifests` returns `(comments, object)` pairs, `reports.manifests.commented_manifests` renders
 them; the CLI reads the CA file and passes its bytes.
 """
@@ -25,20 +31,36 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import ipaddress
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubehipaa.engines.pss import MAX_MINOR
 from kubehipaa.errors import InputError
 from kubehipaa.generate.restricted import container_security_context, pod_security_context
+from kubehipaa.redaction import redact_text
 
 NAME = "kubehipaa-admission"
 WEBHOOK_NAME = "validate.kubehipaa.io"
+PHI_WEBHOOK_NAME = "validate-phi.kubehipaa.io"
 TLS_SECRET = "kubehipaa-admission-tls"
 PATH = "/validate"
+PHI_PATH = "/validate/phi"
+"""The server judges a request on this path as from a PHI namespace (server/admission.py)."""
+DEFAULT_PHI_SELECTOR: Mapping[str, str] = {"kubehipaa.io/phi": "true"}
+"""config.DEFAULT_PHI_LABEL (the generator does not import the config model: it gets the selector as data)."""
+CONFIG_MAP = "kubehipaa-admission-config"
+CONFIG_KEY = "kubehipaa.yaml"
+CONFIG_DIR = "/etc/kubehipaa"
+CONFIG_CHECKSUM = "kubehipaa.io/config-sha256"
+"""Pod template annotation: a changed config changes the template, so the Deployment rolls its pods (the server
+reads its config once, at start)."""
+MAX_CONFIG_BYTES = 128 * 1024
+"""The config goes into a ConfigMap; `kubectl apply` also copies it into an annotation (256 KiB in all). A config
+is a page of YAML."""
 PORT = 8443
 MIN_MINOR = 25
 """Oldest Kubernetes `--k8s-version` accepts: Pod Security admission (the namespace's labels) is GA since v1.25."""
@@ -109,6 +131,14 @@ class WebhookOptions:
     """The cluster's Kubernetes minor: pins the namespace's Pod Security version, decides matchConditions."""
     apiserver_cidrs: Sequence[str] = ()
     """Where the API server's calls come from, when known: the webhook's ingress is then limited to them."""
+    phi_selector: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PHI_SELECTOR))
+    """The config's `phi.selector`: the PHI webhook's namespaceSelector ({}: no namespace is PHI by label)."""
+    cluster_scoped: str = "phi"
+    """The config's `admission.clusterScoped`: which webhook ClusterRoles and ClusterRoleBindings go to."""
+    config_text: str | None = None
+    """The `.kubehipaa.yaml` the server runs with, verbatim (None: no config, the server runs with defaults)."""
+    config_source: str = ""
+    """Where config_text came from (for the header and error messages)."""
 
     @property
     def image_ref(self) -> str:
@@ -186,6 +216,36 @@ def check_cidr(text: str) -> str:
     return text
 
 
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def check_selector(selector: Mapping[str, str], source: str) -> None:
+    """The PHI selector becomes a label selector the API server validates: a key or value it would refuse
+    must be caught here, not at `kubectl apply` (where the whole configuration, Deployment included, fails)."""
+    for key, value in selector.items():
+        prefix, slash, name = key.rpartition("/")
+        if (not _LABEL_NAME.fullmatch(name) or len(name) > 63
+                or (slash and (not _DNS_SUBDOMAIN.fullmatch(prefix) or len(prefix) > 253))):
+            raise InputError(f"{source}: phi.selector: {key!r} is not a valid label key")
+        if not isinstance(value, str) or len(value) > 63 or (value and not _LABEL_NAME.fullmatch(value)):
+            raise InputError(f"{source}: phi.selector: the value of {key!r} is not a valid label value "
+                             "(at most 63 letters, digits, '-', '_' or '.')")
+
+
+def check_config_text(text: str, source: str) -> None:
+    """The config is written in plain text into a ConfigMap (readable by whoever may read ConfigMaps in the
+    webhook's namespace). kubehipaa's config needs no secret; a line that redaction would mask (a credential,
+    a patient identifier) is refused, naming the line and never its content."""
+    if len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+        raise InputError(f"{source}: config larger than {MAX_CONFIG_BYTES // 1024} KiB: too large for the "
+                         "ConfigMap `kubectl apply` can write")
+    for number, line in enumerate(text.splitlines(), 1):
+        if redact_text(line) != line:
+            raise InputError(f"{source}:{number}: holds a value kubehipaa's redaction masks (a credential or "
+                             "patient data); it would be written into a ConfigMap in plain text: remove it")
+
+
 def validate(opts: WebhookOptions) -> None:
     """One InputError line for the first problem."""
     if not _DNS_LABEL.fullmatch(opts.namespace) or len(opts.namespace) > 63:
@@ -204,6 +264,12 @@ def validate(opts: WebhookOptions) -> None:
         raise InputError(f"Kubernetes 1.{opts.k8s_minor} is not supported (1.{MIN_MINOR} to 1.{MAX_MINOR})")
     if not 1 <= opts.timeout_seconds <= 30:
         raise InputError(f"--timeout-seconds {opts.timeout_seconds}: the API server accepts 1 to 30 seconds")
+    source = opts.config_source or "config"
+    check_selector(opts.phi_selector, source)
+    if opts.cluster_scoped not in ("phi", "other"):
+        raise InputError(f"{source}: admission.clusterScoped {opts.cluster_scoped!r}: give phi or other")
+    if opts.config_text is not None:
+        check_config_text(opts.config_text, source)
 
 
 def _meta(name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -237,28 +303,81 @@ def match_conditions() -> list[dict[str, str]]:
     ]
 
 
+def _excluded(opts: WebhookOptions) -> dict[str, Any]:
+    return {"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+            "values": sorted({"kube-system", opts.namespace})}
+
+
+def namespace_selectors(opts: WebhookOptions) -> list[tuple[str, str, dict[str, Any]]]:
+    """(webhook name, path, namespaceSelector) for each webhook: one for the namespaces carrying every label
+    of the PHI selector (-> /validate/phi), and a partition of all the others (-> /validate).
+
+    "Not all of k1=v1 ... kn=vn" is not one label selector (selectors only AND), so the others are split into
+    n disjoint selectors: k1 != v1; k1 = v1 and k2 != v2; ...; each namespace matches exactly one webhook and
+    no request is judged twice. `NotIn` also matches a namespace without the label. kube-system and the
+    webhook's own namespace are excluded from all of them."""
+    excluded = _excluded(opts)
+    items = list(opts.phi_selector.items())
+    if not items:
+        return [(WEBHOOK_NAME, PATH, {"matchExpressions": [excluded]})]
+    out = [(PHI_WEBHOOK_NAME, PHI_PATH, {"matchLabels": dict(items), "matchExpressions": [excluded]})]
+    for i, (key, value) in enumerate(items):
+        exprs = [{"key": k, "operator": "In", "values": [v]} for k, v in items[:i]]
+        exprs.append({"key": key, "operator": "NotIn", "values": [value]})
+        name = WEBHOOK_NAME if i == 0 else f"validate-{i + 1}.kubehipaa.io"
+        out.append((name, PATH, {"matchExpressions": [*exprs, excluded]}))
+    return out
+
+
+def _cluster_rbac_webhook(opts: WebhookOptions, hooks: Sequence[tuple[str, str, dict[str, Any]]]) -> str:
+    """The one webhook ClusterRoles and ClusterRoleBindings go to: a namespaceSelector never skips a
+    cluster-scoped object other than a Namespace, so listing them in every webhook would judge them twice.
+    `admission.clusterScoped: phi` (default) -> the PHI webhook; `other` -> the first other one."""
+    if opts.cluster_scoped == "phi" and hooks[0][1] == PHI_PATH:
+        return hooks[0][0]
+    return next(name for name, path, _ in hooks if path == PATH)
+
+
 def webhook_configuration(opts: WebhookOptions) -> dict[str, Any]:
-    rules = [{"apiGroups": [group], "apiVersions": ["v1"], "operations": list(ops), "resources": list(res),
-              "scope": scope} for group, res, ops, scope in RULES]
-    webhook = {
-        "name": WEBHOOK_NAME,
-        "admissionReviewVersions": ["v1"],
-        "clientConfig": {
-            "service": {"namespace": opts.namespace, "name": NAME, "path": PATH, "port": 443},
-            "caBundle": ca_bundle_b64(opts.ca_bundle),
-        },
-        "rules": rules,
-        "failurePolicy": opts.failure_policy,
-        "matchPolicy": "Equivalent",
-        "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
-                                                    "values": sorted({"kube-system", opts.namespace})}]},
-        "sideEffects": "None",
-        "timeoutSeconds": opts.timeout_seconds,
-    }
-    if opts.k8s_minor >= MATCH_CONDITIONS_MINOR:
-        webhook["matchConditions"] = match_conditions()
+    hooks = namespace_selectors(opts)
+    rbac_hook = _cluster_rbac_webhook(opts, hooks)
+    ca = ca_bundle_b64(opts.ca_bundle)
+    webhooks = []
+    for name, path, selector in hooks:
+        rules = [{"apiGroups": [group], "apiVersions": ["v1"], "operations": list(ops), "resources": list(res),
+                  "scope": scope} for group, res, ops, scope in RULES
+                 if name == rbac_hook or not (scope == "Cluster" and group == "rbac.authorization.k8s.io")]
+        webhook = {
+            "name": name,
+            "admissionReviewVersions": ["v1"],
+            "clientConfig": {
+                "service": {"namespace": opts.namespace, "name": NAME, "path": path, "port": 443},
+                "caBundle": ca,
+            },
+            "rules": rules,
+            "failurePolicy": opts.failure_policy,
+            "matchPolicy": "Equivalent",
+            "namespaceSelector": selector,
+            "sideEffects": "None",
+            "timeoutSeconds": opts.timeout_seconds,
+        }
+        if opts.k8s_minor >= MATCH_CONDITIONS_MINOR:
+            webhook["matchConditions"] = match_conditions()
+        webhooks.append(webhook)
     return {"apiVersion": ADMISSION_API, "kind": "ValidatingWebhookConfiguration", "metadata": _meta(NAME),
-            "webhooks": [webhook]}
+            "webhooks": webhooks}
+
+
+def config_checksum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def config_map(opts: WebhookOptions) -> dict[str, Any]:
+    """The user's `.kubehipaa.yaml`, verbatim (comments and line numbers kept, so the server's errors point
+    at the file the user edits)."""
+    assert opts.config_text is not None
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(CONFIG_MAP, opts.namespace),
+            "data": {CONFIG_KEY: opts.config_text}}
 
 
 def service_account(namespace: str) -> dict[str, Any]:
@@ -272,7 +391,7 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
 
 
 def deployment(opts: WebhookOptions) -> dict[str, Any]:
-    container = {
+    container: dict[str, Any] = {
         "name": "webhook",
         "image": opts.image_ref,
         "imagePullPolicy": "IfNotPresent",
@@ -287,6 +406,16 @@ def deployment(opts: WebhookOptions) -> dict[str, Any]:
         "volumeMounts": [{"name": "tls", "mountPath": "/tls", "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
     }
+    template_meta: dict[str, Any] = {"labels": dict(LABELS)}
+    volumes: list[dict[str, Any]] = [
+        {"name": "tls", "secret": {"secretName": TLS_SECRET, "defaultMode": 0o440}},
+        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+    ]
+    if opts.config_text is not None:
+        container["args"] += ["--config", f"{CONFIG_DIR}/{CONFIG_KEY}"]
+        container["volumeMounts"].append({"name": "config", "mountPath": CONFIG_DIR, "readOnly": True})
+        volumes.append({"name": "config", "configMap": {"name": CONFIG_MAP, "defaultMode": 0o440}})
+        template_meta["annotations"] = {CONFIG_CHECKSUM: config_checksum(opts.config_text)}
     pod_spec = {
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,
@@ -295,10 +424,7 @@ def deployment(opts: WebhookOptions) -> dict[str, Any]:
         "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
             {"labelSelector": {"matchLabels": dict(SELECTOR)}, "topologyKey": "kubernetes.io/hostname"}]}},
         "containers": [container],
-        "volumes": [
-            {"name": "tls", "secret": {"secretName": TLS_SECRET, "defaultMode": 0o440}},
-            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
-        ],
+        "volumes": volumes,
     }
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(NAME, opts.namespace), "spec": {
         "replicas": 2,
@@ -306,7 +432,7 @@ def deployment(opts: WebhookOptions) -> dict[str, Any]:
         # one old replica goes before its successor starts: with required anti-affinity a surge pod would find
         # no free node on a two-node cluster and the rollout would never finish
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
-        "template": {"metadata": {"labels": dict(LABELS)}, "spec": pod_spec},
+        "template": {"metadata": template_meta, "spec": pod_spec},
     }}
 
 
@@ -356,8 +482,19 @@ def webhook_manifests(opts: WebhookOptions) -> list[Item]:
         f"ServiceAccount {NAME}: the server judges the object in each request and never calls the Kubernetes",
         "API, so no token is mounted. HIPAA 164.312(a)(1) Access control: no credential to steal.",
     ], service_account(ns)))
+    if opts.config_text is not None:
+        items.append(([
+            f"ConfigMap {CONFIG_MAP}: the .kubehipaa.yaml the webhook enforces ({opts.config_source or 'config'}),",
+            f"verbatim, mounted read-only at {CONFIG_DIR} and passed as --config. It holds no secret (a line",
+            "kubehipaa's redaction would mask is refused). Edit the file and regenerate: the pod template's",
+            f"{CONFIG_CHECKSUM} annotation changes, so the Deployment replaces its pods (the server reads the",
+            "config once, at start).",
+        ], config_map(opts)))
     items.append(([
-        f"Deployment {NAME}: `kubehipaa serve admission` over TLS on {PORT} (POST {PATH}, /healthz, /readyz).",
+        f"Deployment {NAME}: `kubehipaa serve admission` over TLS on {PORT} (POST {PATH} and {PHI_PATH},",
+        "/healthz, /readyz)"
+        + (f", with the config above (--config {CONFIG_DIR}/{CONFIG_KEY})." if opts.config_text is not None
+           else ", with the default policy (no .kubehipaa.yaml was given or found)."),
         "2 replicas on different nodes (required anti-affinity: a single-node cluster runs one, the other stays",
         "Pending); a rollout replaces one replica at a time, so one always serves; non-root, read-only root filesystem, no",
         "capabilities, RuntimeDefault seccomp, no API token, a memory-backed /tmp.",
@@ -407,11 +544,10 @@ def _vwc_comments(opts: WebhookOptions) -> list[str]:
          "unjudged. The cluster stays writable in an outage, but a violating object may slip in then: only the",
          "next `kubehipaa scan` finds it. Prefer Fail for PHI namespaces."])
     return [
-        f"ValidatingWebhookConfiguration {NAME}: the API server sends each matched request to {WEBHOOK_NAME}.",
+        f"ValidatingWebhookConfiguration {NAME}: the API server sends each matched request to one of its webhooks.",
         *policy,
         f"timeoutSeconds {opts.timeout_seconds}: the longest any request waits for a verdict.",
-        f"namespaceSelector: everything but kube-system and {opts.namespace} (the webhook's own namespace, so it can",
-        "always be repaired). Cluster-scoped kinds (ClusterRoles, bindings) are always sent; Namespaces by their labels.",
+        *_selector_comments(opts),
         "rules: CREATE and UPDATE of the kinds the checks judge; status/scale updates are sub-resources and not sent;",
         "pods/ephemeralcontainers is (kubectl debug adds containers through it). DELETE only for NetworkPolicies",
         "(deleting a default deny opens flows); deleting anything else never weakens what the checks judge, and",
@@ -429,6 +565,26 @@ def _vwc_comments(opts: WebhookOptions) -> list[str]:
     ]
 
 
+def _selector_comments(opts: WebhookOptions) -> list[str]:
+    """Why several webhooks: the request does not carry its namespace's labels, the namespaceSelector sees them."""
+    excluded = f"All exclude kube-system and {opts.namespace} (the webhook's own namespace, so it can always be repaired)."
+    if not opts.phi_selector:
+        return ["namespaceSelector: every namespace; phi.selector is empty, so PHI namespaces are only those the",
+                f"config names (phi.namespaces), judged by the server on {PATH}. " + excluded,
+                "Cluster-scoped kinds (ClusterRoles, bindings) are always sent; Namespaces by their own labels."]
+    labels = ", ".join(f"{k}={v}" for k, v in opts.phi_selector.items())
+    return [
+        "Webhooks by namespace: an AdmissionReview does not carry the namespace's labels, the API server's",
+        f"namespaceSelector does. {PHI_WEBHOOK_NAME} gets the namespaces labelled {labels} (the config's",
+        f"phi.selector) on {PHI_PATH}, judged with the PHI table; the others (one webhook per selector label,",
+        f"disjoint: no request is judged twice) go to {PATH}, where namespaces named in phi.namespaces are PHI too.",
+        excluded,
+        "Namespaces are matched by their own labels; ClusterRoles and ClusterRoleBindings (no namespace, so a",
+        f"namespaceSelector never skips them) are sent once, to {_cluster_rbac_webhook(opts, namespace_selectors(opts))}",
+        f"(admission.clusterScoped: {opts.cluster_scoped}).",
+    ]
+
+
 def header(opts: WebhookOptions) -> list[str]:
     """The file's opening comment: what it is, what to create first, how to check it."""
     lines = [
@@ -438,6 +594,13 @@ def header(opts: WebhookOptions) -> list[str]:
         f"Apply: kubectl apply -f FILE    Verify: kubehipaa scan FILE    For Kubernetes 1.{opts.k8s_minor} "
         "(--k8s-version); needs a CNI that enforces NetworkPolicy.",
     ]
+    if opts.config_text is not None:
+        lines.append(f"Policy: {opts.config_source or 'the config'} (in the ConfigMap {CONFIG_MAP}, sha256 "
+                     f"{config_checksum(opts.config_text)[:12]}...).")
+    else:
+        labels = ", ".join(f"{k}={v}" for k, v in opts.phi_selector.items())
+        lines.append("Policy: NO .kubehipaa.yaml (no --config given, none in the current directory): the webhook runs "
+                     f"with the defaults (PHI namespaces: those labelled {labels}; every rule warns elsewhere).")
     if opts.image is None:
         lines.append(f"PLACEHOLDER IMAGE {PLACEHOLDER_IMAGE}: it can never be pulled; give --image "
                      "REGISTRY/kubehipaa:TAG@sha256:DIGEST, or the webhook never starts and, with failurePolicy "

@@ -171,12 +171,27 @@ class Policy:
 
     config: Config
     _tables: dict[tuple[bool, str | None], dict[str, Action]] = field(init=False, default_factory=dict)
+    _phi_configs: dict[str, Config] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_admission(self.config)
         from kubehipaa.pipelines.scan import check_exceptions
 
         check_exceptions(self.config)  # an invalid exception is a start-up error, not a per-request one
+
+    def phi_config(self, namespace: str) -> Config:
+        """The config with `namespace` among `phi.namespaces`: for a request the API server sent to the PHI
+        webhook (`/validate/phi`, selected by the namespace's labels, which the request does not carry). The
+        checks that read PHI-ness (KH-PSS-001, severities) then see what a scan with the Namespace sees."""
+        if namespace in self.config.phi.namespaces:
+            return self.config
+        cfg = self._phi_configs.get(namespace)
+        if cfg is None:
+            if len(self._phi_configs) > 4096:
+                self._phi_configs.clear()  # namespaces come from requests: keep the cache bounded
+            phi = self.config.phi.model_copy(update={"namespaces": [*self.config.phi.namespaces, namespace]})
+            cfg = self._phi_configs[namespace] = self.config.model_copy(update={"phi": phi})
+        return cfg
 
     def actions(self, namespace_is_phi: bool, namespace: str | None) -> dict[str, Action]:
         key = (namespace_is_phi, namespace if self.config.admission.namespaces else None)
@@ -234,8 +249,15 @@ def parse_request(body: Any) -> dict[str, Any]:
     return req
 
 
-def review(body: Any, policy: Policy, *, today: dt.date | None = None) -> Decision:
-    """Decide one AdmissionReview (`body`, decoded JSON). Raises AdmissionInputError for a malformed body."""
+def review(body: Any, policy: Policy, *, today: dt.date | None = None,
+           namespace_is_phi: bool | None = None) -> Decision:
+    """Decide one AdmissionReview (`body`, decoded JSON). Raises AdmissionInputError for a malformed body.
+
+    `namespace_is_phi` is what the caller knows of the request's namespace beyond the request: None decides
+    from the config (`phi.namespaces` by name), True judges it as a PHI namespace (the API server sent it to
+    the PHI webhook, whose namespaceSelector is the config's `phi.selector`), False with the non-PHI table.
+    A Namespace object is its own namespace here; other cluster-scoped objects (ClusterRoles, bindings) have
+    none, so the hint does not apply to them: `admission.clusterScoped` decides."""
     req = parse_request(body)
     uid: str = req["uid"]
     operation = str(req.get("operation") or "")
@@ -251,19 +273,23 @@ def review(body: Any, policy: Policy, *, today: dt.date | None = None) -> Decisi
         assert isinstance(obj_doc, dict)
         today = today or dt.date.today()
         obj = _object(obj_doc, namespace)
-        inv = Inventory([obj], policy.config)
+        ns = obj.namespace
+        own = obj.name if kind == "Namespace" else ns  # the namespace whose PHI-ness decides
+        config = policy.phi_config(own) if namespace_is_phi and own else policy.config
+        inv = Inventory([obj], config)
         findings = _findings(inv, obj, policy, today)
         old_keys: set[tuple[str, str]] = set()
         old_doc = req.get("oldObject")
         if operation == "UPDATE" and isinstance(old_doc, dict) and policy.config.admission.old_violations == "warn":
             old_obj = _object(old_doc, namespace)
-            old_keys = {_key(f) for f in _findings(Inventory([old_obj], policy.config), old_obj, policy, today)}
-        ns = obj.namespace
-        if kind == "Namespace":
-            phi = inv.is_phi(obj.name)
+            old_keys = {_key(f) for f in _findings(Inventory([old_obj], config), old_obj, policy, today)}
+        if kind != "Namespace" and not ns:  # ClusterRoles, ClusterRoleBindings: no namespace to be PHI
+            phi = policy.config.admission.cluster_scoped == "phi"
+        elif namespace_is_phi is None:
+            phi = inv.is_phi(own)
         else:
-            phi = inv.is_phi(ns) if ns else policy.config.admission.cluster_scoped == "phi"
-        table = policy.actions(phi, ns or (obj.name if kind == "Namespace" else None))
+            phi = namespace_is_phi
+        table = policy.actions(phi, own or None)
         deny: list[Finding] = []
         warn: list[Finding] = []
         for f in findings:
@@ -309,7 +335,7 @@ def _findings(inv: Inventory, obj: K8sObject, policy: Policy, today: dt.date) ->
     out: list[Finding] = []
     unreadable: list[Finding] = []
     if checks:
-        result = run_scan(inv, policy.config, checks=checks, today=today, assess=False)
+        result = run_scan(inv, inv.config, checks=checks, today=today, assess=False)  # PHI per the request
         out = [f for f in result.findings if not f.suppressed]
         title, fix = ADMISSION_RULES[UNREADABLE]
         # the engine's reason, without the object's name it starts with ("Pod ns/name: spec.x must be ...")

@@ -6,6 +6,8 @@ decodes it, answers, counts and logs. Why its shape:
 - A body over `max_body_bytes` (3 MiB by default: the API server's own limit on a request body), not JSON, or
   not an `admission.k8s.io/v1` AdmissionReview request is answered 400 and counted by reason; the server goes
   on serving. A bug in a check answers 500 (the API server then applies the webhook's `failurePolicy`).
+- `POST /validate/phi` is the same for namespaces the API server selected by the config's PHI labels
+  (`generate webhook` routes them there): the request carries no namespace labels, the route says it.
 - Logs are one JSON object per line on stderr with only uid, kind, namespace, name, operation, verdict, rule
   ids, dry-run and duration: never the object (a Secret's data, a ConfigMap of PHI) and never the message.
 - `/healthz` says the process serves; `/readyz` says it takes reviews (503 once shutdown began, so a Service
@@ -21,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import orjson
@@ -37,6 +40,9 @@ from kubehipaa.server.http import ConnectionLimits
 log = logging.getLogger("kubehipaa.admission")
 
 VALIDATE_PATH = "/validate"
+VALIDATE_PHI_PATH = "/validate/phi"
+"""Reviews the API server sends from the PHI webhook (`generate webhook`: its namespaceSelector is the config's
+`phi.selector`): the namespace is judged as PHI, which the request alone cannot show (it carries no labels)."""
 INLINE_BODY_BYTES = 64 * 1024
 """Bodies up to this size are reviewed on the event loop (about a millisecond); larger ones in a thread."""
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -105,9 +111,10 @@ def _bad(status: int, message: str, *, close: bool = False) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def _log_decision(d: Decision, ms: float) -> None:
+def _log_decision(d: Decision, ms: float, phi: bool | None) -> None:
     log.info("review", extra={"fields": {
         "uid": d.uid, "kind": d.kind, "namespace": d.namespace, "name": d.name, "operation": d.operation,
+        "phiPath": phi is True,
         "verdict": "deny" if not d.allowed else ("warn" if d.warned else "allow"), "denied": d.denied,
         "warned": d.warned, "dryRun": d.dry_run, "ms": round(ms, 3),
     }})
@@ -124,6 +131,7 @@ class AdmissionApp:
         self.inflight = 0
         self._app = Starlette(routes=[
             Route(VALIDATE_PATH, self.validate, methods=["POST"]),
+            Route(VALIDATE_PHI_PATH, self.validate_phi, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
@@ -134,10 +142,18 @@ class AdmissionApp:
         await self._app(scope, receive, send)
 
     async def validate(self, request: Request) -> Response:
+        """`/validate`: the namespace is PHI when the config names it (`phi.namespaces`)."""
+        return await self._answer(request, None)
+
+    async def validate_phi(self, request: Request) -> Response:
+        """`/validate/phi`: the API server matched the namespace's labels to the PHI selector."""
+        return await self._answer(request, True)
+
+    async def _answer(self, request: Request, phi: bool | None) -> Response:
         started = time.perf_counter()
         self.inflight += 1
         try:
-            response = await self._validate(request)
+            response = await self._validate(request, phi)
         finally:
             self.inflight -= 1
         self.metrics.requests.labels(str(response.status_code)).inc()
@@ -149,7 +165,7 @@ class AdmissionApp:
         log.warning("invalid request", extra={"fields": {"reason": reason, "error": message[:200]}})
         return _bad(400, message, close=close)
 
-    async def _validate(self, request: Request) -> Response:
+    async def _validate(self, request: Request, phi: bool | None) -> Response:
         m, limit = self.metrics, self.settings.max_body_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -172,9 +188,9 @@ class AdmissionApp:
             if len(body) > INLINE_BODY_BYTES:
                 # a large object (a 3 MiB ConfigMap scanned for PHI: ~1.5 s) must not stall the event loop,
                 # and with it every other review and the health probes; small ones stay inline (no hand-off)
-                decision = await asyncio.to_thread(review, data, self.policy)
+                decision = await asyncio.to_thread(partial(review, namespace_is_phi=phi), data, self.policy)
             else:
-                decision = review(data, self.policy)
+                decision = review(data, self.policy, namespace_is_phi=phi)
         except AdmissionInputError as exc:
             return self._invalid("not_admission_review", str(exc))
         except Exception as exc:  # a check bug: answered 500, the API server applies failurePolicy
@@ -187,7 +203,7 @@ class AdmissionApp:
             m.decisions.labels(rid, "deny").inc()
         for rid in decision.warned:
             m.decisions.labels(rid, "warn").inc()
-        _log_decision(decision, (time.perf_counter() - started) * 1000)
+        _log_decision(decision, (time.perf_counter() - started) * 1000, phi)
         return Response(orjson.dumps(decision.response), media_type="application/json")
 
     async def healthz(self, _request: Request) -> Response:
@@ -226,5 +242,5 @@ def build_admission_server(app: AdmissionApp, *, host: str, port: int, tls_cert:
     return server
 
 
-__all__ = ["VALIDATE_PATH", "AdmissionApp", "AdmissionMetrics", "AdmissionSettings", "JsonLogFormatter",
+__all__ = ["VALIDATE_PATH", "VALIDATE_PHI_PATH", "AdmissionApp", "AdmissionMetrics", "AdmissionSettings", "JsonLogFormatter",
            "build_admission_server", "create_app"]
