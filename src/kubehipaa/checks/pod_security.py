@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubehipaa.checks.registry import Hit, check
+from kubehipaa.checks.registry import Hit, Needs, check
 from kubehipaa.engines import pss
 from kubehipaa.inventory import Inventory, PodSpecRef
 from kubehipaa.model import Severity
@@ -62,6 +62,12 @@ def _summary(verdict: pss.Verdict) -> str:
     description="Every workload next to ePHI should pass the restricted Pod Security Standard, so that the "
     "namespace can enforce it. Evaluated at the namespace's pinned enforce-version when it enforces "
     "restricted, else at latest; the message is the API server's own rejection text.",
+    # Alone: the namespace is PHI by the config's names only, and the pod is judged at restricted/latest. That
+    # is the verdict in the full input too, unless the Namespace enforces restricted at an older pinned version
+    # (there latest can be stricter: runAsUser 0 since 1.23, AppArmor fields since 1.30, host probes since 1.34).
+    needs=Needs(("Namespace",), "needs the Namespace's labels (PHI by selector, the pinned enforce-version) and the "
+                "PSS engine; use Pod Security Admission (`kubehipaa generate namespace`) and the KH-WL policies here",
+                alone="subset"),
 )
 def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
     policies = _policies(inv)
@@ -91,6 +97,8 @@ def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
     description="The namespace declares a Pod Security enforce level that this manifest does not meet: a "
     "Pod is refused at creation, and a controller's pods are refused when it (re)creates them, so the "
     "declared policy and what is running drift apart — an evaluation gap an auditor will ask about.",
+    needs=Needs(("Namespace",), "needs the Namespace's Pod Security labels; Pod Security Admission enforces them "
+                "natively"),
 )
 def workload_violates_namespace_enforce(inv: Inventory) -> Iterator[Hit]:
     policies = _policies(inv)
