@@ -126,9 +126,10 @@ def audit() -> tuple[tuple[str, str, str, tuple[str, str, str], frozenset[Key], 
 
 
 def test_a_check_reading_other_objects_says_so() -> None:
-    """Unmarked ("exact"): alone and in context give the same findings on the object. "subset": alone gives
-    only findings the context confirms. A finding alone but not in context, or the reverse on an unmarked check,
-    means a check reads other objects without its `needs` saying so."""
+    """Unmarked ("exact"): alone and in context give the same findings on the object. "subset" (and "default",
+    whose one known departure is tested below): alone gives only findings the context confirms. A finding alone
+    but not in context, or the reverse on an unmarked check, means a check reads other objects without its
+    `needs` saying so."""
     wrong: list[str] = []
     for where, cid, alone_mode, obj, alone, ctx in audit():
         if alone_mode == "skip":
@@ -153,6 +154,23 @@ def test_the_audit_sees_what_the_marks_are_for() -> None:
     # The false findings the issue is about are among those the audit sees alone and not in context.
     fired_alone = {cid for _w, cid, mode, _o, alone, ctx in audit() if mode == "skip" and alone - ctx}
     assert {"KH-RBAC-013", "KH-RBAC-011", "KH-NET-001", "KH-NET-002", "KH-NET-003", "KH-NET-005"} <= fired_alone
+
+
+def test_pss_001_alone_is_judged_at_latest_where_the_namespace_pins_an_older_version() -> None:
+    """KH-PSS-001 is "default": alone, the pod is judged at restricted/latest (the request does not carry the
+    Namespace's labels). With a Namespace pinning restricted v1.22, runAsUser 0 (forbidden since v1.23) passes
+    in the full input and fails alone: the webhook is stricter there, knowingly."""
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "clinical", "labels": {
+        "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "v1.22"}}}
+    spec = restricted_spec()
+    spec["securityContext"]["runAsUser"] = 0
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ehr-0", "namespace": "clinical"}, "spec": spec}
+    objects = load_text(yaml.safe_dump_all([ns, pod]), "pinned.yaml").objects
+    cfg = parse_config({"phi": {"namespaces": ["clinical"]}})
+    pss = next(c for c in all_checks() if c.meta.id == "KH-PSS-001")
+    assert pss.meta.alone("Pod") == "default"
+    assert _run(pss, Inventory(objects, cfg)) == set()
+    assert {k[0] for k in _run(pss, Inventory([objects[1]], cfg))} == {"KH-PSS-001"}
 
 
 def test_webhook_runs_exactly_the_checks_one_object_decides() -> None:

@@ -62,12 +62,14 @@ def _summary(verdict: pss.Verdict) -> str:
     description="Every workload next to ePHI should pass the restricted Pod Security Standard, so that the "
     "namespace can enforce it. Evaluated at the namespace's pinned enforce-version when it enforces "
     "restricted, else at latest; the message is the API server's own rejection text.",
-    # Alone: the namespace is PHI by the config's names only, and the pod is judged at restricted/latest. That
-    # is the verdict in the full input too, unless the Namespace enforces restricted at an older pinned version
-    # (there latest can be stricter: runAsUser 0 since 1.23, AppArmor fields since 1.30, host probes since 1.34).
+    # Alone: PHI by the config's names only (the full input adds those PHI by label: more findings), judged at
+    # restricted/latest. That is the full input's verdict unless the Namespace enforces restricted at an older
+    # pinned version, where latest can be stricter (runAsUser 0 since 1.23, probe and lifecycle hosts since
+    # 1.34): the webhook then denies what Pod Security Admission admits, on purpose (tested). Where latest is more
+    # lenient (Windows pods since 1.25, more safe sysctls) one object shows less: a subset.
     needs=Needs(("Namespace",), "needs the Namespace's labels (PHI by selector, the pinned enforce-version) and the "
                 "PSS engine; use Pod Security Admission (`kubehipaa generate namespace`) and the KH-WL policies here",
-                alone="subset"),
+                alone="default"),
 )
 def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
     policies = _policies(inv)

@@ -21,9 +21,8 @@ from kubehipaa.redaction import GENERIC, mask_sensitive, redact_text, redact_tre
 
 REDACTED = GENERIC
 
-Alone = Literal["exact", "subset", "skip"]
-"""What one object shows of a check (`CheckMeta.alone`): everything ("exact"), only findings that the other
-objects would confirm ("subset"), or findings the other objects would contradict, or nothing ("skip")."""
+Alone = Literal["exact", "subset", "default", "skip"]
+"""What one object shows of a check (`CheckMeta.alone`; "subset", "default", "skip" as `Needs.alone` says)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +38,15 @@ class Needs:
     """The other objects read, by kind (`Role`, `ServiceAccount`, `Namespace`, `NetworkPolicy`, `workloads`)."""
     why: str
     """One line: what the verdict needs from them (the reason listed for a check without a policy)."""
-    alone: Literal["subset", "skip"] = "skip"
+    alone: Literal["subset", "default", "skip"] = "skip"
     """What a one-object inventory gives. "skip": the others' absence makes the check fire (a binding to a Role
     the request does not carry, a workload with no NetworkPolicy in sight) or it can fire on nothing: the
     webhook does not run it. "subset": every finding on one object is a finding in its full input too; the
     others can only add findings (a binding to a built-in role, which the RBAC engine knows without the
     cluster; a namespace that is PHI by the config's names): the webhook runs it and misses what only the
-    others show."""
+    others show. "default": the object is judged as if the others held their defaults (a Namespace without
+    Pod Security labels: restricted at latest), which is the full input's verdict unless one of them departs
+    from its default in the way `why` names: the webhook runs it, knowingly stricter there."""
     kinds: tuple[str, ...] = ()
     """The kinds under review whose verdict needs the others; empty: every kind. On any other kind one object
     decides (KH-RBAC-013 judges a ClusterRole's aggregate-to labels alone, a binding against its role)."""
@@ -230,8 +231,8 @@ def check(
         raise RuleError(f"{id}: phi_severity {meta.phi_severity!r} is not a Severity")
     needs = meta.needs
     if needs is not None and (not isinstance(needs, Needs) or not needs.objects or not needs.why.strip()
-                              or needs.alone not in ("subset", "skip")):
-        raise RuleError(f"{id}: needs must be a Needs naming the objects read, why, and alone subset|skip")
+                              or needs.alone not in ("subset", "default", "skip")):
+        raise RuleError(f"{id}: needs must be a Needs naming the objects read, why, and alone subset|default|skip")
 
     def register(fn: CheckFn) -> CheckFn:
         if id in REGISTRY and REGISTRY[id].fn.__qualname__ != fn.__qualname__:
