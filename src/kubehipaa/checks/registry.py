@@ -65,8 +65,9 @@ class CheckMeta(RuleMeta):
     scope: Literal["manifest", "control-plane", "cluster"] = "manifest"
     family: Family = "check"
     needs: Needs | None = None
-    """The other objects the check reads to judge an object (None: the object alone decides; the namespace's
-    PHI-ness by the config's names counts as the object's own, the Namespace's labels do not)."""
+    """The other objects the check reads to judge an object (None: the object alone decides). The config is not
+    another object; a Namespace's labels are, but where they only raise a severity (a namespace PHI by
+    `phi.selector`) the check is not marked: findings, not severities, are what one object must get right."""
 
     def severity_for(self, phi: bool) -> Severity:
         return self.phi_severity if (phi and self.phi_severity is not None) else self.severity
