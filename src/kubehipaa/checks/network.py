@@ -14,7 +14,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 
-from kubehipaa.checks.registry import Hit, check
+from kubehipaa.checks.registry import Hit, Needs, check
 from kubehipaa.engines.netpol import (
     INGRESS_CONTROLLER,
     MAX_IP,
@@ -100,6 +100,7 @@ def _is_default_deny(pol: Policy, ingress: bool) -> bool:
         "Without a default deny, every pod not selected by some policy accepts and sends any traffic, so a "
         "compromised pod can reach PHI services and exfiltrate data."
     ),
+    needs=Needs(("NetworkPolicy",), "needs every NetworkPolicy of the namespace (default-deny coverage)"),
 )
 def phi_namespace_default_deny(inv: Inventory) -> Iterator[Hit]:
     policies = _engine(inv).policies
@@ -157,6 +158,8 @@ def _ingress_allowed(inv: Inventory, c: Connection, dst_ns: str, dst_name: str) 
         "Computed from what the NetworkPolicies actually allow: some pod in another namespace, an external "
         "address range or the ingress controller can open a connection to this PHI workload."
     ),
+    needs=Needs(("NetworkPolicy", "workloads"), "needs the NetworkPolicies selecting the workload and the "
+                "workloads of other namespaces (reachability)"),
 )
 def phi_reachable_from_outside(inv: Inventory) -> Iterator[Hit]:
     phi = inv.phi_namespaces
@@ -207,6 +210,7 @@ def _allowed_egress_ranges(inv: Inventory) -> list[tuple[int, int]]:
         "Egress to arbitrary external addresses is the exfiltration path for PHI. In-cluster destinations "
         "and DNS are tolerated; any other external range must be declared."
     ),
+    needs=Needs(("NetworkPolicy",), "needs the NetworkPolicies selecting the workload (egress reachability)"),
 )
 def phi_open_egress(inv: Inventory) -> Iterator[Hit]:
     phi = inv.phi_namespaces
@@ -250,6 +254,7 @@ def phi_open_egress(inv: Inventory) -> Iterator[Hit]:
         "A policy whose podSelector matches no pod protects nothing; it usually hides a label typo and gives "
         "a false sense of isolation."
     ),
+    needs=Needs(("workloads",), "needs the workloads of the namespace (does the policy select any)"),
 )
 def policy_selects_nothing(inv: Inventory) -> Iterator[Hit]:
     engine = _engine(inv)
@@ -297,6 +302,7 @@ def _is_quarantine_policy(pol: Policy) -> bool:
         "Incident response (164.308(a)(6)) needs a way to cut a compromised PHI pod off the network at once; "
         "a pre-installed quarantine policy makes that one `kubectl label` away."
     ),
+    needs=Needs(("NetworkPolicy",), "needs the namespace's NetworkPolicies (quarantine readiness)"),
 )
 def quarantine_readiness(inv: Inventory) -> Iterator[Hit]:
     policies = _engine(inv).policies

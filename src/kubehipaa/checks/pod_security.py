@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubehipaa.checks.registry import Hit, check
+from kubehipaa.checks.registry import Hit, Needs, check
 from kubehipaa.engines import pss
 from kubehipaa.inventory import Inventory, PodSpecRef
 from kubehipaa.model import Severity
@@ -62,6 +62,14 @@ def _summary(verdict: pss.Verdict) -> str:
     description="Every workload next to ePHI should pass the restricted Pod Security Standard, so that the "
     "namespace can enforce it. Evaluated at the namespace's pinned enforce-version when it enforces "
     "restricted, else at latest; the message is the API server's own rejection text.",
+    # Alone: PHI by the config's names only (the full input adds those PHI by label: more findings), judged at
+    # restricted/latest. That is the full input's verdict unless the Namespace enforces restricted at an older
+    # pinned version, where latest can be stricter (runAsUser 0 since 1.23, probe and lifecycle hosts since
+    # 1.34): the webhook then denies what Pod Security Admission admits, on purpose (tested). Where latest is more
+    # lenient (Windows pods since 1.25, more safe sysctls) one object shows less: a subset.
+    needs=Needs(("Namespace",), "needs the Namespace's labels (PHI by selector, the pinned enforce-version) and the "
+                "PSS engine; use Pod Security Admission (`kubehipaa generate namespace`) and the KH-WL policies here",
+                alone="default"),
 )
 def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
     policies = _policies(inv)
@@ -91,6 +99,8 @@ def phi_workload_not_restricted(inv: Inventory) -> Iterator[Hit]:
     description="The namespace declares a Pod Security enforce level that this manifest does not meet: a "
     "Pod is refused at creation, and a controller's pods are refused when it (re)creates them, so the "
     "declared policy and what is running drift apart — an evaluation gap an auditor will ask about.",
+    needs=Needs(("Namespace",), "needs the Namespace's Pod Security labels; Pod Security Admission enforces them "
+                "natively"),
 )
 def workload_violates_namespace_enforce(inv: Inventory) -> Iterator[Hit]:
     policies = _policies(inv)

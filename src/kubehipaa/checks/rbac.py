@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from kubehipaa.checks._pods import MIRROR_POD_ANNOTATION
-from kubehipaa.checks.registry import Hit, check
+from kubehipaa.checks.registry import Hit, Needs, check
 from kubehipaa.engines.rbac import (
     ANONYMOUS,
     BREAK_GLASS_MARK,
@@ -43,6 +43,17 @@ from kubehipaa.model import K8sObject, Severity
 AREA = "rbac"
 ACCESS = ("164.312(a)(1)", "164.308(a)(4)(ii)(B)")
 ACCESS_MOD = ("164.312(a)(1)", "164.308(a)(4)(ii)(C)")
+
+
+BINDINGS = ("RoleBinding", "ClusterRoleBinding")
+BUILTIN_BINDING = Needs(
+    ("Role", "ClusterRole"),
+    "a built-in binding is exempt only while the role it names is unmodified (another object)",
+    alone="subset", kinds=BINDINGS,
+)
+"""The binding checks judge every binding but an unmodified built-in, and a built-in binding of a modified role
+is not one (engines/rbac/defaults.BuiltinAudit): alone, such a binding is exempt; its role can only add findings.
+(Not KH-RBAC-004: the only users a built-in binding may name are the components', which it never reports.)"""
 
 
 def _obj(x: Role | Binding) -> K8sObject:
@@ -127,6 +138,7 @@ def wildcard_rules(inv: Inventory) -> Iterator[Hit]:
     remediation="Bind a narrower role; keep cluster-admin for a break-glass group with an expiry.",
     description="cluster-admin (and membership of system:masters, which no RBAC rule can restrict) allows "
     "reading every Secret and all PHI in the cluster.",
+    needs=BUILTIN_BINDING,
 )
 def cluster_admin_bindings(inv: Inventory) -> Iterator[Hit]:
     for b in _bindings(inv):
@@ -155,6 +167,7 @@ ANONYMOUS_SUBJECTS = {
     "or system:authenticated.",
     description="system:anonymous and system:unauthenticated reach anyone who can connect; "
     "system:authenticated includes every service account of every namespace.",
+    needs=BUILTIN_BINDING,
 )
 def anonymous_bindings(inv: Inventory) -> Iterator[Hit]:
     for b in _bindings(inv):
@@ -190,6 +203,11 @@ def user_subjects(inv: Inventory) -> Iterator[Hit]:
     remediation="Restrict get to named Secrets with resourceNames; avoid list and watch on secrets.",
     description="list/watch (and unnamed get) on secrets returns every credential in scope, including tokens "
     "of more privileged service accounts and database passwords for PHI stores.",
+    # Alone, the role is known when it is a built-in (the RBAC engine's bootstrap policy); a finding then holds
+    # while the cluster's built-in still grants what Kubernetes ships (the API server restores it at every start
+    # unless it is annotated rbac.authorization.kubernetes.io/autoupdate: "false").
+    needs=Needs(("Role", "ClusterRole"), "reported on the binding but decided by the bound Role's rules (another "
+                "object)", alone="subset", kinds=BINDINGS),
 )
 def secret_readers(inv: Inventory) -> Iterator[Hit]:
     idx = inv.rbac
@@ -254,6 +272,8 @@ INTERACTIVE_REQUESTS = [
     "time-boxed break-glass binding for incident work.",
     description="An interactive session in a PHI workload reads patient data and mounted credentials directly, "
     "outside the application's own access logging. get on these subresources suffices over websockets.",
+    needs=Needs(("Role", "ClusterRole", "Namespace"), "needs the bound Role and whether the namespace holds PHI "
+                "(namespace labels)", alone="subset", kinds=BINDINGS),
 )
 def interactive_access_phi(inv: Inventory) -> Iterator[Hit]:
     phi = sorted(inv.phi_namespaces)
@@ -291,6 +311,10 @@ def _rule_touches_cluster_scope(rule: PolicyRule) -> bool:
     remediation="Grant the ClusterRole with RoleBindings in the namespaces that need it.",
     description="The role only covers namespaced resources, yet the ClusterRoleBinding grants it in every "
     "namespace, PHI namespaces included.",
+    # Not "subset": the role's rules decide by their absence (no rule touching cluster-scoped resources), and
+    # the aggregated rules of a built-in ClusterRole can differ in the cluster.
+    needs=Needs(("ClusterRole",), "needs the bound ClusterRole's rules (does any touch cluster-scoped resources)",
+                kinds=("ClusterRoleBinding",)),
 )
 def cluster_binding_for_namespaced_role(inv: Inventory) -> Iterator[Hit]:
     idx = inv.rbac
@@ -332,6 +356,7 @@ def is_break_glass(inv: Inventory, b: Binding) -> bool:
     remediation=f"Annotate emergency bindings with {EXPIRES_ANNOTATION}: <date> and delete them when it passes.",
     description="Emergency access must be time-boxed; a forgotten break-glass binding is standing privileged "
     "access to PHI.",
+    needs=BUILTIN_BINDING,
 )
 def break_glass_expiry(inv: Inventory) -> Iterator[Hit]:
     now = dt.datetime.now(dt.UTC)
@@ -378,6 +403,7 @@ def service_account_automount(inv: Inventory) -> Iterator[Hit]:
     remediation="Set automountServiceAccountToken: false in the pod spec (or on its ServiceAccount) unless the "
     "pod calls the Kubernetes API.",
     description="The pod-level field wins over the ServiceAccount's; when both are unset the token is mounted.",
+    needs=Needs(("ServiceAccount",), "needs the pod's ServiceAccount (its automountServiceAccountToken)"),
 )
 def pod_automount(inv: Inventory) -> Iterator[Hit]:
     for ref in inv.pod_specs:
@@ -429,6 +455,10 @@ def legacy_token_secrets(inv: Inventory) -> Iterator[Hit]:
     "check: pod and workload creation, nodes/proxy, token creation, CSR approval, admission webhooks, "
     "binding patches, aggregate-to labels, bindings to missing roles or service accounts. Severity comes "
     "from the catalog, one level higher where the grant reaches a PHI namespace or kube-system.",
+    # Bindings: a binding to a role or service account the input lacks is itself a finding (RR-014, RR-015), so
+    # alone every binding to a custom Role would fire. A ClusterRole's aggregate-to labels (RR-013) are its own.
+    needs=Needs(("Role", "ClusterRole", "ServiceAccount"), "needs the role a binding names and the namespace's "
+                "ServiceAccounts (the risk catalog reports bindings to missing ones)", kinds=BINDINGS),
 )
 def risk_catalog(inv: Inventory) -> Iterator[Hit]:
     idx = inv.rbac
@@ -463,6 +493,8 @@ def risk_catalog(inv: Inventory) -> Iterator[Hit]:
     "object carrying the kubernetes.io/bootstrapping=rbac-defaults label that is not a built-in. Reviewers "
     "skip platform defaults, so a tampered default is where a backdoor hides; such objects are also judged "
     "by every other RBAC check.",
+    needs=Needs(("Role", "ClusterRole"), "a built-in binding counts as modified when the role it names is "
+                "(another object)", alone="subset", kinds=BINDINGS),
 )
 def modified_builtins(inv: Inventory) -> Iterator[Hit]:
     idx = inv.rbac

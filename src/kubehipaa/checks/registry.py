@@ -21,6 +21,36 @@ from kubehipaa.redaction import GENERIC, mask_sensitive, redact_text, redact_tre
 
 REDACTED = GENERIC
 
+Alone = Literal["exact", "subset", "default", "skip"]
+"""What one object shows of a check (`CheckMeta.alone`; "subset", "default", "skip" as `Needs.alone` says)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a check reads beyond the object it reports on: the one catalog of the checks one object cannot
+    decide. The admission webhook judges a one-object inventory (the AdmissionReview carries one object) and a
+    ValidatingAdmissionPolicy sees one object, so both read this, never a list of their own: the webhook skips
+    the checks marked "skip" (`pipelines.admission.checks_for_kind`), and `generate admission-policies` lists
+    `why` as the reason a check has no policy. tests/admission/test_cross_object.py runs every check on each
+    object alone and in its full input and fails on a check that reads other objects without saying so."""
+
+    objects: tuple[str, ...]
+    """The other objects read, by kind (`Role`, `ServiceAccount`, `Namespace`, `NetworkPolicy`, `workloads`)."""
+    why: str
+    """One line: what the verdict needs from them (the reason listed for a check without a policy)."""
+    alone: Literal["subset", "default", "skip"] = "skip"
+    """What a one-object inventory gives. "skip": the others' absence makes the check fire (a binding to a Role
+    the request does not carry, a workload with no NetworkPolicy in sight) or it can fire on nothing: the
+    webhook does not run it. "subset": every finding on one object is a finding in its full input too; the
+    others can only add findings (a binding to a built-in role, which the RBAC engine knows without the
+    cluster; a namespace that is PHI by the config's names): the webhook runs it and misses what only the
+    others show. "default": the object is judged as if the others held their defaults (a Namespace without
+    Pod Security labels: restricted at latest), which is the full input's verdict unless one of them departs
+    from its default in the way `why` names: the webhook runs it, knowingly stricter there."""
+    kinds: tuple[str, ...] = ()
+    """The kinds under review whose verdict needs the others; empty: every kind. On any other kind one object
+    decides (KH-RBAC-013 judges a ClusterRole's aggregate-to labels alone, a binding against its role)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckMeta(RuleMeta):
@@ -34,9 +64,20 @@ class CheckMeta(RuleMeta):
     pss: tuple[str, ...] = ()
     scope: Literal["manifest", "control-plane", "cluster"] = "manifest"
     family: Family = "check"
+    needs: Needs | None = None
+    """The other objects the check reads to judge an object (None: the object alone decides). The config is not
+    another object; a Namespace's labels are, but where they only raise a severity (a namespace PHI by
+    `phi.selector`) the check is not marked: findings, not severities, are what one object must get right."""
 
     def severity_for(self, phi: bool) -> Severity:
         return self.phi_severity if (phi and self.phi_severity is not None) else self.severity
+
+    def alone(self, kind: str) -> Alone:
+        """What a one-object inventory holding an object of `kind` shows of this check (see `Needs.alone`)."""
+        needs = self.needs
+        if needs is None or (needs.kinds and kind not in needs.kinds):
+            return "exact"
+        return needs.alone
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -189,6 +230,10 @@ def check(
                               remediation=remediation, **extra))
     if meta.phi_severity is not None and not isinstance(meta.phi_severity, Severity):
         raise RuleError(f"{id}: phi_severity {meta.phi_severity!r} is not a Severity")
+    needs = meta.needs
+    if needs is not None and (not isinstance(needs, Needs) or not needs.objects or not needs.why.strip()
+                              or needs.alone not in ("subset", "default", "skip")):
+        raise RuleError(f"{id}: needs must be a Needs naming the objects read, why, and alone subset|default|skip")
 
     def register(fn: CheckFn) -> CheckFn:
         if id in REGISTRY and REGISTRY[id].fn.__qualname__ != fn.__qualname__:

@@ -38,7 +38,8 @@ def admission_policies_cmd(
         selector = dict(cfg.phi.selector) if cfg is not None and cfg.phi.selector else dict(DEFAULT_PHI_LABEL)
         opts = PolicyOptions(action=action, phi_only=phi_only, phi_selector=selector)
         meta = {c.meta.id: (c.meta.title, c.meta.remediation) for c in all_checks()}
-        write_output(manifests_yaml(admission_policies(opts, meta), header_lines(opts)), output)
+        cross_object = {c.meta.id: c.meta.needs.why for c in all_checks() if c.meta.needs is not None}
+        write_output(manifests_yaml(admission_policies(opts, meta), header_lines(opts, cross_object)), output)
         code = EXIT_OK
     except KubehipaaError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)

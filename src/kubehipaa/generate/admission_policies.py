@@ -9,8 +9,10 @@ line (the same container lists, the same Windows / user-namespace skips, the sam
 PSS fixtures and compares with the scanner.
 
 Checks whose verdict needs another object (the bound Role, the Namespace's labels, every NetworkPolicy of the
-namespace, the ServiceAccount) or an engine (PHI-shaped value detection, the RBAC risk catalog) are listed in
-`NOT_EXPRESSIBLE` with the reason: a VAP sees one object (plus an optional param) and cannot look others up.
+namespace, the ServiceAccount) or an engine (PHI-shaped value detection, the RBAC risk catalog) are listed with
+the reason (`not_expressible`): a VAP sees one object (plus an optional param) and cannot look others up. The
+cross-object reasons come from the checks' own metadata (`CheckMeta.needs`), which the CLI passes in, so the
+webhook and this list read one catalog.
 
 Pure: returns dicts; `reports.manifests` renders them.
 """
@@ -258,28 +260,15 @@ TRANSLATIONS: tuple[Translation, ...] = (
 BY_ID = {t.check_id: t for t in TRANSLATIONS}
 
 NOT_EXPRESSIBLE: dict[str, str] = {
-    "KH-NET-001": "needs every NetworkPolicy of the namespace (default-deny coverage)",
-    "KH-NET-002": "needs the NetworkPolicies selecting the workload (reachability)",
-    "KH-NET-003": "needs the NetworkPolicies selecting the workload (egress reachability)",
-    "KH-NET-004": "needs the workloads of the namespace (does the policy select any)",
-    "KH-NET-005": "needs the namespace's NetworkPolicies (quarantine readiness)",
     "KH-NET-006": "needs CIDR arithmetic over except blocks (ipBlock coverage); not translated yet",
-    "KH-RBAC-005": "reported on the binding but decided by the bound Role's rules (another object)",
     "KH-RBAC-006": "needs the RBAC engine's rule matching (wildcards, resource names, subresources); not "
                    "translated yet",
-    "KH-RBAC-007": "needs the bound Role and whether the namespace holds PHI (namespace labels)",
-    "KH-RBAC-008": "needs the bound ClusterRole and every namespace the subjects use",
     "KH-RBAC-009": "compares an expiry annotation with the current time and the configured maximum; not "
                    "translated yet",
     "KH-RBAC-010": "not translated yet (ServiceAccount automount)",
-    "KH-RBAC-011": "needs the pod's ServiceAccount (its automountServiceAccountToken)",
     "KH-RBAC-012": "not translated yet (legacy service-account token Secrets)",
-    "KH-RBAC-013": "the RBAC engine's risk-rule catalog (rule matching across objects)",
     "KH-RBAC-014": "compares with upstream's bootstrap policy (the RBAC engine's content audit)",
     "KH-WL-013": "the control-plane engine's static-Pod classifier (image, binary, flags)",
-    "KH-PSS-001": "needs the Namespace's labels and the PSS engine; use Pod Security Admission "
-                  "(`kubehipaa generate namespace`) and the KH-WL policies here",
-    "KH-PSS-002": "needs the Namespace's Pod Security labels; Pod Security Admission enforces them natively",
     "KH-NS-001": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
     "KH-NS-002": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
     "KH-NS-003": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
@@ -289,7 +278,22 @@ NOT_EXPRESSIBLE: dict[str, str] = {
     "KH-API-*, KH-KUB-*, KH-AUD-*, KH-ENC-*": "control-plane configuration files (flags, audit policy, "
                                              "encryption config), not API objects: nothing to admit",
 }
-"""Rules without a policy, and why. A check id or a family (`KH-SEC-*`)."""
+"""Rules without a policy, and why: a check id or a family (`KH-SEC-*`). The checks that need other objects are
+not listed here but in their metadata (`CheckMeta.needs`, passed in by the CLI): see `not_expressible`."""
+
+
+def not_expressible(cross_object: Mapping[str, str]) -> dict[str, str]:
+    """Every rule without a policy, and why: `NOT_EXPRESSIBLE` and the checks that judge an object against
+    others (`cross_object`: check id -> reason, from each check's `needs` metadata; generators do not import
+    checks), by id, then the families. A check with a translation is left out: its policy decides what one
+    object shows (`needs.alone` "subset"), as the webhook does."""
+    single = {k: v for k, v in NOT_EXPRESSIBLE.items() if "*" not in k}
+    out: dict[str, str] = {}
+    for cid in sorted(set(single) | set(cross_object)):
+        if cid not in BY_ID:
+            out[cid] = "; ".join(why for why in (single.get(cid), cross_object.get(cid)) if why)
+    out.update((k, v) for k, v in NOT_EXPRESSIBLE.items() if "*" in k)
+    return out
 
 
 # ---- rendering ------------------------------------------------------------------------------------------------
@@ -380,8 +384,9 @@ def admission_policies(options: PolicyOptions, meta: Mapping[str, tuple[str, str
     return docs
 
 
-def header_lines(options: PolicyOptions) -> list[str]:
-    """The output's comment header: what is enforced, how, and which rules are not (and why)."""
+def header_lines(options: PolicyOptions, cross_object: Mapping[str, str]) -> list[str]:
+    """The output's comment header: what is enforced, how, and which rules are not (and why; `cross_object` as
+    for `not_expressible`)."""
     lines = [
         "ValidatingAdmissionPolicies generated by kubehipaa (admissionregistration.k8s.io/v1, Kubernetes >= 1.30).",
         f"Action: {ACTIONS[options.action]}"
@@ -391,5 +396,5 @@ def header_lines(options: PolicyOptions) -> list[str]:
         "Test offline before applying: kubehipaa admission test THIS-FILE ./manifests",
         "Not expressible in CEL (enforce with `kubehipaa serve admission` or scan):",
     ]
-    lines += [f"  {cid}: {why}" for cid, why in NOT_EXPRESSIBLE.items()]
+    lines += [f"  {cid}: {why}" for cid, why in not_expressible(cross_object).items()]
     return lines

@@ -4,9 +4,9 @@ Pure (no I/O, no clock beyond `today` for exception expiry): `server.admission` 
 `review`, writes the answer, counts and logs. The object under review is judged by the scanner's own checks:
 it becomes a one-object Inventory (namespace taken from `request.namespace` when the object has none, as the
 API server would store it) and `pipelines.scan.run_scan` runs the checks that read its kind (the map in
-`pipelines.check_inputs`), minus the checks that judge an object against others (default-deny policies of its
-namespace, the role a binding names), which one object cannot show. Exceptions from `.kubehipaa.yaml` are
-applied by `run_scan`, with their expiry.
+`pipelines.check_inputs`), minus the checks whose metadata (`CheckMeta.needs`) says one object of that kind
+cannot decide them (default-deny policies of its namespace, the role a binding names). Exceptions from
+`.kubehipaa.yaml` are applied by `run_scan`, with their expiry.
 
 Decisions (docs/admission.md):
 - CREATE and UPDATE are judged; on UPDATE a finding already present in `oldObject` (same rule, same field) only
@@ -61,10 +61,6 @@ ADMISSION_RULES: dict[str, tuple[str, str]] = {
     UNREADABLE: ("Object could not be judged",
                  "Give the object the shape its kind's schema defines; kubehipaa could not read the part named."),
 }
-
-CROSS_OBJECT = frozenset({"KH-NET-001", "KH-NET-002", "KH-NET-003", "KH-NET-004", "KH-NET-005", "KH-RBAC-008"})
-"""Checks that judge an object against others (its namespace's NetworkPolicies, the role a binding names):
-on a one-object inventory they would fire on every object, so admission does not run them."""
 
 PHI_DENY: tuple[str, ...] = (
     # Pod Security restricted: the namespace-level verdict and the per-field rules that name the fix
@@ -205,10 +201,14 @@ class Policy:
 
 @lru_cache(maxsize=256)
 def checks_for_kind(kind: str) -> tuple[Check, ...]:
-    """The manifest checks that read objects of `kind`, minus the cross-object ones (empty: unknown kind)."""
+    """The manifest checks that read objects of `kind` (empty: unknown kind), minus those one such object cannot
+    decide: the checks whose metadata (`CheckMeta.needs`, the one catalog) says a one-object inventory gives
+    findings the other objects would contradict, or none (the namespace's NetworkPolicies, the Role a binding
+    names, the pod's ServiceAccount). Checks marked "subset" run: what one object shows of them holds with the
+    others too (a binding to a built-in role, which the RBAC engine knows without the cluster)."""
     wanted = set(affected_checks(kind))
     return tuple(c for c in all_checks()
-                 if c.meta.id in wanted and c.meta.scope == "manifest" and c.meta.id not in CROSS_OBJECT)
+                 if c.meta.id in wanted and c.meta.scope == "manifest" and c.meta.alone(kind) != "skip")
 
 
 @dataclass(slots=True)
