@@ -24,6 +24,8 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     celpy = None  # type: ignore[assignment]
     celtypes = None  # type: ignore[assignment]
 
+from kubehipaa.engines.cel.network import NETWORK_FUNCTIONS
+
 
 class CelUnavailable(RuntimeError):
     """cel-python is not installed."""
@@ -87,11 +89,15 @@ SUPPORTED_K8S_FUNCTIONS: dict[str, str] = {
     "has, all, exists, exists_one, map, filter": "CEL standard macros (cel-python)",
     "size, contains, startsWith, endsWith, matches, in, type, int, string, double": "CEL standard (cel-python)",
     "== / != across types": "cel-go heterogeneous equality (different types: false, not an error)",
+    "ip, isIP, family, isUnspecified, isLoopback, isLinkLocalMulticast, isLinkLocalUnicast, isGlobalUnicast":
+        "k8s IP library (engines/cel/network.py): netip grammar, zones and IPv4-mapped IPv6 refused",
+    "cidr, isCIDR, containsIP, containsCIDR, prefixLength, masked, cidr.ip(), string(ip|cidr)":
+        "k8s CIDR library (engines/cel/network.py); containsCIDR as fixed in Kubernetes 1.33",
 }
 """What the offline evaluator supports beyond cel-python. Any other Kubernetes library function (split,
 lowerAscii, indexOf, url, quantity, authorizer, ...) is an unknown function: the policy errors, visibly."""
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "_==_": _eq, "_!=_": _ne}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "_==_": _eq, "_!=_": _ne, **NETWORK_FUNCTIONS}
 
 
 # ---- compiled policies --------------------------------------------------------------------------------------
