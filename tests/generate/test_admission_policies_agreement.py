@@ -228,6 +228,11 @@ HOSTILE: dict[str, list[tuple[str, bool]]] = {
         (_ROLE.format(kind="Role", name="missing-lists", ns=", namespace: clinical")
          + "rules: [{verbs: [impersonate]}, {resources: [users], verbs: [impersonate]}]\n", False),
     ],
+    "KH-RBAC-001": [  # only a ClusterRole aggregates: a Role's stray aggregationRule does not hide its rules
+        (_ROLE.format(kind="Role", name="stray-aggregation", ns=", namespace: clinical")
+         + "aggregationRule: {clusterRoleSelectors: [{matchLabels: {x: y}}]}\n"
+           "rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]\n", True),
+    ],
     "KH-RBAC-010": [
         ("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: t, namespace: clinical}\n"
          "automountServiceAccountToken: true\n", True),

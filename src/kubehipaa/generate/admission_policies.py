@@ -309,7 +309,7 @@ TRANSLATIONS: tuple[Translation, ...] = (
                 f"has(object.spec) && size({_TLS}) > 0 && !({_TLS_HOSTS} && {_UNCOVERED})",
                 "'Ingress serves hosts without TLS'"),
     Translation("KH-RBAC-001", ("Role", "ClusterRole"),
-                f"has(object.aggregationRule) || !{_RULES_}.exists(r, "
+                f"{_AGGREGATED} || !{_RULES_}.exists(r, "
                 "(has(r.verbs) && '*' in r.verbs) || (has(r.apiGroups) && '*' in r.apiGroups) || "
                 "(has(r.resources) && '*' in r.resources))",
                 "'a rule grants * verbs, apiGroups or resources'", match_conditions=[_NOT_API_SERVER]),
