@@ -142,3 +142,154 @@ def test_policies_agree_on_pss_fixtures(level: str, version: str, path: Path) ->
         assert bool(cel[cid]) == bool(controls & set(verdict.checks)), (cid, sorted(verdict.checks))
     caps = bool(cel["KH-WL-004"] or cel["KH-WL-005"])
     assert caps == ("capabilities_restricted" in verdict.checks)
+
+
+# ---- hostile variants of the rules translated last (KH-NET-006, KH-RBAC-006/010/012, KH-NS-004) -----------
+
+_NP = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: clinical}}\n"
+_ROLE = "apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {{name: {name}{ns}}}\n"
+_NS = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels: {labels}\n"
+# Check id -> (one object as YAML, does the check report it): missing fields, null fields (the API server reads
+# them as absent, and so does the offline evaluator), empty lists, IPv6, `except` blocks, aggregation. Wrong
+# types (a string where a list belongs) are not here: the API server refuses them before any policy runs, and
+# the scan reports them as skipped input (exit 2), so there is no policy verdict to compare.
+HOSTILE: dict[str, list[tuple[str, bool]]] = {
+    "KH-NET-006": [
+        (_NP.format(name="v6-world") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{to: [{ipBlock: {cidr: '::/0'}}]}]\n", True),
+        (_NP.format(name="world-minus-private") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8, 192.168.0.0/16]}}]}]\n", True),
+        (_NP.format(name="world-all-excepted") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [0.0.0.0/1, 128.0.0.0/1]}}]}]\n", True),
+        (_NP.format(name="no-policytypes") + "spec:\n  podSelector: {}\n"
+         "  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]\n", True),
+        (_NP.format(name="empty-policytypes") + "spec:\n  podSelector: {}\n  policyTypes: []\n"
+         "  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]\n", True),
+        (_NP.format(name="ingress-only-type") + "spec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"
+         "  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]\n", False),
+        (_NP.format(name="host-bits") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{to: [{podSelector: {}}, {ipBlock: {cidr: 10.1.2.3/0}}], ports: [{port: 443}]}]\n", True),
+        (_NP.format(name="mapped-v6") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{to: [{ipBlock: {cidr: '::ffff:0.0.0.0/0'}}]}]\n", True),
+        (_NP.format(name="two-halves") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/1}}, {ipBlock: {cidr: 128.0.0.0/1}}]}]\n", False),
+        (_NP.format(name="zero-net") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/8}}, {ipBlock: {cidr: 0.0.0.0/10}}]}]\n", False),
+        (_NP.format(name="v6-doc-range") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{to: [{ipBlock: {cidr: '2001:db8::/32', except: ['2001:db8::/48']}}]}]\n", False),
+        (_NP.format(name="ingress-from-world") + "spec:\n  podSelector: {}\n"
+         "  ingress: [{from: [{ipBlock: {cidr: 0.0.0.0/0}}]}]\n", False),
+        (_NP.format(name="no-peers") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+         "  egress: [{}, {to: []}, {ports: [{port: 53, protocol: UDP}]}]\n", False),
+        (_NP.format(name="no-egress") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress: []\n", False),
+        (_NP.format(name="no-spec"), False),
+        (_NP.format(name="null-to") + "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress: [{to: null}]\n",
+         False),
+        (_NP.format(name="null-except") + "spec:\n  podSelector: {}\n  policyTypes: null\n"
+         "  egress: [{to: [{ipBlock: {cidr: '0.0.0.0/00', except: null}}]}]\n", True),
+    ],
+    "KH-RBAC-006": [
+        (_ROLE.format(kind="Role", name="star-verb", ns=", namespace: clinical")
+         + "rules: [{apiGroups: [rbac.authorization.k8s.io], resources: [roles], verbs: ['*']}]\n", True),
+        (_ROLE.format(kind="ClusterRole", name="star-group", ns="")
+         + "rules: [{apiGroups: ['*'], resources: [users, pods], verbs: [impersonate]}]\n", True),
+        (_ROLE.format(kind="ClusterRole", name="star-resource", ns="")
+         + "rules: [{apiGroups: [''], resources: ['*'], verbs: [get, impersonate]}]\n", True),
+        (_ROLE.format(kind="ClusterRole", name="uids", ns="")
+         + "rules: [{apiGroups: [authentication.k8s.io], resources: [uids], verbs: [impersonate]}]\n", True),
+        (_ROLE.format(kind="ClusterRole", name="uids-core-group", ns="")
+         + "rules: [{apiGroups: [''], resources: [uids], verbs: [impersonate]}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="subresources-only", ns="")
+         + "rules: [{apiGroups: [rbac.authorization.k8s.io], resources: [roles/status, '*/escalate'], "
+           "verbs: ['*']}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="wrong-group", ns="")
+         + "rules: [{apiGroups: [''], resources: [clusterroles], verbs: [bind, escalate]}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="case", ns="")
+         + "rules: [{apiGroups: [''], resources: [users], verbs: [Impersonate]}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="split-across-rules", ns="")
+         + "rules: [{apiGroups: [''], resources: [users], verbs: [get]}, "
+           "{apiGroups: [''], resources: [pods], verbs: [impersonate]}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="full-wildcard", ns="")
+         + "rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}, "
+           "{apiGroups: [''], resources: [users], verbs: [impersonate]}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="aggregated", ns="")
+         + "aggregationRule: {clusterRoleSelectors: [{matchLabels: {x: y}}]}\n"
+           "rules: [{apiGroups: [''], resources: [users], verbs: [impersonate]}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="aggregated-empty", ns="")
+         + "aggregationRule: {}\nrules: [{apiGroups: [''], resources: [groups], verbs: [impersonate]}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="non-resource", ns="")
+         + "rules: [{nonResourceURLs: ['*'], verbs: ['*']}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="no-rules", ns=""), False),
+        (_ROLE.format(kind="Role", name="empty-rules", ns=", namespace: clinical") + "rules: []\n", False),
+        (_ROLE.format(kind="ClusterRole", name="null-verbs", ns="")
+         + "rules: [{apiGroups: [''], resources: [users], verbs: null}]\n", False),
+        (_ROLE.format(kind="ClusterRole", name="null-aggregation", ns="")
+         + "aggregationRule: null\nrules: [{apiGroups: [''], resources: [users], verbs: [impersonate]}]\n", True),
+        (_ROLE.format(kind="Role", name="missing-lists", ns=", namespace: clinical")
+         + "rules: [{verbs: [impersonate]}, {resources: [users], verbs: [impersonate]}]\n", False),
+    ],
+    "KH-RBAC-001": [  # only a ClusterRole aggregates: a Role's stray aggregationRule does not hide its rules
+        (_ROLE.format(kind="Role", name="stray-aggregation", ns=", namespace: clinical")
+         + "aggregationRule: {clusterRoleSelectors: [{matchLabels: {x: y}}]}\n"
+           "rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]\n", True),
+    ],
+    "KH-RBAC-010": [
+        ("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: t, namespace: clinical}\n"
+         "automountServiceAccountToken: true\n", True),
+        ("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: f, namespace: clinical}\n"
+         "automountServiceAccountToken: false\n", False),
+        ("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: unset, namespace: clinical}\n"
+         "secrets: []\n", True),
+        ("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: null-value, namespace: clinical}\n"
+         "automountServiceAccountToken: null\n", True),
+        ("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: string-false, namespace: clinical}\n"
+         "automountServiceAccountToken: 'false'\n", True),
+    ],
+    "KH-RBAC-012": [
+        ("apiVersion: v1\nkind: Secret\nmetadata: {name: opaque, namespace: clinical}\n"
+         "data: {token: c2VjcmV0}\n", False),
+        ("apiVersion: v1\nkind: Secret\nmetadata: {name: bare-token, namespace: clinical}\n"
+         "type: kubernetes.io/service-account-token\n", True),
+        ("apiVersion: v1\nkind: Secret\nmetadata: {name: sa-dockercfg, namespace: clinical}\n"
+         "type: kubernetes.io/dockerconfigjson\ndata: {.dockerconfigjson: e30=}\n", False),
+    ],
+    "KH-NS-004": [
+        (_NS.format(name="unknown-mode", labels="{pod-security.kubernetes.io/enforcement: restricted}"), True),
+        (_NS.format(name="bare-prefix", labels="{pod-security.kubernetes.io/: restricted}"), True),
+        (_NS.format(name="version-suffix", labels="{pod-security.kubernetes.io/audit-version-x: latest}"), True),
+        (_NS.format(name="leading-zero", labels="{pod-security.kubernetes.io/enforce-version: v1.05}"), True),
+        (_NS.format(name="major-2", labels="{pod-security.kubernetes.io/warn-version: v2.0}"), True),
+        (_NS.format(name="upper", labels="{pod-security.kubernetes.io/audit: RESTRICTED}"), True),
+        (_NS.format(name="empty-level", labels="{pod-security.kubernetes.io/warn: ''}"), True),
+        (_NS.format(name="level-in-version", labels="{pod-security.kubernetes.io/enforce-version: restricted}"),
+         True),
+        (_NS.format(name="version-in-level", labels="{pod-security.kubernetes.io/enforce: latest}"), True),
+        (_NS.format(name="v1-0", labels="{pod-security.kubernetes.io/enforce-version: v1.0, "
+                    "pod-security.kubernetes.io/enforce: privileged}"), False),
+        (_NS.format(name="all-six", labels="{pod-security.kubernetes.io/enforce: baseline, "
+                    "pod-security.kubernetes.io/enforce-version: v1.31, pod-security.kubernetes.io/audit: "
+                    "restricted, pod-security.kubernetes.io/audit-version: latest, pod-security.kubernetes.io/warn: "
+                    "restricted, pod-security.kubernetes.io/warn-version: v1.99}"), False),
+        (_NS.format(name="other-prefix", labels="{pod-security.kubernetes.io.example/enforce: x, "
+                    "kubehipaa.io/phi: 'true'}"), False),
+        (_NS.format(name="no-labels", labels="{}"), False),
+        (_NS.format(name="null-level", labels="{pod-security.kubernetes.io/enforce: null}"), True),
+        (_NS.format(name="int-level", labels="{pod-security.kubernetes.io/enforce-version: 1}"), True),
+        ("apiVersion: v1\nkind: Namespace\nmetadata: {name: no-label-map}\n", False),
+    ],
+}
+HOSTILE_CASES = [(cid, doc, fires) for cid, cases in HOSTILE.items() for doc, fires in cases]
+
+
+@pytest.mark.parametrize(("cid", "doc", "fires"), HOSTILE_CASES,
+                         ids=[f"{c}/{yaml.safe_load(d)['metadata']['name']}" for c, d, _ in HOSTILE_CASES])
+def test_new_translations_agree_on_hostile_variants(cid: str, doc: str, fires: bool, tmp_path: Path) -> None:
+    """Each object alone: the scanner reports it exactly when `fires`, and so does the policy (no evaluation
+    error), and every other policy agrees with the scanner on it too."""
+    path = tmp_path / "case.yaml"
+    path.write_text(doc, encoding="utf-8")
+    scanner, cel, notes = _verdicts(path)
+    assert not notes, notes
+    assert bool(scanner[cid]) == fires, ("scanner", scanner[cid])
+    assert bool(cel[cid]) == fires, ("policy", cel[cid])
+    assert cel == scanner

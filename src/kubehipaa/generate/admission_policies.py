@@ -54,6 +54,12 @@ OTHER_RESOURCES: dict[str, tuple[str, str]] = {
     "ClusterRole": ("rbac.authorization.k8s.io", "clusterroles"),
     "RoleBinding": ("rbac.authorization.k8s.io", "rolebindings"),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io", "clusterrolebindings"),
+    "NetworkPolicy": ("networking.k8s.io", "networkpolicies"),
+    "ServiceAccount": ("", "serviceaccounts"),
+    "Secret": ("", "secrets"),
+    # Cluster-scoped, but NOT in CLUSTER_SCOPED: upstream matches a binding's namespaceSelector against a
+    # Namespace object's own labels, so `--phi-only` and the kube-system exclusion apply to it.
+    "Namespace": ("", "namespaces"),
 }
 RESOURCES: dict[str, tuple[str, str]] = {**WORKLOAD_RESOURCES, **OTHER_RESOURCES}
 CLUSTER_SCOPED = frozenset({"ClusterRole", "ClusterRoleBinding"})
@@ -173,6 +179,71 @@ _UNCOVERED = (
     f"!{_TLS}.exists(t, has(t.hosts) && r.host in t.hosts))"
 )
 
+# KH-NET-006 (checks/network.py `_to_world`): an egress ipBlock whose cidr has prefix length 0, in a policy
+# that affects egress. The check's second test (more than half of the IPv4 space left once the excepts are
+# taken out) can only hold for a /0 cidr (any other IPv4 block holds at most 2**31 addresses), so the verdict is
+# the prefix length alone, and `except` entries never change it. The prefix is read from the text after the
+# one '/' (the scanner's parser reads it as a decimal number: `/0`, `/00`), not with Kubernetes' `cidr()`:
+# that refuses spellings the API server has long admitted in ipBlocks (`010.0.0.0/8`, IPv4-mapped IPv6
+# `::ffff:0.0.0.0/0`), and the policy would then error (deny) where the scan reports nothing, or allow a /0 it
+# reports.
+_NP_SPEC_EGRESS = "(has(object.spec) && has(object.spec.egress) ? object.spec.egress : [])"
+_AFFECTS_EGRESS = (  # upstream defaulting of an empty policyTypes: Egress only if the policy has egress rules
+    "(has(object.spec) && has(object.spec.policyTypes) && size(object.spec.policyTypes) > 0 ? "
+    f"'Egress' in object.spec.policyTypes : size({_NP_SPEC_EGRESS}) > 0)"
+)
+_WORLD_PEER = "(has(p.ipBlock) && has(p.ipBlock.cidr) && p.ipBlock.cidr.matches('^[^/]+/0+$'))"
+_WORLD_RULE = f"(has(r.to) && r.to.exists(p, {_WORLD_PEER}))"
+
+# KH-RBAC-006 (checks/rbac.py `escalation_verbs`): the RBAC authorizer's rule matching (engines/rbac/matching)
+# for the eight requests the check asks, each without a subresource and for any name (resourceNames ignored,
+# `role_allows_any_name`): a verb equal to the request's or '*', likewise the apiGroup and the resource. With
+# no subresource, a `*/<sub>` entry never matches and `roles/x` never covers `roles`, so equality or '*' is the
+# whole rule. Aggregated ClusterRoles and roles with a full-wildcard rule (reported by KH-RBAC-001) are skipped.
+_ESCALATION_REQUESTS = (
+    "[['escalate', 'rbac.authorization.k8s.io', 'roles'], ['escalate', 'rbac.authorization.k8s.io', 'clusterroles'], "
+    "['bind', 'rbac.authorization.k8s.io', 'roles'], ['bind', 'rbac.authorization.k8s.io', 'clusterroles'], "
+    "['impersonate', '', 'users'], ['impersonate', '', 'groups'], ['impersonate', '', 'serviceaccounts'], "
+    "['impersonate', 'authentication.k8s.io', 'uids']]"
+)
+_RULE_ALLOWS = (
+    "(has(r.verbs) && r.verbs.exists(v, v == '*' || v == a[0])) && "
+    "(has(r.apiGroups) && r.apiGroups.exists(g, g == '*' || g == a[1])) && "
+    "(has(r.resources) && r.resources.exists(x, x == '*' || x == a[2]))"
+)
+_ALLOWED_ESCALATIONS = f"{_ESCALATION_REQUESTS}.filter(a, {_RULES_}.exists(r, {_RULE_ALLOWS}))"
+_FULL_WILDCARD = (
+    f"{_RULES_}.exists(r, has(r.verbs) && '*' in r.verbs && has(r.apiGroups) && '*' in r.apiGroups && "
+    "has(r.resources) && '*' in r.resources)"
+)
+_AGGREGATED = "(object.kind == 'ClusterRole' && has(object.aggregationRule) && object.aggregationRule != null)"
+
+# KH-NS-004 (checks/namespaces.py): every label under pod-security.kubernetes.io/ must be one of the six keys
+# Pod Security Admission reads, with a level (exact, case-sensitive) or a version (`latest`, `v1.N` without
+# leading zeros) it can parse.
+_NS_LABELS = "(has(object.metadata.labels) ? object.metadata.labels : {})"
+_PSA_KEY = "k.startsWith('pod-security.kubernetes.io/')"
+_PSA_BAD = (
+    f"({_PSA_KEY} && (!k.matches('^pod-security[.]kubernetes[.]io/(enforce|audit|warn)(-version)?$') || "
+    f"type({_NS_LABELS}[k]) != string || "
+    f"(k.endsWith('-version') ? !({_NS_LABELS}[k] == 'latest' || "
+    f"{_NS_LABELS}[k].matches('^v1[.]([0-9]|[1-9][0-9]*)$')) : "
+    f"!({_NS_LABELS}[k] in ['privileged', 'baseline', 'restricted']))))"
+)
+
+# The identities of the controllers that create ServiceAccounts by themselves (the `default` account of
+# every new namespace): kube-controller-manager with --use-service-account-credentials (kubeadm's default)
+# or without. Denying them would leave new namespaces without a default account, so pods there could not be
+# created; the scan still reports such an account.
+_NOT_SA_CONTROLLER = {
+    "name": "not-service-account-controller",
+    "expression": "!(request.userInfo.username in ['system:serviceaccount:kube-system:service-account-controller', "
+                  "'system:kube-controller-manager'])",
+}
+# A Secret's type is immutable (API validation), so a service-account-token Secret can only arrive by CREATE;
+# leaving UPDATE alone lets the legacy-token cleaner label and the token controller fill the ones that exist.
+_ON_CREATE = {"name": "on-create", "expression": "request.operation == 'CREATE'"}
+
 W = tuple(WORKLOAD_RESOURCES)
 
 
@@ -240,7 +311,7 @@ TRANSLATIONS: tuple[Translation, ...] = (
                 f"has(object.spec) && size({_TLS}) > 0 && !({_TLS_HOSTS} && {_UNCOVERED})",
                 "'Ingress serves hosts without TLS'"),
     Translation("KH-RBAC-001", ("Role", "ClusterRole"),
-                f"has(object.aggregationRule) || !{_RULES_}.exists(r, "
+                f"{_AGGREGATED} || !{_RULES_}.exists(r, "
                 "(has(r.verbs) && '*' in r.verbs) || (has(r.apiGroups) && '*' in r.apiGroups) || "
                 "(has(r.resources) && '*' in r.resources))",
                 "'a rule grants * verbs, apiGroups or resources'", match_conditions=[_NOT_API_SERVER]),
@@ -256,23 +327,36 @@ TRANSLATIONS: tuple[Translation, ...] = (
                 f"!{_SUBJECTS}.exists(s, {_USER_BAD})",
                 f"'binds user(s) directly: ' + {_SUBJECTS}.filter(s, {_USER_BAD}).map(s, s.name).join(', ')",
                 match_conditions=[_NOT_API_SERVER]),
+    Translation("KH-RBAC-006", ("Role", "ClusterRole"),
+                f"{_AGGREGATED} || {_FULL_WILDCARD} || size({_ALLOWED_ESCALATIONS}) == 0",
+                f"'allows ' + {_ALLOWED_ESCALATIONS}.map(a, a[0] + ' ' + a[2]).join(', ')",
+                match_conditions=[_NOT_API_SERVER]),
+    Translation("KH-RBAC-010", ("ServiceAccount",),
+                "has(object.automountServiceAccountToken) && object.automountServiceAccountToken == false",
+                "'automountServiceAccountToken is not false'", match_conditions=[_NOT_SA_CONTROLLER]),
+    Translation("KH-RBAC-012", ("Secret",),
+                "!(has(object.type) && object.type == 'kubernetes.io/service-account-token')",
+                "'a kubernetes.io/service-account-token Secret never expires'", match_conditions=[_ON_CREATE]),
+    Translation("KH-NET-006", ("NetworkPolicy",),
+                f"!({_AFFECTS_EGRESS} && {_NP_SPEC_EGRESS}.exists(r, {_WORLD_RULE}))",
+                f"'egress allowed to ' + {_NP_SPEC_EGRESS}.filter(r, {_WORLD_RULE})"
+                f".map(r, r.to.filter(p, {_WORLD_PEER}).map(p, p.ipBlock.cidr).join(', ')).join(', ')"),
+    Translation("KH-NS-004", ("Namespace",),
+                f"!{_NS_LABELS}.exists(k, {_PSA_BAD})",
+                f"'invalid Pod Security label(s): ' + {_NS_LABELS}.filter(k, {_PSA_BAD}).join(', ')"),
 )
 BY_ID = {t.check_id: t for t in TRANSLATIONS}
 
 NOT_EXPRESSIBLE: dict[str, str] = {
-    "KH-NET-006": "needs CIDR arithmetic over except blocks (ipBlock coverage); not translated yet",
-    "KH-RBAC-006": "needs the RBAC engine's rule matching (wildcards, resource names, subresources); not "
-                   "translated yet",
-    "KH-RBAC-009": "compares an expiry annotation with the current time and the configured maximum; not "
-                   "translated yet",
-    "KH-RBAC-010": "not translated yet (ServiceAccount automount)",
-    "KH-RBAC-012": "not translated yet (legacy service-account token Secrets)",
+    "KH-RBAC-009": "an expiry in the past is a finding, and admission CEL has no current time (no now(); the "
+                   "request carries no timestamp); which bindings are break-glass also comes from the config's "
+                   "groups and users. A policy that checked only the annotation's presence and format would "
+                   "admit an already-expired binding the scan reports",
     "KH-RBAC-014": "compares with upstream's bootstrap policy (the RBAC engine's content audit)",
     "KH-WL-013": "the control-plane engine's static-Pod classifier (image, binary, flags)",
     "KH-NS-001": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
     "KH-NS-002": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
     "KH-NS-003": "PHI-ness of a namespace comes from the config (names and selector) and the PHI engine",
-    "KH-NS-004": "not translated yet (Pod Security label values on Namespaces)",
     "KH-SEC-*": "PHI-shaped values and credentials are recognised by the PHI engine (checksums, entropy, "
                 "dictionaries), which CEL cannot express",
     "KH-API-*, KH-KUB-*, KH-AUD-*, KH-ENC-*": "control-plane configuration files (flags, audit policy, "

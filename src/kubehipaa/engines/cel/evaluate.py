@@ -24,6 +24,8 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     celpy = None  # type: ignore[assignment]
     celtypes = None  # type: ignore[assignment]
 
+from kubehipaa.engines.cel.network import NETWORK_FUNCTIONS
+
 
 class CelUnavailable(RuntimeError):
     """cel-python is not installed."""
@@ -87,11 +89,15 @@ SUPPORTED_K8S_FUNCTIONS: dict[str, str] = {
     "has, all, exists, exists_one, map, filter": "CEL standard macros (cel-python)",
     "size, contains, startsWith, endsWith, matches, in, type, int, string, double": "CEL standard (cel-python)",
     "== / != across types": "cel-go heterogeneous equality (different types: false, not an error)",
+    "ip, isIP, family, isUnspecified, isLoopback, isLinkLocalMulticast, isLinkLocalUnicast, isGlobalUnicast":
+        "k8s IP library (engines/cel/network.py): netip grammar, zones and IPv4-mapped IPv6 refused",
+    "cidr, isCIDR, containsIP, containsCIDR, prefixLength, masked, cidr.ip(), string(ip|cidr)":
+        "k8s CIDR library (engines/cel/network.py); containsCIDR as fixed in Kubernetes 1.33",
 }
 """What the offline evaluator supports beyond cel-python. Any other Kubernetes library function (split,
 lowerAscii, indexOf, url, quantity, authorizer, ...) is an unknown function: the policy errors, visibly."""
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "_==_": _eq, "_!=_": _ne}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "_==_": _eq, "_!=_": _ne, **NETWORK_FUNCTIONS}
 
 
 # ---- compiled policies --------------------------------------------------------------------------------------
@@ -251,8 +257,24 @@ class Decision:
 
 
 def _plain(obj: Any) -> Any:
-    """YAML values CEL has no type for (timestamps, dates) as the strings JSON would carry."""
-    return json.loads(json.dumps(obj, default=str))
+    """YAML values CEL has no type for (timestamps, dates) as the strings JSON would carry, and without the
+    fields set to null: the API server decodes a built-in object into its Go type, where a null field is an
+    absent one, so the object a policy sees never has them (`has(x.f)` is false, not an error later)."""
+    return _drop_nulls(json.loads(json.dumps(obj, default=str)))
+
+
+_STRING_MAPS = frozenset({"labels", "annotations", "matchLabels", "nodeSelector", "data", "stringData"})
+"""Fields of Go type map[string]string in the built-in kinds: a null value there decodes to "", not absent."""
+
+
+def _drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ({kk: "" if vv is None else vv for kk, vv in v.items()}
+                    if k in _STRING_MAPS and isinstance(v, dict) else _drop_nulls(v))
+                for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
 
 
 def _run(expr: _Expr, activation: dict[str, Any]) -> Any:
@@ -299,11 +321,29 @@ def evaluate_object(policies: Sequence[CompiledPolicy], obj: Mapping[str, Any],
         base["namespaceObject"] = celpy.json_to_cel(
             {"metadata": {"name": ctx.namespace, "labels": dict(ctx.namespace_labels)}})
     cache: dict[tuple[tuple[str, str], ...], Any] = {}
-    return [_decide(p, base, group, version, resource, kind, ctx, cache) for p in policies]
+    selected = _selector_labels(obj, kind, ctx)
+    return [_decide(p, base, group, version, resource, selected, ctx, cache) for p in policies]
 
 
-def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, resource: str, kind: str,
-            ctx: ObjectContext, cache: dict[tuple[tuple[str, str], ...], Any]) -> Decision:
+def _selector_labels(obj: Mapping[str, Any], kind: str, ctx: ObjectContext) -> dict[str, str] | None:
+    """The labels a binding's namespaceSelector is matched against, None when it never skips the object.
+
+    Upstream (MatchResources.namespaceSelector): a namespaced object's Namespace labels; a Namespace's own
+    `metadata.labels`; any other cluster-scoped object is never skipped. The API server labels every
+    namespace with its name (`kubernetes.io/metadata.name`, set when the Namespace is decoded, before
+    admission), whatever the manifest says."""
+    if kind == "Namespace":
+        meta = _dict(obj.get("metadata"))
+        own = {str(k): "" if v is None else str(v) for k, v in _dict(meta.get("labels")).items()}
+        return {**own, "kubernetes.io/metadata.name": str(meta.get("name") or "")}
+    if ctx.namespace is None:
+        return None
+    return {**ctx.namespace_labels, "kubernetes.io/metadata.name": ctx.namespace}
+
+
+def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, resource: str,
+            selector_labels: Mapping[str, str] | None, ctx: ObjectContext,
+            cache: dict[tuple[tuple[str, str], ...], Any]) -> Decision:
     def verdict(messages: list[str], error: bool = False) -> Decision:
         if not messages:
             return Decision(p.name, p.check_id, "allow")
@@ -312,10 +352,7 @@ def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, r
 
     if not any(_matches_rule(r, group, version, resource, ctx.operation) for r in p.rules):
         return Decision(p.name, p.check_id, "skip")
-    namespaced = ctx.namespace is not None and kind != "Namespace"
-    # the API server labels every namespace with its name (immutable), whatever the manifest says
-    labels = {**ctx.namespace_labels, "kubernetes.io/metadata.name": ctx.namespace or ""}
-    if namespaced and not selector_matches(p.namespace_selector, labels):
+    if selector_labels is not None and not selector_matches(p.namespace_selector, selector_labels):
         return Decision(p.name, p.check_id, "skip")
     activation = dict(base)
     errors: list[str] = []
