@@ -294,7 +294,7 @@ def test_parse_level_and_version_like_upstream() -> None:
     for bad in ("Restricted", " baseline", ""):
         with pytest.raises(PolicyError):
             parse_level(bad)
-    for bad in ("1.30", "v1.030", "v2.0", "v1", "Latest", "v1.-1"):
+    for bad in ("1.30", "v1.030", "v2.0", "v1", "Latest", "v1.-1", "v1.2\n"):  # `$` alone would admit "\n"
         with pytest.raises(PolicyError):
             parse_version(bad)
 

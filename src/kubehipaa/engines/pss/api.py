@@ -74,7 +74,7 @@ def parse_version(text: str) -> Version:
     """Parse `latest` or `v1.N` with upstream's grammar (no leading zeros, major must be 1)."""
     if text == "latest":
         return LATEST
-    match = _VERSION_RE.match(text)
+    match = _VERSION_RE.fullmatch(text)
     if not match:
         raise PolicyError(f'invalid version {text!r}: must be "latest" or "v1.x"')
     return Version(int(match.group(1)))
