@@ -82,16 +82,36 @@ def _ne(a: Any, b: Any) -> Any:
     return r if isinstance(r, celpy.CELEvalError) else celtypes.BoolType(not r)
 
 
+def _split(target: Any, sep: Any, limit: Any = None) -> Any:
+    """k8s strings library: `string.split(separator[, limit])` with Go `strings.SplitN` semantics: an empty
+    separator splits into characters, `''.split(',')` is `['']`, a limit of 0 gives `[]`, a negative one no
+    limit."""
+    if not isinstance(target, str) or not isinstance(sep, str):
+        return celpy.CELEvalError("split: receiver and separator must be strings")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+        return celpy.CELEvalError("split: limit must be an int")
+    n = -1 if limit is None else int(limit)
+    if n == 0:
+        return celtypes.ListType([])
+    if sep == "":
+        chars = list(target)
+        parts = chars if n < 0 or n >= len(chars) else [*chars[:n - 1], "".join(chars[n - 1:])]
+    else:
+        parts = target.split(sep) if n < 0 else target.split(sep, n - 1)
+    return celtypes.ListType([celtypes.StringType(x) for x in parts])
+
+
 SUPPORTED_K8S_FUNCTIONS: dict[str, str] = {
     "join": "k8s strings library: list(string).join() / .join(separator)",
+    "split": "k8s strings library: string.split(separator) / .split(separator, limit) (Go strings.SplitN)",
     "has, all, exists, exists_one, map, filter": "CEL standard macros (cel-python)",
     "size, contains, startsWith, endsWith, matches, in, type, int, string, double": "CEL standard (cel-python)",
     "== / != across types": "cel-go heterogeneous equality (different types: false, not an error)",
 }
-"""What the offline evaluator supports beyond cel-python. Any other Kubernetes library function (split,
+"""What the offline evaluator supports beyond cel-python. Any other Kubernetes library function (
 lowerAscii, indexOf, url, quantity, authorizer, ...) is an unknown function: the policy errors, visibly."""
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "_==_": _eq, "_!=_": _ne}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "split": _split, "_==_": _eq, "_!=_": _ne}
 
 
 # ---- compiled policies --------------------------------------------------------------------------------------
@@ -101,6 +121,19 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "_==_": _eq, "_!=_":
 class _Expr:
     source: str
     program: Any
+
+
+@dataclass(frozen=True)
+class ParamBinding:
+    """A policy's paramKind with its binding's paramRef, and the param objects of that kind found in the
+    input (by (namespace, name)), so an object's evaluation reads `params` as the API server would."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    deny_not_found: bool
+    candidates: Mapping[tuple[str, str], Any]
 
 
 @dataclass(frozen=True)
@@ -114,6 +147,10 @@ class CompiledPolicy:
     failure_policy: str
     actions: tuple[str, ...]
     namespace_selector: Mapping[str, Any] | None
+    binding_rules: tuple[dict[str, Any], ...]
+    """The binding's matchResources.resourceRules (empty: every resource the policy matches)."""
+    binding_excludes: tuple[dict[str, Any], ...]
+    param: ParamBinding | None
     match_conditions: tuple[tuple[str, _Expr], ...]
     variables: tuple[tuple[str, _Expr], ...]
     validations: tuple[tuple[_Expr, _Expr | None, str], ...]
@@ -149,8 +186,6 @@ def compile_policies(docs: Sequence[Mapping[str, Any]]) -> list[CompiledPolicy]:
         pname = bspec.get("policyName")
         if pname not in policies:
             raise CelPolicyError(f"binding {bname}: policy {pname!r} is not in the input")
-        if bspec.get("paramRef") is not None:
-            raise CelPolicyError(f"binding {bname}: paramRef is not supported offline")
         p = policies[pname]
         spec = _dict(p.get("spec"))
         where = f"policy {pname}"
@@ -166,6 +201,11 @@ def compile_policies(docs: Sequence[Mapping[str, Any]]) -> list[CompiledPolicy]:
             failure_policy=str(spec.get("failurePolicy") or "Fail"),
             actions=actions,
             namespace_selector=_dict(bspec.get("matchResources")).get("namespaceSelector"),
+            binding_rules=tuple(r for r in _dict(bspec.get("matchResources")).get("resourceRules") or ()
+                                if isinstance(r, dict)),
+            binding_excludes=tuple(r for r in _dict(bspec.get("matchResources")).get("excludeResourceRules")
+                                   or () if isinstance(r, dict)),
+            param=_param_binding(spec, bspec, bname, docs),
             match_conditions=tuple((str(m.get("name")), _compile(env, m.get("expression"), f"{where} "
                                     f"matchCondition {m.get('name')}")) for m in spec.get("matchConditions") or ()),
             variables=tuple((str(v.get("name")), _compile(env, v.get("expression"), f"{where} variable "
@@ -178,6 +218,28 @@ def compile_policies(docs: Sequence[Mapping[str, Any]]) -> list[CompiledPolicy]:
                 for i, v in enumerate(spec.get("validations") or ())),
         ))
     return out
+
+
+def _param_binding(spec: Mapping[str, Any], bspec: Mapping[str, Any], bname: str,
+                   docs: Sequence[Mapping[str, Any]]) -> ParamBinding | None:
+    """The params a binding gives its policy (upstream: paramKind on the policy, paramRef on the binding;
+    without a paramKind the paramRef is not used and `params` is null)."""
+    kind_ref = spec.get("paramKind")
+    if kind_ref is None:
+        return None
+    kind_ref = _dict(kind_ref)
+    ref = bspec.get("paramRef")
+    if not isinstance(ref, dict):
+        raise CelPolicyError(f"binding {bname}: its policy declares paramKind but the binding has no paramRef")
+    if ref.get("selector") is not None or not isinstance(ref.get("name"), str) or not ref.get("name"):
+        raise CelPolicyError(f"binding {bname}: paramRef must name one object (a selector is not supported "
+                             "offline)")
+    api_version, kind = str(kind_ref.get("apiVersion") or ""), str(kind_ref.get("kind") or "")
+    candidates = {(str(_dict(d.get("metadata")).get("namespace") or ""), str(_dict(d.get("metadata")).get("name"))): d
+                  for d in docs if d.get("kind") == kind and d.get("apiVersion") == api_version}
+    ns = ref.get("namespace")
+    return ParamBinding(api_version, kind, str(ref["name"]), str(ns) if ns else None,
+                        ref.get("parameterNotFoundAction", "Deny") != "Allow", candidates)
 
 
 # ---- matching -----------------------------------------------------------------------------------------------
@@ -312,12 +374,30 @@ def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, r
 
     if not any(_matches_rule(r, group, version, resource, ctx.operation) for r in p.rules):
         return Decision(p.name, p.check_id, "skip")
+    if p.binding_rules and not any(_matches_rule(r, group, version, resource, ctx.operation)
+                                   for r in p.binding_rules):
+        return Decision(p.name, p.check_id, "skip")
+    if any(_matches_rule(r, group, version, resource, ctx.operation) for r in p.binding_excludes):
+        return Decision(p.name, p.check_id, "skip")
     namespaced = ctx.namespace is not None and kind != "Namespace"
     # the API server labels every namespace with its name (immutable), whatever the manifest says
     labels = {**ctx.namespace_labels, "kubernetes.io/metadata.name": ctx.namespace or ""}
     if namespaced and not selector_matches(p.namespace_selector, labels):
         return Decision(p.name, p.check_id, "skip")
     activation = dict(base)
+    chain: tuple[tuple[str, str], ...] = ()
+    if p.param is not None:
+        # paramRef.namespace unset: the object's own namespace (upstream), so a namespaced param per namespace
+        ns = p.param.namespace if p.param.namespace is not None else (ctx.namespace or "" if namespaced else "")
+        found = p.param.candidates.get((ns, p.param.name))
+        if found is None:
+            if not p.param.deny_not_found:
+                return Decision(p.name, p.check_id, "allow")  # parameterNotFoundAction: Allow
+            why = (f"{p.name}: no params found for binding {p.binding} ({p.param.kind} "
+                   f"{ns + '/' if ns else ''}{p.param.name}; parameterNotFoundAction Deny)")
+            return verdict([why], True) if p.failure_policy == "Fail" else Decision(p.name, p.check_id, "allow")
+        activation["params"] = celpy.json_to_cel(_plain(dict(found)))
+        chain = (("params", f"{ns}/{p.param.name}"),)  # variables reading params differ per param object
     errors: list[str] = []
     for name, expr in p.match_conditions:
         r = _run(expr, activation)
@@ -329,7 +409,6 @@ def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, r
         return verdict(errors, True) if p.failure_policy == "Fail" else Decision(p.name, p.check_id, "allow")
     variables: dict[str, Any] = {}
     activation["variables"] = celtypes.MapType({})
-    chain: tuple[tuple[str, str], ...] = ()
     for name, expr in p.variables:
         # A variable depends only on the request and the variables before it: policies sharing the same
         # chain (every workload policy's podSpec, allContainers, ...) compute it once per object.
