@@ -1,10 +1,12 @@
 """The admission plugin's evaluation order for ValidatingAdmissionPolicy + Binding, over one object.
 
 Upstream order (k8s.io/apiserver/pkg/admission/plugin/policy/validating): the policy's matchConstraints
-(resource rules), the binding's matchResources (namespaceSelector; cluster-scoped objects other than
-Namespaces are never skipped by it), matchConditions (all true, else the policy does not apply), then every
-validation; a false validation is a violation with its messageExpression (falling back to `message`), an
-error is decided by `failurePolicy` (Fail: a violation; Ignore: nothing). The binding's validationActions
+(resource rules), the binding's matchResources (resourceRules / excludeResourceRules; namespaceSelector:
+cluster-scoped objects other than Namespaces are never skipped by it), the params (paramKind + the binding's
+paramRef: `params` is the named object, none found is parameterNotFoundAction), matchConditions (all
+true, else the policy does not apply), then every validation; a false validation is a violation with its
+messageExpression (falling back to `message`), an error is decided by `failurePolicy` (Fail: a violation;
+Ignore: nothing). The binding's validationActions
 say what a violation does: Deny, Warn, Audit.
 """
 
@@ -156,11 +158,16 @@ class CompiledPolicy:
     validations: tuple[tuple[_Expr, _Expr | None, str], ...]
 
 
-def _compile(env: Any, source: Any, where: str) -> _Expr:
+def _compile(env: Any, source: Any, where: str, memo: dict[str, _Expr]) -> _Expr:
+    """One compiled program per distinct source (`memo`): a policy has a binding per namespace class, and
+    compiling is the slow part (a program is stateless: each evaluation gets its own activation)."""
     if not isinstance(source, str) or not source.strip():
         raise CelPolicyError(f"{where}: expression must be a non-empty string")
+    if source in memo:
+        return memo[source]
     try:
-        return _Expr(source, env.program(env.compile(source), functions=_FUNCTIONS))
+        memo[source] = _Expr(source, env.program(env.compile(source), functions=_FUNCTIONS))
+        return memo[source]
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CelPolicyError(f"{where}: CEL does not compile: {first}") from None
@@ -177,6 +184,7 @@ def compile_policies(docs: Sequence[Mapping[str, Any]]) -> list[CompiledPolicy]:
     error (the file is incomplete)."""
     _require()
     env = celpy.Environment()
+    memo: dict[str, _Expr] = {}
     policies = {(_dict(d.get("metadata")).get("name")): d for d in docs
                 if d.get("kind") == "ValidatingAdmissionPolicy"}
     out: list[CompiledPolicy] = []
@@ -207,12 +215,12 @@ def compile_policies(docs: Sequence[Mapping[str, Any]]) -> list[CompiledPolicy]:
                                    or () if isinstance(r, dict)),
             param=_param_binding(spec, bspec, bname, docs),
             match_conditions=tuple((str(m.get("name")), _compile(env, m.get("expression"), f"{where} "
-                                    f"matchCondition {m.get('name')}")) for m in spec.get("matchConditions") or ()),
+                                    f"matchCondition {m.get('name')}", memo)) for m in spec.get("matchConditions") or ()),
             variables=tuple((str(v.get("name")), _compile(env, v.get("expression"), f"{where} variable "
-                             f"{v.get('name')}")) for v in spec.get("variables") or ()),
+                             f"{v.get('name')}", memo)) for v in spec.get("variables") or ()),
             validations=tuple(
-                (_compile(env, v.get("expression"), f"{where} validation {i}"),
-                 _compile(env, v["messageExpression"], f"{where} messageExpression {i}")
+                (_compile(env, v.get("expression"), f"{where} validation {i}", memo),
+                 _compile(env, v["messageExpression"], f"{where} messageExpression {i}", memo)
                  if v.get("messageExpression") else None,
                  str(v.get("message") or f"failed expression: {v.get('expression')}"))
                 for i, v in enumerate(spec.get("validations") or ())),
