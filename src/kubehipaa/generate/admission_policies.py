@@ -20,10 +20,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubehipaa.errors import ConfigError
 from kubehipaa.workload_kinds import WORKLOAD_KINDS
+
+if TYPE_CHECKING:
+    from kubehipaa.config import Config
 
 API = "admissionregistration.k8s.io/v1"
 PREFIX = "kubehipaa"
@@ -352,7 +355,7 @@ class PolicyOptions:
     params_namespace: str = PARAMS_NAMESPACE
 
 
-def options_from_config(config: Any, actions: ActionLookup, **kwargs: Any) -> PolicyOptions:
+def options_from_config(config: Config, actions: ActionLookup, **kwargs: Any) -> PolicyOptions:
     """PolicyOptions for a `.kubehipaa.yaml` (`config.Config`): its PHI names and selector, its admission
     tables (`actions`, the webhook's), its per-namespace entries and its lists.
 
