@@ -388,6 +388,8 @@ def test_cli_bad_admission_config_is_one_line_exit_2(tmp_path: Path) -> None:
     config = _write_config(tmp_path, {"admission": {"other": {"deny": ["KH-WL-999"]}}})
     r = runner.invoke(app, ["generate", "admission-policies", "-c", str(config)])
     assert r.exit_code == 2 and "matches no known rule" in r.output, r.output
+    r = runner.invoke(app, ["generate", "admission-policies", "--params-namespace", "Bad_NS"])
+    assert r.exit_code == 2 and "not a namespace name" in r.output, r.output
 
 
 def _restricted() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from kubehipaa.generate.admission_policies import (
     options_from_config,
 )
 from kubehipaa.reports.manifests import manifests_yaml
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def admission_policies_cmd(
@@ -49,6 +52,8 @@ def admission_policies_cmd(
     """
     if action is not None and action not in ACTIONS:
         raise typer.BadParameter(f"--action must be one of: {', '.join(ACTIONS)}")
+    if not _DNS_LABEL.fullmatch(params_namespace):
+        raise typer.BadParameter(f"--params-namespace {params_namespace!r} is not a namespace name (RFC 1123 label)")
     from kubehipaa.checks.registry import all_checks
     from kubehipaa.config import load_config
     from kubehipaa.pipelines.admission import ADMISSION_RULES, admission_actions, validate_admission
