@@ -396,3 +396,35 @@ def _restricted() -> dict[str, Any]:
     from tests.admission.support import restricted_spec
 
     return restricted_spec()
+
+
+def test_namespace_classes_partition_every_namespace() -> None:
+    """Every (name, labels) a namespace can have is selected by exactly one binding of each policy, with the
+    action the webhook's table gives a namespace of that PHI-ness and name (kube-system: by none)."""
+    from kubehipaa.engines.cel import selector_matches
+
+    two = {"kubehipaa.io/phi": "true", "tier": "clinical"}
+    cfg = parse_config({**CONFIG, "phi": {"namespaces": ["clinical", "billing"], "selector": two}})
+    for phi_only in (False, True):
+        docs = admission_policies(_options(cfg, phi_only=phi_only), {})
+        bindings = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+        policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"}
+        label_sets = [{}, two, {"kubehipaa.io/phi": "true"}, {"tier": "clinical"}, {**two, "x": "y"},
+                      {"kubehipaa.io/phi": "false", "tier": "clinical"}]
+        for name in ("clinical", "billing", "legacy", "team-a", "sandbox-1", "kube-system"):
+            for labels in label_sets:
+                phi = name in ("clinical", "billing") or all(labels.get(k) == v for k, v in two.items())
+                table = admission_actions(cfg, phi, name)
+                all_labels = {**labels, "kubernetes.io/metadata.name": name}
+                for pname, policy in policies.items():
+                    rid = policy["metadata"]["labels"]["kubehipaa.io/check"]
+                    kinds = {r for rule in policy["spec"]["matchConstraints"]["resourceRules"]
+                             for r in rule["resources"]}
+                    if kinds <= {"clusterroles", "clusterrolebindings"}:
+                        continue
+                    hits = [b for b in bindings if b["spec"]["policyName"] == pname
+                            and "namespaceSelector" in b["spec"].get("matchResources", {})
+                            and selector_matches(b["spec"]["matchResources"]["namespaceSelector"], all_labels)]
+                    want = None if name == "kube-system" or (phi_only and not phi) else table.get(rid)
+                    got = [b["spec"]["validationActions"][0].lower() for b in hits]
+                    assert got == ([want] if want else []), (phi_only, name, labels, rid, got)
