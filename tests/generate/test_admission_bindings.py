@@ -354,7 +354,13 @@ def test_cli_generate_reads_the_config_and_admission_test_binds_params(tmp_path:
     assert r.exit_code == 0, r.output
     text = vap.read_text()
     assert "# Params: ConfigMap kubehipaa/kubehipaa-admission-params" in text
-    assert "kubehipaa-kh-wl-001-ns-billing" in text and "kubehipaa-kh-wl-001-phi-named" in text
+    assert "kubehipaa-kh-wl-002-ns-billing" in text and "kubehipaa-kh-wl-002-phi-named" in text
+    # KH-WL-001 denies everywhere (other: deny) but in legacy (ignored): one binding, legacy left out
+    [wl1] = [d for d in yaml.safe_load_all(text) if d and d["kind"] == "ValidatingAdmissionPolicyBinding"
+             and d["spec"]["policyName"] == "kubehipaa-kh-wl-001"]
+    assert wl1["metadata"]["name"] == "kubehipaa-kh-wl-001"
+    assert wl1["spec"]["matchResources"]["namespaceSelector"] == {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "legacy"]}]}
     good = {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "ok", "namespace": "clinical",
                          "labels": {"app.kubernetes.io/name": "ok", "owner": "ehr"}},

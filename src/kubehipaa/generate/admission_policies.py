@@ -533,7 +533,8 @@ def _bindings(t: Translation, options: PolicyOptions, scopes: list[_Scope],
     """The bindings of one rule: one per namespace class with that class's action (none where the rule is
     off). A namespaceSelector does not restrict cluster-scoped objects (upstream matching), so cluster-scoped
     kinds get their own binding (`admission.clusterScoped`) and, in a policy over both, each binding names its
-    kinds in matchResources.resourceRules. When every class has the same action, one binding does."""
+    kinds in matchResources.resourceRules. When every class where the rule is on has the same action and the
+    classes where it is off are whole namespaces (an entry ignoring it), one binding does, those names left out."""
     namespaced = tuple(k for k in t.kinds if k not in CLUSTER_SCOPED)
     cluster = tuple(k for k in t.kinds if k in CLUSTER_SCOPED)
     plan: list[tuple[_Scope, str | None]] = []
@@ -543,11 +544,14 @@ def _bindings(t: Translation, options: PolicyOptions, scopes: list[_Scope],
         scope = _Scope("cluster", options.cluster_scoped_phi, None, None)
         plan.append((scope, _action_of(options, tables, t.check_id, scope.phi, None)))
     name = policy_name(t.check_id)
-    actions = {a for _, a in plan}
-    if not options.phi_only and len(actions) == 1 and None not in actions:  # one action everywhere
+    actions = {a for _, a in plan if a is not None}
+    # namespaces where the rule is off in every class (an entry that ignores it): left out by name
+    off = {s.namespace for s, a in plan if a is None and s.namespace is not None}
+    off -= {s.namespace for s, a in plan if a is not None}
+    whole = all(a is not None or (s.namespace in off) for s, a in plan)
+    if not options.phi_only and len(actions) == 1 and whole:  # one action wherever the rule is on
         [action] = actions
-        assert action is not None
-        selector = (_selector([_expr(NAME_LABEL, "NotIn", list(options.exclude_namespaces))])
+        selector = (_selector([_expr(NAME_LABEL, "NotIn", [*options.exclude_namespaces, *sorted(o for o in off if o)])])
                     if namespaced else None)
         return [_binding(t, options, action, name, selector, None)]
     live = [(s, a) for s, a in plan if a is not None]
@@ -624,7 +628,7 @@ def header_lines(options: PolicyOptions) -> list[str]:
         f"{'PHI' if options.cluster_scoped_phi else 'non-PHI'} table (admission.clusterScoped).",
         "Bindings per rule: <policy>-phi (PHI labels), -phi-named (phi.namespaces), -other (the rest), "
         "-ns-<name>[-phi|-other] (an admission.namespaces entry), -cluster; one <policy> binding when the "
-        "action is the same everywhere.",
+        "action is the same wherever the rule is on (namespaces whose entry ignores it left out by name).",
         "A namespace PHI only by its labels is judged PHI here; the webhook (which sees no labels) judges it "
         "non-PHI: list PHI namespaces under phi.namespaces for both to agree.",
         "Policies: " + ", ".join(t.check_id for t in _enabled(options)),
