@@ -42,7 +42,9 @@ def _pod(**spec_extra: object) -> dict:
           "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}}
     spec = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [ct], **spec_extra}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "clinical"}, "spec": spec}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "clinical",
+                                                         "labels": {"app.kubernetes.io/name": "p"}},
+            "spec": spec}
 
 
 def _policies(**opts: object) -> list:
@@ -188,7 +190,8 @@ def test_cli_generate_then_test(tmp_path: Path) -> None:
     text = vap.read_text()
     assert "# Not expressible in CEL" in text and "KH-RBAC-005" in text
     docs = [d for d in yaml.safe_load_all(text) if d]
-    assert {d["kind"] for d in docs} == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    assert {d["kind"] for d in docs} == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                                         "ConfigMap"}  # the params of KH-ADM-001 (admission.requiredLabels)
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "clinical",
                                                                   "labels": {"kubehipaa.io/phi": "true"}}}
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
@@ -226,7 +229,8 @@ def test_malformed_object_is_an_error_verdict_not_a_traceback_or_allow(tmp_path:
     """containers as a string: the API server would reject it, a policy evaluation errors (failurePolicy
     Fail): denied, with a readable reason naming the variable."""
     vap = tmp_path / "vap.yaml"
-    assert runner.invoke(app, ["generate", "admission-policies", "-o", str(vap)]).exit_code == 0
+    # --action deny: in a non-PHI namespace the config's table only warns (as the webhook would)
+    assert runner.invoke(app, ["generate", "admission-policies", "--action", "deny", "-o", str(vap)]).exit_code == 0
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: oops\n")
     r = runner.invoke(app, ["admission", "test", str(vap), str(bad)])

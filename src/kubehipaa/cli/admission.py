@@ -26,7 +26,8 @@ def test_cmd(
     Fail), 0 when every object is admitted, 2 on unusable input.
 
     Offline differences: namespace labels come from Namespace objects in PATHS (else only
-    kubernetes.io/metadata.name); the requesting user is not system:apiserver; no params, no authorizer.
+    kubernetes.io/metadata.name); params (paramKind) come from the object the binding's paramRef names in
+    VAP.yaml (the generated ConfigMap); the requesting user is not system:apiserver; no authorizer.
     """
     if output_format not in ("table", "json"):
         raise typer.BadParameter("--format must be table or json")

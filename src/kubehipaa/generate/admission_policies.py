@@ -20,11 +20,15 @@ Pure: returns dicts; `reports.manifests` renders them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kubehipaa.errors import ConfigError
 from kubehipaa.workload_kinds import WORKLOAD_KINDS
+
+if TYPE_CHECKING:
+    from kubehipaa.config import Config
 
 API = "admissionregistration.k8s.io/v1"
 PREFIX = "kubehipaa"
@@ -122,6 +126,9 @@ class Translation:
     detail: str  # CEL string: what is wrong with this object, for the message
     variables: list[dict[str, str]] = field(default_factory=list)
     match_conditions: list[dict[str, str]] = field(default_factory=list)
+    param: str | None = None
+    """The key of the params ConfigMap (`PARAMS_NAME`) whose comma-separated list the CEL reads as
+    `params.data[param]`: a list `.kubehipaa.yaml` configures (`PolicyOptions.params`)."""
 
 
 _PRIV = "(" + _sc("privileged") + " && c.securityContext.privileged == true)"
@@ -380,17 +387,92 @@ def not_expressible(cross_object: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+# ---- admission-only rules (judged by the webhook, not by a catalog check) ------------------------------------
+
+REQUIRED_LABELS_PARAM = "requiredLabels"
+"""Params key of KH-ADM-001's list (`admission.requiredLabels`)."""
+
+_REQUIRED = {"name": "requiredLabels", "expression":
+             f"params.data.{REQUIRED_LABELS_PARAM}.split(',').filter(k, k != '')"}
+_LABELS = {"name": "labels", "expression":
+           "has(object.metadata.labels) ? object.metadata.labels : {}"}
+_MISSING = "variables.requiredLabels.filter(k, !(k in variables.labels))"
+
+ADMISSION_TRANSLATIONS: tuple[Translation, ...] = (
+    # pipelines.admission._required_labels: the workload kinds, their own metadata.labels
+    Translation("KH-ADM-001", W, f"size({_MISSING}) == 0", f"'missing labels: ' + {_MISSING}.join(', ')",
+                [_REQUIRED, _LABELS], param=REQUIRED_LABELS_PARAM),
+)
+"""Rules of the webhook that are not catalog checks (pipelines/admission.py), as CEL. Their agreement is
+with the webhook (`tests/generate/test_admission_bindings.py`), not the scanner, so they are kept out of
+`TRANSLATIONS` (whose agreement test runs the scanner). A rule whose list is empty is off, as in the webhook."""
+
+
 # ---- rendering ------------------------------------------------------------------------------------------------
+
+NAME_LABEL = "kubernetes.io/metadata.name"
+"""The label the API server sets on every Namespace to its name (immutable): selects namespaces by name."""
+PARAMS_NAME = f"{PREFIX}-admission-params"
+PARAMS_NAMESPACE = "kubehipaa"
+ActionLookup = Callable[[bool, str | None], Mapping[str, str]]
+"""`(namespace_is_phi, namespace) -> {rule id: "deny" | "warn"}`: `pipelines.admission.admission_actions`
+bound to the config (the CLI binds it; generators do not import pipelines)."""
 
 
 @dataclass(frozen=True)
 class PolicyOptions:
-    """What `generate admission-policies` was asked for."""
+    """What `generate admission-policies` was asked for.
 
-    action: str = "deny"  # deny | warn
+    Which action a binding gets: `action` when set (the explicit `--action` override: that action for
+    every rule, everywhere); else `actions` (the webhook's table from the `admission:` block, per rule,
+    per namespace class); else Deny everywhere (the library default, no config)."""
+
+    action: str | None = None  # deny | warn | None
     phi_only: bool = False
     phi_selector: Mapping[str, str] = field(default_factory=lambda: dict(PHI_LABEL))
     exclude_namespaces: tuple[str, ...] = ("kube-system",)
+    actions: ActionLookup | None = None
+    phi_namespaces: tuple[str, ...] = ()
+    """`phi.namespaces`: PHI by name, whatever their labels."""
+    namespace_entries: tuple[str, ...] = ()
+    """The names of `admission.namespaces` entries (exact names only; see `options_from_config`)."""
+    cluster_scoped_phi: bool = True
+    """`admission.clusterScoped`: cluster-scoped objects are judged with the PHI table (else the other)."""
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Configurable lists by params key (`REQUIRED_LABELS_PARAM`); a rule whose list is absent or empty is off."""
+    params_namespace: str = PARAMS_NAMESPACE
+
+
+def options_from_config(config: Config, actions: ActionLookup, **kwargs: Any) -> PolicyOptions:
+    """PolicyOptions for a `.kubehipaa.yaml` (`config.Config`): its PHI names and selector, its admission
+    tables (`actions`, the webhook's), its per-namespace entries and its lists.
+
+    A per-namespace entry whose name is a glob and that changes a translated rule cannot be expressed: a
+    binding selects namespaces by labels, and a label selector matches exact values only. Rather than emit
+    bindings whose verdict differs from the webhook's in the namespaces the glob matches, this is an error
+    (ConfigError, naming the entry)."""
+    import fnmatch
+
+    adm = config.admission
+    ids = [t.check_id for t in (*TRANSLATIONS, *ADMISSION_TRANSLATIONS)]
+    names: list[str] = []
+    for i, entry in enumerate(adm.namespaces):
+        if not any(c in entry.namespace for c in "*?["):
+            names.append(entry.namespace)
+            continue
+        touched = sorted({rid for rid in ids for pat in (*entry.deny, *entry.warn, *entry.ignore)
+                          if fnmatch.fnmatchcase(rid, pat)})
+        if touched and kwargs.get("action") is None:
+            raise ConfigError(
+                f"{config.where('admission', 'namespaces', i, 'namespace')}: admission.namespaces[{i}] "
+                f"{entry.namespace!r} is a name pattern and changes {', '.join(touched)}: a "
+                "ValidatingAdmissionPolicyBinding selects namespaces by label, not by name pattern, so the "
+                "native policies would disagree with the webhook there; list those namespaces by name (one "
+                "entry each), or pass --action to bind every rule with one action")
+    return PolicyOptions(
+        phi_selector=dict(config.phi.selector), actions=actions, phi_namespaces=tuple(config.phi.namespaces),
+        namespace_entries=tuple(dict.fromkeys(names)), cluster_scoped_phi=adm.cluster_scoped == "phi",
+        params={REQUIRED_LABELS_PARAM: tuple(adm.required_labels)}, **kwargs)
 
 
 def cel_string(text: str) -> str:
@@ -414,11 +496,11 @@ def _policy(t: Translation, remediation: str, title: str) -> dict[str, Any]:
         ),
         "reason": "Forbidden",
     }
-    spec: dict[str, Any] = {
-        "failurePolicy": "Fail",
-        "matchConstraints": {"resourceRules": _rules(t.kinds)},
-        "validations": [validation],
-    }
+    spec: dict[str, Any] = {"failurePolicy": "Fail"}
+    if t.param:
+        spec["paramKind"] = {"apiVersion": "v1", "kind": "ConfigMap"}
+    spec["matchConstraints"] = {"resourceRules": _rules(t.kinds)}
+    spec["validations"] = [validation]
     if t.match_conditions:
         spec["matchConditions"] = list(t.match_conditions)
     if t.variables:
@@ -431,52 +513,220 @@ def _policy(t: Translation, remediation: str, title: str) -> dict[str, Any]:
     }
 
 
-def _binding(t: Translation, options: PolicyOptions) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "policyName": policy_name(t.check_id),
-        "validationActions": [ACTIONS[options.action]] + (["Audit"] if options.action == "deny" else []),
-    }
-    cluster_only = all(k in CLUSTER_SCOPED for k in t.kinds)
-    if not cluster_only:  # a namespaceSelector on a cluster-scoped object matches nothing useful: leave it out
-        if options.phi_only:
-            selector: dict[str, Any] = {"matchLabels": dict(options.phi_selector)}
+@dataclass(frozen=True)
+class _Scope:
+    """A class of namespaces (or the cluster scope) that the webhook judges with one action table."""
+
+    suffix: str
+    phi: bool
+    namespace: str | None  # the namespace passed to the action table (per-namespace entries)
+    selector: dict[str, Any] | None  # None: cluster-scoped objects
+
+
+def _expr(key: str, op: str, values: list[str]) -> dict[str, Any]:
+    return {"key": key, "operator": op, "values": values}
+
+
+def _not_phi_labels(selector: Mapping[str, str]) -> list[list[dict[str, Any]]]:
+    """NOT(every PHI label matches) as disjoint label selectors (a selector is a conjunction): the i-th says
+    "the first i-1 labels match and label i does not" (`NotIn` also matches an absent label)."""
+    items = sorted(selector.items())
+    return [[_expr(k, "In", [v]) for k, v in items[:i]] + [_expr(key, "NotIn", [value])]
+            for i, (key, value) in enumerate(items)]
+
+
+def _selector(exprs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"matchExpressions": exprs}
+
+
+def _scopes(options: PolicyOptions) -> list[_Scope]:
+    """The namespace classes the webhook tells apart, as disjoint namespace selectors, plus the cluster scope.
+
+    PHI in the config is "named in phi.namespaces OR carrying every phi.selector label" (Inventory.phi_namespaces);
+    a selector cannot say OR, so PHI-by-name and PHI-by-labels are two classes. Each per-namespace entry's
+    namespace is its own class (PHI or not), taken out of the general ones."""
+    excluded = list(options.exclude_namespaces)
+    entries = [n for n in options.namespace_entries if n not in excluded]
+    phi_names = [n for n in options.phi_namespaces if n not in excluded]
+    labels = dict(options.phi_selector)
+    scopes: list[_Scope] = []
+    for n in entries:
+        slug = n  # a namespace name is a DNS label: valid inside an object name
+        if n in phi_names:
+            scopes.append(_Scope(f"ns-{slug}", True, n, _selector([_expr(NAME_LABEL, "In", [n])])))
+            continue
+        if labels:
+            scopes.append(_Scope(f"ns-{slug}-phi", True, n, {"matchLabels": labels, **_selector(
+                [_expr(NAME_LABEL, "In", [n])])}))
+        if not options.phi_only:
+            if labels:
+                scopes += [_Scope(f"ns-{slug}-other" + (f"-{i + 1}" if i else ""), False, n,
+                                  _selector([_expr(NAME_LABEL, "In", [n]), *alt]))
+                           for i, alt in enumerate(_not_phi_labels(labels))]
+            else:
+                scopes.append(_Scope(f"ns-{slug}-other", False, n, _selector([_expr(NAME_LABEL, "In", [n])])))
+    named = [n for n in phi_names if n not in entries]
+    if named:
+        scopes.append(_Scope("phi-named", True, None, _selector([_expr(NAME_LABEL, "In", sorted(set(named)))])))
+    rest = sorted(set(excluded) | set(phi_names) | set(entries))
+    if labels:
+        scopes.append(_Scope("phi", True, None, {"matchLabels": labels,
+                                                 **_selector([_expr(NAME_LABEL, "NotIn", rest)])}))
+    if not options.phi_only:
+        if labels:
+            scopes += [_Scope("other" + (f"-{i + 1}" if i else ""), False, None,
+                              _selector([_expr(NAME_LABEL, "NotIn", rest), *alt]))
+                       for i, alt in enumerate(_not_phi_labels(labels))]
         else:
-            selector = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
-                                              "values": list(options.exclude_namespaces)}]}
-        spec["matchResources"] = {"namespaceSelector": selector}
+            scopes.append(_Scope("other", False, None, _selector([_expr(NAME_LABEL, "NotIn", rest)])))
+    return scopes
+
+
+def _action_of(options: PolicyOptions, tables: dict[tuple[bool, str | None], Mapping[str, str]],
+               rule: str, phi: bool, namespace: str | None) -> str | None:
+    if options.action is not None:
+        return options.action
+    if options.actions is None:
+        return "deny"
+    key = (phi, namespace)
+    if key not in tables:
+        tables[key] = options.actions(phi, namespace)
+    return tables[key].get(rule)
+
+
+def _binding(t: Translation, options: PolicyOptions, action: str, name: str,
+             selector: dict[str, Any] | None, kinds: tuple[str, ...] | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"policyName": policy_name(t.check_id)}
+    if t.param:
+        spec["paramRef"] = {"name": PARAMS_NAME, "namespace": options.params_namespace,
+                            "parameterNotFoundAction": "Deny"}
+    spec["validationActions"] = [ACTIONS[action]] + (["Audit"] if action == "deny" else [])
+    match: dict[str, Any] = {}
+    if selector is not None:
+        match["namespaceSelector"] = selector
+    if kinds is not None:  # a policy over namespaced and cluster-scoped kinds: this binding takes some of them
+        match["resourceRules"] = _rules(kinds)
+    if match:
+        spec["matchResources"] = match
     return {
         "apiVersion": API,
         "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": policy_name(t.check_id), "labels": {"kubehipaa.io/check": t.check_id}},
+        "metadata": {"name": name, "labels": {"kubehipaa.io/check": t.check_id}},
         "spec": spec,
     }
 
 
+def _bindings(t: Translation, options: PolicyOptions, scopes: list[_Scope],
+              tables: dict[tuple[bool, str | None], Mapping[str, str]]) -> list[dict[str, Any]]:
+    """The bindings of one rule: one per namespace class with that class's action (none where the rule is
+    off). A namespaceSelector does not restrict cluster-scoped objects (upstream matching), so cluster-scoped
+    kinds get their own binding (`admission.clusterScoped`) and, in a policy over both, each binding names its
+    kinds in matchResources.resourceRules. When every class where the rule is on has the same action and the
+    classes where it is off are whole namespaces (an entry ignoring it), one binding does, those names left out."""
+    namespaced = tuple(k for k in t.kinds if k not in CLUSTER_SCOPED)
+    cluster = tuple(k for k in t.kinds if k in CLUSTER_SCOPED)
+    plan: list[tuple[_Scope, str | None]] = []
+    if namespaced:
+        plan += [(s, _action_of(options, tables, t.check_id, s.phi, s.namespace)) for s in scopes]
+    if cluster:
+        scope = _Scope("cluster", options.cluster_scoped_phi, None, None)
+        plan.append((scope, _action_of(options, tables, t.check_id, scope.phi, None)))
+    name = policy_name(t.check_id)
+    actions = {a for _, a in plan if a is not None}
+    # namespaces where the rule is off in every class (an entry that ignores it): left out by name
+    off = {s.namespace for s, a in plan if a is None and s.namespace is not None}
+    off -= {s.namespace for s, a in plan if a is not None}
+    whole = all(a is not None or (s.namespace in off) for s, a in plan)
+    if not options.phi_only and len(actions) == 1 and whole:  # one action wherever the rule is on
+        [action] = actions
+        selector = (_selector([_expr(NAME_LABEL, "NotIn", [*options.exclude_namespaces, *sorted(o for o in off if o)])])
+                    if namespaced else None)
+        return [_binding(t, options, action, name, selector, None)]
+    live = [(s, a) for s, a in plan if a is not None]
+    if cluster and len(live) == 2 and live[0][1] == live[1][1] and live[1][0].selector is None:
+        # one namespace class and the cluster scope, same action: the class's selector does not restrict
+        # cluster-scoped objects, so one binding covers both
+        scope, action = live[0]
+        assert action is not None
+        return [_binding(t, options, action, f"{name}-{scope.suffix}", scope.selector, None)]
+    mixed = bool(namespaced and cluster)
+    return [_binding(t, options, action, f"{name}-{s.suffix}", s.selector,
+                     (cluster if s.selector is None else namespaced) if mixed else None)
+            for s, action in plan if action is not None]
+
+
+def params_configmap(options: PolicyOptions) -> dict[str, Any]:
+    """The ConfigMap the `paramKind` policies read: each configured list, comma-separated (label keys and
+    the like contain no comma; the CEL splits on it and drops empty items)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": PARAMS_NAME, "namespace": options.params_namespace,
+                     "labels": {"app.kubernetes.io/managed-by": "kubehipaa"}},
+        "data": {key: ",".join(values) for key, values in sorted(options.params.items()) if values},
+    }
+
+
+def _enabled(options: PolicyOptions) -> list[Translation]:
+    """The translations to emit: every catalog one, and the admission-only ones whose list is configured."""
+    return [*TRANSLATIONS, *(t for t in ADMISSION_TRANSLATIONS if t.param is None or options.params.get(t.param))]
+
+
 def admission_policies(options: PolicyOptions, meta: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """A ValidatingAdmissionPolicy and its binding per translated check.
+    """A ValidatingAdmissionPolicy per translated check, its bindings, and the params ConfigMap when a policy
+    reads one.
 
     `meta` is check id -> (title, remediation), from the check registry (generators do not import checks).
-    With `phi_only`, RBAC policies on cluster-scoped kinds still apply cluster-wide: a ClusterRole has no
-    namespace to select."""
-    if options.action not in ACTIONS:
+    With `phi_only`, only PHI namespaces are bound; cluster-scoped kinds (ClusterRole, ClusterRoleBinding) are
+    judged all the same (they have no namespace to select): with the `admission.clusterScoped` table."""
+    if options.action is not None and options.action not in ACTIONS:
         raise ValueError(f"action must be one of {sorted(ACTIONS)}")
+    scopes = _scopes(options)
+    tables: dict[tuple[bool, str | None], Mapping[str, str]] = {}
     docs: list[dict[str, Any]] = []
-    for t in TRANSLATIONS:
+    with_params = False
+    for t in _enabled(options):
+        bindings = _bindings(t, options, scopes, tables)
+        if not bindings:
+            continue  # switched off (`ignore`) everywhere: no policy either
         title, remediation = meta.get(t.check_id, (t.check_id, "see `kubehipaa checks show " + t.check_id + "`"))
         docs.append(_policy(t, remediation, title))
-        docs.append(_binding(t, options))
+        docs += bindings
+        with_params = with_params or t.param is not None
+    if with_params:
+        docs.append(params_configmap(options))
     return docs
 
 
 def header_lines(options: PolicyOptions, cross_object: Mapping[str, str]) -> list[str]:
     """The output's comment header: what is enforced, how, and which rules are not (and why; `cross_object` as
     for `not_expressible`)."""
+    if options.action is not None:
+        how = f"Action: {ACTIONS[options.action]} for every policy (--action overrides the admission: block)"
+    elif options.actions is not None:
+        how = ("Actions: per rule from the admission: block of .kubehipaa.yaml, the webhook's table "
+               "(Deny bindings also Audit); a rule the config ignores has no binding there")
+    else:
+        how = "Action: Deny for every policy"
+    scope = (f"only PHI namespaces (labelled {dict(options.phi_selector)}"
+             + (f" or named {', '.join(options.phi_namespaces)}" if options.phi_namespaces else "") + ")"
+             if options.phi_only else f"every namespace except {', '.join(options.exclude_namespaces)}")
     lines = [
         "ValidatingAdmissionPolicies generated by kubehipaa (admissionregistration.k8s.io/v1, Kubernetes >= 1.30).",
-        f"Action: {ACTIONS[options.action]}"
-        + (f"; only namespaces labelled {dict(options.phi_selector)}" if options.phi_only
-           else f"; every namespace except {', '.join(options.exclude_namespaces)}"),
-        "Policies: " + ", ".join(t.check_id for t in TRANSLATIONS),
+        f"{how}; {scope}; cluster-scoped kinds with the "
+        f"{'PHI' if options.cluster_scoped_phi else 'non-PHI'} table (admission.clusterScoped).",
+        "Bindings per rule: <policy>-phi (PHI labels), -phi-named (phi.namespaces), -other (the rest), "
+        "-ns-<name>[-phi|-other] (an admission.namespaces entry), -cluster; one <policy> binding when the "
+        "action is the same wherever the rule is on (namespaces whose entry ignores it left out by name).",
+        "A namespace PHI by its labels is judged PHI here, as by the webhook of `kubehipaa generate webhook` "
+        "(its /validate/phi webhook selects the same labels).",
+        "Policies: " + ", ".join(t.check_id for t in _enabled(options)),
+    ]
+    if any(t.param for t in _enabled(options)):
+        lines.append(f"Params: ConfigMap {options.params_namespace}/{PARAMS_NAME} holds the configured lists "
+                     "(requiredLabels); create that namespace first; a missing ConfigMap denies "
+                     "(parameterNotFoundAction: Deny).")
+    lines += [
         "Test offline before applying: kubehipaa admission test THIS-FILE ./manifests",
         "Not expressible in CEL (enforce with `kubehipaa serve admission` or scan):",
     ]

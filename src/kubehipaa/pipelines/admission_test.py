@@ -2,7 +2,9 @@
 
 Why a pipeline: it reads files (sources) and runs the pure CEL engine (engines/cel); the CLI only renders.
 Any skipped document, in the policy file or the manifests, stops the run (exit 2): an object silently
-left out would make the policies look as if they admit everything.
+left out would make the policies look as if they admit everything. A policy with `paramKind` reads its
+params from the object its binding's paramRef names in the policy file (`generate admission-policies` writes
+the params ConfigMap there); a missing one is handled as upstream (parameterNotFoundAction).
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def _load(paths: Sequence[str]) -> LoadResult:
 def run_admission_test(policy_file: str, paths: Sequence[str], *, username: str = "kubehipaa:offline-test"
                        ) -> AdmissionTestResult:
     """Every policy/binding pair of `policy_file` on every object under `paths`."""
-    policy_docs = [o.doc for o in _load([policy_file]).objects if o.kind in POLICY_KINDS]
+    # every document of the policy file: the policies, their bindings and the param objects their
+    # paramRefs name (the generated params ConfigMap), which compile_policies binds as `params`
+    policy_docs = [o.doc for o in _load([policy_file]).objects]
     if not any(d.get("kind") == "ValidatingAdmissionPolicyBinding" for d in policy_docs):
         raise InputError("no ValidatingAdmissionPolicyBinding in the file: nothing would be enforced",
                          policy_file)

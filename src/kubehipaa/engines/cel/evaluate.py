@@ -1,10 +1,12 @@
 """The admission plugin's evaluation order for ValidatingAdmissionPolicy + Binding, over one object.
 
 Upstream order (k8s.io/apiserver/pkg/admission/plugin/policy/validating): the policy's matchConstraints
-(resource rules), the binding's matchResources (namespaceSelector; cluster-scoped objects other than
-Namespaces are never skipped by it), matchConditions (all true, else the policy does not apply), then every
-validation; a false validation is a violation with its messageExpression (falling back to `message`), an
-error is decided by `failurePolicy` (Fail: a violation; Ignore: nothing). The binding's validationActions
+(resource rules), the binding's matchResources (resourceRules / excludeResourceRules; namespaceSelector:
+cluster-scoped objects other than Namespaces are never skipped by it), the params (paramKind + the binding's
+paramRef: `params` is the named object, none found is parameterNotFoundAction), matchConditions (all
+true, else the policy does not apply), then every validation; a false validation is a violation with its
+messageExpression (falling back to `message`), an error is decided by `failurePolicy` (Fail: a violation;
+Ignore: nothing). The binding's validationActions
 say what a violation does: Deny, Warn, Audit.
 """
 
@@ -84,8 +86,28 @@ def _ne(a: Any, b: Any) -> Any:
     return r if isinstance(r, celpy.CELEvalError) else celtypes.BoolType(not r)
 
 
+def _split(target: Any, sep: Any, limit: Any = None) -> Any:
+    """k8s strings library: `string.split(separator[, limit])` with Go `strings.SplitN` semantics: an empty
+    separator splits into characters, `''.split(',')` is `['']`, a limit of 0 gives `[]`, a negative one no
+    limit."""
+    if not isinstance(target, str) or not isinstance(sep, str):
+        return celpy.CELEvalError("split: receiver and separator must be strings")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+        return celpy.CELEvalError("split: limit must be an int")
+    n = -1 if limit is None else int(limit)
+    if n == 0:
+        return celtypes.ListType([])
+    if sep == "":
+        chars = list(target)
+        parts = chars if n < 0 or n >= len(chars) else [*chars[:n - 1], "".join(chars[n - 1:])]
+    else:
+        parts = target.split(sep) if n < 0 else target.split(sep, n - 1)
+    return celtypes.ListType([celtypes.StringType(x) for x in parts])
+
+
 SUPPORTED_K8S_FUNCTIONS: dict[str, str] = {
     "join": "k8s strings library: list(string).join() / .join(separator)",
+    "split": "k8s strings library: string.split(separator) / .split(separator, limit) (Go strings.SplitN)",
     "has, all, exists, exists_one, map, filter": "CEL standard macros (cel-python)",
     "size, contains, startsWith, endsWith, matches, in, type, int, string, double": "CEL standard (cel-python)",
     "== / != across types": "cel-go heterogeneous equality (different types: false, not an error)",
@@ -94,10 +116,11 @@ SUPPORTED_K8S_FUNCTIONS: dict[str, str] = {
     "cidr, isCIDR, containsIP, containsCIDR, prefixLength, masked, cidr.ip(), string(ip|cidr)":
         "k8s CIDR library (engines/cel/network.py); containsCIDR as fixed in Kubernetes 1.33",
 }
-"""What the offline evaluator supports beyond cel-python. Any other Kubernetes library function (split,
+"""What the offline evaluator supports beyond cel-python. Any other Kubernetes library function (
 lowerAscii, indexOf, url, quantity, authorizer, ...) is an unknown function: the policy errors, visibly."""
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "_==_": _eq, "_!=_": _ne, **NETWORK_FUNCTIONS}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "split": _split, "_==_": _eq, "_!=_": _ne,
+                                              **NETWORK_FUNCTIONS}
 
 
 # ---- compiled policies --------------------------------------------------------------------------------------
@@ -107,6 +130,19 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {"join": _join, "_==_": _eq, "_!=_":
 class _Expr:
     source: str
     program: Any
+
+
+@dataclass(frozen=True)
+class ParamBinding:
+    """A policy's paramKind with its binding's paramRef, and the param objects of that kind found in the
+    input (by (namespace, name)), so an object's evaluation reads `params` as the API server would."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    deny_not_found: bool
+    candidates: Mapping[tuple[str, str], Any]
 
 
 @dataclass(frozen=True)
@@ -120,16 +156,25 @@ class CompiledPolicy:
     failure_policy: str
     actions: tuple[str, ...]
     namespace_selector: Mapping[str, Any] | None
+    binding_rules: tuple[dict[str, Any], ...]
+    """The binding's matchResources.resourceRules (empty: every resource the policy matches)."""
+    binding_excludes: tuple[dict[str, Any], ...]
+    param: ParamBinding | None
     match_conditions: tuple[tuple[str, _Expr], ...]
     variables: tuple[tuple[str, _Expr], ...]
     validations: tuple[tuple[_Expr, _Expr | None, str], ...]
 
 
-def _compile(env: Any, source: Any, where: str) -> _Expr:
+def _compile(env: Any, source: Any, where: str, memo: dict[str, _Expr]) -> _Expr:
+    """One compiled program per distinct source (`memo`): a policy has a binding per namespace class, and
+    compiling is the slow part (a program is stateless: each evaluation gets its own activation)."""
     if not isinstance(source, str) or not source.strip():
         raise CelPolicyError(f"{where}: expression must be a non-empty string")
+    if source in memo:
+        return memo[source]
     try:
-        return _Expr(source, env.program(env.compile(source), functions=_FUNCTIONS))
+        memo[source] = _Expr(source, env.program(env.compile(source), functions=_FUNCTIONS))
+        return memo[source]
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CelPolicyError(f"{where}: CEL does not compile: {first}") from None
@@ -146,6 +191,7 @@ def compile_policies(docs: Sequence[Mapping[str, Any]]) -> list[CompiledPolicy]:
     error (the file is incomplete)."""
     _require()
     env = celpy.Environment()
+    memo: dict[str, _Expr] = {}
     policies = {(_dict(d.get("metadata")).get("name")): d for d in docs
                 if d.get("kind") == "ValidatingAdmissionPolicy"}
     out: list[CompiledPolicy] = []
@@ -155,8 +201,6 @@ def compile_policies(docs: Sequence[Mapping[str, Any]]) -> list[CompiledPolicy]:
         pname = bspec.get("policyName")
         if pname not in policies:
             raise CelPolicyError(f"binding {bname}: policy {pname!r} is not in the input")
-        if bspec.get("paramRef") is not None:
-            raise CelPolicyError(f"binding {bname}: paramRef is not supported offline")
         p = policies[pname]
         spec = _dict(p.get("spec"))
         where = f"policy {pname}"
@@ -172,18 +216,45 @@ def compile_policies(docs: Sequence[Mapping[str, Any]]) -> list[CompiledPolicy]:
             failure_policy=str(spec.get("failurePolicy") or "Fail"),
             actions=actions,
             namespace_selector=_dict(bspec.get("matchResources")).get("namespaceSelector"),
+            binding_rules=tuple(r for r in _dict(bspec.get("matchResources")).get("resourceRules") or ()
+                                if isinstance(r, dict)),
+            binding_excludes=tuple(r for r in _dict(bspec.get("matchResources")).get("excludeResourceRules")
+                                   or () if isinstance(r, dict)),
+            param=_param_binding(spec, bspec, bname, docs),
             match_conditions=tuple((str(m.get("name")), _compile(env, m.get("expression"), f"{where} "
-                                    f"matchCondition {m.get('name')}")) for m in spec.get("matchConditions") or ()),
+                                    f"matchCondition {m.get('name')}", memo)) for m in spec.get("matchConditions") or ()),
             variables=tuple((str(v.get("name")), _compile(env, v.get("expression"), f"{where} variable "
-                             f"{v.get('name')}")) for v in spec.get("variables") or ()),
+                             f"{v.get('name')}", memo)) for v in spec.get("variables") or ()),
             validations=tuple(
-                (_compile(env, v.get("expression"), f"{where} validation {i}"),
-                 _compile(env, v["messageExpression"], f"{where} messageExpression {i}")
+                (_compile(env, v.get("expression"), f"{where} validation {i}", memo),
+                 _compile(env, v["messageExpression"], f"{where} messageExpression {i}", memo)
                  if v.get("messageExpression") else None,
                  str(v.get("message") or f"failed expression: {v.get('expression')}"))
                 for i, v in enumerate(spec.get("validations") or ())),
         ))
     return out
+
+
+def _param_binding(spec: Mapping[str, Any], bspec: Mapping[str, Any], bname: str,
+                   docs: Sequence[Mapping[str, Any]]) -> ParamBinding | None:
+    """The params a binding gives its policy (upstream: paramKind on the policy, paramRef on the binding;
+    without a paramKind the paramRef is not used and `params` is null)."""
+    kind_ref = spec.get("paramKind")
+    if kind_ref is None:
+        return None
+    kind_ref = _dict(kind_ref)
+    ref = bspec.get("paramRef")
+    if not isinstance(ref, dict):
+        raise CelPolicyError(f"binding {bname}: its policy declares paramKind but the binding has no paramRef")
+    if ref.get("selector") is not None or not isinstance(ref.get("name"), str) or not ref.get("name"):
+        raise CelPolicyError(f"binding {bname}: paramRef must name one object (a selector is not supported "
+                             "offline)")
+    api_version, kind = str(kind_ref.get("apiVersion") or ""), str(kind_ref.get("kind") or "")
+    candidates = {(str(_dict(d.get("metadata")).get("namespace") or ""), str(_dict(d.get("metadata")).get("name"))): d
+                  for d in docs if d.get("kind") == kind and d.get("apiVersion") == api_version}
+    ns = ref.get("namespace")
+    return ParamBinding(api_version, kind, str(ref["name"]), str(ns) if ns else None,
+                        ref.get("parameterNotFoundAction", "Deny") != "Allow", candidates)
 
 
 # ---- matching -----------------------------------------------------------------------------------------------
@@ -322,7 +393,7 @@ def evaluate_object(policies: Sequence[CompiledPolicy], obj: Mapping[str, Any],
             {"metadata": {"name": ctx.namespace, "labels": dict(ctx.namespace_labels)}})
     cache: dict[tuple[tuple[str, str], ...], Any] = {}
     selected = _selector_labels(obj, kind, ctx)
-    return [_decide(p, base, group, version, resource, selected, ctx, cache) for p in policies]
+    return [_decide(p, base, group, version, resource, kind, selected, ctx, cache) for p in policies]
 
 
 def _selector_labels(obj: Mapping[str, Any], kind: str, ctx: ObjectContext) -> dict[str, str] | None:
@@ -341,7 +412,7 @@ def _selector_labels(obj: Mapping[str, Any], kind: str, ctx: ObjectContext) -> d
     return {**ctx.namespace_labels, "kubernetes.io/metadata.name": ctx.namespace}
 
 
-def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, resource: str,
+def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, resource: str, kind: str,
             selector_labels: Mapping[str, str] | None, ctx: ObjectContext,
             cache: dict[tuple[tuple[str, str], ...], Any]) -> Decision:
     def verdict(messages: list[str], error: bool = False) -> Decision:
@@ -352,9 +423,28 @@ def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, r
 
     if not any(_matches_rule(r, group, version, resource, ctx.operation) for r in p.rules):
         return Decision(p.name, p.check_id, "skip")
+    if p.binding_rules and not any(_matches_rule(r, group, version, resource, ctx.operation)
+                                   for r in p.binding_rules):
+        return Decision(p.name, p.check_id, "skip")
+    if any(_matches_rule(r, group, version, resource, ctx.operation) for r in p.binding_excludes):
+        return Decision(p.name, p.check_id, "skip")
+    namespaced = ctx.namespace is not None and kind != "Namespace"
     if selector_labels is not None and not selector_matches(p.namespace_selector, selector_labels):
         return Decision(p.name, p.check_id, "skip")
     activation = dict(base)
+    chain: tuple[tuple[str, str], ...] = ()
+    if p.param is not None:
+        # paramRef.namespace unset: the object's own namespace (upstream), so a namespaced param per namespace
+        ns = p.param.namespace if p.param.namespace is not None else (ctx.namespace or "" if namespaced else "")
+        found = p.param.candidates.get((ns, p.param.name))
+        if found is None:
+            if not p.param.deny_not_found:
+                return Decision(p.name, p.check_id, "allow")  # parameterNotFoundAction: Allow
+            why = (f"{p.name}: no params found for binding {p.binding} ({p.param.kind} "
+                   f"{ns + '/' if ns else ''}{p.param.name}; parameterNotFoundAction Deny)")
+            return verdict([why], True) if p.failure_policy == "Fail" else Decision(p.name, p.check_id, "allow")
+        activation["params"] = celpy.json_to_cel(_plain(dict(found)))
+        chain = (("params", f"{ns}/{p.param.name}"),)  # variables reading params differ per param object
     errors: list[str] = []
     for name, expr in p.match_conditions:
         r = _run(expr, activation)
@@ -366,7 +456,6 @@ def _decide(p: CompiledPolicy, base: dict[str, Any], group: str, version: str, r
         return verdict(errors, True) if p.failure_policy == "Fail" else Decision(p.name, p.check_id, "allow")
     variables: dict[str, Any] = {}
     activation["variables"] = celtypes.MapType({})
-    chain: tuple[tuple[str, str], ...] = ()
     for name, expr in p.variables:
         # A variable depends only on the request and the variables before it: policies sharing the same
         # chain (every workload policy's podSpec, allContainers, ...) compute it once per object.
