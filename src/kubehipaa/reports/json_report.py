@@ -28,7 +28,7 @@ from kubehipaa.reports.common import (
     summary_line,
     warning_record,
 )
-from kubehipaa.reports.json_model import SCHEMA_ID, SCHEMA_VERSION
+from kubehipaa.reports.json_ids import SCHEMA_ID, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
