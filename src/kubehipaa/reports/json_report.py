@@ -120,7 +120,8 @@ def render_json(result: ScanResult, config: Config, sign_key: Ed25519PrivateKey 
     gc.disable()
     try:
         tree = integrity.sealed(report_dict(result, config), sign_key)
-        return orjson.dumps(tree, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+        # the newline by orjson: `+ "\n"` copied the whole text once more (108 MB at 93,392 findings)
+        return orjson.dumps(tree, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE, default=str).decode()
     finally:
         if gc_was_enabled:
             gc.enable()
