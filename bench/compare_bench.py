@@ -8,7 +8,8 @@ child process; it prints each one's wall time, CPU seconds and peak RSS (the chi
 
     kubehipaa scan DIR -f json -o FILE
     checkov -d DIR --framework kubernetes --quiet --compact -o json --skip-download
-    trivy config DIR --quiet -f json --skip-check-update --misconfig-scanners kubernetes   (offline: embedded checks)
+    trivy config DIR --quiet -f json --skip-check-update --misconfig-scanners kubernetes --timeout 60m
+        (offline: embedded checks; its default 5-minute timeout ends a 1,000-workload scan on a busy machine)
 
 Checkov and Trivy are not dependencies of kubehipaa: install them outside the project's venv and pass their
 paths (a tool that is absent is skipped with a line saying so):
@@ -61,8 +62,11 @@ def measure(tool: str, cmd: list[str], out: Path, env: dict[str, str] | None = N
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
-    return Run(tool, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code,
-               count(out) if count is not None else "")
+    results = count(out) if count is not None else ""
+    if code not in (0, 1) or results.startswith("no JSON"):  # 1 is "findings" for all three (and Trivy's fatal)
+        last = out.with_suffix(".stderr").read_text(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        results = f"FAILED: {last[0][-300:]}"
+    return Run(tool, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code, results)
 
 
 def _kubehipaa_count(path: Path) -> str:
@@ -155,7 +159,7 @@ def main() -> int:
                 ("checkov", checkov, [str(checkov), "-d", str(root), "--framework", "kubernetes", "--quiet",
                                       "--compact", "-o", "json", "--skip-download"], _checkov_count),
                 ("trivy", trivy, [str(trivy), "config", str(root), "--quiet", "-f", "json", "--skip-check-update",
-                                  "--misconfig-scanners", "kubernetes",
+                                  "--misconfig-scanners", "kubernetes", "--timeout", "60m",
                                   "--cache-dir", str(base / "trivy-cache")], _trivy_count),
             ):
                 if name not in args.only:
