@@ -120,3 +120,23 @@ def test_no_check_keeps_a_cache_keyed_by_the_inventory() -> None:
         found += [f"{path.name}: {needle}" for needle in ("WeakKeyDictionary", "weakref", "id(inv)")
                   if needle in text]
     assert found == []
+
+
+def test_findings_on_one_object_share_one_redacted_ref_computed_once() -> None:
+    """The registry redacts an object's ref once (`Inventory.finding_ref`), not once per finding; findings on
+    an object named like a patient identifier carry the redacted name, all sharing one ref."""
+    named = {**DEPLOY, "metadata": {"name": "pt-123-45-6789", "namespace": "clinical"}}
+    inv = inventory(named)
+    obj = inv.objects[0]
+    calls: list[Any] = []
+
+    def redact(ref: Any) -> Any:
+        calls.append(ref)
+        return ref
+
+    assert inv.finding_ref(obj, redact) is inv.finding_ref(obj, redact) is inv.ref(obj)
+    assert len(calls) == 1
+    findings = [f for f in run_scan(inventory(named)).findings if f.resource.kind == "Deployment"]
+    assert len(findings) > 3
+    assert all(f.resource is findings[0].resource for f in findings)
+    assert "123-45-6789" not in findings[0].resource.name

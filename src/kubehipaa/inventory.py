@@ -10,6 +10,7 @@ reads the inventory names them.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -152,15 +153,27 @@ class Inventory:
             index[(obj.kind, obj.namespace, obj.name)] = obj
         self._by_kind = dict(by_kind)
         self._index = index
-        self._refs: dict[int, tuple[K8sObject, ResourceRef]] = {}
+        self._refs: dict[int, list[Any]] = {}  # id(obj) -> [obj, its ResourceRef, the ref findings show or None]
         self._skipped: dict[tuple[str, int | None, str], InputProblem] = {}
 
     def ref(self, obj: K8sObject) -> ResourceRef:
         """`obj.ref`, built once per object: an object with many findings shares one (immutable) ref."""
         entry = self._refs.get(id(obj))
         if entry is None or entry[0] is not obj:
-            entry = self._refs[id(obj)] = (obj, obj.ref)  # holding obj keeps its id from being reused
-        return entry[1]
+            entry = self._refs[id(obj)] = [obj, obj.ref, None]  # holding obj keeps its id from being reused
+        ref: ResourceRef = entry[1]
+        return ref
+
+    def finding_ref(self, obj: K8sObject, redact: Callable[[ResourceRef], ResourceRef]) -> ResourceRef:
+        """`redact(self.ref(obj))`, computed once per object: every finding on `obj` carries this ref (the check
+        registry passes its redaction), and an object with findings from twenty checks asks twenty times."""
+        entry = self._refs.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            entry = self._refs[id(obj)] = [obj, obj.ref, None]
+        shown: ResourceRef | None = entry[2]
+        if shown is None:
+            shown = entry[2] = redact(entry[1])
+        return shown
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:
         if len(kinds) == 1:

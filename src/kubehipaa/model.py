@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from hashlib import sha256
 from typing import Any
 
 
@@ -21,7 +22,7 @@ class Severity(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _SEVERITY_LABELS[self]  # Enum.name is a descriptor call: reports ask once per finding
 
     @classmethod
     def parse(cls, text: str) -> Severity:
@@ -33,6 +34,9 @@ class Severity(IntEnum):
 
     def __str__(self) -> str:
         return self.label
+
+
+_SEVERITY_LABELS: dict[Severity, str] = {sev: sev.name.lower() for sev in Severity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +181,8 @@ FINGERPRINT_VERSION = "kubehipaa/v1"
 
 def finding_fingerprint(check_id: str, resource: ResourceRef, path: str) -> str:
     """See `Finding.fingerprint`."""
-    import hashlib
-
     group = resource.api_version.rpartition("/")[0]
     cluster = resource.file.split("/", 1)[0] if resource.file.startswith("cluster:") else ""
     key = "\x1f".join((FINGERPRINT_VERSION, check_id, cluster, group, resource.kind, resource.namespace or "",
                        resource.name, path))
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+    return sha256(key.encode()).hexdigest()[:32]

@@ -58,3 +58,12 @@ def test_invalid_catalogs_are_refused(mutate, message: str) -> None:
     mutate(data)
     with pytest.raises(KubehipaaError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_catalog(data)
+
+
+def test_the_catalog_loader_reads_the_packaged_file_as_the_pure_python_loader_does() -> None:
+    """load_hipaa parses with libyaml for speed; it must give exactly what yaml.safe_load gives."""
+    from kubehipaa.frameworks.hipaa import CATALOG_LOADER
+
+    assert CATALOG_LOADER is yaml.CSafeLoader  # the speed-up is in effect where libyaml is available
+    text = resources.files("kubehipaa.frameworks").joinpath("hipaa.yaml").read_text(encoding="utf-8")
+    assert yaml.load(text, Loader=CATALOG_LOADER) == yaml.safe_load(text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kubehipaa.engines.rbac import RbacIndex
@@ -31,6 +33,29 @@ def test_builtin_catalog_is_valid_and_complete() -> None:
     titles = " ".join(r.title.lower() for r in rules)
     for needle in ("pods or workloads", "nodes", "token", "certificate", "webhook", "impersonate", "bindings"):
         assert needle in titles
+
+
+def test_builtin_catalog_matches_its_schema_and_the_full_loading_path() -> None:
+    """The packaged catalog is loaded without the JSON Schema at run time (speed); here it is held to it, and
+    the fast path (libyaml, no schema) gives exactly what loading the same text as a user's file gives."""
+    from importlib import resources
+
+    import jsonschema
+    import yaml
+
+    text = resources.files("kubehipaa.engines.rbac").joinpath("risk_rules.yaml").read_text(encoding="utf-8")
+    schema = json.loads(resources.files("kubehipaa.engines.rbac").joinpath("risk_rules.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(text))
+    assert load_risk_rules() == load_risk_rules(text)
+    assert tuple(load_risk_rules()) == builtin_risk_rules()
+
+
+def test_builtin_catalog_loader_still_refuses_duplicate_keys() -> None:
+    from kubehipaa.engines.rbac.risk import _CUniqueKeyLoader
+
+    with pytest.raises(InputError, match="duplicate key 'why'"):
+        yaml_load = __import__("yaml").load
+        yaml_load(GOOD.replace("    why: test\n", "    why: test\n    why: again\n"), Loader=_CUniqueKeyLoader)
 
 
 @pytest.mark.parametrize(

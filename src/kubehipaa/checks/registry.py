@@ -133,15 +133,16 @@ class Check:
         check_id, title, remediation, hipaa = meta.id, meta.title, meta.remediation, meta.hipaa
         default, phi_default = meta.severity_for(False), meta.severity_for(True)
         phi = inv.phi_namespaces
-        ref = inv.ref  # one ResourceRef per object, shared by all its findings
-        out = []
+        shown_ref = inv.finding_ref  # one redacted ResourceRef per object, shared by all its findings
+        out: list[Finding] = []
+        append = out.append
         for hit in self.fn(inv):
             severity = hit.severity
             if not severity:
                 ns = hit.namespace if hit.namespace is not None else hit.obj.namespace
                 severity = phi_default if ns and ns in phi else default
-            out.append(Finding(check_id, title, severity, redact_ref(ref(hit.obj)), redacted(hit.message),
-                               [_evidence(hit)], remediation, hipaa))
+            append(Finding(check_id, title, severity, shown_ref(hit.obj, redact_ref), redacted(hit.message),
+                           [_evidence(hit)], remediation, hipaa))
         return out
 
     def location(self) -> str:
@@ -202,6 +203,13 @@ def _evidence(hit: Hit) -> Evidence:
     """The hit's evidence as it may be shown: a sensitive value masked, any other value redacted (a manifest
     value can hold a password or an SSN the check was not looking for), and bounded (`_bounded`)."""
     path = redact_text(hit.path)
+    value = hit.value
+    if not hit.sensitive:  # the two shapes nearly every hit has, without the general walk below
+        if value is None:
+            return Evidence(path, None)
+        if type(value) is str:
+            shown = redact_text(value)
+            return Evidence(path, shown, shown != value)
     if hit.sensitive:
         return Evidence(path, mask_sensitive(_bounded(hit.value)), True)
     value = _bounded(hit.value)

@@ -220,7 +220,8 @@ def phi_in_env(inv: Inventory) -> Iterator[Hit]:
 def phi_in_metadata(inv: Inventory) -> Iterator[Hit]:
     for obj in inv.objects:
         meta = obj.doc.get("metadata")
-        if isinstance(meta, dict):
+        # most objects carry neither: skip them before making a generator for each of the 18,040 at 2,000 workloads
+        if isinstance(meta, dict) and (meta.get("labels") or meta.get("annotations")):
             yield from _metadata_hits(obj, meta, "metadata", "")
     for ps in workload_specs(inv):
         if ps.template_meta is not ps.owner.doc.get("metadata"):

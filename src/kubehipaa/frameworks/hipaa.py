@@ -178,9 +178,17 @@ def parse_catalog(data: Any, source: str = "hipaa.yaml") -> HipaaCatalog:
     )
 
 
+CATALOG_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""The loader of the packaged catalog: libyaml's when PyYAML was built with it."""
+
+
 @cache
 def load_hipaa() -> HipaaCatalog:
-    """The packaged HIPAA catalog (validated once per process)."""
+    """The packaged HIPAA catalog (validated once per process).
+
+    Parsed with libyaml (`CSafeLoader`, the pure-Python `SafeLoader`'s resolver and constructor over a C
+    parser): every scan report loads it, and the Python parser cost 0.09 s of CPU, a tenth of the checks on
+    2,000 workloads. The file is ours and plain; tests/frameworks hold the two loaders equal on it."""
     text = resources.files("kubehipaa.frameworks").joinpath("hipaa.yaml").read_text(encoding="utf-8")
-    catalog = parse_catalog(yaml.safe_load(text))
+    catalog = parse_catalog(yaml.load(text, Loader=CATALOG_LOADER))
     return dataclasses.replace(catalog, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())

@@ -26,6 +26,7 @@ from kubehipaa.errors import KubehipaaError
 from kubehipaa.inventory import Inventory
 from kubehipaa.model import Finding, K8sObject, ResourceRef, Severity
 from kubehipaa.pipelines.check_inputs import assessment
+from kubehipaa.pipelines.check_jobs import check_jobs, run_checks
 from kubehipaa.sources.files import LOST, InputProblem, InputRecord, LoadResult
 
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
@@ -100,6 +101,7 @@ def run_scan(
     today: dt.date | None = None,
     progress: Callable[[Check], None] | None = None,
     assess: bool = True,
+    jobs: int | None = None,
 ) -> ScanResult:
     """Run `checks` (default: every registered check) over `inv` and apply the config's exceptions.
 
@@ -107,6 +109,8 @@ def run_scan(
     `assess=False` leaves out the coverage bookkeeping (`warnings`, `assessed`, `not_assessed`): the admission
     webhook scans one object per request and reads only the findings.
     Objects the engines left out while the checks ran are returned in `skipped` (`Inventory.skipped`).
+    `jobs` (default `$KUBEHIPAA_CHECK_JOBS`, else 1): 2 runs the network checks in a second process on large
+    inputs (`pipelines.check_jobs`), with the same result.
     """
     config = config or inv.config
     selected = list(checks) if checks is not None else all_checks()
@@ -118,19 +122,19 @@ def run_scan(
     # Checks allocate findings and derived views while every loaded object stays alive: each full cyclic
     # collection would walk the whole inventory again (a third of the check time at 85k objects) to find
     # next to no garbage. Paused here, resumed (and any cycles collected later) when the checks are done.
+    # With $KUBEHIPAA_CHECK_JOBS=2 on a large input the network checks run in a forked second process
+    # (`check_jobs`); the outcomes, and the skipped input, are those of the serial run either way.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for chk in selected:
-            try:
-                findings.extend(chk.run(inv))
-            except Exception as exc:  # a check bug must not hide the other checks' findings
-                errors.append(CheckError(chk.meta.id, f"{type(exc).__name__}: {exc}"))
-            if progress is not None:
-                progress(chk)
+        outcomes = run_checks(inv, selected, progress, check_jobs() if jobs is None else jobs)
     finally:
         if gc_was_enabled:
             gc.enable()
+    for chk, (found, error, _skips) in zip(selected, outcomes, strict=True):
+        findings.extend(found)
+        if error is not None:  # a check bug must not hide the other checks' findings
+            errors.append(CheckError(chk.meta.id, error))
     findings.sort(key=lambda f: (-f.severity, f.check_id, f.resource.file, f.resource.line, f.resource.name))
     expired, unused = apply_exceptions(findings, config.exceptions, today, ContainerNames(inv))
     warnings: list[ScanWarning] = []

@@ -21,8 +21,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = "1.1"
-SCHEMA_ID = f"https://kubehipaa.dev/schemas/kubehipaa-report-{SCHEMA_VERSION}.schema.json"
+# Kept apart so that rendering a report does not build this model; re-exported for the schema generator and tests.
+from kubehipaa.reports.json_ids import SCHEMA_ID as SCHEMA_ID
+from kubehipaa.reports.json_ids import SCHEMA_VERSION as SCHEMA_VERSION
+
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 CheckId = Annotated[str, Field(pattern=r"^KH-[A-Z]{2,5}-[0-9]{3}$")]
