@@ -1,0 +1,484 @@
+"""The fast YAML path: rapidyaml parses, JSON carries the values, the exact path decides the rest.
+
+`k8s_yaml` is the exact loader (libyaml composes, go-yaml's rules type every scalar) and stays the
+reference; it costs about as much as PyYAML's CSafeLoader. Here rapidyaml (C++) parses each document and
+emits it as JSON, which orjson reads: about ten times faster. That JSON keeps plain-vs-quoted only for
+what rapidyaml sees as numbers, `true`/`false`/`null` and empty values; go-yaml types more plain scalars
+(`~`, `Null`, `yes`/`on`/`y` in every case, `0x1F`, `017`, `1_000`, `+1`, `.inf`, `1.0` read as the
+integer 1...). So a document goes the fast way only when a scan of its raw bytes finds nothing whose
+meaning the JSON could change, and every document the scan flags goes through `k8s_yaml` instead:
+
+- whole file, exact: a BOM, a line break other than `\\n`, a directive (`%YAML`, `%TAG`), a `...` marker;
+- one document, exact: anchors, aliases, tags (`&`, `*`, `!`), merge keys (`<<`), complex keys (`?`),
+  tabs, backslash escapes other than the common ones, explicit block indentation (`|2`), and any plain
+  token that go-yaml might type differently: the words above, numbers other than plain decimals with a
+  non-zero fraction or integers of at most 15 digits, a number or `null` used as a key;
+- after parsing, exact: rapidyaml refuses the text, orjson refuses the JSON (a raw control character,
+  `+1`), the document is nested deeper than `k8s_yaml.MAX_DEPTH`, or has a key written twice (counted
+  from the JSON: `k8s_yaml` names it with its line), or is a List whose items' lines the text scan
+  cannot place.
+
+The scan is conservative on purpose: a false alarm only costs the exact path's time for that document.
+Lines come from byte offsets: a document's line is the first line of its content after the `---` that
+starts it (as libyaml's node mark), a List item's line the line of its `- `.
+
+rapidyaml writes its parse errors to file descriptor 2 before raising; the parse runs with fd 2 pointed at
+/dev/null (under a lock), so a malformed file shows only the exact path's one problem line.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+try:
+    import ryml
+except ImportError:  # pragma: no cover - a platform without a rapidyaml wheel: the exact path reads all
+    ryml = None
+
+from kubehipaa.sources import go_scalars, k8s_yaml
+from kubehipaa.sources.k8s_yaml import Document
+
+__all__ = ["ENV_EXACT", "exact_requested", "iter_documents", "quiet_stderr", "set_exact"]
+
+ENV_EXACT = "KUBEHIPAA_EXACT_YAML"
+_exact_chosen: bool | None = None
+
+
+def exact_requested() -> bool:
+    """Every YAML input via `k8s_yaml`: the CLI's `--exact-yaml` (`set_exact`), else `KUBEHIPAA_EXACT_YAML=1`."""
+    if _exact_chosen is not None:
+        return _exact_chosen
+    return os.environ.get(ENV_EXACT, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def set_exact(value: bool | None) -> None:
+    """Choose the exact path for this process (True), or go back to the environment's choice (None)."""
+    global _exact_chosen
+    _exact_chosen = value
+
+
+# ---- the scan ------------------------------------------------------------------------------------------
+
+# libyaml counts these as line breaks (rapidyaml does not), a BOM, a directive, a document end marker
+_WHOLE_FILE = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xef\xbb\xbf")
+
+# In the raw text, per document: what only the exact path reads (each pattern is tried only when the
+# file contains its first character at all). Node properties and complex keys count where a token starts.
+_TOKEN_START = b" \t[{,\n"
+_TEXT_RISKS: tuple[tuple[bytes, re.Pattern[bytes], bool], ...] = (
+    # (trigger, pattern, only where a token starts: at a line start or after a space, `[`, `{` or `,`)
+    (b"&", re.compile(rb"&"), True),  # anchor
+    (b"*", re.compile(rb"\*"), True),  # alias
+    (b"!", re.compile(rb"!"), True),  # tag
+    (b"?", re.compile(rb"\?(?=[ \t\n]|\Z)"), True),  # complex key (also after `-`: checked below)
+    (b"<<", re.compile(rb"<<"), False),  # merge key
+    (b"\t", re.compile(rb"\t"), False),  # tabs: separators where rapidyaml and libyaml disagree
+    (b"\\", re.compile(rb"\\[^nt\"\\]"), False),  # escapes other than \n \t \" \\ (and regex text like \d)
+    # explicit block indentation; a comment after a block header (rapidyaml 0.15 reads a `-`, `+` or digit
+    # in that comment as a chomping or indentation indicator)
+    (b"|", re.compile(rb"\|(?:[-+]?[0-9]|[-+0-9]*[ \t]+#)"), False),
+    (b">", re.compile(rb">(?:[-+]?[0-9]|[-+0-9]*[ \t]+#)"), False),
+)
+
+# rapidyaml writes the plain scalars `inf`, `-inf`, `nan`, `infinity`, `.Inf`, `.NaN`... as these strings
+_REWRITTEN = frozenset({b".inf", b"-.inf", b"+.inf", b".nan", b"-.nan", b"+.nan"})
+# the words go-yaml types (bool, null) in any case, as JSON strings, after bytes.lower()
+_WORDS_ANY_CASE = (b'"y"', b'"n"', b'"yes"', b'"no"', b'"on"', b'"off"', b'"~"', b'"":')  # searched after lower()
+_WORDS_CAPITAL = (b'"True"', b'"TRUE"', b'"False"', b'"FALSE"', b'"Null"', b'"NULL"')
+# a JSON string that starts like a number (`"0x1F"`, `"017"`, `"1_000"`, `".inf"`)
+_NUMBER_START = re.compile(rb'"[-+.0-9]')
+_NUMBERISH = re.compile(rb"[-+._0-9a-fA-FxXoO]{1,40}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+# any string that could be one of the above, with `:` after it when it is a key (the careful pass)
+_JSON_STRINGS = re.compile(
+    rb'"([-+.0-9][-+._0-9a-fA-FxXoO]{0,40}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|~|[yYnN]|[oO][nNfF][fF]?|[yY][eE][sS]'
+    rb'|[nN][oO]|[tT][rR][uU][eE]|[fF][aA][lL][sS][eE]|[nN][uU][lL][lL]|)"(:)?'
+)
+# floats that go-yaml's JSON would write as integers: integral (`1000.0`) or with an exponent (`1e16`), after a
+# key or in a list (orjson's float forms)
+_INTEGRAL_FLOAT = re.compile(rb'(?:":|[\[,])-?[0-9]+\.0[,\]}]')
+_NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]")
+_EXPONENT_FLOAT = re.compile(rb'(?:":|[\[,])-?[0-9]+(?:\.[0-9]+)?e[-+]?[0-9]+[,\]}]')
+
+_SKIP_TO_CONTENT = re.compile(rb"(?:---[ \t]*(?:#[^\n]*)?(?:\n|\Z))?(?:[ \t]*(?:#[^\n]*)?\n)*")
+
+_OK, _CHECK, _FALLBACK = 0, 1, 2
+_VERDICTS: dict[tuple[bytes, bool], int] = {}
+
+
+def _string_verdict(content: bytes, key: bool) -> int:
+    """Whether a JSON string (or key) of rapidyaml could differ from what go-yaml made of its scalar:
+    _OK (no), _CHECK (only if the text holds it unquoted), _FALLBACK (read the document exactly)."""
+    got = _VERDICTS.get((content, key))
+    if got is not None:
+        return got
+    verdict = _OK
+    if content in _REWRITTEN or (key and not content):
+        verdict = _FALLBACK  # (an empty key: plain, it is null, which Kubernetes refuses)
+    else:
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:  # pragma: no cover - cut inside a character: not a candidate
+            text = ""
+        gv = go_scalars.resolve_plain(text)
+        if text and gv.kind != "string":
+            if key:
+                try:
+                    same = gv.json_key() == text
+                except go_scalars.GoDecodeError:
+                    same = False
+            else:
+                same = not _ryml_plain_is_string(content)  # then the JSON string was written quoted
+            verdict = _OK if same else _CHECK
+    if len(_VERDICTS) > 100_000:
+        _VERDICTS.clear()
+    _VERDICTS[(content, key)] = verdict
+    return verdict
+
+
+def _ryml_plain_is_string(content: bytes) -> bool:
+    """Does rapidyaml write the plain scalar `content` as a JSON string?"""
+    tree = ryml.Tree()
+    try:
+        ryml.parse_in_arena(b"- " + content + b"\n", tree=tree)
+        out = orjson.loads(ryml.emit_json_malloc(tree, tree.root_id()))
+    except Exception:  # anything odd: treat as a string, the check then looks at the text
+        return True
+    return not (isinstance(out, list) and len(out) == 1 and not isinstance(out[0], str))
+
+
+def _json_safe(compact: bytes, data: bytes, a: int, b: int) -> bool:
+    """No value read from rapidyaml's JSON (`compact`: orjson's dump of what was read) for data[a:b] can
+    differ from the exact path's. Cheap tests first (one lower() and a few substring searches); the
+    careful pass over every candidate string only when a word is there."""
+    if (b".0," in compact or b".0]" in compact or b".0}" in compact) and _INTEGRAL_FLOAT.search(compact):
+        return False
+    if (b"e+" in compact or _NEGATIVE_EXPONENT.search(compact)) and _EXPONENT_FLOAT.search(compact):
+        return False
+    low = compact.lower()
+    if any(w in low for w in _WORDS_ANY_CASE) or any(w in compact for w in _WORDS_CAPITAL):
+        return _strings_safe(compact, data, a, b)
+    for m in _NUMBER_START.finditer(compact):
+        start = m.start() + 1
+        end = compact.find(b'"', start)
+        if _NUMBERISH.fullmatch(compact, start, end) is None:
+            continue
+        content = compact[start:end]
+        verdict = _string_verdict(content, compact[end + 1 : end + 2] == b":")
+        if verdict != _OK and not _unquoted_absent(verdict, content, data, a, b):
+            return False
+    return True
+
+
+def _strings_safe(compact: bytes, data: bytes, a: int, b: int) -> bool:
+    for m in _JSON_STRINGS.finditer(compact):
+        content = m.group(1)
+        verdict = _string_verdict(content, m.group(2) is not None)
+        if verdict != _OK and not _unquoted_absent(verdict, content, data, a, b):
+            return False
+    return True
+
+
+def _unquoted_absent(verdict: int, content: bytes, data: bytes, a: int, b: int) -> bool:
+    """For a _CHECK verdict: the text holds `content` only inside quotes (so no plain scalar made it)."""
+    if verdict == _FALLBACK:
+        return False
+    quoted = data.count(b'"' + content + b'"', a, b) + data.count(b"'" + content + b"'", a, b)
+    return data.count(content, a, b) == quoted
+
+
+# ---- the loader ----------------------------------------------------------------------------------------
+
+_STDERR_LOCK = threading.RLock()
+_quiet_depth = 0
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """fd 2 pointed at /dev/null while rapidyaml parses: it prints its errors there before raising, and
+    the exact path then says what is wrong in one line. Nested uses cost nothing, so a caller that reads
+    many files (files.py) wraps them all once instead of paying the system calls per file."""
+    global _quiet_depth
+    with _STDERR_LOCK:
+        if _quiet_depth:
+            _quiet_depth += 1
+            try:
+                yield
+            finally:
+                _quiet_depth -= 1
+            return
+        try:
+            saved = os.dup(2)
+        except OSError:  # no fd 2 at all: nothing to protect
+            saved = -1
+        if saved >= 0:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+        _quiet_depth = 1
+        try:
+            yield
+        finally:
+            _quiet_depth = 0
+            if saved >= 0:
+                os.dup2(saved, 2)
+                os.close(saved)
+
+
+def iter_documents(data: bytes, text: str | None = None) -> Iterator[Document]:
+    """Every document of a YAML stream (UTF-8 `data`; `text` its decoded form if the caller has it), as
+    `k8s_yaml.iter_documents` gives them: same data, lines, problems and warnings, faster."""
+    if ryml is None or _whole_file_exact(data):
+        yield from k8s_yaml.iter_documents(text if text is not None else data.decode("utf-8"))
+        return
+    starts = _chunk_starts(data)
+    chunks = len(starts) - 1
+    flagged = _flagged(data, starts) if len(data.translate(None, _TRIGGERS)) != len(data) else set()
+    docs: list[Document | None] = [None] * chunks  # None: the exact path reads it
+    tree = ryml.Tree()
+    buf = bytearray(data)  # rapidyaml's tree points into it: it must live as long as the tree
+    with quiet_stderr():
+        nodes = _whole_file(tree, buf, data, starts)
+        if nodes is None:
+            for i in range(chunks):
+                if i not in flagged:
+                    docs[i] = _chunk(data, starts[i], starts[i + 1])
+        elif not _all_at_once(tree, nodes, flagged, docs, data):
+            for i in range(chunks):
+                if i not in flagged:
+                    node = nodes[i]
+                    docs[i] = _EMPTY if node is None else _from_node(tree, node, data, starts[i], starts[i + 1])
+    line, pos = 1, 0  # the line where chunk i starts
+    for i in range(chunks):
+        a = starts[i]
+        line += data.count(b"\n", pos, a)
+        pos = a
+        doc = docs[i]
+        if doc is None:
+            exact = list(_exact(data, a, starts[i + 1], line))
+            if any(d.fatal for d in exact):  # a syntax error: the rest of the file as libyaml reads it
+                yield from _exact(data, a, len(data), line)
+                return
+            yield from exact
+        elif doc is not _EMPTY:
+            _place(doc, data, a, starts[i + 1], line)
+            if doc.line is not None:
+                yield doc
+            else:  # a List whose items the text scan cannot place
+                yield from _exact(data, a, starts[i + 1], line)
+
+
+_EMPTY = Document()
+# the first bytes of the triggers of `_TEXT_RISKS` (bytes.translate deletes them: a quick look for any)
+_TRIGGERS = b"&*!?<\t\\|>"
+
+
+def _whole_file_exact(data: bytes) -> bool:
+    """A BOM, a line break libyaml counts and rapidyaml does not, a directive, a document end marker."""
+    if data.startswith((b"%", b"...")) or b"\r" in data or b"\n%" in data or b"\n..." in data:
+        return True
+    return not data.isascii() and any(w in data for w in _WHOLE_FILE)
+
+
+def _chunk_starts(data: bytes) -> list[int]:
+    """Where each document's text starts (0, then every `---` at a line start), and the end."""
+    starts = [0]
+    at = 0 if data.startswith(b"---") else data.find(b"\n---")
+    while at >= 0:
+        begin = at if at == 0 and data.startswith(b"---") else at + 1
+        if data[begin + 3 : begin + 4] in (b"", b" ", b"\t", b"\n") and begin != 0:
+            starts.append(begin)
+        at = data.find(b"\n---", begin + 2)
+    starts.append(len(data))
+    return starts
+
+
+def _whole_file(tree: Any, buf: bytearray, data: bytes, starts: list[int]) -> list[Any] | None:
+    """rapidyaml's parse of the whole file: the node of each chunk (None for a chunk without a document),
+    or None when the parse fails or its documents do not line up with the chunks."""
+    try:
+        ryml.parse_in_place(buf, tree=tree)
+    except Exception:  # rapidyaml raises its own classes for every refusal
+        return None
+    root = tree.root_id()
+    chunks = len(starts) - 1
+    skip = _SKIP_TO_CONTENT.match(data, 0, starts[1])
+    first_has_doc = data.startswith(b"---") or (skip is not None and skip.end() < starts[1])
+    if tree.is_stream(root):
+        docs: list[Any] = list(ryml.children(tree, root))
+        if first_has_doc:
+            return docs if len(docs) == chunks else None
+        return [None, *docs] if len(docs) == chunks - 1 else None
+    if chunks != 1:
+        return None
+    if tree.type_str(root) == "NOTYPE":
+        return [None]
+    return [root] if first_has_doc else None
+
+
+def _all_at_once(tree: Any, nodes: list[Any], flagged: set[int], docs: list[Document | None], data: bytes) -> bool:
+    """Read the whole stream's JSON in one go (rapidyaml writes a stream as an array of its documents) and
+    check it at once: one call each to rapidyaml, orjson.loads and orjson.dumps, one scan. False when
+    anything is off: each document is then looked at on its own."""
+    root = tree.root_id()
+    try:
+        js = ryml.emit_json_malloc(tree, root)
+    except Exception:  # rapidyaml refuses to write it (it raises its own classes)
+        return False
+    try:
+        values = orjson.loads(js)
+        compact = orjson.dumps(values)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return False
+    if not tree.is_stream(root):
+        values = [values]
+    present = [i for i, node in enumerate(nodes) if node is not None]
+    if len(values) != len(present) or not _same_keys(js, compact) or not _json_safe(compact, data, 0, len(data)):
+        return False
+    for i in range(len(nodes)):
+        if i not in flagged:
+            docs[i] = _EMPTY
+    for i, value in zip(present, values, strict=True):
+        if i not in flagged and value is not None:
+            docs[i] = Document(value)
+    return True
+
+
+def _same_keys(js: str, compact: bytes) -> bool:
+    """As many keys in orjson's dump as in rapidyaml's JSON: no key was written twice (orjson keeps the
+    last value silently; the exact path names the duplicate with its line)."""
+    if '\\"' in js:  # quotes inside strings: count only the `"` that close a string
+        return _keys(js, '": ') == _keys(compact, b'":')
+    return js.count('": ') == compact.count(b'":')
+
+
+def _flagged(data: bytes, starts: list[int]) -> set[int]:
+    """Indexes of the chunks (documents) where the text scan found something."""
+    hits: list[int] = []
+    for trigger, pattern, token_start in _TEXT_RISKS:
+        if trigger in data:
+            for m in pattern.finditer(data):
+                at = m.start()
+                if not token_start or at == 0 or data[at - 1] in _TOKEN_START or (
+                    trigger == b"?" and data[at - 1] == 45  # `-?`: a complex key in a sequence entry
+                ):
+                    hits.append(at)
+    return {bisect.bisect_right(starts, at) - 1 for at in hits}
+
+
+def _exact(data: bytes, a: int, b: int, line: int) -> Iterator[Document]:
+    """`k8s_yaml` on data[a:b], with blank lines before it so that its lines are the file's."""
+    return k8s_yaml.iter_documents("\n" * (line - 1) + data[a:b].decode("utf-8"))
+
+
+def _chunk(data: bytes, a: int, b: int) -> Document | None:
+    """One document parsed on its own (when the whole file did not parse), or None for the exact path."""
+    tree = ryml.Tree()
+    buf = bytearray(data[a:b])  # alive until the JSON is written: the tree points into it
+    try:
+        ryml.parse_in_place(buf, tree=tree)
+    except Exception:  # rapidyaml raises its own classes for every refusal
+        return None
+    root = tree.root_id()
+    if tree.is_stream(root):
+        if tree.num_children(root) != 1:
+            return None
+        root = tree.first_child(root)
+    elif tree.type_str(root) == "NOTYPE":
+        return _EMPTY  # nothing but comments and blank lines
+    doc = _from_node(tree, root, data, a, b)
+    del buf
+    return doc
+
+
+def _from_node(tree: Any, node: int, data: bytes, a: int, b: int) -> Document | None:
+    """One document from rapidyaml's JSON of `node`, or None when the exact path must read it."""
+    try:
+        js = ryml.emit_json_malloc(tree, node)
+    except Exception:  # rapidyaml refuses to write it (it raises its own classes)
+        return None
+    try:
+        value = orjson.loads(js)
+        compact = orjson.dumps(value)
+    except orjson.JSONDecodeError:
+        return None
+    except orjson.JSONEncodeError:
+        return None  # nested deeper than MAX_DEPTH (orjson's limit is the same): the exact path says so
+    if value is None:
+        return _EMPTY  # `k8s_yaml` yields nothing for an empty document (or a null one: nothing to add)
+    if not _same_keys(js, compact) or not _json_safe(compact, data, a, b):
+        return None
+    return Document(value)
+
+
+def _place(doc: Document, data: bytes, a: int, b: int, line: int) -> None:
+    """Set the document's line (its content's first line, after `---` and comments, as libyaml marks the
+    root node) and, for a List, its items' lines; `line` None when the items cannot be placed."""
+    skip = _SKIP_TO_CONTENT.match(data, a, b)
+    end = skip.end() if skip is not None else a
+    first = line + data.count(b"\n", a, end)
+    doc.line = first
+    value = doc.data
+    if value.__class__ is dict and value.get("items").__class__ is list and value["items"]:
+        kind = value.get("kind")
+        if isinstance(kind, str) and kind.endswith("List"):
+            doc.item_lines = _item_lines(data, end, b, first, len(value["items"]))
+            if doc.item_lines is None:
+                doc.line = None
+
+
+def _keys(json: Any, sep: Any) -> int:
+    """How many mapping keys a JSON text holds: `sep` (`":` plus what follows) preceded by an even number of
+    backslashes, i.e. after a closing quote. Counted with str.count, by inclusion-exclusion on the number
+    of backslashes before it."""
+    backslash = "\\" if isinstance(json, str) else b"\\"
+    total, sign, prefix = 0, 1, sep
+    while True:
+        n = json.count(prefix)
+        if not n:
+            return total
+        total += sign * n
+        sign = -sign
+        prefix = backslash + prefix
+
+
+_ITEMS_KEY = re.compile(rb"^items:[ \t]*(?:#[^\n]*)?\n", re.MULTILINE)
+_CONTENT_LINE = re.compile(rb"^([ ]*)(?=[^ \n#])", re.MULTILINE)
+
+
+def _item_lines(data: bytes, start: int, end: int, first: int, count: int) -> list[int] | None:
+    """Lines of the `count` entries of a top-level block `items:` sequence (`- ` at one indentation, each
+    with its content on the line of its dash), or None when the text does not show exactly that."""
+    found = list(_ITEMS_KEY.finditer(data, start, end))
+    if len(found) != 1:
+        return None
+    at = found[0].end()
+    m = _CONTENT_LINE.search(data, at, end)
+    if m is None:
+        return None
+    indent = len(m.group(1))
+    item = re.compile(rb"^" + b" " * indent + rb"-(?=[ \n])", re.MULTILINE)
+    if indent:
+        stop = re.compile(rb"^(?: {0,%d}[^ \n#]| {%d}(?!-[ \n])[^ \n#])" % (indent - 1, indent), re.MULTILINE)
+    else:
+        stop = re.compile(rb"^(?!-[ \n])[^ \n#]", re.MULTILINE)
+    s = stop.search(data, m.start(), end)
+    seq_end = s.start() if s is not None else end
+    lines: list[int] = []
+    line, pos = first, start
+    for it in item.finditer(data, m.start(), seq_end):
+        after = it.end()
+        rest = data[after : data.find(b"\n", after, seq_end) if data.find(b"\n", after, seq_end) >= 0 else seq_end]
+        if not rest.strip() or rest.lstrip().startswith(b"#"):
+            return None  # the item's content starts on a later line
+        line += data.count(b"\n", pos, it.start())
+        pos = it.start()
+        lines.append(line)
+    return lines if len(lines) == count else None
