@@ -73,14 +73,18 @@ _WHOLE_FILE = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xef\xbb\xbf")
 # In the raw text, per document: what only the exact path reads (each pattern is tried only when the
 # file contains its first character at all). Node properties and complex keys count where a token starts.
 _TOKEN_START = b" \t[{,\n"
-_TEXT_RISKS: tuple[tuple[bytes, re.Pattern[bytes], bool], ...] = (
-    # (trigger, pattern, only where a token starts: at a line start or after a space, `[`, `{` or `,`)
-    (b"&", re.compile(rb"&"), True),  # anchor
-    (b"*", re.compile(rb"\*"), True),  # alias
-    (b"!", re.compile(rb"!"), True),  # tag
+# Characters that mean something where a token starts (at a line start or after a space, `[`, `{` or `,`):
+# anchors, aliases, tags; and the reserved `@` and backtick, and `%`, which libyaml refuses there and
+# rapidyaml reads as text.
+_TOKEN_RISKS = (b"&", b"*", b"!", b"@", b"`", b"%")
+# Anywhere: merge keys; tabs (separators where the two disagree); and where rapidyaml accepts what libyaml
+# refuses or reads otherwise (found by the differential tests): a `:` after a space or a flow start, a `:`
+# before a flow end, a `]` or `}` after a space (in block context libyaml refuses it), `?` in a flow.
+_LITERAL_RISKS = (b"<<", b"\t", b" :", b"[:", b"{:", b",:", b":]", b":}", b":,", b" ]", b" }", b"\n]", b"\n}",
+                  b"[?", b"{?", b",?")
+_PATTERN_RISKS: tuple[tuple[bytes, re.Pattern[bytes], bool], ...] = (
+    # (trigger, pattern, only where a token starts)
     (b"?", re.compile(rb"\?(?=[ \t\n]|\Z)"), True),  # complex key (also after `-`: checked below)
-    (b"<<", re.compile(rb"<<"), False),  # merge key
-    (b"\t", re.compile(rb"\t"), False),  # tabs: separators where rapidyaml and libyaml disagree
     (b"\\", re.compile(rb"\\[^nt\"\\]"), False),  # escapes other than \n \t \" \\ (and regex text like \d)
     # explicit block indentation; a comment after a block header (rapidyaml 0.15 reads a `-`, `+` or digit
     # in that comment as a chomping or indentation indicator)
@@ -91,7 +95,7 @@ _TEXT_RISKS: tuple[tuple[bytes, re.Pattern[bytes], bool], ...] = (
 # rapidyaml writes the plain scalars `inf`, `-inf`, `nan`, `infinity`, `.Inf`, `.NaN`... as these strings
 _REWRITTEN = frozenset({b".inf", b"-.inf", b"+.inf", b".nan", b"-.nan", b"+.nan"})
 # the words go-yaml types (bool, null) in any case, as JSON strings, after bytes.lower()
-_WORDS_ANY_CASE = (b'"y"', b'"n"', b'"yes"', b'"no"', b'"on"', b'"off"', b'"~"', b'"":')  # searched after lower()
+_WORDS_ANY_CASE = (b'"y"', b'"n"', b'"yes"', b'"no"', b'"on"', b'"off"', b'"~"', b'"":', b'"null":')  # searched after lower()
 _WORDS_CAPITAL = (b'"True"', b'"TRUE"', b'"False"', b'"FALSE"', b'"Null"', b'"NULL"')
 # a JSON string that starts like a number (`"0x1F"`, `"017"`, `"1_000"`, `".inf"`)
 _NUMBER_START = re.compile(rb'"[-+.0-9]')
@@ -186,12 +190,22 @@ def _strings_safe(compact: bytes, data: bytes, a: int, b: int) -> bool:
     return True
 
 
+_PLAIN_OCCURRENCE: dict[bytes, re.Pattern[bytes]] = {}
+
+
 def _unquoted_absent(verdict: int, content: bytes, data: bytes, a: int, b: int) -> bool:
-    """For a _CHECK verdict: the text holds `content` only inside quotes (so no plain scalar made it)."""
+    """For a _CHECK verdict: the text holds `content` nowhere as a plain token (only quoted, or inside a
+    longer text), so rapidyaml's string came from a quoted scalar, as go-yaml reads it too."""
     if verdict == _FALLBACK:
         return False
-    quoted = data.count(b'"' + content + b'"', a, b) + data.count(b"'" + content + b"'", a, b)
-    return data.count(content, a, b) == quoted
+    pattern = _PLAIN_OCCURRENCE.get(content)
+    if pattern is None:
+        if len(_PLAIN_OCCURRENCE) > 10_000:
+            _PLAIN_OCCURRENCE.clear()
+        pattern = _PLAIN_OCCURRENCE[content] = re.compile(
+            rb"(?<![^\s\[\]{},:?-])" + re.escape(content) + rb"(?![^\s\[\]{},:#])"
+        )
+    return pattern.search(data, a, b) is None
 
 
 # ---- the loader ----------------------------------------------------------------------------------------
@@ -240,7 +254,7 @@ def iter_documents(data: bytes, text: str | None = None) -> Iterator[Document]:
         return
     starts = _chunk_starts(data)
     chunks = len(starts) - 1
-    flagged = _flagged(data, starts) if len(data.translate(None, _TRIGGERS)) != len(data) else set()
+    flagged = _flagged(data, starts)
     docs: list[Document | None] = [None] * chunks  # None: the exact path reads it
     tree = ryml.Tree()
     buf = bytearray(data)  # rapidyaml's tree points into it: it must live as long as the tree
@@ -276,8 +290,6 @@ def iter_documents(data: bytes, text: str | None = None) -> Iterator[Document]:
 
 
 _EMPTY = Document()
-# the first bytes of the triggers of `_TEXT_RISKS` (bytes.translate deletes them: a quick look for any)
-_TRIGGERS = b"&*!?<\t\\|>"
 
 
 def _whole_file_exact(data: bytes) -> bool:
@@ -351,9 +363,21 @@ def _all_at_once(tree: Any, nodes: list[Any], flagged: set[int], docs: list[Docu
     return True
 
 
+_OPENING_COLON = (b'{":', b'[":', b',":', b':":')
+
+
 def _same_keys(js: str, compact: bytes) -> bool:
     """As many keys in orjson's dump as in rapidyaml's JSON: no key was written twice (orjson keeps the
-    last value silently; the exact path names the duplicate with its line)."""
+    last value silently; the exact path names the duplicate with its line).
+
+    A key ends with a quote that closes a string (not preceded by an odd number of backslashes) followed
+    by `":` (orjson) or `": ` (rapidyaml). A quote that opens a string starting with `:` looks the same;
+    in orjson's compact text an opening quote follows `{`, `[`, `,` or `:`, so when none of those pairs
+    precedes `":` no string starts with a colon, in either text, and the counts are exact. Otherwise the
+    answer is False: the exact path decides.
+    """
+    if any(p in compact for p in _OPENING_COLON):
+        return False
     if '\\"' in js:  # quotes inside strings: count only the `"` that close a string
         return _keys(js, '": ') == _keys(compact, b'":')
     return js.count('": ') == compact.count(b'":')
@@ -362,7 +386,22 @@ def _same_keys(js: str, compact: bytes) -> bool:
 def _flagged(data: bytes, starts: list[int]) -> set[int]:
     """Indexes of the chunks (documents) where the text scan found something."""
     hits: list[int] = []
-    for trigger, pattern, token_start in _TEXT_RISKS:
+    if data[:1] in (b"]", b"}"):
+        hits.append(0)
+    if not data.endswith(b"\n") and (data.find(b"|", starts[-2]) >= 0 or data.find(b">", starts[-2]) >= 0):
+        hits.append(len(data) - 1)  # a block scalar may end the file without a line break: libyaml adds none
+    for needle in _TOKEN_RISKS:
+        at = data.find(needle)
+        while at >= 0:
+            if at == 0 or data[at - 1] in _TOKEN_START:
+                hits.append(at)
+            at = data.find(needle, at + 1)
+    for needle in _LITERAL_RISKS:
+        at = data.find(needle)
+        while at >= 0:
+            hits.append(at)
+            at = data.find(needle, at + 1)
+    for trigger, pattern, token_start in _PATTERN_RISKS:
         if trigger in data:
             for m in pattern.finditer(data):
                 at = m.start()
