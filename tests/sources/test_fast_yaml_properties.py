@@ -61,14 +61,14 @@ def scalar(draw: st.DrawFn, indent: int, risky: bool = True) -> str:
     """One scalar, written in one of YAML's styles; may well be invalid YAML (both paths must agree then)."""
     text = draw(SCALAR_TEXT if risky else COMMON_TEXT)
     styles = ["plain", "plain", "plain", "single", "double", "block"]
-    style = draw(st.sampled_from(styles + ["tagged", "anchor"] if risky else styles))
+    style = draw(st.sampled_from([*styles, "tagged", "anchor"] if risky else styles))
     if style == "single":
         return "'" + text.replace("'", "''") + "'"
     if style == "double":
         return _double(text)
     if style == "block":
         headers = ["|", "|-", "|+", ">", ">-", ">+"]
-        header = draw(st.sampled_from(headers + ["|2", "| # c-1", ">+ # x"] if risky else headers))
+        header = draw(st.sampled_from([*headers, "|2", "| # c-1", ">+ # x"] if risky else headers))
         pad = " " * (indent + 2)
         lines = [text, draw(TEXT if risky else COMMON_TEXT), ""][: draw(st.integers(1, 3))]
         return header + "\n" + "\n".join(pad + line if line else "" for line in lines)
@@ -89,7 +89,7 @@ COMMON_KEYS = st.sampled_from(["a", "b", "c", "d", "name", "image", "x-y", "app.
 def node(draw: st.DrawFn, indent: int, depth: int, risky: bool) -> str:
     """A value: a scalar, a flow collection, an alias, or (after a line break) a block mapping/sequence."""
     kinds = ["scalar", "scalar", "scalar", "flow", "map", "seq"] if depth < 3 else ["scalar", "flow"]
-    kind = draw(st.sampled_from(kinds + ["alias"] if risky else kinds))
+    kind = draw(st.sampled_from([*kinds, "alias"] if risky else kinds))
     if kind == "scalar":
         return " " + draw(scalar(indent, risky))
     if kind == "alias":
