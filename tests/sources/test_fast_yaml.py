@@ -151,3 +151,27 @@ def test_malformed_yaml_is_one_line_without_rapidyaml_noise(tmp_path: Path) -> N
     assert out.returncode == 2
     assert "ERROR" not in out.stderr and "parse_engine" not in out.stderr and "[parse]" not in out.stderr
     assert "bad.yaml:5: malformed YAML" in out.stderr  # where libyaml stops: the exact path's own line
+
+
+def test_findings_lines_are_identical_on_a_generated_corpus(tmp_path: Path) -> None:
+    """The benchmark's generated workloads (9 objects each, a third misconfigured) plus hypothesis-shaped
+    manifests: every finding, with its file:line and evidence, is the same fast and exact."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import scan_bench  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    scan_bench.generate(tmp_path, 30)
+    (tmp_path / "list.yaml").write_text(
+        "# pods\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, "
+        "namespace: team-00}\n  spec:\n    containers:\n    - name: c\n      image: x\n      securityContext:\n"
+        "        privileged: true\n# between\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: b\n"
+        "    namespace: team-01\n  spec:\n    hostNetwork: yes\n    containers: [{name: c, image: 'y'}]\n")
+    fast = _cli("scan", str(tmp_path), "--format", "json")
+    exact = _cli("--exact-yaml", "scan", str(tmp_path), "--format", "json")
+    assert fast.returncode == exact.returncode
+    found = [orjson.loads(out.stdout)["findings"] for out in (fast, exact)]
+    assert found[0] == found[1]
+    lines = {(f["resource"]["file"], f["resource"]["line"]) for f in found[0]}
+    assert (str(tmp_path / "list.yaml"), 6) in lines and (str(tmp_path / "list.yaml"), 16) in lines
+    assert len(found[0]) > 100

@@ -1,29 +1,28 @@
 """The fast YAML path: rapidyaml parses, JSON carries the values, the exact path decides the rest.
 
 `k8s_yaml` is the exact loader (libyaml composes, go-yaml's rules type every scalar) and stays the
-reference; it costs about as much as PyYAML's CSafeLoader. Here rapidyaml (C++) parses each document and
-emits it as JSON, which orjson reads: about ten times faster. That JSON keeps plain-vs-quoted only for
-what rapidyaml sees as numbers, `true`/`false`/`null` and empty values; go-yaml types more plain scalars
-(`~`, `Null`, `yes`/`on`/`y` in every case, `0x1F`, `017`, `1_000`, `+1`, `.inf`, `1.0` read as the
-integer 1...). So a document goes the fast way only when a scan of its raw bytes finds nothing whose
-meaning the JSON could change, and every document the scan flags goes through `k8s_yaml` instead:
+reference. Here rapidyaml (C++) parses a whole file in place and writes it as JSON (a stream is an array
+of its documents), which orjson reads in one call: several times faster. That JSON keeps plain-vs-quoted
+only for what rapidyaml takes for numbers, `true`/`false`/`null` and empty values; go-yaml types more
+plain scalars (`~`, `Null`, `yes`/`on`/`y` in most cases, `0x1F`, `017`, `1_000`, `.inf`, `1.0` read as
+the integer 1...), and rapidyaml accepts some text libyaml refuses. So every document the guards below
+cannot clear is read by `k8s_yaml` instead (that document only; the whole file for a few file-wide
+features):
 
-- whole file, exact: a BOM, a line break other than `\\n`, a directive (`%YAML`, `%TAG`), a `...` marker;
-- one document, exact: anchors, aliases, tags (`&`, `*`, `!`), merge keys (`<<`), complex keys (`?`),
-  tabs, backslash escapes other than the common ones, explicit block indentation (`|2`), and any plain
-  token that go-yaml might type differently: the words above, numbers other than plain decimals with a
-  non-zero fraction or integers of at most 15 digits, a number or `null` used as a key;
-- after parsing, exact: rapidyaml refuses the text, orjson refuses the JSON (a raw control character,
-  `+1`), the document is nested deeper than `k8s_yaml.MAX_DEPTH`, or has a key written twice (counted
-  from the JSON: `k8s_yaml` names it with its line), or is a List whose items' lines the text scan
-  cannot place.
+- whole file: a BOM, a line break other than `\n`, a directive (`%`), a `...` marker;
+- per document, in the raw bytes (`_flagged`): anchors, aliases, tags, `@`/backtick/`%` where a token
+  starts, merge keys, tabs, complex keys, unusual escapes, explicit block indentation, a comment after a
+  block header, and the shapes the differential tests found rapidyaml reading otherwise;
+- per document, in the JSON (`_json_safe`, `_same_keys`): a string that a plain scalar go-yaml types
+  could have become (unless the text shows it only quoted), a float go-yaml's JSON writes as an integer,
+  a key go-yaml converts, a key written twice (counted: the exact path names it with its line), nesting
+  past `k8s_yaml.MAX_DEPTH`, JSON orjson refuses;
+- rapidyaml refusing the text (a syntax error then ends the file where libyaml says, as before).
 
-The scan is conservative on purpose: a false alarm only costs the exact path's time for that document.
-Lines come from byte offsets: a document's line is the first line of its content after the `---` that
-starts it (as libyaml's node mark), a List item's line the line of its `- `.
-
-rapidyaml writes its parse errors to file descriptor 2 before raising; the parse runs with fd 2 pointed at
-/dev/null (under a lock), so a malformed file shows only the exact path's one problem line.
+The guards are conservative: a false alarm only costs the exact path's time for that document. Lines come
+from byte offsets (`_place`): a document's line is its first content line after `---` and comments, as
+libyaml marks the root node; a List item's line the line of its `- `. docs/yaml.md has the list and the
+measurements; tests/sources/test_fast_yaml*.py compare both paths.
 """
 
 from __future__ import annotations
