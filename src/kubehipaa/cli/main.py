@@ -308,9 +308,22 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+def _exact_yaml(ctx: typer.Context, _param: typer.CallbackParam, value: bool) -> None:
+    if value:
+        from kubehipaa.sources import fast_yaml
+
+        fast_yaml.set_exact(True)
+        ctx.call_on_close(lambda: fast_yaml.set_exact(None))  # in-process callers (tests) must not inherit it
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    _exact: bool = typer.Option(
+        False, "--exact-yaml", callback=_exact_yaml, expose_value=False,
+        help="Read YAML only with the exact loader (libyaml + go-yaml's rules), not the fast one (rapidyaml), "
+             "which hands every document it cannot decide to the exact loader anyway; same results, slower. "
+             "Also KUBEHIPAA_EXACT_YAML=1."),
 ) -> None:
     """Make a Kubernetes cluster HIPAA-ready and prove it."""
 

@@ -1,7 +1,8 @@
 """Load Kubernetes objects from files, directories, stdin and Kustomize directories.
 
-YAML is read exactly as Kubernetes reads it (`k8s_yaml`, the one YAML loader of the tool; the rules and
-their source of truth are in docs/yaml.md): `- =` is the string "=", `y`/`on` are true, `1e3` is 1000,
+YAML is read exactly as Kubernetes reads it (`k8s_yaml`, the exact loader; the rules and their source of
+truth are in docs/yaml.md), by default through `fast_yaml` (rapidyaml + orjson, which hands every document
+it cannot decide to `k8s_yaml`; `--exact-yaml` or KUBEHIPAA_EXACT_YAML=1 reads everything the exact way): `- =` is the string "=", `y`/`on` are true, `1e3` is 1000,
 `12:30` and dates stay strings, `.inf` cannot be stored, non-string keys become strings. Every object
 keeps its file and line, which every finding needs for evidence; a document Kubernetes would refuse is
 one problem line (file:line) and the other documents and files are still read.
@@ -31,7 +32,7 @@ import yaml
 
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
-from kubehipaa.sources import k8s_yaml, limits, reading
+from kubehipaa.sources import fast_yaml, k8s_yaml, limits, reading
 from kubehipaa.sources.duplicates import deduplicate
 from kubehipaa.sources.namespaces import DEFAULT_NAMESPACE, namespace_name_error, place
 
@@ -162,8 +163,9 @@ def load_paths(
     gc.disable()
     try:
         cap = limits.current().file_bytes  # once: the environment is read per call, not per file
-        for part in _load_units(units, _load_jobs() if jobs is None else jobs, cap):
-            result.extend(part)
+        with fast_yaml.quiet_stderr():  # once for all files (see fast_yaml.quiet_stderr)
+            for part in _load_units(units, _load_jobs() if jobs is None else jobs, cap):
+                result.extend(part)
         _settle(result, namespace)  # still without the collector: its index allocates one tuple per object
     finally:
         if gc_was_enabled:
@@ -255,8 +257,9 @@ def _load_batch(batch: list[Path], cap: int) -> tuple[LoadResult, tuple[str, str
     """Load a batch of files (in a worker process); an InputError is returned, to be raised in order."""
     out = LoadResult()
     try:
-        for item in batch:
-            out.extend(_load_one(item, cap))
+        with fast_yaml.quiet_stderr():
+            for item in batch:
+                out.extend(_load_one(item, cap))
     except InputError as exc:
         return out, (exc.message, exc.file, exc.line)
     return out, None
@@ -354,7 +357,7 @@ def _load_bytes(data: bytes, name: str, *, json_hint: bool) -> LoadResult:
     except UnicodeDecodeError as exc:
         return LoadResult(problems=[InputProblem(name, None, f"not UTF-8 text ({exc.reason}); skipped")], files=1,
                           inputs=[InputRecord(name, hashlib.sha256(data).hexdigest(), len(data))])
-    result = load_text(text, name, json_hint=json_hint)
+    result = load_text(text, name, json_hint=json_hint, data=data)
     result.files = 1
     result.inputs = [InputRecord(name, hashlib.sha256(data).hexdigest(), len(data))]
     if result.problems and "{{" in text:
@@ -500,8 +503,9 @@ def _line_in(candidates: list[K8sObject], obj: K8sObject) -> int:
     return same_kind[0].line if len(same_kind) == 1 else 1
 
 
-def load_text(text: str, filename: str, *, json_hint: bool = False) -> LoadResult:
-    """Parse one file's text (YAML stream or JSON) into objects, collecting skipped documents."""
+def load_text(text: str, filename: str, *, json_hint: bool = False, data: bytes | None = None) -> LoadResult:
+    """Parse one file's text (YAML stream or JSON) into objects, collecting skipped documents. `data`: the
+    UTF-8 bytes `text` was decoded from, when the caller has them (the fast YAML path reads bytes)."""
     if json_hint or (text.lstrip()[:1] in ("{", "[") and filename.endswith(".json")):
         try:
             data = orjson.loads(text)
@@ -522,7 +526,7 @@ def load_text(text: str, filename: str, *, json_hint: bool = False) -> LoadResul
             lines = _json_item_lines(text, len(data["items"]))
         _add_document(result, data, filename, 1, None, lines)
         return result
-    return _load_yaml(text, filename)
+    return _load_yaml(text, filename, data)
 
 
 # a JSON string, a structural character, or any other token (number, true, false, null)
@@ -588,17 +592,22 @@ def _json_item_lines(text: str, count: int) -> list[int] | None:
     return lines
 
 
-def _load_yaml(text: str, filename: str) -> LoadResult:
-    """Every document of a YAML stream, read as Kubernetes reads it (`k8s_yaml`): a document Kubernetes
-    would refuse is one problem line and the next documents are still read; a syntax error ends the file."""
+def _load_yaml(text: str, filename: str, data: bytes | None = None) -> LoadResult:
+    """Every document of a YAML stream, read as Kubernetes reads it (`fast_yaml`, or `k8s_yaml` when the
+    exact path is asked for): a document Kubernetes would refuse is one problem line and the next documents
+    are still read; a syntax error ends the file."""
     result = LoadResult()
-    for doc in k8s_yaml.iter_documents(text):
+    if fast_yaml.exact_requested():
+        docs = k8s_yaml.iter_documents(text)
+    else:
+        docs = fast_yaml.iter_documents(data if data is not None else text.encode("utf-8"), text)
+    for doc in docs:
         if doc.error is not None:
             result.problems.append(InputProblem(filename, doc.line, doc.error, LOST if doc.unread else ""))
         else:
             for line, message in doc.warnings:  # duplicate keys: the last value is read, the earlier named
                 result.problems.append(InputProblem(filename, line, message, DUPLICATE_KEY))
-            _add_document(result, doc.data, filename, doc.line or 1, doc.node)
+            _add_document(result, doc.data, filename, doc.line or 1, doc.node, doc.item_lines)
     return result
 
 

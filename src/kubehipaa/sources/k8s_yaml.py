@@ -78,7 +78,8 @@ class Document:
     for a file, `reason` the bare cause. An error with `fatal` set is a syntax error: nothing after it in
     the stream could be read. `unread` marks a document Kubernetes would read but we could not (nested too
     deep): unlike a document Kubernetes refuses, its content is missing from the answers. `warnings` are
-    (line, message) pairs about a document that was read: duplicate mapping keys.
+    (line, message) pairs about a document that was read: duplicate mapping keys. `item_lines`: the lines
+    of a List's items when the fast loader (`fast_yaml`, which has no node) found them.
     """
 
     data: Any = None
@@ -89,6 +90,7 @@ class Document:
     fatal: bool = False
     unread: bool = False
     warnings: Sequence[tuple[int, str]] = ()
+    item_lines: list[int] | None = None
 
 
 class _Plain:
