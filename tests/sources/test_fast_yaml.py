@@ -60,6 +60,10 @@ FALLBACK_CASES = {
     "duplicate key": "k: 1\nk: 2\n", "tab": "k:\tv\n", "escape": 'k: "\\/"\n', "block indent": "k: |2\n   x\n",
     "block header comment": "k: | # -x\n  a\n", "reserved": "k: @x\n", "flow end": "k: }\n",
     "complex key": "? a\n: b\n", "deep": "k: " + "[" * 300 + "]" * 300 + "\n",
+    # found by mutating real manifests: libyaml refuses each, rapidyaml 0.15 read them as text
+    "question in flow": "k: {ns: ???ci}\n", "colon before flow indicator": "k: {p:?? UDP}\n",
+    "colon before flow start": "k: [a:[b]]\n",
+    "flow over lines": "k: {a: b\n  c: d}\n", "flow list over lines": "k: [a,\n  b]\n",
 }
 
 

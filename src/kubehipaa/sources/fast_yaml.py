@@ -78,18 +78,23 @@ _TOKEN_START = b" \t[{,\n"
 _TOKEN_RISKS = (b"&", b"*", b"!", b"@", b"`", b"%")
 # Anywhere: merge keys; tabs (separators where the two disagree); and where rapidyaml accepts what libyaml
 # refuses or reads otherwise (found by the differential tests): a `:` after a space or a flow start, a `:`
-# before a flow end, a `]` or `}` after a space (in block context libyaml refuses it), `?` in a flow.
-_LITERAL_RISKS = (b"<<", b"\t", b" :", b"[:", b"{:", b",:", b":]", b":}", b":,", b" ]", b" }", b"\n]", b"\n}",
+# before any of `,?[]{}` (libyaml refuses it inside a flow), a `]` or `}` after a space (in block context libyaml refuses it), `?` in a flow.
+_LITERAL_RISKS = (b"<<", b"\t", b" :", b"[:", b"{:", b",:", b":]", b":}", b":,", b":?", b":[", b":{", b" ]", b" }", b"\n]", b"\n}",
                   b"[?", b"{?", b",?")
 _PATTERN_RISKS: tuple[tuple[bytes, re.Pattern[bytes], bool], ...] = (
     # (trigger, pattern, only where a token starts)
-    (b"?", re.compile(rb"\?(?=[ \t\n]|\Z)"), True),  # complex key (also after `-`: checked below)
+    # a complex key (also after `-`: checked below). Where a token starts, whatever follows: inside a flow
+    # libyaml reads every such `?` as the key indicator (`{ns: ???x}` is refused), rapidyaml as text
+    (b"?", re.compile(rb"\?"), True),
     (b"\\", re.compile(rb"\\[^nt\"\\]"), False),  # escapes other than \n \t \" \\ (and regex text like \d)
     # explicit block indentation; a comment after a block header (rapidyaml 0.15 reads a `-`, `+` or digit
     # in that comment as a chomping or indentation indicator)
     (b"|", re.compile(rb"\|(?:[-+]?[0-9]|[-+0-9]*[ \t]+#)"), False),
     (b">", re.compile(rb">(?:[-+]?[0-9]|[-+0-9]*[ \t]+#)"), False),
 )
+
+_FLOW_LINE = re.compile(rb"^[^\n]*[\[{][^\n]*", re.M)
+"""A line holding a flow collection's opening bracket."""
 
 # rapidyaml writes the plain scalars `inf`, `-inf`, `nan`, `infinity`, `.Inf`, `.NaN`... as these strings
 _REWRITTEN = frozenset({b".inf", b"-.inf", b"+.inf", b".nan", b"-.nan", b"+.nan"})
@@ -408,6 +413,14 @@ def _flagged(data: bytes, starts: list[int]) -> set[int]:
                     trigger == b"?" and data[at - 1] == 45  # `-?`: a complex key in a sequence entry
                 ):
                     hits.append(at)
+    if b"{" in data or b"[" in data:
+        # a flow collection that goes on past its line: libyaml and rapidyaml disagree on what a line break
+        # inside a flow may end (an implicit key, a plain scalar), so such a document is read exactly. A line
+        # whose openers and closers do not balance (quotes included: that only sends more to the exact path)
+        for m in _FLOW_LINE.finditer(data):
+            line = m.group()
+            if line.count(b"[") + line.count(b"{") != line.count(b"]") + line.count(b"}"):
+                hits.append(m.start())
     return {bisect.bisect_right(starts, at) - 1 for at in hits}
 
 
