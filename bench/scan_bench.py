@@ -272,7 +272,8 @@ def child_scan(root: str, profile: bool) -> dict:
     from kubehipaa.config import load_config
     from kubehipaa.inventory import Inventory
     from kubehipaa.pipelines.scan import run_scan
-    from kubehipaa.reports import render
+    from kubehipaa.reports.base import RenderOptions
+    from kubehipaa.reports.scan import ScanReport
     from kubehipaa.sources.files import load_paths
 
     checks = all_checks()  # import cost of the catalog is not part of the scan
@@ -307,7 +308,7 @@ def child_scan(root: str, profile: bool) -> dict:
     result = run_scan(inv, config, checks=checks, progress=tick)
     t2, cpu2 = time.perf_counter(), time.process_time()
     check_workers = _children_cpu() - kids_checks  # the checks' second process, if any
-    text = render(result, "json", config)
+    text = ScanReport(config).render_bytes(result, "json", RenderOptions())  # as the CLI writes it
     t3, cpu3 = time.perf_counter(), time.process_time()
     if profiler is not None:
         profiler.disable()

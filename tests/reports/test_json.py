@@ -117,3 +117,32 @@ def test_example_reports_validate(example: str, tmp_path: Path, validator) -> No
     doc = json.loads(out.read_text())
     validator.validate(doc)
     assert doc["summary"]["checks"] == len(doc["checks"]) > 0
+
+
+def test_the_cli_writes_the_json_report_as_bytes_never_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON the CLI writes is made as UTF-8 bytes (`render_bytes`): the same report, byte for byte, as the
+    text renderer's, without holding a decoded copy (the catalog's em dashes make that copy 2 bytes a character).
+    The file written by `scan -f json -o` is exactly those bytes."""
+    from typer.testing import CliRunner
+
+    import kubehipaa.reports.json_report as json_report
+    from kubehipaa.cli.main import app
+    from kubehipaa.reports.base import RenderOptions
+    from kubehipaa.reports.scan import ScanReport
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    result, cfg = make_result(tmp_path)
+    made = ScanReport(cfg).render_bytes(result, "json", RenderOptions())
+    assert isinstance(made, bytes) and made.decode() == render_json(result, cfg)
+
+    decoded: list[int] = []
+    real = json_report.render_json
+    monkeypatch.setattr(json_report, "render_json", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    out = tmp_path / "report.json"
+    example = ROOT / "examples" / "clinic-hardened"
+    run = CliRunner().invoke(app, ["scan", str(example), "-f", "json", "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    assert decoded == []  # the CLI never went through the text renderer
+    report = json.loads(out.read_bytes())
+    assert report["summary"]["objects"] > 0 and report["integrity"]["digest"]
+    assert out.read_bytes().endswith(b"}\n")

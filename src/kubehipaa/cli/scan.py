@@ -392,8 +392,8 @@ def _emit(result: ScanResult, cfg: Config, request: ReportRequest) -> None:
                             color=request.fmt is ReportFormat.table and to_terminal,
                             max_rows=request.max_rows or None, sign_key=request.sign_key)
     report = ScanReport(cfg, details=request.details, argv=_command_line(), proposed_rule=request.proposed_rule)
-    if request.fmt is ReportFormat.pdf:
-        write_output(report.render_pdf(result, options), output)
+    if request.fmt in (ReportFormat.pdf, ReportFormat.json):  # made as bytes (see ScanReport.render_bytes)
+        write_output(report.render_bytes(result, request.fmt.value, options), output)
         return
     write_output(report.render(result, request.fmt.value, options), output)
 

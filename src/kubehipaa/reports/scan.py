@@ -69,6 +69,18 @@ class ScanReport:
         return render_table(result, self.config, width=options.width, color=options.color,
                             max_rows=options.max_rows, details=self.details)
 
+    def render_bytes(self, result: ScanResult, fmt: str, options: RenderOptions) -> bytes:
+        """`result` in `fmt` as the bytes to write (UTF-8). JSON is made as bytes and never decoded: a report of
+        tens of thousands of findings would otherwise be held twice over as text (`render_json_bytes`)."""
+        if fmt == "json":
+            require_format(self, fmt)
+            from kubehipaa.reports.json_report import render_json_bytes
+
+            return render_json_bytes(result, self.config, options.sign_key)
+        if fmt == "pdf":
+            return self.render_pdf(result, options)
+        return self.render(result, fmt, options).encode("utf-8")
+
     def render_pdf(self, result: ScanResult, options: RenderOptions) -> bytes:
         """The evidence report as PDF: the HTML report printed by Chromium (`reports.evidence_pdf`)."""
         from kubehipaa.reports.evidence_pdf import html_to_pdf
