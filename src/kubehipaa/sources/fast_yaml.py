@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - a platform without a rapidyaml wheel: 
     ryml = None
 
 from kubehipaa.sources import go_scalars, k8s_yaml
+from kubehipaa.sources.json_keys import key_ends
 from kubehipaa.sources.k8s_yaml import Document
 
 __all__ = ["ENV_EXACT", "exact_requested", "iter_documents", "quiet_stderr", "set_exact"]
@@ -344,15 +345,10 @@ def _all_at_once(tree: Any, nodes: list[Any], flagged: set[int], docs: list[Docu
     check it at once: one call each to rapidyaml, orjson.loads and orjson.dumps, one scan. False when
     anything is off: each document is then looked at on its own."""
     root = tree.root_id()
-    try:
-        js = ryml.emit_json_malloc(tree, root)
-    except Exception:  # rapidyaml refuses to write it (it raises its own classes)
+    read = _json(tree, root)
+    if read is None:
         return False
-    try:
-        values = orjson.loads(js)
-        compact = orjson.dumps(values)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return False
+    values, js, compact = read
     if not tree.is_stream(root):
         values = [values]
     present = [i for i, node in enumerate(nodes) if node is not None]
@@ -383,7 +379,7 @@ def _same_keys(js: str, compact: bytes) -> bool:
     if any(p in compact for p in _OPENING_COLON):
         return False
     if '\\"' in js:  # quotes inside strings: count only the `"` that close a string
-        return _keys(js, '": ') == _keys(compact, b'":')
+        return key_ends(js, '": ') == key_ends(compact, b'":')
     return js.count('": ') == compact.count(b'":')
 
 
@@ -449,19 +445,27 @@ def _chunk(data: bytes, a: int, b: int) -> Document | None:
     return doc
 
 
-def _from_node(tree: Any, node: int, data: bytes, a: int, b: int) -> Document | None:
-    """One document from rapidyaml's JSON of `node`, or None when the exact path must read it."""
+def _json(tree: Any, node: int) -> tuple[Any, str, bytes] | None:
+    """rapidyaml's JSON of `node`, its value (orjson) and orjson's compact dump of it; None when rapidyaml
+    refuses to write it, orjson to read it, or it is nested deeper than MAX_DEPTH (orjson's dump limit is
+    the same): the exact path then reads and names it."""
     try:
         js = ryml.emit_json_malloc(tree, node)
-    except Exception:  # rapidyaml refuses to write it (it raises its own classes)
+    except Exception:  # rapidyaml raises its own classes
         return None
     try:
         value = orjson.loads(js)
-        compact = orjson.dumps(value)
-    except orjson.JSONDecodeError:
+        return value, js, orjson.dumps(value)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return None
-    except orjson.JSONEncodeError:
-        return None  # nested deeper than MAX_DEPTH (orjson's limit is the same): the exact path says so
+
+
+def _from_node(tree: Any, node: int, data: bytes, a: int, b: int) -> Document | None:
+    """One document from rapidyaml's JSON of `node`, or None when the exact path must read it."""
+    read = _json(tree, node)
+    if read is None:
+        return None
+    value, js, compact = read
     if value is None:
         return _EMPTY  # `k8s_yaml` yields nothing for an empty document (or a null one: nothing to add)
     if not _same_keys(js, compact) or not _json_safe(compact, data, a, b):
@@ -483,21 +487,6 @@ def _place(doc: Document, data: bytes, a: int, b: int, line: int) -> None:
             doc.item_lines = _item_lines(data, end, b, first, len(value["items"]))
             if doc.item_lines is None:
                 doc.line = None
-
-
-def _keys(json: Any, sep: Any) -> int:
-    """How many mapping keys a JSON text holds: `sep` (`":` plus what follows) preceded by an even number of
-    backslashes, i.e. after a closing quote. Counted with str.count, by inclusion-exclusion on the number
-    of backslashes before it."""
-    backslash = "\\" if isinstance(json, str) else b"\\"
-    total, sign, prefix = 0, 1, sep
-    while True:
-        n = json.count(prefix)
-        if not n:
-            return total
-        total += sign * n
-        sign = -sign
-        prefix = backslash + prefix
 
 
 _ITEMS_KEY = re.compile(rb"^items:[ \t]*(?:#[^\n]*)?\n", re.MULTILINE)

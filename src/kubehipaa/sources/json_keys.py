@@ -30,13 +30,13 @@ _GAP = re.compile(r'"[ \t\r\n]+:')
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s"{}\[\],:]+')
 
 
-def _key_ends(s: str | bytes) -> int:
-    """How many `"` immediately followed by `:` have an even number of backslashes before them."""
-    if isinstance(s, str):
-        pattern: Any = '":'
-        backslash: Any = "\\"
-    else:
-        pattern, backslash = b'":', b"\\"
+def key_ends(s: str | bytes, sep: str | bytes | None = None) -> int:
+    """How many `sep` (a closing quote and the colon after it: `":` by default, or `": `; the type of `s`)
+    have an even number of backslashes before them, i.e. end a mapping key. Counted with str.count, by inclusion-exclusion on the
+    number of backslashes before `sep` (also `sources.fast_yaml`'s duplicate-key test)."""
+    text = isinstance(s, str)
+    pattern: Any = sep if sep is not None else '":' if text else b'":'
+    backslash: Any = "\\" if text else b"\\"
     total, sign = 0, 1
     while True:
         n = s.count(pattern)
@@ -53,7 +53,7 @@ def inspect(text: str, data: Any) -> tuple[bool, list[tuple[int, str]]]:
         dumped = orjson.dumps(data)
     except orjson.JSONEncodeError as exc:
         return "ecursion" in str(exc), []
-    if _GAP.search(text) is None and _key_ends(text) == _key_ends(dumped):
+    if _GAP.search(text) is None and key_ends(text) == key_ends(dumped):
         return False, []
     return False, duplicate_keys(text)
 
