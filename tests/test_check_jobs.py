@@ -1,4 +1,4 @@
-"""$KUBEHIPAA_CHECK_JOBS=2: the network checks run in a forked process and the scan result is the serial one.
+"""Checks shared with forked workers (`pipelines.check_jobs`): the scan result is the serial one exactly.
 
 Findings (order included), check errors and the skipped input (in the order the serial run records it) must be
 identical; a child that fails is not trusted and its checks run again in the parent.
@@ -7,11 +7,14 @@ identical; a child that fails is not trusted and its checks run again in the par
 from __future__ import annotations
 
 import copy
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kubehipaa import parallel
 from kubehipaa.checks.registry import Check, all_checks
 from kubehipaa.config import Config
 from kubehipaa.inventory import Inventory
@@ -56,6 +59,7 @@ def _scan(jobs: int, checks: list[Check]) -> tuple[list[Any], list[Any], list[An
 @pytest.fixture
 def small_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(check_jobs, "MIN_OBJECTS", 1)
+    monkeypatch.setattr(check_jobs.parallel, "can_fork", lambda: True)  # whatever threads pytest runs
 
 
 def _checks() -> list[Check]:
@@ -67,18 +71,18 @@ def _checks() -> list[Check]:
 @pytest.mark.usefixtures("small_threshold")
 def test_two_jobs_give_the_serial_result_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     forks: list[int] = []
-    start = check_jobs._start_child
+    start = check_jobs._start_worker
 
-    def counted(inv: Inventory, checks: list[Check]) -> Any:
-        forks.append(len(checks))
-        return start(inv, checks)
+    def counted(*args: Any) -> Any:
+        forks.append(1)
+        return start(*args)
 
-    monkeypatch.setattr(check_jobs, "_start_child", counted)
+    monkeypatch.setattr(check_jobs, "_start_worker", counted)
     checks = _checks()
     serial = _scan(1, checks)
     assert not forks
     split = _scan(2, checks)
-    assert forks and forks[0] > 1  # the network checks did run in a child
+    assert forks  # a worker was forked
     assert split[:3] == serial[:3]
     # progress: once per check; the child's checks are reported when their results arrive
     assert sorted(split[3]) == sorted(serial[3]) == sorted(c.meta.id for c in checks)
@@ -103,9 +107,59 @@ def test_small_inputs_and_one_job_stay_in_process(monkeypatch: pytest.MonkeyPatc
     def no_fork(*_a: Any) -> Any:
         raise AssertionError("forked")
 
-    monkeypatch.setattr(check_jobs, "_start_child", no_fork)
+    monkeypatch.setattr(check_jobs, "_start_worker", no_fork)
     checks = all_checks()
     assert _scan(2, checks) == _scan(1, checks)  # below MIN_OBJECTS
     monkeypatch.setattr(check_jobs, "MIN_OBJECTS", 1)
     monkeypatch.setenv(check_jobs.JOBS_ENV, "1")
     run_scan(Inventory(_objects(), Config()), checks=checks)  # the environment's 1 job: no fork
+
+
+@pytest.mark.usefixtures("small_threshold")
+def test_three_jobs_give_the_serial_result_exactly() -> None:
+    checks = _checks()
+    assert _scan(3, checks)[:3] == _scan(1, checks)[:3]
+
+
+@pytest.mark.usefixtures("small_threshold")
+def test_a_worker_that_dies_midway_is_not_trusted() -> None:
+    """A worker killed while it holds units (here: by the check it runs) loses nothing: the parent runs every
+    unit it did not run itself."""
+    parent = os.getpid()
+    base = next(c for c in all_checks() if c.meta.area == "workloads")
+
+    def die_in_worker(inv: Inventory) -> Any:
+        if os.getpid() != parent:
+            os._exit(9)
+        return base.fn(inv)
+
+    checks = sorted([c for c in all_checks() if c.meta.id != base.meta.id] + [Check(base.meta, die_in_worker)],
+                    key=lambda c: c.meta.id)
+    assert _scan(2, checks)[:3] == _scan(1, checks)[:3]
+
+
+def test_the_number_of_processes_comes_from_the_option_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(check_jobs.JOBS_ENV, raising=False)
+    monkeypatch.setenv(parallel.ENV, "3")
+    assert check_jobs.check_jobs() == 3
+    monkeypatch.setenv(check_jobs.JOBS_ENV, "2")  # the stage's own variable first
+    assert check_jobs.check_jobs() == 2
+    parallel.set_jobs(1)  # --jobs 1 wins over both
+    try:
+        assert check_jobs.check_jobs() == 1
+    finally:
+        parallel.set_jobs(None)
+    monkeypatch.setenv(check_jobs.JOBS_ENV, "many")  # not a number: unset
+    monkeypatch.setenv(parallel.ENV, "auto")
+    assert check_jobs.check_jobs() == min(parallel.MAX_AUTO, parallel.available_cpus())
+
+
+def test_no_fork_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not parallel.can_fork()  # a lock that thread holds would stay locked in a child
+    finally:
+        stop.set()
+        thread.join()

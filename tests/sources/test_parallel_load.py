@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -49,4 +50,7 @@ def test_parallel_raises_the_first_error_in_order(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("KUBEHIPAA_LOAD_JOBS", "auto")
     assert files._load_jobs() >= 1
     monkeypatch.delenv("KUBEHIPAA_LOAD_JOBS")
+    monkeypatch.setenv("KUBEHIPAA_JOBS", "1")  # the general switch, when the loader's own is unset
     assert files._load_jobs() == 1
+    monkeypatch.delenv("KUBEHIPAA_JOBS")
+    assert files._load_jobs() == min(8, len(os.sched_getaffinity(0)))  # the default: auto

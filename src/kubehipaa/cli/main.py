@@ -316,6 +316,18 @@ def _exact_yaml(ctx: typer.Context, _param: typer.CallbackParam, value: bool) ->
         ctx.call_on_close(lambda: fast_yaml.set_exact(None))  # in-process callers (tests) must not inherit it
 
 
+def _jobs(ctx: typer.Context, _param: typer.CallbackParam, value: str | None) -> None:
+    if value is None:
+        return
+    from kubehipaa import parallel
+
+    jobs = parallel.parse_jobs(value)
+    if jobs is None:
+        raise typer.BadParameter(f"{value!r} is not a positive number of processes or `auto`")
+    parallel.set_jobs(jobs)
+    ctx.call_on_close(lambda: parallel.set_jobs(None))  # in-process callers (tests) must not inherit it
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -324,6 +336,11 @@ def _root(
         help="Read YAML only with the exact loader (libyaml + go-yaml's rules), not the fast one (rapidyaml), "
              "which hands every document it cannot decide to the exact loader anyway; same results, slower. "
              "Also KUBEHIPAA_EXACT_YAML=1."),
+    _jobs_option: str | None = typer.Option(
+        None, "--jobs", "-j", callback=_jobs, expose_value=False, metavar="N|auto",
+        help="Processes to use on large inputs (parsing files, running the checks, sealing the JSON report); "
+             "1 keeps everything in one process. Default: auto, the CPUs this process may use (at most 8). "
+             "Also KUBEHIPAA_JOBS. The results are the same whatever the number."),
 ) -> None:
     """Make a Kubernetes cluster HIPAA-ready and prove it."""
 

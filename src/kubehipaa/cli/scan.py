@@ -414,11 +414,17 @@ def _require_binary_output(output: Path | None) -> None:
 
 @contextmanager
 def _status(message: str) -> Iterator[None]:
-    """A spinner on stderr, only when stderr is a terminal (never in CI logs or captured output)."""
+    """A line on stderr while the work runs, only when stderr is a terminal (never in CI logs or captured output).
+
+    Drawn once, not animated: an animation needs rich's refresh thread, and a process running a second thread
+    does not fork the workers that parse and check large inputs in parallel (`parallel.can_fork`)."""
     if not common.interactive():
         yield
         return
-    with err_console.status(message):
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(Text(message), console=err_console, auto_refresh=False, transient=True):
         yield
 
 
@@ -429,11 +435,13 @@ def _run_with_progress(loaded: LoadResult | None, cfg: Config, control_plane: Co
                              ignored_configs=ignored_configs)
     columns = (TextColumn("Checking {task.fields[check]:<12}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    # redrawn as each check ends rather than by rich's refresh thread: with a second thread running, the checks
+    # would not be shared with forked workers (`parallel.can_fork`)
+    with Progress(*columns, console=err_console, transient=True, auto_refresh=False) as progress:
         task = progress.add_task("checks", total=len(checks), check="")
 
         def advance(chk: Check) -> None:
-            progress.update(task, advance=1, check=chk.meta.id)
+            progress.update(task, advance=1, check=chk.meta.id, refresh=True)
 
         return scan_pipeline(loaded, cfg, control_plane=control_plane, checks=checks,
                              ignored_configs=ignored_configs, progress=advance)

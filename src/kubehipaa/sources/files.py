@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import orjson
 import yaml
 
+from kubehipaa import parallel
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
 from kubehipaa.sources import fast_yaml, k8s_yaml, limits, reading
@@ -131,8 +132,7 @@ def load_paths(
     read never stops the others); with `strict=True` the first problem that is not a note raises
     `InputError`. A path that does not exist always raises. With `jobs` > 1 (default: `$KUBEHIPAA_LOAD_JOBS`, else 1),
     large inputs (`PARALLEL_MIN_FILES` files or more) are parsed by that many processes; the result is the
-    same as with one, in the same order. Not the default: on a machine shared with other jobs the
-    pickling it adds cost more than the second core gave back (see docs/reports.md, bench).
+    same as with one, in the same order.
     """
     if namespace is not None and (why := namespace_name_error(namespace)):
         raise InputError(f"--namespace: {why}")
@@ -204,16 +204,8 @@ _BATCH = 32  # files per task handed to a worker process
 
 
 def _load_jobs() -> int:
-    """`$KUBEHIPAA_LOAD_JOBS` (a number, or `auto` for the CPUs this process may use, at most 8), else 1."""
-    env = os.environ.get("KUBEHIPAA_LOAD_JOBS", "").strip().lower()
-    if env.isdigit():
-        return max(1, int(env))
-    if env == "auto":
-        try:
-            return min(8, len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - not on Linux
-            return min(8, os.cpu_count() or 1)
-    return 1
+    """The processes loading may use: `$KUBEHIPAA_LOAD_JOBS` (a number or `auto`), else `parallel.jobs()`."""
+    return parallel.jobs("KUBEHIPAA_LOAD_JOBS")
 
 
 class _Special(NamedTuple):
@@ -275,7 +267,7 @@ def _load_units(units: list[_Unit], jobs: int, cap: int) -> Iterator[LoadResult]
     worker dies, the batch is loaded here.
     """
     files = sum(isinstance(u, Path) for u in units)
-    if jobs < 2 or files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs < 2 or files < PARALLEL_MIN_FILES or not parallel.can_fork():
         for unit in units:
             yield _load_unit(unit, cap)
         return
