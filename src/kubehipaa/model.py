@@ -181,8 +181,30 @@ FINGERPRINT_VERSION = "kubehipaa/v1"
 
 def finding_fingerprint(check_id: str, resource: ResourceRef, path: str) -> str:
     """See `Finding.fingerprint`."""
+    return _fingerprint(check_id, _resource_key(resource), path)
+
+
+def fingerprints(findings: list[Finding]) -> list[str]:
+    """`[f.fingerprint for f in findings]`, the resource's part of the key made once per resource (findings
+    share a few thousand `ResourceRef`s: the JSON report asks for 18,718 fingerprints on 8,679 resources at
+    2,000 workloads)."""
+    keys: dict[int, tuple[ResourceRef, str]] = {}
+    out = []
+    for f in findings:
+        resource = f.resource
+        entry = keys.get(id(resource))
+        if entry is None or entry[0] is not resource:
+            entry = keys[id(resource)] = (resource, _resource_key(resource))
+        out.append(_fingerprint(f.check_id, entry[1], f.evidence[0].path if f.evidence else ""))
+    return out
+
+
+def _resource_key(resource: ResourceRef) -> str:
     group = resource.api_version.rpartition("/")[0]
     cluster = resource.file.split("/", 1)[0] if resource.file.startswith("cluster:") else ""
-    key = "\x1f".join((FINGERPRINT_VERSION, check_id, cluster, group, resource.kind, resource.namespace or "",
-                       resource.name, path))
+    return "\x1f".join((cluster, group, resource.kind, resource.namespace or "", resource.name))
+
+
+def _fingerprint(check_id: str, resource_key: str, path: str) -> str:
+    key = f"{FINGERPRINT_VERSION}\x1f{check_id}\x1f{resource_key}\x1f{path}"
     return sha256(key.encode()).hexdigest()[:32]

@@ -15,6 +15,7 @@ import orjson
 
 from kubehipaa.config import Config
 from kubehipaa.frameworks import load_hipaa
+from kubehipaa.model import fingerprints
 from kubehipaa.pipelines.scan import ScanResult
 from kubehipaa.reports import integrity
 from kubehipaa.reports.common import (
@@ -47,7 +48,7 @@ def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
     resources: dict[int, tuple[Any, dict[str, Any]]] = {}
     safeguards: dict[tuple[str, ...], str] = {}
     append = findings.append
-    for f in result.findings:
+    for f, fingerprint in zip(result.findings, fingerprints(result.findings), strict=True):
         resource = f.resource
         entry = resources.get(id(resource))
         if entry is None or entry[0] is not resource:
@@ -68,7 +69,7 @@ def report_dict(result: ScanResult, config: Config) -> dict[str, Any]:
             "safeguard": guard,
             "suppressed": f.suppressed,
             "suppression": f.suppression,
-            "fingerprint": f.fingerprint,
+            "fingerprint": fingerprint,
         })
     return {
         "$schema": SCHEMA_ID,
