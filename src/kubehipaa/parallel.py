@@ -1,7 +1,7 @@
 """How many processes kubehipaa may use, decided in one place.
 
-Loading (`sources.files`), the checks (`pipelines.check_jobs`) and the sealing of the JSON report use forked
-processes on large inputs. Each asks `jobs()` here: `kubehipaa --jobs N` (`set_jobs`), else `$KUBEHIPAA_JOBS`
+Loading manifests (`sources.files`) and running the checks (`pipelines.check_jobs`) use forked processes on
+large inputs. Each asks `jobs()` here: `kubehipaa --jobs N` (`set_jobs`), else `$KUBEHIPAA_JOBS`
 (a number, or `auto`), else `auto`: the CPUs this process may run on (its affinity, which is what a container's
 cpuset gives it), at most `MAX_AUTO`. `1` keeps everything in one process.
 

@@ -338,9 +338,10 @@ def _root(
              "Also KUBEHIPAA_EXACT_YAML=1."),
     _jobs_option: str | None = typer.Option(
         None, "--jobs", "-j", callback=_jobs, expose_value=False, metavar="N|auto",
-        help="Processes to use on large inputs (parsing files, running the checks, sealing the JSON report); "
-             "1 keeps everything in one process. Default: auto, the CPUs this process may use (at most 8). "
-             "Also KUBEHIPAA_JOBS. The results are the same whatever the number."),
+        help="Processes for large manifest inputs: parsing the files (256 or more) and running the checks "
+             "(5,000 objects or more). 1 keeps everything in one process. Default: auto, the CPUs this process "
+             "may use (at most 8). Also KUBEHIPAA_JOBS. The results are the same whatever the number. (The audit "
+             "commands have their own --jobs.)"),
 ) -> None:
     """Make a Kubernetes cluster HIPAA-ready and prove it."""
 
