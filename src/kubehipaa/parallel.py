@@ -2,8 +2,9 @@
 
 Loading manifests (`sources.files`) and running the checks (`pipelines.check_jobs`) use forked processes on
 large inputs. Each asks `jobs()` here: `kubehipaa --jobs N` (`set_jobs`), else `$KUBEHIPAA_JOBS`
-(a number, or `auto`), else `auto`: the CPUs this process may run on (its affinity, which is what a container's
-cpuset gives it), at most `MAX_AUTO`. `1` keeps everything in one process.
+(a number, or `auto`), else `auto`: the CPUs this process may run on (its affinity, and the CPU quota of its
+cgroup: a pod with `limits.cpu: 1` on a 32-core node gets one), at most `MAX_AUTO`. `1` keeps everything in
+one process.
 
 Forking is used only where it is safe (`can_fork`): on a platform with `fork`, and in a process with a single
 thread. A forked child inherits only the thread that forked, so a lock another thread held (a server's
@@ -29,12 +30,33 @@ def set_jobs(value: int | None) -> None:
     _chosen = value
 
 
-def available_cpus() -> int:
-    """The CPUs this process may run on."""
+CPU_MAX = "/sys/fs/cgroup/cpu.max"
+"""cgroup v2: `<quota> <period>` in microseconds, or `max <period>` when unlimited (a container's CPU limit)."""
+
+
+def available_cpus(cpu_max: str = CPU_MAX) -> int:
+    """The CPUs this process may use: those it may run on, fewer when its cgroup's quota allows less time."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota(cpu_max)
+    if quota is not None:
+        cpus = min(cpus, quota)
+    return max(1, cpus)
+
+
+def _cgroup_quota(path: str) -> int | None:
+    """The cgroup's CPU quota in whole CPUs (rounded up), None when unlimited or unknown."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            fields = fh.read().split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) != 2 or not fields[0].isdigit() or not fields[1].isdigit() or int(fields[1]) == 0:
+        return None  # `max <period>`, or a shape we do not know
+    quota, period = int(fields[0]), int(fields[1])
+    return max(1, -(-quota // period))
 
 
 def parse_jobs(raw: str) -> int | None:
