@@ -179,3 +179,76 @@ def test_findings_lines_are_identical_on_a_generated_corpus(tmp_path: Path) -> N
     lines = {(f["resource"]["file"], f["resource"]["line"]) for f in found[0]}
     assert (str(tmp_path / "list.yaml"), 6) in lines and (str(tmp_path / "list.yaml"), 16) in lines
     assert len(found[0]) > 100
+
+
+# ---- the cheap whole-file forms of the text guards give what the plain searches gave ------------------------
+
+def _naive_flow_hits(data: bytes) -> list[int]:
+    """The per-line count of `_flagged`, as it was written before the whole-file test."""
+    return [m.start() for m in fast_yaml._FLOW_LINE.finditer(data)
+            if m.group().count(b"[") + m.group().count(b"{") != m.group().count(b"]") + m.group().count(b"}")]
+
+
+FLOW_LINE_CASES = {
+    "pair split over lines": b"k: [a,\n  b]\n",
+    "map split over lines": b"k: {a: b,\n  c: d}\n",
+    "closer before opener on one line": b"k: a}{b\n",
+    "closer before opener, square": b"k: x][y\n",
+    "quotes holding brackets": b"k: \"[\"\nj: '{'\n",
+    "quoted closers balancing the line": b"k: [\"]\", a\n",
+    "mixed kinds count as balanced": b"k: [a}\n",
+    "balanced, nested": b"k: {a: [b, {c: d}]}\nj: [[], {}]\n",
+    "only closers on a line": b"k: a]\nj: b}\n",
+    "deep on one line": b"k: " + b"[" * 40 + b"]" * 40 + b"\n",
+    "deep, one short": b"k: " + b"[" * 40 + b"]" * 39 + b"\n",
+    "opener on the last line without a break": b"k: v\nj: [a",
+}
+
+
+@pytest.mark.parametrize("data", list(FLOW_LINE_CASES.values()), ids=list(FLOW_LINE_CASES))
+def test_the_whole_file_bracket_test_never_hides_an_unbalanced_line(data: bytes) -> None:
+    """`_flow_lines_balanced` may say True only where the per-line count finds no line: it skips that count."""
+    naive = _naive_flow_hits(data)
+    if fast_yaml._flow_lines_balanced(data):
+        assert naive == []
+    assert fast_yaml._flagged(data, fast_yaml._chunk_starts(data)) == ({0} if naive else set())
+
+
+def test_the_bracket_pair_split_over_lines_is_still_flagged_per_document() -> None:
+    """The whole-file test fails, so the per-line count runs and flags the document it always flagged;
+    `}{` on one line is left to that count too (it counts as balanced, as before)."""
+    data = b"a: 1\n---\nk: [a,\n  b]\n---\nk: {x: [y]}\n---\nk: a}{b\n---\nk: {y: [z]\n  }\n"
+    assert fast_yaml._flow_lines_balanced(data) is False
+    assert fast_yaml._flow_lines_balanced(b"k: a}{b\n") is False
+    assert fast_yaml._flagged(data, fast_yaml._chunk_starts(data)) == {1, 4}
+
+
+def test_a_balanced_flow_file_skips_the_per_line_count() -> None:
+    assert fast_yaml._flow_lines_balanced(b"k: {a: [b, {c: d}]}\nports: [{port: 80}]\n")
+    assert not fast_yaml._flow_lines_balanced(b"k: " + b"[" * 100 + b"]" * 100 + b"\n")  # past the rounds
+
+
+def _naive_literal_hits(data: bytes) -> list[int]:
+    hits = []
+    for needle in fast_yaml._LITERAL_RISKS:
+        at = data.find(needle)
+        while at >= 0:
+            hits.append(at)
+            at = data.find(needle, at + 1)
+    return sorted(hits)
+
+
+def test_the_translated_searches_find_every_literal_risk_where_it_starts() -> None:
+    """`_literal_hits` (two translations, six searches) == one search per needle of _LITERAL_RISKS, on every
+    needle, on the file's own bytes 0-5 (which must not pass for a class byte), and on random text."""
+    import random
+
+    samples = [b"x" + needle + b"y" for needle in fast_yaml._LITERAL_RISKS]
+    samples += [b"\x00:\x01:\x01?\x00\x03\x02\x03:\x01\x05 \x00\n\x02", b" :[:{:,::]:}:,:?:[:{ ] }\n]\n}[?{?,?<<<\t"]
+    rnd = random.Random(19)
+    alphabet = b" \n\t:[]{},?<x\x00\x01\x02\x03\x05"
+    samples += [bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 60))) for _ in range(3000)]
+    for data in samples:
+        got: list[int] = []
+        fast_yaml._literal_hits(data, got)
+        assert sorted(got) == _naive_literal_hits(data), data
