@@ -4,6 +4,7 @@ project holds, the fallback per document, the switch back to the exact path, and
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -252,3 +253,62 @@ def test_the_translated_searches_find_every_literal_risk_where_it_starts() -> No
         got: list[int] = []
         fast_yaml._literal_hits(data, got)
         assert sorted(got) == _naive_literal_hits(data), data
+
+
+def _naive_has_word(compact: bytes) -> bool:
+    low = compact.lower()
+    return any(w in low for w in fast_yaml._WORDS_ANY_CASE) or any(w in compact for w in fast_yaml._WORDS_CAPITAL)
+
+
+def test_the_word_prefilter_answers_as_the_fifteen_searches() -> None:
+    """`_has_word` skips the searches when no piece between quotes is a word's text: same answer always."""
+    import random
+
+    words = [b"y", b"Y", b"n", b"yes", b"YeS", b"no", b"On", b"oFF", b"~", b"True", b"TRUE", b"False", b"FALSE",
+             b"Null", b"NULL", b"true", b"false", b"null", b"nUlL", b"", b"yess", b"nn", b"Tru", b"o"]
+    samples = [b'{"k":"' + w + b'"}' for w in words] + [b'{"' + w + b'":1}' for w in words]
+    samples += [b'["a\\"yes\\""]', b'"y"', b"null", b'{"a":""}', b'{"":1}', b'["",1]']
+    rnd = random.Random(19)
+    alphabet = b'"yYnNeEsSoOfF~uUlLtTrRaA:,{}[]\\x'
+    samples += [bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30))) for _ in range(5000)]
+    for compact in samples:
+        assert fast_yaml._has_word(compact) == _naive_has_word(compact), compact
+    assert fast_yaml._has_word(b'{"k":"YeS"}') and not fast_yaml._has_word(b'{"k":"true","rules":"yess"}')
+
+
+def _naive_number_strings(compact: bytes) -> list[tuple[bytes, bool]]:
+    """The candidates of the number loop as it was written: `"` + sign/dot/digit, up to the next quote."""
+    number_start = re.compile(rb'"[-+.0-9]')
+    numberish = re.compile(rb"[-+._0-9a-fA-FxXoO]{1,40}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+    found = []
+    for m in number_start.finditer(compact):
+        start = m.start() + 1
+        end = compact.find(b'"', start)
+        if numberish.fullmatch(compact, start, end) is not None:
+            found.append((compact[start:end], compact[end + 1 : end + 2] == b":"))
+    return found
+
+
+def test_the_number_string_scan_finds_what_the_number_loop_found() -> None:
+    """One regex per candidate instead of find + fullmatch: the same (text, is-a-key) pairs on orjson's dumps
+    of random values (escaped quotes, long digit runs, `.inf`, keys and values)."""
+    import random
+
+    rnd = random.Random(19)
+    alphabet = '0123456789.+-_xXoOaAeEfF"\\:inf Na'
+
+    def text() -> str:
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.choice((1, 2, 4, 8, 39, 40, 41, 45))))
+
+    def value(depth: int) -> object:
+        kind = rnd.random()
+        if depth > 2 or kind < 0.4:
+            return rnd.choice([text(), text(), ".inf", "-.Inf", "017", "1", 1, 1.5, None, True, "0" * 40, "1" * 41])
+        if kind < 0.7:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 4))]
+        return {text(): value(depth + 1) for _ in range(rnd.randint(0, 4))}
+
+    for _ in range(3000):
+        compact = orjson.dumps(value(0))
+        got = [(m.group(1), m.group(2) is not None) for m in fast_yaml._NUMBER_STRING.finditer(compact)]
+        assert got == _naive_number_strings(compact), compact

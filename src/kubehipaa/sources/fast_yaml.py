@@ -28,6 +28,7 @@ measurements; tests/sources/test_fast_yaml*.py compare both paths.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import re
 import threading
@@ -130,9 +131,15 @@ _REWRITTEN = frozenset({b".inf", b"-.inf", b"+.inf", b".nan", b"-.nan", b"+.nan"
 # the words go-yaml types (bool, null) in any case, as JSON strings, after bytes.lower()
 _WORDS_ANY_CASE = (b'"y"', b'"n"', b'"yes"', b'"no"', b'"on"', b'"off"', b'"~"', b'"":', b'"null":')  # searched after lower()
 _WORDS_CAPITAL = (b'"True"', b'"TRUE"', b'"False"', b'"FALSE"', b'"Null"', b'"NULL"')
-# a JSON string that starts like a number (`"0x1F"`, `"017"`, `"1_000"`, `".inf"`)
-_NUMBER_START = re.compile(rb'"[-+.0-9]')
-_NUMBERISH = re.compile(rb"[-+._0-9a-fA-FxXoO]{1,40}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+# the text of each word in every case, and the capital words: see _has_word
+_WORD_FORMS = frozenset(
+    bytes(form)
+    for word in (b"y", b"n", b"yes", b"no", b"on", b"off", b"~", b"null")
+    for form in itertools.product(*({c, ord(chr(c).upper())} for c in word))
+) | frozenset(w.strip(b'"') for w in _WORDS_CAPITAL)
+# a JSON string (its text, then `:` when it is a key) that looks like a number (`"0x1F"`, `"017"`,
+# `"1_000"`, `".inf"`): a `"`, a sign, dot or digit, up to 40 such characters in all, the closing `"`
+_NUMBER_STRING = re.compile(rb'"([-+.0-9][-+._0-9a-fA-FxXoO]{0,39}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN))"(:)?')
 # any string that could be one of the above, with `:` after it when it is a key (the careful pass)
 _JSON_STRINGS = re.compile(
     rb'"([-+.0-9][-+._0-9a-fA-FxXoO]{0,40}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|~|[yYnN]|[oO][nNfF][fF]?|[yY][eE][sS]'
@@ -193,25 +200,30 @@ def _ryml_plain_is_string(content: bytes) -> bool:
 
 def _json_safe(compact: bytes, data: bytes, a: int, b: int) -> bool:
     """No value read from rapidyaml's JSON (`compact`: orjson's dump of what was read) for data[a:b] can
-    differ from the exact path's. Cheap tests first (one lower() and a few substring searches); the
-    careful pass over every candidate string only when a word is there."""
+    differ from the exact path's. Cheap tests first (whole-text searches); the careful pass over every
+    candidate string only when a word is there."""
     if (b".0," in compact or b".0]" in compact or b".0}" in compact) and _INTEGRAL_FLOAT.search(compact):
         return False
     if (b"e+" in compact or _NEGATIVE_EXPONENT.search(compact)) and _EXPONENT_FLOAT.search(compact):
         return False
-    low = compact.lower()
-    if any(w in low for w in _WORDS_ANY_CASE) or any(w in compact for w in _WORDS_CAPITAL):
+    if _has_word(compact):
         return _strings_safe(compact, data, a, b)
-    for m in _NUMBER_START.finditer(compact):
-        start = m.start() + 1
-        end = compact.find(b'"', start)
-        if _NUMBERISH.fullmatch(compact, start, end) is None:
-            continue
-        content = compact[start:end]
-        verdict = _string_verdict(content, compact[end + 1 : end + 2] == b":")
+    for m in _NUMBER_STRING.finditer(compact):
+        content = m.group(1)
+        verdict = _string_verdict(content, m.group(2) is not None)
         if verdict != _OK and not _unquoted_absent(verdict, content, data, a, b):
             return False
     return True
+
+
+def _has_word(compact: bytes) -> bool:
+    """Any of _WORDS_ANY_CASE (in any case) or _WORDS_CAPITAL in `compact`. A word is `"` + text without
+    quotes + `"`, so its text is one piece of compact.split('"'): when no piece is any case form of a word's
+    text (and no `"":` is there), none is present and the fifteen searches are skipped."""
+    if b'"":' not in compact and _WORD_FORMS.isdisjoint(compact.split(b'"')):
+        return False
+    low = compact.lower()
+    return any(w in low for w in _WORDS_ANY_CASE) or any(w in compact for w in _WORDS_CAPITAL)
 
 
 def _strings_safe(compact: bytes, data: bytes, a: int, b: int) -> bool:
