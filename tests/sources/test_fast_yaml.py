@@ -312,3 +312,23 @@ def test_the_number_string_scan_finds_what_the_number_loop_found() -> None:
         compact = orjson.dumps(value(0))
         got = [(m.group(1), m.group(2) is not None) for m in fast_yaml._NUMBER_STRING.finditer(compact)]
         assert got == _naive_number_strings(compact), compact
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\n---\nb: 2\n",  # content at the chunk start, `---` then content
+    "# c\n\n---\n# d\nb: 2\n---  \nc: 3\n--- # e\n\n  d: 4\n",  # comments and blanks: the careful match
+    "---\n- x\n---\n-  y\n",  # `- ` after `---`: a List's dash is not skipped text
+    "---\nkind: v\n",
+])
+def test_document_lines_from_the_shortcut_equal_the_exact_path(text: str) -> None:
+    """`_place` skips its regex when content starts right at the chunk or right after `---`: same lines."""
+    exact, fast = documents_both(text)
+    assert fast == exact
+
+
+def test_a_comment_only_preamble_and_a_file_without_documents_line_up() -> None:
+    """`_whole_file` checks only the count; the nodes are built only when documents are read one by one
+    (here: one document needs the exact path, so the others are read from their own nodes)."""
+    for text in ("# only a comment\n", "# c\n---\na: 1\n---\nb: &x 2\n---\nc: 3\n", "---\na: 1\n---\nb: yes\n"):
+        exact, fast = documents_both(text)
+        assert fast == exact, text

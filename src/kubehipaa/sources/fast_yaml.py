@@ -151,6 +151,7 @@ _INTEGRAL_FLOAT = re.compile(rb'(?:":|[\[,])-?[0-9]+\.0[,\]}]')
 _NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]")
 _EXPONENT_FLOAT = re.compile(rb'(?:":|[\[,])-?[0-9]+(?:\.[0-9]+)?e[-+]?[0-9]+[,\]}]')
 
+_SKIPPED = b"- \t#\n"  # what _SKIP_TO_CONTENT may skip first (`---`, blanks, comments, line breaks)
 _SKIP_TO_CONTENT = re.compile(rb"(?:---[ \t]*(?:#[^\n]*)?(?:\n|\Z))?(?:[ \t]*(?:#[^\n]*)?\n)*")
 
 _OK, _CHECK, _FALLBACK = 0, 1, 2
@@ -304,12 +305,13 @@ def iter_documents(data: bytes, text: str | None = None) -> Iterator[Document]:
     tree = ryml.Tree()
     buf = bytearray(data)  # rapidyaml's tree points into it: it must live as long as the tree
     with quiet_stderr():
-        nodes = _whole_file(tree, buf, data, starts)
-        if nodes is None:
+        first = _whole_file(tree, buf, data, starts)
+        if first is None:
             for i in range(chunks):
                 if i not in flagged:
                     docs[i] = _chunk(data, starts[i], starts[i + 1])
-        elif not _all_at_once(tree, nodes, flagged, docs, data):
+        elif not _all_at_once(tree, first, chunks, flagged, docs, data):
+            nodes = _nodes(tree, first, chunks)
             for i in range(chunks):
                 if i not in flagged:
                     node = nodes[i]
@@ -357,9 +359,11 @@ def _chunk_starts(data: bytes) -> list[int]:
     return starts
 
 
-def _whole_file(tree: Any, buf: bytearray, data: bytes, starts: list[int]) -> list[Any] | None:
-    """rapidyaml's parse of the whole file: the node of each chunk (None for a chunk without a document),
-    or None when the parse fails or its documents do not line up with the chunks."""
+def _whole_file(tree: Any, buf: bytearray, data: bytes, starts: list[int]) -> int | None:
+    """rapidyaml's parse of the whole file: the first chunk holding a document (0, or 1 when the text
+    before the first `---` is only comments; the chunks from it on hold the documents in order), or None
+    when the parse fails or its documents do not line up with the chunks. Only the count is checked here:
+    the nodes themselves (`_nodes`) are needed only when the documents are read one by one."""
     try:
         ryml.parse_in_place(buf, tree=tree)
     except Exception:  # rapidyaml raises its own classes for every refusal
@@ -369,18 +373,28 @@ def _whole_file(tree: Any, buf: bytearray, data: bytes, starts: list[int]) -> li
     skip = _SKIP_TO_CONTENT.match(data, 0, starts[1])
     first_has_doc = data.startswith(b"---") or (skip is not None and skip.end() < starts[1])
     if tree.is_stream(root):
-        docs: list[Any] = list(ryml.children(tree, root))
+        count = tree.num_children(root)
         if first_has_doc:
-            return docs if len(docs) == chunks else None
-        return [None, *docs] if len(docs) == chunks - 1 else None
+            return 0 if count == chunks else None
+        return 1 if count == chunks - 1 else None
     if chunks != 1:
         return None
     if tree.type_str(root) == "NOTYPE":
-        return [None]
-    return [root] if first_has_doc else None
+        return 1  # the one chunk holds no document
+    return 0 if first_has_doc else None
 
 
-def _all_at_once(tree: Any, nodes: list[Any], flagged: set[int], docs: list[Document | None], data: bytes) -> bool:
+def _nodes(tree: Any, first: int, chunks: int) -> list[Any]:
+    """The node of each chunk (None for a chunk without a document), after `_whole_file` gave `first`."""
+    if first == chunks:
+        return [None] * chunks
+    root = tree.root_id()
+    docs: list[Any] = list(ryml.children(tree, root)) if tree.is_stream(root) else [root]
+    return [None] * first + docs
+
+
+def _all_at_once(tree: Any, first: int, chunks: int, flagged: set[int], docs: list[Document | None],
+                 data: bytes) -> bool:
     """Read the whole stream's JSON in one go (rapidyaml writes a stream as an array of its documents) and
     check it at once: one call each to rapidyaml, orjson.loads and orjson.dumps, one scan. False when
     anything is off: each document is then looked at on its own."""
@@ -391,10 +405,10 @@ def _all_at_once(tree: Any, nodes: list[Any], flagged: set[int], docs: list[Docu
     values, js, compact = read
     if not tree.is_stream(root):
         values = [values]
-    present = [i for i, node in enumerate(nodes) if node is not None]
+    present = range(first, chunks)  # the chunks holding a document
     if len(values) != len(present) or not _same_keys(js, compact) or not _json_safe(compact, data, 0, len(data)):
         return False
-    for i in range(len(nodes)):
+    for i in range(chunks):
         if i not in flagged:
             docs[i] = _EMPTY
     for i, value in zip(present, values, strict=True):
@@ -546,9 +560,14 @@ def _from_node(tree: Any, node: int, data: bytes, a: int, b: int) -> Document | 
 def _place(doc: Document, data: bytes, a: int, b: int, line: int) -> None:
     """Set the document's line (its content's first line, after `---` and comments, as libyaml marks the
     root node) and, for a List, its items' lines; `line` None when the items cannot be placed."""
-    skip = _SKIP_TO_CONTENT.match(data, a, b)
-    end = skip.end() if skip is not None else a
-    first = line + data.count(b"\n", a, end)
+    if a < b and data[a] not in _SKIPPED:  # (content right at the chunk's start: the first chunk, no comment)
+        end, first = a, line
+    elif data.startswith(b"---\n", a) and a + 4 < b and data[a + 4] not in _SKIPPED:  # `---` then content
+        end, first = a + 4, line + 1
+    else:
+        skip = _SKIP_TO_CONTENT.match(data, a, b)
+        end = skip.end() if skip is not None else a
+        first = line + data.count(b"\n", a, end)
     doc.line = first
     value = doc.data
     if value.__class__ is dict and value.get("items").__class__ is list and value["items"]:
