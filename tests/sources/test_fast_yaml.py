@@ -332,3 +332,26 @@ def test_a_comment_only_preamble_and_a_file_without_documents_line_up() -> None:
     for text in ("# only a comment\n", "# c\n---\na: 1\n---\nb: &x 2\n---\nc: 3\n", "---\na: 1\n---\nb: yes\n"):
         exact, fast = documents_both(text)
         assert fast == exact, text
+
+
+def _naive_chunk_starts(data: bytes) -> list[int]:
+    """The separator loop as it was written (one find per `---`)."""
+    starts = [0]
+    at = 0 if data.startswith(b"---") else data.find(b"\n---")
+    while at >= 0:
+        begin = at if at == 0 and data.startswith(b"---") else at + 1
+        if data[begin + 3 : begin + 4] in (b"", b" ", b"\t", b"\n") and begin != 0:
+            starts.append(begin)
+        at = data.find(b"\n---", begin + 2)
+    starts.append(len(data))
+    return starts
+
+
+def test_the_separator_regex_cuts_where_the_loop_cut() -> None:
+    import random
+
+    rnd = random.Random(19)
+    samples = [b"", b"---", b"---\n", b"a\n---", b"a\n----\n---x\n--- \n---\t\n---\n---\n", b"\n---\n---"]
+    samples += [bytes(rnd.choice(b"-\n \ta") for _ in range(rnd.randint(0, 14))) for _ in range(20000)]
+    for data in samples:
+        assert fast_yaml._chunk_starts(data) == _naive_chunk_starts(data), data

@@ -151,6 +151,7 @@ _INTEGRAL_FLOAT = re.compile(rb'(?:":|[\[,])-?[0-9]+\.0[,\]}]')
 _NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]")
 _EXPONENT_FLOAT = re.compile(rb'(?:":|[\[,])-?[0-9]+(?:\.[0-9]+)?e[-+]?[0-9]+[,\]}]')
 
+_SEPARATOR = re.compile(rb"\n---(?=[ \t\n]|\Z)")
 _SKIPPED = b"- \t#\n"  # what _SKIP_TO_CONTENT may skip first (`---`, blanks, comments, line breaks)
 _SKIP_TO_CONTENT = re.compile(rb"(?:---[ \t]*(?:#[^\n]*)?(?:\n|\Z))?(?:[ \t]*(?:#[^\n]*)?\n)*")
 
@@ -347,16 +348,9 @@ def _whole_file_exact(data: bytes) -> bool:
 
 
 def _chunk_starts(data: bytes) -> list[int]:
-    """Where each document's text starts (0, then every `---` at a line start), and the end."""
-    starts = [0]
-    at = 0 if data.startswith(b"---") else data.find(b"\n---")
-    while at >= 0:
-        begin = at if at == 0 and data.startswith(b"---") else at + 1
-        if data[begin + 3 : begin + 4] in (b"", b" ", b"\t", b"\n") and begin != 0:
-            starts.append(begin)
-        at = data.find(b"\n---", begin + 2)
-    starts.append(len(data))
-    return starts
+    """Where each document's text starts (0, then every `---` at a line start after the first line,
+    followed by a blank, a line break or the end), and the end."""
+    return [0, *[m.start() + 1 for m in _SEPARATOR.finditer(data)], len(data)]
 
 
 def _whole_file(tree: Any, buf: bytearray, data: bytes, starts: list[int]) -> int | None:
