@@ -65,6 +65,9 @@ FALLBACK_CASES = {
     "question in flow": "k: {ns: ???ci}\n", "colon before flow indicator": "k: {p:?? UDP}\n",
     "colon before flow start": "k: [a:[b]]\n",
     "flow over lines": "k: {a: b\n  c: d}\n", "flow list over lines": "k: [a,\n  b]\n",
+    # libyaml refuses a `- ` entry after a flow collection or quoted scalar on its line; rapidyaml read two entries
+    "entry after flow map": "k:\n- {a: 1}    - {b: 2}\n", "entry after flow list": "- [a] -\n",
+    "entry after quoted": "k:\n- 'x' - 'y'\n",
 }
 
 
