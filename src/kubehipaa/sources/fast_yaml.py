@@ -117,8 +117,9 @@ _PATTERN_RISKS: tuple[tuple[bytes, re.Pattern[bytes], bool], ...] = (
     (b"|", re.compile(rb"\|(?:[-+]?[0-9]|[-+0-9]*[ \t]+#)"), False),
     (b">", re.compile(rb">(?:[-+]?[0-9]|[-+0-9]*[ \t]+#)"), False),
     # a `- ` entry after a flow collection or a quoted scalar on its line (`- {a: 1} - {b: 2}`): libyaml
-    # refuses it, rapidyaml 0.15 reads a second entry (found by the mutation fuzz)
-    (b"-", re.compile(rb"[\]}'\"][ \t]*-(?=[ \t\n]|\Z)"), False),
+    # refuses it, rapidyaml 0.15 reads a second entry (found by the mutation fuzz). One pattern per closing
+    # character: a literal first character makes the regex search 3x faster than a class
+    *((end, re.compile(re.escape(end) + rb"[ \t]*-(?=[ \t\n]|\Z)"), False) for end in (b"]", b"}", b"'", b'"')),
 )
 
 _FLOW_LINE = re.compile(rb"^[^\n]*[\[{][^\n]*", re.M)
