@@ -4,6 +4,7 @@ project holds, the fallback per document, the switch back to the exact path, and
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,9 @@ FALLBACK_CASES = {
     "question in flow": "k: {ns: ???ci}\n", "colon before flow indicator": "k: {p:?? UDP}\n",
     "colon before flow start": "k: [a:[b]]\n",
     "flow over lines": "k: {a: b\n  c: d}\n", "flow list over lines": "k: [a,\n  b]\n",
+    # libyaml refuses a `- ` entry after a flow collection or quoted scalar on its line; rapidyaml read two entries
+    "entry after flow map": "k:\n- {a: 1}    - {b: 2}\n", "entry after flow list": "- [a] -\n",
+    "entry after quoted": "k:\n- 'x' - 'y'\n",
 }
 
 
@@ -179,3 +183,178 @@ def test_findings_lines_are_identical_on_a_generated_corpus(tmp_path: Path) -> N
     lines = {(f["resource"]["file"], f["resource"]["line"]) for f in found[0]}
     assert (str(tmp_path / "list.yaml"), 6) in lines and (str(tmp_path / "list.yaml"), 16) in lines
     assert len(found[0]) > 100
+
+
+# ---- the cheap whole-file forms of the text guards give what the plain searches gave ------------------------
+
+def _naive_flow_hits(data: bytes) -> list[int]:
+    """The per-line count of `_flagged`, as it was written before the whole-file test."""
+    return [m.start() for m in fast_yaml._FLOW_LINE.finditer(data)
+            if m.group().count(b"[") + m.group().count(b"{") != m.group().count(b"]") + m.group().count(b"}")]
+
+
+FLOW_LINE_CASES = {
+    "pair split over lines": b"k: [a,\n  b]\n",
+    "map split over lines": b"k: {a: b,\n  c: d}\n",
+    "closer before opener on one line": b"k: a}{b\n",
+    "closer before opener, square": b"k: x][y\n",
+    "quotes holding brackets": b"k: \"[\"\nj: '{'\n",
+    "quoted closers balancing the line": b"k: [\"]\", a\n",
+    "mixed kinds count as balanced": b"k: [a}\n",
+    "balanced, nested": b"k: {a: [b, {c: d}]}\nj: [[], {}]\n",
+    "only closers on a line": b"k: a]\nj: b}\n",
+    "deep on one line": b"k: " + b"[" * 40 + b"]" * 40 + b"\n",
+    "deep, one short": b"k: " + b"[" * 40 + b"]" * 39 + b"\n",
+    "opener on the last line without a break": b"k: v\nj: [a",
+}
+
+
+@pytest.mark.parametrize("data", list(FLOW_LINE_CASES.values()), ids=list(FLOW_LINE_CASES))
+def test_the_whole_file_bracket_test_never_hides_an_unbalanced_line(data: bytes) -> None:
+    """`_flow_lines_balanced` may say True only where the per-line count finds no line: it skips that count."""
+    naive = _naive_flow_hits(data)
+    if fast_yaml._flow_lines_balanced(data):
+        assert naive == []
+    assert fast_yaml._flagged(data, fast_yaml._chunk_starts(data)) == ({0} if naive else set())
+
+
+def test_the_bracket_pair_split_over_lines_is_still_flagged_per_document() -> None:
+    """The whole-file test fails, so the per-line count runs and flags the document it always flagged;
+    `}{` on one line is left to that count too (it counts as balanced, as before)."""
+    data = b"a: 1\n---\nk: [a,\n  b]\n---\nk: {x: [y]}\n---\nk: a}{b\n---\nk: {y: [z]\n  }\n"
+    assert fast_yaml._flow_lines_balanced(data) is False
+    assert fast_yaml._flow_lines_balanced(b"k: a}{b\n") is False
+    assert fast_yaml._flagged(data, fast_yaml._chunk_starts(data)) == {1, 4}
+
+
+def test_a_balanced_flow_file_skips_the_per_line_count() -> None:
+    assert fast_yaml._flow_lines_balanced(b"k: {a: [b, {c: d}]}\nports: [{port: 80}]\n")
+    assert not fast_yaml._flow_lines_balanced(b"k: " + b"[" * 100 + b"]" * 100 + b"\n")  # past the rounds
+
+
+def _naive_literal_hits(data: bytes) -> list[int]:
+    hits = []
+    for needle in fast_yaml._LITERAL_RISKS:
+        at = data.find(needle)
+        while at >= 0:
+            hits.append(at)
+            at = data.find(needle, at + 1)
+    return sorted(hits)
+
+
+def test_the_translated_searches_find_every_literal_risk_where_it_starts() -> None:
+    """`_literal_hits` (two translations, six searches) == one search per needle of _LITERAL_RISKS, on every
+    needle, on the file's own bytes 0-5 (which must not pass for a class byte), and on random text."""
+    import random
+
+    samples = [b"x" + needle + b"y" for needle in fast_yaml._LITERAL_RISKS]
+    samples += [b"\x00:\x01:\x01?\x00\x03\x02\x03:\x01\x05 \x00\n\x02", b" :[:{:,::]:}:,:?:[:{ ] }\n]\n}[?{?,?<<<\t"]
+    rnd = random.Random(19)
+    alphabet = b" \n\t:[]{},?<x\x00\x01\x02\x03\x05"
+    samples += [bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 60))) for _ in range(3000)]
+    for data in samples:
+        got: list[int] = []
+        fast_yaml._literal_hits(data, got)
+        assert sorted(got) == _naive_literal_hits(data), data
+
+
+def _naive_has_word(compact: bytes) -> bool:
+    low = compact.lower()
+    return any(w in low for w in fast_yaml._WORDS_ANY_CASE) or any(w in compact for w in fast_yaml._WORDS_CAPITAL)
+
+
+def test_the_word_prefilter_answers_as_the_fifteen_searches() -> None:
+    """`_has_word` skips the searches when no piece between quotes is a word's text: same answer always."""
+    import random
+
+    words = [b"y", b"Y", b"n", b"yes", b"YeS", b"no", b"On", b"oFF", b"~", b"True", b"TRUE", b"False", b"FALSE",
+             b"Null", b"NULL", b"true", b"false", b"null", b"nUlL", b"", b"yess", b"nn", b"Tru", b"o"]
+    samples = [b'{"k":"' + w + b'"}' for w in words] + [b'{"' + w + b'":1}' for w in words]
+    samples += [b'["a\\"yes\\""]', b'"y"', b"null", b'{"a":""}', b'{"":1}', b'["",1]']
+    rnd = random.Random(19)
+    alphabet = b'"yYnNeEsSoOfF~uUlLtTrRaA:,{}[]\\x'
+    samples += [bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30))) for _ in range(5000)]
+    for compact in samples:
+        assert fast_yaml._has_word(compact) == _naive_has_word(compact), compact
+    assert fast_yaml._has_word(b'{"k":"YeS"}') and not fast_yaml._has_word(b'{"k":"true","rules":"yess"}')
+
+
+def _naive_number_strings(compact: bytes) -> list[tuple[bytes, bool]]:
+    """The candidates of the number loop as it was written: `"` + sign/dot/digit, up to the next quote."""
+    number_start = re.compile(rb'"[-+.0-9]')
+    numberish = re.compile(rb"[-+._0-9a-fA-FxXoO]{1,40}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+    found = []
+    for m in number_start.finditer(compact):
+        start = m.start() + 1
+        end = compact.find(b'"', start)
+        if numberish.fullmatch(compact, start, end) is not None:
+            found.append((compact[start:end], compact[end + 1 : end + 2] == b":"))
+    return found
+
+
+def test_the_number_string_scan_finds_what_the_number_loop_found() -> None:
+    """One regex per candidate instead of find + fullmatch: the same (text, is-a-key) pairs on orjson's dumps
+    of random values (escaped quotes, long digit runs, `.inf`, keys and values)."""
+    import random
+
+    rnd = random.Random(19)
+    alphabet = '0123456789.+-_xXoOaAeEfF"\\:inf Na'
+
+    def text() -> str:
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.choice((1, 2, 4, 8, 39, 40, 41, 45))))
+
+    def value(depth: int) -> object:
+        kind = rnd.random()
+        if depth > 2 or kind < 0.4:
+            return rnd.choice([text(), text(), ".inf", "-.Inf", "017", "1", 1, 1.5, None, True, "0" * 40, "1" * 41])
+        if kind < 0.7:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 4))]
+        return {text(): value(depth + 1) for _ in range(rnd.randint(0, 4))}
+
+    for _ in range(3000):
+        compact = orjson.dumps(value(0))
+        got = [(m.group(1), m.group(2) is not None) for m in fast_yaml._NUMBER_STRING.finditer(compact)]
+        assert got == _naive_number_strings(compact), compact
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\n---\nb: 2\n",  # content at the chunk start, `---` then content
+    "# c\n\n---\n# d\nb: 2\n---  \nc: 3\n--- # e\n\n  d: 4\n",  # comments and blanks: the careful match
+    "---\n- x\n---\n-  y\n",  # `- ` after `---`: a List's dash is not skipped text
+    "---\nkind: v\n",
+])
+def test_document_lines_from_the_shortcut_equal_the_exact_path(text: str) -> None:
+    """`_place` skips its regex when content starts right at the chunk or right after `---`: same lines."""
+    exact, fast = documents_both(text)
+    assert fast == exact
+
+
+def test_a_comment_only_preamble_and_a_file_without_documents_line_up() -> None:
+    """`_whole_file` checks only the count; the nodes are built only when documents are read one by one
+    (here: one document needs the exact path, so the others are read from their own nodes)."""
+    for text in ("# only a comment\n", "# c\n---\na: 1\n---\nb: &x 2\n---\nc: 3\n", "---\na: 1\n---\nb: yes\n"):
+        exact, fast = documents_both(text)
+        assert fast == exact, text
+
+
+def _naive_chunk_starts(data: bytes) -> list[int]:
+    """The separator loop as it was written (one find per `---`)."""
+    starts = [0]
+    at = 0 if data.startswith(b"---") else data.find(b"\n---")
+    while at >= 0:
+        begin = at if at == 0 and data.startswith(b"---") else at + 1
+        if data[begin + 3 : begin + 4] in (b"", b" ", b"\t", b"\n") and begin != 0:
+            starts.append(begin)
+        at = data.find(b"\n---", begin + 2)
+    starts.append(len(data))
+    return starts
+
+
+def test_the_separator_regex_cuts_where_the_loop_cut() -> None:
+    import random
+
+    rnd = random.Random(19)
+    samples = [b"", b"---", b"---\n", b"a\n---", b"a\n----\n---x\n--- \n---\t\n---\n---\n", b"\n---\n---"]
+    samples += [bytes(rnd.choice(b"-\n \ta") for _ in range(rnd.randint(0, 14))) for _ in range(20000)]
+    for data in samples:
+        assert fast_yaml._chunk_starts(data) == _naive_chunk_starts(data), data

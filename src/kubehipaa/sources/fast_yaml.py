@@ -12,7 +12,9 @@ features):
 - whole file: a BOM, a line break other than `\n`, a directive (`%`), a `...` marker;
 - per document, in the raw bytes (`_flagged`): anchors, aliases, tags, `@`/backtick/`%` where a token
   starts, merge keys, tabs, complex keys, unusual escapes, explicit block indentation, a comment after a
-  block header, and the shapes the differential tests found rapidyaml reading otherwise;
+  block header, and the shapes the differential tests and the mutation fuzz found rapidyaml reading
+  otherwise. Each is one whole-file search (a few C scans per file: byte-class translations, literal-first
+  regexes, a bracket-balance pass), not a loop per needle or per line;
 - per document, in the JSON (`_json_safe`, `_same_keys`): a string that a plain scalar go-yaml types
   could have become (unless the text shows it only quoted), a float go-yaml's JSON writes as an integer,
   a key go-yaml converts, a key written twice (counted: the exact path names it with its line), nesting
@@ -28,6 +30,7 @@ measurements; tests/sources/test_fast_yaml*.py compare both paths.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import re
 import threading
@@ -82,6 +85,29 @@ _TOKEN_RISKS = (b"&", b"*", b"!", b"@", b"`", b"%")
 # before any of `,?[]{}` (libyaml refuses it inside a flow), a `]` or `}` after a space (in block context libyaml refuses it), `?` in a flow.
 _LITERAL_RISKS = (b"<<", b"\t", b" :", b"[:", b"{:", b",:", b":]", b":}", b":,", b":?", b":[", b":{", b" ]", b" }", b"\n]", b"\n}",
                   b"[?", b"{?", b",?")
+# The two-byte ones are found in two translations of the file (one byte for one byte, so positions are the
+# file's) where each class of bytes a needle may start or end with is one byte: 6 searches instead of 17.
+# A class byte stands for exactly its class: the file's own bytes 0-3 become byte 5.
+
+
+def _class_table(classes: dict[bytes, int]) -> bytes:
+    table = bytearray(range(256))
+    table[0:4] = b"\x05" * 4
+    for members, code in classes.items():
+        for byte in members:
+            table[byte] = code
+    return bytes(table)
+
+
+_BEFORE_CLASSES = _class_table({b" ": 0, b"[{,": 1, b"\n": 2, b"]}": 3})
+_BEFORE_NEEDLES = (
+    b"\x00:",  # ` :`
+    b"\x01:",  # `[:` `{:` `,:`
+    b"\x01?",  # `[?` `{?` `,?`
+    b"\x00\x03",  # ` ]` ` }`
+    b"\x02\x03",  # `\n]` `\n}`
+)
+_AFTER_COLON = _class_table({b"]},?[{": 1})  # `:]` `:}` `:,` `:?` `:[` `:{` as `:\x01`
 _PATTERN_RISKS: tuple[tuple[bytes, re.Pattern[bytes], bool], ...] = (
     # (trigger, pattern, only where a token starts)
     # a complex key (also after `-`: checked below). Where a token starts, whatever follows: inside a flow
@@ -92,19 +118,34 @@ _PATTERN_RISKS: tuple[tuple[bytes, re.Pattern[bytes], bool], ...] = (
     # in that comment as a chomping or indentation indicator)
     (b"|", re.compile(rb"\|(?:[-+]?[0-9]|[-+0-9]*[ \t]+#)"), False),
     (b">", re.compile(rb">(?:[-+]?[0-9]|[-+0-9]*[ \t]+#)"), False),
+    # a `- ` entry after a flow collection or a quoted scalar on its line (`- {a: 1} - {b: 2}`): libyaml
+    # refuses it, rapidyaml 0.15 reads a second entry (found by the mutation fuzz). One pattern per closing
+    # character: a literal first character makes the regex search 3x faster than a class
+    *((end, re.compile(re.escape(end) + rb"[ \t]*-(?=[ \t\n]|\Z)"), False) for end in (b"]", b"}", b"'", b'"')),
 )
 
 _FLOW_LINE = re.compile(rb"^[^\n]*[\[{][^\n]*", re.M)
 """A line holding a flow collection's opening bracket."""
+
+# Every byte but brackets and line breaks deleted, `{` `}` written as `[` `]`: for the whole-file test below.
+_NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}\n")
+_BRACKETS_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+_BALANCE_ROUNDS = 16  # deeper nesting than this: the per-line count decides (bounded work on any input)
 
 # rapidyaml writes the plain scalars `inf`, `-inf`, `nan`, `infinity`, `.Inf`, `.NaN`... as these strings
 _REWRITTEN = frozenset({b".inf", b"-.inf", b"+.inf", b".nan", b"-.nan", b"+.nan"})
 # the words go-yaml types (bool, null) in any case, as JSON strings, after bytes.lower()
 _WORDS_ANY_CASE = (b'"y"', b'"n"', b'"yes"', b'"no"', b'"on"', b'"off"', b'"~"', b'"":', b'"null":')  # searched after lower()
 _WORDS_CAPITAL = (b'"True"', b'"TRUE"', b'"False"', b'"FALSE"', b'"Null"', b'"NULL"')
-# a JSON string that starts like a number (`"0x1F"`, `"017"`, `"1_000"`, `".inf"`)
-_NUMBER_START = re.compile(rb'"[-+.0-9]')
-_NUMBERISH = re.compile(rb"[-+._0-9a-fA-FxXoO]{1,40}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+# the text of each word in every case, and the capital words: see _has_word
+_WORD_FORMS = frozenset(
+    bytes(form)
+    for word in (b"y", b"n", b"yes", b"no", b"on", b"off", b"~", b"null")
+    for form in itertools.product(*({c, ord(chr(c).upper())} for c in word))
+) | frozenset(w.strip(b'"') for w in _WORDS_CAPITAL)
+# a JSON string (its text, then `:` when it is a key) that looks like a number (`"0x1F"`, `"017"`,
+# `"1_000"`, `".inf"`): a `"`, a sign, dot or digit, up to 40 such characters in all, the closing `"`
+_NUMBER_STRING = re.compile(rb'"([-+.0-9][-+._0-9a-fA-FxXoO]{0,39}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN))"(:)?')
 # any string that could be one of the above, with `:` after it when it is a key (the careful pass)
 _JSON_STRINGS = re.compile(
     rb'"([-+.0-9][-+._0-9a-fA-FxXoO]{0,40}|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|~|[yYnN]|[oO][nNfF][fF]?|[yY][eE][sS]'
@@ -116,6 +157,8 @@ _INTEGRAL_FLOAT = re.compile(rb'(?:":|[\[,])-?[0-9]+\.0[,\]}]')
 _NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]")
 _EXPONENT_FLOAT = re.compile(rb'(?:":|[\[,])-?[0-9]+(?:\.[0-9]+)?e[-+]?[0-9]+[,\]}]')
 
+_SEPARATOR = re.compile(rb"\n---(?=[ \t\n]|\Z)")
+_SKIPPED = b"- \t#\n"  # what _SKIP_TO_CONTENT may skip first (`---`, blanks, comments, line breaks)
 _SKIP_TO_CONTENT = re.compile(rb"(?:---[ \t]*(?:#[^\n]*)?(?:\n|\Z))?(?:[ \t]*(?:#[^\n]*)?\n)*")
 
 _OK, _CHECK, _FALLBACK = 0, 1, 2
@@ -165,25 +208,30 @@ def _ryml_plain_is_string(content: bytes) -> bool:
 
 def _json_safe(compact: bytes, data: bytes, a: int, b: int) -> bool:
     """No value read from rapidyaml's JSON (`compact`: orjson's dump of what was read) for data[a:b] can
-    differ from the exact path's. Cheap tests first (one lower() and a few substring searches); the
-    careful pass over every candidate string only when a word is there."""
+    differ from the exact path's. Cheap tests first (whole-text searches); the careful pass over every
+    candidate string only when a word is there."""
     if (b".0," in compact or b".0]" in compact or b".0}" in compact) and _INTEGRAL_FLOAT.search(compact):
         return False
     if (b"e+" in compact or _NEGATIVE_EXPONENT.search(compact)) and _EXPONENT_FLOAT.search(compact):
         return False
-    low = compact.lower()
-    if any(w in low for w in _WORDS_ANY_CASE) or any(w in compact for w in _WORDS_CAPITAL):
+    if _has_word(compact):
         return _strings_safe(compact, data, a, b)
-    for m in _NUMBER_START.finditer(compact):
-        start = m.start() + 1
-        end = compact.find(b'"', start)
-        if _NUMBERISH.fullmatch(compact, start, end) is None:
-            continue
-        content = compact[start:end]
-        verdict = _string_verdict(content, compact[end + 1 : end + 2] == b":")
+    for m in _NUMBER_STRING.finditer(compact):
+        content = m.group(1)
+        verdict = _string_verdict(content, m.group(2) is not None)
         if verdict != _OK and not _unquoted_absent(verdict, content, data, a, b):
             return False
     return True
+
+
+def _has_word(compact: bytes) -> bool:
+    """Any of _WORDS_ANY_CASE (in any case) or _WORDS_CAPITAL in `compact`. A word is `"` + text without
+    quotes + `"`, so its text is one piece of compact.split('"'): when no piece is any case form of a word's
+    text (and no `"":` is there), none is present and the fifteen searches are skipped."""
+    if b'"":' not in compact and _WORD_FORMS.isdisjoint(compact.split(b'"')):
+        return False
+    low = compact.lower()
+    return any(w in low for w in _WORDS_ANY_CASE) or any(w in compact for w in _WORDS_CAPITAL)
 
 
 def _strings_safe(compact: bytes, data: bytes, a: int, b: int) -> bool:
@@ -264,12 +312,13 @@ def iter_documents(data: bytes, text: str | None = None) -> Iterator[Document]:
     tree = ryml.Tree()
     buf = bytearray(data)  # rapidyaml's tree points into it: it must live as long as the tree
     with quiet_stderr():
-        nodes = _whole_file(tree, buf, data, starts)
-        if nodes is None:
+        first = _whole_file(tree, buf, data, starts)
+        if first is None:
             for i in range(chunks):
                 if i not in flagged:
                     docs[i] = _chunk(data, starts[i], starts[i + 1])
-        elif not _all_at_once(tree, nodes, flagged, docs, data):
+        elif not _all_at_once(tree, first, chunks, flagged, docs, data):
+            nodes = _nodes(tree, first, chunks)
             for i in range(chunks):
                 if i not in flagged:
                     node = nodes[i]
@@ -305,21 +354,16 @@ def _whole_file_exact(data: bytes) -> bool:
 
 
 def _chunk_starts(data: bytes) -> list[int]:
-    """Where each document's text starts (0, then every `---` at a line start), and the end."""
-    starts = [0]
-    at = 0 if data.startswith(b"---") else data.find(b"\n---")
-    while at >= 0:
-        begin = at if at == 0 and data.startswith(b"---") else at + 1
-        if data[begin + 3 : begin + 4] in (b"", b" ", b"\t", b"\n") and begin != 0:
-            starts.append(begin)
-        at = data.find(b"\n---", begin + 2)
-    starts.append(len(data))
-    return starts
+    """Where each document's text starts (0, then every `---` at a line start after the first line,
+    followed by a blank, a line break or the end), and the end."""
+    return [0, *[m.start() + 1 for m in _SEPARATOR.finditer(data)], len(data)]
 
 
-def _whole_file(tree: Any, buf: bytearray, data: bytes, starts: list[int]) -> list[Any] | None:
-    """rapidyaml's parse of the whole file: the node of each chunk (None for a chunk without a document),
-    or None when the parse fails or its documents do not line up with the chunks."""
+def _whole_file(tree: Any, buf: bytearray, data: bytes, starts: list[int]) -> int | None:
+    """rapidyaml's parse of the whole file: the first chunk holding a document (0, or 1 when the text
+    before the first `---` is only comments; the chunks from it on hold the documents in order), or None
+    when the parse fails or its documents do not line up with the chunks. Only the count is checked here:
+    the nodes themselves (`_nodes`) are needed only when the documents are read one by one."""
     try:
         ryml.parse_in_place(buf, tree=tree)
     except Exception:  # rapidyaml raises its own classes for every refusal
@@ -329,18 +373,28 @@ def _whole_file(tree: Any, buf: bytearray, data: bytes, starts: list[int]) -> li
     skip = _SKIP_TO_CONTENT.match(data, 0, starts[1])
     first_has_doc = data.startswith(b"---") or (skip is not None and skip.end() < starts[1])
     if tree.is_stream(root):
-        docs: list[Any] = list(ryml.children(tree, root))
+        count = tree.num_children(root)
         if first_has_doc:
-            return docs if len(docs) == chunks else None
-        return [None, *docs] if len(docs) == chunks - 1 else None
+            return 0 if count == chunks else None
+        return 1 if count == chunks - 1 else None
     if chunks != 1:
         return None
     if tree.type_str(root) == "NOTYPE":
-        return [None]
-    return [root] if first_has_doc else None
+        return 1  # the one chunk holds no document
+    return 0 if first_has_doc else None
 
 
-def _all_at_once(tree: Any, nodes: list[Any], flagged: set[int], docs: list[Document | None], data: bytes) -> bool:
+def _nodes(tree: Any, first: int, chunks: int) -> list[Any]:
+    """The node of each chunk (None for a chunk without a document), after `_whole_file` gave `first`."""
+    if first == chunks:
+        return [None] * chunks
+    root = tree.root_id()
+    docs: list[Any] = list(ryml.children(tree, root)) if tree.is_stream(root) else [root]
+    return [None] * first + docs
+
+
+def _all_at_once(tree: Any, first: int, chunks: int, flagged: set[int], docs: list[Document | None],
+                 data: bytes) -> bool:
     """Read the whole stream's JSON in one go (rapidyaml writes a stream as an array of its documents) and
     check it at once: one call each to rapidyaml, orjson.loads and orjson.dumps, one scan. False when
     anything is off: each document is then looked at on its own."""
@@ -351,19 +405,16 @@ def _all_at_once(tree: Any, nodes: list[Any], flagged: set[int], docs: list[Docu
     values, js, compact = read
     if not tree.is_stream(root):
         values = [values]
-    present = [i for i, node in enumerate(nodes) if node is not None]
+    present = range(first, chunks)  # the chunks holding a document
     if len(values) != len(present) or not _same_keys(js, compact) or not _json_safe(compact, data, 0, len(data)):
         return False
-    for i in range(len(nodes)):
+    for i in range(chunks):
         if i not in flagged:
             docs[i] = _EMPTY
     for i, value in zip(present, values, strict=True):
         if i not in flagged and value is not None:
             docs[i] = Document(value)
     return True
-
-
-_OPENING_COLON = (b'{":', b'[":', b',":', b':":')
 
 
 def _same_keys(js: str, compact: bytes) -> bool:
@@ -376,7 +427,7 @@ def _same_keys(js: str, compact: bytes) -> bool:
     precedes `":` no string starts with a colon, in either text, and the counts are exact. Otherwise the
     answer is False: the exact path decides.
     """
-    if any(p in compact for p in _OPENING_COLON):
+    if b'{":' in compact or b'[":' in compact or b',":' in compact or b':":' in compact:
         return False
     if '\\"' in js:  # quotes inside strings: count only the `"` that close a string
         return key_ends(js, '": ') == key_ends(compact, b'":')
@@ -396,11 +447,7 @@ def _flagged(data: bytes, starts: list[int]) -> set[int]:
             if at == 0 or data[at - 1] in _TOKEN_START:
                 hits.append(at)
             at = data.find(needle, at + 1)
-    for needle in _LITERAL_RISKS:
-        at = data.find(needle)
-        while at >= 0:
-            hits.append(at)
-            at = data.find(needle, at + 1)
+    _literal_hits(data, hits)
     for trigger, pattern, token_start in _PATTERN_RISKS:
         if trigger in data:
             for m in pattern.finditer(data):
@@ -409,7 +456,7 @@ def _flagged(data: bytes, starts: list[int]) -> set[int]:
                     trigger == b"?" and data[at - 1] == 45  # `-?`: a complex key in a sequence entry
                 ):
                     hits.append(at)
-    if b"{" in data or b"[" in data:
+    if (b"{" in data or b"[" in data) and not _flow_lines_balanced(data):
         # a flow collection that goes on past its line: libyaml and rapidyaml disagree on what a line break
         # inside a flow may end (an implicit key, a plain scalar), so such a document is read exactly. A line
         # whose openers and closers do not balance (quotes included: that only sends more to the exact path)
@@ -418,6 +465,40 @@ def _flagged(data: bytes, starts: list[int]) -> set[int]:
             if line.count(b"[") + line.count(b"{") != line.count(b"]") + line.count(b"}"):
                 hits.append(m.start())
     return {bisect.bisect_right(starts, at) - 1 for at in hits}
+
+
+def _literal_hits(data: bytes, hits: list[int]) -> None:
+    """Append where each of _LITERAL_RISKS starts in data (the same positions a search for each gives)."""
+    for needle in (b"<<", b"\t"):
+        if needle in data:
+            _find_all(data, needle, hits)
+    classes = data.translate(_BEFORE_CLASSES)
+    for needle in _BEFORE_NEEDLES:
+        _find_all(classes, needle, hits)
+    _find_all(data.translate(_AFTER_COLON), b":\x01", hits)
+
+
+def _find_all(data: bytes, needle: bytes, hits: list[int]) -> None:
+    at = data.find(needle)
+    while at >= 0:
+        hits.append(at)
+        at = data.find(needle, at + 1)
+
+
+def _flow_lines_balanced(data: bytes) -> bool:
+    """True only when every line holds as many closing as opening brackets (the per-line count of
+    `_flagged` then finds nothing): one pass over the file instead of four counts per line.
+
+    Only brackets and line breaks are kept, `{}` written as `[]`; removing an adjacent `[]` takes one
+    opener and one closer from one line (a line break lies between any two lines' brackets), so no line's
+    difference changes. When nothing is left, every difference was 0. Anything left (`][`, `[}` counted
+    as balanced, nesting past _BALANCE_ROUNDS, a real imbalance): False, the per-line count decides."""
+    kept = data.translate(_BRACKETS_AS_SQUARE, _NOT_BRACKET)
+    for _ in range(_BALANCE_ROUNDS):
+        if b"[]" not in kept:
+            break
+        kept = kept.replace(b"[]", b"")
+    return b"[" not in kept and b"]" not in kept
 
 
 def _exact(data: bytes, a: int, b: int, line: int) -> Iterator[Document]:
@@ -476,9 +557,14 @@ def _from_node(tree: Any, node: int, data: bytes, a: int, b: int) -> Document | 
 def _place(doc: Document, data: bytes, a: int, b: int, line: int) -> None:
     """Set the document's line (its content's first line, after `---` and comments, as libyaml marks the
     root node) and, for a List, its items' lines; `line` None when the items cannot be placed."""
-    skip = _SKIP_TO_CONTENT.match(data, a, b)
-    end = skip.end() if skip is not None else a
-    first = line + data.count(b"\n", a, end)
+    if a < b and data[a] not in _SKIPPED:  # (content right at the chunk's start: the first chunk, no comment)
+        end, first = a, line
+    elif data.startswith(b"---\n", a) and a + 4 < b and data[a + 4] not in _SKIPPED:  # `---` then content
+        end, first = a + 4, line + 1
+    else:
+        skip = _SKIP_TO_CONTENT.match(data, a, b)
+        end = skip.end() if skip is not None else a
+        first = line + data.count(b"\n", a, end)
     doc.line = first
     value = doc.data
     if value.__class__ is dict and value.get("items").__class__ is list and value["items"]:
