@@ -163,3 +163,25 @@ def test_no_fork_while_another_thread_runs() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+def test_the_workers_frames_give_back_equal_findings() -> None:
+    """`pack`/`unpack` (a worker's answer): equal findings, the same types (a `Redacted` message stays one, so
+    the reports' exit pass still skips it), and one ResourceRef object per resource, as in this process."""
+    from kubehipaa.model import Severity
+    from kubehipaa.redaction import Redacted
+
+    inv = Inventory(_objects(), Config())
+    outcomes = {i: check_jobs.run_one(chk, inv) for i, chk in enumerate(_checks())}
+    back = check_jobs.unpack(check_jobs.pack(outcomes))
+    assert list(back) == list(outcomes)
+    for i, (findings, error, reported) in outcomes.items():
+        got, got_error, got_reported = back[i]
+        assert [f.to_dict() for f in got] == [f.to_dict() for f in findings]
+        assert (got_error, got_reported) == (error, reported)
+        for old, new in zip(findings, got, strict=True):
+            assert type(new.message) is type(old.message) and isinstance(new.severity, Severity)
+    messages = [f.message for o in back.values() for f in o[0]]
+    assert messages and any(type(m) is Redacted for m in messages)
+    refs = [f.resource for o in back.values() for f in o[0]]
+    assert len({id(r) for r in refs}) == len(set(refs))  # one object per distinct resource
