@@ -185,3 +185,27 @@ def test_the_workers_frames_give_back_equal_findings() -> None:
     assert messages and any(type(m) is Redacted for m in messages)
     refs = [f.resource for o in back.values() for f in o[0]]
     assert len({id(r) for r in refs}) == len(set(refs))  # one object per distinct resource
+
+
+@pytest.mark.usefixtures("small_threshold")
+def test_an_interrupted_scan_leaves_no_worker_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A progress callback that raises (as Ctrl-C would) ends the scan; the workers are killed and reaped."""
+    pids: list[int] = []
+    start = check_jobs._start_worker
+
+    def recorded(*args: Any) -> Any:
+        worker = start(*args)
+        if worker is not None:
+            pids.append(worker.pid)
+        return worker
+
+    def stop(_chk: Check) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(check_jobs, "_start_worker", recorded)
+    with pytest.raises(KeyboardInterrupt):
+        run_scan(Inventory(_objects(), Config()), checks=_checks(), jobs=2, progress=stop)
+    assert pids
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped: not running, not even a zombie

@@ -22,8 +22,10 @@ A worker that fails in any way is not trusted: every unit this process did not r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -126,6 +128,10 @@ def _run_shared(
                     progress(selected[i])
             for worker in started:  # what the workers finished meanwhile: loaded now, not all at the end
                 worker.drain(received.update)
+    except BaseException:  # Ctrl-C, or a progress callback that raised: the workers' answers are not wanted
+        for worker in started:
+            worker.kill()
+        raise
     finally:
         os.close(claims_r)
     trusted = True
@@ -188,6 +194,14 @@ class _Worker:
                 return
             self.offset += _HEADER + length
             take(answer)
+
+    def kill(self) -> None:
+        """Stop the worker and reap it (its answer is no longer wanted)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
 
     def finish(self, take: Callable[[dict[int, Outcome]], None]) -> bool:
         """Wait for the worker; True when it exited cleanly and its whole answer was read."""
