@@ -180,25 +180,28 @@ def _global_unicast(a: Address) -> bool:
     return not (_loopback(a) or _multicast(a) or _link_local_unicast(a))
 
 
-def _contains_ip(value: Any, other: Any) -> Any:
+def _argument(value: Any, other: Any, name: str, parse: Callable[[Any], Any], kind: type) -> Any:
+    """The argument of `cidr.<name>(other)` as a `kind` (a string is parsed first), or the CEL error to return:
+    no such overload when the receiver is not a CIDR or the argument not a `kind`, the parse error as is."""
     if not isinstance(value, CIDR):
-        return _err("no such overload: containsIP")
-    ip = _ip(other) if isinstance(other, str) else other
-    if isinstance(ip, celpy.CELEvalError):
-        return ip
+        return _err(f"no such overload: {name}")
+    arg = parse(other) if isinstance(other, str) else other
+    if isinstance(arg, celpy.CELEvalError):
+        return arg
+    return arg if isinstance(arg, kind) else _err(f"no such overload: {name}")
+
+
+def _contains_ip(value: Any, other: Any) -> Any:
+    ip = _argument(value, other, "containsIP", _ip, IP)
     if not isinstance(ip, IP):
-        return _err("no such overload: containsIP")
+        return ip
     return celtypes.BoolType(ip.addr.version == value.addr.version and ip.addr in value.network())
 
 
 def _contains_cidr(value: Any, other: Any) -> Any:
-    if not isinstance(value, CIDR):
-        return _err("no such overload: containsCIDR")
-    inner = _cidr(other) if isinstance(other, str) else other
-    if isinstance(inner, celpy.CELEvalError):
-        return inner
+    inner = _argument(value, other, "containsCIDR", _cidr, CIDR)
     if not isinstance(inner, CIDR):
-        return _err("no such overload: containsCIDR")
+        return inner
     if inner.addr.version != value.addr.version or inner.bits < value.bits:
         return celtypes.BoolType(False)
     return celtypes.BoolType(inner.addr in value.network())
