@@ -10,7 +10,6 @@ one problem line (file:line) and the other documents and files are still read.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import marshal
@@ -31,7 +30,7 @@ from typing import Any, NamedTuple
 import orjson
 import yaml
 
-from kubehipaa import parallel
+from kubehipaa import collector, parallel
 from kubehipaa.errors import InputError
 from kubehipaa.model import K8sObject
 from kubehipaa.sources import fast_yaml, k8s_yaml, limits, reading
@@ -160,22 +159,15 @@ def load_paths(
     result = LoadResult()
     # Loading only allocates (dicts, lists, strings that all stay alive): no cyclic garbage to find, but
     # every full collection would walk everything loaded so far, a quarter of the load time at 85k objects.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    # On a large input what was loaded is then frozen, or the collections during the checks would walk
+    # millions of live dicts again and again (`collector.paused`).
+    with collector.paused() as pause:
         cap = limits.current().file_bytes  # once: the environment is read per call, not per file
         with fast_yaml.quiet_stderr():  # once for all files (see fast_yaml.quiet_stderr)
             for part in _load_units(units, _load_jobs() if jobs is None else jobs, cap):
                 result.extend(part)
         _settle(result, namespace)  # still without the collector: its index allocates one tuple per object
-    finally:
-        if gc_was_enabled:
-            if len(result.objects) >= FREEZE_MIN_OBJECTS:
-                # Move what was loaded out of the collector's reach: otherwise the next collections walk
-                # millions of live dicts again and again during the checks (seconds at 85k objects).
-                # Frozen objects are still freed by reference counting when dropped.
-                gc.freeze()
-            gc.enable()
+        pause.freeze = len(result.objects) >= collector.FREEZE_MIN_OBJECTS
     serious = [p for p in result.problems if p.severity != NOTE]
     if strict and serious:
         first = serious[0]
@@ -199,7 +191,6 @@ def _settle(result: LoadResult, namespace: str | None) -> None:
         result.problems.extend(InputProblem(d.dropped.file, d.dropped.line, d.message, DUPLICATE) for d in dropped)
 
 
-FREEZE_MIN_OBJECTS = 5_000
 PARALLEL_MIN_FILES = 256
 _BATCH = 32  # files per task handed to a worker process
 
