@@ -16,6 +16,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from kubehipaa import __version__
+from kubehipaa.cli import quick_exit
 from kubehipaa.cli.common import EXIT_BROKEN_PIPE, EXIT_ERROR, err_console, silence_stdout
 from kubehipaa.errors import KubehipaaError
 from kubehipaa.sources import limits
@@ -432,5 +433,23 @@ def _internal_error(exc: BaseException) -> NoReturn:
     sys.exit(3)
 
 
+def run() -> NoReturn:
+    """The console script (`kubehipaa`, `kubectl-hipaa`, `python -m kubehipaa.cli.main`): `main()`, and when
+    the command held a large result (`quick_exit.hold`), the process ends without freeing it piece by piece
+    (1.1 s after the report was written at 90,040 objects)."""
+    quick_exit.allow()
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+        if not quick_exit.holding() or not (code is None or isinstance(code, int)):
+            raise
+        try:
+            quick_exit.end(code or 0)
+        except OSError:  # stdout or stderr could not be flushed: the normal exit reports it
+            raise exc from None
+    raise SystemExit(0)  # pragma: no cover - main() always exits
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -14,8 +14,9 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kubehipaa import collector
 from kubehipaa.checks.registry import Check
-from kubehipaa.cli import common
+from kubehipaa.cli import common, quick_exit
 from kubehipaa.cli.common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
@@ -297,6 +298,8 @@ def _scan_cluster(targets: list[ClusterTarget], config: str | None, request: Rep
 def _report(run: ScanRun, cfg: Config, request: ReportRequest) -> int:
     """Say what the run carries on stderr, write the report, and return the exit code."""
     result = run.result
+    if result.objects >= collector.FREEZE_MIN_OBJECTS:
+        quick_exit.hold(run)  # the console script then ends without freeing it object by object
     for message in run.notes:
         note(message)
     for problem in run.left_out:
