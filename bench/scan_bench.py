@@ -403,6 +403,27 @@ def run_checkov(root: Path) -> tuple[float, float, float] | None:
     return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def run_cli(root: Path, jobs: str | None) -> tuple[float, float, float] | None:
+    """(wall s, CPU s, peak RSS MB) of the console script `kubehipaa scan root -f json -o FILE` as a user runs
+    it: start-up, imports, the scan, writing the report (renamed into place after fsync), and the exit. None
+    when the script is not installed beside this interpreter."""
+    script = Path(sys.executable).parent / "kubehipaa"
+    if not script.exists():
+        return None
+    with tempfile.TemporaryDirectory(prefix="kubehipaa-bench-") as tmp:
+        cmd = [str(script), *(["--jobs", jobs] if jobs else []), "scan", str(root), "-f", "json", "-o",
+               str(Path(tmp) / "report.json"), "--fail-on", "never"]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"kubehipaa scan failed:\n{err}")
+    # the child's usage includes the workers it reaped (loading, checks)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
 def target_line(n: int, ratio: float, seconds: float, rss_mb: float) -> str:
     """The issue-19 target that applies to this size, and whether this run met it."""
     if n == 2000:
@@ -480,6 +501,10 @@ def main() -> None:
             if scan["errors"]:
                 print(f"    check errors: {scan['errors']}")
             print("    slowest checks: " + ", ".join(f"{k} {v:.2f} s" for k, v in scan["slowest_checks"][:6]))
+            cli = run_cli(root, args.jobs)
+            if cli is not None:
+                print(f"  whole CLI run (`kubehipaa scan DIR -f json -o FILE`, start to exit): {cli[0]:.2f} s wall, "
+                      f"{cli[1]:.2f} s CPU (workers included), peak RSS {cli[2]:.0f} MB")
             if args.profile:
                 print(scan.get("profile", ""))
             if n == 1000:
