@@ -1,5 +1,5 @@
-"""`redact_text` returns ASCII text untouched, without running the rules, when `_rules_may_apply` says no rule
-can start (the shortcut every finding message takes). The shortcut must never skip a text the full pass would
+"""`redact_text` (without `contact`) returns ASCII text untouched, without running the rules, when
+`_rules_may_apply` says no rule can start (the shortcut every finding message takes, cached or not). The shortcut must never skip a text the full pass would
 change: one example per condition it tests, the non-ASCII texts it must leave to the full pass, and generated
 text built from the pieces the rules look for, compared with the full pass."""
 
@@ -71,6 +71,20 @@ def test_non_ascii_text_takes_the_full_pass(text: str) -> None:
     """Unicode digits are digits to the rules (`\\d`), and `lower()` of a non-ASCII character can make an ASCII
     one (KELVIN SIGN -> `k`): the shortcut's byte tests would miss both, so it is not used there."""
     assert redact_text(text) == _redact(text, False, None)
+
+
+@pytest.mark.parametrize("text", CHANGED)
+def test_long_text_is_gated_the_same(text: str) -> None:
+    """Text past the cache's length limit takes the shortcut without the cache."""
+    long = "spec.template " * 30 + text
+    assert redact_text(long) == _redact(long, False, None) != long
+
+
+@pytest.mark.parametrize("text", ["call 415-555-2671 today", "mail jane.doe@example.org", "x" * 300 + " 415-555-2671"])
+def test_contact_text_is_not_gated_by_the_shortcut(text: str) -> None:
+    """Phone numbers and e-mail addresses are masked only with `contact`: the shortcut knows nothing of them."""
+    assert not _rules_may_apply(text)
+    assert redact_text(text, contact=True) == _redact(text, True, None) != text
 
 
 def test_object_names_and_paths_skip_the_rules() -> None:
