@@ -136,13 +136,14 @@ class Check:
         shown_ref = inv.finding_ref  # one redacted ResourceRef per object, shared by all its findings
         out: list[Finding] = []
         append = out.append
+        paths: dict[str, str] = {}  # a check reports the same few field paths on every object
         for hit in self.fn(inv):
             severity = hit.severity
             if not severity:
                 ns = hit.namespace if hit.namespace is not None else hit.obj.namespace
                 severity = phi_default if ns and ns in phi else default
             append(Finding(check_id, title, severity, shown_ref(hit.obj, redact_ref), redacted(hit.message),
-                           [_evidence(hit)], remediation, hipaa))
+                           [_evidence(hit, paths)], remediation, hipaa))
         return out
 
     def location(self) -> str:
@@ -199,10 +200,18 @@ def _bounded(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _evidence(hit: Hit) -> Evidence:
+def _evidence(hit: Hit, paths: dict[str, str] | None = None) -> Evidence:
     """The hit's evidence as it may be shown: a sensitive value masked, any other value redacted (a manifest
-    value can hold a password or an SSN the check was not looking for), and bounded (`_bounded`)."""
-    path = redact_text(hit.path)
+    value can hold a password or an SSN the check was not looking for), and bounded (`_bounded`). `paths`
+    remembers redacted paths (`redact_text` is a pure function of the text)."""
+    path = hit.path
+    if paths is None or type(path) is not str:
+        path = redact_text(path)
+    else:
+        shown_path = paths.get(path)
+        if shown_path is None:
+            shown_path = paths[path] = redact_text(path)
+        path = shown_path
     value = hit.value
     if not hit.sensitive:  # the two shapes nearly every hit has, without the general walk below
         if value is None:

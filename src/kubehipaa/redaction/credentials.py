@@ -199,7 +199,8 @@ TOKEN_HINT = re.compile(
 """The prefixes `_TOKEN` starts with: one C-level scan decides whether it needs to run at all."""
 
 
-def _assign_hint(low: str) -> bool:
+def assign_hint(low: str) -> bool:
+    """A lower-cased text that holds a word `_ASSIGN`'s secret names need (`SECRET_NAME`, `key`)."""
     return ("pass" in low or "pw" in low or "secret" in low or "token" in low or "cred" in low or "key" in low
             or "auth" in low or "cookie" in low or "session" in low or "sig" in low)
 
@@ -221,7 +222,7 @@ def redact_credentials(text: str) -> str:
     if "://" in text:
         text = _USERINFO.sub(_userinfo, text)
         text = _TOKEN_USERINFO.sub(lambda m: f"{m.group(1)}{SECRET}@", text)
-    if ("=" in text or ":" in text) and _assign_hint(low):
+    if ("=" in text or ":" in text) and assign_hint(low):
         text = _sub_assign(text)
     if "password" in low or "identified" in low:
         text = _SQL_PASSWORD.sub(_sub_sql, text)

@@ -36,6 +36,10 @@ _LONG_DIGITS = re.compile(r"\d{3}(?:\d{6}|-\d{2}-\d{4})")
 digits in a row (a bare or an inline SSN, an NPI) or an SSN's dashes. Labels and keys are tested separately."""
 
 
+LABEL_WORDS = ("ssn", "social", "mrn", "record", "patient", "chart", "dob", "birth", "d.o.b")
+"""A word each label of `_labels` contains (`redaction.text._rules_may_apply` tests these instead)."""
+
+
 def _valid_date(y: int, m: int, d: int) -> bool:
     if not (1900 <= y <= 2099 and 1 <= m <= 12 and 1 <= d <= 31):
         return False
@@ -68,7 +72,7 @@ def _email(m: re.Match[str]) -> str:
 
 def _labels(text: str, key: str | None) -> tuple[bool, bool, bool]:
     """Which labels (SSN, MRN, DOB) appear in the text or its key, also inside identifiers (`patient_ssn`):
-    they make bare numbers and dates PHI."""
+    they make bare numbers and dates PHI. Each needs one of `LABEL_WORDS` in the lower-cased text."""
     low = f"{text}\n{key}".lower() if key else text.lower()
     ssn = "ssn" in low or ("social" in low and _SOCIAL.search(low) is not None)
     mrn = "mrn" in low or (("record" in low or "patient" in low or "chart" in low)

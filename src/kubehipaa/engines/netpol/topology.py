@@ -419,14 +419,27 @@ def parse_policy(doc: dict[str, Any], source: str = "", notes: list[str] | None 
     return Policy(ns, name, pod_sel, affects_in, affects_eg, ingress, egress, source, doc)
 
 
-def _as_docs(objects: Iterable[Any]) -> Iterable[tuple[Any, _Source]]:
+def _relevant_docs(objects: Iterable[Any]) -> Iterable[tuple[dict[str, Any], str, _Source]]:
+    """(doc, kind, source) of each input object of a `RELEVANT_KINDS` kind, in input order. The source is made
+    only for these: most of a manifest set (ConfigMaps, Secrets, RBAC) plays no part in connectivity."""
     for obj in objects:
         if isinstance(obj, tuple):
-            yield obj[0], _Source(obj[1], obj[1], None, None)
+            doc = obj[0]
         elif isinstance(obj, dict):
-            yield obj, _Source("", "", None, None)
+            doc = obj
         else:  # a kubehipaa.model.K8sObject (duck-typed to keep the engine free of core imports)
-            yield obj.doc, _Source(f"{obj.file}:{obj.line}", obj.file, obj.line, obj)
+            doc = obj.doc
+        if not isinstance(doc, dict):
+            continue
+        kind = doc.get("kind")
+        if kind not in RELEVANT_KINDS:
+            continue
+        if isinstance(obj, tuple):
+            yield doc, str(kind), _Source(obj[1], obj[1], None, None)
+        elif obj is doc:
+            yield doc, str(kind), _Source("", "", None, None)
+        else:
+            yield doc, str(kind), _Source(f"{obj.file}:{obj.line}", obj.file, obj.line, obj)
 
 
 def _what(kind: str, doc: dict[str, Any]) -> str:
@@ -468,18 +481,13 @@ def build_topology(objects: Iterable[Any], *, strict: bool = True) -> Topology:
     and is a problem with `strict` (the default, netpol-analyzer's rules), only a warning without.
     """
     c = _Collected()
-    for doc, src in _as_docs(objects):
-        if not isinstance(doc, dict):
-            continue
-        kind = doc.get("kind")
-        if kind not in RELEVANT_KINDS:
-            continue
+    for doc, kind, src in _relevant_docs(objects):
         try:
-            _collect(c, str(kind), doc, src, strict)
+            _collect(c, kind, doc, src, strict)
         except NetpolError as exc:
-            c.problems.append(_problem(str(kind), doc, str(exc), src))
+            c.problems.append(_problem(kind, doc, str(exc), src))
         except (TypeError, AttributeError, ValueError) as exc:  # a wrong type no check above names
-            c.problems.append(_problem(str(kind), doc, f"malformed: {exc}", src))
+            c.problems.append(_problem(kind, doc, f"malformed: {exc}", src))
     for w in c.workloads.values():
         if w.namespace not in c.namespaces:
             c.namespaces[w.namespace] = {NS_NAME_LABEL: w.namespace}
