@@ -440,7 +440,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 10000])
     parser.add_argument("--profile", action="store_true", help="print per-check times and a cProfile summary")
     parser.add_argument("--keep", type=Path, help="write the corpus here and keep it (default: a temp dir)")
-    parser.add_argument("--jobs", help="processes for loading, checks and report sealing, as `kubehipaa --jobs` "
+    parser.add_argument("--jobs", help="processes for loading and the checks, as `kubehipaa --jobs` "
                         "(KUBEHIPAA_JOBS; default auto: the CPUs this process may use)")
     parser.add_argument("--reuse", action="store_true", help="with --keep: reuse a corpus already written there")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "ROOT"), help=argparse.SUPPRESS)

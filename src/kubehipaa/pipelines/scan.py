@@ -109,8 +109,8 @@ def run_scan(
     `assess=False` leaves out the coverage bookkeeping (`warnings`, `assessed`, `not_assessed`): the admission
     webhook scans one object per request and reads only the findings.
     Objects the engines left out while the checks ran are returned in `skipped` (`Inventory.skipped`).
-    `jobs` (default `$KUBEHIPAA_CHECK_JOBS`, else 1): 2 runs the network checks in a second process on large
-    inputs (`pipelines.check_jobs`), with the same result.
+    `jobs` (default `check_jobs()`: `$KUBEHIPAA_CHECK_JOBS`, else `parallel.jobs()`): more than one shares the
+    checks with forked workers on large inputs (`pipelines.check_jobs`), with the same result.
     """
     config = config or inv.config
     selected = list(checks) if checks is not None else all_checks()

@@ -130,9 +130,9 @@ def load_paths(
 
     Skipped documents, duplicates and unreadable files are returned as `problems` (a file that cannot be
     read never stops the others); with `strict=True` the first problem that is not a note raises
-    `InputError`. A path that does not exist always raises. With `jobs` > 1 (default: `$KUBEHIPAA_LOAD_JOBS`, else 1),
-    large inputs (`PARALLEL_MIN_FILES` files or more) are parsed by that many processes; the result is the
-    same as with one, in the same order.
+    `InputError`. A path that does not exist always raises. With `jobs` > 1 (default: `_load_jobs`, i.e.
+    `$KUBEHIPAA_LOAD_JOBS`, else `parallel.jobs()`), large inputs (`PARALLEL_MIN_FILES` files or more) are parsed
+    by that many processes; the result is the same as with one, in the same order.
     """
     if namespace is not None and (why := namespace_name_error(namespace)):
         raise InputError(f"--namespace: {why}")
